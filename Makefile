@@ -1,0 +1,59 @@
+# Clarion: `make run` starts a demo, `make test` runs every test on SQLite and PostgreSQL.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 127.0.0.1
+# PostgreSQL used by `make test` (the test run creates and drops its own test_ database).
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/clarion
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: setup run test test-sqlite test-postgres browser lint bench-import bench-segments clean
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Clarion needs Python 3.11 or newer ($(PYTHON) is older)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/.installed
+
+run: setup
+	@mkdir -p var
+	CLARION_DEMO=1 $(BIN)/clarion migrate --noinput
+	CLARION_DEMO=1 $(BIN)/clarion createcachetable
+	CLARION_DEMO=1 $(BIN)/clarion load_demo
+	CLARION_DEMO=1 $(BIN)/clarion serve --host $(HOST) --port $(PORT)
+
+# Headless Chromium for the browser tests, from Debian's package.
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || { echo "Could not install chromium"; exit 1; }; \
+	  else \
+	    echo "The browser tests need Chromium at $(CHROMIUM): sudo apt-get install chromium"; exit 1; \
+	  fi; \
+	fi
+
+test-sqlite: setup browser
+	$(BIN)/pytest
+
+test-postgres: setup browser
+	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
+
+test: test-sqlite test-postgres
+
+lint: setup
+	$(BIN)/ruff check clarion bench
+	$(BIN)/ruff format --check clarion bench
+
+bench-import: setup
+	$(BIN)/python bench/import_people.py
+
+bench-segments: setup
+	$(BIN)/python bench/segments.py
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3* var/static build *.egg-info

@@ -1,0 +1,64 @@
+"""Shared fixtures: an area tree and the personas every app's tests use.
+
+- ``admin``: a national admin (sees everyone)
+- ``organiser``: organiser of the North (sees only people in the North subtree)
+- ``south_organiser``: organiser of the South
+- ``analyst``: national read-only analyst
+- ``north_person`` / ``south_person``: supporters in each region
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from clarion.core.models import User
+from clarion.core.testing import factories
+
+
+@pytest.fixture
+def areas(db):
+    return factories.area_tree()
+
+
+@pytest.fixture
+def admin(areas):
+    return factories.staff_user(role=User.Role.ADMIN, email="admin@example.org")
+
+
+@pytest.fixture
+def organiser(areas):
+    return factories.staff_user(role=User.Role.ORGANISER, area=areas.north, email="north@example.org")
+
+
+@pytest.fixture
+def south_organiser(areas):
+    return factories.staff_user(role=User.Role.ORGANISER, area=areas.south, email="south@example.org")
+
+
+@pytest.fixture
+def analyst(areas):
+    return factories.staff_user(role=User.Role.ANALYST, email="analyst@example.org")
+
+
+@pytest.fixture
+def north_person(areas):
+    return factories.person(postcode=areas.postcodes["north"], first_name="Nora", last_name="North",
+                            email="nora@example.net")
+
+
+@pytest.fixture
+def south_person(areas):
+    return factories.person(postcode=areas.postcodes["south"], first_name="Sid", last_name="South",
+                            email="sid@example.net")
+
+
+@pytest.fixture
+def admin_client(client, admin):
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def organiser_client(client, organiser):
+    client.force_login(organiser)
+    return client

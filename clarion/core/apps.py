@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "clarion.core"
+    label = "core"
+    verbose_name = "Clarion core"

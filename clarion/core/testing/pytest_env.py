@@ -1,0 +1,12 @@
+"""Loaded by pytest before Django starts (``-p`` in pyproject.toml): test defaults.
+
+A developer running plain ``pytest`` gets a throwaway secret key and a private var
+directory, and the suite never touches the demo database.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("CLARION_SECRET_KEY", "test-only-not-secret")
+os.environ.setdefault("CLARION_VAR_DIR", tempfile.mkdtemp(prefix="clarion-test-"))
+os.environ.setdefault("CLARION_SECURE", "0")

@@ -1,0 +1,16 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.static import serve
+
+urlpatterns = [
+    path("", include("clarion.core.urls")),
+    path("staff/areas/", include("clarion.areas.urls")),
+    path("staff/people/", include("clarion.people.urls")),
+    path("django-admin/", admin.site.urls),
+]
+
+if settings.DEBUG or settings.DEMO:
+    # Uploaded media on a single-machine demo; production serves MEDIA_ROOT from the proxy
+    # or an object store.
+    urlpatterns += [path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]
