@@ -77,6 +77,9 @@ INSTALLED_APPS = [
     "clarion.core",
     "clarion.areas",
     "clarion.people",
+    "clarion.actions",
+    "clarion.donations",
+    "clarion.qa",
 ]
 
 MIDDLEWARE = [

@@ -7,6 +7,12 @@ urlpatterns = [
     path("", include("clarion.core.urls")),
     path("staff/areas/", include("clarion.areas.urls")),
     path("staff/people/", include("clarion.people.urls")),
+    path("staff/actions/", include("clarion.actions.staff_urls")),
+    path("staff/donations/", include("clarion.donations.staff_urls")),
+    path("staff/qa/", include("clarion.qa.staff_urls")),
+    path("act/", include("clarion.actions.urls")),
+    path("donate/", include("clarion.donations.urls")),
+    path("qa/", include("clarion.qa.urls")),
     path("django-admin/", admin.site.urls),
 ]
 

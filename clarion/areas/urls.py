@@ -6,4 +6,6 @@ app_name = "areas"
 
 urlpatterns = [
     path("", views.area_list, name="list"),
+    path("upload/", views.area_upload, name="upload"),
+    path("<int:pk>/", views.area_detail, name="detail"),
 ]

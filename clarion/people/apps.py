@@ -5,3 +5,7 @@ class PeopleConfig(AppConfig):
     name = "clarion.people"
     label = "people"
     verbose_name = "People"
+
+    def ready(self) -> None:
+        # Registers people's personal data with clarion.core.privacy (invariant 7).
+        from . import privacy  # noqa: F401

@@ -68,3 +68,144 @@ def access_segment(user, segment_id, *, write: bool = False) -> Segment:
     if write and not user.can_write:
         raise PermissionDenied
     return segment
+
+
+# --- Staff people list and suggested duplicates -----------------------------------
+
+
+def people_search_q(query: str):
+    """A filter for the staff search box: email, postcode or name, each a prefix match
+    that an index serves (with PostgreSQL's C collation, or SQLite).
+
+    - contains "@": primary email starting with the normalised text, or an exact
+      other email;
+    - looks like a postcode (outward code, optionally with the inward part): postcode
+      prefix, normalised;
+    - otherwise a name: one word matches the start of the last or first name; several
+      words match first name + last name (or the whole text as a last name), using
+      the lower(last_name), lower(first_name) index.
+    """
+    import re
+
+    from django.db.models import Q
+
+    from clarion.areas.postcodes import postcode_or_none
+
+    from .normalise import clean_name
+
+    text = clean_name(query, 254)
+    if not text:
+        return Q()
+    if "@" in text:
+        email = "".join(text.split()).lower()
+        return Q(email__startswith=email) | Q(pk__in=_other_email_ids(email))
+    compact = re.sub(r"\s+", "", text).upper()
+    full = postcode_or_none(compact)
+    if full:
+        return Q(postcode=full)
+    if re.fullmatch(r"[A-Z]{1,2}[0-9][0-9A-Z]?", compact):
+        return Q(postcode__startswith=compact + " ")
+    words = text.lower().split(" ")
+    if len(words) == 1:
+        return Q(lower_last__startswith=words[0]) | Q(lower_first__startswith=words[0])
+    return Q(lower_first__startswith=words[0], lower_last__startswith=" ".join(words[1:])) | Q(
+        lower_last__startswith=" ".join(words)
+    )
+
+
+def _other_email_ids(email: str):
+    from .models import PersonEmail
+
+    return PersonEmail.objects.filter(email=email).values("person_id")
+
+
+def people_with_name_aliases(qs: QuerySet[Person]) -> QuerySet[Person]:
+    """``qs`` with the lower-cased name aliases ``people_search_q`` filters on."""
+    from django.db.models.functions import Lower
+
+    return qs.alias(lower_last=Lower("last_name"), lower_first=Lower("first_name"))
+
+
+def people_page(qs: QuerySet[Person], *, after: int | None, size: int) -> tuple[list[Person], int | None]:
+    """One page of ``qs`` by id descending, starting below ``after`` (keyset, no
+    OFFSET); returns the people and the ``after`` value of the next page, or None."""
+    if after is not None:
+        qs = qs.filter(pk__lt=after)
+    rows = list(qs.order_by("-pk")[: size + 1])
+    if len(rows) > size:
+        return rows[:size], rows[size - 1].pk
+    return rows, None
+
+
+def canonical_email_expression():
+    """SQL for ``normalise.canonical_email(email)``: lower case, +tag dropped, and for
+    Gmail the dots dropped and googlemail.com folded into gmail.com."""
+    from django.db.models import Case, Value, When
+    from django.db.models.functions import Concat, Left, Lower, Replace, StrIndex, Substr
+    from django.db.models.lookups import GreaterThan, In
+
+    email = Lower("email")
+    at = StrIndex(email, Value("@"))
+    local = Left(email, at - 1)
+    domain = Substr(email, at + 1)
+    plus = StrIndex(local, Value("+"))
+    local_base = Case(When(GreaterThan(plus, 0), then=Left(local, plus - 1)), default=local)
+    return Case(
+        When(
+            In(domain, ["gmail.com", "googlemail.com"]),
+            then=Concat(Replace(local_base, Value("."), Value("")), Value("@gmail.com")),
+        ),
+        default=Concat(local_base, Value("@"), domain),
+    )
+
+
+def duplicate_pairs(user, *, limit: int = 50) -> list[dict]:
+    """Suggested duplicates among the people ``user`` may see, as dicts with ``a``,
+    ``b`` (Person, lower id first) and ``reasons``.
+
+    Three set-based GROUP BY queries, each capped at ``limit`` groups: same canonical
+    email, same primary phone, same first + last name (case-insensitive) and postcode.
+    A group of more than two yields its lowest and highest id; after they are merged
+    the next pair shows up.
+    """
+    from django.db.models import Count, Max, Min
+    from django.db.models.functions import Lower
+    from django.utils.translation import gettext as _
+
+    base = people_for(user)
+    found: dict[tuple[int, int], list[str]] = {}
+
+    def collect(groups, reason: str) -> None:
+        for row in groups:
+            found.setdefault((row["lo"], row["hi"]), []).append(reason)
+
+    by_email = (
+        base.exclude(email__isnull=True)
+        .annotate(canon=canonical_email_expression())
+        .values("canon")
+        .annotate(n=Count("id"), lo=Min("id"), hi=Max("id"))
+        .filter(n__gt=1)
+        .order_by()[:limit]
+    )
+    collect(by_email, _("same email address"))
+    by_phone = (
+        base.exclude(phone="").values("phone")
+        .annotate(n=Count("id"), lo=Min("id"), hi=Max("id"))
+        .filter(n__gt=1).order_by()[:limit]
+    )
+    collect(by_phone, _("same phone number"))
+    by_name = (
+        base.exclude(first_name="").exclude(last_name="").exclude(postcode="")
+        .values("postcode", lf=Lower("first_name"), ll=Lower("last_name"))
+        .annotate(n=Count("id"), lo=Min("id"), hi=Max("id"))
+        .filter(n__gt=1).order_by()[:limit]
+    )
+    collect(by_name, _("same name and postcode"))
+
+    ids = {pk for pair in found for pk in pair}
+    people = base.select_related("area").in_bulk(ids)
+    pairs = []
+    for (lo, hi), reasons in sorted(found.items(), reverse=True):
+        if lo in people and hi in people:
+            pairs.append({"a": people[lo], "b": people[hi], "reasons": reasons})
+    return pairs[: limit * 3]

@@ -549,3 +549,446 @@ def people_matching_q(*, email: str = "", phone: str = "") -> Q:
     if phone:
         q |= Q(phone=phone) | Q(other_phones__number=phone)
     return q
+
+
+# --- Staff editing, merging, erasure and definitions (people staff interface) ---------
+
+
+def _email_taken_by_other(email: str, person: Person) -> bool:
+    return (
+        Person.objects.filter(email=email).exclude(pk=person.pk).exists()
+        or PersonEmail.objects.filter(email=email).exclude(person=person).exists()
+    )
+
+
+@transaction.atomic
+def person_update(
+    *,
+    person: Person,
+    actor,
+    first_name: str,
+    last_name: str,
+    email: str,
+    phone: str,
+    address_line1: str = "",
+    address_line2: str = "",
+    town: str = "",
+    postcode: str = "",
+    custom_fields: dict[str, Any] | None = None,
+    email_status: str | None = None,
+    email_status_reason: str = "",
+    membership_number: str = "",
+    membership_status: str | None = None,
+    joined_on=None,
+    renews_on=None,
+) -> list[str]:
+    """Set ``person``'s details to exactly these values (a staff edit); returns the
+    names of the fields that changed.
+
+    Unlike ``person_upsert`` a blank value clears the stored one, and the email may
+    change to a new address. Validation matches ``person_upsert`` (same normalisers,
+    custom-field rules); an address or membership number another person holds is an
+    error. Raises ValidationError (field → message) before anything is written.
+    Locks the person row; records UPDATED / EMAIL_STATUS / MEMBERSHIP timeline entries.
+    """
+    from .models import MembershipStatus
+
+    errors: dict[str, str] = {}
+    try:
+        email_n = normalise_email(email)
+    except InvalidEmail:
+        errors["email"] = _("Enter a valid email address.")
+        email_n = ""
+    try:
+        phone_n = normalise_phone(phone)
+    except InvalidPhone:
+        errors["phone"] = _("Enter a valid phone number.")
+        phone_n = ""
+    postcode_n = ""
+    if postcode and postcode.strip():
+        try:
+            postcode_n = normalise_postcode(postcode)
+        except InvalidPostcode:
+            errors["postcode"] = str(InvalidPostcode.message)
+    if email_status is not None and email_status not in EmailStatus.values:
+        errors["email_status"] = _("Unknown email status.")
+    if membership_status is not None and membership_status not in MembershipStatus.values:
+        errors["membership_status"] = _("Unknown membership status.")
+    member_no = clean_name(membership_number, 40)
+    try:
+        cleaned_custom = _clean_custom_fields(custom_fields or {})
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+        cleaned_custom = {}
+    if email_n and "email" not in errors and _email_taken_by_other(email_n, person):
+        errors["email"] = _("Another person already has this email address. Merge them instead.")
+    if member_no and Person.objects.filter(membership_number=member_no).exclude(pk=person.pk).exists():
+        errors["membership_number"] = _("Another person already has this membership number.")
+    if errors:
+        raise ValidationError(errors)
+
+    locked = Person.objects.select_for_update().get(pk=person.pk)
+    values: dict[str, Any] = {
+        "first_name": clean_name(first_name),
+        "last_name": clean_name(last_name),
+        "address_line1": clean_name(address_line1, 200),
+        "address_line2": clean_name(address_line2, 200),
+        "town": clean_name(town),
+        "phone": phone_n,
+        "email": email_n or None,
+    }
+    changed = []
+    for name, value in values.items():
+        if getattr(locked, name) != value:
+            setattr(locked, name, value)
+            changed.append(name)
+    if "email" in changed and email_n:
+        # The new primary address may have been one of their other addresses.
+        PersonEmail.objects.filter(person=locked, email=email_n).delete()
+    if "phone" in changed and phone_n:
+        PersonPhone.objects.filter(person=locked, number=phone_n).delete()
+    if locked.postcode != postcode_n:
+        _apply_postcode(locked, postcode_n)
+        changed.append("postcode")
+    custom = dict(locked.custom_fields)
+    for key, value in cleaned_custom.items():
+        if value is None:
+            if key in custom:
+                del custom[key]
+                changed.append(f"custom:{key}")
+        elif custom.get(key) != value:
+            custom[key] = value
+            changed.append(f"custom:{key}")
+    locked.custom_fields = custom
+
+    membership_changed = []
+    for name, value in (
+        ("membership_number", member_no or None),
+        ("membership_status", membership_status if membership_status is not None else locked.membership_status),
+        ("joined_on", joined_on),
+        ("renews_on", renews_on),
+    ):
+        if getattr(locked, name) != value:
+            setattr(locked, name, value)
+            membership_changed.append(name)
+
+    status_changed = email_status is not None and email_status != locked.email_status
+    now = timezone.now()
+    if status_changed:
+        locked.email_status = email_status
+        locked.email_status_reason = email_status_reason.strip()[:200]
+        locked.email_status_changed_at = now
+    if not (changed or membership_changed or status_changed):
+        return []
+    locked.modified_at = now
+    locked.save()
+    if changed:
+        activity_record(
+            person=locked, kind=Activity.Kind.UPDATED,
+            summary=_("Details changed: %(fields)s") % {"fields": ", ".join(changed)},
+            data={"fields": changed}, actor=actor,
+        )
+    if membership_changed:
+        activity_record(
+            person=locked, kind=Activity.Kind.MEMBERSHIP,
+            summary=_("Membership: %(status)s") % {"status": locked.get_membership_status_display()},
+            data={"fields": membership_changed, "status": locked.membership_status}, actor=actor,
+        )
+    if status_changed:
+        reason = locked.email_status_reason
+        activity_record(
+            person=locked, kind=Activity.Kind.EMAIL_STATUS,
+            summary=_("Email status: %(status)s") % {"status": locked.get_email_status_display()}
+            + (f" ({reason})" if reason else ""),
+            data={"status": locked.email_status, "reason": reason}, actor=actor,
+        )
+    # Keep the caller's instance current.
+    for name in [*values, "postcode", "area_id", "latitude", "longitude", "custom_fields",
+                 "membership_number", "membership_status", "joined_on", "renews_on",
+                 "email_status", "email_status_reason", "email_status_changed_at", "modified_at"]:
+        setattr(person, name, getattr(locked, name))
+    return changed + membership_changed + (["email_status"] if status_changed else [])
+
+
+# Statuses that record a person's wish (or their mailbox's verdict) to stop mail. When
+# two records merge, these win over "subscribed" so a merge never re-subscribes anyone.
+_STOP_STATUSES = (EmailStatus.UNSUBSCRIBED, EmailStatus.COMPLAINED)
+
+
+@transaction.atomic
+def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) -> Person:
+    """Fold ``duplicate`` into ``survivor`` and delete ``duplicate``; returns the survivor.
+
+    Locks both person rows (in id order, so two merges of the same pair cannot
+    deadlock) for the whole transaction. Everything moves: taggings, list
+    memberships, consents, the timeline, identifiers, other emails and phones, the
+    recruiter link of their recruits, and every row an app re-points through its
+    ``clarion.core.privacy`` merge hook. The duplicate's primary email and phone
+    become the survivor's other email / phone; blank survivor fields are filled from
+    the duplicate; custom fields merge with the survivor's values winning; an
+    unsubscribe or complaint on either record wins over "subscribed". Writes a MERGED
+    timeline entry on the survivor and a "merge" audit entry (ids only, no personal
+    data). Caller checks that ``actor`` may reach both people.
+    """
+    from clarion.core import privacy
+    from clarion.core.models import AuditEntry
+    from clarion.core.services import audit_record
+
+    from .models import MembershipStatus
+
+    if survivor.pk == duplicate.pk:
+        raise ValidationError(_("A person cannot be merged with themselves."))
+    rows = {p.pk: p for p in Person.objects.select_for_update().filter(pk__in=[survivor.pk, duplicate.pk]).order_by("pk")}
+    if len(rows) != 2:
+        raise ValidationError(_("One of these people no longer exists."))
+    keep, dup = rows[survivor.pk], rows[duplicate.pk]
+    dup_snapshot = {"id": dup.pk, "name": dup.full_name, "email": dup.email or "", "phone": dup.phone}
+
+    # Many-to-many rows: move what the survivor lacks, drop the rest.
+    Tagging.objects.filter(person=dup).exclude(
+        tag__in=Tagging.objects.filter(person=keep).values("tag")
+    ).update(person=keep)
+    Tagging.objects.filter(person=dup).delete()
+    ListMembership.objects.filter(person=dup).exclude(
+        list__in=ListMembership.objects.filter(person=keep).values("list")
+    ).update(person=keep)
+    ListMembership.objects.filter(person=dup).delete()
+    ConsentRecord.objects.filter(person=dup).update(person=keep)
+    Activity.objects.filter(person=dup).update(person=keep)
+    PersonIdentifier.objects.filter(person=dup).update(person=keep)
+    PersonEmail.objects.filter(person=dup).update(person=keep)
+    if keep.email:
+        PersonEmail.objects.filter(person=keep, email=keep.email).delete()
+    PersonPhone.objects.filter(person=dup).exclude(
+        number__in=[*PersonPhone.objects.filter(person=keep).values_list("number", flat=True), keep.phone]
+    ).update(person=keep)
+    PersonPhone.objects.filter(person=dup).delete()
+    Person.objects.filter(recruiter=dup).exclude(pk=keep.pk).update(recruiter=keep)
+
+    # Free the duplicate's unique values before the survivor takes them.
+    Person.objects.filter(pk=dup.pk).update(email=None, membership_number=None, share_code=None)
+    if dup.email:
+        if not keep.email:
+            keep.email = dup.email
+        elif dup.email != keep.email:
+            PersonEmail.objects.get_or_create(email=dup.email, defaults={"person": keep})
+    if dup.phone:
+        if not keep.phone:
+            keep.phone = dup.phone
+        elif dup.phone != keep.phone:
+            PersonPhone.objects.get_or_create(person=keep, number=dup.phone)
+    for name in (*PROFILE_FIELDS, "source_code", "membership_number", "share_code", "joined_on", "renews_on"):
+        if not getattr(keep, name) and getattr(dup, name):
+            setattr(keep, name, getattr(dup, name))
+    if not keep.postcode and dup.postcode:
+        keep.postcode, keep.area_id = dup.postcode, dup.area_id
+        keep.latitude, keep.longitude = dup.latitude, dup.longitude
+    if keep.membership_status == MembershipStatus.NONE:
+        keep.membership_status = dup.membership_status
+    if keep.recruiter_id == dup.pk:
+        keep.recruiter_id = dup.recruiter_id if dup.recruiter_id != keep.pk else None
+    if keep.recruiter_id is None and dup.recruiter_id not in (None, keep.pk):
+        keep.recruiter_id = dup.recruiter_id
+    if keep.email_status == EmailStatus.NONE or (
+        dup.email_status in _STOP_STATUSES and keep.email_status not in _STOP_STATUSES
+    ):
+        if dup.email_status != EmailStatus.NONE:
+            keep.email_status = dup.email_status
+            keep.email_status_reason = dup.email_status_reason
+            keep.email_status_changed_at = dup.email_status_changed_at
+    keep.custom_fields = {**dup.custom_fields, **{k: v for k, v in keep.custom_fields.items() if v is not None}}
+    keep.created_at = min(keep.created_at, dup.created_at)
+    keep.modified_at = timezone.now()
+
+    hooks = privacy.merge_person(keep, dup)
+    keep.save()
+    activity_record(
+        person=keep,
+        kind=Activity.Kind.MERGED,
+        summary=_("Merged with duplicate record #%(id)s (%(who)s)")
+        % {"id": dup.pk, "who": dup_snapshot["name"] or dup_snapshot["email"] or dup_snapshot["phone"]},
+        data={"duplicate": dup_snapshot},
+        actor=actor,
+    )
+    dup.delete()
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.MERGE,
+        summary=f"Merged person #{dup_snapshot['id']} into #{keep.pk}",
+        object_type="person",
+        object_id=keep.pk,
+        detail={"survivor": keep.pk, "duplicate": dup_snapshot["id"], "hooks": hooks},
+        request=request,
+    )
+    return keep
+
+
+@transaction.atomic
+def person_erase(*, person: Person, actor, request=None) -> list[str]:
+    """Erase ``person`` for good (a right-to-erasure request); returns the suppressed
+    email hashes.
+
+    Runs every app's eraser registered in ``clarion.core.privacy``, deletes the person
+    (and whatever still cascades from them), and leaves only a Suppression row per
+    address they used — the SHA-256 of the canonical email, reason "erased" — so they
+    are never mailed again. The audit entry names the person by id only.
+    """
+    from clarion.core import privacy
+    from clarion.core.models import AuditEntry
+    from clarion.core.services import audit_record
+
+    from .models import Suppression
+    from .normalise import email_hash
+
+    locked = Person.objects.select_for_update().get(pk=person.pk)
+    emails = [e for e in [locked.email, *locked.other_emails.values_list("email", flat=True)] if e]
+    person_id = locked.pk
+    apps_run = privacy.erase_person(locked)
+    Person.objects.filter(pk=person_id).delete()
+    hashes = []
+    for address in emails:
+        digest = email_hash(address)
+        Suppression.objects.update_or_create(email_hash=digest, defaults={"reason": "erased"})
+        hashes.append(digest)
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.ERASE,
+        summary=f"Erased person #{person_id}",
+        object_type="person",
+        object_id=person_id,
+        detail={"apps": apps_run, "suppressed": len(hashes)},
+        request=request,
+    )
+    return hashes
+
+
+def person_export_record(*, person: Person, actor, request=None) -> dict[str, Any]:
+    """Everything every app holds about ``person`` (subject access), audited as export."""
+    from clarion.core import privacy
+    from clarion.core.models import AuditEntry
+    from clarion.core.services import audit_record
+
+    data = privacy.export_person(person)
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.EXPORT,
+        summary=f"Subject access export of person #{person.pk}",
+        object_type="person",
+        object_id=person.pk,
+        detail={"apps": list(data)},
+        request=request,
+    )
+    return data
+
+
+def _unique_name_error(model, name: str, exclude_pk=None) -> str | None:
+    name = clean_name(name)
+    if not name:
+        return _("Give it a name.")
+    qs = model.objects.filter(name__iexact=name)
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    if qs.exists():
+        return _("That name is already used.")
+    return None
+
+
+def tag_rename(*, tag: Tag, name: str) -> Tag:
+    """Rename a tag; names stay unique case-insensitively (ValidationError otherwise)."""
+    error = _unique_name_error(Tag, name, exclude_pk=tag.pk)
+    if error:
+        raise ValidationError({"name": error})
+    tag.name = clean_name(name)
+    tag.modified_at = timezone.now()
+    tag.save(update_fields=["name", "modified_at"])
+    return tag
+
+
+@transaction.atomic
+def tag_delete(*, tag: Tag, actor, request=None) -> int:
+    """Delete a tag and every tagging of it; returns how many people lost it. Audited.
+
+    No timeline entries are written (a tag may be on millions of people).
+    """
+    from clarion.core.models import AuditEntry
+    from clarion.core.services import audit_record
+
+    count = Tagging.objects.filter(tag=tag).count()
+    tag_id, tag_name = tag.pk, tag.name
+    tag.delete()
+    audit_record(
+        actor=actor, action=AuditEntry.Action.DELETE, summary=f"Deleted tag {tag_name[:100]}",
+        object_type="tag", object_id=tag_id, detail={"people": count}, request=request,
+    )
+    return count
+
+
+def list_save(*, plist: PersonList | None = None, name: str, description: str = "") -> PersonList:
+    """Create a list, or rename / describe an existing one."""
+    error = _unique_name_error(PersonList, name, exclude_pk=plist.pk if plist else None)
+    if error:
+        raise ValidationError({"name": error})
+    if plist is None:
+        plist = PersonList(created_at=timezone.now())
+    plist.name = clean_name(name)
+    plist.description = description.strip()[:2000]
+    plist.modified_at = timezone.now()
+    plist.save()
+    return plist
+
+
+@transaction.atomic
+def list_delete(*, plist: PersonList, actor, request=None) -> int:
+    """Delete a list and its memberships; returns how many people were on it. Audited."""
+    from clarion.core.models import AuditEntry
+    from clarion.core.services import audit_record
+
+    count = ListMembership.objects.filter(list=plist).count()
+    list_id, list_name = plist.pk, plist.name
+    plist.delete()
+    audit_record(
+        actor=actor, action=AuditEntry.Action.DELETE, summary=f"Deleted list {list_name[:100]}",
+        object_type="list", object_id=list_id, detail={"people": count}, request=request,
+    )
+    return count
+
+
+def custom_field_save(
+    *, field: CustomField | None = None, key: str, label: str, kind: str, choices: Sequence[str] = ()
+) -> CustomField:
+    """Create a custom field definition, or change an existing one's label, kind and
+    choices. The key of an existing field never changes (values are stored under it).
+    """
+    errors: dict[str, str] = {}
+    label = clean_name(label)
+    if not label:
+        errors["label"] = _("Give the field a label.")
+    if kind not in CustomField.Kind.values:
+        errors["kind"] = _("Unknown kind of field.")
+    clean_choices = []
+    for choice in choices:
+        text = clean_name(str(choice), 100)
+        if text and text.lower() not in {c.lower() for c in clean_choices}:
+            clean_choices.append(text)
+    if kind == CustomField.Kind.CHOICE and not clean_choices:
+        errors["choices"] = _("A choice field needs at least one choice.")
+    if field is None:
+        key = (key or "").strip().lower()
+        from django.core.validators import validate_slug
+
+        try:
+            validate_slug(key)
+        except ValidationError:
+            errors["key"] = _("Use letters, numbers, hyphens and underscores only.")
+        else:
+            if CustomField.objects.filter(key=key).exists():
+                errors["key"] = _("There is already a field with this key.")
+    if errors:
+        raise ValidationError(errors)
+    if field is None:
+        field = CustomField(key=key)
+    field.label = label
+    field.kind = kind
+    field.choices = clean_choices if kind == CustomField.Kind.CHOICE else []
+    field.save()
+    return field

@@ -35,6 +35,10 @@ class Command(BaseCommand):
         if not no_worker and settings.TASK_BACKEND != "immediate":
             procs.append(subprocess.Popen([python, "-m", "clarion.cli", "worker"]))
         self.stdout.write(f"Clarion is running at http://{host}:{port}/  (Ctrl-C stops it)")
+        if settings.DEMO:
+            from .load_demo import DEMO_ADMIN, DEMO_PASSWORD
+
+            self.stdout.write(f"Log in as {DEMO_ADMIN} with password {DEMO_PASSWORD}")
 
         def stop(*_args):
             for proc in procs:

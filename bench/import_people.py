@@ -1,0 +1,192 @@
+"""Benchmark: import a large CSV of people on PostgreSQL, against COPY + merge.
+
+    .venv/bin/python bench/import_people.py [--rows N] [--pg postgres://postgres@127.0.0.1:5432]
+
+Generates a CSV (default 1,000,000 rows; 5% are repeats of earlier people with the email
+in another case and with stray spaces, half the people have a mobile number), creates
+a fresh database ``clarion_bench_import``, migrates it, loads areas and postcodes, and
+imports the file through the real import service (``people_import_rows`` fed by the
+CSV reader and row cleaner: encoding and delimiter detection, normalisation, matching,
+writing with the timeline). In the same run it times the physical baseline: a plain
+COPY of the same file into a staging table plus one INSERT ... ON CONFLICT merge into
+a table like people_person. The last line is ``key=value`` pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DB_NAME = "clarion_bench_import"
+FIRST = ["Ann", "Bob", "Cara", "Dev", "Ema", "Finn", "Gita", "Hal", "Ines", "Jo", "Kai", "Lena", "Mo", "Nia"]
+LAST = ["Smith", "Jones", "Patel", "Khan", "Evans", "Brown", "Wilson", "Taylor", "Hughes", "Ahmed"]
+TOWNS = ["Leeds", "Bristol", "York", "Bath", "Hull"]
+
+
+def make_postcodes(n: int) -> list[str]:
+    rnd = random.Random(1)
+    letters = "ABDEFGHJLNPQRSTUWXYZ"
+    out = set()
+    while len(out) < n:
+        out.add(f"LS{rnd.randint(1, 29)} {rnd.randint(0, 9)}{rnd.choice(letters)}{rnd.choice(letters)}")
+    return sorted(out)
+
+
+def generate(path: Path, rows: int, postcodes: list[str]) -> int:
+    """Write the CSV; returns how many rows repeat an earlier person."""
+    rnd = random.Random(42)
+    dup_every = 20  # 5%
+    dups = 0
+    seen: list[tuple[str, str, str, str, str]] = []
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("First Name,Last Name,Email,Mobile,Postcode,Town\r\n")
+        for i in range(rows):
+            if i % dup_every == dup_every - 1 and seen:
+                first, last, email, phone, pc = seen[rnd.randrange(len(seen))]
+                variant = "".join(c.upper() if rnd.random() < 0.5 else c for c in email)
+                email = rnd.choice(["  ", " ", ""]) + variant + rnd.choice([" ", "  ", ""])
+                phone = ""  # the repeat has fewer details: blanks must not erase
+                dups += 1
+            else:
+                first, last = rnd.choice(FIRST), rnd.choice(LAST)
+                email = f"{first.lower()}.{last.lower()}{i}@example{i % 97}.org"
+                phone = ""
+                if i % 2 == 0:
+                    phone = f"07{rnd.choice('45789')}{i:08d}"[:11]
+                pc = rnd.choice(postcodes)
+                seen.append((first, last, email, phone, pc))
+            town = rnd.choice(TOWNS)
+            f.write(f"{first},{last},{email},{phone},{pc},{town}\r\n")
+    return dups
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"))
+    args = parser.parse_args()
+
+    import psycopg
+
+    with psycopg.connect(f"{args.pg}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {DB_NAME}")
+
+    workdir = Path(tempfile.mkdtemp(prefix="clarion-bench-import-"))
+    os.environ["DATABASE_URL"] = f"{args.pg}/{DB_NAME}"
+    os.environ["CLARION_DEMO"] = "1"
+    os.environ["CLARION_VAR_DIR"] = str(workdir)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "clarion.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from clarion.areas.models import Area, Postcode
+    from clarion.areas.services import area_create
+    from clarion.people.imports.parsing import RowCleaner, csv_open, custom_field_defs, mapping_guess
+    from clarion.people.imports.services import ImportContext, people_import_rows
+    from clarion.people.models import Person
+
+    call_command("migrate", verbosity=0)
+    nation = area_create(code="N", name="Nation", kind=Area.Kind.NATION)
+    leeds = area_create(code="LDS", name="Leeds", kind=Area.Kind.CONSTITUENCY, parent=nation)
+    postcodes = make_postcodes(2000)
+    Postcode.objects.bulk_create(
+        [Postcode(postcode=pc, area=leeds, latitude=53.8, longitude=-1.55) for pc in postcodes]
+    )
+
+    path = workdir / "people.csv"
+    t = time.perf_counter()
+    dups = generate(path, args.rows, postcodes)
+    print(f"generated {args.rows:,} rows ({dups:,} repeats) in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+
+    # --- the import, through the real service ------------------------------------
+    start = time.perf_counter()
+    with path.open("rb") as handle:
+        csv_file = csv_open(handle)
+        cleaner = RowCleaner(mapping_guess(csv_file.headers), custom_field_defs())
+        rows = (cleaner.clean(line, cells) for line, cells in csv_file.rows())
+
+        def progress(counts):
+            if counts.processed % 200_000 < 20_000:
+                print(f"  {counts.processed:,} rows, {time.perf_counter() - start:.1f}s", file=sys.stderr)
+
+        profiler = None
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        counts, rejects, _warned = people_import_rows(rows=rows, ctx=ImportContext(), progress=progress)
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(35)
+    elapsed = time.perf_counter() - start
+    people = Person.objects.count()
+    print(
+        f"import: {elapsed:.1f}s created={counts.created} updated={counts.updated} "
+        f"rejected={counts.rejected} people={people}",
+        file=sys.stderr,
+    )
+    assert people == args.rows - dups, (people, args.rows, dups)
+
+    # --- the baseline: COPY + INSERT ... ON CONFLICT ---------------------------------
+    with connection.cursor() as django_cursor:
+        cur = django_cursor.cursor
+        cur.execute("CREATE TABLE bench_people (LIKE people_person INCLUDING ALL)")
+    base_start = time.perf_counter()
+    with connection.cursor() as django_cursor:
+        cur = django_cursor.cursor
+        cur.execute(
+            "CREATE UNLOGGED TABLE bench_stage (first_name text, last_name text, email text, "
+            "phone text, postcode text, town text)"
+        )
+        with path.open("rb") as f, cur.copy("COPY bench_stage FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+            while chunk := f.read(1 << 20):
+                copy.write(chunk)
+        cur.execute(
+            """
+            INSERT INTO bench_people (first_name, last_name, email, phone, address_line1, address_line2,
+                town, postcode, country, custom_fields, email_status, email_status_reason,
+                membership_status, source_code, created_at, modified_at)
+            SELECT DISTINCT ON (lower(btrim(email)))
+                coalesce(first_name, ''), coalesce(last_name, ''), lower(btrim(email)), coalesce(phone, ''),
+                '', '', coalesce(town, ''), coalesce(upper(postcode), ''), 'GB', '{}', 'none', '',
+                'none', '', now(), now()
+            FROM bench_stage WHERE email <> ''
+            ORDER BY lower(btrim(email))
+            ON CONFLICT (email) DO UPDATE SET
+                first_name = coalesce(nullif(EXCLUDED.first_name, ''), bench_people.first_name),
+                last_name = coalesce(nullif(EXCLUDED.last_name, ''), bench_people.last_name),
+                phone = coalesce(nullif(EXCLUDED.phone, ''), bench_people.phone),
+                postcode = coalesce(nullif(EXCLUDED.postcode, ''), bench_people.postcode),
+                modified_at = now()
+            """
+        )
+        baseline_people = cur.rowcount
+    base_elapsed = time.perf_counter() - base_start
+    print(f"baseline: {base_elapsed:.1f}s people={baseline_people}", file=sys.stderr)
+
+    rate = args.rows / elapsed
+    base_rate = args.rows / base_elapsed
+    print(
+        f"rows={args.rows} created={counts.created} updated={counts.updated} rejected={counts.rejected} "
+        f"seconds={elapsed:.2f} baseline_seconds={base_elapsed:.2f} "
+        f"rows_per_s={rate:.0f} baseline_rows_per_s={base_rate:.0f} ratio={rate / base_rate:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""``clarion load_demo``: a small, believable organisation for trying Clarion out.
+
+Runs once: if the demo admin already exists it does nothing (``--force`` is not offered
+on purpose; delete ``var/`` to start again).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from clarion.areas.models import Area
+from clarion.areas.services import areas_load_csv, postcodes_load_csv
+from clarion.core.models import User
+
+FIXTURES = Path(__file__).resolve().parents[3] / "areas" / "fixtures"
+DEMO_PASSWORD = "clarion-demo"
+DEMO_ADMIN = "admin@example.org"
+
+
+class Command(BaseCommand):
+    help = "Load the demo organisation (areas, staff, ~2,000 people, tags, segments) once."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--people", type=int, default=2000)
+
+    def handle(self, *args, people: int, **options):
+        if User.objects.filter(email=DEMO_ADMIN).exists():
+            self.stdout.write("Demo data already loaded.")
+            self._print_login()
+            return
+        with transaction.atomic():
+            if not Area.objects.exists():
+                areas_load_csv(text=(FIXTURES / "demo_areas.csv").read_text())
+                postcodes_load_csv(text=(FIXTURES / "demo_postcodes.csv").read_text())
+            north = Area.objects.get(code="R-N")
+            User.objects.create_superuser(DEMO_ADMIN, DEMO_PASSWORD, name="Demo Admin")
+            User.objects.create_user(
+                "north@example.org", DEMO_PASSWORD, name="Nadia North", role=User.Role.ORGANISER, area=north
+            )
+            User.objects.create_user(
+                "analyst@example.org", DEMO_PASSWORD, name="Ana Lyst", role=User.Role.ANALYST
+            )
+        call_command("seed_people", count=people, tags=40, seed=2026, stdout=self.stdout)
+        from clarion.people.demo import demo_segments_create
+
+        demo_segments_create()
+        self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        self._print_login()
+
+    def _print_login(self):
+        self.stdout.write(
+            f"Log in as {DEMO_ADMIN} / {DEMO_PASSWORD} (national admin) "
+            f"or north@example.org / {DEMO_PASSWORD} (organiser, the North only)."
+        )

@@ -1,0 +1,55 @@
+"""Fixed-window counters in the Django cache, shared by every process.
+
+The cache is the database cache by default and Redis when ``REDIS_URL`` is set, so a
+limit holds across web processes and machines. On Redis the increment is atomic; on
+the database cache two simultaneous hits may count once, which only ever lets an
+attacker one or two extra tries per window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from django.core.cache import cache
+
+
+def _key(scope: str, ident: str) -> str:
+    # Hash the identifier: cache keys must be short and free of odd characters, and an
+    # email address in a cache key is personal data we do not need to keep readable.
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:32]
+    return f"rl:{scope}:{digest}"
+
+
+def ratelimit_count(*, scope: str, ident: str) -> int:
+    """How many hits ``ident`` has in the current window of ``scope``."""
+    return int(cache.get(_key(scope, ident), 0) or 0)
+
+
+def ratelimit_hit(*, scope: str, ident: str, window: int) -> int:
+    """Count one hit and return the new total for the window.
+
+    The window starts at the first hit and lasts ``window`` seconds; later hits do
+    not extend it.
+    """
+    key = _key(scope, ident)
+    now = int(time.time())
+    cache.add(f"{key}:start", now, timeout=window)
+    started = int(cache.get(f"{key}:start", now) or now)
+    remaining = max(1, window - (now - started))
+    cache.add(key, 0, timeout=remaining)
+    try:
+        total = cache.incr(key)
+    except ValueError:
+        # The window expired between add() and incr(): start a new one.
+        cache.set(key, 1, timeout=window)
+        return 1
+    # The database cache's incr() rewrites the row with the default timeout; put the
+    # window's own expiry back.
+    cache.touch(key, timeout=remaining)
+    return int(total)
+
+
+def ratelimit_reset(*, scope: str, ident: str) -> None:
+    key = _key(scope, ident)
+    cache.delete_many([key, f"{key}:start"])

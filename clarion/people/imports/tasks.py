@@ -1,0 +1,18 @@
+"""Background work for imports. Tasks take ids and are safe to run twice."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from .services import import_job_claim, import_job_run
+
+
+@task()
+def import_job_task(job_id: int) -> str:
+    """Run import ``job_id``. A job already running or finished is left alone, so a
+    task delivered twice (a retried RQ job, two workers) imports once."""
+    job = import_job_claim(job_id=job_id)
+    if job is None:
+        return "skipped"
+    job = import_job_run(job=job)
+    return job.status

@@ -1,0 +1,475 @@
+"""The built-in segment conditions (see ``registry`` for how to add more).
+
+On PostgreSQL, tag conditions read ``people_person.tag_ids``, an array of tag ids kept
+in step with ``people_tagging`` by triggers (migration ``0002_segment_indexes``) and
+indexed with GIN, so a tag test is a bitmap index scan that PostgreSQL can AND with
+the area/status and custom-field indexes instead of joining 20M tagging rows. SQLite
+has no arrays and reads ``people_tagging`` directly.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import connections
+from django.db.models import BooleanField, Exists, Expression, F, FloatField, OuterRef, Q, TextField, Value
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import ASin, Cast, Cos, Power, Radians, Sin, Sqrt
+from django.db.models.lookups import GreaterThan, LessThanOrEqual
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from clarion.areas.models import Area, Postcode
+from clarion.areas.postcodes import InvalidPostcode, normalise_postcode
+
+from ..models import CustomField, EmailStatus, ListMembership, MembershipStatus, PersonList, Tag, Tagging
+from .registry import ConditionType, IdField, IdsField, never_null, register
+
+ANY_ALL = [("any", _("any of")), ("all", _("all of"))]
+
+
+def _is_postgres(using: str) -> bool:
+    return connections[using].vendor == "postgresql"
+
+
+class PersonTagIds(Expression):
+    """``people_person.tag_ids`` (PostgreSQL only; not a model field so that Django
+    never writes it and a stale Person instance can never overwrite the triggers' work).
+
+    The column is qualified with the query's own alias for people_person, so the
+    expression stays right when the segment queryset becomes a subquery (``U0``).
+    """
+
+    output_field = BooleanField()
+
+    def __init__(self, operator: str, ids: list[int]):
+        super().__init__()
+        if operator not in ("@>", "&&"):
+            raise ValueError(operator)
+        self.operator = operator
+        self.ids = [int(i) for i in ids]
+
+    def as_sql(self, compiler, connection):
+        alias = compiler.query.get_initial_alias()
+        column = f"{compiler.quote_name_unless_alias(alias)}.{connection.ops.quote_name('tag_ids')}"
+        return f"({column} {self.operator} %s::bigint[])", [self.ids]
+
+    def get_group_by_cols(self):
+        return []
+
+
+class TagsForm(forms.Form):
+    tags = IdsField(queryset=Tag.objects.all(), label=_("Tags"))
+    match = forms.ChoiceField(choices=ANY_ALL, initial="any", label=_("Match"))
+
+
+@register
+class HasTag(ConditionType):
+    name = "tag"
+    label = _("Has tag")
+    Form = TagsForm
+
+    def compile(self, params, *, using):
+        ids = sorted(tag.pk for tag in params["tags"])
+        if _is_postgres(using):
+            return Q(PersonTagIds("@>" if params["match"] == "all" else "&&", ids))
+        if params["match"] == "all":
+            q = Q()
+            for pk in ids:
+                q &= Q(Exists(Tagging.objects.filter(person=OuterRef("pk"), tag_id=pk)))
+            return q
+        return Q(Exists(Tagging.objects.filter(person=OuterRef("pk"), tag_id__in=ids)))
+
+    def describe(self, params):
+        names = ", ".join(t.name for t in params["tags"])
+        if params["match"] == "all":
+            return _("Has all of the tags: %(tags)s") % {"tags": names}
+        return _("Has any of the tags: %(tags)s") % {"tags": names}
+
+
+class ListsForm(forms.Form):
+    lists = IdsField(queryset=PersonList.objects.all(), label=_("Lists"))
+    match = forms.ChoiceField(choices=ANY_ALL, initial="any", label=_("Match"))
+
+
+@register
+class OnList(ConditionType):
+    name = "list"
+    label = _("On list")
+    Form = ListsForm
+
+    def compile(self, params, *, using):
+        ids = sorted(plist.pk for plist in params["lists"])
+        if params["match"] == "all":
+            q = Q()
+            for pk in ids:
+                q &= Q(Exists(ListMembership.objects.filter(person=OuterRef("pk"), list_id=pk)))
+            return q
+        return Q(Exists(ListMembership.objects.filter(person=OuterRef("pk"), list_id__in=ids)))
+
+    def describe(self, params):
+        names = ", ".join(p.name for p in params["lists"])
+        if params["match"] == "all":
+            return _("On all of the lists: %(lists)s") % {"lists": names}
+        return _("On any of the lists: %(lists)s") % {"lists": names}
+
+
+class AreaForm(forms.Form):
+    area = IdField(queryset=Area.objects.all(), alt_field="code", label=_("Area"),
+                   help_text=_("Includes every area inside it."))
+
+
+@register
+class InArea(ConditionType):
+    name = "area"
+    label = _("In area")
+    Form = AreaForm
+
+    def compile(self, params, *, using):
+        # The subtree's ids are read now (a few rows), so PostgreSQL sees a constant
+        # list it can match against the (area, email_status) index in a bitmap scan.
+        ids = list(Area.objects.using(using).filter(path__startswith=params["area"].path).values_list("pk", flat=True))
+        return Q(area_id__in=ids)
+
+    def describe(self, params):
+        return _("In %(area)s (and the areas inside it)") % {"area": params["area"].name}
+
+
+UNITS = [("km", _("km")), ("miles", _("miles"))]
+KM_PER_MILE = 1.609344
+EARTH_RADIUS_KM = 6371.0088
+
+
+class NearForm(forms.Form):
+    distance = forms.DecimalField(label=_("Within"), min_value=0, max_value=1000, max_digits=7, decimal_places=2)
+    unit = forms.ChoiceField(choices=UNITS, initial="km", label=_("Unit"))
+    postcode = forms.CharField(label=_("of postcode"), max_length=10)
+
+    def clean_postcode(self):
+        try:
+            postcode = normalise_postcode(self.cleaned_data["postcode"])
+        except InvalidPostcode as exc:
+            raise ValidationError(InvalidPostcode.message) from exc
+        if not Postcode.objects.filter(postcode=postcode).exists():
+            raise ValidationError(_("We have no location for the postcode %(postcode)s."),
+                                  params={"postcode": postcode})
+        return postcode
+
+
+@register
+class NearPostcode(ConditionType):
+    name = "near"
+    label = _("Within a distance of a postcode")
+    Form = NearForm
+
+    def compile(self, params, *, using):
+        centre = Postcode.objects.using(using).get(postcode=params["postcode"])
+        km = float(params["distance"]) * (KM_PER_MILE if params["unit"] == "miles" else 1.0)
+        lat, lng = centre.latitude, centre.longitude
+        # A bounding box first (plain range comparisons an index can serve), then the
+        # exact great-circle distance (haversine) on what is left.
+        dlat = math.degrees(km / EARTH_RADIUS_KM)
+        dlng = dlat / max(math.cos(math.radians(lat)), 0.01)
+        box = Q(latitude__range=(lat - dlat, lat + dlat), longitude__range=(lng - dlng, lng + dlng))
+        half_dlat = (Radians(F("latitude")) - Value(math.radians(lat))) / Value(2.0)
+        half_dlng = (Radians(F("longitude")) - Value(math.radians(lng))) / Value(2.0)
+        hav = Power(Sin(half_dlat), 2) + Value(math.cos(math.radians(lat))) * Cos(Radians(F("latitude"))) * Power(
+            Sin(half_dlng), 2
+        )
+        distance = Value(2 * EARTH_RADIUS_KM) * ASin(Sqrt(hav, output_field=FloatField()))
+        return box & never_null(LessThanOrEqual(distance, Value(km)))
+
+    def describe(self, params):
+        return _("Within %(distance)s %(unit)s of %(postcode)s") % {
+            "distance": format(params["distance"].normalize(), "f"),
+            "unit": dict(UNITS)[params["unit"]],
+            "postcode": params["postcode"],
+        }
+
+
+class EmailStatusForm(forms.Form):
+    statuses = forms.MultipleChoiceField(choices=EmailStatus.choices, label=_("Email status is"))
+
+
+@register
+class EmailStatusIs(ConditionType):
+    name = "email_status"
+    label = _("Email subscription")
+    Form = EmailStatusForm
+
+    def compile(self, params, *, using):
+        return Q(email_status__in=sorted(params["statuses"]))
+
+    def describe(self, params):
+        labels = dict(EmailStatus.choices)
+        return _("Email status is %(statuses)s") % {
+            "statuses": _(" or ").join(str(labels[s]) for s in params["statuses"])
+        }
+
+
+class MembershipForm(forms.Form):
+    statuses = forms.MultipleChoiceField(choices=MembershipStatus.choices, label=_("Membership is"))
+
+
+@register
+class MembershipIs(ConditionType):
+    name = "membership"
+    label = _("Membership")
+    Form = MembershipForm
+
+    def compile(self, params, *, using):
+        return Q(membership_status__in=sorted(params["statuses"]))
+
+    def describe(self, params):
+        labels = dict(MembershipStatus.choices)
+        return _("Membership is %(statuses)s") % {
+            "statuses": _(" or ").join(str(labels[s]) for s in params["statuses"])
+        }
+
+
+# --- Custom fields --------------------------------------------------------------------
+
+OPERATORS = [
+    ("eq", _("is")),
+    ("contains", _("contains")),
+    ("lt", _("is less than / before")),
+    ("lte", _("is at most / on or before")),
+    ("gt", _("is more than / after")),
+    ("gte", _("is at least / on or after")),
+    ("in", _("is one of")),
+    ("yes", _("is yes")),
+    ("no", _("is no")),
+    ("set", _("has any value")),
+]
+OPERATORS_BY_KIND = {
+    CustomField.Kind.TEXT: {"eq", "contains", "set"},
+    CustomField.Kind.NUMBER: {"eq", "lt", "lte", "gt", "gte", "set"},
+    CustomField.Kind.DATE: {"eq", "lt", "lte", "gt", "gte", "set"},
+    CustomField.Kind.CHOICE: {"eq", "in", "set"},
+    CustomField.Kind.BOOLEAN: {"yes", "no", "set"},
+}
+NO_VALUE = {"yes", "no", "set"}
+
+
+class ValueField(forms.Field):
+    """Text from the builder, or (in a JSON definition) a number, yes/no or a list."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return ""
+        if isinstance(value, list | tuple):
+            if len(value) > 100 or not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value):
+                raise ValidationError(_("Enter up to 100 plain values."))
+            items = [str(v).strip() for v in value]
+        elif isinstance(value, str | int | float | bool):
+            items = [str(value).strip()]
+        else:
+            raise ValidationError(_("Enter a plain value."))
+        if any(len(item) > 1000 for item in items):
+            raise ValidationError(_("Values can be at most 1,000 characters long."))
+        return items if isinstance(value, list | tuple) else items[0]
+
+
+class CustomFieldForm(forms.Form):
+    field = forms.ModelChoiceField(queryset=CustomField.objects.all(), to_field_name="key", label=_("Field"))
+    operator = forms.ChoiceField(choices=OPERATORS, label=_("Test"))
+    value = ValueField(label=_("Value"), required=False,
+                       help_text=_("For “is one of”, separate the choices with commas."))
+
+    def clean(self):
+        data = super().clean()
+        definition: CustomField | None = data.get("field")
+        operator = data.get("operator")
+        if definition is None or operator is None:
+            return data
+        if operator not in OPERATORS_BY_KIND.get(definition.kind, set()):
+            raise ValidationError(
+                _("“%(operator)s” cannot be used with the %(kind)s field %(label)s."),
+                params={"operator": dict(OPERATORS)[operator], "kind": definition.get_kind_display().lower(),
+                        "label": definition.label},
+            )
+        raw = data.get("value", "")
+        if operator in NO_VALUE:
+            data["value"] = None
+            return data
+        if raw in ("", []):
+            self.add_error("value", _("Enter a value to compare with."))
+            return data
+        data["value"] = self._coerce(definition, operator, raw)
+        return data
+
+    def _coerce(self, definition: CustomField, operator: str, raw: Any) -> Any:
+        from ..services import custom_field_value
+
+        try:
+            if operator == "in":
+                parts = raw if isinstance(raw, list) else raw.split(",")
+                values = [custom_field_value(definition, part) for part in parts if part.strip()]
+                if not values:
+                    raise ValueError(_("Enter at least one choice."))
+                return values
+            if isinstance(raw, list):
+                raise ValueError(_("Enter one value."))
+            value = custom_field_value(definition, raw)
+        except ValueError as exc:
+            raise ValidationError({"value": str(exc)}) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError({"value": _("Enter a finite number.")})
+        if isinstance(value, int | float) and abs(value) > 1e15:
+            raise ValidationError({"value": _("Enter a number between -10¹⁵ and 10¹⁵.")})
+        return value
+
+
+@register
+class CustomFieldIs(ConditionType):
+    name = "custom_field"
+    label = _("Custom field")
+    Form = CustomFieldForm
+
+    def form(self, data=None, *, prefix=None, initial=None):
+        if initial and isinstance(initial.get("value"), list):
+            initial = {**initial, "value": ", ".join(map(str, initial["value"]))}
+        return super().form(data, prefix=prefix, initial=initial)
+
+    def to_json(self, params):
+        data = {"field": params["field"].key, "operator": params["operator"]}
+        if params["value"] is not None:
+            data["value"] = params["value"]
+        return data
+
+    def compile(self, params, *, using):
+        definition: CustomField = params["field"]
+        key, operator, value = definition.key, params["operator"], params["value"]
+        lhs = KeyTransform(key, "custom_fields")
+        if operator == "set":
+            text = Cast(KeyTextTransform(key, "custom_fields"), output_field=TextField())
+            return never_null(GreaterThan(text, Value("")))
+        if operator in ("yes", "no"):
+            return self._equals(key, operator == "yes", using)
+        if operator == "in":
+            q = Q()
+            for item in value:
+                q |= self._equals(key, item, using)
+            return q
+        if operator == "eq" and definition.kind == CustomField.Kind.TEXT:
+            return never_null(lhs.get_lookup("iexact")(lhs, value))
+        if operator == "eq":
+            return self._equals(key, value, using)
+        if operator == "contains":
+            return never_null(lhs.get_lookup("icontains")(lhs, value))
+        return never_null(lhs.get_lookup(operator)(lhs, value))
+
+    def _equals(self, key: str, value: Any, using: str) -> Q:
+        if _is_postgres(using):
+            # jsonb containment is served by the GIN (jsonb_path_ops) index.
+            return Q(custom_fields__contains={key: value})
+        lhs = KeyTransform(key, "custom_fields")
+        return never_null(lhs.get_lookup("exact")(lhs, value))
+
+    def describe(self, params):
+        operator = dict(OPERATORS)[params["operator"]]
+        value = params["value"]
+        if isinstance(value, list):
+            value = ", ".join(map(str, value))
+        return f"{params['field'].label} {operator}{'' if value is None else ' ' + str(value)}"
+
+
+# --- Dates and contact details ----------------------------------------------------------
+
+DATE_OPERATORS = [("since", _("on or after")), ("before", _("before")), ("within", _("in the last"))]
+
+
+class DateForm(forms.Form):
+    operator = forms.ChoiceField(choices=DATE_OPERATORS, label=_("When"))
+    date = forms.DateField(label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    days = forms.IntegerField(label=_("Days"), required=False, min_value=1, max_value=36500)
+
+    def clean(self):
+        data = super().clean()
+        operator = data.get("operator")
+        day = data.get("date")
+        if day is not None and not (1900 <= day.year <= 2200):
+            self.add_error("date", _("Enter a date between 1900 and 2200."))
+            data["date"] = None
+        if operator == "within":
+            if data.get("days") is None and "days" not in self.errors:
+                self.add_error("days", _("Enter a number of days."))
+            data["date"] = None
+        elif operator in ("since", "before"):
+            if data.get("date") is None and "date" not in self.errors:
+                self.add_error("date", _("Enter a date."))
+            data["days"] = None
+        return data
+
+
+class DateCondition(ConditionType):
+    field_name = ""
+    Form = DateForm
+
+    def compile(self, params, *, using):
+        if params["operator"] == "within":
+            return Q(**{f"{self.field_name}__gte": timezone.now() - datetime.timedelta(days=params["days"])})
+        day: datetime.date = params["date"]
+        start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+        if params["operator"] == "since":
+            return Q(**{f"{self.field_name}__gte": start})
+        return Q(**{f"{self.field_name}__lt": start})
+
+    def describe(self, params):
+        if params["operator"] == "within":
+            return _("%(what)s in the last %(days)s days") % {"what": self.label, "days": params["days"]}
+        when = dict(DATE_OPERATORS)[params["operator"]]
+        return f"{self.label} {when} {params['date'].isoformat()}"
+
+
+@register
+class CreatedDate(DateCondition):
+    name = "created"
+    label = _("Added to the database")
+    field_name = "created_at"
+
+
+@register
+class ModifiedDate(DateCondition):
+    name = "modified"
+    label = _("Details last changed")
+    field_name = "modified_at"
+
+
+YES_NO = [("yes", _("yes")), ("no", _("no"))]
+
+
+class PresentForm(forms.Form):
+    present = forms.ChoiceField(choices=YES_NO, initial="yes", label=_("Has one"))
+
+
+@register
+class HasEmail(ConditionType):
+    name = "has_email"
+    label = _("Has an email address")
+    Form = PresentForm
+
+    def compile(self, params, *, using):
+        q = Q(email__isnull=False) & ~Q(email="")
+        return q if params["present"] == "yes" else ~q
+
+    def describe(self, params):
+        return _("Has an email address") if params["present"] == "yes" else _("Has no email address")
+
+
+@register
+class HasPhone(ConditionType):
+    name = "has_phone"
+    label = _("Has a phone number")
+    Form = PresentForm
+
+    def compile(self, params, *, using):
+        q = ~Q(phone="")
+        return q if params["present"] == "yes" else ~q
+
+    def describe(self, params):
+        return _("Has a phone number") if params["present"] == "yes" else _("Has no phone number")

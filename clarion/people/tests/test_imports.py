@@ -1,0 +1,447 @@
+import io
+import random
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.db import connection
+from django.test import override_settings
+from django.urls import reverse
+
+from clarion.core.models import AuditEntry
+from clarion.people.imports import services as import_services
+from clarion.people.imports.parsing import (
+    CleanRow,
+    RowCleaner,
+    csv_open,
+    fast_email,
+    fast_phone,
+    mapping_guess,
+)
+from clarion.people.imports.services import (
+    ImportContext,
+    import_job_claim,
+    import_job_create,
+    import_job_run,
+    people_import_rows,
+    person_upsert_row,
+)
+from clarion.people.models import (
+    Activity,
+    CustomField,
+    EmailStatus,
+    ImportJob,
+    Person,
+    PersonEmail,
+    PersonIdentifier,
+    PersonList,
+    PersonPhone,
+    Tag,
+)
+from clarion.people.normalise import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
+from clarion.people.services import person_upsert
+
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+WRITE_PATHS = [False, True] if ON_POSTGRES else [False]
+
+
+def _rows(text: str, *, encoding="utf-8", columns=None):
+    csv_file = csv_open(io.BytesIO(text.encode(encoding)))
+    cleaner = RowCleaner(columns or mapping_guess(csv_file.headers, list(CustomField.objects.all())),
+                         {f.key: f for f in CustomField.objects.all()})
+    return csv_file, [cleaner.clean(line, cells) for line, cells in csv_file.rows()]
+
+
+def _import(text: str, ctx=None, **kwargs):
+    _csv, rows = _rows(text)
+    return people_import_rows(rows=rows, ctx=ctx or ImportContext(), **kwargs)
+
+
+# --- reading messy files ----------------------------------------------------------
+
+
+def test_headers_map_themselves():
+    headers = ["Forename", "Family name", "E-mail Address", "Mobile", "Post Code", "Address 1", "Address 2",
+               "City", "Tags", "Van ID", "Favourite colour"]
+    assert mapping_guess(headers) == [
+        "first_name", "last_name", "email", "phone", "postcode", "address_line1", "address_line2",
+        "town", "tags", "identifier:van_id", "",
+    ]
+
+
+def test_custom_fields_map_by_label_or_key(db):
+    CustomField.objects.create(key="ward", label="Polling ward")
+    fields = list(CustomField.objects.all())
+    assert mapping_guess(["Polling Ward"], fields) == ["custom:ward"]
+    assert mapping_guess(["ward"], fields) == ["custom:ward"]
+
+
+def test_windows_1252_semicolon_file_with_bom_less_accents_imports(areas):
+    text = "First Name;Last Name;Email\r\nZoë;Brontë;zoe@example.org\r\n"
+    csv_file = csv_open(io.BytesIO(text.encode("cp1252")))
+    assert (csv_file.encoding, csv_file.delimiter) == ("cp1252", ";")
+    counts, rejects, _w = _import_bytes(text.encode("cp1252"))
+    assert counts.created == 1
+    assert Person.objects.get().last_name == "Brontë"
+
+
+def _import_bytes(raw: bytes, ctx=None):
+    csv_file = csv_open(io.BytesIO(raw))
+    cleaner = RowCleaner(mapping_guess(csv_file.headers))
+    return people_import_rows(rows=(cleaner.clean(n, c) for n, c in csv_file.rows()), ctx=ctx or ImportContext())
+
+
+def test_utf8_bom_tabs_quoted_newlines_and_blank_lines(areas):
+    raw = "\ufeffEmail\tFirst name\tAddress\n\n" '"ann@example.org"\tAnn\t"1 High St\nFlat 2"\n\n\nbob@example.org\tBob\t\n'
+    counts, rejects, _w = _import_bytes(raw.encode("utf-8"))
+    assert (counts.created, counts.rejected) == (2, 0)
+    assert Person.objects.get(email="ann@example.org").address_line1 == "1 High St Flat 2"
+
+
+def test_same_person_twice_in_a_file_in_other_case_and_spacing_is_one_person(areas):
+    text = "Email,First name,Last name\nJo@Example.org,Jo,\n  jo@EXAMPLE.ORG ,,Bloggs\n"
+    counts, rejects, _w = _import(text)
+    assert (counts.created, counts.updated, counts.rejected) == (1, 1, 0)
+    person = Person.objects.get()
+    assert (person.email, person.full_name) == ("jo@example.org", "Jo Bloggs")
+
+
+def test_invalid_email_without_phone_is_rejected_with_a_reason(areas):
+    counts, rejects, _w = _import("Email,Phone\nnot-an-email,\n")
+    assert counts.rejected == 1 and Person.objects.count() == 0
+    assert "not-an-email" in rejects[0].reason and rejects[0].line == 2
+
+
+def test_bad_phone_and_postcode_are_left_out_with_a_warning(areas):
+    counts, rejects, warned = _import("Email,Phone,Postcode\nann@example.org,12345,NOT A PC\n")
+    person = Person.objects.get()
+    assert (counts.created, person.phone, person.postcode) == (1, "", "")
+    assert "12345" in " ".join(warned[0].warnings) and "NOT A PC" in " ".join(warned[0].warnings)
+
+
+def test_invalid_email_with_valid_phone_imports_by_phone(areas):
+    counts, _r, warned = _import("Email,Phone\nbroken@,07911 123456\n")
+    assert counts.created == 1 and Person.objects.get().phone == "+447911123456"
+    assert warned
+
+
+def test_formula_names_are_rejected_and_other_text_neutralised(areas):
+    counts, rejects, _w = _import('Email,First name,Town\na@example.org,=HYPERLINK("x"),x\nb@example.org,Bea,@SUM(1)\n')
+    assert counts.rejected == 1 and "formula" in rejects[0].reason
+    assert Person.objects.get().town == "'@SUM(1)"
+
+
+def test_fast_normalisers_agree_with_the_reference_ones():
+    rnd = random.Random(7)
+    emails = ["A.B@Example.COM", " x+y@sub.example.co.uk ", "bad@", "a..b@example.org", "ünï@example.org",
+              "a@localhost", "a@[127.0.0.1]", "a@example", "-a@ex-ample.org", "a@-example.org", "a @b.org",
+              "<a@b.org>", "a@b.c", "a@b.museum", "x" * 250 + "@example.org"]
+    phones = ["07911 123456", "+44 7911 123456", "0044 7911 123456", "(0113) 496 0000", "0113-496-0000",
+              "+44 (0)7911 123456", "07000 000000", "01632 960000", "020 7946 0000", "12345", "+1 202 555 0100"]
+    for _ in range(3000):
+        phones.append(rnd.choice(["0", "+44", "44", "0044"]) + "".join(rnd.choice("0123456789") for _ in range(10)))
+    for value in emails:
+        assert _outcome(fast_email, value) == _outcome(normalise_email, value), value
+    for value in phones:
+        assert _outcome(fast_phone, value) == _outcome(normalise_phone, value), value
+
+
+def _outcome(fn, value):
+    try:
+        return fn(value)
+    except (InvalidEmail, InvalidPhone):
+        return "invalid"
+
+
+# --- the bulk path equals person_upsert --------------------------------------------
+
+EQUIVALENCE_CSV = """Email,Phone,First name,Last name,Postcode,Town,Tags,Subscribed,Member ID,Ward
+new1@example.org,,New,One,LS1 4AP,,a;b,,,
+ PHONE.MATCH@example.org ,+44 7911 000001,Phil,,,,,,,
+,07911 000001,,Phillips,LS2 7EY,,c,,,
+keep@example.org,,,,,,,,,
+status@example.org,,,,,,,no,,
+status@example.org,,Stat,,,,,,,
+other@example.org,,,,,,,,M-1,north
+new1@example.org,07911 000002,,,,Leeds,a,yes,,
+,07911 000002,,,BS5 6XX,,,,,
+third@example.org,07911 000002,,,,,,,,
+third@example.org,,Thea,,,,d,,M-2,
+new2@example.org,07911 000003,,,,,,,,
+new3@example.org,07911 000003,,,,,,,,
+"""
+
+
+def _seed_existing():
+    person_upsert(phone="07911 000001", first_name="Phoebe", email_status=EmailStatus.SUBSCRIBED)
+    person_upsert(email="keep@example.org", first_name="Kept", last_name="Name", postcode="BS5 0HE")
+    person_upsert(email="status@example.org", email_status=EmailStatus.SUBSCRIBED)
+    p = person_upsert(email="primary@example.org", identifier=("member_id", "M-1")).person
+    PersonEmail.objects.create(person=p, email="alias@example.org")
+
+
+def _snapshot():
+    people = {}
+    for p in Person.objects.order_by("pk"):
+        key = p.email or p.phone or "|".join(sorted(f"{i.system}:{i.value}" for i in p.identifiers.all()))
+        people[key] = {
+            **{f: getattr(p, f) for f in ("first_name", "last_name", "email", "phone", "postcode", "area_id",
+                                          "latitude", "longitude", "town", "custom_fields", "email_status")},
+            "other_emails": sorted(p.other_emails.values_list("email", flat=True)),
+            "other_phones": sorted(p.other_phones.values_list("number", flat=True)),
+            "identifiers": sorted(p.identifiers.values_list("system", "value")),
+            "tags": sorted(p.tags.values_list("name", flat=True)),
+            "lists": sorted(p.lists.values_list("name", flat=True)),
+            "activities": sorted(p.activities.values_list("kind", "summary")),
+        }
+    return people
+
+
+def _reset():
+    for model in (Activity, PersonEmail, PersonPhone, PersonIdentifier, Person, Tag, PersonList):
+        model.objects.all().delete()
+
+
+@pytest.mark.parametrize("use_copy", WRITE_PATHS)
+@pytest.mark.parametrize("batch_size", [3, 1000])
+def test_bulk_import_equals_person_upsert_row_by_row(areas, use_copy, batch_size):
+    CustomField.objects.create(key="ward", label="Ward")
+    ctx = ImportContext(tags=["imported"], lists=["Spring drive"])
+    _seed_existing()
+    _csv, rows = _rows(EQUIVALENCE_CSV)
+    assert all(isinstance(r, CleanRow) for r in rows)
+    counts, rejects, _w = people_import_rows(rows=rows, ctx=ctx, batch_size=batch_size, use_copy=use_copy)
+    bulk = _snapshot()
+
+    _reset()
+    _seed_existing()
+    ctx = ImportContext(tags=["imported"], lists=["Spring drive"])
+    created = updated = 0
+    for row in rows:
+        result = person_upsert_row(row, ctx)
+        created += result.created
+        updated += not result.created
+    reference = _snapshot()
+
+    assert (counts.created, counts.updated, counts.rejected) == (created, updated, 0)
+    assert bulk.keys() == reference.keys()
+    for key in reference:
+        assert bulk[key] == reference[key], key
+    # The cases the rules are about, spelled out:
+    # The phone-only person was matched by phone and given the email, not duplicated.
+    phoebe = bulk["phone.match@example.org"]
+    assert [p["phone"] for p in bulk.values()].count("+447911000001") == 1
+    assert phoebe["phone"] == "+447911000001"
+    assert phoebe["first_name"] == "Phil" and phoebe["last_name"] == "Phillips"
+    assert phoebe["email_status"] == EmailStatus.SUBSCRIBED  # no status column value: unchanged
+    assert bulk["keep@example.org"]["last_name"] == "Name"  # blank cells erase nothing
+    assert bulk["status@example.org"]["email_status"] == EmailStatus.UNSUBSCRIBED
+
+
+@pytest.mark.parametrize("use_copy", WRITE_PATHS)
+def test_dry_run_writes_nothing_but_counts_exactly(areas, use_copy):
+    counts, _r, _w = _import("Email\na@example.org\nA@example.org\nb@example.org\n", dry_run=True, use_copy=use_copy)
+    assert (counts.created, counts.updated) == (2, 1)
+    assert Person.objects.count() == 0
+
+
+def test_crash_mid_import_keeps_whole_batches_and_no_half_person(areas, monkeypatch):
+    real = import_services._write_children_orm
+    calls = {"n": 0}
+
+    def flaky(plan, ctx, now):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk on fire")
+        return real(plan, ctx, now)
+
+    monkeypatch.setattr(import_services, "_write_children_orm", flaky)
+    text = "Email\n" + "".join(f"p{i}@example.org\n" for i in range(6))
+    with pytest.raises(RuntimeError):
+        _import(text, batch_size=3, use_copy=False, ctx=ImportContext(tags=["t"]))
+    # The first batch landed whole; nobody from the second exists without their timeline.
+    assert Person.objects.count() == 3
+    for person in Person.objects.all():
+        assert person.activities.filter(kind=Activity.Kind.CREATED).exists()
+        assert person.tags.filter(name="t").exists()
+
+
+# --- area scope ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("use_copy", WRITE_PATHS)
+def test_organiser_import_cannot_create_or_touch_people_outside_their_area(
+    areas, organiser, south_person, use_copy
+):
+    text = (
+        "Email,First name,Postcode\n"
+        f"north.new@example.org,Nell,{areas.postcodes['north']}\n"
+        f"south.new@example.org,Sam,{areas.postcodes['south']}\n"
+        "nowhere@example.org,Nobody,\n"
+        f"{south_person.email},Hacked,\n"
+    )
+    ctx = ImportContext(actor=organiser, scope_area=organiser.scope_area)
+    counts, rejects, _w = _import(text, ctx=ctx, use_copy=use_copy)
+    assert (counts.created, counts.updated, counts.rejected) == (1, 0, 3)
+    assert all("Outside your area" in r.reason for r in rejects)
+    south_person.refresh_from_db()
+    assert south_person.first_name == "Sid"
+    assert list(Person.objects.filter(email__endswith=".new@example.org").values_list("email", flat=True)) == [
+        "north.new@example.org"
+    ]
+
+
+# --- the command -------------------------------------------------------------------
+
+
+def test_import_command_reports_counts_and_writes_rejects(areas, admin, tmp_path, capsys):
+    path = tmp_path / "people.csv"
+    path.write_text("First Name,Email,Postcode\nAnn,ann@example.org,LS1 4AP\nAnn,ANN@example.org,\nBad,bad,\n")
+    call_command("import_people", str(path), "--tag", "spring", "--list", "Callers", "--as", admin.email)
+    out = capsys.readouterr()
+    lines = out.out.strip().splitlines()
+    assert "created 1, updated 1, rejected 1" in lines
+    rejects_path = lines[-1].split(": ", 1)[1]
+    content = open(rejects_path, encoding="utf-8-sig").read()
+    assert "4,rejected," in content and "bad" in content
+    assert "rows" in out.err  # progress
+    person = Person.objects.get()
+    assert list(person.tags.values_list("name", flat=True)) == ["spring"]
+    assert list(person.lists.values_list("name", flat=True)) == ["Callers"]
+    job = ImportJob.objects.get()
+    assert (job.status, job.created_count, job.created_by) == ("done", 1, admin)
+    assert AuditEntry.objects.filter(action="import", object_id=str(job.pk)).exists()
+
+
+def test_import_command_dry_run_changes_nobody(areas, tmp_path, capsys):
+    path = tmp_path / "people.csv"
+    path.write_text("Email\nann@example.org\n")
+    call_command("import_people", str(path), "--dry-run")
+    assert "created 1, updated 0, rejected 0" in capsys.readouterr().out
+    assert Person.objects.count() == 0
+
+
+# --- staff pages -------------------------------------------------------------------
+
+
+def _upload(client, text: str, name="people.csv"):
+    return client.post(reverse("people:import_upload"), {"file": SimpleUploadedFile(name, text.encode())})
+
+
+def test_upload_map_and_run_small_file_in_the_request(organiser_client, organiser, areas):
+    response = _upload(organiser_client, f"Given name,E-mail,Postcode\nNell,nell@example.org,{areas.postcodes['north']}\n"
+                                         "Ned,bad,\n")
+    job = ImportJob.objects.get()
+    assert response.status_code == 302
+    page = organiser_client.get(reverse("people:import_detail", args=[job.pk]))
+    html = page.content.decode()
+    assert 'value="first_name" selected' in html and 'value="email" selected' in html
+    response = organiser_client.post(
+        reverse("people:import_detail", args=[job.pk]),
+        {"col_0": "first_name", "col_1": "email", "col_2": "postcode", "tags": "door knock", "lists": ""},
+    )
+    assert response.status_code == 302
+    page = organiser_client.get(reverse("people:import_detail", args=[job.pk])).content.decode()
+    assert "Finished" in page and "<strong data-field=\"created\">1</strong>" in page
+    assert Person.objects.get(email="nell@example.org").tags.get().name == "door knock"
+    rejects = organiser_client.get(reverse("people:import_rejects", args=[job.pk]))
+    assert b"rejected" in b"".join(rejects.streaming_content)
+    assert "people.csv" in organiser_client.get(reverse("people:import_list")).content.decode()
+
+
+def test_mapping_without_email_or_phone_column_is_a_form_error(organiser_client):
+    _upload(organiser_client, "Name,Email\nA,a@example.org\n")
+    job = ImportJob.objects.get()
+    response = organiser_client.post(reverse("people:import_detail", args=[job.pk]), {"col_0": "first_name", "col_1": ""})
+    assert response.status_code == 200
+    assert "email address, phone number or external id" in response.content.decode()
+
+
+def test_empty_or_unreadable_upload_is_a_form_error(organiser_client):
+    response = _upload(organiser_client, "\n\n")
+    assert response.status_code == 200 and "no header row" in response.content.decode()
+
+
+def test_analyst_cannot_upload_and_others_cannot_see_my_import(client, analyst, organiser, south_organiser):
+    client.force_login(analyst)
+    assert client.get(reverse("people:import_upload")).status_code == 403
+    client.force_login(organiser)
+    _upload(client, "Email\na@example.org\n")
+    job = ImportJob.objects.get()
+    client.force_login(south_organiser)
+    assert client.get(reverse("people:import_detail", args=[job.pk])).status_code == 404
+    assert client.get(reverse("people:import_progress", args=[job.pk])).status_code == 404
+    assert "people.csv" not in client.get(reverse("people:import_list")).content.decode()
+
+
+# --- background imports on both task backends ---------------------------------------
+
+
+def _queue_big_import(client, areas):
+    lines = ["Email,Postcode"] + [f"bg{i}@example.org,{areas.postcodes['north']}" for i in range(30)]
+    _upload(client, "\n".join(lines) + "\n")
+    job = ImportJob.objects.get()
+    with override_settings(IMPORT_INLINE_MAX_BYTES=10):
+        response = client.post(reverse("people:import_detail", args=[job.pk]), {"col_0": "email", "col_1": "postcode"})
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.QUEUED and Person.objects.count() == 0
+    return job
+
+
+@pytest.mark.django_db(transaction=True)
+def test_large_import_runs_in_the_database_task_worker(client):
+    from clarion.core.testing import factories
+
+    areas = factories.area_tree()
+    admin = factories.staff_user(role="admin")
+    client.force_login(admin)
+    job = _queue_big_import(client, areas)
+    call_command("db_worker", "--batch", "--queue-name", "*", "--no-reload")
+    job.refresh_from_db()
+    assert (job.status, job.created_count, job.processed_rows) == ("done", 30, 30)
+    assert Person.objects.filter(area=areas.leeds_central).count() == 30
+    # Delivered again: nothing happens twice.
+    from clarion.people.imports.tasks import import_job_task
+
+    assert import_job_task.call(job.pk) == "skipped"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_large_import_runs_on_an_rq_worker():
+    import django_rq
+    from django.test import Client
+    from rq.worker import SimpleWorker
+
+    from clarion.core.testing import factories
+
+    rq_settings = {
+        "TASKS": {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}},
+        "RQ_QUEUES": {"default": {"URL": "redis://127.0.0.1:6379/5", "DEFAULT_TIMEOUT": 300}},
+    }
+    with override_settings(**rq_settings):
+        django_rq.get_connection("default").flushdb()
+        areas = factories.area_tree()
+        client = Client()
+        client.force_login(factories.staff_user(role="admin"))
+        job = _queue_big_import(client, areas)
+        assert django_rq.get_queue("default").count == 1
+        worker = django_rq.get_worker("default", job_class="django_tasks_rq.Job", worker_class=SimpleWorker)
+        worker.work(burst=True)
+        job.refresh_from_db()
+        assert (job.status, job.created_count) == ("done", 30), job.error
+        assert Person.objects.count() == 30
+        django_rq.get_connection("default").flushdb()
+
+
+def test_import_job_run_records_failure_instead_of_crashing(admin, monkeypatch):
+    job = import_job_create(actor=admin, uploaded=io.BytesIO(b"Email\na@example.org\n"), original_name="x.csv")
+
+    def boom(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(import_services, "people_import_rows", boom)
+    job = import_job_run(job=import_job_claim(job_id=job.pk))
+    assert job.status == ImportJob.Status.FAILED and "went away" in job.error
+    assert connection.vendor in ("sqlite", "postgresql")

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class QaConfig(AppConfig):
+    name = "clarion.qa"
+    label = "qa"
+    verbose_name = "Live Q&A"
