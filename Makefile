@@ -18,6 +18,11 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
+# axe-core (accessibility checks in the browser tests) from the npm registry.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	@touch $@
+
 run: setup
 	@mkdir -p var
 	CLARION_DEMO=1 $(BIN)/clarion migrate --noinput
@@ -37,10 +42,10 @@ browser:
 	  fi; \
 	fi
 
-test-sqlite: setup browser
+test-sqlite: setup browser node_modules/.installed
 	$(BIN)/pytest
 
-test-postgres: setup browser
+test-postgres: setup browser node_modules/.installed
 	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
 
 test: test-sqlite test-postgres

@@ -25,8 +25,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DB_NAME = "clarion_bench_import"
-FIRST = ["Ann", "Bob", "Cara", "Dev", "Ema", "Finn", "Gita", "Hal", "Ines", "Jo", "Kai", "Lena", "Mo", "Nia"]
+DB_NAME = os.environ.get("BENCH_DB", "clarion_bench_import")
+FIRST = [
+    "Ann",
+    "Bob",
+    "Cara",
+    "Dev",
+    "Ema",
+    "Finn",
+    "Gita",
+    "Hal",
+    "Ines",
+    "Jo",
+    "Kai",
+    "Lena",
+    "Mo",
+    "Nia",
+]
 LAST = ["Smith", "Jones", "Patel", "Khan", "Evans", "Brown", "Wilson", "Taylor", "Hughes", "Ahmed"]
 TOWNS = ["Leeds", "Bristol", "York", "Bath", "Hull"]
 
@@ -36,7 +51,9 @@ def make_postcodes(n: int) -> list[str]:
     letters = "ABDEFGHJLNPQRSTUWXYZ"
     out = set()
     while len(out) < n:
-        out.add(f"LS{rnd.randint(1, 29)} {rnd.randint(0, 9)}{rnd.choice(letters)}{rnd.choice(letters)}")
+        out.add(
+            f"LS{rnd.randint(1, 29)} {rnd.randint(0, 9)}{rnd.choice(letters)}{rnd.choice(letters)}"
+        )
     return sorted(out)
 
 
@@ -71,7 +88,9 @@ def generate(path: Path, rows: int, postcodes: list[str]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"))
+    parser.add_argument(
+        "--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+    )
     args = parser.parse_args()
 
     import psycopg
@@ -79,6 +98,12 @@ def main() -> None:
     with psycopg.connect(f"{args.pg}/postgres", autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {DB_NAME}")
+        if os.environ.get("BENCH_LOG_MS"):
+            # Slow statements of this database go to the server log (for profiling).
+            admin.execute(
+                f"ALTER DATABASE {DB_NAME} SET log_min_duration_statement = "
+                f"{int(os.environ['BENCH_LOG_MS'])}"
+            )
 
     workdir = Path(tempfile.mkdtemp(prefix="clarion-bench-import-"))
     os.environ["DATABASE_URL"] = f"{args.pg}/{DB_NAME}"
@@ -93,7 +118,12 @@ def main() -> None:
 
     from clarion.areas.models import Area, Postcode
     from clarion.areas.services import area_create
-    from clarion.people.imports.parsing import RowCleaner, csv_open, custom_field_defs, mapping_guess
+    from clarion.people.imports.parsing import (
+        RowCleaner,
+        csv_open,
+        custom_field_defs,
+        mapping_guess,
+    )
     from clarion.people.imports.services import ImportContext, people_import_rows
     from clarion.people.models import Person
 
@@ -108,7 +138,10 @@ def main() -> None:
     path = workdir / "people.csv"
     t = time.perf_counter()
     dups = generate(path, args.rows, postcodes)
-    print(f"generated {args.rows:,} rows ({dups:,} repeats) in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    print(
+        f"generated {args.rows:,} rows ({dups:,} repeats) in {time.perf_counter() - t:.1f}s",
+        file=sys.stderr,
+    )
 
     # --- the import, through the real service ------------------------------------
     start = time.perf_counter()
@@ -119,7 +152,10 @@ def main() -> None:
 
         def progress(counts):
             if counts.processed % 200_000 < 20_000:
-                print(f"  {counts.processed:,} rows, {time.perf_counter() - start:.1f}s", file=sys.stderr)
+                print(
+                    f"  {counts.processed:,} rows, {time.perf_counter() - start:.1f}s",
+                    file=sys.stderr,
+                )
 
         profiler = None
         if os.environ.get("BENCH_PROFILE"):
@@ -127,7 +163,9 @@ def main() -> None:
 
             profiler = cProfile.Profile()
             profiler.enable()
-        counts, rejects, _warned = people_import_rows(rows=rows, ctx=ImportContext(), progress=progress)
+        counts, rejects, _warned = people_import_rows(
+            rows=rows, ctx=ImportContext(), progress=progress
+        )
         if profiler is not None:
             import pstats
 
@@ -153,7 +191,10 @@ def main() -> None:
             "CREATE UNLOGGED TABLE bench_stage (first_name text, last_name text, email text, "
             "phone text, postcode text, town text)"
         )
-        with path.open("rb") as f, cur.copy("COPY bench_stage FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+        with (
+            path.open("rb") as f,
+            cur.copy("COPY bench_stage FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+        ):
             while chunk := f.read(1 << 20):
                 copy.write(chunk)
         cur.execute(

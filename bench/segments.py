@@ -107,9 +107,9 @@ def main() -> None:
     from django.db import connection
 
     from clarion.core.models import User
+    from clarion.people.management.commands.seed_people import tag_names
     from clarion.people.models import Person, Tag
     from clarion.people.segments.selectors import segment_count, segment_people
-    from clarion.people.management.commands.seed_people import tag_names
 
     call_command("migrate", verbosity=0)
     have = Person.objects.count()

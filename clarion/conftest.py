@@ -15,6 +15,27 @@ from clarion.core.models import User
 from clarion.core.testing import factories
 
 
+DB_FIXTURES = ("db", "transactional_db", "live_server", "django_db_reset_sequences")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(request):
+    """Rate-limit counters and cached counts must not leak from one test into the next.
+
+    The cache lives in the test database (DatabaseCache) and outside any one test's
+    transaction, so it is emptied before every test that uses the database.
+    """
+    uses_db = request.node.get_closest_marker("django_db") or any(
+        name in request.fixturenames for name in DB_FIXTURES
+    )
+    if uses_db:
+        from django.core.cache import cache
+
+        request.getfixturevalue("django_db_setup")
+        with request.getfixturevalue("django_db_blocker").unblock():
+            cache.clear()
+
+
 @pytest.fixture
 def areas(db):
     return factories.area_tree()

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "clarion.actions",
     "clarion.donations",
     "clarion.qa",
+    "clarion.mailings",
 ]
 
 MIDDLEWARE = [
@@ -179,6 +180,9 @@ AUTH_USER_MODEL = "core.User"
 LOGIN_URL = "core:login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "core:login"
+if env_bool("CLARION_TEST_FAST_HASHER"):
+    # Tests only: a deliberately weak hasher so thousands of logins don't dominate the run.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -188,6 +192,9 @@ AUTH_PASSWORD_VALIDATORS = [
 CLARION_REQUIRE_2FA = env_bool("CLARION_REQUIRE_2FA")
 LOGIN_MAX_FAILURES = int(os.environ.get("CLARION_LOGIN_MAX_FAILURES", "5"))
 LOGIN_LOCKOUT_SECONDS = int(os.environ.get("CLARION_LOGIN_LOCKOUT_SECONDS", "900"))
+if os.environ.get("CLARION_LOGIN_MAX_IP_FAILURES"):
+    # Failures one address may make per window; unset means 4 × LOGIN_MAX_FAILURES.
+    LOGIN_MAX_IP_FAILURES = int(os.environ["CLARION_LOGIN_MAX_IP_FAILURES"])
 OTP_TOTP_ISSUER = ORGANISATION_NAME
 
 SESSION_COOKIE_AGE = int(os.environ.get("CLARION_SESSION_SECONDS", str(12 * 3600)))
@@ -202,7 +209,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_HSTS_PRELOAD = SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-if env_bool("CLARION_BEHIND_PROXY"):
+BEHIND_PROXY = env_bool("CLARION_BEHIND_PROXY")
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 X_FRAME_OPTIONS = "DENY"
@@ -216,6 +224,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("CLARION_STATIC_ROOT", VAR_DIR / "static"))
+# clarion/static is the project's own static folder (the clarion package is not an app).
+STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("CLARION_MEDIA_ROOT", VAR_DIR / "media"))
 # Hashed, compressed static files need `collectstatic` (done by `clarion serve`); debug
@@ -263,3 +273,42 @@ LOGGING = {
         "rq.worker": {"level": "WARNING"},
     },
 }
+
+# --- Donations (donations part) ---------------------------------------------------
+# Payment gateway: "test" (built-in, no money moves; the demo default) or "stripe".
+CLARION_PAYMENT_GATEWAY = os.environ.get("CLARION_PAYMENT_GATEWAY", "test")
+if CLARION_PAYMENT_GATEWAY not in ("test", "stripe"):
+    raise ImproperlyConfigured("CLARION_PAYMENT_GATEWAY must be test or stripe.")
+CLARION_STRIPE_SECRET_KEY = os.environ.get("CLARION_STRIPE_SECRET_KEY", "")
+CLARION_STRIPE_WEBHOOK_SECRET = os.environ.get("CLARION_STRIPE_WEBHOOK_SECRET", "")
+CLARION_STRIPE_API_BASE = os.environ.get("CLARION_STRIPE_API_BASE", "https://api.stripe.com")
+# Donations at or above this (in pence), or taking a donor's calendar-year total to it,
+# are flagged for a permissibility check (UK: £500).
+CLARION_PERMISSIBILITY_THRESHOLD_PENCE = int(os.environ.get("CLARION_PERMISSIBILITY_THRESHOLD_PENCE", "50000"))
+# The largest single online donation accepted, in pence.
+CLARION_DONATION_MAX_PENCE = int(os.environ.get("CLARION_DONATION_MAX_PENCE", "1000000"))
+
+# --- Mailings (mailings part) -----------------------------------------------------
+# Bounces come back to bounces+<signed token>@CLARION_MAILINGS_VERP_DOMAIN, which must
+# route (MX) to `clarion inbound`. The mailto of List-Unsubscribe uses the same domain.
+CLARION_MAILINGS_VERP_DOMAIN = os.environ.get("CLARION_MAILINGS_VERP_DOMAIN", "bounces.localhost")
+# DKIM: a PEM private key file, its selector and signing domain (unset: no signature).
+CLARION_MAILINGS_DKIM_KEY_FILE = os.environ.get("CLARION_MAILINGS_DKIM_KEY_FILE", "")
+CLARION_MAILINGS_DKIM_SELECTOR = os.environ.get("CLARION_MAILINGS_DKIM_SELECTOR", "clarion")
+CLARION_MAILINGS_DKIM_DOMAIN = os.environ.get("CLARION_MAILINGS_DKIM_DOMAIN", "")
+# Global bulk throttle across every worker, messages per second (0 = no limit).
+CLARION_MAILINGS_RATE_PER_SECOND = int(os.environ.get("CLARION_MAILINGS_RATE_PER_SECOND", "0"))
+# Parallel senders (SMTP connections) per mailing, rows claimed per batch, and rows
+# in flight at once per sender (the most a killed worker can leave uncertain).
+CLARION_MAILINGS_SENDERS = int(os.environ.get("CLARION_MAILINGS_SENDERS", "2"))
+CLARION_MAILINGS_BATCH = int(os.environ.get("CLARION_MAILINGS_BATCH", "200"))
+CLARION_MAILINGS_WINDOW = int(os.environ.get("CLARION_MAILINGS_WINDOW", "20"))
+# A sender that has not renewed its lease for this long is taken for dead.
+CLARION_MAILINGS_LEASE_SECONDS = int(os.environ.get("CLARION_MAILINGS_LEASE_SECONDS", "60"))
+CLARION_MAILINGS_MAX_ATTEMPTS = int(os.environ.get("CLARION_MAILINGS_MAX_ATTEMPTS", "5"))
+# Soft bounces suppress an address after N within D days (a hard bounce after one).
+CLARION_MAILINGS_SOFT_BOUNCES = int(os.environ.get("CLARION_MAILINGS_SOFT_BOUNCES", "3"))
+CLARION_MAILINGS_SOFT_BOUNCE_DAYS = int(os.environ.get("CLARION_MAILINGS_SOFT_BOUNCE_DAYS", "14"))
+# Where `clarion inbound` listens (SMTP; --lmtp for LMTP behind an MTA).
+CLARION_MAILINGS_INBOUND_HOST = os.environ.get("CLARION_MAILINGS_INBOUND_HOST", "127.0.0.1")
+CLARION_MAILINGS_INBOUND_PORT = int(os.environ.get("CLARION_MAILINGS_INBOUND_PORT", "2525"))

@@ -13,6 +13,8 @@ urlpatterns = [
     path("act/", include("clarion.actions.urls")),
     path("donate/", include("clarion.donations.urls")),
     path("qa/", include("clarion.qa.urls")),
+    path("staff/mailings/", include("clarion.mailings.staff_urls")),
+    path("m/", include("clarion.mailings.urls")),
     path("django-admin/", admin.site.urls),
 ]
 

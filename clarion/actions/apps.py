@@ -5,3 +5,6 @@ class ActionsConfig(AppConfig):
     name = "clarion.actions"
     label = "actions"
     verbose_name = "Action pages"
+
+    def ready(self):
+        from . import privacy  # noqa: F401  (registers export, erase and merge)

@@ -56,7 +56,7 @@ def areas_load_csv(*, text: str) -> LoadResult:
     """
     result = LoadResult()
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
-    missing = {"code", "name"} - set((rows[0].keys() if rows else []))
+    missing = {"code", "name"} - set(rows[0].keys() if rows else [])
     if missing:
         result.errors.append(_("The file needs the columns code, name, kind and parent_code."))
         return result

@@ -26,9 +26,11 @@ Every app that stores something about a person registers, once, from its
   knows nothing about.
 - ``merge(survivor, duplicate) -> None`` (optional): re-point the app's rows from
   ``duplicate`` to ``survivor``. Called inside ``people.services.person_merge``'s
-  transaction, with both person rows locked, before the duplicate is deleted. Rows
-  that are not re-pointed are deleted with the duplicate (``on_delete=CASCADE``) or
-  orphaned (``SET_NULL``), so an app holding rows about people must register one.
+  transaction, with both person rows locked, before the duplicate is deleted. After
+  the hooks, ``person_merge`` re-points every row still holding a foreign key to the
+  duplicate; if that breaks a unique constraint the whole merge is refused. So a hook
+  is needed only where two people's rows may clash (one RSVP per person per event):
+  it moves what the survivor lacks and deletes or combines the rest.
 
 Registration is per process and idempotent (registering a name again replaces it),
 so it is safe under autoreload and in tests. ``unregister`` exists for tests.

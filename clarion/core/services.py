@@ -8,10 +8,17 @@ from .models import AuditEntry, User
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
+    """The client's address: REMOTE_ADDR, or behind a trusted proxy the address that
+    proxy saw (the right-most X-Forwarded-For entry, which the client cannot forge)."""
     if request is None:
         return None
-    # REMOTE_ADDR is set by the server; behind a proxy, CLARION_BEHIND_PROXY makes
-    # the proxy's X-Forwarded-For trusted by the operator's own proxy configuration.
+    from django.conf import settings
+
+    if settings.BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-1]
     return request.META.get("REMOTE_ADDR") or None
 
 
@@ -117,7 +124,7 @@ def staff_user_update(
     """
     with transaction.atomic():
         admin_ids = _lock_active_admins()
-        current = User.objects.select_for_update().select_related("area").get(pk=user.pk)
+        current = User.objects.select_for_update(of=("self",)).select_related("area").get(pk=user.pk)
         before = {"role": current.role, "area": _area_label(current.area)}
         after = {"role": role, "area": _area_label(area)}
         if current.pk in admin_ids and role != User.Role.ADMIN and len(admin_ids) <= 1:

@@ -5,3 +5,8 @@ class DonationsConfig(AppConfig):
     name = "clarion.donations"
     label = "donations"
     verbose_name = "Donations"
+
+    def ready(self) -> None:
+        # privacy: registers donations' personal data with clarion.core.privacy
+        # (invariant 7). segments: adds the "donated" segment condition.
+        from . import privacy, segments  # noqa: F401

@@ -1,4 +1,14 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import staff_views
 
 app_name = "donations_staff"
-urlpatterns: list = []
+urlpatterns = [
+    path("", staff_views.donation_list, name="list"),
+    path("<int:pk>/", staff_views.donation_detail, name="detail"),
+    path("<int:pk>/permissibility/", staff_views.permissibility, name="permissibility"),
+    path("compliance/", staff_views.compliance, name="compliance"),
+    path("plans/", staff_views.plan_list, name="plans"),
+    path("plans/<int:pk>/renew/", staff_views.plan_renew, name="plan_renew"),
+    path("plans/<int:pk>/cancel/", staff_views.plan_cancel, name="plan_cancel"),
+]

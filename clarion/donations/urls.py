@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "donations"
-urlpatterns: list = []
+urlpatterns = [
+    path("test-checkout/<str:token>/", views.test_checkout, name="test_checkout"),
+    path("cancelled/<str:token>/", views.checkout_cancelled, name="checkout_cancelled"),
+    path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
+]

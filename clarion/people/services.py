@@ -722,8 +722,9 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
     Locks both person rows (in id order, so two merges of the same pair cannot
     deadlock) for the whole transaction. Everything moves: taggings, list
     memberships, consents, the timeline, identifiers, other emails and phones, the
-    recruiter link of their recruits, and every row an app re-points through its
-    ``clarion.core.privacy`` merge hook. The duplicate's primary email and phone
+    recruiter link of their recruits, rows an app moves in its ``clarion.core.privacy``
+    merge hook, then every other row with a foreign key to the duplicate (a unique
+    clash there raises ValidationError and rolls back). The duplicate's primary email and phone
     become the survivor's other email / phone; blank survivor fields are filled from
     the duplicate; custom fields merge with the survivor's values winning; an
     unsubscribe or complaint on either record wins over "subscribed". Writes a MERGED
@@ -753,12 +754,6 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
         list__in=ListMembership.objects.filter(person=keep).values("list")
     ).update(person=keep)
     ListMembership.objects.filter(person=dup).delete()
-    ConsentRecord.objects.filter(person=dup).update(person=keep)
-    Activity.objects.filter(person=dup).update(person=keep)
-    PersonIdentifier.objects.filter(person=dup).update(person=keep)
-    PersonEmail.objects.filter(person=dup).update(person=keep)
-    if keep.email:
-        PersonEmail.objects.filter(person=keep, email=keep.email).delete()
     PersonPhone.objects.filter(person=dup).exclude(
         number__in=[*PersonPhone.objects.filter(person=keep).values_list("number", flat=True), keep.phone]
     ).update(person=keep)
@@ -801,6 +796,11 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
     keep.modified_at = timezone.now()
 
     hooks = privacy.merge_person(keep, dup)
+    # Consents, the timeline, identifiers, other emails, and any other app's rows that
+    # its hook did not move: nothing that points at the duplicate is lost with it.
+    repointed = _merge_repoint_remaining(keep=keep, dup=dup)
+    if keep.email:
+        PersonEmail.objects.filter(person=keep, email=keep.email).delete()
     keep.save()
     activity_record(
         person=keep,
@@ -817,10 +817,36 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
         summary=f"Merged person #{dup_snapshot['id']} into #{keep.pk}",
         object_type="person",
         object_id=keep.pk,
-        detail={"survivor": keep.pk, "duplicate": dup_snapshot["id"], "hooks": hooks},
+        detail={"survivor": keep.pk, "duplicate": dup_snapshot["id"], "hooks": hooks, "moved": repointed},
         request=request,
     )
     return keep
+
+
+def _merge_repoint_remaining(*, keep: Person, dup: Person) -> list[str]:
+    """Point every row still referring to ``dup`` (by any foreign key to Person) at
+    ``keep``; returns the "app.Model.field" names moved. A unique constraint that
+    the move would break raises ValidationError (the app needs a merge hook that
+    resolves it), so the merge rolls back instead of deleting rows with the duplicate.
+    """
+    moved = []
+    for rel in Person._meta.related_objects:
+        if rel.many_to_many or rel.related_model is Person:
+            continue
+        model, field = rel.related_model, rel.field.name
+        rows = model._base_manager.filter(**{field: dup})
+        if not rows.exists():
+            continue
+        try:
+            with transaction.atomic():
+                rows.update(**{field: keep})
+        except IntegrityError:
+            raise ValidationError(
+                _("These two records cannot be merged automatically: both have %(what)s that clash.")
+                % {"what": model._meta.verbose_name_plural}
+            ) from None
+        moved.append(f"{model._meta.label}.{field}")
+    return moved
 
 
 @transaction.atomic

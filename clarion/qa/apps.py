@@ -5,3 +5,7 @@ class QaConfig(AppConfig):
     name = "clarion.qa"
     label = "qa"
     verbose_name = "Live Q&A"
+
+    def ready(self) -> None:
+        # Registers Q&A personal data with clarion.core.privacy (invariant 7).
+        from . import privacy  # noqa: F401

@@ -1,4 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "qa"
-urlpatterns: list = []
+urlpatterns = [
+    path("confirm/<str:token>/", views.confirm, name="confirm"),
+    path("<slug:slug>/", views.session_page, name="session"),
+    path("<slug:slug>/ask/", views.ask, name="ask"),
+    path("<slug:slug>/thanks/", views.thanks, name="thanks"),
+    path("<slug:slug>/live.json", views.live_json, name="live"),
+    path("<slug:slug>/present/", views.present, name="present"),
+    path("<slug:slug>/vote/<int:question_id>/", views.vote, name="vote"),
+    path("<slug:slug>/confirm/", views.confirm_request, name="confirm_request"),
+]

@@ -209,3 +209,35 @@ def test_area_names_are_escaped(admin_client, areas):
     )
     page = admin_client.get(reverse("areas:list")).content.decode()
     assert "<script>x()</script>" not in page and "&lt;script&gt;x()&lt;/script&gt;" in page
+
+
+def test_superuser_adds_and_moves_areas_in_django_admin_keeping_paths(client, admin, areas):
+    from clarion.core.models import User
+
+    User.objects.filter(pk=admin.pk).update(is_superuser=True)
+    client.force_login(admin)
+    for url in (
+        "/django-admin/areas/area/",
+        "/django-admin/areas/postcode/",
+        "/django-admin/core/user/",
+        "/django-admin/people/person/",
+    ):
+        assert client.get(url).status_code == 200, url
+    response = client.post(
+        "/django-admin/areas/area/add/",
+        {"code": "B-LDS2", "name": "Hyde Park", "kind": "branch", "parent": areas.leeds.pk},
+    )
+    assert response.status_code == 302
+    hyde = Area.objects.get(code="B-LDS2")
+    assert hyde.path == f"{areas.leeds.path}{hyde.pk}/"
+    client.post(
+        f"/django-admin/areas/area/{areas.leeds.pk}/change/",
+        {
+            "code": "C-LDS",
+            "name": "Leeds Central",
+            "kind": "constituency",
+            "parent": areas.south.pk,
+        },
+    )
+    hyde.refresh_from_db()
+    assert hyde.path.startswith(areas.south.path) and hyde.depth == 3

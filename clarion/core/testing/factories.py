@@ -51,8 +51,9 @@ def area_tree() -> AreaTree:
 
 def staff_user(*, role: str = User.Role.ADMIN, area: Area | None = None, email: str | None = None, **extra) -> User:
     n = next(_seq)
+    extra.setdefault("name", f"Staff {n}")
     return User.objects.create_user(
-        email=email or f"staff{n}@example.org", password=PASSWORD, name=f"Staff {n}", role=role, area=area, **extra
+        email=email or f"staff{n}@example.org", password=PASSWORD, role=role, area=area, **extra
     )
 
 

@@ -11,6 +11,7 @@ os.environ.setdefault("CLARION_SECRET_KEY", "test-only-not-secret")
 os.environ.setdefault("CLARION_VAR_DIR", tempfile.mkdtemp(prefix="clarion-test-"))
 os.environ.setdefault("CLARION_SECURE", "0")
 os.environ.setdefault("CLARION_STATIC_MANIFEST", "0")
+os.environ.setdefault("CLARION_TEST_FAST_HASHER", "1")
 # Playwright's sync API runs an event loop in the test thread; Django's ORM calls made
 # by the test itself (setting up rows) are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

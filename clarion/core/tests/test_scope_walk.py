@@ -28,6 +28,8 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from clarion.actions.models import ActionPage
+from clarion.actions.services import SubmissionInput, submission_record
 from clarion.core.models import AuditEntry, User
 from clarion.core.testing import factories
 from clarion.people.models import (
@@ -76,7 +78,28 @@ URL_KWARGS = {
     "people:import_detail": lambda w: {"pk": w.south_import.pk},
     "people:import_progress": lambda w: {"pk": w.south_import.pk},
     "people:import_rejects": lambda w: {"pk": w.south_import.pk},
+    # A South organiser's segment (out of reach) and a national one (in reach, but its
+    # count and people must be the North's only).
+    **{
+        f"people:segment_{name}": (lambda w: [{"pk": w.south_segment.pk}, {"pk": w.national_segment.pk}])
+        for name in ("detail", "edit", "copy", "delete")
+    },
+    # Action pages: the South's own page, and a national page a South person signed.
+    **{
+        f"actions_staff:{name}": (lambda w: [{"pk": w.south_page.pk}, {"pk": w.national_page.pk}])
+        for name in ("detail", "edit", "preview", "duplicate", "close", "invalidate", "results")
+    },
+    **{
+        f"actions:{name}": (lambda w: [{"slug": w.south_page.slug}, {"slug": w.national_page.slug}])
+        for name in ("page", "thanks", "next", "embed", "count", "share_image")
+    },
+    "actions:confirm": lambda w: {"slug": w.national_page.slug, "token": "bad-token"},
 }
+
+# Public pages (anyone may use them, logged in or not): the walk checks their answers
+# carry no South marker, but does not post the South person's details to them, since a
+# public form accepting an email address is what a public form is for.
+PUBLIC_NAMESPACES = ("actions", "donations", "qa", "m")
 
 # Patterns outside the walk, each with the reason.
 SKIPPED_PREFIXES = {
@@ -153,21 +176,38 @@ def world(areas, organiser, south_organiser):
         name="South segment", owner_area=areas.south, created_by=south_organiser,
         definition={"op": "all", "conditions": []},
     )
+    national_segment = Segment.objects.create(
+        name="Everyone tagged South only", created_by=None,
+        definition={"op": "all", "conditions": [{"type": "tag", "tags": [tag.pk], "match": "any"}]},
+    )
     south_import = ImportJob.objects.create(
         created_by=south_organiser, original_name="south.csv", file="imports/south.csv",
         status=ImportJob.Status.DONE,
     )
     AuditEntry.objects.create(actor=south_organiser, action=AuditEntry.Action.EXPORT, summary=SOUTH_EMAIL)
+    south_page = ActionPage.objects.create(
+        slug="south-page", title="South page", area=areas.bristol, status=ActionPage.Status.LIVE
+    )
+    national_page = ActionPage.objects.create(
+        slug="national-page", title="National page", status=ActionPage.Status.LIVE
+    )
+    for page in (south_page, national_page):
+        submission_record(
+            page=page,
+            data=SubmissionInput(email=SOUTH_EMAIL, first_name="Zeb", last_name=SOUTH_LAST,
+                                 comment="Signed from Easton", show_name=True),
+        )
     return SimpleNamespace(
         areas=areas, organiser=organiser, south_organiser=south_organiser, south=south, north=north,
         tag=tag, plist=plist, field=field, south_segment=south_segment, south_import=south_import,
+        south_page=south_page, national_page=national_page, national_segment=national_segment,
     )
 
 
 def hostile_query(w) -> dict:
     return {
         "q": SOUTH_LAST,
-        "email": SOUTH_EMAIL,
+        "email": "zeb.southworthington",
         "segment": w.south_segment.pk,
         "area": w.areas.south.pk,
         "tag": w.tag.pk,
@@ -184,7 +224,7 @@ def hostile_post(w) -> dict:
         **{k: str(v) for k, v in hostile_query(w).items()},
         "survivor": str(w.south.pk),
         "duplicate": str(w.south.pk),
-        "name": SOUTH_LAST,
+        "name": "Walk name",
         "text": "walk note",
         "confirm": "yes",
         "definition": json.dumps({"op": "all", "conditions": []}),
@@ -213,21 +253,24 @@ def test_organiser_reaches_nobody_outside_their_area_through_any_url(world, clie
             continue
         if params and name not in URL_KWARGS:
             continue  # reported by test_every_url_is_covered_by_the_walk
-        url = reverse(name, kwargs=URL_KWARGS[name](world) if params else None)
-        for method, kwargs in (
-            ("get", {}),
-            ("get", {"data": hostile_query(world)}),
-            ("post", {}),
-            ("post", {"data": hostile_post(world)}),
-        ):
-            response = getattr(client, method)(url, **kwargs)
-            visited += 1
-            assert response.status_code < 500, f"{method.upper()} {url} answered {response.status_code}"
-            text = body_of(response)
-            for marker in MARKERS:
-                assert marker not in text, f"{method.upper()} {url} shows {marker!r} to a North organiser"
-        # Re-login in case a URL logged the organiser out.
-        client.force_login(world.organiser)
+        kwarg_sets = URL_KWARGS[name](world) if params else [None]
+        if isinstance(kwarg_sets, dict):
+            kwarg_sets = [kwarg_sets]
+        public = name.split(":", 1)[0] in PUBLIC_NAMESPACES
+        requests = [("get", {}), ("get", {"data": hostile_query(world)}), ("post", {})]
+        if not public:
+            requests.append(("post", {"data": hostile_post(world)}))
+        for kwargs_set in kwarg_sets:
+            url = reverse(name, kwargs=kwargs_set)
+            for method, kwargs in requests:
+                response = getattr(client, method)(url, **kwargs)
+                visited += 1
+                assert response.status_code < 500, f"{method.upper()} {url} answered {response.status_code}"
+                text = body_of(response)
+                for marker in MARKERS:
+                    assert marker not in text, f"{method.upper()} {url} shows {marker!r} to a North organiser"
+            # Re-login in case a URL logged the organiser out.
+            client.force_login(world.organiser)
     assert visited > 100
     after = Snapshot.take(world.south.pk)
     assert after == before, "a North organiser changed a South person"

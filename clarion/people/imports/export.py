@@ -76,7 +76,9 @@ def export_rows(queryset: QuerySet[Person], *, counter: list[int] | None = None)
     stays flat for millions of people. ``counter[0]`` counts the people written."""
     custom = list(CustomField.objects.order_by("key").values_list("key", flat=True))
     writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow([name for name, _path in COLUMNS] + ["tags"] + [f"custom:{k}" for k in custom])
+    yield "\ufeff" + writer.writerow(
+        [name for name, _path in COLUMNS] + ["tags"] + [f"custom:{k}" for k in custom]
+    )
     fields = [path for _name, path in COLUMNS] + ["custom_fields"]
     last = 0
     base = queryset.order_by("pk")
@@ -87,7 +89,9 @@ def export_rows(queryset: QuerySet[Person], *, counter: list[int] | None = None)
         ids = [row[0] for row in chunk]
         tags: dict[int, list[str]] = {}
         for pid, name in (
-            Tagging.objects.filter(person_id__in=ids).order_by("tag__name").values_list("person_id", "tag__name")
+            Tagging.objects.filter(person_id__in=ids)
+            .order_by("tag__name")
+            .values_list("person_id", "tag__name")
         ):
             tags.setdefault(pid, []).append(name)
         for row in chunk:
@@ -105,12 +109,17 @@ def export_rows(queryset: QuerySet[Person], *, counter: list[int] | None = None)
         last = ids[-1]
 
 
-def people_export_audit(*, user, count: int, segment: Segment | None, request=None, via: str = "web") -> None:
+def people_export_audit(
+    *, user, count: int, segment: Segment | None, request=None, via: str = "web"
+) -> None:
     audit_record(
         actor=user,
         action="export",
         summary=_("Exported %(count)s people%(segment)s")
-        % {"count": count, "segment": (_(" in segment %(name)s") % {"name": segment.name}) if segment else ""},
+        % {
+            "count": count,
+            "segment": (_(" in segment %(name)s") % {"name": segment.name}) if segment else "",
+        },
         object_type="segment" if segment else "person",
         object_id=segment.pk if segment else "",
         detail={"rows": count, "segment": segment.pk if segment else None, "via": via},

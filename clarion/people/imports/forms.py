@@ -12,7 +12,9 @@ SINGLE_TARGETS = set(TARGETS) - {"tags"}
 class UploadForm(forms.Form):
     file = forms.FileField(
         label=gettext_lazy("CSV file"),
-        help_text=gettext_lazy("UTF-8 or Windows-1252; comma, semicolon or tab separated; first row is the headers."),
+        help_text=gettext_lazy(
+            "UTF-8 or Windows-1252; comma, semicolon or tab separated; first row is the headers."
+        ),
     )
 
     def clean_file(self):
@@ -30,15 +32,20 @@ class MappingForm(forms.Form):
     """A <select> per column of the file, pre-filled by the automatic mapping."""
 
     tags = forms.CharField(
-        label=gettext_lazy("Tag everyone imported with"), required=False, max_length=500,
+        label=gettext_lazy("Tag everyone imported with"),
+        required=False,
+        max_length=500,
         help_text=gettext_lazy("Comma separated."),
     )
     lists = forms.CharField(
-        label=gettext_lazy("Add everyone imported to the lists"), required=False, max_length=500,
+        label=gettext_lazy("Add everyone imported to the lists"),
+        required=False,
+        max_length=500,
         help_text=gettext_lazy("Comma separated; new lists are created."),
     )
     dry_run = forms.BooleanField(
-        label=gettext_lazy("Dry run: show what would happen without changing anyone"), required=False
+        label=gettext_lazy("Dry run: show what would happen without changing anyone"),
+        required=False,
     )
 
     def __init__(self, *args, headers: list[str], columns: list[str], custom_fields=(), **kwargs):
@@ -50,9 +57,13 @@ class MappingForm(forms.Form):
             column_choices = list(choices)
             initial = columns[i] if i < len(columns) else ""
             if initial.startswith("identifier:"):
-                column_choices.append((initial, _("External id (%(system)s)") % {"system": initial[11:]}))
+                column_choices.append(
+                    (initial, _("External id (%(system)s)") % {"system": initial[11:]})
+                )
             self.fields[name] = forms.ChoiceField(
-                label=header or _("Column %(n)s") % {"n": i + 1}, choices=column_choices, required=False,
+                label=header or _("Column %(n)s") % {"n": i + 1},
+                choices=column_choices,
+                required=False,
                 initial=initial,
             )
             self.column_names.append(name)
@@ -79,7 +90,9 @@ class MappingForm(forms.Form):
                     raise forms.ValidationError(_("Each field can be chosen for one column only."))
                 seen.add(key)
         if not ({"email", "phone", "identifier"} & seen):
-            raise forms.ValidationError(_("Choose the column that holds the email address, phone number or external id."))
+            raise forms.ValidationError(
+                _("Choose the column that holds the email address, phone number or external id.")
+            )
         data["columns"] = columns
         data["tag_list"] = _split(data.get("tags") or "")
         data["list_list"] = _split(data.get("lists") or "")
@@ -87,8 +100,12 @@ class MappingForm(forms.Form):
 
 
 class ExportForm(forms.Form):
-    segment = forms.TypedChoiceField(label=gettext_lazy("Who"), coerce=int, required=False, empty_value=None)
+    segment = forms.TypedChoiceField(
+        label=gettext_lazy("Who"), coerce=int, required=False, empty_value=None
+    )
 
     def __init__(self, *args, segments=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["segment"].choices = [("", _("Everyone you can see"))] + [(s.pk, s.name) for s in segments]
+        self.fields["segment"].choices = [("", _("Everyone you can see"))] + [
+            (s.pk, s.name) for s in segments
+        ]

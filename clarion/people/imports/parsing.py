@@ -63,7 +63,10 @@ def target_choices(custom_fields: Sequence[CustomField] = ()) -> list[tuple[str,
     }
     choices = [("", _("— skip this column —"))]
     choices += [(t, labels[t]) for t in (*TARGETS, "identifier")]
-    choices += [(f"custom:{f.key}", _("Custom field: %(label)s") % {"label": f.label}) for f in custom_fields]
+    choices += [
+        (f"custom:{f.key}", _("Custom field: %(label)s") % {"label": f.label})
+        for f in custom_fields
+    ]
     return choices
 
 
@@ -71,15 +74,41 @@ _HEADER_ALIASES = {
     "first_name": {"firstname", "first", "forename", "forenames", "givenname", "given", "fname"},
     "last_name": {"lastname", "last", "surname", "familyname", "lname"},
     "email": {"email", "emailaddress", "mail", "e-mail", "emailaddr"},
-    "phone": {"phone", "mobile", "telephone", "tel", "phonenumber", "mobilephone", "mobilenumber", "cell", "cellphone"},
+    "phone": {
+        "phone",
+        "mobile",
+        "telephone",
+        "tel",
+        "phonenumber",
+        "mobilephone",
+        "mobilenumber",
+        "cell",
+        "cellphone",
+    },
     "postcode": {"postcode", "postalcode", "zip", "zipcode", "post"},
     "address_line1": {"address", "address1", "addressline1", "street", "streetaddress", "addr1"},
     "address_line2": {"address2", "addressline2", "addr2"},
     "town": {"town", "city", "towncity", "locality"},
     "tags": {"tags", "tag", "labels"},
-    "email_status": {"emailstatus", "subscribed", "subscriptionstatus", "emailsubscription", "optin", "emailoptin"},
+    "email_status": {
+        "emailstatus",
+        "subscribed",
+        "subscriptionstatus",
+        "emailsubscription",
+        "optin",
+        "emailoptin",
+    },
 }
-_IDENTIFIER_HEADERS = {"vanid", "externalid", "id", "memberid", "crmid", "uniqueid", "contactid", "personid"}
+_IDENTIFIER_HEADERS = {
+    "vanid",
+    "externalid",
+    "id",
+    "memberid",
+    "crmid",
+    "uniqueid",
+    "contactid",
+    "personid",
+}
 _HEADER_JUNK = re.compile(r"[\s_\-.:/]+")
 
 
@@ -204,8 +233,13 @@ def csv_open(binary: IO[bytes], *, encoding: str = "", delimiter: str = "") -> C
     if not headers:
         raise ValueError(_("The file is empty or has no header row."))
     # The same stream carries on after the header: csv.reader reads line by line.
-    return CsvFile(encoding=encoding, delimiter=delimiter, headers=headers, text=text,
-                   header_lines=reader.line_num)
+    return CsvFile(
+        encoding=encoding,
+        delimiter=delimiter,
+        headers=headers,
+        text=text,
+        header_lines=reader.line_num,
+    )
 
 
 # --- cleaning one row ---------------------------------------------------------------
@@ -332,7 +366,9 @@ class RowCleaner:
       text that does is kept with a leading ``'`` so spreadsheets show it as text.
     """
 
-    def __init__(self, columns: Sequence[str], custom_fields: dict[str, CustomField] | None = None) -> None:
+    def __init__(
+        self, columns: Sequence[str], custom_fields: dict[str, CustomField] | None = None
+    ) -> None:
         self.columns = list(columns)
         self.custom_fields = custom_fields or {}
         self.index: dict[str, int] = {}
@@ -377,7 +413,10 @@ class RowCleaner:
             try:
                 row.phone = fast_phone(raw_phone)
             except InvalidPhone:
-                warnings.append(_("Phone %(value)s is not a valid number; left out.") % {"value": raw_phone[:40]})
+                warnings.append(
+                    _("Phone %(value)s is not a valid number; left out.")
+                    % {"value": raw_phone[:40]}
+                )
         if self.identifier is not None:
             i, system = self.identifier
             value = cells[i].strip()[:200] if i < len(cells) else ""
@@ -385,9 +424,15 @@ class RowCleaner:
                 row.identifier = (system, value)
         if email_bad:
             if not (row.phone or row.identifier):
-                return RejectedRow(line, _("Invalid email address %(value)s and no valid phone number.")
-                                   % {"value": raw_email[:80]}, cells)
-            warnings.append(_("Email %(value)s is not valid; left out.") % {"value": raw_email[:80]})
+                return RejectedRow(
+                    line,
+                    _("Invalid email address %(value)s and no valid phone number.")
+                    % {"value": raw_email[:80]},
+                    cells,
+                )
+            warnings.append(
+                _("Email %(value)s is not valid; left out.") % {"value": raw_email[:80]}
+            )
         if not (row.email or row.phone or row.identifier):
             return RejectedRow(line, _("No email address, phone number or external id."), cells)
 
@@ -396,8 +441,12 @@ class RowCleaner:
             if value == "-":
                 value = ""
             if looks_like_formula(value):
-                return RejectedRow(line, _("The name %(value)s looks like a spreadsheet formula.")
-                                   % {"value": value[:40]}, cells)
+                return RejectedRow(
+                    line,
+                    _("The name %(value)s looks like a spreadsheet formula.")
+                    % {"value": value[:40]},
+                    cells,
+                )
             setattr(row, name, value)
         for name, limit in (("address_line1", 200), ("address_line2", 200), ("town", 100)):
             value = clean_name(self._cell(cells, name), limit)
@@ -410,13 +459,19 @@ class RowCleaner:
             try:
                 row.postcode = fast_postcode(raw_postcode)
             except InvalidPostcode:
-                warnings.append(_("Postcode %(value)s is not a valid UK postcode; left out.") % {"value": raw_postcode[:20]})
+                warnings.append(
+                    _("Postcode %(value)s is not a valid UK postcode; left out.")
+                    % {"value": raw_postcode[:20]}
+                )
 
         raw_status = self._cell(cells, "email_status").strip().lower()
         if raw_status:
             status = _STATUS_WORDS.get(raw_status)
             if status is None:
-                warnings.append(_("Email status %(value)s is not recognised; left unchanged.") % {"value": raw_status[:30]})
+                warnings.append(
+                    _("Email status %(value)s is not recognised; left unchanged.")
+                    % {"value": raw_status[:30]}
+                )
             else:
                 row.email_status = str(status)
 

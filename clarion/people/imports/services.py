@@ -108,7 +108,9 @@ class ImportContext:
             return None
         if self._scope_ids is None:
             self._scope_ids = set(
-                Area.objects.filter(path__startswith=self.scope_area.path).values_list("pk", flat=True)
+                Area.objects.filter(path__startswith=self.scope_area.path).values_list(
+                    "pk", flat=True
+                )
             )
         return self._scope_ids
 
@@ -186,21 +188,32 @@ def _lookup(rows: list[CleanRow]):
                 return cursor.fetchall()
 
         person, pemail, pphone, pident = (
-            Person._meta.db_table, PersonEmail._meta.db_table, PersonPhone._meta.db_table,
+            Person._meta.db_table,
+            PersonEmail._meta.db_table,
+            PersonPhone._meta.db_table,
             PersonIdentifier._meta.db_table,
         )
         if emails:
-            prim_email = dict(fetch(f"SELECT email, id FROM {person} WHERE email = ANY(%s)", emails))  # noqa: S608
-            other_email = dict(fetch(f"SELECT email, person_id FROM {pemail} WHERE email = ANY(%s)", emails))  # noqa: S608
+            prim_email = dict(
+                fetch(f"SELECT email, id FROM {person} WHERE email = ANY(%s)", emails)  # noqa: S608
+            )
+            other_email = dict(
+                fetch(f"SELECT email, person_id FROM {pemail} WHERE email = ANY(%s)", emails)  # noqa: S608
+            )
         if phones:
-            prim_phone = dict(fetch(
-                f"SELECT phone, min(id) FROM {person} WHERE phone = ANY(%s) GROUP BY phone", phones  # noqa: S608
-            ))
-            other_phone = dict(fetch(
-                f"SELECT DISTINCT ON (number) number, person_id FROM {pphone} "  # noqa: S608
-                "WHERE number = ANY(%s) ORDER BY number, id",
-                phones,
-            ))
+            prim_phone = dict(
+                fetch(
+                    f"SELECT phone, min(id) FROM {person} WHERE phone = ANY(%s) GROUP BY phone",  # noqa: S608
+                    phones,
+                )
+            )
+            other_phone = dict(
+                fetch(
+                    f"SELECT DISTINCT ON (number) number, person_id FROM {pphone} "  # noqa: S608
+                    "WHERE number = ANY(%s) ORDER BY number, id",
+                    phones,
+                )
+            )
         for system, values in idents.items():
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -212,18 +225,24 @@ def _lookup(rows: list[CleanRow]):
         return prim_email, other_email, prim_phone, other_phone, ident
     if emails:
         prim_email = dict(Person.objects.filter(email__in=emails).values_list("email", "pk"))
-        other_email = dict(PersonEmail.objects.filter(email__in=emails).values_list("email", "person_id"))
+        other_email = dict(
+            PersonEmail.objects.filter(email__in=emails).values_list("email", "person_id")
+        )
     if phones:
-        for number, pk in Person.objects.filter(phone__in=phones).order_by("-pk").values_list("phone", "pk"):
+        for number, pk in (
+            Person.objects.filter(phone__in=phones).order_by("-pk").values_list("phone", "pk")
+        ):
             prim_phone[number] = pk  # the lowest pk is written last
         for number, pid in (
-            PersonPhone.objects.filter(number__in=phones).order_by("-pk").values_list("number", "person_id")
+            PersonPhone.objects.filter(number__in=phones)
+            .order_by("-pk")
+            .values_list("number", "person_id")
         ):
             other_phone[number] = pid
     for system, values in idents.items():
-        for value, pid in PersonIdentifier.objects.filter(system=system, value__in=list(values)).values_list(
-            "value", "person_id"
-        ):
+        for value, pid in PersonIdentifier.objects.filter(
+            system=system, value__in=list(values)
+        ).values_list("value", "person_id"):
             ident[(system, value)] = pid
     return prim_email, other_email, prim_phone, other_phone, ident
 
@@ -262,12 +281,16 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
         ).values_list("person_id", "list_id"):
             states[pid].list_ids.add(lid)
     postcodes = {r.postcode for r in rows if r.postcode}
-    pc_rows = {
-        pc: (area_id, lat, lng)
-        for pc, area_id, lat, lng in Postcode.objects.filter(postcode__in=list(postcodes)).values_list(
-            "postcode", "area_id", "latitude", "longitude"
-        )
-    } if postcodes else {}
+    pc_rows = (
+        {
+            pc: (area_id, lat, lng)
+            for pc, area_id, lat, lng in Postcode.objects.filter(
+                postcode__in=list(postcodes)
+            ).values_list("postcode", "area_id", "latitude", "longitude")
+        }
+        if postcodes
+        else {}
+    )
     scope = ctx.scope_ids()
     outside = _("Outside your area: you can only import people whose postcode is in your area.")
     joined = _("Joined the database")
@@ -324,7 +347,11 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
             state = ref
             vals = state.vals
             if scope is not None:
-                new_area = (pc[0] if pc else None) if row.postcode and row.postcode != vals["postcode"] else vals["area_id"]
+                new_area = (
+                    (pc[0] if pc else None)
+                    if row.postcode and row.postcode != vals["postcode"]
+                    else vals["area_id"]
+                )
                 if vals["area_id"] not in scope or new_area not in scope:
                     plan.rejects.append(RejectedRow(row.line, outside, []))
                     continue
@@ -357,7 +384,9 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
                     idx_other_phone.setdefault(row.phone, state)
             if row.postcode and vals["postcode"] != row.postcode:
                 vals["postcode"] = row.postcode
-                vals["area_id"], vals["latitude"], vals["longitude"] = pc if pc else (None, None, None)
+                vals["area_id"], vals["latitude"], vals["longitude"] = (
+                    pc if pc else (None, None, None)
+                )
                 changed.append("postcode")
             for key, value in row.custom.items():
                 if value is not None and vals["custom_fields"].get(key) != value:
@@ -388,11 +417,20 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
                 fields = [f for f in changed if f != "email_status"]
                 if fields:
                     summary = _("Details changed: %(fields)s") % {"fields": ", ".join(fields)}
-                    plan.activities.append((state, Activity.Kind.IMPORTED, summary, {"fields": changed}))
-                if status_changed:
-                    summary = _("Email status: %(status)s") % {"status": EmailStatus(vals["email_status"]).label}
                     plan.activities.append(
-                        (state, Activity.Kind.EMAIL_STATUS, str(summary), {"status": vals["email_status"], "reason": ""})
+                        (state, Activity.Kind.IMPORTED, summary, {"fields": changed})
+                    )
+                if status_changed:
+                    summary = _("Email status: %(status)s") % {
+                        "status": EmailStatus(vals["email_status"]).label
+                    }
+                    plan.activities.append(
+                        (
+                            state,
+                            Activity.Kind.EMAIL_STATUS,
+                            str(summary),
+                            {"status": vals["email_status"], "reason": ""},
+                        )
                     )
         for name in [*row.tags, *ctx.tags]:
             tag = tags[name.lower()] if name.lower() in tags else ctx.tag(name)
@@ -400,7 +438,14 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
                 continue
             state.tag_ids.add(tag.pk)
             plan.taggings.append((state, tag.pk))
-            plan.activities.append((state, Activity.Kind.TAGGED, _("Tagged %(tag)s") % {"tag": tag.name}, {"tag": tag.pk}))
+            plan.activities.append(
+                (
+                    state,
+                    Activity.Kind.TAGGED,
+                    _("Tagged %(tag)s") % {"tag": tag.name},
+                    {"tag": tag.pk},
+                )
+            )
             if not state.new:
                 vals["modified_at"] = now
                 state.dirty.add("modified_at")
@@ -412,7 +457,12 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
             state.list_ids.add(plist.pk)
             plan.listings.append((state, plist.pk))
             plan.activities.append(
-                (state, Activity.Kind.LISTED, _("Added to list %(name)s") % {"name": plist.name}, {"list": plist.pk})
+                (
+                    state,
+                    Activity.Kind.LISTED,
+                    _("Added to list %(name)s") % {"name": plist.name},
+                    {"list": plist.pk},
+                )
             )
     return plan
 
@@ -441,30 +491,49 @@ def _write_orm(plan: _Plan, ctx: ImportContext, now) -> None:
 
 def _write_children_orm(plan: _Plan, ctx: ImportContext, now) -> None:
     PersonEmail.objects.bulk_create(
-        [PersonEmail(person_id=s.pid, email=e, created_at=now) for s, e in plan.other_emails], ignore_conflicts=True
+        [PersonEmail(person_id=s.pid, email=e, created_at=now) for s, e in plan.other_emails],
+        ignore_conflicts=True,
     )
     PersonPhone.objects.bulk_create(
-        [PersonPhone(person_id=s.pid, number=n, created_at=now) for s, n in plan.other_phones], ignore_conflicts=True
+        [PersonPhone(person_id=s.pid, number=n, created_at=now) for s, n in plan.other_phones],
+        ignore_conflicts=True,
     )
     # Not ignore_conflicts: an id taken meanwhile must fail the batch, as in person_upsert.
     PersonIdentifier.objects.bulk_create(
-        [PersonIdentifier(person_id=s.pid, system=sy, value=v) for s, sy, v in plan.identifiers if s.new]
+        [
+            PersonIdentifier(person_id=s.pid, system=sy, value=v)
+            for s, sy, v in plan.identifiers
+            if s.new
+        ]
     )
     PersonIdentifier.objects.bulk_create(
-        [PersonIdentifier(person_id=s.pid, system=sy, value=v) for s, sy, v in plan.identifiers if not s.new],
+        [
+            PersonIdentifier(person_id=s.pid, system=sy, value=v)
+            for s, sy, v in plan.identifiers
+            if not s.new
+        ],
         ignore_conflicts=True,
     )
     Tagging.objects.bulk_create(
         [Tagging(person_id=s.pid, tag_id=t, created_at=now) for s, t in plan.taggings],
-        ignore_conflicts=True, batch_size=ORM_BATCH,
+        ignore_conflicts=True,
+        batch_size=ORM_BATCH,
     )
     ListMembership.objects.bulk_create(
         [ListMembership(person_id=s.pid, list_id=x, created_at=now) for s, x in plan.listings],
-        ignore_conflicts=True, batch_size=ORM_BATCH,
+        ignore_conflicts=True,
+        batch_size=ORM_BATCH,
     )
     Activity.objects.bulk_create(
         [
-            Activity(person_id=s.pid, kind=k, summary=str(summary)[:500], data=d, actor_id=ctx.actor_id, created_at=now)
+            Activity(
+                person_id=s.pid,
+                kind=k,
+                summary=str(summary)[:500],
+                data=d,
+                actor_id=ctx.actor_id,
+                created_at=now,
+            )
             for s, k, summary, d in plan.activities
         ],
         batch_size=ORM_BATCH,
@@ -512,7 +581,10 @@ def _write_pg(plan: _Plan, ctx: ImportContext, now) -> None:
                 (
                     (
                         s.pid,
-                        *[json.dumps(s.vals[f]) if f == "custom_fields" else s.vals[f] for f in STATE_FIELDS],
+                        *[
+                            json.dumps(s.vals[f]) if f == "custom_fields" else s.vals[f]
+                            for f in STATE_FIELDS
+                        ],
                         token(),
                         *fixed_values,
                         *defaults,
@@ -525,17 +597,27 @@ def _write_pg(plan: _Plan, ctx: ImportContext, now) -> None:
             # Column names come from STATE_FIELDS, never from the file.
             cols = ", ".join(connection.ops.quote_name(f) for f in fields)
             pg.execute("DROP TABLE IF EXISTS clarion_import_upd")
-            pg.execute(f"CREATE TEMP TABLE clarion_import_upd AS SELECT id, {cols} FROM {table} WITH NO DATA")  # noqa: S608
+            pg.execute(
+                f"CREATE TEMP TABLE clarion_import_upd AS SELECT id, {cols} FROM {table} WITH NO DATA"  # noqa: S608
+            )
             _copy_rows(
                 pg,
                 "clarion_import_upd",
                 ["id", *fields],
                 (
-                    (s.pid, *[json.dumps(s.vals[f]) if f == "custom_fields" else s.vals[f] for f in fields])
+                    (
+                        s.pid,
+                        *[
+                            json.dumps(s.vals[f]) if f == "custom_fields" else s.vals[f]
+                            for f in fields
+                        ],
+                    )
                     for s in plan.changed
                 ),
             )
-            sets = ", ".join(f"{connection.ops.quote_name(f)} = u.{connection.ops.quote_name(f)}" for f in fields)
+            sets = ", ".join(
+                f"{connection.ops.quote_name(f)} = u.{connection.ops.quote_name(f)}" for f in fields
+            )
             pg.execute(f"UPDATE {table} p SET {sets} FROM clarion_import_upd u WHERE p.id = u.id")  # noqa: S608
         dumped: dict[int, str] = {}
 
@@ -550,14 +632,19 @@ def _write_pg(plan: _Plan, ctx: ImportContext, now) -> None:
             pg,
             Activity._meta.db_table,
             ["person_id", "kind", "summary", "data", "actor_id", "created_at"],
-            ((s.pid, k, str(summary)[:500], _dumps(d), ctx.actor_id, now) for s, k, summary, d in plan.activities),
+            (
+                (s.pid, k, str(summary)[:500], _dumps(d), ctx.actor_id, now)
+                for s, k, summary, d in plan.activities
+            ),
         )
         new_tags = [(s.pid, t, now) for s, t in plan.taggings if s.new]
         if new_tags:
             _copy_rows(pg, Tagging._meta.db_table, ["person_id", "tag_id", "created_at"], new_tags)
         new_lists = [(s.pid, x, now) for s, x in plan.listings if s.new]
         if new_lists:
-            _copy_rows(pg, ListMembership._meta.db_table, ["person_id", "list_id", "created_at"], new_lists)
+            _copy_rows(
+                pg, ListMembership._meta.db_table, ["person_id", "list_id", "created_at"], new_lists
+            )
     # Rows that touch existing people are few; the ORM's ON CONFLICT handling is enough.
     # (Identifiers of new people go here too: a clash must fail the batch.)
     old = _Plan(rows=[])
@@ -569,16 +656,24 @@ def _write_pg(plan: _Plan, ctx: ImportContext, now) -> None:
     _write_children_orm(old, ctx, now)
 
 
-def _slow_batch(rows: list[CleanRow], ctx: ImportContext, counts: ImportCounts, rejects: list[RejectedRow]) -> None:
+def _slow_batch(
+    rows: list[CleanRow], ctx: ImportContext, counts: ImportCounts, rejects: list[RejectedRow]
+) -> None:
     """Row by row through person_upsert: the fallback when a bulk write met a race."""
     scope = ctx.scope_ids()
     outside = _("Outside your area: you can only import people whose postcode is in your area.")
     for row in rows:
         if scope is not None:
-            found = people_services.person_find(email=row.email, phone=row.phone, identifier=row.identifier)
+            found = people_services.person_find(
+                email=row.email, phone=row.phone, identifier=row.identifier
+            )
             pc = Postcode.objects.filter(postcode=row.postcode).first() if row.postcode else None
             if found is not None:
-                new_area = (pc.area_id if pc else None) if row.postcode and row.postcode != found.postcode else found.area_id
+                new_area = (
+                    (pc.area_id if pc else None)
+                    if row.postcode and row.postcode != found.postcode
+                    else found.area_id
+                )
                 bad = found.area_id not in scope or new_area not in scope
             else:
                 bad = (pc.area_id if pc else None) not in scope
@@ -646,25 +741,29 @@ def people_import_rows(
     warned: list[CleanRow] = []
 
     seen = [0]
+    # Rejections found while reading (main thread) and while writing (maybe another
+    # thread) are counted apart so neither thread updates the other's number.
+    read_rejected = [0]
+    write_rejected = [0]
 
-    def batches() -> Iterator[tuple[list[CleanRow], int]]:
+    def batches() -> Iterator[tuple[list[CleanRow], int, int]]:
         batch: list[CleanRow] = []
         for item in rows:
             seen[0] += 1
             if isinstance(item, RejectedRow):
                 rejects.append(item)
-                counts.rejected += 1
+                read_rejected[0] += 1
                 continue
             if item.warnings:
                 warned.append(item)
                 counts.warned += 1
             batch.append(item)
             if len(batch) >= size:
-                yield batch, seen[0]
+                yield batch, seen[0], read_rejected[0]
                 batch = []
-        yield batch, seen[0]
+        yield batch, seen[0], read_rejected[0]
 
-    def write_batch(batch: list[CleanRow], processed: int) -> None:
+    def write_batch(batch: list[CleanRow], processed: int, read_rejects: int) -> None:
         if batch:
             now = timezone.now()
             with transaction.atomic():
@@ -674,22 +773,27 @@ def people_import_rows(
                         (_write_pg if use_copy else _write_orm)(plan, ctx, now)
                 except IntegrityError:
                     log.warning("Import batch met a concurrent write; replaying it row by row.")
-                    _slow_batch(batch, ctx, counts, rejects)
+                    slow = ImportCounts()
+                    _slow_batch(batch, ctx, slow, rejects)
+                    counts.created += slow.created
+                    counts.updated += slow.updated
+                    write_rejected[0] += slow.rejected
                 else:
                     counts.created += plan.created
                     counts.updated += plan.updated
-                    counts.rejected += len(plan.rejects)
+                    write_rejected[0] += len(plan.rejects)
                     lines = {r.line: r for r in batch}
                     for reject in plan.rejects:
                         reject.cells = lines[reject.line].cells
                         rejects.append(reject)
         counts.processed = processed
+        counts.rejected = read_rejects + write_rejected[0]
         if progress is not None:
             progress(counts)
 
     def run() -> None:
-        for batch, processed in batches():
-            write_batch(batch, processed)
+        for batch, processed, read_rejects in batches():
+            write_batch(batch, processed, read_rejects)
 
     def run_pipelined() -> None:
         """Read and clean the next batch while a second thread (with its own database
@@ -699,18 +803,18 @@ def people_import_rows(
 
         from django.db import connections
 
-        def in_thread(batch: list[CleanRow], processed: int) -> None:
+        def in_thread(batch: list[CleanRow], processed: int, read_rejects: int) -> None:
             try:
-                write_batch(batch, processed)
+                write_batch(batch, processed, read_rejects)
             finally:
                 connections.close_all()
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clarion-import") as pool:
             pending = None
-            for batch, processed in batches():
+            for batch, processed, read_rejects in batches():
                 if pending is not None:
                     pending.result()
-                pending = pool.submit(in_thread, batch, processed)
+                pending = pool.submit(in_thread, batch, processed, read_rejects)
             if pending is not None:
                 pending.result()
 
@@ -729,7 +833,9 @@ def people_import_rows(
 # --- jobs: a file, its mapping, a run -------------------------------------------------
 
 
-def import_job_create(*, actor, uploaded, original_name: str, options: dict | None = None) -> ImportJob:
+def import_job_create(
+    *, actor, uploaded, original_name: str, options: dict | None = None
+) -> ImportJob:
     """Store an uploaded file and guess its column mapping. Raises ValueError (with a
     message for the user) when the file cannot be read as CSV."""
     raw = uploaded.read()
@@ -756,7 +862,9 @@ def _safe_name(name: str) -> str:
     return base if base.lower().endswith(".csv") else base + ".csv"
 
 
-def import_job_configure(*, job: ImportJob, columns: list[str], tags: list[str], lists: list[str], dry_run: bool) -> ImportJob:
+def import_job_configure(
+    *, job: ImportJob, columns: list[str], tags: list[str], lists: list[str], dry_run: bool
+) -> ImportJob:
     job.mapping = {**job.mapping, "columns": columns}
     job.options = {**job.options, "tags": tags, "lists": lists}
     job.dry_run = dry_run
@@ -786,7 +894,9 @@ def import_job_enqueue(*, job: ImportJob) -> None:
     transaction.on_commit(lambda: import_job_task.enqueue(job.pk))
 
 
-def import_job_run(*, job: ImportJob, progress: Callable[[ImportJob], None] | None = None) -> ImportJob:
+def import_job_run(
+    *, job: ImportJob, progress: Callable[[ImportJob], None] | None = None
+) -> ImportJob:
     """Run a claimed job to the end: import, write the rejects file, audit.
 
     Never raises for bad data: a failure is recorded on the job as FAILED with the
@@ -818,7 +928,11 @@ def import_job_run(*, job: ImportJob, progress: Callable[[ImportJob], None] | No
             rejected_count=counts.rejected,
         )
         job.processed_rows = counts.processed
-        job.created_count, job.updated_count, job.rejected_count = counts.created, counts.updated, counts.rejected
+        job.created_count, job.updated_count, job.rejected_count = (
+            counts.created,
+            counts.updated,
+            counts.rejected,
+        )
         if progress is not None:
             progress(job)
 
@@ -841,9 +955,15 @@ def import_job_run(*, job: ImportJob, progress: Callable[[ImportJob], None] | No
         return job
     job.processed_rows = counts.processed
     job.total_rows = counts.processed
-    job.created_count, job.updated_count, job.rejected_count = counts.created, counts.updated, counts.rejected
+    job.created_count, job.updated_count, job.rejected_count = (
+        counts.created,
+        counts.updated,
+        counts.rejected,
+    )
     if rejects or warned:
-        job.rejects.save(f"rejects-{job.pk}.csv", ContentFile(rejects_csv(rejects, warned)), save=False)
+        job.rejects.save(
+            f"rejects-{job.pk}.csv", ContentFile(rejects_csv(rejects, warned)), save=False
+        )
     job.status = ImportJob.Status.DONE
     job.finished_at = timezone.now()
     job.save()
@@ -860,8 +980,12 @@ def import_job_run(*, job: ImportJob, progress: Callable[[ImportJob], None] | No
         },
         object_type="importjob",
         object_id=job.pk,
-        detail={"created": counts.created, "updated": counts.updated, "rejected": counts.rejected,
-                "dry_run": job.dry_run},
+        detail={
+            "created": counts.created,
+            "updated": counts.updated,
+            "rejected": counts.rejected,
+            "dry_run": job.dry_run,
+        },
     )
     return job
 

@@ -21,7 +21,13 @@ from clarion.people.selectors import access_segment, segments_for
 
 from .export import SegmentsUnavailable, people_export_stream
 from .forms import ExportForm, MappingForm, UploadForm
-from .services import import_job_claim, import_job_configure, import_job_create, import_job_enqueue, import_job_run
+from .services import (
+    import_job_claim,
+    import_job_configure,
+    import_job_create,
+    import_job_enqueue,
+    import_job_run,
+)
 
 
 def _jobs_for(user):
@@ -52,7 +58,10 @@ def import_upload(request):
         try:
             job = import_job_create(actor=request.user, uploaded=upload, original_name=upload.name)
         except (ValueError, UnicodeError) as exc:
-            form.add_error("file", str(exc) if isinstance(exc, ValueError) else _("The file could not be read."))
+            form.add_error(
+                "file",
+                str(exc) if isinstance(exc, ValueError) else _("The file could not be read."),
+            )
         else:
             return redirect("people:import_detail", pk=job.pk)
     return render(request, "people/import_upload.html", {"form": form})
@@ -76,7 +85,11 @@ def import_detail(request, pk: int):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         import_job_configure(
-            job=job, columns=data["columns"], tags=data["tag_list"], lists=data["list_list"], dry_run=data["dry_run"]
+            job=job,
+            columns=data["columns"],
+            tags=data["tag_list"],
+            lists=data["list_list"],
+            dry_run=data["dry_run"],
         )
         if job.file.size <= settings.IMPORT_INLINE_MAX_BYTES:
             claimed = import_job_claim(job_id=job.pk)
@@ -116,7 +129,10 @@ def import_rejects(request, pk: int):
     if not job.rejects:
         raise Http404
     return FileResponse(
-        job.rejects.open("rb"), as_attachment=True, filename=f"rejects-{job.pk}.csv", content_type="text/csv"
+        job.rejects.open("rb"),
+        as_attachment=True,
+        filename=f"rejects-{job.pk}.csv",
+        content_type="text/csv",
     )
 
 

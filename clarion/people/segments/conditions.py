@@ -16,7 +16,17 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import connections
-from django.db.models import BooleanField, Exists, Expression, F, FloatField, OuterRef, Q, TextField, Value
+from django.db.models import (
+    BooleanField,
+    Exists,
+    Expression,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    TextField,
+    Value,
+)
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import ASin, Cast, Cos, Power, Radians, Sin, Sqrt
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
@@ -26,7 +36,15 @@ from django.utils.translation import gettext_lazy as _
 from clarion.areas.models import Area, Postcode
 from clarion.areas.postcodes import InvalidPostcode, normalise_postcode
 
-from ..models import CustomField, EmailStatus, ListMembership, MembershipStatus, PersonList, Tag, Tagging
+from ..models import (
+    CustomField,
+    EmailStatus,
+    ListMembership,
+    MembershipStatus,
+    PersonList,
+    Tag,
+    Tagging,
+)
 from .registry import ConditionType, IdField, IdsField, never_null, register
 
 ANY_ALL = [("any", _("any of")), ("all", _("all of"))]
@@ -255,6 +273,32 @@ OPERATORS_BY_KIND = {
 NO_VALUE = {"yes", "no", "set"}
 
 
+class KeyLookup(Expression):
+    """``custom_fields -> key <lookup> value``, built once the query is known so the
+    value is encoded as JSON by the field (a lookup on an unresolved ``F`` would pass it
+    through raw). The key and the value both reach SQL as parameters."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, key: str, lookup_name: str, value: Any):
+        super().__init__()
+        self.key, self.lookup_name, self.value = key, lookup_name, value
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
+        lhs = KeyTransform(self.key, "custom_fields").resolve_expression(query, allow_joins, reuse, summarize,
+                                                                        for_save)
+        lookup = lhs.get_lookup(self.lookup_name)(lhs, self.value)
+        return lookup.resolve_expression(query, allow_joins, reuse, summarize, for_save)
+
+    def as_sql(self, compiler, connection):  # pragma: no cover - always resolved first
+        raise ValueError("KeyLookup must be resolved before it is compiled.")
+
+
+def _key(key: str, lookup_name: str, value: Any) -> Q:
+    return never_null(KeyLookup(key, lookup_name, value))
+
+
 class ValueField(forms.Field):
     """Text from the builder, or (in a JSON definition) a number, yes/no or a list."""
 
@@ -344,7 +388,6 @@ class CustomFieldIs(ConditionType):
     def compile(self, params, *, using):
         definition: CustomField = params["field"]
         key, operator, value = definition.key, params["operator"], params["value"]
-        lhs = KeyTransform(key, "custom_fields")
         if operator == "set":
             text = Cast(KeyTextTransform(key, "custom_fields"), output_field=TextField())
             return never_null(GreaterThan(text, Value("")))
@@ -356,19 +399,18 @@ class CustomFieldIs(ConditionType):
                 q |= self._equals(key, item, using)
             return q
         if operator == "eq" and definition.kind == CustomField.Kind.TEXT:
-            return never_null(lhs.get_lookup("iexact")(lhs, value))
+            return _key(key, "iexact", value)
         if operator == "eq":
             return self._equals(key, value, using)
         if operator == "contains":
-            return never_null(lhs.get_lookup("icontains")(lhs, value))
-        return never_null(lhs.get_lookup(operator)(lhs, value))
+            return _key(key, "icontains", value)
+        return _key(key, operator, value)
 
     def _equals(self, key: str, value: Any, using: str) -> Q:
         if _is_postgres(using):
             # jsonb containment is served by the GIN (jsonb_path_ops) index.
             return Q(custom_fields__contains={key: value})
-        lhs = KeyTransform(key, "custom_fields")
-        return never_null(lhs.get_lookup("exact")(lhs, value))
+        return _key(key, "exact", value)
 
     def describe(self, params):
         operator = dict(OPERATORS)[params["operator"]]

@@ -20,7 +20,9 @@ def _download(client, **params):
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def test_organiser_export_holds_only_people_in_their_area(organiser_client, north_person, south_person):
+def test_organiser_export_holds_only_people_in_their_area(
+    organiser_client, north_person, south_person
+):
     rows = _download(organiser_client)
     assert [r["email"] for r in rows] == [north_person.email]
     entry = AuditEntry.objects.get(action="export")
@@ -37,11 +39,18 @@ def test_admin_export_holds_everyone_with_tags(admin_client, north_person, south
 
 
 def test_formula_cells_are_neutralised(admin_client, areas):
-    factories.person(email="f@example.org", first_name="Fred", last_name="Formula",
-                     town="=HYPERLINK(\"http://x\")")
+    factories.person(
+        email="f@example.org", first_name="Fred", last_name="Formula", town='=HYPERLINK("http://x")'
+    )
     row = _download(admin_client)[0]
-    assert row["town"] == "'=HYPERLINK(\"http://x\")"
-    assert [neutralise(v) for v in ("+1", "-2", "@a", "\tx", "ok")] == ["'+1", "'-2", "'@a", "'\tx", "ok"]
+    assert row["town"] == '\'=HYPERLINK("http://x")'
+    assert [neutralise(v) for v in ("+1", "-2", "@a", "\tx", "ok")] == [
+        "'+1",
+        "'-2",
+        "'@a",
+        "'\tx",
+        "ok",
+    ]
 
 
 def test_analyst_may_export_read_only(client, analyst, north_person):
@@ -55,7 +64,9 @@ def test_export_page_shows_a_form(organiser_client):
 
 
 def test_unknown_segment_is_a_form_error_not_a_crash(organiser_client):
-    response = organiser_client.get(reverse("people:export_csv"), {"download": "1", "segment": "999"})
+    response = organiser_client.get(
+        reverse("people:export_csv"), {"download": "1", "segment": "999"}
+    )
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
 
 

@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test import override_settings
 from django.urls import reverse
 
@@ -34,10 +34,6 @@ from clarion.people.models import (
     ImportJob,
     Person,
     PersonEmail,
-    PersonIdentifier,
-    PersonList,
-    PersonPhone,
-    Tag,
 )
 from clarion.people.normalise import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
 from clarion.people.services import person_upsert
@@ -48,8 +44,10 @@ WRITE_PATHS = [False, True] if ON_POSTGRES else [False]
 
 def _rows(text: str, *, encoding="utf-8", columns=None):
     csv_file = csv_open(io.BytesIO(text.encode(encoding)))
-    cleaner = RowCleaner(columns or mapping_guess(csv_file.headers, list(CustomField.objects.all())),
-                         {f.key: f for f in CustomField.objects.all()})
+    cleaner = RowCleaner(
+        columns or mapping_guess(csv_file.headers, list(CustomField.objects.all())),
+        {f.key: f for f in CustomField.objects.all()},
+    )
     return csv_file, [cleaner.clean(line, cells) for line, cells in csv_file.rows()]
 
 
@@ -62,11 +60,31 @@ def _import(text: str, ctx=None, **kwargs):
 
 
 def test_headers_map_themselves():
-    headers = ["Forename", "Family name", "E-mail Address", "Mobile", "Post Code", "Address 1", "Address 2",
-               "City", "Tags", "Van ID", "Favourite colour"]
+    headers = [
+        "Forename",
+        "Family name",
+        "E-mail Address",
+        "Mobile",
+        "Post Code",
+        "Address 1",
+        "Address 2",
+        "City",
+        "Tags",
+        "Van ID",
+        "Favourite colour",
+    ]
     assert mapping_guess(headers) == [
-        "first_name", "last_name", "email", "phone", "postcode", "address_line1", "address_line2",
-        "town", "tags", "identifier:van_id", "",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "postcode",
+        "address_line1",
+        "address_line2",
+        "town",
+        "tags",
+        "identifier:van_id",
+        "",
     ]
 
 
@@ -89,11 +107,16 @@ def test_windows_1252_semicolon_file_with_bom_less_accents_imports(areas):
 def _import_bytes(raw: bytes, ctx=None):
     csv_file = csv_open(io.BytesIO(raw))
     cleaner = RowCleaner(mapping_guess(csv_file.headers))
-    return people_import_rows(rows=(cleaner.clean(n, c) for n, c in csv_file.rows()), ctx=ctx or ImportContext())
+    return people_import_rows(
+        rows=(cleaner.clean(n, c) for n, c in csv_file.rows()), ctx=ctx or ImportContext()
+    )
 
 
 def test_utf8_bom_tabs_quoted_newlines_and_blank_lines(areas):
-    raw = "\ufeffEmail\tFirst name\tAddress\n\n" '"ann@example.org"\tAnn\t"1 High St\nFlat 2"\n\n\nbob@example.org\tBob\t\n'
+    raw = (
+        "\ufeffEmail\tFirst name\tAddress\n\n"
+        '"ann@example.org"\tAnn\t"1 High St\nFlat 2"\n\n\nbob@example.org\tBob\t\n'
+    )
     counts, rejects, _w = _import_bytes(raw.encode("utf-8"))
     assert (counts.created, counts.rejected) == (2, 0)
     assert Person.objects.get(email="ann@example.org").address_line1 == "1 High St Flat 2"
@@ -127,20 +150,50 @@ def test_invalid_email_with_valid_phone_imports_by_phone(areas):
 
 
 def test_formula_names_are_rejected_and_other_text_neutralised(areas):
-    counts, rejects, _w = _import('Email,First name,Town\na@example.org,=HYPERLINK("x"),x\nb@example.org,Bea,@SUM(1)\n')
+    counts, rejects, _w = _import(
+        'Email,First name,Town\na@example.org,=HYPERLINK("x"),x\nb@example.org,Bea,@SUM(1)\n'
+    )
     assert counts.rejected == 1 and "formula" in rejects[0].reason
     assert Person.objects.get().town == "'@SUM(1)"
 
 
 def test_fast_normalisers_agree_with_the_reference_ones():
     rnd = random.Random(7)
-    emails = ["A.B@Example.COM", " x+y@sub.example.co.uk ", "bad@", "a..b@example.org", "ünï@example.org",
-              "a@localhost", "a@[127.0.0.1]", "a@example", "-a@ex-ample.org", "a@-example.org", "a @b.org",
-              "<a@b.org>", "a@b.c", "a@b.museum", "x" * 250 + "@example.org"]
-    phones = ["07911 123456", "+44 7911 123456", "0044 7911 123456", "(0113) 496 0000", "0113-496-0000",
-              "+44 (0)7911 123456", "07000 000000", "01632 960000", "020 7946 0000", "12345", "+1 202 555 0100"]
+    emails = [
+        "A.B@Example.COM",
+        " x+y@sub.example.co.uk ",
+        "bad@",
+        "a..b@example.org",
+        "ünï@example.org",
+        "a@localhost",
+        "a@[127.0.0.1]",
+        "a@example",
+        "-a@ex-ample.org",
+        "a@-example.org",
+        "a @b.org",
+        "<a@b.org>",
+        "a@b.c",
+        "a@b.museum",
+        "x" * 250 + "@example.org",
+    ]
+    phones = [
+        "07911 123456",
+        "+44 7911 123456",
+        "0044 7911 123456",
+        "(0113) 496 0000",
+        "0113-496-0000",
+        "+44 (0)7911 123456",
+        "07000 000000",
+        "01632 960000",
+        "020 7946 0000",
+        "12345",
+        "+1 202 555 0100",
+    ]
     for _ in range(3000):
-        phones.append(rnd.choice(["0", "+44", "44", "0044"]) + "".join(rnd.choice("0123456789") for _ in range(10)))
+        phones.append(
+            rnd.choice(["0", "+44", "44", "0044"])
+            + "".join(rnd.choice("0123456789") for _ in range(10))
+        )
     for value in emails:
         assert _outcome(fast_email, value) == _outcome(normalise_email, value), value
     for value in phones:
@@ -184,10 +237,28 @@ def _seed_existing():
 def _snapshot():
     people = {}
     for p in Person.objects.order_by("pk"):
-        key = p.email or p.phone or "|".join(sorted(f"{i.system}:{i.value}" for i in p.identifiers.all()))
+        key = (
+            p.email
+            or p.phone
+            or "|".join(sorted(f"{i.system}:{i.value}" for i in p.identifiers.all()))
+        )
         people[key] = {
-            **{f: getattr(p, f) for f in ("first_name", "last_name", "email", "phone", "postcode", "area_id",
-                                          "latitude", "longitude", "town", "custom_fields", "email_status")},
+            **{
+                f: getattr(p, f)
+                for f in (
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "phone",
+                    "postcode",
+                    "area_id",
+                    "latitude",
+                    "longitude",
+                    "town",
+                    "custom_fields",
+                    "email_status",
+                )
+            },
             "other_emails": sorted(p.other_emails.values_list("email", flat=True)),
             "other_phones": sorted(p.other_phones.values_list("number", flat=True)),
             "identifiers": sorted(p.identifiers.values_list("system", "value")),
@@ -198,23 +269,23 @@ def _snapshot():
     return people
 
 
-def _reset():
-    for model in (Activity, PersonEmail, PersonPhone, PersonIdentifier, Person, Tag, PersonList):
-        model.objects.all().delete()
-
-
 @pytest.mark.parametrize("use_copy", WRITE_PATHS)
 @pytest.mark.parametrize("batch_size", [3, 1000])
 def test_bulk_import_equals_person_upsert_row_by_row(areas, use_copy, batch_size):
     CustomField.objects.create(key="ward", label="Ward")
-    ctx = ImportContext(tags=["imported"], lists=["Spring drive"])
-    _seed_existing()
     _csv, rows = _rows(EQUIVALENCE_CSV)
     assert all(isinstance(r, CleanRow) for r in rows)
-    counts, rejects, _w = people_import_rows(rows=rows, ctx=ctx, batch_size=batch_size, use_copy=use_copy)
+    # Run the bulk import, look, then roll it back and replay the rows one by one.
+    savepoint = transaction.savepoint()
+    ctx = ImportContext(tags=["imported"], lists=["Spring drive"])
+    _seed_existing()
+    counts, rejects, _w = people_import_rows(
+        rows=rows, ctx=ctx, batch_size=batch_size, use_copy=use_copy
+    )
     bulk = _snapshot()
+    transaction.savepoint_rollback(savepoint)
 
-    _reset()
+    assert Person.objects.count() == 0
     _seed_existing()
     ctx = ImportContext(tags=["imported"], lists=["Spring drive"])
     created = updated = 0
@@ -241,7 +312,9 @@ def test_bulk_import_equals_person_upsert_row_by_row(areas, use_copy, batch_size
 
 @pytest.mark.parametrize("use_copy", WRITE_PATHS)
 def test_dry_run_writes_nothing_but_counts_exactly(areas, use_copy):
-    counts, _r, _w = _import("Email\na@example.org\nA@example.org\nb@example.org\n", dry_run=True, use_copy=use_copy)
+    counts, _r, _w = _import(
+        "Email\na@example.org\nA@example.org\nb@example.org\n", dry_run=True, use_copy=use_copy
+    )
     assert (counts.created, counts.updated) == (2, 1)
     assert Person.objects.count() == 0
 
@@ -287,9 +360,9 @@ def test_organiser_import_cannot_create_or_touch_people_outside_their_area(
     assert all("Outside your area" in r.reason for r in rejects)
     south_person.refresh_from_db()
     assert south_person.first_name == "Sid"
-    assert list(Person.objects.filter(email__endswith=".new@example.org").values_list("email", flat=True)) == [
-        "north.new@example.org"
-    ]
+    assert list(
+        Person.objects.filter(email__endswith=".new@example.org").values_list("email", flat=True)
+    ) == ["north.new@example.org"]
 
 
 # --- the command -------------------------------------------------------------------
@@ -297,8 +370,12 @@ def test_organiser_import_cannot_create_or_touch_people_outside_their_area(
 
 def test_import_command_reports_counts_and_writes_rejects(areas, admin, tmp_path, capsys):
     path = tmp_path / "people.csv"
-    path.write_text("First Name,Email,Postcode\nAnn,ann@example.org,LS1 4AP\nAnn,ANN@example.org,\nBad,bad,\n")
-    call_command("import_people", str(path), "--tag", "spring", "--list", "Callers", "--as", admin.email)
+    path.write_text(
+        "First Name,Email,Postcode\nAnn,ann@example.org,LS1 4AP\nAnn,ANN@example.org,\nBad,bad,\n"
+    )
+    call_command(
+        "import_people", str(path), "--tag", "spring", "--list", "Callers", "--as", admin.email
+    )
     out = capsys.readouterr()
     lines = out.out.strip().splitlines()
     assert "created 1, updated 1, rejected 1" in lines
@@ -326,12 +403,16 @@ def test_import_command_dry_run_changes_nobody(areas, tmp_path, capsys):
 
 
 def _upload(client, text: str, name="people.csv"):
-    return client.post(reverse("people:import_upload"), {"file": SimpleUploadedFile(name, text.encode())})
+    return client.post(
+        reverse("people:import_upload"), {"file": SimpleUploadedFile(name, text.encode())}
+    )
 
 
 def test_upload_map_and_run_small_file_in_the_request(organiser_client, organiser, areas):
-    response = _upload(organiser_client, f"Given name,E-mail,Postcode\nNell,nell@example.org,{areas.postcodes['north']}\n"
-                                         "Ned,bad,\n")
+    response = _upload(
+        organiser_client,
+        f"Given name,E-mail,Postcode\nNell,nell@example.org,{areas.postcodes['north']}\nNed,bad,\n",
+    )
     job = ImportJob.objects.get()
     assert response.status_code == 302
     page = organiser_client.get(reverse("people:import_detail", args=[job.pk]))
@@ -339,11 +420,17 @@ def test_upload_map_and_run_small_file_in_the_request(organiser_client, organise
     assert 'value="first_name" selected' in html and 'value="email" selected' in html
     response = organiser_client.post(
         reverse("people:import_detail", args=[job.pk]),
-        {"col_0": "first_name", "col_1": "email", "col_2": "postcode", "tags": "door knock", "lists": ""},
+        {
+            "col_0": "first_name",
+            "col_1": "email",
+            "col_2": "postcode",
+            "tags": "door knock",
+            "lists": "",
+        },
     )
     assert response.status_code == 302
     page = organiser_client.get(reverse("people:import_detail", args=[job.pk])).content.decode()
-    assert "Finished" in page and "<strong data-field=\"created\">1</strong>" in page
+    assert "Finished" in page and '<strong data-field="created">1</strong>' in page
     assert Person.objects.get(email="nell@example.org").tags.get().name == "door knock"
     rejects = organiser_client.get(reverse("people:import_rejects", args=[job.pk]))
     assert b"rejected" in b"".join(rejects.streaming_content)
@@ -353,7 +440,9 @@ def test_upload_map_and_run_small_file_in_the_request(organiser_client, organise
 def test_mapping_without_email_or_phone_column_is_a_form_error(organiser_client):
     _upload(organiser_client, "Name,Email\nA,a@example.org\n")
     job = ImportJob.objects.get()
-    response = organiser_client.post(reverse("people:import_detail", args=[job.pk]), {"col_0": "first_name", "col_1": ""})
+    response = organiser_client.post(
+        reverse("people:import_detail", args=[job.pk]), {"col_0": "first_name", "col_1": ""}
+    )
     assert response.status_code == 200
     assert "email address, phone number or external id" in response.content.decode()
 
@@ -363,7 +452,9 @@ def test_empty_or_unreadable_upload_is_a_form_error(organiser_client):
     assert response.status_code == 200 and "no header row" in response.content.decode()
 
 
-def test_analyst_cannot_upload_and_others_cannot_see_my_import(client, analyst, organiser, south_organiser):
+def test_analyst_cannot_upload_and_others_cannot_see_my_import(
+    client, analyst, organiser, south_organiser
+):
     client.force_login(analyst)
     assert client.get(reverse("people:import_upload")).status_code == 403
     client.force_login(organiser)
@@ -379,11 +470,15 @@ def test_analyst_cannot_upload_and_others_cannot_see_my_import(client, analyst, 
 
 
 def _queue_big_import(client, areas):
-    lines = ["Email,Postcode"] + [f"bg{i}@example.org,{areas.postcodes['north']}" for i in range(30)]
+    lines = ["Email,Postcode"] + [
+        f"bg{i}@example.org,{areas.postcodes['north']}" for i in range(30)
+    ]
     _upload(client, "\n".join(lines) + "\n")
     job = ImportJob.objects.get()
     with override_settings(IMPORT_INLINE_MAX_BYTES=10):
-        response = client.post(reverse("people:import_detail", args=[job.pk]), {"col_0": "email", "col_1": "postcode"})
+        response = client.post(
+            reverse("people:import_detail", args=[job.pk]), {"col_0": "email", "col_1": "postcode"}
+        )
     assert response.status_code == 302
     job.refresh_from_db()
     assert job.status == ImportJob.Status.QUEUED and Person.objects.count() == 0
@@ -427,7 +522,9 @@ def test_large_import_runs_on_an_rq_worker():
         client.force_login(factories.staff_user(role="admin"))
         job = _queue_big_import(client, areas)
         assert django_rq.get_queue("default").count == 1
-        worker = django_rq.get_worker("default", job_class="django_tasks_rq.Job", worker_class=SimpleWorker)
+        worker = django_rq.get_worker(
+            "default", job_class="django_tasks_rq.Job", worker_class=SimpleWorker
+        )
         worker.work(burst=True)
         job.refresh_from_db()
         assert (job.status, job.created_count) == ("done", 30), job.error
@@ -436,7 +533,9 @@ def test_large_import_runs_on_an_rq_worker():
 
 
 def test_import_job_run_records_failure_instead_of_crashing(admin, monkeypatch):
-    job = import_job_create(actor=admin, uploaded=io.BytesIO(b"Email\na@example.org\n"), original_name="x.csv")
+    job = import_job_create(
+        actor=admin, uploaded=io.BytesIO(b"Email\na@example.org\n"), original_name="x.csv"
+    )
 
     def boom(**kwargs):
         raise RuntimeError("database went away")
@@ -445,3 +544,20 @@ def test_import_job_run_records_failure_instead_of_crashing(admin, monkeypatch):
     job = import_job_run(job=import_job_claim(job_id=job.pk))
     assert job.status == ImportJob.Status.FAILED and "went away" in job.error
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+def test_batch_that_meets_a_concurrent_write_is_replayed_row_by_row(areas, monkeypatch):
+    from django.db import IntegrityError
+
+    person_upsert(email="raced@example.org", first_name="First")
+
+    def racing_write(plan, ctx, now):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(import_services, "_write_orm", racing_write)
+    counts, rejects, _w = _import(
+        "Email,First name\nraced@example.org,\nfresh@example.org,Fay\n", use_copy=False
+    )
+    assert (counts.created, counts.updated, counts.rejected) == (1, 1, 0)
+    assert Person.objects.get(email="raced@example.org").first_name == "First"
+    assert Person.objects.get(email="fresh@example.org").first_name == "Fay"

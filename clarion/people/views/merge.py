@@ -18,8 +18,7 @@ from clarion.people.selectors import (
     access_person,
     duplicate_pairs,
     people_for,
-    people_search_q,
-    people_with_name_aliases,
+    people_search,
 )
 
 CANDIDATES = 20
@@ -31,7 +30,7 @@ def person_merge_search(request, person_id: int):
     form = MergeSearchForm(request.GET or None)
     candidates = []
     if form.is_bound and form.is_valid() and form.cleaned_data["q"]:
-        qs = people_with_name_aliases(people_for(request.user)).filter(people_search_q(form.cleaned_data["q"]))
+        qs = people_search(people_for(request.user), form.cleaned_data["q"])
         candidates = list(qs.exclude(pk=person.pk).select_related("area").order_by("-pk")[:CANDIDATES])
     return render(request, "people/person_merge_search.html", {
         "person": person, "form": form, "candidates": candidates,

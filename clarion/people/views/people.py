@@ -26,8 +26,7 @@ from clarion.people.selectors import (
     access_segment,
     people_for,
     people_page,
-    people_search_q,
-    people_with_name_aliases,
+    people_search,
 )
 
 PAGE_SIZE = 50
@@ -61,7 +60,7 @@ def _segment_people(user, segment):
 def person_list(request):
     user = request.user
     form = PeopleFilterForm(request.GET or None, user=user)
-    qs = people_with_name_aliases(people_for(user))
+    qs = people_for(user)
     segment = None
     filtered_exactly = False
     if request.GET.get("segment"):
@@ -80,7 +79,7 @@ def person_list(request):
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         if data["q"]:
-            qs = qs.filter(people_search_q(data["q"]))
+            qs = people_search(qs, data["q"])
             filtered_exactly = True
         if data["tag"]:
             qs = qs.filter(taggings__tag=data["tag"])

@@ -16,9 +16,15 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--as", dest="actor", required=True, help="Email of the staff user the export runs as.")
-        parser.add_argument("--segment", type=int, default=None, help="Export only this segment's people (id).")
-        parser.add_argument("-o", "--output", default="-", help="File to write (default: standard output).")
+        parser.add_argument(
+            "--as", dest="actor", required=True, help="Email of the staff user the export runs as."
+        )
+        parser.add_argument(
+            "--segment", type=int, default=None, help="Export only this segment's people (id)."
+        )
+        parser.add_argument(
+            "-o", "--output", default="-", help="File to write (default: standard output)."
+        )
 
     def handle(self, *args, actor: str, segment: int | None, output: str, **options):
         user = User.objects.filter(email__iexact=actor, is_active=True).first()
@@ -37,12 +43,13 @@ class Command(BaseCommand):
         except SegmentsUnavailable as exc:
             raise CommandError(str(exc)) from exc
         handle = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")
-        count = -1
+        written = 0
         try:
-            for count, line in enumerate(lines):
+            for line in lines:
                 handle.write(line)
+                written += 1
         finally:
             if handle is not sys.stdout:
                 handle.close()
         if output != "-":
-            self.stderr.write(f"exported {max(count, 0)} people to {output}")
+            self.stderr.write(f"exported {max(written - 1, 0)} people to {output}")

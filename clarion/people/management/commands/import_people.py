@@ -14,13 +14,36 @@ class Command(BaseCommand):
     help = "Import people from a CSV file (headers such as First Name, Email, Postcode map themselves)."
 
     def add_arguments(self, parser):
-        parser.add_argument("file", help="CSV file: UTF-8 or Windows-1252, comma, semicolon or tab separated.")
-        parser.add_argument("--tag", action="append", default=[], help="Tag every imported person (repeatable).")
-        parser.add_argument("--list", action="append", default=[], dest="lists", help="Add everyone to this list (repeatable).")
-        parser.add_argument("--dry-run", action="store_true", help="Report what would happen; change no people.")
-        parser.add_argument("--as", dest="actor", default="", help="Email of the staff user to record as importer.")
+        parser.add_argument(
+            "file", help="CSV file: UTF-8 or Windows-1252, comma, semicolon or tab separated."
+        )
+        parser.add_argument(
+            "--tag", action="append", default=[], help="Tag every imported person (repeatable)."
+        )
+        parser.add_argument(
+            "--list",
+            action="append",
+            default=[],
+            dest="lists",
+            help="Add everyone to this list (repeatable).",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Report what would happen; change no people."
+        )
+        parser.add_argument(
+            "--as", dest="actor", default="", help="Email of the staff user to record as importer."
+        )
 
-    def handle(self, *args, file: str, tag: list[str], lists: list[str], dry_run: bool, actor: str, **options):
+    def handle(
+        self,
+        *args,
+        file: str,
+        tag: list[str],
+        lists: list[str],
+        dry_run: bool,
+        actor: str,
+        **options,
+    ):
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"No such file: {file}")
@@ -37,8 +60,14 @@ class Command(BaseCommand):
         job.options = {"tags": tag, "lists": lists, "via": "command"}
         job.dry_run = dry_run
         job.save(update_fields=["options", "dry_run"])
-        mapped = [f"{h} -> {t}" for h, t in zip(job.mapping["headers"], job.mapping["columns"], strict=False) if t]
-        self.stderr.write(f"{path.name}: {job.encoding}, delimiter {job.delimiter!r}; columns: {', '.join(mapped)}")
+        mapped = [
+            f"{h} -> {t}"
+            for h, t in zip(job.mapping["headers"], job.mapping["columns"], strict=False)
+            if t
+        ]
+        self.stderr.write(
+            f"{path.name}: {job.encoding}, delimiter {job.delimiter!r}; columns: {', '.join(mapped)}"
+        )
         job = import_job_claim(job_id=job.pk)
         stderr = self.stderr
 
@@ -54,6 +83,8 @@ class Command(BaseCommand):
             raise CommandError(f"Import failed: {job.error}")
         if dry_run:
             self.stdout.write("Dry run: nothing was written. This is what would happen:")
-        self.stdout.write(f"created {job.created_count}, updated {job.updated_count}, rejected {job.rejected_count}")
+        self.stdout.write(
+            f"created {job.created_count}, updated {job.updated_count}, rejected {job.rejected_count}"
+        )
         if job.rejects:
             self.stdout.write(f"rejected rows and warnings: {job.rejects.path}")

@@ -356,6 +356,9 @@ class Command(BaseCommand):
             cursor = django_cursor.cursor
             cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
             cursor.execute("SET LOCAL synchronous_commit = off")
+            # Run any deferred foreign-key checks queued earlier in this transaction now:
+            # PostgreSQL refuses to alter a table that still has pending trigger events.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             start = self._start_id(cursor, count)
             rebuild = self._drop_rebuildables(cursor, "people_tagging")
             rebuild += self._drop_rebuildables(cursor, "people_person")
@@ -386,7 +389,7 @@ class Command(BaseCommand):
                 for offset in range(0, taggings, chunk * 10):
                     copy.write("".join(
                         f"{p}\t{t}\t{created_at[p]}\n"
-                        for p, t in zip(tag_person[offset:offset + chunk * 10], tag_id[offset:offset + chunk * 10])
+                        for p, t in zip(tag_person[offset:offset + chunk * 10], tag_id[offset:offset + chunk * 10], strict=True)
                     ))
             del tag_person, tag_id, created_at
             self.stdout.write(
@@ -412,7 +415,7 @@ class Command(BaseCommand):
                     n = start + i
                     values, tags, created = gen.row(n)
                     data = {}
-                    for column, text in zip(COLUMNS, values):
+                    for column, text in zip(COLUMNS, values, strict=True):
                         if text == NULL:
                             data[fields[column].attname] = None
                         elif column == "custom_fields":

@@ -1,0 +1,423 @@
+"""Writes for action pages: building pages and recording what people do on them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from clarion.core.services import audit_record
+from clarion.people.models import Activity, EmailStatus, Person
+from clarion.people.normalise import InvalidEmail, canonical_email, normalise_email
+from clarion.people.services import (
+    ConsentInput,
+    activity_record,
+    consent_record,
+    email_status_set,
+    person_upsert,
+)
+
+from .content import render_markdown
+from .models import ActionPage, Submission
+
+logger = logging.getLogger(__name__)
+
+MAILING_LINK_SALT = "clarion.mailing-link"
+CONFIRM_SALT = "clarion.actions.confirm"
+THANKS_SALT = "clarion.actions.thanks"
+
+
+# --- Pages ----------------------------------------------------------------------------
+
+
+def page_save(*, page: ActionPage, actor=None) -> ActionPage:
+    """Save a page built or edited by staff, rendering its Markdown body."""
+    page.body_html = render_markdown(page.body)
+    page.modified_at = timezone.now()
+    if page.pk is None and actor is not None and getattr(actor, "pk", None):
+        page.created_by = actor
+    if page.status == ActionPage.Status.CLOSED and page.closed_at is None:
+        page.closed_at = page.modified_at
+    page.save()
+    return page
+
+
+def _free_slug(base: str) -> str:
+    base = slugify(base)[:70] or "page"
+    slug, n = base, 1
+    while ActionPage.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def page_duplicate(*, page: ActionPage, actor=None) -> ActionPage:
+    """A draft copy of ``page`` (same content and settings, no submissions)."""
+    copy = ActionPage.objects.get(pk=page.pk)
+    copy.pk = None
+    copy.id = None
+    copy.slug = _free_slug(f"{page.slug}-copy")
+    copy.title = _("Copy of %(title)s") % {"title": page.title}
+    copy.title = copy.title[:200]
+    copy.status = ActionPage.Status.DRAFT
+    copy.closed_at = None
+    copy.created_at = timezone.now()
+    copy.created_by = None
+    return page_save(page=copy, actor=actor)
+
+
+def page_close(*, page: ActionPage, actor=None) -> ActionPage:
+    """Stop a page taking actions. It stays online and still shows its count."""
+    page.status = ActionPage.Status.CLOSED
+    page.closed_at = timezone.now()
+    return page_save(page=page, actor=actor)
+
+
+# --- Attribution helpers --------------------------------------------------------------
+
+
+def ip_hash(ip: str) -> str:
+    """A keyed hash of an IP address: stable enough to spot a flood, useless to
+    anyone without the secret key."""
+    if not ip:
+        return ""
+    digest = hmac.new(settings.SECRET_KEY.encode(), ip.strip().encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def mailing_token_value(token: str) -> str:
+    """The verified payload of a mailing link token (``?mt=``), or '' if it does not
+    verify. Mailings sign with ``signing.dumps(value, salt="clarion.mailing-link")``."""
+    if not token or len(token) > 500:
+        return ""
+    try:
+        value = signing.loads(token, salt=MAILING_LINK_SALT)
+    except signing.BadSignature:
+        return ""
+    return str(value)[:200]
+
+
+def thanks_token(person: Person) -> str:
+    return signing.dumps(person.pk, salt=THANKS_SALT, compress=True)
+
+
+def thanks_person(token: str) -> Person | None:
+    """The person a thank-you link was made for (links last 90 days)."""
+    if not token or len(token) > 200:
+        return None
+    try:
+        pk = signing.loads(token, salt=THANKS_SALT, max_age=90 * 86400)
+    except signing.BadSignature:
+        return None
+    return Person.objects.filter(pk=pk).first() if isinstance(pk, int) else None
+
+
+def confirm_token(submission: Submission) -> str:
+    return signing.dumps(submission.pk, salt=CONFIRM_SALT)
+
+
+# --- Submissions ----------------------------------------------------------------------
+
+
+@dataclass
+class SubmissionInput:
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    postcode: str = ""
+    comment: str = ""
+    answers: dict[str, Any] = field(default_factory=dict)
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    email_consent: bool = False
+    show_name: bool = False
+    letter_subject: str = ""
+    letter_body: str = ""
+    source: str = ""
+    referrer: str = ""
+    utm: dict[str, str] = field(default_factory=dict)
+    mailing_token: str = ""
+    recruiter: Person | None = None
+    embedded: bool = False
+    ip_hash: str = ""
+    user_agent: str = ""
+
+
+@dataclass
+class SubmissionResult:
+    submission: Submission
+    person: Person
+    duplicate: bool
+
+
+_ACTION_SUMMARY = {
+    ActionPage.Kind.PETITION: gettext_noop("Signed the petition “%(title)s”"),
+    ActionPage.Kind.PLEDGE: gettext_noop("Pledged: “%(title)s”"),
+    ActionPage.Kind.SIGNUP: gettext_noop("Filled in the form “%(title)s”"),
+    ActionPage.Kind.LETTER: gettext_noop("Wrote to %(target)s: “%(title)s”"),
+    ActionPage.Kind.SURVEY: gettext_noop("Answered the survey “%(title)s”"),
+}
+
+
+def _referrer_domain(referrer: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(referrer).hostname or ""
+    except ValueError:
+        host = ""
+    return host.lower()[:200]
+
+
+@transaction.atomic
+def submission_record(*, page: ActionPage, data: SubmissionInput) -> SubmissionResult:
+    """Record one action on ``page``: the person (through ``person_upsert``), the
+    submission row, the page's tags and list, and the timeline entry.
+
+    Everything is committed when this returns (the caller answers 2xx only then —
+    invariant 1). The confirmation or thank-you email (and a letter to the target) is
+    queued on commit. The same mailbox (``canonical_email``) acting again on the page
+    is a duplicate: nothing is written and the first submission is returned.
+    Raises ValidationError (field → message) for bad person details, before writing.
+    """
+    try:
+        email = normalise_email(data.email)
+    except InvalidEmail:
+        raise ValidationError({"email": _("Enter a valid email address.")}) from None
+    if not email:
+        raise ValidationError({"email": _("Enter your email address.")})
+    canon = canonical_email(email)
+    existing = Submission.objects.filter(page=page, email_canonical=canon).select_related("person").first()
+    if existing is not None:
+        return SubmissionResult(submission=existing, person=existing.person, duplicate=True)
+
+    pending = page.double_opt_in
+    consent = None
+    email_status = None
+    if data.email_consent and not pending:
+        email_status = EmailStatus.SUBSCRIBED
+        consent = ConsentInput(channel="email", wording=page.consent_wording, source=f"action:{page.slug}")
+    result = person_upsert(
+        email=email,
+        first_name=data.first_name,
+        last_name=data.last_name,
+        postcode=data.postcode or None,
+        custom_fields=data.custom_fields or None,
+        tags=page.tag_names(),
+        lists=[page.list_name] if page.list_name else (),
+        email_status=email_status,
+        email_status_reason=_("Opted in on %(page)s") % {"page": page.slug} if email_status else "",
+        consent=consent,
+        recruiter=data.recruiter,
+        source_code=data.source or f"action:{page.slug}",
+    )
+    person = result.person
+    recruiter = data.recruiter if data.recruiter is not None and data.recruiter.pk != person.pk else None
+    answers = dict(data.answers)
+    if page.kind == ActionPage.Kind.LETTER:
+        answers = {"subject": data.letter_subject, "letter": data.letter_body}
+    now = timezone.now()
+    submission = Submission(
+        page=page,
+        person=person,
+        email_canonical=canon,
+        email_domain=email.rpartition("@")[2],
+        status=Submission.Status.PENDING if pending else Submission.Status.CONFIRMED,
+        answers=answers,
+        comment=data.comment,
+        show_name=data.show_name,
+        consent_given=data.email_consent,
+        consent_wording=page.consent_wording if data.email_consent else "",
+        source=data.source[:100],
+        referrer=data.referrer[:500],
+        referrer_domain=_referrer_domain(data.referrer),
+        utm={k: str(v)[:100] for k, v in list(data.utm.items())[:5]},
+        mailing_token=data.mailing_token[:200],
+        recruiter=recruiter,
+        embedded=data.embedded,
+        ip_hash=data.ip_hash,
+        user_agent=data.user_agent[:300],
+        created_at=now,
+        confirmed_at=None if pending else now,
+    )
+    try:
+        with transaction.atomic():
+            submission.save()
+    except IntegrityError:
+        # The same mailbox signed in a concurrent request; theirs counts.
+        existing = Submission.objects.select_related("person").get(page=page, email_canonical=canon)
+        return SubmissionResult(submission=existing, person=existing.person, duplicate=True)
+
+    summary = _ACTION_SUMMARY.get(page.kind, gettext_noop("Took action on “%(title)s”"))
+    activity_record(
+        person=person,
+        kind=Activity.Kind.ACTION,
+        summary=_(summary) % {"title": page.title, "target": page.target_name or _("the target")},
+        data={
+            "page": page.pk,
+            "slug": page.slug,
+            "kind": page.kind,
+            "submission": submission.pk,
+            "status": submission.status,
+            **({"letter": answers} if page.kind == ActionPage.Kind.LETTER else {}),
+        },
+    )
+    _queue_emails(submission)
+    return SubmissionResult(submission=submission, person=person, duplicate=False)
+
+
+def _queue_emails(submission: Submission) -> None:
+    from . import tasks
+
+    submission_id = submission.pk
+    transaction.on_commit(
+        lambda: tasks.submission_email.enqueue(submission_id=submission_id), robust=True
+    )
+    if submission.page.kind == ActionPage.Kind.LETTER and submission.status == Submission.Status.CONFIRMED:
+        transaction.on_commit(lambda: tasks.letter_deliver.enqueue(submission_id=submission_id), robust=True)
+
+
+@transaction.atomic
+def submission_confirm(*, submission: Submission) -> bool:
+    """Count a double-opt-in submission after its email link was followed.
+
+    Applies the email consent the person gave on the form. Idempotent: returns False
+    when it was already confirmed (or was invalidated).
+    """
+    updated = Submission.objects.filter(pk=submission.pk, status=Submission.Status.PENDING).update(
+        status=Submission.Status.CONFIRMED, confirmed_at=timezone.now()
+    )
+    if not updated:
+        return False
+    submission.refresh_from_db()
+    person = submission.person
+    if submission.consent_given:
+        email_status_set(
+            person=person,
+            status=EmailStatus.SUBSCRIBED,
+            reason=_("Confirmed on %(page)s") % {"page": submission.page.slug},
+        )
+        consent_record(
+            person=person,
+            consent=ConsentInput(
+                channel="email", wording=submission.consent_wording, source=f"action:{submission.page.slug}"
+            ),
+        )
+    activity_record(
+        person=person,
+        kind=Activity.Kind.ACTION,
+        summary=_("Confirmed their action on “%(title)s”") % {"title": submission.page.title},
+        data={"page": submission.page_id, "submission": submission.pk, "status": "confirmed"},
+    )
+    if submission.page.kind == ActionPage.Kind.LETTER:
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.letter_deliver.enqueue(submission_id=submission.pk), robust=True)
+    return True
+
+
+def submission_next_step(*, submission: Submission) -> None:
+    """Note that the person followed the next-step ask (first time only)."""
+    Submission.objects.filter(pk=submission.pk, next_step_at__isnull=True).update(next_step_at=timezone.now())
+
+
+@dataclass(frozen=True)
+class InvalidationFilter:
+    ip_hash: str = ""
+    email_domain: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def q(self) -> Q:
+        q = Q()
+        if self.ip_hash:
+            q &= Q(ip_hash=self.ip_hash)
+        if self.email_domain:
+            q &= Q(email_domain=self.email_domain.lower().lstrip("@"))
+        if self.since:
+            q &= Q(created_at__gte=self.since)
+        if self.until:
+            q &= Q(created_at__lt=self.until)
+        return q
+
+    @property
+    def empty(self) -> bool:
+        return not (self.ip_hash or self.email_domain or self.since or self.until)
+
+
+@transaction.atomic
+def submissions_invalidate(
+    *, page: ActionPage, match: InvalidationFilter, reason: str, actor, request=None
+) -> int:
+    """Stop counting the submissions on ``page`` that ``match`` selects (a flood from
+    one address, a throwaway domain, a time window). Returns how many changed.
+
+    The page's cached count is dropped, so the shown count is right on the next view.
+    """
+    if match.empty:
+        raise ValidationError(_("Choose an IP address, an email domain or a time window."))
+    now = timezone.now()
+    changed = (
+        Submission.objects.filter(page=page)
+        .exclude(status=Submission.Status.INVALID)
+        .filter(match.q())
+        .update(status=Submission.Status.INVALID, invalidated_at=now, invalid_reason=reason[:200])
+    )
+    audit_record(
+        actor=actor,
+        action="other",
+        summary=f"Invalidated {changed} submissions on {page.slug}",
+        object_type="action_page",
+        object_id=page.pk,
+        detail={
+            "ip_hash": match.ip_hash,
+            "email_domain": match.email_domain,
+            "since": match.since.isoformat() if match.since else None,
+            "until": match.until.isoformat() if match.until else None,
+            "reason": reason[:200],
+        },
+        request=request,
+    )
+    from .selectors import page_count_forget
+
+    # Forget now and again after commit, so a view that cached the old count while
+    # this transaction was open cannot keep it for the whole refresh interval.
+    page_count_forget(page)
+    transaction.on_commit(lambda: page_count_forget(page))
+    return changed
+
+
+def donor_upsert(*, page: ActionPage, data: SubmissionInput) -> Person:
+    """The person giving on a donation page, before the gift starts (the donations
+    app records the gift itself). Committed on return."""
+    consent = None
+    email_status = None
+    if data.email_consent:
+        email_status = EmailStatus.SUBSCRIBED
+        consent = ConsentInput(channel="email", wording=page.consent_wording, source=f"action:{page.slug}")
+    return person_upsert(
+        email=data.email,
+        first_name=data.first_name,
+        last_name=data.last_name,
+        postcode=data.postcode or None,
+        email_status=email_status,
+        email_status_reason=_("Opted in on %(page)s") % {"page": page.slug} if email_status else "",
+        consent=consent,
+        recruiter=data.recruiter,
+        source_code=data.source or f"action:{page.slug}",
+        tags=page.tag_names(),
+        lists=[page.list_name] if page.list_name else (),
+    ).person

@@ -1,0 +1,357 @@
+"""Public action pages: the page and its form, thank-you, confirmation, embed,
+live count and share image. Staff views live in ``staff_views``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from clarion.core.middleware import CSP
+from clarion.core.ratelimit import ratelimit_hit
+
+from . import selectors, services
+from .content import VIDEO_HOSTS, video_embed_url
+from .forms import ActionForm, DonationForm, money_label
+from .models import ActionPage, Submission
+
+EMBED_SALT = "clarion.actions.embed-form"
+
+
+def _ip(request: HttpRequest) -> str:
+    # Behind the operator's proxy (CLARION_BEHIND_PROXY) the last X-Forwarded-For
+    # entry is the one their proxy added; anything before it is client-supplied.
+    if getattr(settings, "USE_X_FORWARDED_HOST", False):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[-1].strip()
+    return request.META.get("REMOTE_ADDR", "") or ""
+
+
+def _limits() -> dict:
+    return {
+        "ip": int(getattr(settings, "CLARION_ACTION_IP_LIMIT", 60)),
+        "ip_window": int(getattr(settings, "CLARION_ACTION_IP_WINDOW", 600)),
+        "email": int(getattr(settings, "CLARION_ACTION_EMAIL_LIMIT", 5)),
+        "email_window": int(getattr(settings, "CLARION_ACTION_EMAIL_WINDOW", 3600)),
+    }
+
+
+def _too_many(request: HttpRequest, page: ActionPage | None, *, embed: bool = False) -> HttpResponse:
+    response = render(request, "actions/too_many.html", {"page": page, "embed": embed}, status=429)
+    response["Retry-After"] = "600"
+    return response
+
+
+def _with_csp(response: HttpResponse, *, video: bool = False, embed: bool = False) -> HttpResponse:
+    policy = CSP
+    if video:
+        policy += "; frame-src " + " ".join(VIDEO_HOSTS)
+    if embed:
+        # A partner's site may frame the embed view; nothing else is frameable.
+        policy = policy.replace("frame-ancestors 'none'", "frame-ancestors *")
+    response["Content-Security-Policy"] = policy
+    return response
+
+
+def _initial_attribution(request: HttpRequest, *, embed: bool) -> dict:
+    get = request.GET
+    referrer = request.META.get("HTTP_REFERER", "")
+    own = url_has_allowed_host_and_scheme(referrer, allowed_hosts={request.get_host()})
+    initial = {
+        "source": get.get("source") or get.get("s") or ("embed" if embed else ""),
+        "ref": get.get("ref", ""),
+        "referrer": "" if own else referrer,
+        "mt": get.get("mt", ""),
+    }
+    for key in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"):
+        initial[key] = get.get(key, "")
+    return {k: str(v)[:500] for k, v in initial.items()}
+
+
+def _page_context(request: HttpRequest, page: ActionPage, form, *, embed: bool = False) -> dict:
+    count = selectors.page_count(page)
+    ref_person = None
+    if form is not None:
+        ref_person = selectors.page_by_share_code(form["ref"].value() or "")
+    return {
+        "page": page,
+        "form": form,
+        "count": count,
+        "progress": selectors.page_progress(page, count),
+        "recent": selectors.recent_signers(page) if page.kind in (
+            ActionPage.Kind.PETITION, ActionPage.Kind.PLEDGE) else [],
+        "video_url": video_embed_url(page.video_url),
+        "is_open": page.is_open(),
+        "embed": embed,
+        "share": _share_links(request, page),
+        "og_image": request.build_absolute_uri(reverse("actions:share_image", kwargs={"slug": page.slug})),
+        "page_url": selectors.page_public_url(page),
+        "recruiter_name": ref_person.first_name if ref_person else "",
+        "button_label": page.button_label or _default_button(page),
+        "money": selectors.page_money(page) if page.kind == ActionPage.Kind.DONATION else None,
+    }
+
+
+def _default_button(page: ActionPage) -> str:
+    return {
+        ActionPage.Kind.PETITION: _("Sign the petition"),
+        ActionPage.Kind.PLEDGE: _("Make the pledge"),
+        ActionPage.Kind.SIGNUP: _("Sign up"),
+        ActionPage.Kind.LETTER: _("Send my letter"),
+        ActionPage.Kind.SURVEY: _("Send my answers"),
+        ActionPage.Kind.DONATION: _("Donate"),
+    }[page.kind]
+
+
+def _share_links(request: HttpRequest, page: ActionPage, *, ref: str = "") -> dict:
+    url = selectors.page_public_url(page, ref=ref)
+    text = page.share_text or page.title
+    return {
+        "url": url,
+        "facebook": "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": url}),
+        "x": "https://twitter.com/intent/tweet?" + urlencode({"text": text, "url": url}),
+        "whatsapp": "https://wa.me/?" + urlencode({"text": f"{text} {url}"}),
+        "email": "mailto:?" + urlencode({"subject": page.title, "body": f"{text}\n\n{url}"}).replace("+", "%20"),
+    }
+
+
+def _submission_input(request: HttpRequest, form: ActionForm, *, embed: bool) -> services.SubmissionInput:
+    data = form.cleaned_data
+    answers, custom = form.answers()
+    return services.SubmissionInput(
+        email=data["email"],
+        first_name=data.get("first_name", ""),
+        last_name=data.get("last_name", ""),
+        postcode=data.get("postcode", ""),
+        comment=data.get("comment", ""),
+        answers=answers,
+        custom_fields=custom,
+        email_consent=bool(data.get("email_consent")),
+        show_name=bool(data.get("show_name")),
+        letter_subject=data.get("letter_subject", ""),
+        letter_body=data.get("letter_body", ""),
+        source=data.get("source", "") or ("embed" if embed else ""),
+        referrer=data.get("referrer", ""),
+        utm={k[4:]: data[k] for k in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+             if data.get(k)},
+        mailing_token=services.mailing_token_value(data.get("mt", "")),
+        recruiter=selectors.page_by_share_code(data.get("ref", "")),
+        embedded=embed,
+        ip_hash=services.ip_hash(_ip(request)),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+    )
+
+
+def _act(request: HttpRequest, page: ActionPage, *, embed: bool) -> HttpResponse:
+    template = "actions/embed.html" if embed else "actions/page.html"
+    form_class = DonationForm if page.kind == ActionPage.Kind.DONATION else ActionForm
+    if request.method != "POST":
+        form = form_class(page=page, initial=_initial_attribution(request, embed=embed))
+        context = _page_context(request, page, form, embed=embed)
+        if embed:
+            context["form_token"] = signing.TimestampSigner(salt=EMBED_SALT).sign(str(page.pk))
+        response = render(request, template, context)
+        return _with_csp(response, video=bool(context["video_url"]) and not embed, embed=embed)
+
+    limits = _limits()
+    if ratelimit_hit(scope="actions:ip", ident=_ip(request), window=limits["ip_window"]) > limits["ip"]:
+        return _with_csp(_too_many(request, page, embed=embed), embed=embed)
+    form = form_class(request.POST, page=page)
+    if embed and not _embed_token_ok(request, page):
+        form.is_valid()
+        form.add_error(None, _("This form has expired. Please reload the page and try again."))
+    elif not page.is_open():
+        form.is_valid()
+        form.add_error(None, _("This page is closed and no longer takes part."))
+    elif form.is_valid():
+        if form.honeypot_filled():
+            # Look like success to the bot; record nothing.
+            return redirect(_thanks_url(page, None, embed=embed))
+        email = form.cleaned_data["email"]
+        from clarion.people.normalise import canonical_email
+
+        if ratelimit_hit(
+            scope="actions:email", ident=canonical_email(email), window=limits["email_window"]
+        ) > limits["email"]:
+            return _with_csp(_too_many(request, page, embed=embed), embed=embed)
+        try:
+            if page.kind == ActionPage.Kind.DONATION:
+                return _donate(request, page, form, embed=embed)
+            result = services.submission_record(page=page, data=_submission_input(request, form, embed=embed))
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, messages)
+        else:
+            url = _thanks_url(page, result.person, embed=embed)
+            if result.duplicate:
+                url += ("&" if "?" in url else "?") + "again=1"
+            return redirect(url)
+    context = _page_context(request, page, form, embed=embed)
+    if embed:
+        context["form_token"] = signing.TimestampSigner(salt=EMBED_SALT).sign(str(page.pk))
+    response = render(request, template, context, status=400 if form.errors else 200)
+    return _with_csp(response, video=bool(context["video_url"]) and not embed, embed=embed)
+
+
+def _embed_token_ok(request: HttpRequest, page: ActionPage) -> bool:
+    token = request.POST.get("ft", "")
+    try:
+        value = signing.TimestampSigner(salt=EMBED_SALT).unsign(token[:200], max_age=86400)
+    except signing.BadSignature:
+        return False
+    return value == str(page.pk)
+
+
+def _donate(request: HttpRequest, page: ActionPage, form: DonationForm, *, embed: bool) -> HttpResponse:
+    data = _submission_input(request, form, embed=embed)
+    person = services.donor_upsert(page=page, data=data)
+    from clarion.donations.services import donation_start
+
+    started = donation_start(
+        page=page,
+        person=person,
+        amount_pence=form.cleaned_data["amount_pence"],
+        currency=page.currency,
+        recurring=bool(form.cleaned_data.get("recurring")),
+        attribution={
+            "source": data.source,
+            "referrer": data.referrer,
+            "utm": data.utm,
+            "mailing_token": data.mailing_token,
+            "recruiter_id": data.recruiter.pk if data.recruiter else None,
+        },
+    )
+    return redirect(started.redirect_url)
+
+
+def _thanks_url(page: ActionPage, person, *, embed: bool) -> str:
+    url = selectors.page_thanks_url(page, person)
+    if embed:
+        url += ("&" if "?" in url else "?") + "embed=1"
+    return url
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def page_view(request: HttpRequest, slug: str) -> HttpResponse:
+    page = selectors.public_page(slug)
+    return _act(request, page, embed=False)
+
+
+@csrf_exempt  # third-party iframes do not get our CSRF cookie; a signed form token stands in
+@xframe_options_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def embed_view(request: HttpRequest, slug: str) -> HttpResponse:
+    page = selectors.public_page(slug)
+    return _act(request, page, embed=True)
+
+
+@xframe_options_exempt
+@require_GET
+def thanks_view(request: HttpRequest, slug: str) -> HttpResponse:
+    page = selectors.public_page(slug)
+    person = services.thanks_person(request.GET.get("p", ""))
+    embed = request.GET.get("embed") == "1"
+    submission = None
+    if person is not None:
+        submission = Submission.objects.filter(page=page, person=person).first()
+    count = selectors.page_count(page)
+    ref = person.share_code if person and person.share_code else ""
+    context = {
+        "page": page,
+        "person": person,
+        "submission": submission,
+        "again": request.GET.get("again") == "1",
+        "count": count,
+        "progress": selectors.page_progress(page, count),
+        "share": _share_links(request, page, ref=ref),
+        "recruits": selectors.recruits_count(person) if person else None,
+        "next_url": _next_link(page, request.GET.get("p", "")),
+        "embed": embed,
+        "money": selectors.page_money(page) if page.kind == ActionPage.Kind.DONATION else None,
+    }
+    response = render(request, "actions/thanks.html", context)
+    return _with_csp(response, embed=embed)
+
+
+def _next_link(page: ActionPage, token: str) -> str:
+    url = reverse("actions:next", kwargs={"slug": page.slug})
+    return url + ("?" + urlencode({"p": token}) if token else "")
+
+
+@require_GET
+def next_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Follow the page's next-step ask, noting that this person took it."""
+    page = selectors.public_page(slug)
+    person = services.thanks_person(request.GET.get("p", ""))
+    if person is not None:
+        submission = Submission.objects.filter(page=page, person=person).first()
+        if submission is not None:
+            services.submission_next_step(submission=submission)
+    step = page.next_step
+    if step in (ActionPage.NextStep.PAGE, ActionPage.NextStep.DONATE) and page.next_page and (
+        page.next_page.status != ActionPage.Status.DRAFT
+    ):
+        query = {"source": f"next:{page.slug}"}
+        return redirect(reverse("actions:page", kwargs={"slug": page.next_page.slug}) + "?" + urlencode(query))
+    if step == ActionPage.NextStep.MEMBER and page.next_url:
+        return redirect(page.next_url)
+    return redirect(selectors.page_thanks_url(page) + "#share")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def confirm_view(request: HttpRequest, slug: str, token: str) -> HttpResponse:
+    """Double opt-in: the emailed link shows a button (so link scanners that fetch
+    the address do not confirm on someone's behalf); pressing it counts the action."""
+    page = selectors.public_page(slug)
+    try:
+        pk = signing.loads(token[:300], salt=services.CONFIRM_SALT, max_age=30 * 86400)
+    except signing.BadSignature:
+        return render(request, "actions/confirm.html", {"page": page, "bad": True}, status=400)
+    submission = Submission.objects.select_related("person", "page").filter(pk=pk, page=page).first()
+    if submission is None:
+        raise Http404
+    if request.method == "POST":
+        services.submission_confirm(submission=submission)
+        selectors.page_count_forget(page)
+        return redirect(selectors.page_thanks_url(page, submission.person))
+    return render(request, "actions/confirm.html", {
+        "page": page, "submission": submission, "done": submission.status == Submission.Status.CONFIRMED,
+    })
+
+
+@never_cache
+@require_GET
+def count_view(request: HttpRequest, slug: str) -> JsonResponse:
+    """The live count for the page's script (refreshes at the count cache interval)."""
+    page = selectors.public_page(slug)
+    count = selectors.page_count(page)
+    progress = selectors.page_progress(page, count)
+    return JsonResponse({"count": count, "goal": progress["goal"], "percent": progress["percent"]})
+
+
+@require_GET
+def share_image_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """A 1200×630 PNG for Open Graph / Twitter cards: title and current count."""
+    from .share_image import share_image_png
+
+    page = selectors.public_page(slug)
+    count = selectors.page_count(page)
+    if page.kind == ActionPage.Kind.DONATION:
+        money = selectors.page_money(page)
+        line = _("%(amount)s raised") % {"amount": money_label(money["amount_pence"], page.currency)}
+    else:
+        line = _("%(count)s people have taken part") % {"count": f"{count:,}"}
+    png = share_image_png(title=page.title, line=line, organisation=settings.ORGANISATION_NAME)
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "public, max-age=300"
+    return response

@@ -1,0 +1,125 @@
+"""The built-in test gateway end to end with the Django test client."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from clarion.donations import services
+from clarion.donations.gateways.testgateway import checkout_token
+from clarion.donations.models import Donation, RecurringPlan
+from clarion.donations.selectors import page_totals
+from clarion.people.models import Activity, Person
+
+
+def _start(page, person, amount=1250, recurring=False):
+    return services.donation_start(page=page, person=person, amount_pence=amount, currency="GBP",
+                                   recurring=recurring, attribution={"source": "test"})
+
+
+def test_donor_gives_through_the_public_page_and_the_test_checkout(client, donation_page, areas):
+    """The whole path a supporter takes: the action page's form, the test checkout,
+    Pay, the thank-you page; the gift counts and is on their timeline."""
+    response = client.post(reverse("actions:page", kwargs={"slug": donation_page.slug}) + "?source=tw", {
+        "amount": "other", "other_amount": "12.50", "frequency": "once",
+        "first_name": "Dana", "last_name": "Donor", "email": "dana@example.net",
+        "postcode": areas.postcodes["north"],
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    checkout_url = response["Location"]
+    assert checkout_url.startswith("/donate/test-checkout/")
+
+    page = client.get(checkout_url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "£12.50" in html and "Fund the fight" in html and "Decline" in html
+
+    paid = client.post(checkout_url, {"decision": "pay"})
+    assert paid.status_code == 302
+    assert paid["Location"] == reverse("actions:thanks", kwargs={"slug": donation_page.slug})
+    assert client.get(paid["Location"]).status_code == 200
+
+    donor = Person.objects.get(email="dana@example.net")
+    donation = Donation.objects.get()
+    assert (donation.person, donation.status, donation.amount_pence) == (donor, "succeeded", 1250)
+    assert page_totals(donation_page) == {"count": 1, "amount_pence": 1250}
+    assert Activity.objects.filter(person=donor, kind="donation", summary="Donated £12.50 on Fund the fight").exists()
+
+    # The spent link cannot be paid again.
+    again = client.post(checkout_url, {"decision": "pay"})
+    assert again.status_code == 409
+    assert "already succeeded" in again.content.decode()
+    assert page_totals(donation_page)["count"] == 1
+
+
+def test_decline_marks_the_donation_failed_and_offers_a_retry(client, donation_page, north_person):
+    start = _start(donation_page, north_person)
+    response = client.post(start.redirect_url, {"decision": "decline"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "declined" in html and reverse("actions:page", kwargs={"slug": donation_page.slug}) in html
+    start.donation.refresh_from_db()
+    assert start.donation.status == "failed"
+    assert page_totals(donation_page)["count"] == 0
+
+
+def test_forged_or_tampered_tokens_are_refused(client, donation_page, north_person):
+    start = _start(donation_page, north_person)
+    other = _start(donation_page, north_person, amount=5000)
+    token = start.redirect_url.rstrip("/").rsplit("/", 1)[1]
+    # A token for donation A with its id swapped for B's does not verify.
+    forged = "/donate/test-checkout/" + token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB") + "/"
+    assert client.post(forged, {"decision": "pay"}).status_code == 404
+    # A token signed for another amount does not match the donation.
+    wrong_amount = reverse("donations:test_checkout", kwargs={"token": checkout_token(other.donation.pk, 100)})
+    response = client.post(wrong_amount, {"decision": "pay"})
+    assert response.status_code == 404
+    assert "not valid or has expired" in response.content.decode()
+    assert client.get("/donate/test-checkout/garbage/").status_code == 404
+    assert set(Donation.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_a_stripe_donation_cannot_be_paid_on_the_test_checkout(client, donation_page, north_person):
+    donation = _start(donation_page, north_person).donation
+    Donation.objects.filter(pk=donation.pk).update(gateway="stripe")
+    url = reverse("donations:test_checkout", kwargs={"token": checkout_token(donation.pk, donation.amount_pence)})
+    assert client.post(url, {"decision": "pay"}).status_code == 404
+
+
+@pytest.mark.parametrize("decision", ["", "PAY", "<script>alert(1)</script>", "x" * 5000])
+def test_a_bad_decision_is_a_clear_400(client, donation_page, north_person, decision):
+    start = _start(donation_page, north_person)
+    response = client.post(start.redirect_url, {"decision": decision})
+    assert response.status_code == 400
+    assert "Choose Pay or Decline." in response.content.decode()
+    assert "<script>alert" not in response.content.decode()
+
+
+def test_checkout_needs_csrf(donation_page, north_person):
+    from django.test import Client
+
+    start = _start(donation_page, north_person)
+    assert Client(enforce_csrf_checks=True).post(start.redirect_url, {"decision": "pay"}).status_code == 403
+
+
+def test_monthly_gift_through_the_test_checkout_creates_a_plan(client, donation_page, north_person):
+    start = _start(donation_page, north_person, amount=800, recurring=True)
+    html = client.get(start.redirect_url).content.decode()
+    assert "£8.00 every month" in html
+    client.post(start.redirect_url, {"decision": "pay"})
+    plan = RecurringPlan.objects.get()
+    assert (plan.status, plan.amount_pence, plan.gateway) == ("active", 800, "test")
+    assert Activity.objects.filter(person=north_person, summary="Started a monthly donation of £8.00 on Fund the fight").exists()
+
+
+def test_leaving_the_checkout_marks_the_donation_cancelled(client, donation_page, north_person):
+    donation = _start(donation_page, north_person).donation
+    url = reverse("donations:checkout_cancelled", kwargs={"token": services._cancel_token(donation)})
+    response = client.get(url)
+    assert response.status_code == 200 and "not completed" in response.content.decode()
+    donation.refresh_from_db()
+    assert donation.status == "cancelled"
+    assert client.get("/donate/cancelled/nonsense/").status_code == 404
+    assert re.search(r"Go back and donate", response.content.decode())

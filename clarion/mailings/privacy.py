@@ -1,0 +1,49 @@
+"""What mailings hold about a person, for subject access, erasure and merging.
+
+Erasure anonymises ledger rows (person and address removed) rather than deleting
+them, so a mailing's report keeps its totals; the events keep no personal data.
+"""
+
+from __future__ import annotations
+
+from clarion.core import privacy
+
+from .models import Event, OptOut, Recipient
+
+
+def export(person) -> dict:
+    rows = Recipient.objects.filter(person=person).select_related("mailing").order_by("id")
+    return {
+        "mailings": [
+            {
+                "mailing": r.mailing.name,
+                "subject": r.mailing.subject,
+                "email": r.email,
+                "status": r.status,
+                "reason": r.reason,
+                "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+                "events": list(Event.objects.filter(recipient=r).order_by("id").values_list("kind", flat=True)),
+            }
+            for r in rows
+        ],
+        "opted_out_of": list(OptOut.objects.filter(person=person).values_list("category", flat=True)),
+    }
+
+
+def erase(person) -> None:
+    Recipient.objects.filter(person=person).update(person=None, email="", email_hash="", reason="")
+    OptOut.objects.filter(person=person).delete()
+
+
+def merge(survivor, duplicate) -> None:
+    # Where both were in one mailing, the duplicate's row stays (anonymised) so the
+    # report's totals hold; elsewhere the rows move to the survivor.
+    both = Recipient.objects.filter(person=survivor).values("mailing_id")
+    Recipient.objects.filter(person=duplicate, mailing_id__in=both).update(person=None)
+    Recipient.objects.filter(person=duplicate).update(person=survivor)
+    have = OptOut.objects.filter(person=survivor).values("category")
+    OptOut.objects.filter(person=duplicate, category__in=have).delete()
+    OptOut.objects.filter(person=duplicate).update(person=survivor)
+
+
+privacy.register("mailings", export=export, erase=erase, merge=merge)

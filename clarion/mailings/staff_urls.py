@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import staff_views as views
+
+app_name = "mailings_staff"
+urlpatterns = [
+    path("", views.mailing_list, name="list"),
+    path("new/", views.mailing_create, name="create"),
+    path("<int:pk>/", views.mailing_detail, name="detail"),
+    path("<int:pk>/edit/", views.mailing_edit, name="edit"),
+    path("<int:pk>/preview/", views.mailing_preview, name="preview"),
+    path("<int:pk>/preview/frame/", views.mailing_preview_frame, name="preview_frame"),
+    path("<int:pk>/test/", views.mailing_test, name="test"),
+    path("<int:pk>/send/", views.mailing_send, name="send"),
+    path("<int:pk>/control/", views.mailing_control, name="control"),
+    path("<int:pk>/winner/", views.mailing_winner, name="winner"),
+]

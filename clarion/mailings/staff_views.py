@@ -1,0 +1,213 @@
+"""Staff pages for mailings: list, composer, overview with warnings and controls,
+preview as a person in scope, test send, report. Mailings are reached only through
+``selectors.access_mailing`` and people only through ``clarion.people.selectors``."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clarion.people.selectors import access_person
+
+from . import selectors, services
+from .forms import MailingForm, SendForm, WinnerForm
+from .models import Mailing
+from .sending import render as render_mod
+from .sending.compose import CompiledMailing
+
+PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'self'"
+
+
+@login_required
+def mailing_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "mailings/staff/list.html", {"rows": selectors.mailing_list_rows(request.user)})
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def mailing_create(request: HttpRequest) -> HttpResponse:
+    if not request.user.can_write:
+        raise PermissionDenied
+    initial = {"from_name": request.user.get_full_name(), "from_email": request.user.email,
+               "body": _("Dear {{ first_name|default:\"friend\" }},\n\n")}
+    form = MailingForm(request.POST or None, user=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        mailing = services.mailing_save(mailing=form.save(commit=False), actor=request.user, variants=form.variants())
+        messages.success(request, _("Mailing saved. Check the preview and the warnings, then send it."))
+        return redirect("mailings_staff:detail", pk=mailing.pk)
+    return render(request, "mailings/staff/form.html", {"form": form, "mailing": None},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def mailing_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    mailing = selectors.access_mailing(request.user, pk, write=request.method == "POST")
+    if not mailing.is_editable:
+        messages.error(request, _("A mailing that has started sending cannot be changed."))
+        return redirect("mailings_staff:detail", pk=mailing.pk)
+    form = MailingForm(request.POST or None, instance=mailing, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.mailing_save(mailing=form.save(commit=False), actor=request.user, variants=form.variants())
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Mailing saved."))
+            return redirect("mailings_staff:detail", pk=mailing.pk)
+    return render(request, "mailings/staff/form.html", {"form": form, "mailing": mailing},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    mailing = selectors.access_mailing(request.user, pk)
+    context = {"mailing": mailing, "send_form": SendForm()}
+    if mailing.is_editable:
+        context["problems"] = selectors.mailing_problems(mailing, request.user)
+        context["count"] = selectors.recipient_count(mailing, request.user) if mailing.segment_id or mailing.person_list_id else 0
+    else:
+        context["report"] = selectors.mailing_report(mailing)
+    context["merge_fields"] = render_mod.MERGE_FIELDS
+    return render(request, "mailings/staff/detail.html", context)
+
+
+def _preview_person(request: HttpRequest):
+    raw = request.GET.get("person", "")
+    if not raw:
+        return None
+    return access_person(request.user, raw)
+
+
+@login_required
+def mailing_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    mailing = selectors.access_mailing(request.user, pk)
+    person = _preview_person(request)
+    variant = _variant(request, mailing)
+    try:
+        compiled = CompiledMailing(mailing)
+        context = compiled.contexts([person.pk])[person.pk] if person else services.sample_context()
+        v = compiled.variants[variant]
+        subject = render_mod.render(v.subject, context) if v.subject is not None else _source_subject(mailing, variant)
+        error = None
+    except render_mod.MergeError as exc:
+        subject, error = "", exc.messages
+    return render(request, "mailings/staff/preview.html", {
+        "mailing": mailing, "person": person, "subject": subject, "error": error, "variant": variant,
+        "variants": range(mailing.ab_variants),
+    })
+
+
+def _source_subject(mailing: Mailing, variant: int) -> str:
+    from .sending.compose import variant_sources
+
+    return variant_sources(mailing)[variant]["subject"]
+
+
+def _variant(request: HttpRequest, mailing: Mailing) -> int:
+    try:
+        v = int(request.GET.get("variant", "0"))
+    except ValueError:
+        v = 0
+    return v if 0 <= v < mailing.ab_variants else 0
+
+
+@login_required
+@xframe_options_sameorigin
+def mailing_preview_frame(request: HttpRequest, pk: int) -> HttpResponse:
+    """The email's HTML alone, for the preview's iframe, under a CSP that forbids any
+    script."""
+    mailing = selectors.access_mailing(request.user, pk)
+    person = _preview_person(request)
+    try:
+        compiled = CompiledMailing(mailing)
+    except render_mod.MergeError:
+        raise Http404 from None
+    context = compiled.contexts([person.pk])[person.pk] if person else services.sample_context()
+    context = {**context, "unsubscribe_url": "#", "preferences_url": "#", "click": "#", "pixel": ""}
+    html = render_mod.render(compiled.variants[_variant(request, mailing)].body.html, context)
+    response = HttpResponse(html)
+    response["Content-Security-Policy"] = PREVIEW_CSP
+    return response
+
+
+@login_required
+@require_POST
+def mailing_test(request: HttpRequest, pk: int) -> HttpResponse:
+    mailing = selectors.access_mailing(request.user, pk, write=True)
+    person = None
+    if request.POST.get("person"):
+        person = access_person(request.user, request.POST["person"])
+    try:
+        services.mailing_test_send(mailing=mailing, actor=request.user, person=person,
+                                   variant=_variant(request, mailing))
+    except (ValidationError, render_mod.MergeError) as exc:
+        messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+    else:
+        messages.success(request, _("A test was sent to %(email)s.") % {"email": request.user.email})
+    return redirect("mailings_staff:detail", pk=mailing.pk)
+
+
+@login_required
+@require_POST
+def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
+    mailing = selectors.access_mailing(request.user, pk, write=True)
+    form = SendForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("mailings_staff:detail", pk=mailing.pk)
+    try:
+        mailing = services.mailing_send(mailing=mailing, actor=request.user, when=form.cleaned_data.get("when"))
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        if mailing.status == Mailing.Status.SCHEDULED:
+            messages.success(request, _("Scheduled."))
+        else:
+            messages.success(request, _("Sending has started."))
+    return redirect("mailings_staff:detail", pk=mailing.pk)
+
+
+@login_required
+@require_POST
+def mailing_control(request: HttpRequest, pk: int) -> HttpResponse:
+    mailing = selectors.access_mailing(request.user, pk, write=True)
+    action = request.POST.get("action", "")
+    if action == "pause":
+        ok = services.mailing_pause(mailing=mailing, actor=request.user)
+    elif action == "resume":
+        ok = services.mailing_resume(mailing=mailing, actor=request.user)
+    elif action == "cancel":
+        ok = services.mailing_cancel(mailing=mailing, actor=request.user) or mailing.status != Mailing.Status.SENT
+    else:
+        ok = False
+    if ok:
+        messages.success(request, _("Done."))
+    else:
+        messages.error(request, _("That cannot be done to this mailing now."))
+    return redirect("mailings_staff:detail", pk=mailing.pk)
+
+
+@login_required
+@require_POST
+def mailing_winner(request: HttpRequest, pk: int) -> HttpResponse:
+    mailing = selectors.access_mailing(request.user, pk, write=True)
+    form = WinnerForm(request.POST)
+    if not form.is_valid() or form.cleaned_data["variant"] >= mailing.ab_variants:
+        messages.error(request, _("Choose one of the variants."))
+        return redirect("mailings_staff:detail", pk=mailing.pk)
+    n = services.mailing_winner_set(mailing=mailing, variant=form.cleaned_data["variant"], actor=request.user)
+    if n:
+        messages.success(request, _("The winner is going to %(n)s more people.") % {"n": n})
+    else:
+        messages.error(request, _("The winner has already been chosen."))
+    return redirect("mailings_staff:detail", pk=mailing.pk)

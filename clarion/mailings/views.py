@@ -1,0 +1,108 @@
+"""Public endpoints reached from inside an email: one-click unsubscribe (RFC 8058),
+the preference page, the open pixel and the click redirect. None needs a login or a
+cookie; each is authenticated by the signed recipient token ``r`` alone."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from . import selectors, services
+from .forms import PreferencesForm
+from .models import Link, OptOut
+from .sending import tokens
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+def _invalid(request: HttpRequest) -> HttpResponse:
+    return render(request, "mailings/public/invalid.html", status=404)
+
+
+@csrf_exempt  # RFC 8058: mail providers POST without cookies; the signed token authenticates.
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def unsubscribe(request: HttpRequest) -> HttpResponse:
+    """GET shows a confirm page only (link scanners must not unsubscribe anyone);
+    POST — the provider's one-click request or the confirm button — unsubscribes."""
+    recipient = selectors.recipient_from_token(request.GET.get("r") or request.POST.get("r"))
+    if recipient is None:
+        return _invalid(request)
+    if request.method == "POST":
+        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        services.recipient_unsubscribe(recipient=recipient, how="one-click" if one_click else "link")
+        return render(request, "mailings/public/unsubscribed.html", {"token": tokens.recipient_token(recipient.pk)})
+    return render(request, "mailings/public/unsubscribe_confirm.html",
+                  {"token": tokens.recipient_token(recipient.pk), "recipient": recipient})
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def preferences(request: HttpRequest) -> HttpResponse:
+    token = request.GET.get("r") or request.POST.get("r")
+    recipient = selectors.recipient_from_token(token)
+    if recipient is None or recipient.person is None:
+        return _invalid(request)
+    person = recipient.person
+    opted_out = set(OptOut.objects.filter(person=person).values_list("category", flat=True))
+    initial = {"categories": [c for c in services.Mailing.Category.values if c not in opted_out]}
+    form = PreferencesForm(request.POST or None, initial=initial)
+    saved = False
+    if request.method == "POST" and form.is_valid():
+        services.preferences_save(recipient=recipient, unsubscribe_all=form.cleaned_data["unsubscribe_all"],
+                                  categories=form.cleaned_data["categories"])
+        saved = True
+        person.refresh_from_db()
+    return render(request, "mailings/public/preferences.html",
+                  {"form": form, "token": tokens.recipient_token(recipient.pk), "saved": saved,
+                   "subscribed": person.email_status == "subscribed"},
+                  status=400 if form.errors else 200)
+
+
+@never_cache
+def open_pixel(request: HttpRequest) -> HttpResponse:
+    recipient = selectors.recipient_from_token(request.GET.get("r"))
+    if recipient is not None:
+        services.open_record(recipient=recipient, user_agent=request.META.get("HTTP_USER_AGENT", ""))
+    response = HttpResponse(PIXEL, content_type="image/gif")
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+def _with_attribution(url: str, token: str) -> str:
+    """Add ``mt`` to links into this site, so the action or gift credits the mailing."""
+    if not url.startswith(settings.SITE_URL + "/"):
+        return url
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "mt"]
+    query.append(("mt", token))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+@never_cache
+def click(request: HttpRequest) -> HttpResponse:
+    recipient = selectors.recipient_from_token(request.GET.get("r"))
+    try:
+        index = int(request.GET.get("l", ""))
+    except ValueError:
+        index = -1
+    if recipient is None or index < 0:
+        return _invalid(request)
+    link = Link.objects.filter(mailing_id=recipient.mailing_id, index=index).first()
+    if link is None:
+        return _invalid(request)
+    services.click_record(recipient=recipient, link=link, user_agent=request.META.get("HTTP_USER_AGENT", ""))
+    token = tokens.mailing_link_token(recipient.mailing_id, recipient.variant, recipient.person_id)
+    return HttpResponseRedirect(_with_attribution(link.url, token))
+
+
+def invalid_link_message() -> str:
+    return _("This link is not valid. It may have been copied incompletely.")
