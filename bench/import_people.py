@@ -157,8 +157,12 @@ def main() -> None:
                     file=sys.stderr,
                 )
 
-        profiler = None
+        from clarion.people.imports import pgwrite
+
         if os.environ.get("BENCH_PROFILE"):
+            pgwrite.STEP_TIMES = {}
+        profiler = None
+        if os.environ.get("BENCH_CPROFILE"):
             import cProfile
 
             profiler = cProfile.Profile()
@@ -172,6 +176,10 @@ def main() -> None:
             profiler.disable()
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(35)
     elapsed = time.perf_counter() - start
+    if pgwrite.STEP_TIMES is not None:
+        # Seconds per step, summed over chunks (steps nest: "chunk" holds the others).
+        for name, seconds in sorted(pgwrite.STEP_TIMES.items(), key=lambda kv: -kv[1]):
+            print(f"  step {name}: {seconds:.2f}s", file=sys.stderr)
     people = Person.objects.count()
     print(
         f"import: {elapsed:.1f}s created={counts.created} updated={counts.updated} "

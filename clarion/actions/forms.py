@@ -225,7 +225,13 @@ class DonationForm(ActionForm):
     )
 
     MIN_PENCE = 100
-    MAX_PENCE = 10_000_000
+
+    @staticmethod
+    def max_pence() -> int:
+        # One limit for the form and the donations service (CLARION_DONATION_MAX_PENCE).
+        from clarion.donations.money import max_pence
+
+        return max_pence()
 
     def __init__(self, *args, page: ActionPage, **kwargs):
         super().__init__(*args, page=page, **kwargs)
@@ -263,7 +269,7 @@ class DonationForm(ActionForm):
             self.add_error("amount", _("Choose an amount or enter another amount."))
         elif pence < self.MIN_PENCE:
             self.add_error("other_amount", _("The smallest gift we can take is 1.00."))
-        elif pence > self.MAX_PENCE:
+        elif pence > self.max_pence():
             self.add_error("other_amount", _("That is more than we can take online; please contact us."))
         cleaned["amount_pence"] = pence
         cleaned["recurring"] = cleaned.get("frequency") == "monthly"

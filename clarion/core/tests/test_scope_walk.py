@@ -31,6 +31,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from clarion.actions.models import ActionPage
 from clarion.actions.services import SubmissionInput, submission_record
 from clarion.core.models import AuditEntry, User
+from clarion.donations.models import Donation, RecurringPlan
 from clarion.core.testing import factories
 from clarion.people.models import (
     Activity,
@@ -94,6 +95,13 @@ URL_KWARGS = {
         for name in ("page", "thanks", "next", "embed", "count", "share_image")
     },
     "actions:confirm": lambda w: {"slug": w.national_page.slug, "token": "bad-token"},
+    # A South person's gift on a national page, and their monthly plan.
+    "donations_staff:detail": lambda w: {"pk": w.south_donation.pk},
+    "donations_staff:permissibility": lambda w: {"pk": w.south_donation.pk},
+    "donations_staff:plan_renew": lambda w: {"pk": w.south_plan.pk},
+    "donations_staff:plan_cancel": lambda w: {"pk": w.south_plan.pk},
+    "donations:test_checkout": lambda w: {"token": "bad-token"},
+    "donations:checkout_cancelled": lambda w: {"token": "bad-token"},
 }
 
 # Public pages (anyone may use them, logged in or not): the walk checks their answers
@@ -134,6 +142,8 @@ class Snapshot:
     lists: list
     activities: int
     consents: int
+    donations: list
+    plans: list
 
     @classmethod
     def take(cls, person_id: int) -> Snapshot | None:
@@ -146,6 +156,9 @@ class Snapshot:
             lists=sorted(ListMembership.objects.filter(person_id=person_id).values_list("list_id", flat=True)),
             activities=Activity.objects.filter(person_id=person_id).count(),
             consents=ConsentRecord.objects.filter(person_id=person_id).count(),
+            donations=list(Donation.objects.filter(person_id=person_id).order_by("pk").values_list(
+                "pk", "status", "permissibility", "refunded_pence")),
+            plans=list(RecurringPlan.objects.filter(person_id=person_id).order_by("pk").values_list("pk", "status")),
         )
 
 
@@ -197,7 +210,18 @@ def world(areas, organiser, south_organiser):
             data=SubmissionInput(email=SOUTH_EMAIL, first_name="Zeb", last_name=SOUTH_LAST,
                                  comment="Signed from Easton", show_name=True),
         )
+    donation_page = ActionPage.objects.create(
+        slug="fund-us", title="Fund us", kind=ActionPage.Kind.DONATION, status=ActionPage.Status.LIVE
+    )
+    south_plan = RecurringPlan.objects.create(
+        person=south, page=donation_page, amount_pence=1000, gateway="test"
+    )
+    south_donation = Donation.objects.create(
+        person=south, page=donation_page, plan=south_plan, amount_pence=60000, recurring=True,
+        status=Donation.Status.SUCCEEDED, gateway="test", permissibility="pending",
+    )
     return SimpleNamespace(
+        south_plan=south_plan, south_donation=south_donation,
         areas=areas, organiser=organiser, south_organiser=south_organiser, south=south, north=north,
         tag=tag, plist=plist, field=field, south_segment=south_segment, south_import=south_import,
         south_page=south_page, national_page=national_page, national_segment=national_segment,

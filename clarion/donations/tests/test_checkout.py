@@ -123,3 +123,28 @@ def test_leaving_the_checkout_marks_the_donation_cancelled(client, donation_page
     assert donation.status == "cancelled"
     assert client.get("/donate/cancelled/nonsense/").status_code == 404
     assert re.search(r"Go back and donate", response.content.decode())
+
+
+def _form(areas, **extra):
+    data = {"amount": "other", "other_amount": "12.50", "frequency": "once", "first_name": "Dana",
+            "last_name": "Donor", "email": "dana@example.net", "postcode": areas.postcodes["north"]}
+    data.update(extra)
+    return data
+
+
+def test_an_amount_over_the_online_limit_is_a_form_error_not_a_crash(client, donation_page, areas):
+    url = reverse("actions:page", kwargs={"slug": donation_page.slug})
+    response = client.post(url, _form(areas, other_amount="20000.00"))
+    assert response.status_code == 400
+    assert "The largest donation we can take online is £10,000.00" in response.content.decode()
+    assert not Donation.objects.exists()
+
+
+def test_an_unreachable_gateway_is_explained_to_the_donor(client, donation_page, areas, stripe_settings, fake_stripe):
+    fake_stripe.fail_with = (503, {"error": {"message": "down"}})
+    url = reverse("actions:page", kwargs={"slug": donation_page.slug})
+    response = client.post(url, _form(areas))
+    assert response.status_code == 400
+    assert "Please try again" in response.content.decode()
+    # The attempt is on record (invariant 1), marked failed.
+    assert Donation.objects.get().status == "failed"

@@ -257,3 +257,24 @@ def test_subscription_lifecycle_start_renewals_and_cancellation(client, stripe_m
 
 def test_webhook_url_is_named(stripe_settings):
     assert reverse("donations:stripe_webhook") == URL
+
+
+def test_staff_stopping_a_stripe_plan_cancels_the_subscription_at_stripe(
+    client, admin, stripe_monthly, fake_stripe, settings, django_capture_on_commit_callbacks
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    session = _session(stripe_monthly, mode="subscription", payment_intent=None, subscription="sub_stop_me")
+    _post(client, _event("checkout.session.completed", session, "evt_start"))
+    plan = RecurringPlan.objects.get()
+    client.force_login(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("donations_staff:plan_cancel", args=[plan.pk]), {"reason": "donor asked"})
+    assert response.status_code == 302
+    plan.refresh_from_db()
+    assert plan.status == "cancelled"
+    deletes = [r for r in fake_stripe.requests if r["method"] == "DELETE"]
+    assert [r["path"] for r in deletes] == ["/v1/subscriptions/sub_stop_me"]
+    # Stripe then confirms with customer.subscription.deleted: nothing more happens.
+    deleted = {"id": "sub_stop_me", "object": "subscription", "status": "canceled"}
+    assert _post(client, _event("customer.subscription.deleted", deleted, "evt_gone")).status_code == 200
+    assert len([r for r in fake_stripe.requests if r["method"] == "DELETE"]) == 1

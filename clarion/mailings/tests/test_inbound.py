@@ -14,7 +14,7 @@ from clarion.people.normalise import email_hash
 
 from .helpers import make_mailing, send_and_work
 
-pytestmark = pytest.mark.usefixtures("mail_settings")
+pytestmark = [pytest.mark.usefixtures("mail_settings"), pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from clarion.people.services import email_status_set
 
 from .helpers import make_mailing, run_tasks, send_and_work
 
-pytestmark = pytest.mark.usefixtures("mail_settings")
+pytestmark = [pytest.mark.usefixtures("mail_settings"), pytest.mark.django_db(transaction=True)]
 
 
 def test_each_subscriber_gets_one_personalised_copy(admin, subscribed, everyone, smtp_server,

@@ -13,7 +13,7 @@ from clarion.people.models import Activity
 
 from .helpers import make_mailing, send_and_work
 
-pytestmark = pytest.mark.usefixtures("mail_settings")
+pytestmark = [pytest.mark.usefixtures("mail_settings"), pytest.mark.django_db(transaction=True)]
 
 
 def _sent(admin, everyone, smtp_server, capture):

@@ -14,7 +14,7 @@ from clarion.mailings.models import Event, Recipient
 
 from .helpers import make_mailing, send_and_work
 
-pytestmark = pytest.mark.usefixtures("mail_settings")
+pytestmark = [pytest.mark.usefixtures("mail_settings"), pytest.mark.django_db(transaction=True)]
 HUMAN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120 Safari/537.36"
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -60,6 +59,7 @@ from clarion.people.models import (
     Tagging,
 )
 
+from . import pgwrite
 from .parsing import CleanRow, RejectedRow, RowCleaner, csv_open, custom_field_defs, mapping_guess
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,9 @@ STATE_FIELDS = (
     "modified_at",
 )
 ORM_BATCH = 2000
-PG_BATCH = 20000
+# A chunk is one transaction: large enough that per-chunk statements cost nothing per
+# row, small enough to keep memory and the replay-on-race fallback bounded.
+PG_BATCH = 100_000
 
 
 @dataclass
@@ -163,6 +165,8 @@ class _Plan:
     activities: list[tuple[_State, str, str, dict]] = field(default_factory=list)
     rejects: list[RejectedRow] = field(default_factory=list)
     phone_keys: set = field(default_factory=set)
+    joined_summary: str = ""
+    joined_data: dict = field(default_factory=dict)
     created: int = 0
     updated: int = 0
 
@@ -181,48 +185,7 @@ def _lookup(rows: list[CleanRow]):
     other_phone: dict[str, int] = {}
     ident: dict[tuple[str, str], int] = {}
     if connection.vendor == "postgresql":
-        # One array parameter instead of tens of thousands of IN placeholders.
-        def fetch(sql: str, values: list) -> list[tuple]:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [values])
-                return cursor.fetchall()
-
-        person, pemail, pphone, pident = (
-            Person._meta.db_table,
-            PersonEmail._meta.db_table,
-            PersonPhone._meta.db_table,
-            PersonIdentifier._meta.db_table,
-        )
-        if emails:
-            prim_email = dict(
-                fetch(f"SELECT email, id FROM {person} WHERE email = ANY(%s)", emails)  # noqa: S608
-            )
-            other_email = dict(
-                fetch(f"SELECT email, person_id FROM {pemail} WHERE email = ANY(%s)", emails)  # noqa: S608
-            )
-        if phones:
-            prim_phone = dict(
-                fetch(
-                    f"SELECT phone, min(id) FROM {person} WHERE phone = ANY(%s) GROUP BY phone",  # noqa: S608
-                    phones,
-                )
-            )
-            other_phone = dict(
-                fetch(
-                    f"SELECT DISTINCT ON (number) number, person_id FROM {pphone} "  # noqa: S608
-                    "WHERE number = ANY(%s) ORDER BY number, id",
-                    phones,
-                )
-            )
-        for system, values in idents.items():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT value, person_id FROM {pident} WHERE system = %s AND value = ANY(%s)",  # noqa: S608
-                    [system, list(values)],
-                )
-                for value, pid in cursor.fetchall():
-                    ident[(system, value)] = pid
-        return prim_email, other_email, prim_phone, other_phone, ident
+        return pgwrite.lookup(rows)
     if emails:
         prim_email = dict(Person.objects.filter(email__in=emails).values_list("email", "pk"))
         other_email = dict(
@@ -295,6 +258,7 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
     outside = _("Outside your area: you can only import people whose postcode is in your area.")
     joined = _("Joined the database")
     created_data = {"recruiter": None, "import": ctx.job_id}
+    plan.joined_summary, plan.joined_data = joined, created_data
     seq = 0
     for row in rows:
         ref = None
@@ -540,120 +504,9 @@ def _write_children_orm(plan: _Plan, ctx: ImportContext, now) -> None:
     )
 
 
-def _copy_rows(cursor, table: str, columns: list[str], rows: Iterable[tuple]) -> None:
-    cols = ", ".join(connection.ops.quote_name(c) for c in columns)
-    with cursor.copy(f"COPY {connection.ops.quote_name(table)} ({cols}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
 def _write_pg(plan: _Plan, ctx: ImportContext, now) -> None:
-    """The PostgreSQL path: ids from the sequence, then COPY straight into the tables."""
-    table = Person._meta.db_table
-    with connection.cursor() as cursor:
-        pg = cursor.cursor
-        if plan.new:
-            pg.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [table, len(plan.new)],
-            )
-            for state, (pid,) in zip(plan.new, pg.fetchall(), strict=True):
-                state.pid = pid
-            fixed = {
-                "country": "GB",
-                "membership_status": "none",
-                "source_code": "",
-                "created_at": now,
-            }
-            columns = ["id", *STATE_FIELDS, "share_code", *fixed]
-            # Any other required column (added later by another app) gets its default.
-            extra_fields = [
-                f for f in Person._meta.concrete_fields if f.column not in columns and not f.null
-            ]
-            extra = [f.column for f in extra_fields]
-            defaults = [f.get_default() for f in extra_fields]
-            fixed_values = tuple(fixed.values())
-            token = people_services.new_share_code
-            _copy_rows(
-                pg,
-                table,
-                [*columns, *extra],
-                (
-                    (
-                        s.pid,
-                        *[
-                            json.dumps(s.vals[f]) if f == "custom_fields" else s.vals[f]
-                            for f in STATE_FIELDS
-                        ],
-                        token(),
-                        *fixed_values,
-                        *defaults,
-                    )
-                    for s in plan.new
-                ),
-            )
-        if plan.changed:
-            fields = sorted({f for s in plan.changed for f in s.dirty})
-            # Column names come from STATE_FIELDS, never from the file.
-            cols = ", ".join(connection.ops.quote_name(f) for f in fields)
-            pg.execute("DROP TABLE IF EXISTS clarion_import_upd")
-            pg.execute(
-                f"CREATE TEMP TABLE clarion_import_upd AS SELECT id, {cols} FROM {table} WITH NO DATA"  # noqa: S608
-            )
-            _copy_rows(
-                pg,
-                "clarion_import_upd",
-                ["id", *fields],
-                (
-                    (
-                        s.pid,
-                        *[
-                            json.dumps(s.vals[f]) if f == "custom_fields" else s.vals[f]
-                            for f in fields
-                        ],
-                    )
-                    for s in plan.changed
-                ),
-            )
-            sets = ", ".join(
-                f"{connection.ops.quote_name(f)} = u.{connection.ops.quote_name(f)}" for f in fields
-            )
-            pg.execute(f"UPDATE {table} p SET {sets} FROM clarion_import_upd u WHERE p.id = u.id")  # noqa: S608
-        dumped: dict[int, str] = {}
-
-        def _dumps(data: dict) -> str:
-            # The same dict object is shared by every "created" entry of a batch.
-            key = id(data)
-            if key not in dumped:
-                dumped[key] = json.dumps(data)
-            return dumped[key]
-
-        _copy_rows(
-            pg,
-            Activity._meta.db_table,
-            ["person_id", "kind", "summary", "data", "actor_id", "created_at"],
-            (
-                (s.pid, k, str(summary)[:500], _dumps(d), ctx.actor_id, now)
-                for s, k, summary, d in plan.activities
-            ),
-        )
-        new_tags = [(s.pid, t, now) for s, t in plan.taggings if s.new]
-        if new_tags:
-            _copy_rows(pg, Tagging._meta.db_table, ["person_id", "tag_id", "created_at"], new_tags)
-        new_lists = [(s.pid, x, now) for s, x in plan.listings if s.new]
-        if new_lists:
-            _copy_rows(
-                pg, ListMembership._meta.db_table, ["person_id", "list_id", "created_at"], new_lists
-            )
-    # Rows that touch existing people are few; the ORM's ON CONFLICT handling is enough.
-    # (Identifiers of new people go here too: a clash must fail the batch.)
-    old = _Plan(rows=[])
-    old.other_emails = plan.other_emails
-    old.other_phones = plan.other_phones
-    old.identifiers = plan.identifiers
-    old.taggings = [(s, t) for s, t in plan.taggings if not s.new]
-    old.listings = [(s, x) for s, x in plan.listings if not s.new]
-    _write_children_orm(old, ctx, now)
+    """The PostgreSQL path: set-based SQL around COPY (see ``pgwrite``)."""
+    pgwrite.write_plan(plan, ctx, now)
 
 
 def _slow_batch(
@@ -766,8 +619,9 @@ def people_import_rows(
     def write_batch(batch: list[CleanRow], processed: int, read_rejects: int) -> None:
         if batch:
             now = timezone.now()
-            with transaction.atomic():
-                plan = _plan_batch(batch, ctx, now)
+            with pgwrite.step("chunk (all of it, with commit)"), transaction.atomic():
+                with pgwrite.step("plan"):
+                    plan = _plan_batch(batch, ctx, now)
                 try:
                     with transaction.atomic():
                         (_write_pg if use_copy else _write_orm)(plan, ctx, now)

@@ -223,6 +223,10 @@ third@example.org,07911 000002,,,,,,,,
 third@example.org,,Thea,,,,d,,M-2,
 new2@example.org,07911 000003,,,,,,,,
 new3@example.org,07911 000003,,,,,,,,
+x1@example.org,,Xan,,,,,,,
+y1@example.org,07911 000004,Yul,,,,,,,south
+x1@example.org,07911 000004,,,,,,,,
+,07911 000004,,Zed,,,,,,
 """
 
 
@@ -308,6 +312,10 @@ def test_bulk_import_equals_person_upsert_row_by_row(areas, use_copy, batch_size
     assert phoebe["email_status"] == EmailStatus.SUBSCRIBED  # no status column value: unchanged
     assert bulk["keep@example.org"]["last_name"] == "Name"  # blank cells erase nothing
     assert bulk["status@example.org"]["email_status"] == EmailStatus.UNSUBSCRIBED
+    # Two people share a phone: a phone-only row goes to the one created first (the
+    # lowest id), as person_find picks, even when the chunk boundary falls in between.
+    assert bulk["x1@example.org"]["last_name"] == "Zed"
+    assert bulk["y1@example.org"]["custom_fields"] == {"ward": "south"}
 
 
 @pytest.mark.parametrize("use_copy", WRITE_PATHS)
@@ -561,3 +569,69 @@ def test_batch_that_meets_a_concurrent_write_is_replayed_row_by_row(areas, monke
     assert (counts.created, counts.updated, counts.rejected) == (1, 1, 0)
     assert Person.objects.get(email="raced@example.org").first_name == "First"
     assert Person.objects.get(email="fresh@example.org").first_name == "Fay"
+
+
+@pytest.mark.parametrize("use_copy", WRITE_PATHS)
+def test_chunk_whose_email_was_taken_after_the_lookup_is_replayed_row_by_row(
+    areas, monkeypatch, use_copy
+):
+    person_upsert(email="raced@example.org", first_name="First")
+    real_lookup = import_services._lookup
+
+    def stale_lookup(rows):
+        # As if "raced@example.org" was created by someone else after the look-up.
+        prim_email, *rest = real_lookup(rows)
+        prim_email.pop("raced@example.org", None)
+        return (prim_email, *rest)
+
+    monkeypatch.setattr(import_services, "_lookup", stale_lookup)
+    counts, rejects, _w = _import(
+        "Email,First name,Last name\nraced@example.org,,Racer\nfresh@example.org,Fay,\n",
+        use_copy=use_copy,
+        ctx=ImportContext(tags=["spring"]),
+    )
+    assert (counts.created, counts.updated, counts.rejected) == (1, 1, 0)
+    raced = Person.objects.get(email="raced@example.org")
+    assert (raced.first_name, raced.last_name) == ("First", "Racer")
+    assert Person.objects.get(email="fresh@example.org").first_name == "Fay"
+    assert Person.objects.count() == 2
+    assert Person.objects.filter(tags__name="spring").count() == 2
+
+
+@pytest.mark.parametrize("use_copy", WRITE_PATHS)
+def test_new_people_get_area_timeline_lists_and_ids_in_file_order(areas, use_copy):
+    north = areas.postcodes["north"]
+    text = "Email,Postcode\nzed@example.org," + north + "\namy@example.org,\n"
+    counts, _r, _w = _import(text, use_copy=use_copy, ctx=ImportContext(lists=["Spring drive"]))
+    zed, amy = Person.objects.order_by("pk")
+    assert (zed.email, amy.email) == ("zed@example.org", "amy@example.org")
+    assert zed.area_id is not None and zed.latitude is not None and amy.area_id is None
+    for person in (zed, amy):
+        assert sorted(person.activities.values_list("kind", flat=True)) == ["created", "listed"]
+        assert list(person.lists.values_list("name", flat=True)) == ["Spring drive"]
+
+
+if ON_POSTGRES:
+    # Share codes are drawn in SQL only on the COPY path, so only it retries clashes.
+    def test_copy_path_share_code_clash_is_retried_with_fresh_codes(areas, monkeypatch):
+        from clarion.people.imports import pgwrite
+
+        taken = person_upsert(email="old@example.org").person.share_code
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TEMP SEQUENCE clarion_test_tries")
+        # The first attempt gives the first new person a code someone already has.
+        monkeypatch.setattr(
+            pgwrite,
+            "SHARE_CODE_SQL",
+            f"CASE WHEN nextval('clarion_test_tries') = 1 THEN '{taken}' "
+            f"ELSE {pgwrite.SHARE_CODE_SQL} END",
+        )
+
+        def no_fallback(*args, **kwargs):
+            raise AssertionError("a share code clash must not replay the chunk row by row")
+
+        monkeypatch.setattr(import_services, "_slow_batch", no_fallback)
+        counts, _r, _w = _import("Email\na@example.org\nb@example.org\n", use_copy=True)
+        assert counts.created == 2
+        codes = list(Person.objects.values_list("share_code", flat=True))
+        assert len(set(codes)) == 3 and all(len(c) == 8 for c in codes)

@@ -32,24 +32,28 @@ class Command(BaseCommand):
             self.stdout.write("Demo data already loaded.")
             self._print_login()
             return
+        # One transaction: a failure part-way leaves no half-loaded demo behind.
         with transaction.atomic():
-            if not Area.objects.exists():
-                areas_load_csv(text=(FIXTURES / "demo_areas.csv").read_text())
-                postcodes_load_csv(text=(FIXTURES / "demo_postcodes.csv").read_text())
-            north = Area.objects.get(code="R-N")
-            User.objects.create_superuser(DEMO_ADMIN, DEMO_PASSWORD, name="Demo Admin")
-            User.objects.create_user(
-                "north@example.org", DEMO_PASSWORD, name="Nadia North", role=User.Role.ORGANISER, area=north
-            )
-            User.objects.create_user(
-                "analyst@example.org", DEMO_PASSWORD, name="Ana Lyst", role=User.Role.ANALYST
-            )
-        call_command("seed_people", count=people, tags=40, seed=2026, stdout=self.stdout)
-        from clarion.people.demo import demo_segments_create
-
-        demo_segments_create()
+            self._load(people)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
         self._print_login()
+
+    def _load(self, people: int) -> None:
+        from clarion.actions.demo import demo_pages_create
+        from clarion.people.demo import demo_segments_create
+
+        if not Area.objects.exists():
+            areas_load_csv(text=(FIXTURES / "demo_areas.csv").read_text())
+            postcodes_load_csv(text=(FIXTURES / "demo_postcodes.csv").read_text())
+        north = Area.objects.get(code="R-N")
+        User.objects.create_superuser(DEMO_ADMIN, DEMO_PASSWORD, name="Demo Admin")
+        User.objects.create_user(
+            "north@example.org", DEMO_PASSWORD, name="Nadia North", role=User.Role.ORGANISER, area=north
+        )
+        User.objects.create_user("analyst@example.org", DEMO_PASSWORD, name="Ana Lyst", role=User.Role.ANALYST)
+        call_command("seed_people", count=people, tags=40, seed=2026, stdout=self.stdout)
+        demo_segments_create()
+        demo_pages_create()
 
     def _print_login(self):
         self.stdout.write(
