@@ -24,7 +24,6 @@ from clarion.people.normalise import email_hash
 from clarion.people.services import activity_record, email_status_set
 
 from .models import Event, Link, Mailing, OptOut, Recipient, SendSlot, Variant
-from .sending import render
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +145,7 @@ def _store_links(mailing: Mailing) -> None:
 
 def mailing_start_now(*, mailing_id: int) -> str:
     """Freeze the ledger (once) and enqueue the senders and the watcher. Idempotent."""
-    from .tasks import mailing_deliver, mailing_watch
+    from .tasks import mailing_watch
 
     with transaction.atomic():
         mailing = Mailing.objects.select_for_update().get(pk=mailing_id)

@@ -32,6 +32,10 @@ from clarion.actions.models import ActionPage
 from clarion.actions.services import SubmissionInput, submission_record
 from clarion.core.models import AuditEntry, User
 from clarion.donations.models import Donation, RecurringPlan
+from clarion.qa.models import Question, QuestionGroup
+from clarion.qa.models import Session as QaSession
+from clarion.qa.staff_views import ACTIONS as QA_QUESTION_ACTIONS
+from clarion.qa.staff_views import GROUP_ACTIONS as QA_GROUP_ACTIONS
 from clarion.core.testing import factories
 from clarion.people.models import (
     Activity,
@@ -102,6 +106,31 @@ URL_KWARGS = {
     "donations_staff:plan_cancel": lambda w: {"pk": w.south_plan.pk},
     "donations:test_checkout": lambda w: {"token": "bad-token"},
     "donations:checkout_cancelled": lambda w: {"token": "bad-token"},
+    # Q&A: a South session with a South person's question waiting for moderation, and
+    # a national session where the same person asked too.
+    **{
+        f"qa_staff:{name}": (lambda w: [{"session_id": w.south_session.pk}, {"session_id": w.national_session.pk}])
+        for name in ("console", "edit", "status", "queue", "host", "report")
+    },
+    "qa_staff:question": lambda w: [
+        {"session_id": w.south_session.pk, "question_id": w.south_question.pk},
+        {"session_id": w.national_session.pk, "question_id": w.national_question.pk},
+    ],
+    "qa_staff:question_action": lambda w: [
+        {"session_id": session.pk, "question_id": question.pk, "action": action}
+        for session, question in ((w.south_session, w.south_question), (w.national_session, w.national_question))
+        for action in sorted(QA_QUESTION_ACTIONS)
+    ],
+    "qa_staff:group_action": lambda w: [
+        {"session_id": w.south_session.pk, "group_id": w.south_group.pk, "action": action}
+        for action in sorted(QA_GROUP_ACTIONS)
+    ],
+    "qa:confirm": lambda w: {"token": "bad-token"},
+    **{
+        f"qa:{name}": (lambda w: [{"slug": w.south_session.slug}, {"slug": w.national_session.slug}])
+        for name in ("session", "ask", "thanks", "live", "present", "confirm_request")
+    },
+    "qa:vote": lambda w: {"slug": w.south_session.slug, "question_id": w.south_question.pk},
 }
 
 # Public pages (anyone may use them, logged in or not): the walk checks their answers
@@ -144,6 +173,7 @@ class Snapshot:
     consents: int
     donations: list
     plans: list
+    questions: list
 
     @classmethod
     def take(cls, person_id: int) -> Snapshot | None:
@@ -159,6 +189,8 @@ class Snapshot:
             donations=list(Donation.objects.filter(person_id=person_id).order_by("pk").values_list(
                 "pk", "status", "permissibility", "refunded_pence")),
             plans=list(RecurringPlan.objects.filter(person_id=person_id).order_by("pk").values_list("pk", "status")),
+            questions=list(Question.objects.filter(person_id=person_id).order_by("pk").values_list(
+                "pk", "status", "text", "answer_text")),
         )
 
 
@@ -220,7 +252,24 @@ def world(areas, organiser, south_organiser):
         person=south, page=donation_page, plan=south_plan, amount_pence=60000, recurring=True,
         status=Donation.Status.SUCCEEDED, gateway="test", permissibility="pending",
     )
+    south_session = QaSession.objects.create(
+        slug="south-qa", title="Ask the South", host="Regional lead", area=areas.bristol,
+        status=QaSession.Status.OPEN,
+    )
+    national_session = QaSession.objects.create(
+        slug="national-qa", title="Ask the leader", host="Leader", status=QaSession.Status.OPEN,
+    )
+    south_group = QuestionGroup.objects.create(session=south_session, wave=True)
+    south_question = Question.objects.create(
+        session=south_session, person=south, display_name="Zeb", group=south_group,
+        text="What about the Easton bus depot?",
+    )
+    national_question = Question.objects.create(
+        session=national_session, person=south, display_name="Zeb", text="When is the manifesto out?",
+    )
     return SimpleNamespace(
+        south_session=south_session, national_session=national_session, south_group=south_group,
+        south_question=south_question, national_question=national_question,
         south_plan=south_plan, south_donation=south_donation,
         areas=areas, organiser=organiser, south_organiser=south_organiser, south=south, north=north,
         tag=tag, plist=plist, field=field, south_segment=south_segment, south_import=south_import,

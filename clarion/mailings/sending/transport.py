@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 
@@ -88,9 +87,13 @@ class SMTPTransport:
     def send(self, *, mail_from: str, rcpt: str, data: bytes) -> Outcome:
         try:
             conn = self._open()
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self._drop()
             return Outcome(RETRY, f"connect: {exc}"[:300])
+        if any(c in mail_from + rcpt for c in "<>\r\n "):
+            return Outcome(FAILED, "invalid address")
+        if conn.has_extn("pipelining"):
+            return self._send_pipelined(conn, mail_from, rcpt, data)
         data_sent = False
         try:
             code, resp = conn.mail(mail_from)
@@ -111,7 +114,48 @@ class SMTPTransport:
             data_sent = True
             conn.send(payload + b".\r\n")
             code, resp = conn.getreply()
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            if data_sent:
+                return Outcome(UNCERTAIN, f"connection lost after the message data: {exc}"[:300])
+            return Outcome(RETRY, f"connection lost: {exc}"[:300])
+        if code == 250:
+            return Outcome(SENT)
+        if code == 421:
+            self._drop()
+        return _classify(code, resp)
+
+
+    def _send_pipelined(self, conn: smtplib.SMTP, mail_from: str, rcpt: str, data: bytes) -> Outcome:
+        """RFC 2920: MAIL, RCPT and DATA in one write, then the message: two round
+        trips per message instead of four."""
+        data_sent = False
+        try:
+            conn.send(f"MAIL FROM:<{mail_from}>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode())
+            mail_code, mail_resp = conn.getreply()
+            rcpt_code, rcpt_resp = conn.getreply()
+            data_code, data_resp = conn.getreply()
+            if mail_code != 250 or rcpt_code not in (250, 251) or data_code != 354:
+                if data_code == 354:
+                    # DATA was accepted although the envelope was not: end it empty.
+                    conn.send(b".\r\n")
+                    conn.getreply()
+                if 421 in (mail_code, rcpt_code, data_code):
+                    self._drop()
+                else:
+                    self._reset()
+                if mail_code != 250:
+                    return _classify(mail_code, mail_resp)
+                if rcpt_code not in (250, 251):
+                    return _classify(rcpt_code, rcpt_resp)
+                return _classify(data_code, data_resp)
+            payload = _DOT.sub(b"..", data)
+            if not payload.endswith(b"\r\n"):
+                payload += b"\r\n"
+            data_sent = True
+            conn.send(payload + b".\r\n")
+            code, resp = conn.getreply()
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self._drop()
             if data_sent:
                 return Outcome(UNCERTAIN, f"connection lost after the message data: {exc}"[:300])

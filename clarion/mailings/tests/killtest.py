@@ -53,8 +53,9 @@ def wait_final(world: World, mailing_id: int, timeout: float) -> dict:
 
 def postgres_db_env(url: str, suffix: str) -> tuple[dict, callable]:
     """A fresh PostgreSQL database next to ``url``'s; returns (env, drop)."""
-    import psycopg
     from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/") + suffix

@@ -87,8 +87,9 @@ def test_preference_page_opts_out_of_a_category(client, admin, subscribed, every
 
 def test_dkim_signature_covers_list_unsubscribe_and_verifies(admin, subscribed, everyone, smtp_server, settings,
                                                              tmp_path, django_capture_on_commit_callbacks):
-    import dkim
     import subprocess
+
+    import dkim
 
     subprocess.run(["openssl", "genrsa", "-out", str(tmp_path / "dkim.pem"), "2048"], check=True, capture_output=True)
     public = subprocess.run(["openssl", "rsa", "-in", str(tmp_path / "dkim.pem"), "-pubout", "-outform", "DER"],

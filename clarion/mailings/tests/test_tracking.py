@@ -28,7 +28,12 @@ def _links(message):
 def test_click_opens_and_attribution_show_in_the_report(client, admin, subscribed, everyone, smtp_server,
                                                         django_capture_on_commit_callbacks):
     from clarion.actions.models import ActionPage
-    from clarion.actions.services import SubmissionInput, mailing_token_value, page_save, submission_record
+    from clarion.actions.services import (
+        SubmissionInput,
+        mailing_token_value,
+        page_save,
+        submission_record,
+    )
     from clarion.donations.models import Donation
 
     page = page_save(page=ActionPage(kind=ActionPage.Kind.PETITION, slug="save-the-library", title="Save it",

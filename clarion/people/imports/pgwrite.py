@@ -84,6 +84,11 @@ def step(name: str) -> Iterator[None]:
         STEP_TIMES[name] = STEP_TIMES.get(name, 0.0) + time.perf_counter() - start
 
 
+def step_record(name: str, seconds: float) -> None:
+    if STEP_TIMES is not None:
+        STEP_TIMES[name] = STEP_TIMES.get(name, 0.0) + seconds
+
+
 def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
@@ -251,7 +256,7 @@ def _insert_new_people(cur, plan, ctx, now) -> None:
         cur.execute(
             f"INSERT INTO {_q(Activity._meta.db_table)} "  # noqa: S608
             "(person_id, kind, summary, data, actor_id, created_at) "
-            "SELECT n.id, %s, %s, %s::jsonb, %s, %s FROM clarion_import_new n ORDER BY n.id",
+            "SELECT n.id, %s, %s, %s::jsonb, %s, %s FROM clarion_import_new n",
             [
                 Activity.Kind.CREATED.value,
                 str(plan.joined_summary)[:500],

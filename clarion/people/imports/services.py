@@ -31,6 +31,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -640,6 +641,8 @@ def people_import_rows(
                     for reject in plan.rejects:
                         reject.cells = lines[reject.line].cells
                         rejects.append(reject)
+                written = time.perf_counter()
+            pgwrite.step_record("commit", time.perf_counter() - written)
         counts.processed = processed
         counts.rejected = read_rejects + write_rejected[0]
         if progress is not None:

@@ -169,6 +169,41 @@ def validate_definition(definition: Any) -> dict[str, Any]:
     return tree_to_json(clean_definition(definition))
 
 
+def _split_facts(part: Q) -> tuple[list[Any], list[Any]]:
+    """(``PersonFacts`` tests, other children) of an ANDed, non-negated ``Q``; a ``Q``
+    of any other shape is kept whole."""
+    from .conditions import PersonFacts
+
+    if part.negated or (part.connector != Q.AND and len(part.children) > 1):
+        return [], [part]
+    facts = [child for child in part.children if isinstance(child, PersonFacts)]
+    rest = [child for child in part.children if not isinstance(child, PersonFacts)]
+    return facts, rest
+
+
+def _combine_all(parts: list[Q]) -> Q:
+    """AND ``parts``, folding their ``facts`` tests (PostgreSQL) into one expression so
+    PostgreSQL answers them with a single GIN scan that intersects the posting lists
+    itself, instead of a bitmap per condition ANDed afterwards."""
+    from .conditions import PersonFacts
+
+    facts: list[PersonFacts] = []
+    rest: list[Any] = []
+    for part in parts:
+        part_facts, part_rest = _split_facts(part)
+        facts.extend(part_facts)
+        rest.extend(part_rest)
+    if len(facts) < 2:
+        combined = parts[0]
+        for part in parts[1:]:
+            combined &= part
+        return combined
+    combined = Q(PersonFacts.merge(facts))
+    for child in rest:
+        combined &= child if isinstance(child, Q) else Q(child)
+    return combined
+
+
 def compile_tree(tree: CleanGroup, *, using: str = DEFAULT_DB_ALIAS) -> Q:
     def node(item: CleanGroup | CleanCondition) -> Q | None:
         if isinstance(item, CleanCondition):
@@ -176,9 +211,11 @@ def compile_tree(tree: CleanGroup, *, using: str = DEFAULT_DB_ALIAS) -> Q:
         parts = [q for q in (node(child) for child in item.children) if q is not None]
         if not parts:
             return None
+        if item.op == "all":
+            return _combine_all(parts)
         combined = parts[0]
         for part in parts[1:]:
-            combined = combined & part if item.op == "all" else combined | part
+            combined |= part
         return ~combined if item.op == "not" else combined
 
     return node(tree) or Q()

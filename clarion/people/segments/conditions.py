@@ -1,10 +1,12 @@
 """The built-in segment conditions (see ``registry`` for how to add more).
 
-On PostgreSQL, tag conditions read ``people_person.tag_ids``, an array of tag ids kept
-in step with ``people_tagging`` by triggers (migration ``0002_segment_indexes``) and
-indexed with GIN, so a tag test is a bitmap index scan that PostgreSQL can AND with
-the area/status and custom-field indexes instead of joining 20M tagging rows. SQLite
-has no arrays and reads ``people_tagging`` directly.
+On PostgreSQL, tag, area, email status and membership conditions read
+``people_person.facts``, one GIN-indexed array per person holding their tag ids and
+markers for their area (and every area above it) and statuses, kept right by triggers
+(migrations ``0002_segment_indexes`` and ``0003_segment_facts``). The compiler folds an
+"all" group's tests into one ``facts @> ARRAY[...]``, a single index scan whose cost
+follows the rarest of them. SQLite has no arrays and reads ``people_tagging``,
+``area_id`` and the status columns directly; both paths give the same people.
 """
 
 from __future__ import annotations
@@ -54,30 +56,79 @@ def _is_postgres(using: str) -> bool:
     return connections[using].vendor == "postgresql"
 
 
-class PersonTagIds(Expression):
-    """``people_person.tag_ids`` (PostgreSQL only; not a model field so that Django
-    never writes it and a stale Person instance can never overwrite the triggers' work).
+# Markers in ``people_person.facts`` (migration 0003_segment_facts, whose
+# ``people_facts`` SQL function uses the same bases and codes: change both together).
+# Tag ids are stored as they are, so each kind of fact keeps its own range.
+AREA_BASE = 1 << 60
+EMAIL_BASE = 2 << 60
+MEMBERSHIP_BASE = 3 << 60
+EMAIL_CODES = {"none": 1, "subscribed": 2, "unsubscribed": 3, "bouncing": 4, "complained": 5}
+MEMBERSHIP_CODES = {"none": 1, "active": 2, "lapsed": 3, "cancelled": 4}
+
+
+class PersonFacts(Expression):
+    """Tests on ``people_person.facts`` (PostgreSQL only), ANDed together:
+    ``facts @> ARRAY[...]`` (has every one) and ``facts && ARRAY[...]`` (has at least
+    one). The column holds a person's tag ids, a marker for their area and every area
+    above it, and markers for their email and membership status; one GIN index serves
+    it. It is not a model field, so Django never writes it and a stale Person instance
+    can never overwrite what the triggers computed.
 
     The column is qualified with the query's own alias for people_person, so the
     expression stays right when the segment queryset becomes a subquery (``U0``).
+    ``compiler`` merges the tests of an "all" group into one ``PersonFacts`` so that a
+    typical segment is a single index scan.
     """
 
     output_field = BooleanField()
+    conditional = True
 
-    def __init__(self, operator: str, ids: list[int]):
+    def __init__(self, terms: list[tuple[str, list[int]]]):
         super().__init__()
-        if operator not in ("@>", "&&"):
-            raise ValueError(operator)
-        self.operator = operator
-        self.ids = [int(i) for i in ids]
+        self.terms = []
+        for operator, ids in terms:
+            if operator not in ("@>", "&&"):
+                raise ValueError(operator)
+            ids = sorted({int(i) for i in ids})
+            if not ids:
+                raise ValueError("A facts test needs at least one value.")
+            # "has at least one of [x]" is "has [x]"; @> lets it merge with the others.
+            self.terms.append(("@>" if len(ids) == 1 else operator, ids))
+
+    @classmethod
+    def contains(cls, ids: list[int]) -> PersonFacts:
+        return cls([("@>", ids)])
+
+    @classmethod
+    def overlaps(cls, ids: list[int]) -> PersonFacts:
+        return cls([("&&", ids)])
+
+    @classmethod
+    def merge(cls, tests: list[PersonFacts]) -> PersonFacts:
+        """One expression for all of ``tests`` (each must hold): every "has all" is
+        folded into a single ``@>`` array; "has any" tests stay separate clauses."""
+        every: set[int] = set()
+        anys: list[list[int]] = []
+        for test in tests:
+            for operator, ids in test.terms:
+                if operator == "@>":
+                    every.update(ids)
+                elif ids not in anys:
+                    anys.append(ids)
+        terms = [("@>", sorted(every))] if every else []
+        return cls(terms + [("&&", ids) for ids in anys])
 
     def as_sql(self, compiler, connection):
         alias = compiler.query.get_initial_alias()
-        column = f"{compiler.quote_name_unless_alias(alias)}.{connection.ops.quote_name('tag_ids')}"
-        return f"({column} {self.operator} %s::bigint[])", [self.ids]
+        column = f"{compiler.quote_name_unless_alias(alias)}.{connection.ops.quote_name('facts')}"
+        sql = " AND ".join(f"{column} {operator} %s::bigint[]" for operator, _ in self.terms)
+        return f"({sql})", [ids for _, ids in self.terms]
 
     def get_group_by_cols(self):
         return []
+
+    def __repr__(self) -> str:
+        return f"PersonFacts({self.terms!r})"
 
 
 class TagsForm(forms.Form):
@@ -93,8 +144,8 @@ class HasTag(ConditionType):
 
     def compile(self, params, *, using):
         ids = sorted(tag.pk for tag in params["tags"])
-        if _is_postgres(using):
-            return Q(PersonTagIds("@>" if params["match"] == "all" else "&&", ids))
+        if _is_postgres(using) and ids[-1] < AREA_BASE:
+            return Q(PersonFacts.contains(ids) if params["match"] == "all" else PersonFacts.overlaps(ids))
         if params["match"] == "all":
             q = Q()
             for pk in ids:
@@ -148,8 +199,11 @@ class InArea(ConditionType):
     Form = AreaForm
 
     def compile(self, params, *, using):
-        # The subtree's ids are read now (a few rows), so PostgreSQL sees a constant
-        # list it can match against the (area, email_status) index in a bitmap scan.
+        if _is_postgres(using):
+            # Everyone in the subtree carries this area's marker in ``facts``.
+            return Q(PersonFacts.contains([AREA_BASE + params["area"].pk]))
+        # The subtree's ids are read now (a few rows), so the query holds a constant
+        # list that the (area, email_status) index serves.
         ids = list(Area.objects.using(using).filter(path__startswith=params["area"].path).values_list("pk", flat=True))
         return Q(area_id__in=ids)
 
@@ -220,6 +274,8 @@ class EmailStatusIs(ConditionType):
     Form = EmailStatusForm
 
     def compile(self, params, *, using):
+        if _is_postgres(using) and all(s in EMAIL_CODES for s in params["statuses"]):
+            return Q(PersonFacts.overlaps([EMAIL_BASE + EMAIL_CODES[s] for s in params["statuses"]]))
         return Q(email_status__in=sorted(params["statuses"]))
 
     def describe(self, params):
@@ -240,6 +296,8 @@ class MembershipIs(ConditionType):
     Form = MembershipForm
 
     def compile(self, params, *, using):
+        if _is_postgres(using) and all(s in MEMBERSHIP_CODES for s in params["statuses"]):
+            return Q(PersonFacts.overlaps([MEMBERSHIP_BASE + MEMBERSHIP_CODES[s] for s in params["statuses"]]))
         return Q(membership_status__in=sorted(params["statuses"]))
 
     def describe(self, params):

@@ -4,20 +4,24 @@ strict validation, hostile input, scoping, the staff pages and the live count.""
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from clarion.areas.services import area_create, area_move
 from clarion.core.models import User
 from clarion.core.testing import factories
 from clarion.people.models import CustomField, Person, PersonList, Segment, Tag
+from clarion.people.segments import conditions as segment_conditions
 from clarion.people.segments.compiler import MAX_CONDITIONS, compile_definition, validate_definition
 from clarion.people.segments.registry import SegmentDefinitionError, condition_types
 from clarion.people.segments.selectors import segment_count, segment_people
-from clarion.people.services import list_add, tag_add
+from clarion.people.services import list_add, tag_add, tag_remove
 
 
 def _set(person: Person, **fields) -> None:
@@ -452,3 +456,168 @@ def test_build_a_segment_with_a_live_count_in_a_real_browser(page, live_server, 
     assert segment.definition["conditions"][0]["tags"] == [world["tags"]["nhs"]]
     assert User.objects.filter(pk=admin.pk).exists()
     json.dumps(segment.definition)
+
+
+# --- the PostgreSQL ``facts`` fast path -------------------------------------------------
+#
+# On PostgreSQL, tag, area, email status and membership conditions read one indexed
+# array (``people_person.facts``, kept by triggers) and an "all" group folds them into
+# one test. Every answer must equal the portable compilation (the one SQLite runs),
+# which these tests force by telling the conditions they are not on PostgreSQL. On
+# SQLite both sides are the portable path, so the tests still check the definitions.
+
+def _portable_names(admin, definition, monkeypatch) -> set[str]:
+    with monkeypatch.context() as patch:
+        patch.setattr(segment_conditions, "_is_postgres", lambda using: False)
+        return set(segment_people(admin, definition).values_list("first_name", flat=True))
+
+
+def _atoms(w) -> list[dict]:
+    t, a = w["tags"], w["areas"]
+    return [
+        {"type": "tag", "tags": [t["housing"]], "match": "any"},
+        {"type": "tag", "tags": [t["nhs"], t["climate"]], "match": "any"},
+        {"type": "tag", "tags": [t["housing"], t["climate"]], "match": "all"},
+        {"type": "tag", "tags": [t["housing"], t["nhs"]], "match": "all"},
+        {"type": "area", "area": "N"},
+        {"type": "area", "area": "R-N"},
+        {"type": "area", "area": a.bristol_east.pk},
+        {"type": "email_status", "statuses": ["subscribed"]},
+        {"type": "email_status", "statuses": ["none", "bouncing"]},
+        {"type": "membership", "statuses": ["active"]},
+        {"type": "membership", "statuses": ["none", "lapsed"]},
+        {"type": "custom_field", "field": "gift_aid", "operator": "yes"},
+        {"type": "has_email", "present": "yes"},
+    ]
+
+
+def _shapes(a: dict, b: dict) -> list[dict]:
+    return [
+        _all(a, b),
+        {"op": "any", "conditions": [a, b]},
+        {"op": "not", "conditions": [a, b]},
+        _all(a, {"op": "not", "conditions": [b]}),
+        _all({"op": "not", "conditions": [a]}, {"op": "not", "conditions": [b]}),
+        _all(a, {"op": "any", "conditions": [b, _all(a, b)]}),
+        {"op": "not", "conditions": [_all(a, b)]},
+    ]
+
+
+def test_the_fast_path_gives_the_same_people_as_the_portable_one_for_every_combination(world, admin, monkeypatch):
+    atoms = _atoms(world)
+    definitions = [d for a in atoms for d in (_all(a), {"op": "not", "conditions": [a]})]
+    definitions += [d for a, b in itertools.combinations(atoms, 2) for d in _shapes(a, b)]
+    definitions += [_all(a, b, c) for a, b, c in itertools.combinations(atoms, 3)]
+    answers = set()
+    for definition in definitions:
+        fast = _names(admin, definition)
+        assert fast == _portable_names(admin, definition, monkeypatch), definition
+        answers.add(frozenset(fast))
+    assert len(definitions) == 858
+    # The population tells the definitions apart, so agreeing is not a matter of luck.
+    assert len(answers) >= 20 and frozenset() in answers and frozenset({"Ann", "Ben", "Cat", "Dan", "Eve"}) in answers
+
+
+def test_people_with_no_area_are_in_none_of_an_area_on_both_paths(world, admin, monkeypatch):
+    not_north = {"op": "not", "conditions": [{"type": "area", "area": "R-N"}]}
+    assert _names(admin, not_north) == _portable_names(admin, not_north, monkeypatch) == {"Cat", "Dan", "Eve"}
+    not_anywhere = {"op": "not", "conditions": [{"type": "area", "area": "N"}]}
+    assert _names(admin, not_anywhere) == {"Dan"}
+
+
+def test_an_all_group_on_postgresql_is_one_facts_test(world, admin):
+    t = world["tags"]
+    definition = _all({"type": "tag", "tags": [t["housing"]], "match": "any"}, {"type": "area", "area": "R-N"},
+                      {"type": "email_status", "statuses": ["subscribed"]},
+                      {"type": "membership", "statuses": ["active", "lapsed"]},
+                      {"type": "custom_field", "field": "gift_aid", "operator": "yes"})
+    sql = str(segment_people(admin, definition).query).split(" WHERE ", 1)[1]
+    if connection.vendor == "postgresql":
+        # tag, area and status in one "has all of", membership as one "has any of".
+        assert sql.count('"facts" @>') == 1 and sql.count('"facts" &&') == 1
+        assert "tagging" not in sql and "area_id" not in sql
+    else:
+        assert "facts" not in sql
+    assert _names(admin, definition) == {"Ann"}
+
+
+def _facts_names(admin, world, area="R-N") -> set[str]:
+    return _names(admin, _all({"type": "tag", "tags": [world["tags"]["housing"]], "match": "any"},
+                              {"type": "area", "area": area},
+                              {"type": "email_status", "statuses": ["subscribed"]}))
+
+
+def test_the_fast_path_follows_tagging_moving_and_status_changes(world, admin, monkeypatch):
+    ann = Person.objects.get(first_name="Ann")
+    ben = Person.objects.get(first_name="Ben")
+    assert _facts_names(admin, world) == {"Ann", "Ben"}
+    tag_remove(person=ben, tag=Tag.objects.get(pk=world["tags"]["housing"]))
+    assert _facts_names(admin, world) == {"Ann"}
+    Person.objects.filter(pk=ann.pk).update(email_status="unsubscribed")
+    assert _facts_names(admin, world) == set()
+    Person.objects.filter(pk=ann.pk).update(email_status="subscribed", area=world["areas"].bristol_east)
+    assert _facts_names(admin, world) == set()
+    assert _facts_names(admin, world, area="R-S") == {"Ann"}
+    Person.objects.filter(pk=ann.pk).update(area=None)
+    assert _facts_names(admin, world, area="N") == set()
+    for definition in (_all({"type": "area", "area": "N"}), {"op": "not", "conditions": [{"type": "area", "area": "N"}]}):
+        assert _names(admin, definition) == _portable_names(admin, definition, monkeypatch)
+
+
+def test_moving_an_area_moves_its_people_in_segments(world, admin, monkeypatch):
+    areas = world["areas"]
+    # Leeds (with Ann and Ben's ward inside it) moves from the North to the South.
+    area_move(area=areas.leeds, parent=areas.south)
+    in_south = _all({"type": "area", "area": "R-S"})
+    in_north = _all({"type": "area", "area": "R-N"})
+    assert _names(admin, in_south) == _portable_names(admin, in_south, monkeypatch) == {"Ann", "Ben", "Cat", "Eve"}
+    assert _names(admin, in_north) == _portable_names(admin, in_north, monkeypatch) == set()
+    # A new region between the nation and the South: the South's people are in it too.
+    west = area_create(code="R-W", name="The West", kind="region", parent=areas.nation)
+    area_move(area=areas.south, parent=west)
+    in_west = _all({"type": "area", "area": "R-W"})
+    assert _names(admin, in_west) == _portable_names(admin, in_west, monkeypatch) == {"Ann", "Ben", "Cat", "Eve"}
+
+
+def test_saving_a_stale_person_does_not_undo_their_tags_in_segments(world, admin):
+    stale = Person.objects.get(first_name="Ben")
+    tag_add(person=stale, tag=Tag.objects.get(pk=world["tags"]["nhs"]))
+    nhs = _all({"type": "tag", "tags": [world["tags"]["nhs"]], "match": "any"})
+    assert _names(admin, nhs) == {"Ben", "Eve"}
+    stale.last_name = "Stale"
+    stale.save()  # a full save of an instance loaded before the tag was added
+    assert _names(admin, nhs) == {"Ben", "Eve"}
+    stale.first_name = "Benjamin"
+    stale.email_status = "unsubscribed"
+    stale.save(update_fields=["first_name", "email_status"])
+    assert _names(admin, nhs) == {"Benjamin", "Eve"}
+    assert _names(admin, _all({"type": "email_status", "statuses": ["unsubscribed"]})) == {"Benjamin", "Cat"}
+
+
+def test_a_csv_import_lands_in_segments_on_every_write_path(world, admin, monkeypatch):
+    from clarion.people.imports.services import ImportContext, people_import_rows
+    from clarion.people.tests.test_imports import WRITE_PATHS, _rows
+
+    csv_text = (
+        "First Name,Email,Postcode,Email Status\n"
+        "Ivy,ivy@example.org,LS1 4AP,subscribed\n"
+        "Jay,jay@example.org,BS5 6XX,subscribed\n"
+        "Kim,kim@example.org,,subscribed\n"
+        "Ann,ann@example.net,LS2 7EY,\n"
+    )
+    for use_copy in WRITE_PATHS:
+        with transaction.atomic():
+            _csv, rows = _rows(csv_text)
+            counts, rejects, _warned = people_import_rows(rows=rows, ctx=ImportContext(tags=["Housing"]),
+                                                          use_copy=use_copy)
+            assert (counts.created, counts.updated, len(rejects)) == (3, 1, 0), use_copy
+            housing_north = _all({"type": "tag", "tags": [world["tags"]["housing"]], "match": "any"},
+                                 {"type": "area", "area": "R-N"},
+                                 {"type": "email_status", "statuses": ["subscribed"]})
+            assert _names(admin, housing_north) == {"Ann", "Ben", "Ivy"}, use_copy
+            housing_subscribed_nowhere = _all({"type": "tag", "tags": [world["tags"]["housing"]], "match": "all"},
+                                              {"op": "not", "conditions": [{"type": "area", "area": "N"}]})
+            assert _names(admin, housing_subscribed_nowhere) == {"Kim"}, use_copy
+            for definition in (housing_north, housing_subscribed_nowhere):
+                assert _names(admin, definition) == _portable_names(admin, definition, monkeypatch)
+            transaction.set_rollback(True)
