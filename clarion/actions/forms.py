@@ -270,7 +270,13 @@ class DonationForm(ActionForm):
         elif pence < self.MIN_PENCE:
             self.add_error("other_amount", _("The smallest gift we can take is 1.00."))
         elif pence > self.max_pence():
-            self.add_error("other_amount", _("That is more than we can take online; please contact us."))
+            from clarion.donations.money import format_money
+
+            self.add_error(
+                "other_amount",
+                _("The largest donation we can take online is %(amount)s; please contact us about a larger gift.")
+                % {"amount": format_money(self.max_pence(), self.page.currency)},
+            )
         cleaned["amount_pence"] = pence
         cleaned["recurring"] = cleaned.get("frequency") == "monthly"
         return cleaned

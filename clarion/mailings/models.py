@@ -188,6 +188,9 @@ class SendSlot(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["mailing", "number"], name="sendslot_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.mailing_id}:{self.number}"
+
 
 class Throttle(models.Model):
     """A shared token bucket per second (``global`` or ``mailing:<id>``), so the limit
@@ -196,6 +199,9 @@ class Throttle(models.Model):
     name = models.CharField(max_length=50, unique=True)
     window = models.BigIntegerField(default=0)
     used = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Link(models.Model):
@@ -208,6 +214,9 @@ class Link(models.Model):
     class Meta:
         ordering = ["index"]
         constraints = [models.UniqueConstraint(fields=["mailing", "index"], name="link_unique_index")]
+
+    def __str__(self) -> str:
+        return self.url
 
 
 class Event(models.Model):
@@ -233,6 +242,9 @@ class Event(models.Model):
     class Meta:
         indexes = [models.Index(fields=["mailing", "kind", "variant"], name="event_report_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.mailing_id}:{self.kind}"
+
 
 class OptOut(models.Model):
     """A person's choice (preference page) not to receive one category of mail."""
@@ -243,3 +255,6 @@ class OptOut(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["person", "category"], name="optout_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id}:{self.category}"

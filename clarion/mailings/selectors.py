@@ -210,7 +210,7 @@ def mailing_report(mailing: Mailing) -> dict:
     for key, qs in uniq.items():
         for v, n in qs.values("variant").annotate(n=Count("recipient_id", distinct=True)).values_list("variant", "n"):
             row(v)[key] += n
-    for (mid, v), figs in _attribution([mailing.pk]).items():
+    for (_mid, v), figs in _attribution([mailing.pk]).items():
         r = row(v)
         for k in ("actions", "donations", "pence"):
             r[k] += figs[k]

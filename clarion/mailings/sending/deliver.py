@@ -167,7 +167,7 @@ def mark_in_flight(mailing: Mailing, owner: str, ids: list[int], person_ids: lis
     if mailing.frequency_cap_hours:
         since = timezone.now() - timedelta(hours=mailing.frequency_cap_hours)
         sql += (
-            f" AND person_id NOT IN (SELECT r2.person_id FROM {table} r2 WHERE r2.person_id IN ({person_marks}) "
+            f" AND person_id NOT IN (SELECT r2.person_id FROM {table} r2 WHERE r2.person_id IN ({person_marks}) "  # noqa: S608
             f"AND r2.mailing_id <> %s AND r2.sent_at >= %s)"
         )
         params += [*person_ids, mailing.pk, _dt(since)]

@@ -270,4 +270,4 @@ def render(template, context: dict) -> str:
 
 
 def uses(source: str, name: str) -> bool:
-    return bool(re.search(r"\b%s\b" % re.escape(name), " ".join(_TAG_RE.findall(source))))
+    return bool(re.search(rf"\b{re.escape(name)}\b", " ".join(_TAG_RE.findall(source))))
