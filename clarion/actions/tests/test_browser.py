@@ -105,3 +105,28 @@ def test_every_public_page_kind_has_no_serious_accessibility_violations(browser,
     found["signup/ (errors)"] = _axe_violations(page)
     context.close()
     assert found == {path: [] for path in found}
+
+
+@pytest.mark.browser
+def test_donate_through_the_test_gateway_and_see_the_money(page, live_server, admin, settings):
+    settings.CLARION_ACTION_COUNT_SECONDS = 0
+    donate = make_page(kind=ActionPage.Kind.DONATION, slug="fund-us", title="Fund us", suggested_amounts=[500, 1000])
+    page.goto(f"{live_server.url}/act/fund-us/")
+    page.get_by_text("£10", exact=False).first.click()
+    page.get_by_role("textbox", name="First name", exact=True).fill("Mary")
+    page.get_by_role("textbox", name="Email", exact=True).fill("mary@example.net")
+    page.locator("form.act-form button[type=submit], form button.act-submit").first.click()
+    page.wait_for_url("**/donate/test-checkout/**")
+    assert "£10.00" in page.locator("#checkout-amount").inner_text()
+    page.get_by_role("button", name="Pay £10.00").click()
+    page.wait_for_url("**/act/fund-us/thanks/**")
+    assert "Thank you" in page.content()
+
+    mary = Person.objects.get(email="mary@example.net")
+    assert mary.donations.get().status == "succeeded"
+    login(page, live_server.url, admin.email, PASSWORD)
+    page.goto(f"{live_server.url}/staff/people/{mary.pk}/")
+    assert "£10.00" in page.locator("#timeline").inner_text()
+    page.goto(f"{live_server.url}/staff/actions/{donate.pk}/")
+    money = page.locator(".card", has_text="Money raised").inner_text()
+    assert "£10" in money and "1 gift" in money
