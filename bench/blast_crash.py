@@ -5,7 +5,7 @@ recipient, how many copies arrived.
     .venv/bin/python bench/blast_crash.py [N]
 
 Last line: lost=... duplicates=... uncertain=... (target: lost 0, duplicates 0,
-uncertain no more than the in-flight window: senders x CLARION_MAILINGS_WINDOW).
+uncertain no more than kills x CLARION_MAILINGS_WINDOW: each kill leaves at most one window).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def main() -> None:
     duplicates = sum(c - 1 for c in copies.values() if c > 1)
     lost = sum(1 for e, s in ledger.items() if s != "uncertain" and copies[e] == 0)
     uncertain = sum(1 for s in ledger.values() if s == "uncertain")
-    print(f"recipients={n} received={sum(copies.values())} window={WORKERS * WINDOW}")
+    print(f"recipients={n} received={sum(copies.values())} kills={KILLS} in_flight_window_per_worker={WINDOW}")
     print(f"lost={lost} duplicates={duplicates} uncertain={uncertain}")
 
 

@@ -9,7 +9,15 @@ imports the file through the real import service (``people_import_rows`` fed by 
 CSV reader and row cleaner: encoding and delimiter detection, normalisation, matching,
 writing with the timeline). In the same run it times the physical baseline: a plain
 COPY of the same file into a staging table plus one INSERT ... ON CONFLICT merge into
-a table like people_person. The last line is ``key=value`` pairs.
+a table like people_person: ``ratio`` is against a table with people_person's columns,
+indexes, triggers and foreign keys (what any write to people_person pays);
+``ratio_plain`` against one with its columns and indexes only. The last line is
+``key=value`` pairs.
+
+    BENCH_PROFILE=1   print seconds per import step (look-up, plan, insert, commit...)
+    BENCH_CPROFILE=1  cProfile the main (reading) thread
+    BENCH_LOG_MS=N    log statements slower than N ms to the server log
+    BENCH_DB=name     database to (re)create, default clarion_bench_import
 """
 
 from __future__ import annotations
@@ -212,8 +220,11 @@ def main() -> None:
         cleaner = RowCleaner(mapping_guess(csv_file.headers), custom_field_defs())
         rows = (cleaner.clean(line, cells) for line, cells in csv_file.rows())
 
+        printed = [0]
+
         def progress(counts):
-            if counts.processed % 200_000 < 20_000:
+            if counts.processed - printed[0] >= 200_000 or counts.processed == args.rows:
+                printed[0] = counts.processed
                 print(
                     f"  {counts.processed:,} rows, {time.perf_counter() - start:.1f}s",
                     file=sys.stderr,

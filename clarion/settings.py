@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "clarion.donations",
     "clarion.qa",
     "clarion.mailings",
+    "clarion.events",
 ]
 
 MIDDLEWARE = [

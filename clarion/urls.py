@@ -15,6 +15,8 @@ urlpatterns = [
     path("qa/", include("clarion.qa.urls")),
     path("staff/mailings/", include("clarion.mailings.staff_urls")),
     path("m/", include("clarion.mailings.urls")),
+    path("staff/events/", include("clarion.events.staff_urls")),
+    path("events/", include("clarion.events.urls")),
     path("django-admin/", admin.site.urls),
 ]
 

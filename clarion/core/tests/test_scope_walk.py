@@ -32,6 +32,7 @@ from clarion.actions.models import ActionPage
 from clarion.actions.services import SubmissionInput, submission_record
 from clarion.core.models import AuditEntry, User
 from clarion.donations.models import Donation, RecurringPlan
+from clarion.mailings.models import Mailing
 from clarion.qa.models import Question, QuestionGroup
 from clarion.qa.models import Session as QaSession
 from clarion.qa.staff_views import ACTIONS as QA_QUESTION_ACTIONS
@@ -131,6 +132,11 @@ URL_KWARGS = {
         for name in ("session", "ask", "thanks", "live", "present", "confirm_request")
     },
     "qa:vote": lambda w: {"slug": w.south_session.slug, "question_id": w.south_question.pk},
+    # A South organiser's mailing to their segment.
+    **{
+        f"mailings_staff:{name}": (lambda w: {"pk": w.south_mailing.pk})
+        for name in ("detail", "edit", "preview", "preview_frame", "test", "send", "control", "winner")
+    },
 }
 
 # Public pages (anyone may use them, logged in or not): the walk checks their answers
@@ -267,7 +273,12 @@ def world(areas, organiser, south_organiser):
     national_question = Question.objects.create(
         session=national_session, person=south, display_name="Zeb", text="When is the manifesto out?",
     )
+    south_mailing = Mailing.objects.create(
+        name="South mailing", subject="Hi", from_name="South", from_email="s@example.org", body="Hi",
+        segment=south_segment, area=areas.south, created_by=south_organiser,
+    )
     return SimpleNamespace(
+        south_mailing=south_mailing,
         south_session=south_session, national_session=national_session, south_group=south_group,
         south_question=south_question, national_question=national_question,
         south_plan=south_plan, south_donation=south_donation,

@@ -166,6 +166,38 @@ def lookup(rows) -> tuple[dict, dict, dict, dict, dict]:
     return prim_email, other_email, prim_phone, other_phone, ident
 
 
+def people_for_update(ids: list[int], fields: Iterable[str]) -> list[tuple[int, dict]]:
+    """(id, {field: value}) of people ``ids``, locked FOR UPDATE; one array parameter."""
+    fields = list(fields)
+    cols = ", ".join(_q(f) for f in fields)
+    out = []
+    with step("lookup"), connection.wrap_database_errors, connection.cursor() as django_cursor:
+        cur = django_cursor.cursor
+        cur.execute(
+            f"SELECT id, {cols} FROM {_q(Person._meta.db_table)} "  # noqa: S608
+            "WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            [ids],
+        )
+        custom = fields.index("custom_fields")
+        for pid, *values in cur.fetchall():
+            if isinstance(values[custom], str):  # Django has psycopg leave JSON as text
+                values[custom] = json.loads(values[custom])
+            out.append((pid, dict(zip(fields, values, strict=True))))
+    return out
+
+
+def pairs_of(table: str, column: str, person_ids: list[int], wanted: list[int]) -> list[tuple]:
+    """(person_id, ``column``) rows of ``table`` for these people and values."""
+    with step("lookup"), connection.wrap_database_errors, connection.cursor() as django_cursor:
+        cur = django_cursor.cursor
+        cur.execute(
+            f"SELECT person_id, {_q(column)} FROM {_q(table)} "  # noqa: S608
+            f"WHERE person_id = ANY(%s) AND {_q(column)} = ANY(%s)",
+            [person_ids, wanted],
+        )
+        return cur.fetchall()
+
+
 # --- writing a plan --------------------------------------------------------------------
 
 

@@ -14,10 +14,11 @@ in batches. Each batch:
    emails/phones/ids, tags, lists and timeline entries together, so a crash leaves
    no half-written person.
 
-On PostgreSQL step 3 uses COPY and set-based SQL; elsewhere bulk ORM calls. If a
-concurrent writer got in first (a unique email taken between look-up and write), the
-batch is rolled back to its savepoint and replayed row by row through
-``person_upsert``, which handles races.
+On PostgreSQL (``pgwrite``) steps 1 and 3 are set-based SQL around COPY, a few
+statements per chunk of 100,000 rows, and only step 2's dictionary work is per row in
+Python; elsewhere bulk ORM calls. If a concurrent writer got in first (a unique email
+taken between look-up and write), the batch is rolled back to its savepoint and replayed
+row by row through ``person_upsert``, which handles races.
 
 Organisers import within their area: a row is rejected ("outside your area") when it
 would create a person whose postcode is not inside the organiser's subtree (or who has
@@ -84,6 +85,7 @@ ORM_BATCH = 2000
 # A chunk is one transaction: large enough that per-chunk statements cost nothing per
 # row, small enough to keep memory and the replay-on-race fallback bounded.
 PG_BATCH = 100_000
+PG_FIRST_BATCH = 20_000
 
 
 @dataclass
@@ -137,16 +139,36 @@ class ImportContext:
 class _State:
     """One person as the batch sees them: loaded from the database or new."""
 
-    __slots__ = ("pid", "seq", "vals", "new", "dirty", "tag_ids", "list_ids")
+    __slots__ = ("pid", "seq", "vals", "new", "queued", "_dirty", "_tag_ids", "_list_ids")
 
     def __init__(self, pid: int | None, seq: int, vals: dict[str, Any], new: bool) -> None:
         self.pid = pid
         self.seq = seq
         self.vals = vals
         self.new = new
-        self.dirty: set[str] = set()
-        self.tag_ids: set[int] = set()
-        self.list_ids: set[int] = set()
+        self.queued = False  # in plan.changed
+        # Made on first use: most people of a big file never need them.
+        self._dirty: set[str] | None = None
+        self._tag_ids: set[int] | None = None
+        self._list_ids: set[int] | None = None
+
+    @property
+    def dirty(self) -> set[str]:
+        if self._dirty is None:
+            self._dirty = set()
+        return self._dirty
+
+    @property
+    def tag_ids(self) -> set[int]:
+        if self._tag_ids is None:
+            self._tag_ids = set()
+        return self._tag_ids
+
+    @property
+    def list_ids(self) -> set[int]:
+        if self._list_ids is None:
+            self._list_ids = set()
+        return self._list_ids
 
     def order(self) -> tuple[int, int]:
         # Existing people come before new ones in primary-key order.
@@ -224,26 +246,32 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
     existing_ids = set(prim_email.values()) | set(other_email.values()) | set(prim_phone.values())
     existing_ids |= set(other_phone.values()) | set(ident.values())
     states: dict[int, _State] = {}
-    if existing_ids:
-        qs = Person.objects.filter(pk__in=existing_ids)
-        if connection.vendor == "postgresql":
-            qs = qs.select_for_update()
-        for vals in qs.values("pk", *STATE_FIELDS):
+    on_pg = connection.vendor == "postgresql"
+    if existing_ids and on_pg:
+        # Locked until the chunk commits, so nobody changes them under the replay.
+        for pid, vals in pgwrite.people_for_update(sorted(existing_ids), STATE_FIELDS):
+            states[pid] = _State(pid, 0, vals, new=False)
+    elif existing_ids:
+        for vals in Person.objects.filter(pk__in=existing_ids).values("pk", *STATE_FIELDS):
             pid = vals.pop("pk")
             states[pid] = _State(pid, 0, vals, new=False)
     row_tags = {name for r in rows for name in r.tags} | set(ctx.tags)
     tags = {name.lower(): ctx.tag(name) for name in row_tags}
     plists = [ctx.plist(name) for name in ctx.lists]
-    if states and tags:
-        for pid, tid in Tagging.objects.filter(
-            person_id__in=list(states), tag_id__in=[t.pk for t in tags.values()]
-        ).values_list("person_id", "tag_id"):
-            states[pid].tag_ids.add(tid)
-    if states and plists:
-        for pid, lid in ListMembership.objects.filter(
-            person_id__in=list(states), list_id__in=[p.pk for p in plists]
-        ).values_list("person_id", "list_id"):
-            states[pid].list_ids.add(lid)
+    for model, column, wanted, attr in (
+        (Tagging, "tag_id", [t.pk for t in tags.values()], "tag_ids"),
+        (ListMembership, "list_id", [p.pk for p in plists], "list_ids"),
+    ):
+        if not (states and wanted):
+            continue
+        if on_pg:
+            pairs = pgwrite.pairs_of(model._meta.db_table, column, list(states), wanted)
+        else:
+            pairs = model.objects.filter(
+                person_id__in=list(states), **{f"{column}__in": wanted}
+            ).values_list("person_id", column)
+        for pid, other in pairs:
+            getattr(states[pid], attr).add(other)
     postcodes = {r.postcode for r in rows if r.postcode}
     pc_rows = (
         {
@@ -377,7 +405,8 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
                 if "email_status" in changed:
                     state.dirty.update(("email_status_reason", "email_status_changed_at"))
                 state.dirty.add("modified_at")
-                if not state.new and state not in plan.changed:
+                if not state.new and not state.queued:
+                    state.queued = True
                     plan.changed.append(state)
                 fields = [f for f in changed if f != "email_status"]
                 if fields:
@@ -414,7 +443,8 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
             if not state.new:
                 vals["modified_at"] = now
                 state.dirty.add("modified_at")
-                if state not in plan.changed:
+                if not state.queued:
+                    state.queued = True
                     plan.changed.append(state)
         for plist in plists:
             if plist.pk in state.list_ids:
@@ -600,6 +630,9 @@ def people_import_rows(
     read_rejected = [0]
     write_rejected = [0]
 
+    # The first chunk is smaller so the writer starts while the rest is still read.
+    limit = [min(size, PG_FIRST_BATCH) if use_copy and not batch_size else size]
+
     def batches() -> Iterator[tuple[list[CleanRow], int, int]]:
         batch: list[CleanRow] = []
         for item in rows:
@@ -612,9 +645,10 @@ def people_import_rows(
                 warned.append(item)
                 counts.warned += 1
             batch.append(item)
-            if len(batch) >= size:
+            if len(batch) >= limit[0]:
                 yield batch, seen[0], read_rejected[0]
                 batch = []
+                limit[0] = size
         yield batch, seen[0], read_rejected[0]
 
     def write_batch(batch: list[CleanRow], processed: int, read_rejects: int) -> None:

@@ -6,24 +6,28 @@
 - ``AREA_BASE + id`` for their area *and every area above it* (read from
   ``areas_area.path``), so "in area X (and the areas inside it)" is one array element;
 - ``EMAIL_BASE + code`` for their email status and ``MEMBERSHIP_BASE + code`` for their
-  membership status.
+  membership status;
+- ``CUSTOM_BASE + h`` for each custom field holding a yes/no or a short text (choices,
+  dates), ``h`` being 60 bits of md5("key=b:true" / "key=s:Canvassing"). A segment
+  tests such a marker *and* the exact value (on the rows the index found), so a hash
+  collision could only cost time, never a wrong count.
 
-The bases (2^60, 2·2^60, 3·2^60) and codes are mirrored by
-``segments.conditions`` (``AREA_BASE`` …); change both together.
+The bases (2^60 … 4·2^60), codes and hash are mirrored by ``segments.conditions``
+(``AREA_BASE`` …, ``custom_marker``); change both together.
 
 Why: with a separate index per condition, PostgreSQL reads every condition's whole
 bitmap (an area, "subscribed" and a popular tag are 100k–1.2M entries each) and ANDs
 them, about 1 µs per entry, so a typical segment cost 200–300 ms on 2M people. With
 all of them in one array, ``facts @> ARRAY[tag, area, status]`` is ONE GIN scan,
 and GIN intersects the posting lists itself, skipping through the common keys guided
-by the rarest one, so the cost follows the smallest set, not the largest.
+by the rarest one, and the heap is read only for the people who match everything.
 
 How it stays right, whatever writes the rows (services, imports with COPY, merges,
 raw SQL):
 
 - ``people_facts(...)`` derives the array from a row's own columns plus the area path.
 - A BEFORE INSERT row trigger sets ``facts``; a BEFORE UPDATE row trigger recomputes it
-  only when ``tag_ids``, ``area_id``, ``email_status`` or ``membership_status`` changed
+  only when ``tag_ids``, ``area_id``, a status or ``custom_fields`` changed
   (the WHEN clause keeps unrelated updates free of any trigger call). The tagging
   triggers of 0002 rewrite ``tag_ids``, so tags flow through the same path.
 - ``area_move`` rewrites ``areas_area.path`` row by row; an AFTER UPDATE trigger on
@@ -46,7 +50,8 @@ is dropped: one fewer GIN index for every write.
 from django.db import migrations
 
 FACTS_FUNCTION = """
-CREATE FUNCTION people_facts(tags bigint[], area bigint, email_status text, membership_status text)
+CREATE FUNCTION people_facts(tags bigint[], area bigint, email_status text, membership_status text,
+                             custom jsonb)
 RETURNS bigint[] LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT tags
         || COALESCE((SELECT array_agg((1::bigint << 60) + part::bigint)
@@ -58,6 +63,13 @@ RETURNS bigint[] LANGUAGE sql STABLE PARALLEL SAFE AS $$
                  (3::bigint << 60) + CASE membership_status
                     WHEN 'none' THEN 1 WHEN 'active' THEN 2 WHEN 'lapsed' THEN 3
                     WHEN 'cancelled' THEN 4 ELSE 0 END]
+        || CASE WHEN jsonb_typeof(custom) = 'object' THEN COALESCE(
+               (SELECT array_agg((4::bigint << 60) + ('x' || substr(md5(
+                           f.key || '=' || CASE jsonb_typeof(f.value) WHEN 'boolean' THEN 'b:' ELSE 's:' END
+                           || (f.value #>> '{}')), 1, 15))::bit(60)::bigint)
+                FROM jsonb_each(custom) AS f
+                WHERE jsonb_typeof(f.value) IN ('string', 'boolean') AND length(f.value #>> '{}') <= 200),
+               '{}') ELSE '{}' END
 $$
 """
 
@@ -67,7 +79,7 @@ FORWARD = [
     # A full rewrite (see the module docstring), not an UPDATE of every row.
     """
     ALTER TABLE people_person ALTER COLUMN facts TYPE bigint[]
-    USING people_facts(tag_ids, area_id, email_status, membership_status)
+    USING people_facts(tag_ids, area_id, email_status, membership_status, custom_fields)
     """,
     "CREATE INDEX person_facts_gin ON people_person USING gin (facts)",
     "DROP INDEX IF EXISTS person_tag_ids_gin",
@@ -75,7 +87,8 @@ FORWARD = [
     CREATE FUNCTION people_person_facts() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
-        NEW.facts := people_facts(NEW.tag_ids, NEW.area_id, NEW.email_status, NEW.membership_status);
+        NEW.facts := people_facts(NEW.tag_ids, NEW.area_id, NEW.email_status, NEW.membership_status,
+                                  NEW.custom_fields);
         RETURN NEW;
     END $$
     """,
@@ -89,6 +102,7 @@ FORWARD = [
                        OR OLD.area_id IS DISTINCT FROM NEW.area_id
                        OR OLD.email_status IS DISTINCT FROM NEW.email_status
                        OR OLD.membership_status IS DISTINCT FROM NEW.membership_status
+                       OR OLD.custom_fields IS DISTINCT FROM NEW.custom_fields
                        OR OLD.facts IS DISTINCT FROM NEW.facts)
     EXECUTE FUNCTION people_person_facts()
     """,
@@ -97,7 +111,7 @@ FORWARD = [
     LANGUAGE plpgsql AS $$
     BEGIN
         UPDATE people_person p
-        SET facts = people_facts(p.tag_ids, p.area_id, p.email_status, p.membership_status)
+        SET facts = people_facts(p.tag_ids, p.area_id, p.email_status, p.membership_status, p.custom_fields)
         WHERE p.area_id = NEW.id;
         RETURN NULL;
     END $$
@@ -118,7 +132,7 @@ BACKWARD = [
     "CREATE INDEX IF NOT EXISTS person_tag_ids_gin ON people_person USING gin (tag_ids)",
     "DROP INDEX IF EXISTS person_facts_gin",
     "ALTER TABLE people_person DROP COLUMN IF EXISTS facts",
-    "DROP FUNCTION IF EXISTS people_facts(bigint[], bigint, text, text)",
+    "DROP FUNCTION IF EXISTS people_facts(bigint[], bigint, text, text, jsonb)",
 ]
 
 

@@ -12,6 +12,7 @@ follows the rarest of them. SQLite has no arrays and reads ``people_tagging``,
 from __future__ import annotations
 
 import datetime
+import hashlib
 import math
 from typing import Any
 
@@ -62,8 +63,23 @@ def _is_postgres(using: str) -> bool:
 AREA_BASE = 1 << 60
 EMAIL_BASE = 2 << 60
 MEMBERSHIP_BASE = 3 << 60
+CUSTOM_BASE = 4 << 60
 EMAIL_CODES = {"none": 1, "subscribed": 2, "unsubscribed": 3, "bouncing": 4, "complained": 5}
 MEMBERSHIP_CODES = {"none": 1, "active": 2, "lapsed": 3, "cancelled": 4}
+CUSTOM_MARKER_MAX_LENGTH = 200
+
+
+def custom_marker(key: str, value: Any) -> int | None:
+    """The ``facts`` marker of ``custom_fields[key] == value``, or None when such values
+    get no marker (numbers, long texts). 60 bits of md5, as ``people_facts`` computes
+    it; a collision only lets an extra row reach the exact check that follows."""
+    if isinstance(value, bool):
+        text = f"{key}=b:{'true' if value else 'false'}"
+    elif isinstance(value, str) and len(value) <= CUSTOM_MARKER_MAX_LENGTH:
+        text = f"{key}=s:{value}"
+    else:
+        return None
+    return CUSTOM_BASE + int(hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:15], 16)
 
 
 class PersonFacts(Expression):
@@ -452,6 +468,11 @@ class CustomFieldIs(ConditionType):
         if operator in ("yes", "no"):
             return self._equals(key, operator == "yes", using)
         if operator == "in":
+            markers = [custom_marker(key, item) for item in value]
+            if _is_postgres(using) and None not in markers:
+                # The markers narrow the people down in the facts index; the exact
+                # test then runs on those rows only.
+                return Q(PersonFacts.overlaps(markers)) & self._any_exact(key, value)
             q = Q()
             for item in value:
                 q |= self._equals(key, item, using)
@@ -464,8 +485,17 @@ class CustomFieldIs(ConditionType):
             return _key(key, "icontains", value)
         return _key(key, operator, value)
 
+    def _any_exact(self, key: str, values: list[Any]) -> Q:
+        q = Q()
+        for item in values:
+            q |= _key(key, "exact", item)
+        return q
+
     def _equals(self, key: str, value: Any, using: str) -> Q:
         if _is_postgres(using):
+            marker = custom_marker(key, value)
+            if marker is not None:
+                return Q(PersonFacts.contains([marker])) & _key(key, "exact", value)
             # jsonb containment is served by the GIN (jsonb_path_ops) index.
             return Q(custom_fields__contains={key: value})
         return _key(key, "exact", value)

@@ -1,0 +1,92 @@
+"""iCalendar (RFC 5545) text for one event or a feed of events, written by hand:
+CRLF line endings, lines folded at 75 octets, TEXT values escaped."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from .models import Event
+
+
+def escape_text(value: str) -> str:
+    """Escape a TEXT value: backslash, semicolon, comma and newlines (RFC 5545 3.3.11)."""
+    value = (value or "").replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return value.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
+
+
+def fold(line: str) -> str:
+    """Fold a content line into pieces of at most 75 octets, never splitting a UTF-8
+    character; continuation lines start with one space."""
+    encoded = line.encode("utf-8")
+    if len(encoded) <= 75:
+        return line
+    parts: list[str] = []
+    current = b""
+    limit = 75
+    for char in line:
+        piece = char.encode("utf-8")
+        if len(current) + len(piece) > limit:
+            parts.append(current.decode("utf-8"))
+            current = b""
+            limit = 74  # the leading space counts
+        current += piece
+    parts.append(current.decode("utf-8"))
+    return "\r\n ".join(parts)
+
+
+def _utc(value: datetime.datetime) -> str:
+    return value.astimezone(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _uid(event: Event) -> str:
+    host = settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "clarion"
+    return f"event-{event.pk}@{host}"
+
+
+def event_location(event: Event) -> str:
+    if event.kind == Event.Kind.ONLINE and not (event.venue or event.address):
+        return str(Event.Kind.ONLINE.label)
+    return ", ".join(p for p in (event.venue, event.address, event.postcode) if p)
+
+
+def _vevent(event: Event, *, stamp: datetime.datetime, online_url: str = "") -> list[str]:
+    url = settings.SITE_URL + reverse("events:detail", kwargs={"pk": event.pk})
+    description = event.description
+    if online_url:
+        description = f"{online_url}\n\n{description}"
+    lines = [
+        "BEGIN:VEVENT",
+        f"UID:{_uid(event)}",
+        f"DTSTAMP:{_utc(stamp)}",
+        f"DTSTART:{_utc(event.starts_at)}",
+        f"DTEND:{_utc(event.ends_at)}",
+        f"SUMMARY:{escape_text(event.title)}",
+        f"LOCATION:{escape_text(event_location(event))}",
+        f"DESCRIPTION:{escape_text(description)}",
+        f"URL:{url}",
+    ]
+    if event.status == Event.Status.CANCELLED:
+        lines.append("STATUS:CANCELLED")
+    lines.append("END:VEVENT")
+    return lines
+
+
+def calendar(events: Iterable[Event], *, name: str = "", online_url_for=None, method: str = "") -> str:
+    """A VCALENDAR holding ``events``; ``online_url_for(event)`` may return the online
+    link to include (only for people who RSVP'd)."""
+    stamp = timezone.now()
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Clarion//Events//EN", "CALSCALE:GREGORIAN"]
+    if method:
+        lines.append(f"METHOD:{method}")
+    if name:
+        lines.append(f"X-WR-CALNAME:{escape_text(name)}")
+    for event in events:
+        online = online_url_for(event) if online_url_for else ""
+        lines.extend(_vevent(event, stamp=stamp, online_url=online or ""))
+    lines.append("END:VCALENDAR")
+    return "".join(fold(line) + "\r\n" for line in lines)

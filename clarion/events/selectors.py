@@ -1,0 +1,267 @@
+"""Reads of events. Staff code reaches events only through ``events_for`` /
+``access_event`` (scoped to the user's area subtree) and attendees only through
+``rsvps_visible`` (which applies ``people_for``)."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from dataclasses import dataclass
+
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, QuerySet, Sum
+from django.http import Http404
+from django.utils import timezone
+
+from clarion.areas.models import Area
+from clarion.areas.selectors import area_subtree_q
+from clarion.people.models import Person
+from clarion.people.selectors import people_for
+
+from .models import CanvassResult, Event, Rsvp
+
+MANAGE_SALT = "clarion.events.rsvp-manage"
+HOST_SALT = "clarion.events.host"
+EARTH_MILES = 3958.8
+MILES_PER_DEGREE = 69.05
+
+
+# --- Signed links ----------------------------------------------------------------
+
+
+def manage_token(rsvp: Rsvp) -> str:
+    return signing.dumps([rsvp.event_id, rsvp.pk], salt=MANAGE_SALT, compress=True)
+
+
+def rsvp_from_token(event: Event, token: str) -> Rsvp | None:
+    """The RSVP a manage link names, or None if it is forged or for another event."""
+    try:
+        event_id, rsvp_id = signing.loads(token, salt=MANAGE_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    if event_id != event.pk:
+        return None
+    return Rsvp.objects.select_related("person", "event").filter(pk=rsvp_id, event=event).first()
+
+
+def host_token(event: Event) -> str:
+    return signing.dumps([event.pk, event.host_person_id], salt=HOST_SALT, compress=True)
+
+
+def host_token_ok(event: Event, token: str) -> bool:
+    """True if ``token`` is this event's host link for its current member host."""
+    try:
+        event_id, person_id = signing.loads(token, salt=HOST_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        return False
+    return event_id == event.pk and event.host_person_id is not None and person_id == event.host_person_id
+
+
+# --- Public reads ----------------------------------------------------------------
+
+
+def person_by_share_code(code: str) -> Person | None:
+    code = (code or "").strip()
+    if not code or len(code) > 16:
+        return None
+    return Person.objects.filter(share_code=code).first()
+
+
+def public_events() -> QuerySet[Event]:
+    """Published events anyone may open by link (listed or not)."""
+    return Event.objects.filter(status__in=[Event.Status.PUBLISHED, Event.Status.CANCELLED])
+
+
+def public_event(pk) -> Event:
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    event = public_events().select_related("area").filter(pk=pk).first()
+    if event is None:
+        raise Http404
+    return event
+
+
+def places_taken(event: Event) -> int:
+    """Places held by people going (each RSVP is one place plus its guests)."""
+    row = Rsvp.objects.filter(event=event, status=Rsvp.Status.GOING).aggregate(
+        n=Count("id"), guests=Sum("guests")
+    )
+    return (row["n"] or 0) + (row["guests"] or 0)
+
+
+def places_left(event: Event) -> int | None:
+    if event.capacity is None:
+        return None
+    return max(0, event.capacity - places_taken(event))
+
+
+def distance_miles(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp = p2 - p1
+    dl = math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_MILES * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass
+class NearbyEvent:
+    event: Event
+    miles: float
+
+
+def events_near(
+    *,
+    latitude: float,
+    longitude: float,
+    miles: float,
+    kind: str = "",
+    start: datetime.datetime | None = None,
+    end: datetime.datetime | None = None,
+    limit: int = 50,
+) -> list[NearbyEvent]:
+    """Upcoming public events within ``miles``, nearest first.
+
+    A bounding box on the indexed latitude/longitude narrows the rows; the exact
+    great-circle distance then drops the box's corners and orders the rest.
+    """
+    start = start or timezone.now()
+    dlat = miles / MILES_PER_DEGREE
+    dlng = miles / (MILES_PER_DEGREE * max(0.01, math.cos(math.radians(latitude))))
+    qs = Event.objects.filter(
+        status=Event.Status.PUBLISHED,
+        visibility=Event.Visibility.PUBLIC,
+        latitude__gte=latitude - dlat,
+        latitude__lte=latitude + dlat,
+        longitude__gte=longitude - dlng,
+        longitude__lte=longitude + dlng,
+        starts_at__gte=start,
+    )
+    if end is not None:
+        qs = qs.filter(starts_at__lt=end)
+    if kind:
+        qs = qs.filter(kind=kind)
+    found = []
+    for event in qs.only(
+        "id", "kind", "title", "venue", "postcode", "latitude", "longitude", "starts_at", "ends_at", "capacity",
+        "status", "visibility",
+    ):
+        d = distance_miles(latitude, longitude, event.latitude, event.longitude)
+        if d <= miles:
+            found.append(NearbyEvent(event=event, miles=d))
+    found.sort(key=lambda n: (n.miles, n.event.starts_at))
+    return found[:limit]
+
+
+def upcoming_online(*, kind: str = "", start=None, end=None, limit: int = 20) -> QuerySet[Event]:
+    qs = Event.objects.filter(
+        status=Event.Status.PUBLISHED, visibility=Event.Visibility.PUBLIC, kind=Event.Kind.ONLINE,
+        starts_at__gte=start or timezone.now(),
+    )
+    if end is not None:
+        qs = qs.filter(starts_at__lt=end)
+    if kind and kind != Event.Kind.ONLINE:
+        return qs.none()
+    return qs[:limit]
+
+
+def area_feed_events(area: Area) -> QuerySet[Event]:
+    since = timezone.now() - datetime.timedelta(days=30)
+    return Event.objects.filter(
+        area_subtree_q(area), status__in=[Event.Status.PUBLISHED, Event.Status.CANCELLED],
+        visibility=Event.Visibility.PUBLIC, starts_at__gte=since,
+    ).order_by("starts_at")[:500]
+
+
+# --- Staff reads -----------------------------------------------------------------
+
+
+def events_for(user) -> QuerySet[Event]:
+    """Events ``user`` may see: all for national staff, their area subtree otherwise
+    (an event with no area is national)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Event.objects.none()
+    scope = user.scope_area
+    qs = Event.objects.select_related("area")
+    return qs if scope is None else qs.filter(area_subtree_q(scope))
+
+
+def access_event(user, pk, *, write: bool = False) -> Event:
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    event = events_for(user).filter(pk=pk).first()
+    if event is None:
+        raise Http404
+    if write and not user.can_write:
+        raise PermissionDenied
+    return event
+
+
+def rsvps_visible(user, event: Event) -> QuerySet[Rsvp]:
+    """RSVPs to ``event`` from people ``user`` may see (invariant 4)."""
+    return (
+        Rsvp.objects.filter(event=event, person__in=people_for(user).values("pk"))
+        .select_related("person")
+        .order_by("status", "created_at", "pk")
+    )
+
+
+def rsvps_hidden_count(user, event: Event) -> int:
+    total = Rsvp.objects.filter(event=event).exclude(status=Rsvp.Status.CANCELLED).count()
+    return total - rsvps_visible(user, event).exclude(status=Rsvp.Status.CANCELLED).count()
+
+
+def approval_queue(user) -> QuerySet[Event]:
+    return events_for(user).filter(status=Event.Status.PROPOSED).order_by("created_at")
+
+
+def rsvp_counts(event: Event) -> dict[str, int]:
+    rows = Rsvp.objects.filter(event=event).values("status").annotate(n=Count("id"))
+    counts = {r["status"]: r["n"] for r in rows}
+    attended = Rsvp.objects.filter(event=event, attendance=Rsvp.Attendance.ATTENDED).count()
+    return {
+        "going": counts.get(Rsvp.Status.GOING, 0),
+        "waitlisted": counts.get(Rsvp.Status.WAITLISTED, 0),
+        "cancelled": counts.get(Rsvp.Status.CANCELLED, 0),
+        "attended": attended,
+        "places_taken": places_taken(event),
+    }
+
+
+def canvass_totals(event: Event) -> dict:
+    """Contacts per outcome and the count and average of support levels recorded."""
+    rows = CanvassResult.objects.filter(event=event).values("outcome").annotate(n=Count("id"))
+    by_outcome = {value: 0 for value in CanvassResult.Outcome.values}
+    for r in rows:
+        by_outcome[r["outcome"]] = r["n"]
+    levels = CanvassResult.objects.filter(event=event, support_level__isnull=False).values(
+        "support_level").annotate(n=Count("id"))
+    by_level = {lvl: 0 for lvl in range(1, 6)}
+    for r in levels:
+        by_level[r["support_level"]] = r["n"]
+    return {
+        "total": sum(by_outcome.values()),
+        "outcomes": [(CanvassResult.Outcome(v).label, by_outcome[v]) for v in CanvassResult.Outcome.values],
+        "levels": sorted(by_level.items()),
+    }
+
+
+def policy_requires_approval(area: Area | None) -> bool:
+    """The nearest policy up the tree from ``area``; approval is required by default."""
+    from .models import AreaEventPolicy
+
+    if area is None:
+        return True
+    ids = [int(x) for x in area.path.strip("/").split("/") if x.isdigit()]
+    policies = {p.area_id: p.approval_required for p in AreaEventPolicy.objects.filter(area_id__in=ids)}
+    for area_id in reversed(ids):
+        if area_id in policies:
+            return policies[area_id]
+    return True
+
+

@@ -1,0 +1,208 @@
+"""Staff pages for events. Events are reached only through ``selectors.access_event``
+(the user's area subtree) and attendees only through ``selectors.rsvps_visible``
+(``people_for``), so an organiser never sees a person outside their area."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clarion.people.selectors import access_person
+
+from . import selectors, services
+from .forms import CanvassForm, DeclineForm, EventForm, WalkInForm
+from .models import Event, Rsvp
+
+
+def _form_errors(form, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@login_required
+def event_list(request: HttpRequest) -> HttpResponse:
+    show = request.GET.get("show", "upcoming")
+    qs = selectors.events_for(request.user)
+    now = timezone.now()
+    qs = qs.filter(ends_at__lt=now).order_by("-starts_at") if show == "past" else qs.filter(ends_at__gte=now)
+    return render(request, "events/staff/list.html", {
+        "events": qs[:200], "show": show, "queue_count": selectors.approval_queue(request.user).count(),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def event_create(request: HttpRequest) -> HttpResponse:
+    if not request.user.can_write:
+        raise PermissionDenied
+    initial = {"area": request.user.scope_area, "status": Event.Status.PUBLISHED}
+    form = EventForm(request.POST or None, user=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        event = form.save(commit=False)
+        event.host_user = request.user
+        try:
+            services.event_save(event=event, actor=request.user)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Event created."))
+            return redirect("events_staff:detail", pk=event.pk)
+    return render(request, "events/staff/form.html", {"form": form, "event": None},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    event = selectors.access_event(request.user, pk, write=request.method == "POST")
+    old_capacity = event.capacity
+    form = EventForm(request.POST or None, instance=event, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            event = services.event_save(event=form.save(commit=False), actor=request.user)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            if event.capacity is None or (old_capacity is not None and event.capacity > old_capacity):
+                services.event_capacity_raise(event=event)
+            messages.success(request, _("Event saved."))
+            return redirect("events_staff:detail", pk=event.pk)
+    return render(request, "events/staff/form.html", {"form": form, "event": event},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The event with its attendees (those in the user's scope) and canvass totals."""
+    event = selectors.access_event(request.user, pk)
+    return render(request, "events/staff/detail.html", {
+        "event": event,
+        "rsvps": selectors.rsvps_visible(request.user, event),
+        "hidden": selectors.rsvps_hidden_count(request.user, event),
+        "counts": selectors.rsvp_counts(event),
+        "canvass": selectors.canvass_totals(event),
+        "host_url": (reverse("events:host", kwargs={"pk": event.pk, "token": selectors.host_token(event)})
+                     if event.host_person_id and request.user.can_write else ""),
+    })
+
+
+@login_required
+def event_checkin(request: HttpRequest, pk: int) -> HttpResponse:
+    """Check-in on a phone: one big button pair per attendee, and a walk-in form."""
+    event = selectors.access_event(request.user, pk)
+    return render(request, "events/staff/checkin.html", {
+        "event": event,
+        "rsvps": selectors.rsvps_visible(request.user, event).exclude(status=Rsvp.Status.CANCELLED),
+        "counts": selectors.rsvp_counts(event),
+        "walkin_form": WalkInForm(),
+    })
+
+
+@login_required
+@require_POST
+def rsvp_attendance(request: HttpRequest, pk: int, rsvp_id: int) -> HttpResponse:
+    event = selectors.access_event(request.user, pk, write=True)
+    rsvp = selectors.rsvps_visible(request.user, event).filter(pk=rsvp_id).first()
+    if rsvp is None:
+        raise Http404
+    attendance = request.POST.get("attendance", "")
+    if attendance not in Rsvp.Attendance.values:
+        messages.error(request, _("Choose attended or no-show."))
+    else:
+        services.checkin_mark(rsvp=rsvp, attendance=attendance, actor=request.user)
+    return redirect(reverse("events_staff:checkin", kwargs={"pk": event.pk}) + f"#rsvp-{rsvp.pk}")
+
+
+@login_required
+@require_POST
+def walkin(request: HttpRequest, pk: int) -> HttpResponse:
+    event = selectors.access_event(request.user, pk, write=True)
+    form = WalkInForm(request.POST)
+    if form.is_valid():
+        try:
+            services.walkin_add(event=event, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Walk-in added and checked in."))
+            return redirect("events_staff:checkin", pk=event.pk)
+    return render(request, "events/staff/checkin.html", {
+        "event": event,
+        "rsvps": selectors.rsvps_visible(request.user, event).exclude(status=Rsvp.Status.CANCELLED),
+        "counts": selectors.rsvp_counts(event),
+        "walkin_form": form,
+    }, status=400)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def canvass(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record canvass or phone-bank results, one contact at a time, on a phone. The
+    contact is found through the user's scope (``access_person``)."""
+    event = selectors.access_event(request.user, pk, write=request.method == "POST")
+    form = CanvassForm(request.POST or None, initial={"person": request.GET.get("person", "")})
+    contact = None
+    person_id = request.POST.get("person") or request.GET.get("person")
+    if person_id:
+        try:
+            contact = access_person(request.user, person_id)
+        except Http404:
+            contact = None
+            if request.method == "POST":
+                raise
+    if request.method == "POST" and form.is_valid() and contact is not None:
+        data = form.cleaned_data
+        try:
+            services.canvass_record(event=event, person=contact, outcome=data["outcome"],
+                                    support_level=data.get("support_level"), note=data.get("note", ""),
+                                    actor=request.user)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Result recorded."))
+            return redirect("events_staff:canvass", pk=event.pk)
+    return render(request, "events/staff/canvass.html", {
+        "event": event, "form": form, "contact": contact, "totals": selectors.canvass_totals(event),
+    }, status=400 if form.is_bound and (form.errors or contact is None) else 200)
+
+
+@login_required
+def approvals(request: HttpRequest) -> HttpResponse:
+    return render(request, "events/staff/approvals.html", {
+        "events": selectors.approval_queue(request.user).select_related("proposed_by"),
+        "decline_form": DeclineForm(),
+    })
+
+
+@login_required
+@require_POST
+def approve(request: HttpRequest, pk: int) -> HttpResponse:
+    event = selectors.access_event(request.user, pk, write=True)
+    if event.status != Event.Status.PROPOSED:
+        messages.error(request, _("That event is not waiting for approval."))
+    else:
+        services.event_approve(event=event, actor=request.user)
+        messages.success(request, _("Approved: the event is live and its host has their link."))
+    return redirect("events_staff:approvals")
+
+
+@login_required
+@require_POST
+def decline(request: HttpRequest, pk: int) -> HttpResponse:
+    event = selectors.access_event(request.user, pk, write=True)
+    form = DeclineForm(request.POST)
+    if event.status != Event.Status.PROPOSED:
+        messages.error(request, _("That event is not waiting for approval."))
+    elif not form.is_valid():
+        messages.error(request, _("Write a short message to the member saying why."))
+    else:
+        services.event_decline(event=event, message=form.cleaned_data["message"], actor=request.user)
+        messages.success(request, _("Declined; the member has been told."))
+    return redirect("events_staff:approvals")

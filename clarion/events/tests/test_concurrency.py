@@ -1,0 +1,69 @@
+"""Capacity holds under concurrent RSVPs (the event row is locked while places are
+counted), and one person racing themselves gets one RSVP."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from clarion.events.models import Rsvp
+from clarion.events.selectors import places_taken
+from clarion.events.services import RsvpInput, rsvp_create
+
+from .conftest import make_event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _race(calls) -> list[BaseException]:
+    """Run ``calls`` at once in threads. The test run's in-memory SQLite database takes
+    table locks that fail at once instead of waiting (a real SQLite file waits, and
+    IMMEDIATE transactions serialise writers), so there they run one after another;
+    on PostgreSQL they start together and contend for the event row lock."""
+    errors: list[BaseException] = []
+    together = connection.vendor == "postgresql"
+    barrier = threading.Barrier(len(calls))
+    turn = threading.Lock()
+
+    def run(fn):
+        try:
+            if together:
+                barrier.wait(timeout=10)
+                fn()
+            else:
+                with turn:
+                    fn()
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(fn,)) for fn in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return errors
+
+
+def test_concurrent_rsvps_never_exceed_capacity(areas):
+    event = make_event(area=areas.leeds_central, capacity=3)
+    n = 8
+    calls = [
+        (lambda i=i: rsvp_create(event=event, data=RsvpInput(email=f"racer{i}@example.net", guests=i % 2)))
+        for i in range(n)
+    ]
+    assert _race(calls) == []
+    assert Rsvp.objects.filter(event=event).count() == n
+    assert places_taken(event) <= 3
+    assert Rsvp.objects.filter(event=event, status=Rsvp.Status.GOING).count() >= 2
+
+
+def test_same_person_racing_gets_one_rsvp(areas):
+    event = make_event(area=areas.leeds_central, capacity=10)
+    calls = [(lambda: rsvp_create(event=event, data=RsvpInput(email="twice@example.net"))) for _ in range(3)]
+    errors = _race(calls)
+    assert errors == []
+    assert Rsvp.objects.filter(event=event).count() == 1

@@ -1,0 +1,248 @@
+"""Public event pages: find an event near me, the event page and its RSVP form, the
+signed manage link, .ics files, member proposals and the signed host tools."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clarion.areas.models import Area
+from clarion.areas.selectors import postcode_lookup
+from clarion.core.ratelimit import ratelimit_hit
+
+from . import ics, selectors, services
+from .forms import CONSENT_WORDING, FindForm, ProposeForm, RsvpForm
+from .models import Event, Rsvp
+
+
+def _ip(request: HttpRequest) -> str:
+    if getattr(settings, "USE_X_FORWARDED_HOST", False):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[-1].strip()
+    return request.META.get("REMOTE_ADDR", "") or ""
+
+
+def _too_many(request: HttpRequest) -> bool:
+    limit = int(getattr(settings, "CLARION_EVENTS_IP_LIMIT", 60))
+    return ratelimit_hit(scope="events:ip", ident=_ip(request), window=600) > limit
+
+
+def _too_many_response(request: HttpRequest) -> HttpResponse:
+    response = render(request, "events/too_many.html", status=429)
+    response["Retry-After"] = "600"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def find(request: HttpRequest) -> HttpResponse:
+    """Find an event near me: a GET form, so results are linkable and need no JS."""
+    form = FindForm(request.GET or None, initial={"radius": 10})
+    results = None
+    online = []
+    place = None
+    if form.is_bound and form.is_valid():
+        place = postcode_lookup(form.cleaned_data["postcode"])
+        if place is None:
+            form.add_error("postcode", _("We don't know that postcode."))
+        else:
+            start, end = form.window()
+            results = selectors.events_near(
+                latitude=place.latitude, longitude=place.longitude, miles=form.cleaned_data.get("radius") or 10,
+                kind=form.cleaned_data.get("kind", ""), start=start, end=end,
+            )
+            online = list(selectors.upcoming_online(kind=form.cleaned_data.get("kind", ""), start=start, end=end))
+    return render(request, "events/find.html", {"form": form, "results": results, "online": online, "place": place},
+                  status=400 if form.is_bound and form.errors else 200)
+
+
+def _share_links(event: Event, *, ref: str = "") -> dict:
+    url = settings.SITE_URL + reverse("events:detail", kwargs={"pk": event.pk})
+    if ref:
+        url += "?" + urlencode({"ref": ref})
+    return {
+        "url": url,
+        "facebook": "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": url}),
+        "x": "https://twitter.com/intent/tweet?" + urlencode({"text": event.title, "url": url}),
+        "whatsapp": "https://wa.me/?" + urlencode({"text": f"{event.title} {url}"}),
+        "email": "mailto:?" + urlencode({"subject": event.title, "body": url}).replace("+", "%20"),
+    }
+
+
+def _initial(request: HttpRequest) -> dict:
+    referrer = request.META.get("HTTP_REFERER", "")
+    own = url_has_allowed_host_and_scheme(referrer, allowed_hosts={request.get_host()})
+    return {
+        "source": (request.GET.get("source") or request.GET.get("s") or "")[:100],
+        "ref": request.GET.get("ref", "")[:16],
+        "referrer": "" if own else referrer[:500],
+        "guests": 0,
+    }
+
+
+def _detail_context(event: Event, form) -> dict:
+    ref_person = selectors.person_by_share_code(form["ref"].value() or "") if form is not None else None
+    return {
+        "event": event,
+        "form": form,
+        "places_left": selectors.places_left(event),
+        "location": ics.event_location(event),
+        "share": _share_links(event),
+        "page_url": settings.SITE_URL + reverse("events:detail", kwargs={"pk": event.pk}),
+        "recruiter_name": ref_person.first_name if ref_person else "",
+        "open": event.status == Event.Status.PUBLISHED,
+    }
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    event = selectors.public_event(pk)
+    if request.method != "POST":
+        return render(request, "events/detail.html", _detail_context(event, RsvpForm(initial=_initial(request))))
+    if _too_many(request):
+        return _too_many_response(request)
+    form = RsvpForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        if data.get("website"):
+            return render(request, "events/detail.html", _detail_context(event, RsvpForm(initial=_initial(request))))
+        try:
+            result = services.rsvp_create(event=event, data=services.RsvpInput(
+                email=data["email"], first_name=data["first_name"], last_name=data.get("last_name", ""),
+                postcode=data.get("postcode", ""), guests=data.get("guests") or 0,
+                email_consent=bool(data.get("email_consent")), consent_wording=str(CONSENT_WORDING),
+                source=data.get("source", ""), referrer=data.get("referrer", ""),
+                recruiter=selectors.person_by_share_code(data.get("ref", "")),
+            ))
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, messages)
+        else:
+            if result.duplicate:
+                form.add_error(None, _("You have already RSVP'd to this event. Use the link in your email to change "
+                                       "or cancel it."))
+                return render(request, "events/detail.html", _detail_context(event, form), status=409)
+            return redirect("events:manage", pk=event.pk, token=selectors.manage_token(result.rsvp))
+    return render(request, "events/detail.html", _detail_context(event, form), status=400)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def manage(request: HttpRequest, pk: int, token: str) -> HttpResponse:
+    """The RSVP's own page through its signed link: status, the online link for people
+    going, share link with their recruiter credit, and cancel."""
+    event = selectors.public_event(pk)
+    rsvp = selectors.rsvp_from_token(event, token)
+    if rsvp is None:
+        return render(request, "events/bad_link.html", {"event": event}, status=404)
+    if request.method == "POST":
+        if request.POST.get("action") == "cancel":
+            services.rsvp_cancel(rsvp=rsvp)
+            rsvp.refresh_from_db()
+        return redirect("events:manage", pk=event.pk, token=token)
+    return render(request, "events/manage.html", {
+        "event": event, "rsvp": rsvp, "location": ics.event_location(event),
+        "share": _share_links(event, ref=rsvp.person.share_code or ""),
+        "online_url": event.online_url if rsvp.status == Rsvp.Status.GOING else "",
+    })
+
+
+def _ics_response(text: str, filename: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def event_ics(request: HttpRequest, pk: int) -> HttpResponse:
+    event = selectors.public_event(pk)
+    return _ics_response(ics.calendar([event]), f"event-{event.pk}.ics")
+
+
+@require_http_methods(["GET", "HEAD"])
+def area_feed(request: HttpRequest, area_id: int) -> HttpResponse:
+    """A subscribable calendar of an area's public events (its whole subtree)."""
+    area = get_object_or_404(Area, pk=area_id)
+    name = _("%(org)s events: %(area)s") % {"org": settings.ORGANISATION_NAME, "area": area.name}
+    return _ics_response(ics.calendar(selectors.area_feed_events(area), name=name), f"events-{area.pk}.ics")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def propose(request: HttpRequest) -> HttpResponse:
+    """A member proposes an event they will host."""
+    if request.method == "POST" and _too_many(request):
+        return _too_many_response(request)
+    form = ProposeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            event = services.event_propose(
+                event=form.save(commit=False), email=data["host_email"], first_name=data["host_first_name"],
+                last_name=data.get("host_last_name", ""),
+            )
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, messages)
+        else:
+            return render(request, "events/proposed.html", {"event": event})
+    return render(request, "events/propose.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _host_event(pk: int, token: str) -> Event:
+    try:
+        event = Event.objects.select_related("area").get(pk=int(pk))
+    except (Event.DoesNotExist, ValueError):
+        raise Http404 from None
+    if not selectors.host_token_ok(event, token):
+        raise Http404
+    return event
+
+
+@require_http_methods(["GET", "HEAD"])
+def host(request: HttpRequest, pk: int, token: str) -> HttpResponse:
+    """Host tools for a member host: attendee list and phone check-in."""
+    event = _host_event(pk, token)
+    rsvps = Rsvp.objects.filter(event=event).exclude(status=Rsvp.Status.CANCELLED).select_related("person")
+    from .forms import WalkInForm
+
+    return render(request, "events/host.html", {
+        "event": event, "rsvps": rsvps, "token": token, "counts": selectors.rsvp_counts(event),
+        "walkin_form": WalkInForm(),
+    })
+
+
+@require_POST
+def host_checkin(request: HttpRequest, pk: int, token: str, rsvp_id: int) -> HttpResponse:
+    event = _host_event(pk, token)
+    rsvp = get_object_or_404(Rsvp, pk=rsvp_id, event=event)
+    attendance = request.POST.get("attendance", "")
+    if attendance not in Rsvp.Attendance.values:
+        return HttpResponse(_("Unknown attendance."), status=400)
+    services.checkin_mark(rsvp=rsvp, attendance=attendance)
+    return redirect(reverse("events:host", kwargs={"pk": event.pk, "token": token}) + f"#rsvp-{rsvp.pk}")
+
+
+@require_POST
+def host_walkin(request: HttpRequest, pk: int, token: str) -> HttpResponse:
+    from .forms import WalkInForm
+
+    event = _host_event(pk, token)
+    form = WalkInForm(request.POST)
+    if form.is_valid():
+        try:
+            services.walkin_add(event=event, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, messages)
+        else:
+            return redirect("events:host", pk=event.pk, token=token)
+    rsvps = Rsvp.objects.filter(event=event).exclude(status=Rsvp.Status.CANCELLED).select_related("person")
+    return render(request, "events/host.html", {
+        "event": event, "rsvps": rsvps, "token": token, "counts": selectors.rsvp_counts(event),
+        "walkin_form": form,
+    }, status=400)
