@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -96,6 +97,8 @@ def generate(path: Path, rows: int, postcodes: list[str]) -> int:
 def baseline(connection, path: Path, table: str, *, full: bool) -> tuple[float, int]:
     """COPY the file into a staging table and merge it into ``table`` with one
     INSERT ... ON CONFLICT (email) DO UPDATE; returns (seconds, rows merged)."""
+    from clarion.people.imports import pgwrite
+
     with connection.cursor() as django_cursor:
         cur = django_cursor.cursor
         cur.execute(f"CREATE TABLE {table} (LIKE people_person INCLUDING ALL)")
@@ -105,17 +108,19 @@ def baseline(connection, path: Path, table: str, *, full: bool) -> tuple[float, 
                 "WHERE tgrelid = 'people_person'::regclass AND NOT tgisinternal"
             )
             for (definition,) in cur.fetchall():
-                cur.execute(
-                    definition.replace(" ON people_person ", f" ON {table} ").replace(
-                        "CREATE TRIGGER ", f"CREATE TRIGGER {table}_", 1
-                    )
+                definition, found = re.subn(
+                    r" ON (?:public\.)?people_person ", f" ON {table} ", definition, count=1
                 )
+                assert found == 1, definition
+                cur.execute(definition.replace("CREATE TRIGGER ", f"CREATE TRIGGER {table}_", 1))
             cur.execute(
                 "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
                 "WHERE conrelid = 'people_person'::regclass AND contype = 'f'"
             )
             for (definition,) in cur.fetchall():
                 cur.execute(f"ALTER TABLE {table} ADD {definition}")
+    # Every person needs a share code: the full-shape merge draws them as the import does.
+    share_code = pgwrite.SHARE_CODE_SQL if full else "NULL"
     start = time.perf_counter()
     with connection.cursor() as django_cursor:
         cur = django_cursor.cursor
@@ -134,12 +139,12 @@ def baseline(connection, path: Path, table: str, *, full: bool) -> tuple[float, 
             INSERT INTO {table} (first_name, last_name, email, phone, address_line1, address_line2,
                 town, postcode, area_id, latitude, longitude, country, custom_fields,
                 email_status, email_status_reason, membership_status, source_code, created_at,
-                modified_at)
+                modified_at, share_code)
             SELECT DISTINCT ON (lower(btrim(s.email)))
                 coalesce(s.first_name, ''), coalesce(s.last_name, ''), lower(btrim(s.email)),
                 coalesce(s.phone, ''), '', '', coalesce(s.town, ''), coalesce(upper(s.postcode), ''),
                 pc.area_id, pc.latitude, pc.longitude, 'GB', '{{}}', 'none', '', 'none', '', now(),
-                now()
+                now(), {share_code}
             FROM {table}_stage s LEFT JOIN areas_postcode pc ON pc.postcode = upper(s.postcode)
             WHERE s.email <> ''
             ORDER BY lower(btrim(s.email))
@@ -265,8 +270,9 @@ def main() -> None:
     # "full": a table shaped like people_person as the import meets it: the same
     # columns, defaults and indexes (LIKE ... INCLUDING ALL) plus the same triggers and
     # foreign keys, which LIKE leaves out but every write to people_person pays (the
-    # segments "facts" trigger and its GIN index, the area foreign key). "plain": indexes
-    # only, as the earlier benchmark had it; printed too, for comparison.
+    # segments "facts" trigger and its GIN index, the area foreign key), and share codes
+    # drawn for new rows as people need them. "plain": indexes only, share codes left
+    # NULL, as the earlier benchmark had it; printed too, for comparison.
     base_elapsed, baseline_people = baseline(connection, path, "bench_people", full=True)
     print(f"baseline (full shape): {base_elapsed:.1f}s people={baseline_people}", file=sys.stderr)
     plain_elapsed, plain_people = baseline(connection, path, "bench_people_plain", full=False)

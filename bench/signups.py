@@ -1,19 +1,36 @@
 """Benchmark: petition signatures per second under gunicorn on PostgreSQL.
 
     .venv/bin/python bench/signups.py [--seconds 15] [--connections 64] [--workers 4]
+                                      [--worker-class sync] [--threads 1]
                                       [--pg postgres://postgres@127.0.0.1:5432]
 
-Creates a fresh database ``clarion_bench_signups``, migrates it and makes one live
-petition. Starts gunicorn (the same command ``clarion serve`` uses, gthread workers,
-persistent database connections, Redis for cache and rate limits when it answers on
-127.0.0.1:6379) and drives it with wrk from another process: every request is a real
-petition POST with a CSRF cookie and token and a unique email, so each one runs the
-whole path (rate limits, validation, dedupe look-up, person_upsert, submission row,
-timeline, the queued thank-you email task). Acknowledged = 302 answers counted by
-wrk; committed = submission rows in the database afterwards.
+Needs PostgreSQL, wrk and Redis on 127.0.0.1:6379. It runs as production does at
+scale: ``REDIS_URL`` is set, so the cache and the per-IP and per-email rate limits
+live in Redis (with the default database cache every rate-limit hit costs several
+database queries, which is not how a busy site runs). The confirmation email is
+queued with the database task backend, so every acknowledged signature must have a
+task row too.
 
-Then, in the same run with the same server settings, wrk drives a minimal Django view
-that inserts one row (the physical baseline). The last line is ``key=value`` pairs.
+Creates a fresh database ``clarion_bench_signups``, migrates it and makes two live
+petitions: one to warm up on and the one measured, so no warm-up row is ever counted.
+Starts gunicorn (DEBUG off, persistent database connections: ``CONN_MAX_AGE``) and
+drives it with wrk from another process. Every request is a real petition POST with a
+valid CSRF cookie and token (Django's token is valid for every request that sends the
+same cookie) and a unique email (run, wrk thread and a per-thread counter), so each
+one runs the whole path: rate limits, validation, dedupe, person_upsert, submission
+row, timeline, the queued thank-you email.
+
+Accounting. Each wrk thread stops sending at a shared deadline (``delay()`` holds
+its connections idle afterwards) and wrk keeps running a grace period so requests
+already sent are answered and counted: acknowledged = 302 answers wrk saw, summed
+over threads in ``done``; committed = rows on the measured page once the server has
+drained (the count is polled until it stops changing, with a timeout). A signature
+still unanswered after the grace period commits without being acknowledged and shows
+as committed > acknowledged; acknowledged > committed would be a lost signature.
+
+Then, in the same run with the same server, wrk drives a minimal Django view that
+inserts one row (the physical baseline) the same way. The last line is ``key=value``
+pairs: signups_per_s p99_ms committed acknowledged baseline_per_s ratio.
 """
 
 from __future__ import annotations
@@ -36,11 +53,16 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DB_NAME = "clarion_bench_signups"
 SLUG = "bench-petition"
+WARM_SLUG = "bench-warm-up"
+GRACE_SECONDS = 10
 
 SETTINGS = """
 from clarion.settings import *  # noqa: F401,F403
 
 ROOT_URLCONF = "bench_signups_urls"
+DEBUG = False
+# One connection per worker thread, kept across requests (as in production).
+DATABASES["default"]["CONN_MAX_AGE"] = 600
 CLARION_ACTION_IP_LIMIT = 10**9   # every request comes from one address here
 LOGGING["root"]["level"] = "WARNING"
 LOGGING["loggers"]["django.request"] = {"level": "ERROR"}
@@ -71,45 +93,72 @@ def bare_insert(request):
 urlpatterns = [path("bench/insert/", bare_insert), path("act/", include("clarion.actions.urls"))]
 """
 
-LUA = """
-local counter = 0
+# Placeholders are filled with str.replace (Lua uses % itself).
+LUA = r"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_usec; } bench_timeval;
+int gettimeofday(bench_timeval *tv, void *tz);
+]]
+local tv = ffi.new("bench_timeval")
+local function now()
+  ffi.C.gettimeofday(tv, nil)
+  return tonumber(tv.tv_sec) + tonumber(tv.tv_usec) / 1e6
+end
+
+local path = "@PATH@"
+local cookie = "@COOKIE@"
+local token = "@TOKEN@"
+local run = "@RUN@"
+local ok = @OK@
+local deadline = @DEADLINE@
 local threads = {}
-local path = "%(path)s"
-local cookie = "%(cookie)s"
-local token = "%(token)s"
-local run = "%(run)s"
+local next_id = 0
 
 function setup(thread)
-  thread:set("id", #threads + 1)
+  next_id = next_id + 1
+  thread:set("id", next_id)
   table.insert(threads, thread)
 end
 
 function init(args)
+  counter = 0
+  sent = 0
   acks = 0
   others = 0
 end
 
-request = function()
+function delay()
+  -- After the deadline, send nothing more; answers to requests in flight still count.
+  if now() >= deadline then return 600000 end
+  return 0
+end
+
+function request()
   counter = counter + 1
+  sent = sent + 1
   local body = "csrfmiddlewaretoken=" .. token .. "&first_name=Bench&last_name=Signer&email=" ..
-    run .. id .. "-" .. counter .. "%%40example.net&email_consent=on"
+    run .. "-" .. id .. "-" .. counter .. "%40example.net&email_consent=on"
   return wrk.format("POST", path, {
     ["Content-Type"] = "application/x-www-form-urlencoded",
     ["Cookie"] = "csrftoken=" .. cookie,
   }, body)
 end
 
-response = function(status, headers, body)
-  if status == %(ok)d then acks = acks + 1 else others = others + 1 end
+function response(status, headers, body)
+  if status == ok then acks = acks + 1 else others = others + 1 end
 end
 
 function done(summary, latency, requests)
-  local a, o = 0, 0
+  local a, o, s = 0, 0, 0
   for _, t in ipairs(threads) do
     a = a + t:get("acks")
     o = o + t:get("others")
+    s = s + t:get("sent")
   end
-  io.write(string.format("ACKS %%d OTHERS %%d P99US %%d\\n", a, o, latency:percentile(99)))
+  io.write(string.format("ACKS %d OTHERS %d SENT %d P99US %d ERRORS %d\n", a, o, s,
+    latency:percentile(99), summary.errors.connect + summary.errors.read + summary.errors.write +
+    summary.errors.timeout))
 end
 """
 
@@ -138,33 +187,59 @@ def recreate_database(pg: str) -> str:
     return f"{pg}/{DB_NAME}"
 
 
-def run_wrk(url: str, script: Path, seconds: int, connections: int, run: str) -> dict:
-    # Each run signs with its own addresses, so no request of one run is a duplicate
-    # of another's (a duplicate is answered 302 without a new row).
-    template = script.with_suffix(".template")
-    if not template.exists():
-        template.write_text(script.read_text())
-    script.write_text(template.read_text().replace("%RUN%", run))
+def run_wrk(url: str, script: Path, seconds: float, connections: int, values: dict) -> dict:
+    """Drive ``url`` for ``seconds``, then wait GRACE_SECONDS for answers in flight.
+
+    The rate is acknowledged answers over the sending time (start to deadline)."""
+    start = time.time()
+    deadline = start + seconds
+    text = LUA
+    for key, value in {**values, "DEADLINE": f"{deadline:.3f}"}.items():
+        text = text.replace(f"@{key}@", str(value))
+    script.write_text(text)
     out = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
-         "-s", str(script), url],
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{int(seconds) + GRACE_SECONDS}s",
+         "--timeout", f"{GRACE_SECONDS}s", "-s", str(script), url],
         capture_output=True, text=True, check=True,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    acks, others, p99 = map(int, re.search(r"ACKS (\d+) OTHERS (\d+) P99US (\d+)", out).groups())
-    return {"rps": rps, "acks": acks, "others": others, "p99_ms": p99 / 1000, "raw": out}
+    found = re.search(r"ACKS (\d+) OTHERS (\d+) SENT (\d+) P99US (\d+) ERRORS (\d+)", out)
+    if not found:
+        sys.exit(f"wrk gave no summary:\n{out}")
+    acks, others, sent, p99, errors = map(int, found.groups())
+    return {"acks": acks, "others": others, "sent": sent, "errors": errors, "p99_ms": p99 / 1000,
+            "per_s": acks / (deadline - start), "raw": out}
+
+
+def drained_count(dsn: str, sql: str, *, timeout: float = 60.0) -> int:
+    """The row count once it has stopped changing for a second (or at ``timeout``)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        last, stable_since, give_up = -1, time.monotonic(), time.monotonic() + timeout
+        while True:
+            count = conn.execute(sql).fetchone()[0]
+            now = time.monotonic()
+            if count != last:
+                last, stable_since = count, now
+            elif now - stable_since >= 1.0 or now >= give_up:
+                return count
+            time.sleep(0.2)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--warm-up", type=float, default=3)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread only)")
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"))
     args = parser.parse_args()
     if not shutil.which("wrk"):
-        sys.exit("wrk is needed: sudo apt-get install wrk")
+        sys.exit("wrk is needed: apt-get install wrk")
+    if not redis_up():
+        sys.exit("Redis is needed on 127.0.0.1:6379 (cache and rate limits run there in production).")
 
     work = Path(tempfile.mkdtemp(prefix="clarion-bench-signups-"))
     (work / "bench_signups_settings.py").write_text(SETTINGS)
@@ -179,21 +254,21 @@ def main() -> None:
         "CLARION_STATIC_MANIFEST": "0",
         "CLARION_VAR_DIR": str(work / "var"),
         "CLARION_TASK_BACKEND": "database",
+        "REDIS_URL": "redis://127.0.0.1:6379/14",
     })
-    env.pop("CLARION_DEBUG", None)
-    if redis_up():
-        env["REDIS_URL"] = "redis://127.0.0.1:6379/14"
-        subprocess.run(["redis-cli", "-n", "14", "FLUSHDB"], capture_output=True)
+    for name in ("CLARION_DEBUG", "CLARION_DEMO"):
+        env.pop(name, None)
+    subprocess.run(["redis-cli", "-n", "14", "FLUSHDB"], capture_output=True, check=True)
     manage = [str(BIN / "python"), "-m", "django"]
     subprocess.run(manage + ["migrate", "--noinput", "-v", "0"], env=env, check=True)
-    subprocess.run(manage + ["createcachetable"], env=env, check=True)
     setup = textwrap.dedent(f"""
         import django; django.setup()
         from django.db import connection
         from clarion.actions.models import ActionPage
         from clarion.actions.services import page_save
-        page_save(page=ActionPage(kind="petition", slug="{SLUG}", title="Bench petition", status="live",
-                                  goal=1000000, ask_postcode=False))
+        for slug in ("{WARM_SLUG}", "{SLUG}"):
+            page_save(page=ActionPage(kind="petition", slug=slug, title="Bench petition", status="live",
+                                      goal=1000000, ask_postcode=False))
         with connection.cursor() as cur:
             cur.execute("CREATE TABLE bench_baseline (id bigserial PRIMARY KEY, email varchar(254) NOT NULL,"
                         " created_at timestamptz NOT NULL)")
@@ -201,15 +276,16 @@ def main() -> None:
     subprocess.run([str(BIN / "python"), "-c", setup], env=env, check=True)
 
     port = free_port()
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "clarion.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads),
-         "--backlog", "2048", "--log-level", "warning"],
-        env=env, start_new_session=True,
-    )
+    server_cmd = [str(BIN / "gunicorn"), "clarion.wsgi:application", "--bind", f"127.0.0.1:{port}",
+                  "--workers", str(args.workers), "--worker-class", args.worker_class,
+                  "--backlog", "2048", "--log-level", "warning"]
+    if args.worker_class == "gthread":
+        server_cmd += ["--threads", str(args.threads)]
+    server = subprocess.Popen(server_cmd, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
+    dsn = env["DATABASE_URL"]
     try:
-        for _ in range(100):
+        for _ in range(150):
             try:
                 urllib.request.urlopen(f"{base}/act/{SLUG}/", timeout=2)
                 break
@@ -218,42 +294,46 @@ def main() -> None:
         page = urllib.request.urlopen(f"{base}/act/{SLUG}/", timeout=5)
         cookie = re.search(r"csrftoken=([^;]+)", page.headers.get("Set-Cookie", "")).group(1)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.read().decode()).group(1)
+        lua = work / "load.lua"
+        sign = {"COOKIE": cookie, "TOKEN": token, "OK": 302}
+        bare = {"COOKIE": cookie, "TOKEN": token, "OK": 201, "PATH": "/bench/insert/"}
 
-        sign_lua = work / "sign.lua"
-        sign_lua.write_text(LUA % {"path": f"/act/{SLUG}/", "cookie": cookie, "token": token, "ok": 302,
-                                  "run": "%RUN%"})
-        base_lua = work / "base.lua"
-        base_lua.write_text(LUA % {"path": "/bench/insert/", "cookie": cookie, "token": token, "ok": 201,
-                                  "run": "%RUN%"})
-
-        run_wrk(f"{base}/act/{SLUG}/", sign_lua, 3, args.connections, "warm")  # warm-up
-        time.sleep(2)  # let requests still queued from the warm-up finish
+        run_wrk(f"{base}/act/{WARM_SLUG}/", lua, args.warm_up, args.connections,
+                {**sign, "PATH": f"/act/{WARM_SLUG}/", "RUN": "warm"})
+        signs = run_wrk(f"{base}/act/{SLUG}/", lua, args.seconds, args.connections,
+                        {**sign, "PATH": f"/act/{SLUG}/", "RUN": "run"})
+        page_id_sql = f"(SELECT id FROM actions_actionpage WHERE slug = '{SLUG}')"
+        committed = drained_count(dsn, f"SELECT count(*) FROM actions_submission WHERE page_id = {page_id_sql}")
         import psycopg
 
-        with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
-            before = conn.execute("SELECT count(*) FROM actions_submission").fetchone()[0]
-        signs = run_wrk(f"{base}/act/{SLUG}/", sign_lua, args.seconds, args.connections, "run")
-        time.sleep(0.5)
-        with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
-            committed = conn.execute("SELECT count(*) FROM actions_submission").fetchone()[0] - before
-            queued = conn.execute("SELECT count(*) FROM django_tasks_database_dbtaskresult").fetchone()[0]
-        run_wrk(f"{base}/bench/insert/", base_lua, 3, args.connections, "warm")  # warm-up
-        baseline = run_wrk(f"{base}/bench/insert/", base_lua, args.seconds, args.connections, "run")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            queued = conn.execute(
+                "SELECT count(*) FROM django_tasks_database_dbtaskresult t JOIN actions_submission s"
+                " ON (t.args_kwargs -> 'kwargs' ->> 'submission_id')::bigint = s.id"
+                f" WHERE s.page_id = {page_id_sql}"
+            ).fetchone()[0]
+
+        run_wrk(f"{base}/bench/insert/", lua, args.warm_up, args.connections, {**bare, "RUN": "warm"})
+        drained_count(dsn, "SELECT count(*) FROM bench_baseline")
+        baseline = run_wrk(f"{base}/bench/insert/", lua, args.seconds, args.connections, {**bare, "RUN": "run"})
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
-    signups_per_s = signs["acks"] / args.seconds
-    baseline_per_s = baseline["acks"] / args.seconds
-    print(f"signatures: {signs['acks']} acknowledged, {signs['others']} other answers, "
-          f"{committed} committed, {queued} emails queued; p99 {signs['p99_ms']:.1f} ms")
-    print(f"baseline: {baseline['acks']} bare inserts, p99 {baseline['p99_ms']:.1f} ms; "
-          f"gunicorn {args.workers}x{args.threads} gthread, wrk {args.connections} connections, "
-          f"{args.seconds}s, cache={'redis' if 'REDIS_URL' in env else 'database'}")
+    ratio = signs["per_s"] / baseline["per_s"] if baseline["per_s"] else 0.0
+    print(f"signatures: {signs['sent']} sent, {signs['acks']} acknowledged (302), {signs['others']} other "
+          f"answers, {signs['errors']} socket errors/timeouts, {committed} committed, {queued} emails queued; "
+          f"p99 {signs['p99_ms']:.1f} ms")
+    print(f"baseline: {baseline['acks']} bare inserts acknowledged of {baseline['sent']} sent, "
+          f"p99 {baseline['p99_ms']:.1f} ms")
+    print(f"server: gunicorn {args.workers} {args.worker_class} workers"
+          + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")
+          + f", DEBUG off, CONN_MAX_AGE=600, cache and rate limits on Redis; wrk 2 threads, "
+          f"{args.connections} connections, {args.seconds:g}s each after {args.warm_up:g}s warm-up; "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(
-        f"signups_per_s={signups_per_s:.0f} p99_ms={signs['p99_ms']:.1f} committed={committed} "
-        f"acknowledged={signs['acks']} baseline_per_s={baseline_per_s:.0f} "
-        f"ratio={signups_per_s / baseline_per_s if baseline_per_s else 0:.2f}"
+        f"signups_per_s={signs['per_s']:.0f} p99_ms={signs['p99_ms']:.1f} committed={committed} "
+        f"acknowledged={signs['acks']} baseline_per_s={baseline['per_s']:.0f} ratio={ratio:.2f}"
     )
 
 

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "clarion.qa",
     "clarion.mailings",
     "clarion.events",
+    "clarion.api",
 ]
 
 MIDDLEWARE = [
@@ -313,3 +314,7 @@ CLARION_MAILINGS_SOFT_BOUNCE_DAYS = int(os.environ.get("CLARION_MAILINGS_SOFT_BO
 # Where `clarion inbound` listens (SMTP; --lmtp for LMTP behind an MTA).
 CLARION_MAILINGS_INBOUND_HOST = os.environ.get("CLARION_MAILINGS_INBOUND_HOST", "127.0.0.1")
 CLARION_MAILINGS_INBOUND_PORT = int(os.environ.get("CLARION_MAILINGS_INBOUND_PORT", "2525"))
+
+# --- API ----------------------------------------------------------------------------
+# Requests one API key may make per minute before it gets 429 with Retry-After.
+CLARION_API_RATE_PER_MINUTE = int(os.environ.get("CLARION_API_RATE_PER_MINUTE", "600"))

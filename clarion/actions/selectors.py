@@ -91,14 +91,16 @@ def recent_signers(page: ActionPage, *, limit: int = 8) -> list[dict]:
 
 
 def public_page(slug: str) -> ActionPage:
-    """A page the public may see (live or closed, not a draft), or 404."""
-    page = (
-        ActionPage.objects.select_related("next_page")
-        .filter(slug=slug)
-        .exclude(status=ActionPage.Status.DRAFT)
-        .first()
-    )
-    if page is None:
+    """A page the public may see (live or closed, not a draft), or 404.
+
+    Every public request starts here, signatures included, so it is one plain
+    look-up on the unique slug: no ordering (there is at most one row) and no join
+    (``next_page`` loads when a view follows it)."""
+    if not slug or len(slug) > 80:
+        raise Http404
+    rows = ActionPage.objects.filter(slug=slug).order_by()[:1]
+    page = rows[0] if rows else None
+    if page is None or page.status == ActionPage.Status.DRAFT:
         raise Http404
     return page
 

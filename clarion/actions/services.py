@@ -182,16 +182,27 @@ def _referrer_domain(referrer: str) -> str:
     return host.lower()[:200]
 
 
-@transaction.atomic
+class _AlreadyActed(Exception):
+    """The (page, canonical email) row exists: undo this attempt's writes."""
+
+
 def submission_record(*, page: ActionPage, data: SubmissionInput) -> SubmissionResult:
     """Record one action on ``page``: the person (through ``person_upsert``), the
-    submission row, the page's tags and list, and the timeline entry.
+    submission row, the page's tags and list, and the timeline entry, in one
+    transaction.
 
     Everything is committed when this returns (the caller answers 2xx only then —
     invariant 1). The confirmation or thank-you email (and a letter to the target) is
-    queued on commit. The same mailbox (``canonical_email``) acting again on the page
-    is a duplicate: nothing is written and the first submission is returned.
+    queued in the same transaction when tasks live in this database, otherwise on
+    commit. The same mailbox (``canonical_email``) acting again on the page is a
+    duplicate: nothing is written and the first submission is returned.
     Raises ValidationError (field → message) for bad person details, before writing.
+
+    The first action of a mailbox is the common case under a spike, so there is no
+    look-up before writing: the unique (page, email_canonical) constraint decides,
+    and a duplicate rolls the whole attempt back (person changes included) before the
+    first submission is read. Concurrent duplicates wait on that index entry, never
+    on a page-wide lock.
     """
     try:
         email = normalise_email(data.email)
@@ -200,10 +211,16 @@ def submission_record(*, page: ActionPage, data: SubmissionInput) -> SubmissionR
     if not email:
         raise ValidationError({"email": _("Enter your email address.")})
     canon = canonical_email(email)
-    existing = Submission.objects.filter(page=page, email_canonical=canon).select_related("person").first()
-    if existing is not None:
+    try:
+        with transaction.atomic():
+            return _submission_write(page=page, data=data, email=email, canon=canon)
+    except _AlreadyActed:
+        existing = Submission.objects.select_related("person").get(page=page, email_canonical=canon)
         return SubmissionResult(submission=existing, person=existing.person, duplicate=True)
 
+
+def _submission_write(*, page: ActionPage, data: SubmissionInput, email: str, canon: str) -> SubmissionResult:
+    # Runs inside submission_record's transaction; raises _AlreadyActed to undo it.
     pending = page.double_opt_in
     consent = None
     email_status = None
@@ -254,12 +271,11 @@ def submission_record(*, page: ActionPage, data: SubmissionInput) -> SubmissionR
         confirmed_at=None if pending else now,
     )
     try:
-        with transaction.atomic():
-            submission.save()
+        # No savepoint of its own: a clash undoes the whole attempt (see the caller).
+        submission.save(force_insert=True)
     except IntegrityError:
-        # The same mailbox signed in a concurrent request; theirs counts.
-        existing = Submission.objects.select_related("person").get(page=page, email_canonical=canon)
-        return SubmissionResult(submission=existing, person=existing.person, duplicate=True)
+        # The same mailbox acted before (or in a concurrent request); theirs counts.
+        raise _AlreadyActed from None
 
     summary = _ACTION_SUMMARY.get(page.kind, gettext_noop("Took action on “%(title)s”"))
     activity_record(
@@ -279,15 +295,34 @@ def submission_record(*, page: ActionPage, data: SubmissionInput) -> SubmissionR
     return SubmissionResult(submission=submission, person=person, duplicate=False)
 
 
+def _tasks_in_this_database() -> bool:
+    """True when the task queue is the database backend on the default database: then
+    a task row written inside the submission's transaction commits (or rolls back)
+    with it, costing no extra commit and never losing the email between commit and
+    enqueue. Other backends (RQ on Redis) must wait for the commit, or a worker could
+    look for the submission before it exists."""
+    from django_tasks import task_backends
+
+    try:
+        from django_tasks_db.backend import DatabaseBackend
+    except ImportError:  # pragma: no cover - the database backend is a dependency
+        return False
+    return isinstance(task_backends["default"], DatabaseBackend)
+
+
 def _queue_emails(submission: Submission) -> None:
     from . import tasks
 
     submission_id = submission.pk
-    transaction.on_commit(
-        lambda: tasks.submission_email.enqueue(submission_id=submission_id), robust=True
-    )
+    jobs = [lambda: tasks.submission_email.enqueue(submission_id=submission_id)]
     if submission.page.kind == ActionPage.Kind.LETTER and submission.status == Submission.Status.CONFIRMED:
-        transaction.on_commit(lambda: tasks.letter_deliver.enqueue(submission_id=submission_id), robust=True)
+        jobs.append(lambda: tasks.letter_deliver.enqueue(submission_id=submission_id))
+    in_transaction = _tasks_in_this_database()
+    for job in jobs:
+        if in_transaction:
+            job()
+        else:
+            transaction.on_commit(job, robust=True)
 
 
 @transaction.atomic

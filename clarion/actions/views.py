@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from clarion.core.middleware import CSP
-from clarion.core.ratelimit import ratelimit_hit
+from clarion.core.ratelimit import ratelimit_hits
 
 from . import selectors, services
 from .content import VIDEO_HOSTS, video_embed_url
@@ -163,9 +163,12 @@ def _act(request: HttpRequest, page: ActionPage, *, embed: bool) -> HttpResponse
         response = render(request, template, context)
         return _with_csp(response, video=bool(context["video_url"]) and not embed, embed=embed)
 
+    # Every POST counts against its IP; a valid one also against its mailbox. Both
+    # counters move in one cache round trip, after validation (which touches nothing
+    # shared), and any over-limit answer is the same 429 as before.
     limits = _limits()
-    if ratelimit_hit(scope="actions:ip", ident=_ip(request), window=limits["ip_window"]) > limits["ip"]:
-        return _with_csp(_too_many(request, page, embed=embed), embed=embed)
+    ip_hit = ("actions:ip", _ip(request), limits["ip_window"])
+    ip_counted = False
     form = form_class(request.POST, page=page)
     if embed and not _embed_token_ok(request, page):
         form.is_valid()
@@ -175,14 +178,16 @@ def _act(request: HttpRequest, page: ActionPage, *, embed: bool) -> HttpResponse
         form.add_error(None, _("This page is closed and no longer takes part."))
     elif form.is_valid():
         if form.honeypot_filled():
+            if ratelimit_hits([ip_hit])[0] > limits["ip"]:
+                return _with_csp(_too_many(request, page, embed=embed), embed=embed)
             # Look like success to the bot; record nothing.
             return redirect(_thanks_url(page, None, embed=embed))
-        email = form.cleaned_data["email"]
         from clarion.people.normalise import canonical_email
 
-        if ratelimit_hit(
-            scope="actions:email", ident=canonical_email(email), window=limits["email_window"]
-        ) > limits["email"]:
+        email_hit = ("actions:email", canonical_email(form.cleaned_data["email"]), limits["email_window"])
+        ip_total, email_total = ratelimit_hits([ip_hit, email_hit])
+        ip_counted = True
+        if ip_total > limits["ip"] or email_total > limits["email"]:
             return _with_csp(_too_many(request, page, embed=embed), embed=embed)
         try:
             if page.kind == ActionPage.Kind.DONATION:
@@ -196,6 +201,9 @@ def _act(request: HttpRequest, page: ActionPage, *, embed: bool) -> HttpResponse
             if result.duplicate:
                 url += ("&" if "?" in url else "?") + "again=1"
             return redirect(url)
+    if not ip_counted and ratelimit_hits([ip_hit])[0] > limits["ip"]:
+        # A refused or invalid POST counts against its IP too.
+        return _with_csp(_too_many(request, page, embed=embed), embed=embed)
     context = _page_context(request, page, form, embed=embed)
     if embed:
         context["form_token"] = signing.TimestampSigner(salt=EMBED_SALT).sign(str(page.pk))

@@ -53,3 +53,30 @@ def ratelimit_hit(*, scope: str, ident: str, window: int) -> int:
 def ratelimit_reset(*, scope: str, ident: str) -> None:
     key = _key(scope, ident)
     cache.delete_many([key, f"{key}:start"])
+
+
+# --- Several counters in one round trip (added for the action pages' signature path) --
+
+
+def ratelimit_hits(hits: list[tuple[str, str, int]]) -> list[int]:
+    """Count one hit on each ``(scope, ident, window)`` and return the new totals.
+
+    Same fixed windows as ``ratelimit_hit`` (a window starts at its first hit; later
+    hits do not extend it). On Redis all counters move in one pipelined round trip
+    (INCR, then EXPIRE ... NX, which only sets the expiry the first hit created);
+    other caches fall back to ``ratelimit_hit`` for each.
+    """
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return [ratelimit_hit(scope=s, ident=i, window=w) for s, i, w in hits]
+    client = backend._cache.get_client(write=True)
+    pipe = client.pipeline(transaction=False)
+    for scope, ident, window in hits:
+        key = backend.make_and_validate_key(_key(scope, ident))
+        pipe.incr(key)
+        pipe.expire(key, window, nx=True)
+    results = pipe.execute()
+    return [int(total) for total in results[::2]]

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clarion.areas.models import Area
 from clarion.areas.postcodes import postcode_or_none
+from clarion.areas.selectors import postcode_lookup
 
 from .models import CanvassResult, Event, Rsvp
 from .services import MAX_GUESTS
@@ -59,9 +60,6 @@ class RsvpForm(forms.Form):
     source = forms.CharField(widget=forms.HiddenInput, required=False, max_length=100)
     ref = forms.CharField(widget=forms.HiddenInput, required=False, max_length=16)
     referrer = forms.CharField(widget=forms.HiddenInput, required=False, max_length=500)
-    website = forms.CharField(label=_("Leave this empty"), required=False,
-                              widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1",
-                                                            "class": "visually-hidden"}))
 
     def clean_postcode(self):
         value = self.cleaned_data.get("postcode", "").strip()
@@ -83,8 +81,11 @@ class _EventFields(forms.ModelForm):
         data = super().clean()
         if data.get("starts_at") and data.get("ends_at") and data["ends_at"] < data["starts_at"]:
             self.add_error("ends_at", _("The event must end after it starts."))
-        if data.get("postcode") and postcode_or_none(data["postcode"]) is None:
-            self.add_error("postcode", _("Enter a full UK postcode, like LS1 4AP."))
+        if data.get("postcode"):
+            if postcode_or_none(data["postcode"]) is None:
+                self.add_error("postcode", _("Enter a full UK postcode, like LS1 4AP."))
+            elif postcode_lookup(data["postcode"]) is None:
+                self.add_error("postcode", _("We don't know that postcode."))
         return data
 
 
@@ -143,9 +144,21 @@ class WalkInForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not data.get("email") and not data.get("phone"):
+        if not data.get("email") and not data.get("phone") and not self.has_error("email"):
             raise forms.ValidationError(_("Give an email address or a phone number."))
         return data
+
+    def without_rejected_contact(self) -> WalkInForm:
+        """The same form for re-display, minus an email or phone that was rejected: a
+        staff page never echoes back contact details it could not accept."""
+        errors = self.errors
+        data = self.data.copy()
+        for name in ("email", "phone"):
+            if name in errors:
+                data[name] = ""
+        form = WalkInForm(data)
+        form._errors = errors
+        return form
 
 
 class AttendanceForm(forms.Form):

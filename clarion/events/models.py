@@ -79,8 +79,12 @@ class Event(models.Model):
         ordering = ["starts_at"]
         indexes = [
             models.Index(fields=["status", "starts_at"], name="events_status_start"),
-            # Bounding-box search: a latitude range, longitude checked from the index.
-            models.Index(fields=["latitude", "longitude", "starts_at"], name="events_lat_lng_start"),
+            # Find-an-event: a latitude range with longitude and start time checked in
+            # the index, over listed published events only.
+            models.Index(
+                fields=["latitude", "longitude", "starts_at"], name="events_public_geo",
+                condition=models.Q(status="published", visibility="public"),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(ends_at__gte=models.F("starts_at")), name="events_end_after_start"),

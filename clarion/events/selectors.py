@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet, Sum, Value
 from django.http import Http404
 from django.utils import timezone
 
@@ -144,15 +144,26 @@ def events_near(
         qs = qs.filter(starts_at__lt=end)
     if kind:
         qs = qs.filter(kind=kind)
+    # The database orders the box by a flat-earth distance (plain arithmetic, so it
+    # runs the same on SQLite and PostgreSQL and needs no extension), with 1% slack;
+    # the exact great-circle distance is then worked out for the page shown only.
+    k = math.cos(math.radians(latitude))
+    dy = F("latitude") - Value(latitude)
+    dx = (F("longitude") - Value(longitude)) * Value(k)
+    reach = (miles / MILES_PER_DEGREE) ** 2 * 1.01
+    qs = (
+        qs.annotate(flat_d2=ExpressionWrapper(dy * dy + dx * dx, output_field=FloatField()))
+        .filter(flat_d2__lte=reach)
+        .order_by("flat_d2", "starts_at", "pk")
+    )
     found = []
-    for event in qs.only(
-        "id", "kind", "title", "venue", "postcode", "latitude", "longitude", "starts_at", "ends_at", "capacity",
-        "status", "visibility",
-    ):
+    shown = ("id", "kind", "title", "venue", "postcode", "latitude", "longitude", "starts_at", "ends_at",
+             "capacity", "status", "visibility", "area_id")
+    for event in qs.only(*shown)[: limit + 10]:
         d = distance_miles(latitude, longitude, event.latitude, event.longitude)
         if d <= miles:
             found.append(NearbyEvent(event=event, miles=d))
-    found.sort(key=lambda n: (n.miles, n.event.starts_at))
+    found.sort(key=lambda n: (n.miles, n.event.starts_at, n.event.pk))
     return found[:limit]
 
 

@@ -85,7 +85,7 @@ def _queue(task_name: str, **kwargs) -> None:
 def _lock_event(event: Event) -> Event:
     """Lock the event row: every change to who holds a place happens under this lock,
     so two requests can never both take the last place."""
-    return Event.objects.get(pk=event.pk)
+    return Event.objects.select_for_update().get(pk=event.pk)
 
 
 @transaction.atomic

@@ -137,7 +137,7 @@ def walkin(request: HttpRequest, pk: int) -> HttpResponse:
         "event": event,
         "rsvps": selectors.rsvps_visible(request.user, event).exclude(status=Rsvp.Status.CANCELLED),
         "counts": selectors.rsvp_counts(event),
-        "walkin_form": form,
+        "walkin_form": form.without_rejected_contact(),
     }, status=400)
 
 

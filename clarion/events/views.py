@@ -110,8 +110,6 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     form = RsvpForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
-        if data.get("website"):
-            return render(request, "events/detail.html", _detail_context(event, RsvpForm(initial=_initial(request))))
         try:
             result = services.rsvp_create(event=event, data=services.RsvpInput(
                 email=data["email"], first_name=data["first_name"], last_name=data.get("last_name", ""),

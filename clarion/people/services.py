@@ -149,10 +149,13 @@ def person_find(*, email: str = "", phone: str = "", identifier: tuple[str, str]
     Inputs must already be normalised.
     """
     if email:
-        person = Person.objects.filter(email=email).first()
+        # Both columns are unique, so no ordering is needed; the other-address look-up
+        # reads only the id, because most people acting are new and match nothing.
+        person = next(iter(Person.objects.filter(email=email).order_by()[:1]), None)
         if person is None:
-            other = PersonEmail.objects.select_related("person").filter(email=email).first()
-            person = other.person if other else None
+            other_ids = PersonEmail.objects.filter(email=email).values_list("person_id", flat=True)
+            other_id = next(iter(other_ids[:1]), None)
+            person = Person.objects.filter(pk=other_id).first() if other_id is not None else None
         if person is not None:
             return person
     if phone:
@@ -1018,3 +1021,22 @@ def custom_field_save(
     field.choices = clean_choices if kind == CustomField.Kind.CHOICE else []
     field.save()
     return field
+
+
+# --- API (api part) --------------------------------------------------------------
+
+
+def tag_get_or_create(*, name: str) -> tuple[Tag, bool]:
+    """The tag called ``name`` (case-insensitively), creating it if needed; returns
+    (tag, created). Safe under concurrency: the unique index decides the race."""
+    clean = clean_name(name)
+    if not clean:
+        raise ValidationError({"name": _("Give it a name.")})
+    existing = Tag.objects.filter(name__iexact=clean).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return Tag.objects.create(name=clean), True
+    except IntegrityError:
+        return Tag.objects.get(name__iexact=clean), False

@@ -222,3 +222,45 @@ def test_shown_count_is_cached_for_the_refresh_interval(client, petition, settin
     sign(client, petition)
     assert page_count(petition) == 0  # still within the interval
     assert page_count_fresh(petition) == 1
+
+
+def _first_signature_queries(client, page, settings) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # Production keeps the cache and rate limits in Redis, not in database rows.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with CaptureQueriesContext(connection) as ctx:
+        response = sign(client, page, email="first.timer@example.net", email_consent="on")
+    assert response.status_code == 302
+    return [q["sql"] for q in ctx.captured_queries]
+
+
+def test_a_first_signature_costs_at_most_ten_queries(client, settings):
+    # A spike of signatures is mostly first-time signers: keep their path short, so a
+    # regression (a re-fetch, a per-row look-up) shows here before it shows in the bench.
+    page = make_page(ask_postcode=False)
+    queries = _first_signature_queries(client, page, settings)
+    data = [q for q in queries if "SAVEPOINT" not in q]
+    assert len(data) <= 10, "\n".join(data)
+    assert len(queries) <= 16, "\n".join(queries)
+    # The thank-you email is queued with the signature, in the same transaction.
+    assert any("dbtaskresult" in q for q in data)
+    submission = Submission.objects.get(page=page)
+    assert submission.person.email == "first.timer@example.net"
+    assert submission.person.email_status == EmailStatus.SUBSCRIBED
+    assert page_count_fresh(page) == 1
+
+
+def test_signing_twice_with_new_details_changes_nothing_and_counts_once(client, petition):
+    sign(client, petition, email="Ada@Example.net", first_name="Ada")
+    response = sign(client, petition, email="ada@example.net ", first_name="Augusta", email_consent="on")
+    assert response.status_code == 302
+    assert "again=1" in response["Location"]
+    person = Person.objects.get(email="ada@example.net")
+    # The second attempt is undone whole: no new name, no consent, one timeline entry.
+    assert person.first_name == "Ada"
+    assert person.email_status != EmailStatus.SUBSCRIBED
+    assert not ConsentRecord.objects.filter(person=person).exists()
+    assert Activity.objects.filter(person=person, kind=Activity.Kind.ACTION).count() == 1
+    assert page_count_fresh(petition) == 1

@@ -30,6 +30,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from clarion.actions.models import ActionPage
 from clarion.actions.services import SubmissionInput, submission_record
+from clarion.api.models import ApiKey
+from clarion.api.services import api_key_create
 from clarion.core.models import AuditEntry, User
 from clarion.donations.models import Donation, RecurringPlan
 from clarion.mailings.models import Mailing
@@ -132,6 +134,13 @@ URL_KWARGS = {
         for name in ("session", "ask", "thanks", "live", "present", "confirm_request")
     },
     "qa:vote": lambda w: {"slug": w.south_session.slug, "question_id": w.south_question.pk},
+    # The API (no token: every URL must answer 401/404 and leak nothing).
+    "api:person": lambda w: {"person_id": w.south.pk},
+    "api:tag": lambda w: {"tag_id": w.tag.pk},
+    "api:taggings": lambda w: {"tag_id": w.tag.pk},
+    "api:tagging": lambda w: {"tag_id": w.tag.pk, "tagging_id": w.south.taggings.get().pk},
+    "api:unsupported": lambda w: {"rest": "petitions"},
+    "api_staff:key_revoke": lambda w: {"pk": w.south_key.pk},
     # A South organiser's mailing to their segment.
     **{
         f"mailings_staff:{name}": (lambda w: {"pk": w.south_mailing.pk})
@@ -180,6 +189,7 @@ class Snapshot:
     donations: list
     plans: list
     questions: list
+    api_keys: list
 
     @classmethod
     def take(cls, person_id: int) -> Snapshot | None:
@@ -195,6 +205,7 @@ class Snapshot:
             donations=list(Donation.objects.filter(person_id=person_id).order_by("pk").values_list(
                 "pk", "status", "permissibility", "refunded_pence")),
             plans=list(RecurringPlan.objects.filter(person_id=person_id).order_by("pk").values_list("pk", "status")),
+            api_keys=list(ApiKey.objects.order_by("pk").values_list("pk", "revoked_at")),
             questions=list(Question.objects.filter(person_id=person_id).order_by("pk").values_list(
                 "pk", "status", "text", "answer_text")),
         )
@@ -273,12 +284,13 @@ def world(areas, organiser, south_organiser):
     national_question = Question.objects.create(
         session=national_session, person=south, display_name="Zeb", text="When is the manifesto out?",
     )
+    south_key, _token = api_key_create(owner=south_organiser, actor=south_organiser)
     south_mailing = Mailing.objects.create(
         name="South mailing", subject="Hi", from_name="South", from_email="s@example.org", body="Hi",
         segment=south_segment, area=areas.south, created_by=south_organiser,
     )
     return SimpleNamespace(
-        south_mailing=south_mailing,
+        south_mailing=south_mailing, south_key=south_key,
         south_session=south_session, national_session=national_session, south_group=south_group,
         south_question=south_question, national_question=national_question,
         south_plan=south_plan, south_donation=south_donation,

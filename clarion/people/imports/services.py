@@ -15,7 +15,7 @@ in batches. Each batch:
    no half-written person.
 
 On PostgreSQL (``pgwrite``) steps 1 and 3 are set-based SQL around COPY, a few
-statements per chunk of 100,000 rows, and only step 2's dictionary work is per row in
+statements per chunk of 200,000 rows, and only step 2's dictionary work is per row in
 Python; elsewhere bulk ORM calls. If a concurrent writer got in first (a unique email
 taken between look-up and write), the batch is rolled back to its savepoint and replayed
 row by row through ``person_upsert``, which handles races.
@@ -84,7 +84,7 @@ STATE_FIELDS = (
 ORM_BATCH = 2000
 # A chunk is one transaction: large enough that per-chunk statements cost nothing per
 # row, small enough to keep memory and the replay-on-race fallback bounded.
-PG_BATCH = 100_000
+PG_BATCH = 200_000
 PG_FIRST_BATCH = 20_000
 
 
@@ -196,6 +196,8 @@ class _Plan:
 
 def _lookup(rows: list[CleanRow]):
     """Existing matches for the batch's keys, in the precedence person_find uses."""
+    if connection.vendor == "postgresql":
+        return pgwrite.lookup(rows)
     emails = list({r.email for r in rows if r.email})
     phones = list({r.phone for r in rows if r.phone})
     idents: dict[str, set[str]] = {}
@@ -207,8 +209,6 @@ def _lookup(rows: list[CleanRow]):
     prim_phone: dict[str, int] = {}
     other_phone: dict[str, int] = {}
     ident: dict[tuple[str, str], int] = {}
-    if connection.vendor == "postgresql":
-        return pgwrite.lookup(rows)
     if emails:
         prim_email = dict(Person.objects.filter(email__in=emails).values_list("email", "pk"))
         other_email = dict(

@@ -3,40 +3,42 @@
 ``people_person.facts bigint[]`` holds, for each person:
 
 - their tag ids, as they are (copied from ``tag_ids``);
-- ``AREA_BASE + id`` for their area *and every area above it* (read from
-  ``areas_area.path``), so "in area X (and the areas inside it)" is one array element;
-- ``EMAIL_BASE + code`` for their email status and ``MEMBERSHIP_BASE + code`` for their
-  membership status;
-- ``CUSTOM_BASE + h`` for each custom field holding a yes/no or a short text (choices,
-  dates), ``h`` being 60 bits of md5("key=b:true" / "key=s:Canvassing"). A segment
-  tests such a marker *and* the exact value (on the rows the index found), so a hash
-  collision could only cost time, never a wrong count.
+- ``AREA_BASE + area_id`` (2^60 + id) for the area they are in;
+- ``EMAIL_BASE + code`` and ``MEMBERSHIP_BASE + code`` (2·2^60, 3·2^60) for their email
+  and membership status;
+- ``people_custom_marker(key, value)`` (4·2^60 + 60 bits of md5("key=<json value>")) for
+  each custom field holding a yes/no or a text of at most 200 characters (choices,
+  dates). A segment tests such a marker *and* the exact value on the rows the index
+  found, so a hash collision could only cost time, never change a count.
 
-The bases (2^60 … 4·2^60), codes and hash are mirrored by ``segments.conditions``
-(``AREA_BASE`` …, ``custom_marker``); change both together.
+``segments.conditions`` mirrors the bases and codes (``AREA_BASE`` …) and asks the
+database for custom markers, so ``people_custom_marker`` is their only definition.
 
-Why: with a separate index per condition, PostgreSQL reads every condition's whole
-bitmap (an area, "subscribed" and a popular tag are 100k–1.2M entries each) and ANDs
+Why: with one index per condition, PostgreSQL built a bitmap per condition (an area,
+"subscribed", a popular tag, "Gift Aid: yes" are 100k–1.1M people each) and ANDed
 them, about 1 µs per entry, so a typical segment cost 200–300 ms on 2M people. With
-all of them in one array, ``facts @> ARRAY[tag, area, status]`` is ONE GIN scan,
-and GIN intersects the posting lists itself, skipping through the common keys guided
-by the rarest one, and the heap is read only for the people who match everything.
+all of them in one array, ``facts @> ARRAY[tag, status, custom] AND facts &&
+ARRAY[areas of the subtree]`` is ONE GIN scan that intersects the posting lists itself
+(skipping through the long ones), and the table is read only for the people who match.
+
+The area is the person's own (not also its ancestors): an area condition lists its
+subtree's ids (a few rows, read when the segment is compiled). So ``people_facts``
+reads no table, the triggers below cost a few µs per row written, and ``area_move``
+(which rewrites paths) needs no re-derivation at all.
 
 How it stays right, whatever writes the rows (services, imports with COPY, merges,
 raw SQL):
 
-- ``people_facts(...)`` derives the array from a row's own columns plus the area path.
+- ``people_facts(...)`` derives the array from the row's own columns only.
 - A BEFORE INSERT row trigger sets ``facts``; a BEFORE UPDATE row trigger recomputes it
-  only when ``tag_ids``, ``area_id``, a status or ``custom_fields`` changed
-  (the WHEN clause keeps unrelated updates free of any trigger call). The tagging
-  triggers of 0002 rewrite ``tag_ids``, so tags flow through the same path.
-- ``area_move`` rewrites ``areas_area.path`` row by row; an AFTER UPDATE trigger on
-  areas_area re-derives ``facts`` of the people directly in each moved area, and since
-  every area of the moved subtree gets its own path update, the whole subtree is
-  covered.
+  only when ``tag_ids``, ``area_id``, a status or ``custom_fields`` changed (the WHEN
+  clause keeps other updates free of any trigger call), or when something wrote
+  ``facts`` itself. The tagging triggers of 0002 rewrite ``tag_ids``, so tags flow
+  through the same path.
 - Like ``tag_ids``, the column is not a model field: Django never writes it, so a stale
-  Person instance saved later cannot undo the triggers' work (and a full save that
-  rewrites ``area_id``/statuses re-fires the trigger with the saved values).
+  Person instance saved later cannot undo the triggers' work (a full save rewrites
+  ``area_id``, statuses and custom fields, which re-fires the trigger on the saved
+  values).
 
 The backfill rewrites the table once with ``ALTER COLUMN … TYPE … USING`` instead of
 an UPDATE: a rewrite builds fresh heap and indexes in bulk, while an UPDATE of every
@@ -49,31 +51,46 @@ is dropped: one fewer GIN index for every write.
 
 from django.db import migrations
 
-FACTS_FUNCTION = """
-CREATE FUNCTION people_facts(tags bigint[], area bigint, email_status text, membership_status text,
-                             custom jsonb)
-RETURNS bigint[] LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT tags
-        || COALESCE((SELECT array_agg((1::bigint << 60) + part::bigint)
-                     FROM areas_area a, unnest(string_to_array(trim(BOTH '/' FROM a.path), '/')) AS part
-                     WHERE a.id = area AND part <> ''), '{}')
-        || ARRAY[(2::bigint << 60) + CASE email_status
-                    WHEN 'none' THEN 1 WHEN 'subscribed' THEN 2 WHEN 'unsubscribed' THEN 3
-                    WHEN 'bouncing' THEN 4 WHEN 'complained' THEN 5 ELSE 0 END,
-                 (3::bigint << 60) + CASE membership_status
-                    WHEN 'none' THEN 1 WHEN 'active' THEN 2 WHEN 'lapsed' THEN 3
-                    WHEN 'cancelled' THEN 4 ELSE 0 END]
-        || CASE WHEN jsonb_typeof(custom) = 'object' THEN COALESCE(
-               (SELECT array_agg((4::bigint << 60) + ('x' || substr(md5(
-                           f.key || '=' || CASE jsonb_typeof(f.value) WHEN 'boolean' THEN 'b:' ELSE 's:' END
-                           || (f.value #>> '{}')), 1, 15))::bit(60)::bigint)
-                FROM jsonb_each(custom) AS f
-                WHERE jsonb_typeof(f.value) IN ('string', 'boolean') AND length(f.value #>> '{}') <= 200),
-               '{}') ELSE '{}' END
+MARKER_FUNCTION = """
+CREATE FUNCTION people_custom_marker(key text, value jsonb) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT (4::bigint << 60) + ('x' || substr(md5(key || '=' || value::text), 1, 15))::bit(60)::bigint
 $$
 """
 
+FACTS_FUNCTION = """
+CREATE FUNCTION people_facts(tags bigint[], area bigint, email_status text, membership_status text,
+                             custom jsonb)
+RETURNS bigint[] LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    result bigint[] := tags || ARRAY[
+        (2::bigint << 60) + CASE email_status
+            WHEN 'none' THEN 1 WHEN 'subscribed' THEN 2 WHEN 'unsubscribed' THEN 3
+            WHEN 'bouncing' THEN 4 WHEN 'complained' THEN 5 ELSE 0 END,
+        (3::bigint << 60) + CASE membership_status
+            WHEN 'none' THEN 1 WHEN 'active' THEN 2 WHEN 'lapsed' THEN 3
+            WHEN 'cancelled' THEN 4 ELSE 0 END];
+    pairs jsonb;
+BEGIN
+    -- Only simple expressions, no queries: this runs for every row written.
+    IF area IS NOT NULL THEN
+        result := result || ((1::bigint << 60) + area);
+    END IF;
+    IF jsonb_typeof(custom) = 'object' AND custom <> '{}'::jsonb THEN
+        pairs := jsonb_path_query_array(custom,
+            'strict $.keyvalue() ? (@.value.type() == "string" || @.value.type() == "boolean")');
+        FOR i IN 0 .. jsonb_array_length(pairs) - 1 LOOP
+            IF length(pairs -> i ->> 'value') <= 200 THEN
+                result := result || people_custom_marker(pairs -> i ->> 'key', pairs -> i -> 'value');
+            END IF;
+        END LOOP;
+    END IF;
+    RETURN result;
+END $$
+"""
+
 FORWARD = [
+    MARKER_FUNCTION,
     FACTS_FUNCTION,
     "ALTER TABLE people_person ADD COLUMN facts bigint[] NOT NULL DEFAULT '{}'",
     # A full rewrite (see the module docstring), not an UPDATE of every row.
@@ -106,26 +123,9 @@ FORWARD = [
                        OR OLD.facts IS DISTINCT FROM NEW.facts)
     EXECUTE FUNCTION people_person_facts()
     """,
-    """
-    CREATE FUNCTION people_area_path_changed() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        UPDATE people_person p
-        SET facts = people_facts(p.tag_ids, p.area_id, p.email_status, p.membership_status, p.custom_fields)
-        WHERE p.area_id = NEW.id;
-        RETURN NULL;
-    END $$
-    """,
-    """
-    CREATE TRIGGER areas_area_path_changed AFTER UPDATE OF path ON areas_area
-    FOR EACH ROW WHEN (OLD.path IS DISTINCT FROM NEW.path)
-    EXECUTE FUNCTION people_area_path_changed()
-    """,
 ]
 
 BACKWARD = [
-    "DROP TRIGGER IF EXISTS areas_area_path_changed ON areas_area",
-    "DROP FUNCTION IF EXISTS people_area_path_changed()",
     "DROP TRIGGER IF EXISTS people_person_facts_updated ON people_person",
     "DROP TRIGGER IF EXISTS people_person_facts_inserted ON people_person",
     "DROP FUNCTION IF EXISTS people_person_facts()",
@@ -133,6 +133,7 @@ BACKWARD = [
     "DROP INDEX IF EXISTS person_facts_gin",
     "ALTER TABLE people_person DROP COLUMN IF EXISTS facts",
     "DROP FUNCTION IF EXISTS people_facts(bigint[], bigint, text, text, jsonb)",
+    "DROP FUNCTION IF EXISTS people_custom_marker(text, jsonb)",
 ]
 
 
@@ -149,7 +150,6 @@ def _run(statements):
 class Migration(migrations.Migration):
     dependencies = [
         ("people", "0002_segment_indexes"),
-        ("areas", "0001_initial"),
     ]
 
     operations = [

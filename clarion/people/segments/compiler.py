@@ -204,6 +204,27 @@ def _combine_all(parts: list[Q]) -> Q:
     return combined
 
 
+def _combine_any(parts: list[Q]) -> Q:
+    """OR ``parts``; those that are each one ``facts`` test of "has this one" or "has any
+    of these" become a single "has any of" (one index scan instead of one per part)."""
+    from .conditions import PersonFacts
+
+    ids: list[int] = []
+    rest: list[Q] = []
+    for part in parts:
+        test = part.children[0] if len(part.children) == 1 and not part.negated else None
+        if isinstance(test, PersonFacts) and len(test.terms) == 1 and (
+            test.terms[0][0] == "&&" or len(test.terms[0][1]) == 1
+        ):
+            ids.extend(test.terms[0][1])
+        else:
+            rest.append(part)
+    combined = Q(PersonFacts.overlaps(ids)) if ids else rest.pop(0)
+    for part in rest:
+        combined |= part
+    return combined
+
+
 def compile_tree(tree: CleanGroup, *, using: str = DEFAULT_DB_ALIAS) -> Q:
     def node(item: CleanGroup | CleanCondition) -> Q | None:
         if isinstance(item, CleanCondition):
@@ -213,9 +234,7 @@ def compile_tree(tree: CleanGroup, *, using: str = DEFAULT_DB_ALIAS) -> Q:
             return None
         if item.op == "all":
             return _combine_all(parts)
-        combined = parts[0]
-        for part in parts[1:]:
-            combined |= part
+        combined = _combine_any(parts)
         return ~combined if item.op == "not" else combined
 
     return node(tree) or Q()

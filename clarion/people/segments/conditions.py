@@ -12,7 +12,7 @@ follows the rarest of them. SQLite has no arrays and reads ``people_tagging``,
 from __future__ import annotations
 
 import datetime
-import hashlib
+import json
 import math
 from typing import Any
 
@@ -69,24 +69,25 @@ MEMBERSHIP_CODES = {"none": 1, "active": 2, "lapsed": 3, "cancelled": 4}
 CUSTOM_MARKER_MAX_LENGTH = 200
 
 
-def custom_marker(key: str, value: Any) -> int | None:
-    """The ``facts`` marker of ``custom_fields[key] == value``, or None when such values
-    get no marker (numbers, long texts). 60 bits of md5, as ``people_facts`` computes
-    it; a collision only lets an extra row reach the exact check that follows."""
-    if isinstance(value, bool):
-        text = f"{key}=b:{'true' if value else 'false'}"
-    elif isinstance(value, str) and len(value) <= CUSTOM_MARKER_MAX_LENGTH:
-        text = f"{key}=s:{value}"
-    else:
-        return None
-    return CUSTOM_BASE + int(hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:15], 16)
+def custom_markers(values: list[tuple[str, Any]], *, using: str) -> list[int] | None:
+    """The ``facts`` markers of ``custom_fields[key] == value`` for each pair, computed
+    by the database's ``people_custom_marker`` (its only definition), or None when
+    some value gets no marker (numbers, long texts)."""
+    for _key_name, value in values:
+        if not (isinstance(value, bool) or (isinstance(value, str) and len(value) <= CUSTOM_MARKER_MAX_LENGTH)):
+            return None
+    sql = "SELECT " + ", ".join(["people_custom_marker(%s, %s::jsonb)"] * len(values))
+    params = [item for key, value in values for item in (key, json.dumps(value))]
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchone())
 
 
 class PersonFacts(Expression):
     """Tests on ``people_person.facts`` (PostgreSQL only), ANDed together:
     ``facts @> ARRAY[...]`` (has every one) and ``facts && ARRAY[...]`` (has at least
-    one). The column holds a person's tag ids, a marker for their area and every area
-    above it, and markers for their email and membership status; one GIN index serves
+    one). The column holds a person's tag ids and markers for their area, their email
+    and membership status and their short custom field values; one GIN index serves
     it. It is not a model field, so Django never writes it and a stale Person instance
     can never overwrite what the triggers computed.
 
@@ -215,12 +216,11 @@ class InArea(ConditionType):
     Form = AreaForm
 
     def compile(self, params, *, using):
-        if _is_postgres(using):
-            # Everyone in the subtree carries this area's marker in ``facts``.
-            return Q(PersonFacts.contains([AREA_BASE + params["area"].pk]))
-        # The subtree's ids are read now (a few rows), so the query holds a constant
-        # list that the (area, email_status) index serves.
+        # The subtree's ids are read now (a few rows), so the query holds a constant list.
         ids = list(Area.objects.using(using).filter(path__startswith=params["area"].path).values_list("pk", flat=True))
+        if _is_postgres(using):
+            # ``facts`` carries a marker for each person's own area.
+            return Q(PersonFacts.overlaps([AREA_BASE + pk for pk in ids]))
         return Q(area_id__in=ids)
 
     def describe(self, params):
@@ -468,8 +468,8 @@ class CustomFieldIs(ConditionType):
         if operator in ("yes", "no"):
             return self._equals(key, operator == "yes", using)
         if operator == "in":
-            markers = [custom_marker(key, item) for item in value]
-            if _is_postgres(using) and None not in markers:
+            markers = custom_markers([(key, item) for item in value], using=using) if _is_postgres(using) else None
+            if markers is not None:
                 # The markers narrow the people down in the facts index; the exact
                 # test then runs on those rows only.
                 return Q(PersonFacts.overlaps(markers)) & self._any_exact(key, value)
@@ -493,9 +493,11 @@ class CustomFieldIs(ConditionType):
 
     def _equals(self, key: str, value: Any, using: str) -> Q:
         if _is_postgres(using):
-            marker = custom_marker(key, value)
-            if marker is not None:
-                return Q(PersonFacts.contains([marker])) & _key(key, "exact", value)
+            markers = custom_markers([(key, value)], using=using)
+            if markers is not None:
+                # The marker finds the people in the facts index; the exact test then
+                # runs on those rows only (and makes a hash collision harmless).
+                return Q(PersonFacts.contains(markers)) & _key(key, "exact", value)
             # jsonb containment is served by the GIN (jsonb_path_ops) index.
             return Q(custom_fields__contains={key: value})
         return _key(key, "exact", value)

@@ -553,12 +553,26 @@ def test_an_all_group_on_postgresql_is_one_facts_test(world, admin):
                       {"type": "custom_field", "field": "gift_aid", "operator": "yes"})
     sql = str(segment_people(admin, definition).query).split(" WHERE ", 1)[1]
     if connection.vendor == "postgresql":
-        # tag, area and status in one "has all of", membership as one "has any of".
-        assert sql.count('"facts" @>') == 1 and sql.count('"facts" &&') == 1
-        assert "tagging" not in sql and "area_id" not in sql
+        # Tag, status and Gift Aid in one "has all of"; the area's subtree and the two
+        # memberships as "has any of"; all three served by the one facts index, and the
+        # exact Gift Aid value checked on the rows it finds.
+        assert sql.count('"facts" @>') == 1 and sql.count('"facts" &&') == 2
+        assert "tagging" not in sql and "area_id" not in sql and '"custom_fields" @>' not in sql
     else:
         assert "facts" not in sql
     assert _names(admin, definition) == {"Ann"}
+
+
+def test_an_any_group_of_tags_on_postgresql_is_one_facts_test(world, admin, monkeypatch):
+    t = world["tags"]
+    definition = _all({"op": "any", "conditions": [{"type": "tag", "tags": [t["nhs"]], "match": "any"},
+                                                   {"type": "tag", "tags": [t["climate"]], "match": "all"},
+                                                   {"type": "has_phone", "present": "yes"}]},
+                      {"type": "area", "area": "R-S"})
+    sql = str(segment_people(admin, definition).query).split(" WHERE ", 1)[1]
+    if connection.vendor == "postgresql":
+        assert sql.count('"facts" &&') == 2 and '"facts" @>' not in sql
+    assert _names(admin, definition) == _portable_names(admin, definition, monkeypatch) == {"Cat", "Eve"}
 
 
 def _facts_names(admin, world, area="R-N") -> set[str]:

@@ -11,9 +11,10 @@ On PostgreSQL the rows go in with COPY. The load runs in one transaction that, f
 its duration, drops the secondary indexes and foreign keys of people_person and
 people_tagging and rebuilds them at the end (a bulk index build is many times faster
 than 2M row-by-row inserts into GIN and btree indexes), and disables the tagging
-triggers because ``tag_ids`` is written directly. This takes exclusive locks on both
-tables: use it on a demo or benchmark database, not on a live one under load. Any
-failure rolls everything back. On SQLite it uses bulk_create.
+triggers because ``tag_ids`` is written directly (the person insert trigger stays on:
+it derives ``facts``, the segment index array, from the copied columns). This takes
+exclusive locks on both tables: use it on a demo or benchmark database, not on a live
+one under load. Any failure rolls everything back. On SQLite it uses bulk_create.
 
 Ids, emails, share codes and membership numbers are numbered from past the highest
 existing person id (and carry a seed-only shape), so they never collide with rows

@@ -1,0 +1,170 @@
+"""HAL+JSON documents in Action Network's shapes (OSDI field names and link relations)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from urllib.parse import urlencode
+
+from django.http import JsonResponse
+from django.urls import reverse
+
+from clarion.people.models import EmailStatus, Person, Tag, Tagging
+
+from .pagination import Page
+
+CONTENT_TYPE = "application/hal+json"
+CURIES = [
+    {"name": "osdi", "href": "https://opensupporter.github.io/osdi-docs/{rel}", "templated": True},
+    {
+        "name": "action_network",
+        "href": "https://actionnetwork.org/docs/v2/{rel}",
+        "templated": True,
+    },
+]
+STATUS_OUT = {
+    EmailStatus.NONE: "unsubscribed",
+    EmailStatus.SUBSCRIBED: "subscribed",
+    EmailStatus.UNSUBSCRIBED: "unsubscribed",
+    EmailStatus.BOUNCING: "bouncing",
+    EmailStatus.COMPLAINED: "spam complaint",
+}
+
+
+def hal_response(data: dict, status: int = 200, headers: dict | None = None) -> JsonResponse:
+    response = JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
+    response["Content-Type"] = CONTENT_TYPE
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def error_response(
+    status: int, message: str, *, extra: dict | None = None, headers: dict | None = None
+) -> JsonResponse:
+    return hal_response({"error": message, **(extra or {})}, status=status, headers=headers)
+
+
+def iso(value: datetime.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def absolute(request, name: str, **kwargs) -> str:
+    return request.build_absolute_uri(reverse(f"api:{name}", kwargs=kwargs or None))
+
+
+def identifiers(pk: int, extra: Iterable[str] = ()) -> list[str]:
+    """Our own id under ``clarion:``, the same id under ``action_network:`` (clients such
+    as Parsons read the record's id from that prefix), then foreign ids we were given."""
+    return [f"clarion:{pk}", f"action_network:{pk}", *extra]
+
+
+def person_document(request, person: Person) -> dict:
+    foreign = [
+        f"{i.system}:{i.value}"
+        for i in person.identifiers.all()
+        if i.system not in ("clarion", "action_network")
+    ]
+    status = STATUS_OUT.get(person.email_status, "unsubscribed")
+    emails = []
+    if person.email:
+        emails.append({"primary": True, "address": person.email, "status": status})
+    emails += [
+        {"primary": False, "address": e.email, "status": status} for e in person.other_emails.all()
+    ]
+    phones = []
+    if person.phone:
+        phones.append({"primary": True, "number": person.phone, "number_type": "Mobile"})
+    phones += [
+        {"primary": False, "number": p.number, "number_type": "Mobile"}
+        for p in person.other_phones.all()
+    ]
+    address: dict = {"primary": True, "country": person.country}
+    lines = [line for line in (person.address_line1, person.address_line2) if line]
+    if lines:
+        address["address_lines"] = lines
+    if person.town:
+        address["locality"] = person.town
+    if person.postcode:
+        address["postal_code"] = person.postcode
+    if person.latitude is not None and person.longitude is not None:
+        address["location"] = {
+            "latitude": person.latitude,
+            "longitude": person.longitude,
+            "accuracy": "Approximate",
+        }
+    self_href = absolute(request, "person", person_id=person.pk)
+    return {
+        "identifiers": identifiers(person.pk, foreign),
+        "created_date": iso(person.created_at),
+        "modified_date": iso(person.modified_at),
+        "given_name": person.first_name,
+        "family_name": person.last_name,
+        "email_addresses": emails,
+        "phone_numbers": phones,
+        "postal_addresses": [address],
+        "languages_spoken": ["en"],
+        "custom_fields": person.custom_fields or {},
+        "_links": {"self": {"href": self_href}, "curies": CURIES},
+    }
+
+
+def tag_document(request, tag: Tag) -> dict:
+    return {
+        "identifiers": identifiers(tag.pk),
+        "created_date": iso(tag.created_at),
+        "modified_date": iso(tag.modified_at),
+        "name": tag.name,
+        "_links": {
+            "self": {"href": absolute(request, "tag", tag_id=tag.pk)},
+            "osdi:taggings": {"href": absolute(request, "taggings", tag_id=tag.pk)},
+            "curies": CURIES,
+        },
+    }
+
+
+def tagging_document(request, tagging: Tagging) -> dict:
+    return {
+        "identifiers": identifiers(tagging.pk),
+        "created_date": iso(tagging.created_at),
+        "modified_date": iso(tagging.created_at),
+        "item_type": "osdi:person",
+        "_links": {
+            "self": {
+                "href": absolute(request, "tagging", tag_id=tagging.tag_id, tagging_id=tagging.pk)
+            },
+            "osdi:tag": {"href": absolute(request, "tag", tag_id=tagging.tag_id)},
+            "osdi:person": {"href": absolute(request, "person", person_id=tagging.person_id)},
+            "curies": CURIES,
+        },
+    }
+
+
+def collection_document(
+    request, *, page: Page, rel: str, items: list[dict], url_name: str, **kwargs
+) -> dict:
+    base = absolute(request, url_name, **kwargs)
+    params = {k: v for k, v in request.GET.items() if k in ("filter",) and v}
+
+    def link(number: int) -> dict:
+        return {
+            "href": f"{base}?{urlencode({**params, 'page': number, 'per_page': page.per_page})}"
+        }
+
+    links: dict = {"self": link(page.page)}
+    if page.page < page.total_pages:
+        links["next"] = link(page.page + 1)
+    if page.page > 1:
+        links["previous"] = link(min(page.page - 1, max(page.total_pages, 1)))
+    links[rel] = [item["_links"]["self"] for item in items]
+    links["curies"] = CURIES
+    return {
+        "total_pages": page.total_pages,
+        "per_page": page.per_page,
+        "page": page.page,
+        "total_records": page.total_records,
+        "_links": links,
+        "_embedded": {rel: items},
+    }

@@ -1,0 +1,96 @@
+"""Reads for the API. Every person a key reaches comes through ``api_people``, which
+applies the owner's scope (``people_for``) and the key's own area on top (invariant 4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from clarion.areas.selectors import area_subtree_q
+from clarion.people.models import Person, Tag, Tagging
+from clarion.people.selectors import people_for
+
+from .errors import ApiError
+from .models import ApiKey
+
+
+def api_key_for_token(token: str) -> ApiKey | None:
+    """The live key whose token is ``token``, or None (unknown, revoked, or its owner
+    deactivated)."""
+    if not token or len(token) > 200:
+        return None
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    key = (
+        ApiKey.objects.select_related("owner", "owner__area", "area")
+        .filter(token_hash=digest)
+        .first()
+    )
+    if key is None or not key.is_active:
+        return None
+    return key
+
+
+def api_keys_for(user) -> QuerySet[ApiKey]:
+    """Keys ``user`` may see on the staff page: all for admins, their own otherwise."""
+    qs = ApiKey.objects.select_related("owner", "area")
+    if getattr(user, "is_admin", False):
+        return qs
+    return qs.filter(owner=user)
+
+
+def api_people(key: ApiKey) -> QuerySet[Person]:
+    qs = people_for(key.owner)
+    if key.area_id:
+        qs = qs.filter(area_subtree_q(key.area))
+    return qs
+
+
+def api_scope_fingerprint(key: ApiKey) -> str:
+    """A string that changes whenever what ``key`` reaches could change."""
+    owner_scope = key.owner.scope_area
+    return f"{key.owner.role}:{owner_scope.path if owner_scope else '*'}:{key.area.path if key.area_id else '*'}"
+
+
+def _int_id(value) -> int | None:
+    try:
+        number = int(str(value))
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**62 else None
+
+
+def api_person(key: ApiKey, person_id) -> Person:
+    pk = _int_id(person_id)
+    person = api_people(key).filter(pk=pk).first() if pk else None
+    if person is None:
+        raise ApiError(
+            404, _("Couldn't find person with id = %(id)s") % {"id": str(person_id)[:50]}
+        )
+    return person
+
+
+def api_tag(tag_id) -> Tag:
+    pk = _int_id(tag_id)
+    tag = Tag.objects.filter(pk=pk).first() if pk else None
+    if tag is None:
+        raise ApiError(404, _("Couldn't find tag with id = %(id)s") % {"id": str(tag_id)[:50]})
+    return tag
+
+
+def api_taggings(key: ApiKey, tag: Tag) -> QuerySet[Tagging]:
+    return Tagging.objects.filter(tag=tag, person_id__in=api_people(key).values("pk"))
+
+
+def api_tagging(key: ApiKey, tag: Tag, tagging_id) -> Tagging:
+    pk = _int_id(tagging_id)
+    tagging = (
+        api_taggings(key, tag).select_related("person", "tag").filter(pk=pk).first() if pk else None
+    )
+    if tagging is None:
+        raise ApiError(
+            404, _("Couldn't find tagging with id = %(id)s") % {"id": str(tagging_id)[:50]}
+        )
+    return tagging

@@ -1,0 +1,20 @@
+from django.urls import re_path
+
+from . import views
+
+app_name = "api"
+
+# Action Network clients leave off the trailing slash (Parsons posts to ".../people"),
+# and a redirect would lose a POST body, so each path takes it either way.
+urlpatterns = [
+    re_path(r"^$", views.entry_point, name="entry"),
+    re_path(r"^people/?$", views.people, name="people"),
+    re_path(r"^people/(?P<person_id>[^/]+)/?$", views.person, name="person"),
+    re_path(r"^tags/?$", views.tags, name="tags"),
+    re_path(r"^tags/(?P<tag_id>[^/]+)/?$", views.tag, name="tag"),
+    re_path(r"^tags/(?P<tag_id>[^/]+)/taggings/?$", views.taggings, name="taggings"),
+    re_path(
+        r"^tags/(?P<tag_id>[^/]+)/taggings/(?P<tagging_id>[^/]+)/?$", views.tagging, name="tagging"
+    ),
+    re_path(r"^(?P<rest>.+)$", views.unsupported, name="unsupported"),
+]

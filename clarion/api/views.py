@@ -1,0 +1,281 @@
+"""The Action Network v2 / OSDI compatible API: thin views over selectors and services.
+
+Every view is wrapped by ``endpoint``, which authenticates the ``OSDI-API-Token``
+header (sessions are never accepted, so CSRF does not apply), rate-limits per key,
+checks the key's scope, and turns every client error into a JSON body.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.db.models import Prefetch
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+
+from clarion.core.ratelimit import ratelimit_hit
+from clarion.people.models import PersonIdentifier, Tag
+
+from . import hal, selectors, services
+from .errors import ApiError
+from .filters import FilterError, parse_filter
+from .pagination import page_params, paginate
+
+RATE_WINDOW = 60
+TOKEN_HEADER = "HTTP_OSDI_API_TOKEN"
+WRITE_METHODS = {"POST", "PUT", "DELETE", "PATCH"}
+
+
+def _rate_limit() -> int:
+    return int(getattr(settings, "CLARION_API_RATE_PER_MINUTE", 600))
+
+
+def endpoint(*, methods: tuple[str, ...], resource: str | None = None):
+    allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
+
+    def decorate(view):
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            try:
+                if request.method not in allowed:
+                    raise ApiError(
+                        405,
+                        _("%(method)s is not supported here.") % {"method": request.method},
+                        headers={"Allow": ", ".join(sorted(allowed))},
+                    )
+                key = selectors.api_key_for_token(request.META.get(TOKEN_HEADER, "").strip())
+                if key is None:
+                    raise ApiError(401, _("Give a valid API key in the OSDI-API-Token header."))
+                hits = ratelimit_hit(scope="api", ident=str(key.pk), window=RATE_WINDOW)
+                if hits > _rate_limit():
+                    raise ApiError(
+                        429,
+                        _("Too many requests for this API key; slow down."),
+                        headers={"Retry-After": str(RATE_WINDOW)},
+                    )
+                if resource is not None and not key.allows(resource):
+                    raise ApiError(
+                        403, _("This API key may not use %(resource)s.") % {"resource": resource}
+                    )
+                if request.method in WRITE_METHODS and not key.can_write:
+                    raise ApiError(403, _("This API key is read only."))
+                services.api_key_touch(key=key)
+                return view(request, key, *args, **kwargs)
+            except ApiError as exc:
+                return hal.error_response(
+                    exc.status, exc.message, extra=exc.extra, headers=exc.headers
+                )
+            except ValidationError as exc:
+                return hal.hal_response(services.validation_error_body(exc), status=400)
+            except RequestDataTooBig:
+                return hal.error_response(413, _("The request body is too large."))
+
+        return wrapper
+
+    return decorate
+
+
+def _json_body(request):
+    if not request.body:
+        raise ApiError(400, _("The request body is empty; send a JSON object."))
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ApiError(400, _("The request body is not valid JSON.")) from None
+    if not isinstance(data, dict):
+        raise ApiError(400, _("The request body must be a JSON object."))
+    if _has_nul(data):
+        # PostgreSQL cannot store NUL in text; refuse it here rather than fail later.
+        raise ApiError(
+            400, _("Text in the request may not contain control characters such as NUL.")
+        )
+    return data
+
+
+def _has_nul(value, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 20:
+        return False
+    if isinstance(value, dict):
+        return any(_has_nul(k, depth + 1) or _has_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v, depth + 1) for v in value)
+    return False
+
+
+def _page(request):
+    try:
+        return page_params(request.GET)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _people_prefetch(qs):
+    return qs.prefetch_related(
+        Prefetch("identifiers", queryset=PersonIdentifier.objects.order_by("pk")),
+        "other_emails",
+        "other_phones",
+    )
+
+
+@endpoint(methods=("GET",))
+def entry_point(request, key):
+    links = {
+        "self": {"href": hal.absolute(request, "entry")},
+        "osdi:people": {
+            "href": hal.absolute(request, "people"),
+            "title": "The collection of people in the system",
+        },
+        "osdi:tags": {
+            "href": hal.absolute(request, "tags"),
+            "title": "The collection of tags in the system",
+        },
+        "osdi:person_signup_helper": {
+            "href": hal.absolute(request, "people"),
+            "title": "The person signup helper for the system",
+        },
+        "curies": hal.CURIES,
+    }
+    if not key.allows("people"):
+        links = {
+            k: v for k, v in links.items() if k not in ("osdi:people", "osdi:person_signup_helper")
+        }
+    if not key.allows("tags"):
+        links.pop("osdi:tags", None)
+    return hal.hal_response(
+        {
+            "motd": _(
+                "Welcome to the Clarion API, compatible with Action Network's API v2 (OSDI)."
+            ),
+            "vendor_name": "Clarion",
+            "product_name": "Clarion",
+            "osdi_version": "1.1.1",
+            "max_pagesize": 25,
+            "namespace": "clarion",
+            "_links": links,
+        }
+    )
+
+
+@endpoint(methods=("GET", "POST"), resource="people")
+def people(request, key):
+    if request.method == "POST":
+        person, created = services.person_signup(key=key, data=_json_body(request))
+        person = _people_prefetch(selectors.api_people(key)).get(pk=person.pk)
+        return hal.hal_response(
+            hal.person_document(request, person), status=201 if created else 200
+        )
+    page, per_page = _page(request)
+    text = request.GET.get("filter", "")
+    try:
+        condition = parse_filter(text)
+    except FilterError as exc:
+        raise ApiError(400, str(exc)) from None
+    qs = selectors.api_people(key).filter(condition)
+    result = paginate(
+        qs,
+        page=page,
+        per_page=per_page,
+        cache_scope=f"people|{selectors.api_scope_fingerprint(key)}|{text.strip()}",
+    )
+    rows = {
+        p.pk: p
+        for p in _people_prefetch(selectors.api_people(key)).filter(
+            pk__in=[r.pk for r in result.rows]
+        )
+    }
+    items = [hal.person_document(request, rows[r.pk]) for r in result.rows if r.pk in rows]
+    return hal.hal_response(
+        hal.collection_document(
+            request, page=result, rel="osdi:people", items=items, url_name="people"
+        )
+    )
+
+
+@endpoint(methods=("GET", "PUT"), resource="people")
+def person(request, key, person_id):
+    found = selectors.api_person(key, person_id)
+    if request.method == "PUT":
+        found = services.person_api_update(key=key, person=found, data=_json_body(request))
+    found = _people_prefetch(selectors.api_people(key)).get(pk=found.pk)
+    return hal.hal_response(hal.person_document(request, found))
+
+
+def _no_filter(request):
+    if request.GET.get("filter"):
+        raise ApiError(400, _("This collection cannot be filtered."))
+
+
+@endpoint(methods=("GET", "POST"), resource="tags")
+def tags(request, key):
+    if request.method == "POST":
+        tag, _created = services.tag_api_create(data=_json_body(request))
+        return hal.hal_response(hal.tag_document(request, tag))
+    _no_filter(request)
+    page, per_page = _page(request)
+    result = paginate(Tag.objects.all(), page=page, per_page=per_page, cache_scope="tags")
+    items = [hal.tag_document(request, t) for t in result.rows]
+    return hal.hal_response(
+        hal.collection_document(request, page=result, rel="osdi:tags", items=items, url_name="tags")
+    )
+
+
+@endpoint(methods=("GET",), resource="tags")
+def tag(request, key, tag_id):
+    return hal.hal_response(hal.tag_document(request, selectors.api_tag(tag_id)))
+
+
+@endpoint(methods=("GET", "POST"), resource="tags")
+def taggings(request, key, tag_id):
+    found = selectors.api_tag(tag_id)
+    if not key.allows("people"):
+        raise ApiError(403, _("This API key may not use people."))
+    if request.method == "POST":
+        tagging = services.tagging_api_create(key=key, tag=found, data=_json_body(request))
+        return hal.hal_response(hal.tagging_document(request, tagging))
+    _no_filter(request)
+    page, per_page = _page(request)
+    result = paginate(
+        selectors.api_taggings(key, found),
+        page=page,
+        per_page=per_page,
+        cache_scope=f"taggings|{found.pk}|{selectors.api_scope_fingerprint(key)}",
+    )
+    items = [hal.tagging_document(request, t) for t in result.rows]
+    return hal.hal_response(
+        hal.collection_document(
+            request,
+            page=result,
+            rel="osdi:taggings",
+            items=items,
+            url_name="taggings",
+            tag_id=found.pk,
+        )
+    )
+
+
+@endpoint(methods=("GET", "DELETE"), resource="tags")
+def tagging(request, key, tag_id, tagging_id):
+    if not key.allows("people"):
+        raise ApiError(403, _("This API key may not use people."))
+    found = selectors.api_tagging(key, selectors.api_tag(tag_id), tagging_id)
+    if request.method == "DELETE":
+        services.tagging_api_delete(key=key, tagging=found)
+        return hal.hal_response({"notice": _("This tagging was successfully deleted.")})
+    return hal.hal_response(hal.tagging_document(request, found))
+
+
+@csrf_exempt
+def unsupported(request, rest):
+    """Everything else under /api/v2/: resources Clarion does not offer (yet)."""
+    name = rest.strip("/").split("/", 1)[0][:50]
+    return hal.error_response(
+        404,
+        _("Clarion's API does not support the resource %(name)s.") % {"name": name},
+        extra={"supported": ["people", "tags", "taggings"]},
+    )
