@@ -86,13 +86,23 @@ def main() -> None:
         for i in range(args.events):
             pc, lat, lng, area_id = rng.choice(postcodes)
             start = now + datetime.timedelta(days=1, minutes=rng.randrange(0, 89 * 24 * 60))
-            batch.append(Event(
-                kind=rng.choice(kinds), title=f"Event {i}", area_id=area_id, postcode=pc,
-                latitude=lat + rng.uniform(-0.007, 0.007), longitude=lng + rng.uniform(-0.012, 0.012),
-                starts_at=start, ends_at=start + datetime.timedelta(hours=2), capacity=rng.choice([None, 20, 50]),
-                visibility=Event.Visibility.PUBLIC if rng.random() < 0.9 else Event.Visibility.UNLISTED,
-                status=Event.Status.PUBLISHED,
-            ))
+            batch.append(
+                Event(
+                    kind=rng.choice(kinds),
+                    title=f"Event {i}",
+                    area_id=area_id,
+                    postcode=pc,
+                    latitude=lat + rng.uniform(-0.007, 0.007),
+                    longitude=lng + rng.uniform(-0.012, 0.012),
+                    starts_at=start,
+                    ends_at=start + datetime.timedelta(hours=2),
+                    capacity=rng.choice([None, 20, 50]),
+                    visibility=Event.Visibility.PUBLIC
+                    if rng.random() < 0.9
+                    else Event.Visibility.UNLISTED,
+                    status=Event.Status.PUBLISHED,
+                )
+            )
             if len(batch) == 5000:
                 Event.objects.bulk_create(batch)
                 batch = []
@@ -104,8 +114,13 @@ def main() -> None:
 
     def query(code: str) -> int:
         place = postcode_lookup(code)
-        found = events_near(latitude=place.latitude, longitude=place.longitude, miles=args.miles,
-                            start=timezone.now(), end=timezone.now() + datetime.timedelta(days=30))
+        found = events_near(
+            latitude=place.latitude,
+            longitude=place.longitude,
+            miles=args.miles,
+            start=timezone.now(),
+            end=timezone.now() + datetime.timedelta(days=30),
+        )
         return len(found)
 
     codes = [rng.choice(postcodes)[0] for _ in range(args.queries)]
@@ -137,9 +152,11 @@ def main() -> None:
             candidates.append(cursor.fetchone()[0])
             baseline.append((time.perf_counter() - t0) * 1000)
 
-    print(f"events={events:,} postcodes={len(postcodes):,} queries={len(timings)} "
-          f"median_in_box={statistics.median(candidates):.0f} median_shown={statistics.median(found):.0f} "
-          f"(results capped at 50, nearest first)")
+    print(
+        f"events={events:,} postcodes={len(postcodes):,} queries={len(timings)} "
+        f"median_in_box={statistics.median(candidates):.0f} median_shown={statistics.median(found):.0f} "
+        f"(results capped at 50, nearest first)"
+    )
     print(
         f"events={events} queries={len(timings)} miles={args.miles:g} days=30 "
         f"baseline_p50_ms={statistics.median(baseline):.1f} "

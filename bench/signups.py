@@ -206,18 +206,19 @@ def run_wrk(url: str, script: Path, seconds: float, connections: int, values: di
     if not found:
         sys.exit(f"wrk gave no summary:\n{out}")
     acks, others, sent, p99, errors = map(int, found.groups())
+    sent -= 1  # wrk calls request() once more, unsent, to check the script
     return {"acks": acks, "others": others, "sent": sent, "errors": errors, "p99_ms": p99 / 1000,
             "per_s": acks / (deadline - start), "raw": out}
 
 
-def drained_count(dsn: str, sql: str, *, timeout: float = 60.0) -> int:
+def drained_count(dsn: str, sql: str, params: tuple = (), *, timeout: float = 60.0) -> int:
     """The row count once it has stopped changing for a second (or at ``timeout``)."""
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         last, stable_since, give_up = -1, time.monotonic(), time.monotonic() + timeout
         while True:
-            count = conn.execute(sql).fetchone()[0]
+            count = conn.execute(sql, params).fetchone()[0]
             now = time.monotonic()
             if count != last:
                 last, stable_since = count, now
@@ -302,15 +303,20 @@ def main() -> None:
                 {**sign, "PATH": f"/act/{WARM_SLUG}/", "RUN": "warm"})
         signs = run_wrk(f"{base}/act/{SLUG}/", lua, args.seconds, args.connections,
                         {**sign, "PATH": f"/act/{SLUG}/", "RUN": "run"})
-        page_id_sql = f"(SELECT id FROM actions_actionpage WHERE slug = '{SLUG}')"
-        committed = drained_count(dsn, f"SELECT count(*) FROM actions_submission WHERE page_id = {page_id_sql}")
+        committed = drained_count(
+            dsn,
+            "SELECT count(*) FROM actions_submission s JOIN actions_actionpage p ON p.id = s.page_id"
+            " WHERE p.slug = %s",
+            (SLUG,),
+        )
         import psycopg
 
         with psycopg.connect(dsn, autocommit=True) as conn:
             queued = conn.execute(
                 "SELECT count(*) FROM django_tasks_database_dbtaskresult t JOIN actions_submission s"
                 " ON (t.args_kwargs -> 'kwargs' ->> 'submission_id')::bigint = s.id"
-                f" WHERE s.page_id = {page_id_sql}"
+                " JOIN actions_actionpage p ON p.id = s.page_id WHERE p.slug = %s",
+                (SLUG,),
             ).fetchone()[0]
 
         run_wrk(f"{base}/bench/insert/", lua, args.warm_up, args.connections, {**bare, "RUN": "warm"})

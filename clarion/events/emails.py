@@ -15,10 +15,14 @@ from .selectors import host_token, manage_token
 
 def _send(*, template: str, to: list[str], context: dict, attachments: list | None = None) -> None:
     context = {**context, "ORGANISATION_NAME": settings.ORGANISATION_NAME}
-    subject = " ".join(render_to_string(f"events/email/{template}_subject.txt", context).split())[:200]
+    subject = " ".join(render_to_string(f"events/email/{template}_subject.txt", context).split())[
+        :200
+    ]
     text = render_to_string(f"events/email/{template}.txt", context)
     html = render_to_string(f"events/email/{template}.html", context)
-    message = EmailMultiAlternatives(subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=to)
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=to
+    )
     message.attach_alternative(html, "text/html")
     for name, content, mimetype in attachments or []:
         message.attach(name, content, mimetype)
@@ -30,7 +34,9 @@ def event_url(event: Event) -> str:
 
 
 def manage_url(rsvp: Rsvp) -> str:
-    return settings.SITE_URL + reverse("events:manage", kwargs={"pk": rsvp.event_id, "token": manage_token(rsvp)})
+    return settings.SITE_URL + reverse(
+        "events:manage", kwargs={"pk": rsvp.event_id, "token": manage_token(rsvp)}
+    )
 
 
 def _rsvp_context(rsvp: Rsvp) -> dict:
@@ -55,11 +61,18 @@ def rsvp_email_send(rsvp: Rsvp, *, promoted: bool = False) -> None:
         text = ics.calendar([rsvp.event], online_url_for=lambda e: e.online_url, method="PUBLISH")
         attachments.append(("event.ics", text, "text/calendar"))
     template = "promoted" if promoted else ("confirm" if going else "waitlist")
-    _send(template=template, to=[rsvp.person.email], context=_rsvp_context(rsvp), attachments=attachments)
+    _send(
+        template=template,
+        to=[rsvp.person.email],
+        context=_rsvp_context(rsvp),
+        attachments=attachments,
+    )
 
 
 def reminder_email_send(rsvp: Rsvp, *, hours: int) -> None:
-    _send(template="reminder", to=[rsvp.person.email], context={**_rsvp_context(rsvp), "hours": hours})
+    _send(
+        template="reminder", to=[rsvp.person.email], context={**_rsvp_context(rsvp), "hours": hours}
+    )
 
 
 def followup_email_send(rsvp: Rsvp) -> None:
@@ -67,11 +80,24 @@ def followup_email_send(rsvp: Rsvp) -> None:
 
 
 def host_link_email_send(event: Event) -> None:
-    url = settings.SITE_URL + reverse("events:host", kwargs={"pk": event.pk, "token": host_token(event)})
-    _send(template="host_link", to=[event.host_person.email],
-          context={"event": event, "person": event.host_person, "host_url": url, "event_url": event_url(event)})
+    url = settings.SITE_URL + reverse(
+        "events:host", kwargs={"pk": event.pk, "token": host_token(event)}
+    )
+    _send(
+        template="host_link",
+        to=[event.host_person.email],
+        context={
+            "event": event,
+            "person": event.host_person,
+            "host_url": url,
+            "event_url": event_url(event),
+        },
+    )
 
 
 def declined_email_send(event: Event) -> None:
-    _send(template="declined", to=[event.proposed_by.email],
-          context={"event": event, "person": event.proposed_by})
+    _send(
+        template="declined",
+        to=[event.proposed_by.email],
+        context={"event": event, "person": event.proposed_by},
+    )

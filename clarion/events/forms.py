@@ -14,15 +14,29 @@ from .models import CanvassResult, Event, Rsvp
 from .services import MAX_GUESTS
 
 CONSENT_WORDING = _("Email me about events and campaigns near me. I can unsubscribe at any time.")
-RADIUS_CHOICES = [(1, _("1 mile")), (5, _("5 miles")), (10, _("10 miles")), (25, _("25 miles")), (50, _("50 miles"))]
+RADIUS_CHOICES = [
+    (1, _("1 mile")),
+    (5, _("5 miles")),
+    (10, _("10 miles")),
+    (25, _("25 miles")),
+    (50, _("50 miles")),
+]
 
 
 class FindForm(forms.Form):
     postcode = forms.CharField(label=_("Your postcode"), max_length=10)
-    radius = forms.TypedChoiceField(label=_("Within"), choices=RADIUS_CHOICES, coerce=int, initial=10, required=False)
-    kind = forms.ChoiceField(label=_("Kind"), choices=[("", _("Any kind"))] + list(Event.Kind.choices), required=False)
-    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    radius = forms.TypedChoiceField(
+        label=_("Within"), choices=RADIUS_CHOICES, coerce=int, initial=10, required=False
+    )
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=[("", _("Any kind"))] + list(Event.Kind.choices), required=False
+    )
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def clean_postcode(self):
         value = postcode_or_none(self.cleaned_data["postcode"])
@@ -41,11 +55,15 @@ class FindForm(forms.Form):
         now = timezone.now()
         start = now
         if self.cleaned_data.get("date_from"):
-            start = max(now, datetime.datetime.combine(self.cleaned_data["date_from"], datetime.time.min, tz))
+            start = max(
+                now,
+                datetime.datetime.combine(self.cleaned_data["date_from"], datetime.time.min, tz),
+            )
         end = None
         if self.cleaned_data.get("date_to"):
-            end = datetime.datetime.combine(self.cleaned_data["date_to"] + datetime.timedelta(days=1),
-                                            datetime.time.min, tz)
+            end = datetime.datetime.combine(
+                self.cleaned_data["date_to"] + datetime.timedelta(days=1), datetime.time.min, tz
+            )
         return start, end
 
 
@@ -54,8 +72,13 @@ class RsvpForm(forms.Form):
     last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
     email = forms.EmailField(label=_("Email"), max_length=254)
     postcode = forms.CharField(label=_("Postcode"), max_length=10, required=False)
-    guests = forms.IntegerField(label=_("Guests you're bringing"), min_value=0, max_value=MAX_GUESTS, initial=0,
-                                required=False)
+    guests = forms.IntegerField(
+        label=_("Guests you're bringing"),
+        min_value=0,
+        max_value=MAX_GUESTS,
+        initial=0,
+        required=False,
+    )
     email_consent = forms.BooleanField(label=CONSENT_WORDING, required=False)
     source = forms.CharField(widget=forms.HiddenInput, required=False, max_length=100)
     ref = forms.CharField(widget=forms.HiddenInput, required=False, max_length=16)
@@ -72,10 +95,18 @@ class RsvpForm(forms.Form):
 
 
 class _EventFields(forms.ModelForm):
-    online_url = forms.URLField(label=_("Online link"), required=False, assume_scheme="https",
-                                help_text=_("Shown only to people who RSVP."))
-    starts_at = forms.DateTimeField(label=_("Starts"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    ends_at = forms.DateTimeField(label=_("Ends"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    online_url = forms.URLField(
+        label=_("Online link"),
+        required=False,
+        assume_scheme="https",
+        help_text=_("Shown only to people who RSVP."),
+    )
+    starts_at = forms.DateTimeField(
+        label=_("Starts"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    ends_at = forms.DateTimeField(
+        label=_("Ends"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
 
     def clean(self):
         data = super().clean()
@@ -94,25 +125,54 @@ class EventForm(_EventFields):
 
     class Meta:
         model = Event
-        fields = ["kind", "title", "description", "area", "venue", "address", "postcode", "online_url",
-                  "starts_at", "ends_at", "capacity", "visibility", "status", "reminder_hours", "follow_up"]
+        fields = [
+            "kind",
+            "title",
+            "description",
+            "area",
+            "venue",
+            "address",
+            "postcode",
+            "online_url",
+            "starts_at",
+            "ends_at",
+            "capacity",
+            "visibility",
+            "status",
+            "reminder_hours",
+            "follow_up",
+        ]
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         scope = user.scope_area
-        areas = Area.objects.all() if scope is None else Area.objects.filter(path__startswith=scope.path)
+        areas = (
+            Area.objects.all()
+            if scope is None
+            else Area.objects.filter(path__startswith=scope.path)
+        )
         self.fields["area"].queryset = areas
         self.fields["area"].required = scope is not None
-        self.fields["status"].choices = [
-            (v, label) for v, label in Event.Status.choices if v not in (Event.Status.PROPOSED, Event.Status.DECLINED)
-        ] if not (self.instance.pk and self.instance.status in (Event.Status.PROPOSED, Event.Status.DECLINED)) \
+        self.fields["status"].choices = (
+            [
+                (v, label)
+                for v, label in Event.Status.choices
+                if v not in (Event.Status.PROPOSED, Event.Status.DECLINED)
+            ]
+            if not (
+                self.instance.pk
+                and self.instance.status in (Event.Status.PROPOSED, Event.Status.DECLINED)
+            )
             else Event.Status.choices
+        )
 
     def clean_reminder_hours(self):
         value = self.cleaned_data.get("reminder_hours", "")
         for part in value.split(","):
             if part.strip() and not (part.strip().isdigit() and 0 < int(part.strip()) <= 24 * 14):
-                raise forms.ValidationError(_("Give whole hours between 1 and 336, separated by commas."))
+                raise forms.ValidationError(
+                    _("Give whole hours between 1 and 336, separated by commas.")
+                )
         return value
 
 
@@ -125,8 +185,18 @@ class ProposeForm(_EventFields):
 
     class Meta:
         model = Event
-        fields = ["kind", "title", "description", "venue", "address", "postcode", "online_url",
-                  "starts_at", "ends_at", "capacity"]
+        fields = [
+            "kind",
+            "title",
+            "description",
+            "venue",
+            "address",
+            "postcode",
+            "online_url",
+            "starts_at",
+            "ends_at",
+            "capacity",
+        ]
 
     def clean_starts_at(self):
         value = self.cleaned_data["starts_at"]
@@ -167,15 +237,20 @@ class AttendanceForm(forms.Form):
 
 class CanvassForm(forms.Form):
     person = forms.IntegerField(widget=forms.HiddenInput)
-    outcome = forms.ChoiceField(label=_("Outcome"), choices=CanvassResult.Outcome.choices,
-                                widget=forms.RadioSelect)
+    outcome = forms.ChoiceField(
+        label=_("Outcome"), choices=CanvassResult.Outcome.choices, widget=forms.RadioSelect
+    )
     support_level = forms.TypedChoiceField(
-        label=_("Support (1 = strongly against, 5 = strongly for)"), required=False, coerce=int, empty_value=None,
+        label=_("Support (1 = strongly against, 5 = strongly for)"),
+        required=False,
+        coerce=int,
+        empty_value=None,
         choices=[("", "—")] + [(i, str(i)) for i in range(1, 6)],
     )
     note = forms.CharField(label=_("Note"), max_length=500, required=False)
 
 
 class DeclineForm(forms.Form):
-    message = forms.CharField(label=_("Message to the member"), widget=forms.Textarea(attrs={"rows": 3}),
-                              max_length=2000)
+    message = forms.CharField(
+        label=_("Message to the member"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
+    )

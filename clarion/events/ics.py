@@ -40,7 +40,7 @@ def fold(line: str) -> str:
 
 
 def _utc(value: datetime.datetime) -> str:
-    return value.astimezone(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return value.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _uid(event: Event) -> str:
@@ -76,11 +76,18 @@ def _vevent(event: Event, *, stamp: datetime.datetime, online_url: str = "") -> 
     return lines
 
 
-def calendar(events: Iterable[Event], *, name: str = "", online_url_for=None, method: str = "") -> str:
+def calendar(
+    events: Iterable[Event], *, name: str = "", online_url_for=None, method: str = ""
+) -> str:
     """A VCALENDAR holding ``events``; ``online_url_for(event)`` may return the online
     link to include (only for people who RSVP'd)."""
     stamp = timezone.now()
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Clarion//Events//EN", "CALSCALE:GREGORIAN"]
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Clarion//Events//EN",
+        "CALSCALE:GREGORIAN",
+    ]
     if method:
         lines.append(f"METHOD:{method}")
     if name:

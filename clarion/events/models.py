@@ -39,15 +39,27 @@ class Event(models.Model):
     description = models.TextField(_("description"), blank=True, help_text=_("Markdown."))
     description_html = models.TextField(blank=True, editable=False)
     area = models.ForeignKey(
-        "areas.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="events",
+        "areas.Area",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
         verbose_name=_("area"),
     )
     host_person = models.ForeignKey(
-        "people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="hosted_events",
+        "people.Person",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="hosted_events",
         verbose_name=_("host (member)"),
     )
     host_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name=_("host (staff)"),
     )
     venue = models.CharField(_("venue"), max_length=200, blank=True)
@@ -55,20 +67,32 @@ class Event(models.Model):
     postcode = models.CharField(_("postcode"), max_length=8, blank=True)
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
-    online_url = models.URLField(_("online link"), blank=True, help_text=_("Shown only to people who RSVP."))
+    online_url = models.URLField(
+        _("online link"), blank=True, help_text=_("Shown only to people who RSVP.")
+    )
     starts_at = models.DateTimeField(_("starts"))
     ends_at = models.DateTimeField(_("ends"))
     capacity = models.PositiveIntegerField(
-        _("capacity"), null=True, blank=True, help_text=_("Places including guests; empty for no limit.")
+        _("capacity"),
+        null=True,
+        blank=True,
+        help_text=_("Places including guests; empty for no limit."),
     )
-    visibility = models.CharField(_("visibility"), max_length=10, choices=Visibility, default=Visibility.PUBLIC)
+    visibility = models.CharField(
+        _("visibility"), max_length=10, choices=Visibility, default=Visibility.PUBLIC
+    )
     status = models.CharField(_("status"), max_length=12, choices=Status, default=Status.PUBLISHED)
     reminder_hours = models.CharField(
-        _("reminders (hours before)"), max_length=50, default="24,2",
+        _("reminders (hours before)"),
+        max_length=50,
+        default="24,2",
         help_text=_("Comma-separated hours before the start, e.g. 24,2. Empty for none."),
     )
-    follow_up = models.TextField(_("follow-up message"), blank=True,
-                                 help_text=_("Sent after the event to people who came (thank you + next step)."))
+    follow_up = models.TextField(
+        _("follow-up message"),
+        blank=True,
+        help_text=_("Sent after the event to people who came (thank you + next step)."),
+    )
     decline_message = models.TextField(blank=True)
     proposed_by = models.ForeignKey(
         "people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -82,12 +106,16 @@ class Event(models.Model):
             # Find-an-event: a latitude range with longitude and start time checked in
             # the index, over listed published events only.
             models.Index(
-                fields=["latitude", "longitude", "starts_at"], name="events_public_geo",
+                fields=["latitude", "longitude", "starts_at"],
+                name="events_public_geo",
                 condition=models.Q(status="published", visibility="public"),
             ),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(ends_at__gte=models.F("starts_at")), name="events_end_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gte=models.F("starts_at")),
+                name="events_end_after_start",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -109,6 +137,9 @@ class AreaEventPolicy(models.Model):
     area = models.OneToOneField("areas.Area", on_delete=models.CASCADE, related_name="event_policy")
     approval_required = models.BooleanField(_("member events need approval"), default=True)
 
+    def __str__(self) -> str:
+        return f"{self.area_id}: {self.approval_required}"
+
 
 class Rsvp(models.Model):
     class Status(models.TextChoices):
@@ -122,7 +153,9 @@ class Rsvp(models.Model):
         NO_SHOW = "no_show", _("No-show")
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="rsvps")
-    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="event_rsvps")
+    person = models.ForeignKey(
+        "people.Person", on_delete=models.CASCADE, related_name="event_rsvps"
+    )
     status = models.CharField(max_length=12, choices=Status, default=Status.GOING)
     guests = models.PositiveSmallIntegerField(default=0)
     attendance = models.CharField(max_length=10, choices=Attendance, default=Attendance.UNKNOWN)
@@ -167,6 +200,9 @@ class EventEmail(models.Model):
             models.UniqueConstraint(fields=["event", "person", "kind"], name="events_email_once"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event_id} → {self.person_id}"
+
 
 class CanvassResult(models.Model):
     class Outcome(models.TextChoices):
@@ -176,7 +212,9 @@ class CanvassResult(models.Model):
         MOVED = "moved", _("Moved")
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="canvass_results")
-    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="canvass_results")
+    person = models.ForeignKey(
+        "people.Person", on_delete=models.CASCADE, related_name="canvass_results"
+    )
     outcome = models.CharField(max_length=10, choices=Outcome)
     support_level = models.PositiveSmallIntegerField(null=True, blank=True)
     note = models.CharField(max_length=500, blank=True)
@@ -189,7 +227,11 @@ class CanvassResult(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(support_level__isnull=True) | models.Q(support_level__gte=1, support_level__lte=5),
+                condition=models.Q(support_level__isnull=True)
+                | models.Q(support_level__gte=1, support_level__lte=5),
                 name="events_support_1_5",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: {self.person_id} {self.outcome}"

@@ -24,7 +24,9 @@ def export(person) -> dict:
                 "referrer": r.referrer,
                 "created_at": r.created_at.isoformat(),
             }
-            for r in Rsvp.objects.filter(person=person).select_related("event").order_by("created_at")
+            for r in Rsvp.objects.filter(person=person)
+            .select_related("event")
+            .order_by("created_at")
         ],
         "canvass_results": [
             {
@@ -36,7 +38,9 @@ def export(person) -> dict:
             }
             for c in CanvassResult.objects.filter(person=person).order_by("created_at")
         ],
-        "hosted_events": list(Event.objects.filter(host_person=person).values_list("title", flat=True)),
+        "hosted_events": list(
+            Event.objects.filter(host_person=person).values_list("title", flat=True)
+        ),
     }
 
 

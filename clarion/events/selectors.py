@@ -55,7 +55,11 @@ def host_token_ok(event: Event, token: str) -> bool:
         event_id, person_id = signing.loads(token, salt=HOST_SALT)
     except (signing.BadSignature, ValueError, TypeError):
         return False
-    return event_id == event.pk and event.host_person_id is not None and person_id == event.host_person_id
+    return (
+        event_id == event.pk
+        and event.host_person_id is not None
+        and person_id == event.host_person_id
+    )
 
 
 # --- Public reads ----------------------------------------------------------------
@@ -157,8 +161,21 @@ def events_near(
         .order_by("flat_d2", "starts_at", "pk")
     )
     found = []
-    shown = ("id", "kind", "title", "venue", "postcode", "latitude", "longitude", "starts_at", "ends_at",
-             "capacity", "status", "visibility", "area_id")
+    shown = (
+        "id",
+        "kind",
+        "title",
+        "venue",
+        "postcode",
+        "latitude",
+        "longitude",
+        "starts_at",
+        "ends_at",
+        "capacity",
+        "status",
+        "visibility",
+        "area_id",
+    )
     for event in qs.only(*shown)[: limit + 10]:
         d = distance_miles(latitude, longitude, event.latitude, event.longitude)
         if d <= miles:
@@ -169,7 +186,9 @@ def events_near(
 
 def upcoming_online(*, kind: str = "", start=None, end=None, limit: int = 20) -> QuerySet[Event]:
     qs = Event.objects.filter(
-        status=Event.Status.PUBLISHED, visibility=Event.Visibility.PUBLIC, kind=Event.Kind.ONLINE,
+        status=Event.Status.PUBLISHED,
+        visibility=Event.Visibility.PUBLIC,
+        kind=Event.Kind.ONLINE,
         starts_at__gte=start or timezone.now(),
     )
     if end is not None:
@@ -182,8 +201,10 @@ def upcoming_online(*, kind: str = "", start=None, end=None, limit: int = 20) ->
 def area_feed_events(area: Area) -> QuerySet[Event]:
     since = timezone.now() - datetime.timedelta(days=30)
     return Event.objects.filter(
-        area_subtree_q(area), status__in=[Event.Status.PUBLISHED, Event.Status.CANCELLED],
-        visibility=Event.Visibility.PUBLIC, starts_at__gte=since,
+        area_subtree_q(area),
+        status__in=[Event.Status.PUBLISHED, Event.Status.CANCELLED],
+        visibility=Event.Visibility.PUBLIC,
+        starts_at__gte=since,
     ).order_by("starts_at")[:500]
 
 
@@ -250,14 +271,19 @@ def canvass_totals(event: Event) -> dict:
     by_outcome = {value: 0 for value in CanvassResult.Outcome.values}
     for r in rows:
         by_outcome[r["outcome"]] = r["n"]
-    levels = CanvassResult.objects.filter(event=event, support_level__isnull=False).values(
-        "support_level").annotate(n=Count("id"))
+    levels = (
+        CanvassResult.objects.filter(event=event, support_level__isnull=False)
+        .values("support_level")
+        .annotate(n=Count("id"))
+    )
     by_level = {lvl: 0 for lvl in range(1, 6)}
     for r in levels:
         by_level[r["support_level"]] = r["n"]
     return {
         "total": sum(by_outcome.values()),
-        "outcomes": [(CanvassResult.Outcome(v).label, by_outcome[v]) for v in CanvassResult.Outcome.values],
+        "outcomes": [
+            (CanvassResult.Outcome(v).label, by_outcome[v]) for v in CanvassResult.Outcome.values
+        ],
         "levels": sorted(by_level.items()),
     }
 
@@ -269,10 +295,10 @@ def policy_requires_approval(area: Area | None) -> bool:
     if area is None:
         return True
     ids = [int(x) for x in area.path.strip("/").split("/") if x.isdigit()]
-    policies = {p.area_id: p.approval_required for p in AreaEventPolicy.objects.filter(area_id__in=ids)}
+    policies = {
+        p.area_id: p.approval_required for p in AreaEventPolicy.objects.filter(area_id__in=ids)
+    }
     for area_id in reversed(ids):
         if area_id in policies:
             return policies[area_id]
     return True
-
-

@@ -105,12 +105,16 @@ def rsvp_create(*, event: Event, data: RsvpInput) -> RsvpResult:
     if not email:
         raise ValidationError({"email": _("Enter your email address.")})
     if not 0 <= data.guests <= MAX_GUESTS:
-        raise ValidationError({"guests": _("Bring between 0 and %(n)s guests.") % {"n": MAX_GUESTS}})
+        raise ValidationError(
+            {"guests": _("Bring between 0 and %(n)s guests.") % {"n": MAX_GUESTS}}
+        )
     if event.status != Event.Status.PUBLISHED or event.ends_at < timezone.now():
         raise ValidationError({"__all__": _("This event is not taking RSVPs.")})
     consent = None
     if data.email_consent:
-        consent = ConsentInput(channel="email", wording=data.consent_wording, source=f"event:{event.pk}")
+        consent = ConsentInput(
+            channel="email", wording=data.consent_wording, source=f"event:{event.pk}"
+        )
     person = person_upsert(
         email=email,
         phone=data.phone or None,
@@ -118,12 +122,16 @@ def rsvp_create(*, event: Event, data: RsvpInput) -> RsvpResult:
         last_name=data.last_name,
         postcode=data.postcode or None,
         email_status=EmailStatus.SUBSCRIBED if data.email_consent else None,
-        email_status_reason=_("Opted in when RSVPing to event %(id)s") % {"id": event.pk} if data.email_consent else "",
+        email_status_reason=_("Opted in when RSVPing to event %(id)s") % {"id": event.pk}
+        if data.email_consent
+        else "",
         consent=consent,
         recruiter=data.recruiter,
         source_code=data.source or f"event:{event.pk}",
     ).person
-    recruiter = data.recruiter if data.recruiter is not None and data.recruiter.pk != person.pk else None
+    recruiter = (
+        data.recruiter if data.recruiter is not None and data.recruiter.pk != person.pk else None
+    )
 
     event = _lock_event(event)
     existing = Rsvp.objects.filter(event=event, person=person).first()
@@ -146,11 +154,15 @@ def rsvp_create(*, event: Event, data: RsvpInput) -> RsvpResult:
     activity_record(
         person=person,
         kind=Activity.Kind.EVENT,
-        summary=(_("RSVP'd to “%(title)s”") if going else _("Joined the waiting list for “%(title)s”"))
+        summary=(
+            _("RSVP'd to “%(title)s”") if going else _("Joined the waiting list for “%(title)s”")
+        )
         % {"title": event.title},
         data={"event": event.pk, "rsvp": rsvp.pk, "status": rsvp.status, "guests": rsvp.guests},
     )
-    EventEmail.objects.filter(event=event, person=person, kind__in=["confirm", "waitlist", "promoted"]).delete()
+    EventEmail.objects.filter(
+        event=event, person=person, kind__in=["confirm", "waitlist", "promoted"]
+    ).delete()
     _queue("rsvp_confirmation_email", rsvp_id=rsvp.pk)
     return RsvpResult(rsvp=rsvp)
 
@@ -161,8 +173,10 @@ def _promote_waiting(event: Event) -> list[Rsvp]:
     nobody is overtaken."""
     promoted = []
     left = selectors.places_left(event)
-    for rsvp in Rsvp.objects.filter(event=event, status=Rsvp.Status.WAITLISTED).select_related("person").order_by(
-        "created_at", "pk"
+    for rsvp in (
+        Rsvp.objects.filter(event=event, status=Rsvp.Status.WAITLISTED)
+        .select_related("person")
+        .order_by("created_at", "pk")
     ):
         if left is not None and rsvp.places > left:
             break
@@ -170,7 +184,8 @@ def _promote_waiting(event: Event) -> list[Rsvp]:
         rsvp.promoted_at = timezone.now()
         rsvp.save(update_fields=["status", "promoted_at"])
         activity_record(
-            person=rsvp.person, kind=Activity.Kind.EVENT,
+            person=rsvp.person,
+            kind=Activity.Kind.EVENT,
             summary=_("Got a place at “%(title)s” from the waiting list") % {"title": event.title},
             data={"event": event.pk, "rsvp": rsvp.pk, "status": rsvp.status},
         )
@@ -193,7 +208,9 @@ def rsvp_cancel(*, rsvp: Rsvp, actor=None) -> list[Rsvp]:
     rsvp.cancelled_at = timezone.now()
     rsvp.save(update_fields=["status", "cancelled_at"])
     activity_record(
-        person=rsvp.person, kind=Activity.Kind.EVENT, actor=actor,
+        person=rsvp.person,
+        kind=Activity.Kind.EVENT,
+        actor=actor,
         summary=_("Cancelled their RSVP to “%(title)s”") % {"title": event.title},
         data={"event": event.pk, "rsvp": rsvp.pk, "status": rsvp.status},
     )
@@ -218,33 +235,62 @@ def checkin_mark(*, rsvp: Rsvp, attendance: str, actor=None) -> Rsvp:
     rsvp.checked_in_at = timezone.now() if attendance == Rsvp.Attendance.ATTENDED else None
     rsvp.save(update_fields=["attendance", "checked_in_at"])
     if attendance != Rsvp.Attendance.UNKNOWN:
-        summary = (_("Attended “%(title)s”") if attendance == Rsvp.Attendance.ATTENDED
-                   else _("Did not come to “%(title)s”"))
-        activity_record(person=rsvp.person, kind=Activity.Kind.EVENT, actor=actor,
-                        summary=summary % {"title": rsvp.event.title},
-                        data={"event": rsvp.event_id, "rsvp": rsvp.pk, "attendance": attendance})
+        summary = (
+            _("Attended “%(title)s”")
+            if attendance == Rsvp.Attendance.ATTENDED
+            else _("Did not come to “%(title)s”")
+        )
+        activity_record(
+            person=rsvp.person,
+            kind=Activity.Kind.EVENT,
+            actor=actor,
+            summary=summary % {"title": rsvp.event.title},
+            data={"event": rsvp.event_id, "rsvp": rsvp.pk, "attendance": attendance},
+        )
     return rsvp
 
 
 @transaction.atomic
-def walkin_add(*, event: Event, email: str = "", phone: str = "", first_name: str = "", last_name: str = "",
-               postcode: str = "", actor=None) -> Rsvp:
+def walkin_add(
+    *,
+    event: Event,
+    email: str = "",
+    phone: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    postcode: str = "",
+    actor=None,
+) -> Rsvp:
     """Someone who turned up without an RSVP: record them (person_upsert) as attended.
     A walk-in is at the door already, so capacity does not apply."""
     person = person_upsert(
-        email=email or None, phone=phone or None, first_name=first_name, last_name=last_name,
-        postcode=postcode or None, source_code=f"event:{event.pk}", actor=actor,
+        email=email or None,
+        phone=phone or None,
+        first_name=first_name,
+        last_name=last_name,
+        postcode=postcode or None,
+        source_code=f"event:{event.pk}",
+        actor=actor,
     ).person
     event = _lock_event(event)
-    rsvp, _created = Rsvp.objects.get_or_create(event=event, person=person, defaults={"walk_in": True})
+    rsvp, _created = Rsvp.objects.get_or_create(
+        event=event, person=person, defaults={"walk_in": True}
+    )
     rsvp.status = Rsvp.Status.GOING
     rsvp.save(update_fields=["status"])
     return checkin_mark(rsvp=rsvp, attendance=Rsvp.Attendance.ATTENDED, actor=actor)
 
 
 @transaction.atomic
-def canvass_record(*, event: Event, person: Person, outcome: str, support_level: int | None = None,
-                   note: str = "", actor=None) -> CanvassResult:
+def canvass_record(
+    *,
+    event: Event,
+    person: Person,
+    outcome: str,
+    support_level: int | None = None,
+    note: str = "",
+    actor=None,
+) -> CanvassResult:
     """One doorstep or phone contact: stored for the event's totals and written onto
     the person's timeline."""
     if outcome not in CanvassResult.Outcome.values:
@@ -252,16 +298,29 @@ def canvass_record(*, event: Event, person: Person, outcome: str, support_level:
     if support_level is not None and not 1 <= support_level <= 5:
         raise ValidationError({"support_level": _("Support is from 1 to 5.")})
     result = CanvassResult.objects.create(
-        event=event, person=person, outcome=outcome, support_level=support_level, note=note[:500],
+        event=event,
+        person=person,
+        outcome=outcome,
+        support_level=support_level,
+        note=note[:500],
         recorded_by=actor if getattr(actor, "pk", None) else None,
     )
     label = CanvassResult.Outcome(outcome).label
     summary = _("Canvassed at “%(title)s”: %(outcome)s") % {"title": event.title, "outcome": label}
     if support_level is not None:
         summary += " · " + _("support %(n)s/5") % {"n": support_level}
-    activity_record(person=person, kind=Activity.Kind.EVENT, actor=actor, summary=summary,
-                    data={"event": event.pk, "canvass": result.pk, "outcome": outcome,
-                          "support_level": support_level})
+    activity_record(
+        person=person,
+        kind=Activity.Kind.EVENT,
+        actor=actor,
+        summary=summary,
+        data={
+            "event": event.pk,
+            "canvass": result.pk,
+            "outcome": outcome,
+            "support_level": support_level,
+        },
+    )
     return result
 
 
@@ -269,13 +328,17 @@ def canvass_record(*, event: Event, person: Person, outcome: str, support_level:
 
 
 @transaction.atomic
-def event_propose(*, event: Event, email: str, first_name: str = "", last_name: str = "",
-                  phone: str = "") -> Event:
+def event_propose(
+    *, event: Event, email: str, first_name: str = "", last_name: str = "", phone: str = ""
+) -> Event:
     """A member proposes ``event`` (unsaved) and becomes its host. Published straight
     away when the area's policy allows, else it waits in the organisers' queue. The
     host link is emailed on commit once it is published."""
     person = person_upsert(
-        email=email, phone=phone or None, first_name=first_name, last_name=last_name,
+        email=email,
+        phone=phone or None,
+        first_name=first_name,
+        last_name=last_name,
         source_code="event:proposal",
     ).person
     event.host_person = person
@@ -287,14 +350,20 @@ def event_propose(*, event: Event, email: str, first_name: str = "", last_name: 
         event.status = Event.Status.PUBLISHED
         event.save(update_fields=["status"])
         _queue("host_link_email", event_id=event.pk)
-    activity_record(person=person, kind=Activity.Kind.EVENT,
-                    summary=_("Proposed an event: “%(title)s”") % {"title": event.title}, data={"event": event.pk})
+    activity_record(
+        person=person,
+        kind=Activity.Kind.EVENT,
+        summary=_("Proposed an event: “%(title)s”") % {"title": event.title},
+        data={"event": event.pk},
+    )
     return event
 
 
 @transaction.atomic
 def event_approve(*, event: Event, actor) -> Event:
-    updated = Event.objects.filter(pk=event.pk, status=Event.Status.PROPOSED).update(status=Event.Status.PUBLISHED)
+    updated = Event.objects.filter(pk=event.pk, status=Event.Status.PROPOSED).update(
+        status=Event.Status.PUBLISHED
+    )
     event.refresh_from_db()
     if updated:
         _queue("host_link_email", event_id=event.pk)
@@ -321,7 +390,11 @@ def due_reminder_hours(event: Event, now: datetime.datetime) -> int | None:
     the day-before reminder too."""
     if now >= event.starts_at:
         return None
-    due = [h for h in event.reminder_hour_list() if now >= event.starts_at - datetime.timedelta(hours=h)]
+    due = [
+        h
+        for h in event.reminder_hour_list()
+        if now >= event.starts_at - datetime.timedelta(hours=h)
+    ]
     return min(due) if due else None
 
 
@@ -333,7 +406,9 @@ def reminders_queue(*, now: datetime.datetime | None = None) -> int:
     now = now or timezone.now()
     queued = 0
     horizon = now + datetime.timedelta(days=15)
-    for event in Event.objects.filter(status=Event.Status.PUBLISHED, starts_at__gt=now, starts_at__lte=horizon):
+    for event in Event.objects.filter(
+        status=Event.Status.PUBLISHED, starts_at__gt=now, starts_at__lte=horizon
+    ):
         hours = due_reminder_hours(event, now)
         if hours is None:
             continue
@@ -345,9 +420,9 @@ def reminders_queue(*, now: datetime.datetime | None = None) -> int:
             tasks.event_reminders_send.enqueue(event_id=event.pk, hours=hours)
             queued += 1
     since = now - datetime.timedelta(days=3)
-    for event in Event.objects.filter(status=Event.Status.PUBLISHED, ends_at__lte=now, ends_at__gt=since).exclude(
-        follow_up=""
-    ):
+    for event in Event.objects.filter(
+        status=Event.Status.PUBLISHED, ends_at__lte=now, ends_at__gt=since
+    ).exclude(follow_up=""):
         pending = Rsvp.objects.filter(event=event, attendance=Rsvp.Attendance.ATTENDED).exclude(
             person__in=EventEmail.objects.filter(event=event, kind="followup").values("person")
         )

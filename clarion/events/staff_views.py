@@ -31,10 +31,20 @@ def event_list(request: HttpRequest) -> HttpResponse:
     show = request.GET.get("show", "upcoming")
     qs = selectors.events_for(request.user)
     now = timezone.now()
-    qs = qs.filter(ends_at__lt=now).order_by("-starts_at") if show == "past" else qs.filter(ends_at__gte=now)
-    return render(request, "events/staff/list.html", {
-        "events": qs[:200], "show": show, "queue_count": selectors.approval_queue(request.user).count(),
-    })
+    qs = (
+        qs.filter(ends_at__lt=now).order_by("-starts_at")
+        if show == "past"
+        else qs.filter(ends_at__gte=now)
+    )
+    return render(
+        request,
+        "events/staff/list.html",
+        {
+            "events": qs[:200],
+            "show": show,
+            "queue_count": selectors.approval_queue(request.user).count(),
+        },
+    )
 
 
 @login_required
@@ -54,8 +64,12 @@ def event_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Event created."))
             return redirect("events_staff:detail", pk=event.pk)
-    return render(request, "events/staff/form.html", {"form": form, "event": None},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "events/staff/form.html",
+        {"form": form, "event": None},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
@@ -70,39 +84,60 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             _form_errors(form, exc)
         else:
-            if event.capacity is None or (old_capacity is not None and event.capacity > old_capacity):
+            if event.capacity is None or (
+                old_capacity is not None and event.capacity > old_capacity
+            ):
                 services.event_capacity_raise(event=event)
             messages.success(request, _("Event saved."))
             return redirect("events_staff:detail", pk=event.pk)
-    return render(request, "events/staff/form.html", {"form": form, "event": event},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "events/staff/form.html",
+        {"form": form, "event": event},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
 def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The event with its attendees (those in the user's scope) and canvass totals."""
     event = selectors.access_event(request.user, pk)
-    return render(request, "events/staff/detail.html", {
-        "event": event,
-        "rsvps": selectors.rsvps_visible(request.user, event),
-        "hidden": selectors.rsvps_hidden_count(request.user, event),
-        "counts": selectors.rsvp_counts(event),
-        "canvass": selectors.canvass_totals(event),
-        "host_url": (reverse("events:host", kwargs={"pk": event.pk, "token": selectors.host_token(event)})
-                     if event.host_person_id and request.user.can_write else ""),
-    })
+    return render(
+        request,
+        "events/staff/detail.html",
+        {
+            "event": event,
+            "rsvps": selectors.rsvps_visible(request.user, event),
+            "hidden": selectors.rsvps_hidden_count(request.user, event),
+            "counts": selectors.rsvp_counts(event),
+            "canvass": selectors.canvass_totals(event),
+            "host_url": (
+                reverse(
+                    "events:host", kwargs={"pk": event.pk, "token": selectors.host_token(event)}
+                )
+                if event.host_person_id and request.user.can_write
+                else ""
+            ),
+        },
+    )
 
 
 @login_required
 def event_checkin(request: HttpRequest, pk: int) -> HttpResponse:
     """Check-in on a phone: one big button pair per attendee, and a walk-in form."""
     event = selectors.access_event(request.user, pk)
-    return render(request, "events/staff/checkin.html", {
-        "event": event,
-        "rsvps": selectors.rsvps_visible(request.user, event).exclude(status=Rsvp.Status.CANCELLED),
-        "counts": selectors.rsvp_counts(event),
-        "walkin_form": WalkInForm(),
-    })
+    return render(
+        request,
+        "events/staff/checkin.html",
+        {
+            "event": event,
+            "rsvps": selectors.rsvps_visible(request.user, event).exclude(
+                status=Rsvp.Status.CANCELLED
+            ),
+            "counts": selectors.rsvp_counts(event),
+            "walkin_form": WalkInForm(),
+        },
+    )
 
 
 @login_required
@@ -133,12 +168,19 @@ def walkin(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Walk-in added and checked in."))
             return redirect("events_staff:checkin", pk=event.pk)
-    return render(request, "events/staff/checkin.html", {
-        "event": event,
-        "rsvps": selectors.rsvps_visible(request.user, event).exclude(status=Rsvp.Status.CANCELLED),
-        "counts": selectors.rsvp_counts(event),
-        "walkin_form": form.without_rejected_contact(),
-    }, status=400)
+    return render(
+        request,
+        "events/staff/checkin.html",
+        {
+            "event": event,
+            "rsvps": selectors.rsvps_visible(request.user, event).exclude(
+                status=Rsvp.Status.CANCELLED
+            ),
+            "counts": selectors.rsvp_counts(event),
+            "walkin_form": form.without_rejected_contact(),
+        },
+        status=400,
+    )
 
 
 @login_required
@@ -160,25 +202,42 @@ def canvass(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid() and contact is not None:
         data = form.cleaned_data
         try:
-            services.canvass_record(event=event, person=contact, outcome=data["outcome"],
-                                    support_level=data.get("support_level"), note=data.get("note", ""),
-                                    actor=request.user)
+            services.canvass_record(
+                event=event,
+                person=contact,
+                outcome=data["outcome"],
+                support_level=data.get("support_level"),
+                note=data.get("note", ""),
+                actor=request.user,
+            )
         except ValidationError as exc:
             _form_errors(form, exc)
         else:
             messages.success(request, _("Result recorded."))
             return redirect("events_staff:canvass", pk=event.pk)
-    return render(request, "events/staff/canvass.html", {
-        "event": event, "form": form, "contact": contact, "totals": selectors.canvass_totals(event),
-    }, status=400 if form.is_bound and (form.errors or contact is None) else 200)
+    return render(
+        request,
+        "events/staff/canvass.html",
+        {
+            "event": event,
+            "form": form,
+            "contact": contact,
+            "totals": selectors.canvass_totals(event),
+        },
+        status=400 if form.is_bound and (form.errors or contact is None) else 200,
+    )
 
 
 @login_required
 def approvals(request: HttpRequest) -> HttpResponse:
-    return render(request, "events/staff/approvals.html", {
-        "events": selectors.approval_queue(request.user).select_related("proposed_by"),
-        "decline_form": DeclineForm(),
-    })
+    return render(
+        request,
+        "events/staff/approvals.html",
+        {
+            "events": selectors.approval_queue(request.user).select_related("proposed_by"),
+            "decline_form": DeclineForm(),
+        },
+    )
 
 
 @login_required
@@ -203,6 +262,8 @@ def decline(request: HttpRequest, pk: int) -> HttpResponse:
     elif not form.is_valid():
         messages.error(request, _("Write a short message to the member saying why."))
     else:
-        services.event_decline(event=event, message=form.cleaned_data["message"], actor=request.user)
+        services.event_decline(
+            event=event, message=form.cleaned_data["message"], actor=request.user
+        )
         messages.success(request, _("Declined; the member has been told."))
     return redirect("events_staff:approvals")

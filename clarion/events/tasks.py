@@ -32,8 +32,12 @@ def rsvp_confirmation_email(rsvp_id: int) -> str:
     if rsvp is None or not rsvp.person.email or rsvp.status == Rsvp.Status.CANCELLED:
         return "nothing to send"
     kind = "confirm" if rsvp.status == Rsvp.Status.GOING else "waitlist"
-    sent = _send_once(event_id=rsvp.event_id, person_id=rsvp.person_id, kind=kind,
-                      send=lambda: emails.rsvp_email_send(rsvp))
+    sent = _send_once(
+        event_id=rsvp.event_id,
+        person_id=rsvp.person_id,
+        kind=kind,
+        send=lambda: emails.rsvp_email_send(rsvp),
+    )
     return "sent" if sent else "already sent"
 
 
@@ -45,8 +49,12 @@ def rsvp_promoted_email(rsvp_id: int) -> str:
     rsvp = Rsvp.objects.select_related("event", "person").filter(pk=rsvp_id).first()
     if rsvp is None or not rsvp.person.email or rsvp.status != Rsvp.Status.GOING:
         return "nothing to send"
-    sent = _send_once(event_id=rsvp.event_id, person_id=rsvp.person_id, kind="promoted",
-                      send=lambda: emails.rsvp_email_send(rsvp, promoted=True))
+    sent = _send_once(
+        event_id=rsvp.event_id,
+        person_id=rsvp.person_id,
+        kind="promoted",
+        send=lambda: emails.rsvp_email_send(rsvp, promoted=True),
+    )
     return "sent" if sent else "already sent"
 
 
@@ -59,11 +67,17 @@ def event_reminders_send(event_id: int, hours: int) -> int:
     if event is None:
         return 0
     sent = 0
-    for rsvp in Rsvp.objects.filter(event=event, status=Rsvp.Status.GOING).select_related("person", "event"):
+    for rsvp in Rsvp.objects.filter(event=event, status=Rsvp.Status.GOING).select_related(
+        "person", "event"
+    ):
         if not rsvp.person.email:
             continue
-        if _send_once(event_id=event.pk, person_id=rsvp.person_id, kind=f"reminder_{hours}",
-                      send=lambda r=rsvp: emails.reminder_email_send(r, hours=hours)):
+        if _send_once(
+            event_id=event.pk,
+            person_id=rsvp.person_id,
+            kind=f"reminder_{hours}",
+            send=lambda r=rsvp: emails.reminder_email_send(r, hours=hours),
+        ):
             sent += 1
     return sent
 
@@ -77,13 +91,17 @@ def event_followups_send(event_id: int) -> int:
     if event is None or not event.follow_up:
         return 0
     sent = 0
-    for rsvp in Rsvp.objects.filter(event=event, attendance=Rsvp.Attendance.ATTENDED).select_related(
-        "person", "event"
-    ):
+    for rsvp in Rsvp.objects.filter(
+        event=event, attendance=Rsvp.Attendance.ATTENDED
+    ).select_related("person", "event"):
         if not rsvp.person.email:
             continue
-        if _send_once(event_id=event.pk, person_id=rsvp.person_id, kind="followup",
-                      send=lambda r=rsvp: emails.followup_email_send(r)):
+        if _send_once(
+            event_id=event.pk,
+            person_id=rsvp.person_id,
+            kind="followup",
+            send=lambda r=rsvp: emails.followup_email_send(r),
+        ):
             sent += 1
     return sent
 
@@ -96,8 +114,12 @@ def host_link_email(event_id: int) -> str:
     event = Event.objects.select_related("host_person").filter(pk=event_id).first()
     if event is None or event.host_person is None or not event.host_person.email:
         return "nothing to send"
-    sent = _send_once(event_id=event.pk, person_id=event.host_person_id, kind="host_link",
-                      send=lambda: emails.host_link_email_send(event))
+    sent = _send_once(
+        event_id=event.pk,
+        person_id=event.host_person_id,
+        kind="host_link",
+        send=lambda: emails.host_link_email_send(event),
+    )
     return "sent" if sent else "already sent"
 
 
@@ -105,11 +127,19 @@ def host_link_email(event_id: int) -> str:
 def proposal_declined_email(event_id: int) -> str:
     from . import emails
 
-    event = Event.objects.select_related("proposed_by").filter(pk=event_id, status=Event.Status.DECLINED).first()
+    event = (
+        Event.objects.select_related("proposed_by")
+        .filter(pk=event_id, status=Event.Status.DECLINED)
+        .first()
+    )
     if event is None or event.proposed_by is None or not event.proposed_by.email:
         return "nothing to send"
-    sent = _send_once(event_id=event.pk, person_id=event.proposed_by_id, kind="declined",
-                      send=lambda: emails.declined_email_send(event))
+    sent = _send_once(
+        event_id=event.pk,
+        person_id=event.proposed_by_id,
+        kind="declined",
+        send=lambda: emails.declined_email_send(event),
+    )
     return "sent" if sent else "already sent"
 
 

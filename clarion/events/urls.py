@@ -10,7 +10,9 @@ urlpatterns = [
     path("<int:pk>/event.ics", views.event_ics, name="ics"),
     path("<int:pk>/rsvp/<str:token>/", views.manage, name="manage"),
     path("<int:pk>/host/<str:token>/", views.host, name="host"),
-    path("<int:pk>/host/<str:token>/checkin/<int:rsvp_id>/", views.host_checkin, name="host_checkin"),
+    path(
+        "<int:pk>/host/<str:token>/checkin/<int:rsvp_id>/", views.host_checkin, name="host_checkin"
+    ),
     path("<int:pk>/host/<str:token>/walk-in/", views.host_walkin, name="host_walkin"),
     path("area/<int:area_id>/calendar.ics", views.area_feed, name="area_feed"),
 ]

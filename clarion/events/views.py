@@ -54,12 +54,24 @@ def find(request: HttpRequest) -> HttpResponse:
         else:
             start, end = form.window()
             results = selectors.events_near(
-                latitude=place.latitude, longitude=place.longitude, miles=form.cleaned_data.get("radius") or 10,
-                kind=form.cleaned_data.get("kind", ""), start=start, end=end,
+                latitude=place.latitude,
+                longitude=place.longitude,
+                miles=form.cleaned_data.get("radius") or 10,
+                kind=form.cleaned_data.get("kind", ""),
+                start=start,
+                end=end,
             )
-            online = list(selectors.upcoming_online(kind=form.cleaned_data.get("kind", ""), start=start, end=end))
-    return render(request, "events/find.html", {"form": form, "results": results, "online": online, "place": place},
-                  status=400 if form.is_bound and form.errors else 200)
+            online = list(
+                selectors.upcoming_online(
+                    kind=form.cleaned_data.get("kind", ""), start=start, end=end
+                )
+            )
+    return render(
+        request,
+        "events/find.html",
+        {"form": form, "results": results, "online": online, "place": place},
+        status=400 if form.is_bound and form.errors else 200,
+    )
 
 
 def _share_links(event: Event, *, ref: str = "") -> dict:
@@ -87,7 +99,9 @@ def _initial(request: HttpRequest) -> dict:
 
 
 def _detail_context(event: Event, form) -> dict:
-    ref_person = selectors.person_by_share_code(form["ref"].value() or "") if form is not None else None
+    ref_person = (
+        selectors.person_by_share_code(form["ref"].value() or "") if form is not None else None
+    )
     return {
         "event": event,
         "form": form,
@@ -104,28 +118,47 @@ def _detail_context(event: Event, form) -> dict:
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     event = selectors.public_event(pk)
     if request.method != "POST":
-        return render(request, "events/detail.html", _detail_context(event, RsvpForm(initial=_initial(request))))
+        return render(
+            request,
+            "events/detail.html",
+            _detail_context(event, RsvpForm(initial=_initial(request))),
+        )
     if _too_many(request):
         return _too_many_response(request)
     form = RsvpForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
         try:
-            result = services.rsvp_create(event=event, data=services.RsvpInput(
-                email=data["email"], first_name=data["first_name"], last_name=data.get("last_name", ""),
-                postcode=data.get("postcode", ""), guests=data.get("guests") or 0,
-                email_consent=bool(data.get("email_consent")), consent_wording=str(CONSENT_WORDING),
-                source=data.get("source", ""), referrer=data.get("referrer", ""),
-                recruiter=selectors.person_by_share_code(data.get("ref", "")),
-            ))
+            result = services.rsvp_create(
+                event=event,
+                data=services.RsvpInput(
+                    email=data["email"],
+                    first_name=data["first_name"],
+                    last_name=data.get("last_name", ""),
+                    postcode=data.get("postcode", ""),
+                    guests=data.get("guests") or 0,
+                    email_consent=bool(data.get("email_consent")),
+                    consent_wording=str(CONSENT_WORDING),
+                    source=data.get("source", ""),
+                    referrer=data.get("referrer", ""),
+                    recruiter=selectors.person_by_share_code(data.get("ref", "")),
+                ),
+            )
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, messages)
         else:
             if result.duplicate:
-                form.add_error(None, _("You have already RSVP'd to this event. Use the link in your email to change "
-                                       "or cancel it."))
-                return render(request, "events/detail.html", _detail_context(event, form), status=409)
+                form.add_error(
+                    None,
+                    _(
+                        "You have already RSVP'd to this event. Use the link in your email to change "
+                        "or cancel it."
+                    ),
+                )
+                return render(
+                    request, "events/detail.html", _detail_context(event, form), status=409
+                )
             return redirect("events:manage", pk=event.pk, token=selectors.manage_token(result.rsvp))
     return render(request, "events/detail.html", _detail_context(event, form), status=400)
 
@@ -143,11 +176,17 @@ def manage(request: HttpRequest, pk: int, token: str) -> HttpResponse:
             services.rsvp_cancel(rsvp=rsvp)
             rsvp.refresh_from_db()
         return redirect("events:manage", pk=event.pk, token=token)
-    return render(request, "events/manage.html", {
-        "event": event, "rsvp": rsvp, "location": ics.event_location(event),
-        "share": _share_links(event, ref=rsvp.person.share_code or ""),
-        "online_url": event.online_url if rsvp.status == Rsvp.Status.GOING else "",
-    })
+    return render(
+        request,
+        "events/manage.html",
+        {
+            "event": event,
+            "rsvp": rsvp,
+            "location": ics.event_location(event),
+            "share": _share_links(event, ref=rsvp.person.share_code or ""),
+            "online_url": event.online_url if rsvp.status == Rsvp.Status.GOING else "",
+        },
+    )
 
 
 def _ics_response(text: str, filename: str) -> HttpResponse:
@@ -167,7 +206,9 @@ def area_feed(request: HttpRequest, area_id: int) -> HttpResponse:
     """A subscribable calendar of an area's public events (its whole subtree)."""
     area = get_object_or_404(Area, pk=area_id)
     name = _("%(org)s events: %(area)s") % {"org": settings.ORGANISATION_NAME, "area": area.name}
-    return _ics_response(ics.calendar(selectors.area_feed_events(area), name=name), f"events-{area.pk}.ics")
+    return _ics_response(
+        ics.calendar(selectors.area_feed_events(area), name=name), f"events-{area.pk}.ics"
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -180,7 +221,9 @@ def propose(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             event = services.event_propose(
-                event=form.save(commit=False), email=data["host_email"], first_name=data["host_first_name"],
+                event=form.save(commit=False),
+                email=data["host_email"],
+                first_name=data["host_first_name"],
                 last_name=data.get("host_last_name", ""),
             )
         except ValidationError as exc:
@@ -188,7 +231,9 @@ def propose(request: HttpRequest) -> HttpResponse:
                 form.add_error(field if field in form.fields else None, messages)
         else:
             return render(request, "events/proposed.html", {"event": event})
-    return render(request, "events/propose.html", {"form": form}, status=400 if form.errors else 200)
+    return render(
+        request, "events/propose.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 def _host_event(pk: int, token: str) -> Event:
@@ -205,13 +250,24 @@ def _host_event(pk: int, token: str) -> Event:
 def host(request: HttpRequest, pk: int, token: str) -> HttpResponse:
     """Host tools for a member host: attendee list and phone check-in."""
     event = _host_event(pk, token)
-    rsvps = Rsvp.objects.filter(event=event).exclude(status=Rsvp.Status.CANCELLED).select_related("person")
+    rsvps = (
+        Rsvp.objects.filter(event=event)
+        .exclude(status=Rsvp.Status.CANCELLED)
+        .select_related("person")
+    )
     from .forms import WalkInForm
 
-    return render(request, "events/host.html", {
-        "event": event, "rsvps": rsvps, "token": token, "counts": selectors.rsvp_counts(event),
-        "walkin_form": WalkInForm(),
-    })
+    return render(
+        request,
+        "events/host.html",
+        {
+            "event": event,
+            "rsvps": rsvps,
+            "token": token,
+            "counts": selectors.rsvp_counts(event),
+            "walkin_form": WalkInForm(),
+        },
+    )
 
 
 @require_POST
@@ -222,7 +278,9 @@ def host_checkin(request: HttpRequest, pk: int, token: str, rsvp_id: int) -> Htt
     if attendance not in Rsvp.Attendance.values:
         return HttpResponse(_("Unknown attendance."), status=400)
     services.checkin_mark(rsvp=rsvp, attendance=attendance)
-    return redirect(reverse("events:host", kwargs={"pk": event.pk, "token": token}) + f"#rsvp-{rsvp.pk}")
+    return redirect(
+        reverse("events:host", kwargs={"pk": event.pk, "token": token}) + f"#rsvp-{rsvp.pk}"
+    )
 
 
 @require_POST
@@ -239,8 +297,20 @@ def host_walkin(request: HttpRequest, pk: int, token: str) -> HttpResponse:
                 form.add_error(field if field in form.fields else None, messages)
         else:
             return redirect("events:host", pk=event.pk, token=token)
-    rsvps = Rsvp.objects.filter(event=event).exclude(status=Rsvp.Status.CANCELLED).select_related("person")
-    return render(request, "events/host.html", {
-        "event": event, "rsvps": rsvps, "token": token, "counts": selectors.rsvp_counts(event),
-        "walkin_form": form,
-    }, status=400)
+    rsvps = (
+        Rsvp.objects.filter(event=event)
+        .exclude(status=Rsvp.Status.CANCELLED)
+        .select_related("person")
+    )
+    return render(
+        request,
+        "events/host.html",
+        {
+            "event": event,
+            "rsvps": rsvps,
+            "token": token,
+            "counts": selectors.rsvp_counts(event),
+            "walkin_form": form,
+        },
+        status=400,
+    )

@@ -264,3 +264,49 @@ def test_signing_twice_with_new_details_changes_nothing_and_counts_once(client, 
     assert not ConsentRecord.objects.filter(person=person).exists()
     assert Activity.objects.filter(person=person, kind=Activity.Kind.ACTION).count() == 1
     assert page_count_fresh(petition) == 1
+
+
+def test_on_redis_both_rate_limits_hold_with_one_round_trip(client, petition, settings):
+    # Production keeps rate limits in Redis; the signature path moves the IP and the
+    # mailbox counters in one pipelined round trip, and the windows still hold.
+    from django.core.cache import caches
+
+    from clarion.core.ratelimit import ratelimit_count, ratelimit_reset
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/11",
+            "KEY_PREFIX": "clarion-test-signfast",
+        }
+    }
+    settings.CLARION_ACTION_EMAIL_LIMIT = 2
+    settings.CLARION_ACTION_IP_LIMIT = 4
+    scopes = [("actions:email", "ada@example.net"), ("actions:ip", "127.0.0.1")]
+    for scope, ident in scopes:
+        ratelimit_reset(scope=scope, ident=ident)
+    try:
+        redis = caches["default"]._cache.get_client(write=True)
+        sent: list[list] = []
+        execute = type(redis.pipeline()).execute
+
+        def counting_execute(pipe, *args, **kwargs):
+            sent.append(list(pipe.command_stack))
+            return execute(pipe, *args, **kwargs)
+
+        from unittest import mock
+
+        with mock.patch.object(type(redis.pipeline()), "execute", counting_execute):
+            assert sign(client, petition, email="ada@example.net").status_code == 302
+        assert len(sent) == 1 and len(sent[0]) == 4  # INCR + EXPIRE for each counter
+        assert sign(client, petition, email="ADA@example.net").status_code == 302  # duplicate, counted
+        response = sign(client, petition, email="ada@example.net")
+        assert response.status_code == 429
+        assert ratelimit_count(scope="actions:email", ident="ada@example.net") == 3
+        # Another mailbox from the same address is still let in, up to the IP limit.
+        assert sign(client, petition, email="grace@example.net").status_code == 302
+        assert sign(client, petition, email="mary@example.net").status_code == 429
+        assert page_count_fresh(petition) == 2
+    finally:
+        for scope, ident in [*scopes, ("actions:email", "grace@example.net"), ("actions:email", "mary@example.net")]:
+            ratelimit_reset(scope=scope, ident=ident)

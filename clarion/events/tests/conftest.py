@@ -11,7 +11,9 @@ from clarion.events.services import event_save
 
 
 def make_event(*, area=None, postcode="LS1 4AP", days=3, **fields) -> Event:
-    start = fields.pop("starts_at", None) or (timezone.now() + datetime.timedelta(days=days)).replace(microsecond=0)
+    start = fields.pop("starts_at", None) or (
+        timezone.now() + datetime.timedelta(days=days)
+    ).replace(microsecond=0)
     fields.setdefault("title", "Door knocking in City Ward")
     fields.setdefault("kind", Event.Kind.CANVASS)
     fields.setdefault("description", "Meet at the **library** steps.")
@@ -26,7 +28,12 @@ def event(areas):
 
 
 def rsvp_post(client, event, **overrides):
-    data = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.net", "postcode": "LS2 7EY",
-            "guests": "0"}
+    data = {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@example.net",
+        "postcode": "LS2 7EY",
+        "guests": "0",
+    }
     data.update(overrides)
     return client.post(f"/events/{event.pk}/", data)

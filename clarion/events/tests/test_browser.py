@@ -13,7 +13,9 @@ from .conftest import make_event
 
 
 @pytest.mark.browser
-def test_find_by_postcode_rsvp_waitlist_promotion_and_check_in(page, browser, live_server, areas, organiser):
+def test_find_by_postcode_rsvp_waitlist_promotion_and_check_in(
+    page, browser, live_server, areas, organiser
+):
     event = make_event(area=areas.leeds_central, capacity=1, title="Saturday canvass in City Ward")
     make_event(area=areas.bristol_east, postcode="BS5 6XX", title="Bristol street stall")
 

@@ -34,10 +34,12 @@ def test_confirmation_has_an_ics_attachment_and_a_manage_link(client, areas, smt
     manage = re.search(r"http://[^\s]+/events/\d+/rsvp/[^\s]+/", text).group(0)
     path = manage.split("127.0.0.1:8000", 1)[-1]
     assert "you're going" in client.get(path).content.decode().replace("&#x27;", "'")
-    [attachment] = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
+    [attachment] = [
+        p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"
+    ]
     raw = attachment.get_payload(decode=True).decode()
     assert "SUMMARY:Canvass\\, Leeds\\; City Ward\r\n" in raw
-    assert f"DTSTART:{event.starts_at.astimezone(datetime.timezone.utc):%Y%m%dT%H%M%SZ}" in raw
+    assert f"DTSTART:{event.starts_at.astimezone(datetime.UTC):%Y%m%dT%H%M%SZ}" in raw
     run_worker()
     assert len(smtp_server.wait_for(2, timeout=0.5)) == 1
 
@@ -54,13 +56,17 @@ def test_waitlisted_person_is_told_and_promoted_person_is_told(client, areas, sm
     assert Rsvp.objects.get(person__email="second@example.net").status == Rsvp.Status.GOING
     run_worker()
     messages = smtp_server.wait_for(3)
-    promoted = [m for m in smtp_server.to("second@example.net") if "place came free" in m["Subject"]]
+    promoted = [
+        m for m in smtp_server.to("second@example.net") if "place came free" in m["Subject"]
+    ]
     assert len(promoted) == 1 and len(messages) == 3
     assert any(p.get_content_type() == "text/calendar" for p in promoted[0].iter_attachments())
 
 
 def test_reminders_go_out_once_even_when_queued_and_run_twice(areas, smtp_server):
-    event = make_event(area=areas.leeds_central, starts_at=timezone.now() + datetime.timedelta(hours=20))
+    event = make_event(
+        area=areas.leeds_central, starts_at=timezone.now() + datetime.timedelta(hours=20)
+    )
     rsvp_create(event=event, data=RsvpInput(email="a@example.net", first_name="Ann"))
     rsvp_create(event=event, data=RsvpInput(email="b@example.net", first_name="Ben"))
     run_worker()  # confirmations
@@ -83,7 +89,9 @@ def test_follow_up_goes_to_people_who_came(areas, smtp_server):
     rsvp_create(event=event, data=RsvpInput(email="stayed@example.net"))
     checkin_mark(rsvp=came, attendance=Rsvp.Attendance.ATTENDED)
     type(event).objects.filter(pk=event.pk).update(
-        starts_at=timezone.now() - datetime.timedelta(hours=3), ends_at=timezone.now() - datetime.timedelta(hours=1))
+        starts_at=timezone.now() - datetime.timedelta(hours=3),
+        ends_at=timezone.now() - datetime.timedelta(hours=1),
+    )
     run_worker()
     smtp_server.wait_for(2)
     assert reminders_queue() == 1

@@ -15,18 +15,29 @@ pytestmark = pytest.mark.django_db
 
 
 def test_nearest_events_first_within_the_radius(client, areas):
-    Postcode.objects.create(postcode="LS6 1AA", area=areas.leeds_central, latitude=53.83, longitude=-1.58)
-    far = make_event(area=areas.leeds_central, postcode="LS6 1AA", title="Headingley social", kind="social")
+    Postcode.objects.create(
+        postcode="LS6 1AA", area=areas.leeds_central, latitude=53.83, longitude=-1.58
+    )
+    far = make_event(
+        area=areas.leeds_central, postcode="LS6 1AA", title="Headingley social", kind="social"
+    )
     near = make_event(area=areas.leeds_central, postcode="LS2 7EY", title="Campus canvass")
     make_event(area=areas.bristol_east, postcode="BS5 6XX", title="Bristol rally", kind="rally")
-    make_event(area=areas.leeds_central, title="Old meeting",
-               starts_at=timezone.now() - datetime.timedelta(days=2))
+    make_event(
+        area=areas.leeds_central,
+        title="Old meeting",
+        starts_at=timezone.now() - datetime.timedelta(days=2),
+    )
     make_event(area=areas.leeds_central, title="Hidden meeting", visibility="unlisted")
     html = client.get("/events/", {"postcode": "ls1 4ap", "radius": "10"}).content.decode()
     assert html.index(near.title) < html.index(far.title)
-    assert "Bristol rally" not in html and "Old meeting" not in html and "Hidden meeting" not in html
+    assert (
+        "Bristol rally" not in html and "Old meeting" not in html and "Hidden meeting" not in html
+    )
     assert "2 events near LS1 4AP" in html
-    only_social = client.get("/events/", {"postcode": "LS1 4AP", "radius": "10", "kind": "social"}).content.decode()
+    only_social = client.get(
+        "/events/", {"postcode": "LS1 4AP", "radius": "10", "kind": "social"}
+    ).content.decode()
     assert "Headingley social" in only_social and "Campus canvass" not in only_social
     wide = client.get("/events/", {"postcode": "LS1 4AP", "radius": "50"}).content.decode()
     assert "Bristol rally" not in wide  # ~170 miles away
@@ -53,7 +64,9 @@ def test_event_page_has_open_graph_and_share_links_with_credit(client, event, no
     assert '<meta property="og:title" content="Door knocking in City Ward">' in html
     assert "<strong>library</strong>" in html
     assert "wa.me" in html and "facebook.com/sharer" in html
-    response = client.post(f"/events/{event.pk}/", {"first_name": "Ada", "email": "ada@example.net", "guests": "0"})
+    response = client.post(
+        f"/events/{event.pk}/", {"first_name": "Ada", "email": "ada@example.net", "guests": "0"}
+    )
     manage = client.get(response["Location"]).content.decode()
     from clarion.people.models import Person
 
@@ -64,6 +77,8 @@ def test_event_page_has_open_graph_and_share_links_with_credit(client, event, no
 
 
 def test_description_markdown_is_sanitised(client, areas):
-    event = make_event(area=areas.leeds_central, description="<script>alert(1)</script> [x](javascript:alert(1))")
+    event = make_event(
+        area=areas.leeds_central, description="<script>alert(1)</script> [x](javascript:alert(1))"
+    )
     html = client.get(f"/events/{event.pk}/").content.decode()
     assert "<script>alert" not in html and "javascript:" not in html

@@ -27,8 +27,14 @@ def test_event_ics_download(client, event):
     body = response.content.decode()
     assert body.startswith("BEGIN:VCALENDAR\r\n") and body.endswith("END:VCALENDAR\r\n")
     assert "\n" not in body.replace("\r\n", "")
-    for key in ("UID:event-", "DTSTAMP:", "DTSTART:", "DTEND:", "SUMMARY:Door knocking in City Ward",
-                "LOCATION:Central Library\\, LS1 4AP"):
+    for key in (
+        "UID:event-",
+        "DTSTAMP:",
+        "DTSTART:",
+        "DTEND:",
+        "SUMMARY:Door knocking in City Ward",
+        "LOCATION:Central Library\\, LS1 4AP",
+    ):
         assert key in body
 
 

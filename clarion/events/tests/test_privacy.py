@@ -38,5 +38,6 @@ def test_merge_keeps_one_rsvp_per_event(areas, admin, north_person, south_person
     rsvp_create(event=both, data=RsvpInput(email=south_person.email))
     rsvp_create(event=only_dup, data=RsvpInput(email=south_person.email))
     person_merge(survivor=north_person, duplicate=south_person, actor=admin)
-    assert sorted(Rsvp.objects.filter(person=north_person).values_list("event__title", flat=True)) == [
-        "Both", "Only duplicate"]
+    assert sorted(
+        Rsvp.objects.filter(person=north_person).values_list("event__title", flat=True)
+    ) == ["Both", "Only duplicate"]

@@ -19,7 +19,9 @@ def test_only_the_nearest_reminder_is_due(areas):
     hour = datetime.timedelta(hours=1)
     assert due_reminder_hours(event, start - 30 * hour) is None
     assert due_reminder_hours(event, start - 20 * hour) == 24
-    assert due_reminder_hours(event, start - 1 * hour) == 2  # a late RSVP gets one reminder, not two
+    assert (
+        due_reminder_hours(event, start - 1 * hour) == 2
+    )  # a late RSVP gets one reminder, not two
     assert due_reminder_hours(event, start + hour) is None
 
 
@@ -33,7 +35,8 @@ def test_reminders_are_configurable_per_event(areas):
 def test_staff_form_rejects_nonsense_reminder_hours(organiser_client, areas):
     from .test_staff import event_form
 
-    response = organiser_client.post("/staff/events/new/", event_form(area=areas.leeds_central.pk,
-                                                                     reminder_hours="24,tomorrow"))
+    response = organiser_client.post(
+        "/staff/events/new/", event_form(area=areas.leeds_central.pk, reminder_hours="24,tomorrow")
+    )
     assert response.status_code == 400
     assert "Give whole hours between 1 and 336" in response.content.decode()

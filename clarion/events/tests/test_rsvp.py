@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_rsvp_creates_the_person_and_lands_on_their_signed_page(client, event, north_person):
-    response = rsvp_post(client, event, ref=north_person.share_code or "", email_consent="on", source="leaflet")
+    response = rsvp_post(
+        client, event, ref=north_person.share_code or "", email_consent="on", source="leaflet"
+    )
     assert response.status_code == 302
     rsvp = Rsvp.objects.get()  # committed before the 302 (invariant 1)
     assert rsvp.status == Rsvp.Status.GOING
@@ -29,8 +31,13 @@ def test_rsvp_creates_the_person_and_lands_on_their_signed_page(client, event, n
     if north_person.share_code:
         assert rsvp.recruiter == north_person
     page = client.get(response["Location"])
-    assert "Ada, you&#x27;re going." in page.content.decode() or "Ada, you're going." in page.content.decode()
-    assert Activity.objects.filter(person=person, kind=Activity.Kind.EVENT, summary__contains=event.title).exists()
+    assert (
+        "Ada, you&#x27;re going." in page.content.decode()
+        or "Ada, you're going." in page.content.decode()
+    )
+    assert Activity.objects.filter(
+        person=person, kind=Activity.Kind.EVENT, summary__contains=event.title
+    ).exists()
 
 
 def test_duplicate_rsvp_is_refused(client, event):
@@ -87,27 +94,47 @@ def test_forged_or_other_event_links_are_refused(client, areas, event):
     rsvp = rsvp_create(event=event, data=RsvpInput(email="a@example.net")).rsvp
     token = manage_token(rsvp)
     # the right link works
-    assert client.get(reverse("events:manage", kwargs={"pk": event.pk, "token": token})).status_code == 200
+    assert (
+        client.get(reverse("events:manage", kwargs={"pk": event.pk, "token": token})).status_code
+        == 200
+    )
     # the same link on another event's address
-    wrong_event = client.post(reverse("events:manage", kwargs={"pk": other.pk, "token": token}), {"action": "cancel"})
+    wrong_event = client.post(
+        reverse("events:manage", kwargs={"pk": other.pk, "token": token}), {"action": "cancel"}
+    )
     assert wrong_event.status_code == 404
     # a token naming another event, signed with another salt (forged)
     forged = signing.dumps([event.pk, rsvp.pk], salt="something-else")
-    assert client.post(reverse("events:manage", kwargs={"pk": event.pk, "token": forged}),
-                       {"action": "cancel"}).status_code == 404
+    assert (
+        client.post(
+            reverse("events:manage", kwargs={"pk": event.pk, "token": forged}), {"action": "cancel"}
+        ).status_code
+        == 404
+    )
     tampered = token[:-2] + ("aa" if not token.endswith("aa") else "bb")
-    assert client.get(reverse("events:manage", kwargs={"pk": event.pk, "token": tampered})).status_code == 404
+    assert (
+        client.get(reverse("events:manage", kwargs={"pk": event.pk, "token": tampered})).status_code
+        == 404
+    )
     # a validly signed token for a different event's RSVP
     other_rsvp = rsvp_create(event=other, data=RsvpInput(email="b@example.net")).rsvp
     cross = signing.dumps([other.pk, other_rsvp.pk], salt=MANAGE_SALT)
-    assert client.get(reverse("events:manage", kwargs={"pk": event.pk, "token": cross})).status_code == 404
+    assert (
+        client.get(reverse("events:manage", kwargs={"pk": event.pk, "token": cross})).status_code
+        == 404
+    )
     rsvp.refresh_from_db()
     assert rsvp.status == Rsvp.Status.GOING
 
 
 def test_online_link_is_shown_only_to_people_going(client, areas):
-    event = make_event(area=areas.leeds_central, kind="online", postcode="", online_url="https://meet.example/abc",
-                       capacity=1)
+    event = make_event(
+        area=areas.leeds_central,
+        kind="online",
+        postcode="",
+        online_url="https://meet.example/abc",
+        capacity=1,
+    )
     assert "meet.example" not in client.get(f"/events/{event.pk}/").content.decode()
     going = rsvp_post(client, event)
     assert "https://meet.example/abc" in client.get(going["Location"]).content.decode()

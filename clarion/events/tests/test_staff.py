@@ -25,10 +25,21 @@ def _dt(days: int) -> str:
 
 
 def event_form(**overrides) -> dict:
-    data = {"kind": "canvass", "title": "Saturday canvass", "description": "Bring *water*.", "venue": "Hall",
-            "address": "1 High St", "postcode": "LS1 4AP", "starts_at": _dt(5), "ends_at": _dt(5)[:-5] + "23:59",
-            "capacity": "20", "visibility": "public", "status": "published", "reminder_hours": "24,2",
-            "follow_up": ""}
+    data = {
+        "kind": "canvass",
+        "title": "Saturday canvass",
+        "description": "Bring *water*.",
+        "venue": "Hall",
+        "address": "1 High St",
+        "postcode": "LS1 4AP",
+        "starts_at": _dt(5),
+        "ends_at": _dt(5)[:-5] + "23:59",
+        "capacity": "20",
+        "visibility": "public",
+        "status": "published",
+        "reminder_hours": "24,2",
+        "follow_up": "",
+    }
     data.update(overrides)
     return data
 
@@ -38,11 +49,15 @@ def test_organiser_creates_an_event_in_their_area_only(organiser_client, areas):
     assert response.status_code == 302
     event = Event.objects.get()
     assert (event.area, event.latitude is not None) == (areas.leeds_central, True)
-    refused = organiser_client.post("/staff/events/new/", event_form(area=areas.bristol_east.pk, title="Sneaky"))
+    refused = organiser_client.post(
+        "/staff/events/new/", event_form(area=areas.bristol_east.pk, title="Sneaky")
+    )
     assert refused.status_code == 400
     assert "Select a valid choice" in refused.content.decode()
-    bad = organiser_client.post("/staff/events/new/", event_form(area=areas.north.pk, postcode="LS99 9ZZ",
-                                                                 reminder_hours="soon"))
+    bad = organiser_client.post(
+        "/staff/events/new/",
+        event_form(area=areas.north.pk, postcode="LS99 9ZZ", reminder_hours="soon"),
+    )
     assert bad.status_code == 400
     assert "We don&#x27;t know that postcode." in bad.content.decode()
     assert "Give whole hours" in bad.content.decode()
@@ -55,32 +70,58 @@ def test_organiser_sees_and_edits_only_their_subtree_events(organiser_client, ar
     listing = organiser_client.get("/staff/events/").content.decode()
     assert "North canvass" in listing and "South canvass" not in listing
     for name in ("detail", "edit", "checkin", "canvass"):
-        assert organiser_client.get(reverse(f"events_staff:{name}", kwargs={"pk": south.pk})).status_code == 404
-    assert organiser_client.post(reverse("events_staff:edit", kwargs={"pk": south.pk}),
-                                 event_form(area=areas.bristol_east.pk)).status_code == 404
-    assert organiser_client.get(reverse("events_staff:edit", kwargs={"pk": north.pk})).status_code == 200
+        assert (
+            organiser_client.get(
+                reverse(f"events_staff:{name}", kwargs={"pk": south.pk})
+            ).status_code
+            == 404
+        )
+    assert (
+        organiser_client.post(
+            reverse("events_staff:edit", kwargs={"pk": south.pk}),
+            event_form(area=areas.bristol_east.pk),
+        ).status_code
+        == 404
+    )
+    assert (
+        organiser_client.get(reverse("events_staff:edit", kwargs={"pk": north.pk})).status_code
+        == 200
+    )
 
 
 def test_analyst_cannot_write(client, analyst, areas):
     event = make_event(area=areas.leeds_central)
     client.force_login(analyst)
     assert client.get("/staff/events/new/").status_code == 403
-    assert client.post(reverse("events_staff:walkin", kwargs={"pk": event.pk}),
-                       {"first_name": "X", "email": "x@example.net"}).status_code == 403
+    assert (
+        client.post(
+            reverse("events_staff:walkin", kwargs={"pk": event.pk}),
+            {"first_name": "X", "email": "x@example.net"},
+        ).status_code
+        == 403
+    )
 
 
-def test_attendee_list_hides_people_outside_the_organisers_area(organiser_client, areas, north_person, south_person):
+def test_attendee_list_hides_people_outside_the_organisers_area(
+    organiser_client, areas, north_person, south_person
+):
     event = make_event(area=areas.leeds_central)
     rsvp_create(event=event, data=RsvpInput(email=north_person.email))
     rsvp_create(event=event, data=RsvpInput(email=south_person.email))
-    html = organiser_client.get(reverse("events_staff:detail", kwargs={"pk": event.pk})).content.decode()
+    html = organiser_client.get(
+        reverse("events_staff:detail", kwargs={"pk": event.pk})
+    ).content.decode()
     assert "Nora" in html and "South" not in html.replace("The South", "")
     assert "1 more person from outside your area is coming." in html
-    checkin = organiser_client.get(reverse("events_staff:checkin", kwargs={"pk": event.pk})).content.decode()
+    checkin = organiser_client.get(
+        reverse("events_staff:checkin", kwargs={"pk": event.pk})
+    ).content.decode()
     assert "Nora" in checkin and "Sid" not in checkin
     south_rsvp = Rsvp.objects.get(person=south_person)
-    refused = organiser_client.post(reverse("events_staff:attendance", kwargs={"pk": event.pk, "rsvp_id": south_rsvp.pk}),
-                                    {"attendance": "attended"})
+    refused = organiser_client.post(
+        reverse("events_staff:attendance", kwargs={"pk": event.pk, "rsvp_id": south_rsvp.pk}),
+        {"attendance": "attended"},
+    )
     assert refused.status_code == 404
     south_rsvp.refresh_from_db()
     assert south_rsvp.attendance == Rsvp.Attendance.UNKNOWN
@@ -94,43 +135,68 @@ def test_check_in_and_walk_in_on_a_phone(organiser_client, areas, north_person):
     rsvp.refresh_from_db()
     assert rsvp.attendance == Rsvp.Attendance.ATTENDED
     assert Activity.objects.filter(person=north_person, summary__startswith="Attended").exists()
-    walkin = organiser_client.post(reverse("events_staff:walkin", kwargs={"pk": event.pk}),
-                                   {"first_name": "Wally", "email": "wally@example.net", "postcode": "LS2 7EY"})
+    walkin = organiser_client.post(
+        reverse("events_staff:walkin", kwargs={"pk": event.pk}),
+        {"first_name": "Wally", "email": "wally@example.net", "postcode": "LS2 7EY"},
+    )
     assert walkin.status_code == 302
     wally = Rsvp.objects.get(person__email="wally@example.net")
     assert wally.walk_in and wally.attendance == Rsvp.Attendance.ATTENDED
-    page = organiser_client.get(reverse("events_staff:checkin", kwargs={"pk": event.pk})).content.decode()
+    page = organiser_client.get(
+        reverse("events_staff:checkin", kwargs={"pk": event.pk})
+    ).content.decode()
     assert "Wally" in page and "Walk-in" in page
-    missing = organiser_client.post(reverse("events_staff:walkin", kwargs={"pk": event.pk}), {"first_name": "Nobody"})
+    missing = organiser_client.post(
+        reverse("events_staff:walkin", kwargs={"pk": event.pk}), {"first_name": "Nobody"}
+    )
     assert missing.status_code == 400
     assert "Give an email address or a phone number." in missing.content.decode()
 
 
-def test_canvass_results_go_on_the_timeline_and_are_totalled(organiser_client, areas, north_person, south_person):
+def test_canvass_results_go_on_the_timeline_and_are_totalled(
+    organiser_client, areas, north_person, south_person
+):
     event = make_event(area=areas.leeds_central)
     url = reverse("events_staff:canvass", kwargs={"pk": event.pk})
-    assert organiser_client.post(url, {"person": north_person.pk, "outcome": "spoke", "support_level": "4"}).status_code == 302
-    organiser_client.post(url, {"person": north_person.pk, "outcome": "not_home", "support_level": ""})
-    assert organiser_client.post(url, {"person": south_person.pk, "outcome": "spoke"}).status_code == 404
+    assert (
+        organiser_client.post(
+            url, {"person": north_person.pk, "outcome": "spoke", "support_level": "4"}
+        ).status_code
+        == 302
+    )
+    organiser_client.post(
+        url, {"person": north_person.pk, "outcome": "not_home", "support_level": ""}
+    )
+    assert (
+        organiser_client.post(url, {"person": south_person.pk, "outcome": "spoke"}).status_code
+        == 404
+    )
     assert CanvassResult.objects.count() == 2
     assert Activity.objects.filter(person=north_person, summary__contains="support 4/5").exists()
     html = organiser_client.get(url).content.decode()
     assert "2 contacts" in html
-    timeline = organiser_client.get(reverse("people:detail", kwargs={"person_id": north_person.pk})).content.decode()
+    timeline = organiser_client.get(
+        reverse("people:detail", kwargs={"person_id": north_person.pk})
+    ).content.decode()
     assert "Canvassed at" in timeline
 
 
 def test_member_proposal_waits_for_approval_then_the_host_gets_their_link(client, organiser, areas):
     data = event_form(host_first_name="Mo", host_email="mo@example.net", title="Street stall")
     response = client.post("/events/propose/", data)
-    assert response.status_code == 200 and "An organiser will look at it soon" in response.content.decode()
+    assert (
+        response.status_code == 200
+        and "An organiser will look at it soon" in response.content.decode()
+    )
     event = Event.objects.get()
     assert event.status == Event.Status.PROPOSED and event.host_person.email == "mo@example.net"
     assert client.get(f"/events/{event.pk}/").status_code == 404  # not public yet
     south_org = Client()
     south_org.force_login(factories.staff_user(role="organiser", area=areas.south))
     assert "Street stall" not in south_org.get("/staff/events/approvals/").content.decode()
-    assert south_org.post(reverse("events_staff:approve", kwargs={"pk": event.pk})).status_code == 404
+    assert (
+        south_org.post(reverse("events_staff:approve", kwargs={"pk": event.pk})).status_code == 404
+    )
     staff = Client()
     staff.force_login(organiser)
     assert "Street stall" in staff.get("/staff/events/approvals/").content.decode()
@@ -150,7 +216,10 @@ def test_decline_with_a_message(organiser_client, areas):
     assert event.status == Event.Status.PROPOSED
     organiser_client.post(url, {"message": "Please pick a weekday."})
     event.refresh_from_db()
-    assert (event.status, event.decline_message) == (Event.Status.DECLINED, "Please pick a weekday.")
+    assert (event.status, event.decline_message) == (
+        Event.Status.DECLINED,
+        "Please pick a weekday.",
+    )
 
 
 def test_area_policy_can_publish_member_events_straight_away(client, areas):
@@ -168,19 +237,35 @@ def test_host_link_gives_check_in_without_login(client, areas):
     event = Event.objects.get()
     event.status = Event.Status.PUBLISHED
     event.save()
-    rsvp = rsvp_create(event=event, data=RsvpInput(email="guest@example.net", first_name="Gus")).rsvp
+    rsvp = rsvp_create(
+        event=event, data=RsvpInput(email="guest@example.net", first_name="Gus")
+    ).rsvp
     token = host_token(event)
     page = client.get(reverse("events:host", kwargs={"pk": event.pk, "token": token}))
     assert page.status_code == 200 and "Gus" in page.content.decode()
-    client.post(reverse("events:host_checkin", kwargs={"pk": event.pk, "token": token, "rsvp_id": rsvp.pk}),
-                {"attendance": "no_show"})
+    client.post(
+        reverse("events:host_checkin", kwargs={"pk": event.pk, "token": token, "rsvp_id": rsvp.pk}),
+        {"attendance": "no_show"},
+    )
     rsvp.refresh_from_db()
     assert rsvp.attendance == Rsvp.Attendance.NO_SHOW
-    other = make_event(area=areas.leeds_central, host_person=Person.objects.get(email="mo@example.net"))
-    assert client.get(reverse("events:host", kwargs={"pk": other.pk, "token": token})).status_code == 404
-    assert client.get(reverse("events:host", kwargs={"pk": event.pk, "token": "forged:token"})).status_code == 404
-    walkin = client.post(reverse("events:host_walkin", kwargs={"pk": event.pk, "token": token}),
-                         {"first_name": "Wendy", "phone": "07911 123456"})
+    other = make_event(
+        area=areas.leeds_central, host_person=Person.objects.get(email="mo@example.net")
+    )
+    assert (
+        client.get(reverse("events:host", kwargs={"pk": other.pk, "token": token})).status_code
+        == 404
+    )
+    assert (
+        client.get(
+            reverse("events:host", kwargs={"pk": event.pk, "token": "forged:token"})
+        ).status_code
+        == 404
+    )
+    walkin = client.post(
+        reverse("events:host_walkin", kwargs={"pk": event.pk, "token": token}),
+        {"first_name": "Wendy", "phone": "07911 123456"},
+    )
     assert walkin.status_code == 302, walkin.content.decode()[-1500:]
     assert Rsvp.objects.filter(event=event, walk_in=True, attendance="attended").count() == 1
 
@@ -194,8 +279,19 @@ def test_every_staff_url_refuses_another_areas_event(client, areas, south_person
     for name in ("detail", "edit", "checkin", "walkin", "canvass", "approve", "decline"):
         url = reverse(f"events_staff:{name}", kwargs=kwargs)
         assert client.get(url).status_code in (404, 405)
-        assert client.post(url, {"person": south_person.pk, "message": "x", "first_name": "x",
-                                 "email": "x@example.net", "outcome": "spoke"}).status_code == 404
+        assert (
+            client.post(
+                url,
+                {
+                    "person": south_person.pk,
+                    "message": "x",
+                    "first_name": "x",
+                    "email": "x@example.net",
+                    "outcome": "spoke",
+                },
+            ).status_code
+            == 404
+        )
     url = reverse("events_staff:attendance", kwargs={"pk": south.pk, "rsvp_id": rsvp.pk})
     assert client.post(url, {"attendance": "attended"}).status_code == 404
     for name in ("list", "approvals"):

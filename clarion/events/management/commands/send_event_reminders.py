@@ -4,8 +4,10 @@ from clarion.events.services import reminders_queue
 
 
 class Command(BaseCommand):
-    help = ("Queue the event reminders and follow-ups that are due (run it from cron every few minutes; "
-            "each email goes out once per person however often it runs).")
+    help = (
+        "Queue the event reminders and follow-ups that are due (run it from cron every few minutes; "
+        "each email goes out once per person however often it runs)."
+    )
 
     def handle(self, *args, **options):
         queued = reminders_queue()
