@@ -226,6 +226,34 @@ def new_share_code() -> str:
     return secrets.token_urlsafe(6)
 
 
+def _normalise_contact(
+    *, email: str | None, phone: str | None, postcode: str | None, email_status: str | None
+) -> tuple[str, str, str, dict[str, str]]:
+    """Normalised email, phone and postcode, and a field → message dict of what is wrong
+    with them (or with ``email_status``). Shared by person_upsert and person_update so
+    both validate alike."""
+    errors: dict[str, str] = {}
+    try:
+        email_n = normalise_email(email)
+    except InvalidEmail:
+        errors["email"] = _("Enter a valid email address.")
+        email_n = ""
+    try:
+        phone_n = normalise_phone(phone)
+    except InvalidPhone:
+        errors["phone"] = _("Enter a valid phone number.")
+        phone_n = ""
+    postcode_n = ""
+    if postcode and postcode.strip():
+        try:
+            postcode_n = normalise_postcode(postcode)
+        except InvalidPostcode:
+            errors["postcode"] = str(InvalidPostcode.message)
+    if email_status is not None and email_status not in EmailStatus.values:
+        errors["email_status"] = _("Unknown email status.")
+    return email_n, phone_n, postcode_n, errors
+
+
 @transaction.atomic
 def person_upsert(
     *,
@@ -261,25 +289,9 @@ def person_upsert(
     custom field value, before anything is written. Safe under concurrency: two calls
     racing to create the same email end with one person (the loser updates it).
     """
-    errors: dict[str, str] = {}
-    try:
-        email_n = normalise_email(email)
-    except InvalidEmail:
-        errors["email"] = _("Enter a valid email address.")
-        email_n = ""
-    try:
-        phone_n = normalise_phone(phone)
-    except InvalidPhone:
-        errors["phone"] = _("Enter a valid phone number.")
-        phone_n = ""
-    postcode_n = ""
-    if postcode and postcode.strip():
-        try:
-            postcode_n = normalise_postcode(postcode)
-        except InvalidPostcode:
-            errors["postcode"] = str(InvalidPostcode.message)
-    if email_status is not None and email_status not in EmailStatus.values:
-        errors["email_status"] = _("Unknown email status.")
+    email_n, phone_n, postcode_n, errors = _normalise_contact(
+        email=email, phone=phone, postcode=postcode, email_status=email_status
+    )
     try:
         cleaned_custom = _clean_custom_fields(custom_fields or {})
     except ValidationError as exc:
@@ -596,25 +608,9 @@ def person_update(
     """
     from .models import MembershipStatus
 
-    errors: dict[str, str] = {}
-    try:
-        email_n = normalise_email(email)
-    except InvalidEmail:
-        errors["email"] = _("Enter a valid email address.")
-        email_n = ""
-    try:
-        phone_n = normalise_phone(phone)
-    except InvalidPhone:
-        errors["phone"] = _("Enter a valid phone number.")
-        phone_n = ""
-    postcode_n = ""
-    if postcode and postcode.strip():
-        try:
-            postcode_n = normalise_postcode(postcode)
-        except InvalidPostcode:
-            errors["postcode"] = str(InvalidPostcode.message)
-    if email_status is not None and email_status not in EmailStatus.values:
-        errors["email_status"] = _("Unknown email status.")
+    email_n, phone_n, postcode_n, errors = _normalise_contact(
+        email=email, phone=phone, postcode=postcode, email_status=email_status
+    )
     if membership_status is not None and membership_status not in MembershipStatus.values:
         errors["membership_status"] = _("Unknown membership status.")
     member_no = clean_name(membership_number, 40)
