@@ -14,7 +14,6 @@ import pytest
 from clarion.core.models import User
 from clarion.core.testing import factories
 
-
 DB_FIXTURES = ("db", "transactional_db", "live_server", "django_db_reset_sequences")
 
 

@@ -155,6 +155,9 @@ class Tagging(models.Model):
         ]
         indexes = [models.Index(fields=["person", "tag"], name="tagging_person_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.person_id} tagged {self.tag_id}"
+
 
 class PersonList(models.Model):
     """A named, hand-kept list of people (segments are the computed kind)."""
@@ -182,6 +185,9 @@ class ListMembership(models.Model):
             models.UniqueConstraint(fields=["list", "person"], name="list_membership_unique")
         ]
         indexes = [models.Index(fields=["person", "list"], name="listmember_person_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} on list {self.list_id}"
 
 
 class CustomField(models.Model):
@@ -225,6 +231,9 @@ class ConsentRecord(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {'granted' if self.granted else 'withdrawn'} ({self.created_at:%Y-%m-%d})"
 
 
 class Activity(models.Model):
@@ -280,6 +289,9 @@ class Suppression(models.Model):
     email_hash = models.CharField(max_length=64, unique=True)
     reason = models.CharField(max_length=40)
     created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.email_hash[:12]}… ({self.reason})"
 
 
 class Segment(models.Model):

@@ -20,6 +20,7 @@ organiser, so the check could fail.
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -27,19 +28,18 @@ from types import SimpleNamespace
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from clarion.actions.models import ActionPage
 from clarion.actions.services import SubmissionInput, submission_record
 from clarion.api.models import ApiKey
 from clarion.api.services import api_key_create
 from clarion.core.models import AuditEntry, User
-from clarion.donations.models import Donation, RecurringPlan
-from clarion.mailings.models import Mailing
-from clarion.qa.models import Question, QuestionGroup
-from clarion.qa.models import Session as QaSession
-from clarion.qa.staff_views import ACTIONS as QA_QUESTION_ACTIONS
-from clarion.qa.staff_views import GROUP_ACTIONS as QA_GROUP_ACTIONS
 from clarion.core.testing import factories
+from clarion.donations.models import Donation, RecurringPlan
+from clarion.events.models import Event, Rsvp
+from clarion.events.services import RsvpInput, event_save, rsvp_create
+from clarion.mailings.models import Mailing
 from clarion.people.models import (
     Activity,
     ConsentRecord,
@@ -53,6 +53,10 @@ from clarion.people.models import (
     Tagging,
 )
 from clarion.people.services import ConsentInput, list_add, note_add, person_upsert, tag_add
+from clarion.qa.models import Question, QuestionGroup
+from clarion.qa.models import Session as QaSession
+from clarion.qa.staff_views import ACTIONS as QA_QUESTION_ACTIONS
+from clarion.qa.staff_views import GROUP_ACTIONS as QA_GROUP_ACTIONS
 
 SOUTH_LAST = "Southworthington"
 SOUTH_EMAIL = "zeb.southworthington@example.net"
@@ -141,6 +145,25 @@ URL_KWARGS = {
     "api:tagging": lambda w: {"tag_id": w.tag.pk, "tagging_id": w.south.taggings.get().pk},
     "api:unsupported": lambda w: {"rest": "petitions"},
     "api_staff:key_revoke": lambda w: {"pk": w.south_key.pk},
+    # Events: a South event and a North event, the South person going to both.
+    **{
+        f"events_staff:{name}": (lambda w: [{"pk": w.south_event.pk}, {"pk": w.north_event.pk}])
+        for name in ("detail", "edit", "checkin", "walkin", "canvass", "approve", "decline")
+    },
+    "events_staff:attendance": lambda w: [
+        {"pk": w.south_event.pk, "rsvp_id": w.south_rsvp.pk},
+        {"pk": w.north_event.pk, "rsvp_id": w.south_north_rsvp.pk},
+    ],
+    **{
+        f"events:{name}": (lambda w: [{"pk": w.south_event.pk}, {"pk": w.north_event.pk}])
+        for name in ("detail", "ics")
+    },
+    **{
+        f"events:{name}": (lambda w: {"pk": w.south_event.pk, "token": "bad-token"})
+        for name in ("manage", "host", "host_walkin")
+    },
+    "events:host_checkin": lambda w: {"pk": w.south_event.pk, "token": "bad-token", "rsvp_id": w.south_rsvp.pk},
+    "events:area_feed": lambda w: {"area_id": w.areas.south.pk},
     # A South organiser's mailing to their segment.
     **{
         f"mailings_staff:{name}": (lambda w: {"pk": w.south_mailing.pk})
@@ -151,7 +174,7 @@ URL_KWARGS = {
 # Public pages (anyone may use them, logged in or not): the walk checks their answers
 # carry no South marker, but does not post the South person's details to them, since a
 # public form accepting an email address is what a public form is for.
-PUBLIC_NAMESPACES = ("actions", "donations", "qa", "m")
+PUBLIC_NAMESPACES = ("actions", "donations", "qa", "m", "events")
 
 # Patterns outside the walk, each with the reason.
 SKIPPED_PREFIXES = {
@@ -190,6 +213,7 @@ class Snapshot:
     plans: list
     questions: list
     api_keys: list
+    rsvps: list
 
     @classmethod
     def take(cls, person_id: int) -> Snapshot | None:
@@ -205,6 +229,7 @@ class Snapshot:
             donations=list(Donation.objects.filter(person_id=person_id).order_by("pk").values_list(
                 "pk", "status", "permissibility", "refunded_pence")),
             plans=list(RecurringPlan.objects.filter(person_id=person_id).order_by("pk").values_list("pk", "status")),
+            rsvps=list(Rsvp.objects.filter(person_id=person_id).order_by("pk").values_list("pk", "status")),
             api_keys=list(ApiKey.objects.order_by("pk").values_list("pk", "revoked_at")),
             questions=list(Question.objects.filter(person_id=person_id).order_by("pk").values_list(
                 "pk", "status", "text", "answer_text")),
@@ -284,13 +309,25 @@ def world(areas, organiser, south_organiser):
     national_question = Question.objects.create(
         session=national_session, person=south, display_name="Zeb", text="When is the manifesto out?",
     )
+    soon = timezone.now() + datetime.timedelta(days=3)
+    south_event = event_save(event=Event(
+        title="Easton doorstep", kind=Event.Kind.CANVASS, area=areas.bristol_east, postcode="BS5 6XX",
+        starts_at=soon, ends_at=soon + datetime.timedelta(hours=2), capacity=10,
+    ))
+    north_event = event_save(event=Event(
+        title="City Ward doorstep", kind=Event.Kind.CANVASS, area=areas.leeds_central, postcode="LS1 4AP",
+        starts_at=soon, ends_at=soon + datetime.timedelta(hours=2), capacity=10,
+    ))
+    south_rsvp = rsvp_create(event=south_event, data=RsvpInput(email=SOUTH_EMAIL, last_name=SOUTH_LAST)).rsvp
+    south_north_rsvp = rsvp_create(event=north_event, data=RsvpInput(email=SOUTH_EMAIL)).rsvp
     south_key, _token = api_key_create(owner=south_organiser, actor=south_organiser)
     south_mailing = Mailing.objects.create(
         name="South mailing", subject="Hi", from_name="South", from_email="s@example.org", body="Hi",
         segment=south_segment, area=areas.south, created_by=south_organiser,
     )
     return SimpleNamespace(
-        south_mailing=south_mailing, south_key=south_key,
+        south_mailing=south_mailing, south_key=south_key, south_event=south_event, north_event=north_event,
+        south_rsvp=south_rsvp, south_north_rsvp=south_north_rsvp,
         south_session=south_session, national_session=national_session, south_group=south_group,
         south_question=south_question, national_question=national_question,
         south_plan=south_plan, south_donation=south_donation,

@@ -4,7 +4,6 @@ from django.core.exceptions import ValidationError
 from clarion.people.models import Activity, EmailStatus, Person, PersonEmail
 from clarion.people.services import ConsentInput, email_status_set, person_upsert
 
-
 pytestmark = pytest.mark.django_db
 
 
