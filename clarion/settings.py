@@ -141,6 +141,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
+    # Tests use a database file, not Django's shared in-memory default: the browser
+    # tests' live server answers several requests at once, and with one shared
+    # in-memory connection two of them would share a single transaction.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-clarion.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

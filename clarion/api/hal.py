@@ -6,6 +6,7 @@ import datetime
 from collections.abc import Iterable
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.urls import reverse
 
@@ -52,7 +53,12 @@ def iso(value: datetime.datetime | None) -> str | None:
 
 
 def absolute(request, name: str, **kwargs) -> str:
-    return request.build_absolute_uri(reverse(f"api:{name}", kwargs=kwargs or None))
+    """The API address of ``name``; with no request (a webhook payload built by a
+    worker) it is made from ``settings.SITE_URL``."""
+    path = reverse(f"api:{name}", kwargs=kwargs or None)
+    if request is None:
+        return settings.SITE_URL + path
+    return request.build_absolute_uri(path)
 
 
 def identifiers(pk: int, extra: Iterable[str] = ()) -> list[str]:

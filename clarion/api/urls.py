@@ -1,5 +1,10 @@
 from django.urls import re_path
 
+from clarion.actions import apis as actions_apis
+from clarion.donations import apis as donations_apis
+from clarion.events import apis as events_apis
+from clarion.mailings import apis as mailings_apis
+
 from . import views
 
 app_name = "api"
@@ -16,5 +21,10 @@ urlpatterns = [
     re_path(
         r"^tags/(?P<tag_id>[^/]+)/taggings/(?P<tagging_id>[^/]+)/?$", views.tagging, name="tagging"
     ),
+    # Each app keeps its own resources in its apis.py (STYLE.md), mounted here.
+    *actions_apis.urlpatterns,
+    *events_apis.urlpatterns,
+    *donations_apis.urlpatterns,
+    *mailings_apis.urlpatterns,
     re_path(r"^(?P<rest>.+)$", views.unsupported, name="unsupported"),
 ]

@@ -13,7 +13,7 @@ exported, edited or merged through it:
   unchanged.
 
 A URL that takes parameters must be listed in ``URL_KWARGS`` (how to fill them with
-South objects) — a new URL the walk does not know fails the test, so it cannot be
+South objects; an app can keep its own entries in ``<app>/tests/scope_walk.py``) — a new URL the walk does not know fails the test, so it cannot be
 forgotten. A positive control proves the markers are visible to the South's own
 organiser, so the check could fail.
 """
@@ -21,6 +21,7 @@ organiser, so the check could fail.
 from __future__ import annotations
 
 import datetime
+import importlib
 import json
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -143,7 +144,7 @@ URL_KWARGS = {
     "api:tag": lambda w: {"tag_id": w.tag.pk},
     "api:taggings": lambda w: {"tag_id": w.tag.pk},
     "api:tagging": lambda w: {"tag_id": w.tag.pk, "tagging_id": w.south.taggings.get().pk},
-    "api:unsupported": lambda w: {"rest": "petitions"},
+    "api:unsupported": lambda w: {"rest": "no-such-collection"},
     "api_staff:key_revoke": lambda w: {"pk": w.south_key.pk},
     # Events: a South event and a North event, the South person going to both.
     **{
@@ -171,10 +172,29 @@ URL_KWARGS = {
     },
 }
 
+# Apps may add their own entries, and objects to the world, in
+# ``clarion/<app>/tests/scope_walk.py``: a ``URL_KWARGS`` dict like the one above and
+# an optional ``extend_world(w)`` that adds South (and North) objects to ``w``, an
+# optional ``snapshot(person_id)`` and an optional ``PUBLIC_NAMESPACES`` tuple.
+WALK_EXTENSIONS = []
+for _app in ("core", "areas", "people", "actions", "donations", "mailings", "events", "qa", "api"):
+    try:
+        _module = importlib.import_module(f"clarion.{_app}.tests.scope_walk")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"clarion.{_app}.tests.scope_walk":
+            raise
+        continue
+    WALK_EXTENSIONS.append(_module)
+    _clash = set(URL_KWARGS) & set(getattr(_module, "URL_KWARGS", {}))
+    assert not _clash, f"{_module.__name__} repeats URL_KWARGS entries: {sorted(_clash)}"
+    URL_KWARGS.update(getattr(_module, "URL_KWARGS", {}))
+
 # Public pages (anyone may use them, logged in or not): the walk checks their answers
 # carry no South marker, but does not post the South person's details to them, since a
 # public form accepting an email address is what a public form is for.
-PUBLIC_NAMESPACES = ("actions", "donations", "qa", "m", "events")
+PUBLIC_NAMESPACES = ("actions", "donations", "qa", "m", "events") + tuple(
+    ns for module in WALK_EXTENSIONS for ns in getattr(module, "PUBLIC_NAMESPACES", ())
+)
 
 # Patterns outside the walk, each with the reason.
 SKIPPED_PREFIXES = {
@@ -214,6 +234,7 @@ class Snapshot:
     questions: list
     api_keys: list
     rsvps: list
+    extra: dict
 
     @classmethod
     def take(cls, person_id: int) -> Snapshot | None:
@@ -233,6 +254,13 @@ class Snapshot:
             api_keys=list(ApiKey.objects.order_by("pk").values_list("pk", "revoked_at")),
             questions=list(Question.objects.filter(person_id=person_id).order_by("pk").values_list(
                 "pk", "status", "text", "answer_text")),
+            # An extension's ``snapshot(person_id)`` returns the rows of its app that hang
+            # off the person, in a comparable form.
+            extra={
+                module.__name__: module.snapshot(person_id)
+                for module in WALK_EXTENSIONS
+                if hasattr(module, "snapshot")
+            },
         )
 
 
@@ -325,7 +353,7 @@ def world(areas, organiser, south_organiser):
         name="South mailing", subject="Hi", from_name="South", from_email="s@example.org", body="Hi",
         segment=south_segment, area=areas.south, created_by=south_organiser,
     )
-    return SimpleNamespace(
+    w = SimpleNamespace(
         south_mailing=south_mailing, south_key=south_key, south_event=south_event, north_event=north_event,
         south_rsvp=south_rsvp, south_north_rsvp=south_north_rsvp,
         south_session=south_session, national_session=national_session, south_group=south_group,
@@ -335,6 +363,10 @@ def world(areas, organiser, south_organiser):
         tag=tag, plist=plist, field=field, south_segment=south_segment, south_import=south_import,
         south_page=south_page, national_page=national_page, national_segment=national_segment,
     )
+    for module in WALK_EXTENSIONS:
+        if hasattr(module, "extend_world"):
+            module.extend_world(w)
+    return w
 
 
 def hostile_query(w) -> dict:
@@ -373,7 +405,7 @@ def test_every_url_is_covered_by_the_walk(db):
             missing.append(f"{route} ({name})")
     assert not missing, (
         "These URLs take parameters the scope walk does not know how to fill; add them to "
-        "URL_KWARGS in core/tests/test_scope_walk.py: " + ", ".join(missing)
+        "URL_KWARGS in core/tests/test_scope_walk.py or in <app>/tests/scope_walk.py: " + ", ".join(missing)
     )
 
 
