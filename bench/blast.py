@@ -3,7 +3,8 @@ an SMTP sink in its own process (Postfix's smtp-sink if installed, else aiosmtpd
 
 End to end = from the send (freeze included) to every ledger row final. Baseline =
 the same number of pre-rendered messages pushed with plain smtplib over the same
-number of connections (one per worker process) to the same sink.
+number of connections (CLARION_MAILINGS_CONNECTIONS per worker process, default 1) to
+the same sink.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clarion_bench_blast .venv/bin/python bench/blast.py [N]
 
@@ -29,6 +30,8 @@ sys.path.insert(0, str(ROOT / "clarion" / "mailings" / "tests"))
 from killtest import World, kill, postgres_db_env  # noqa: E402
 
 WORKERS = 2
+# SMTP connections per worker process; the baseline uses as many in all.
+CONNECTIONS = int(os.environ.get("CLARION_MAILINGS_CONNECTIONS", "1"))
 
 
 def free_port() -> int:
@@ -42,6 +45,10 @@ def _aiosmtpd_sink(port: int, count_file: str) -> None:
 
     class Handler:
         n = 0
+
+        async def handle_EHLO(self, server, session, envelope, hostname, responses):
+            session.host_name = hostname
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]  # as Postfix does
 
         async def handle_DATA(self, server, session, envelope):
             with open(count_file, "a") as fh:
@@ -70,6 +77,21 @@ def start_sink(port: int, count_file: str):
     return proc, "aiosmtpd"
 
 
+def db_status(database_url: str, mailing_id: int) -> dict:
+    """The mailing's status and ledger counts, read with one cheap connection (a
+    ``clarion shell`` per poll would start Django each time and eat the CPU that the
+    workers are being measured on)."""
+    import psycopg
+
+    with psycopg.connect(database_url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        status, frozen, finished = conn.execute(
+            "SELECT status, extract(epoch FROM frozen_at), extract(epoch FROM finished_at) FROM mailings_mailing "
+            "WHERE id = %s", [mailing_id]).fetchone()
+        counts = dict(conn.execute("SELECT status, count(*) FROM mailings_recipient WHERE mailing_id = %s "
+                                   "GROUP BY status", [mailing_id]).fetchall())
+    return {"status": status, "counts": counts, "frozen": frozen, "finished": finished}
+
+
 def baseline(port: int, messages: list[bytes], connections: int) -> float:
     def push(chunk):
         s = smtplib.SMTP("127.0.0.1", port)
@@ -91,14 +113,20 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clarion_bench_blast")
     port = free_port()
+    load_before = "/".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"blast-{os.getpid()}"
     tmp.mkdir(parents=True, exist_ok=True)
     sink, kind = start_sink(port, str(tmp / "rcpts"))
-    env, drop = postgres_db_env(url.rsplit("/", 1)[0] + "/clarion_bench_blast", "")
+    try:
+        env, drop = postgres_db_env(url.rsplit("/", 1)[0] + "/clarion_bench_blast", "")
+    except Exception:
+        sink.terminate()
+        raise
     env.update({
         "CLARION_SECRET_KEY": "bench", "CLARION_SECURE": "0", "CLARION_VAR_DIR": str(tmp),
         "CLARION_EMAIL_HOST": "127.0.0.1", "CLARION_EMAIL_PORT": str(port), "CLARION_LOG_LEVEL": "WARNING",
         "CLARION_MAILINGS_SENDERS": str(WORKERS), "CLARION_TASK_BACKEND": "database",
+        "CLARION_MAILINGS_CONNECTIONS": str(CONNECTIONS),
         "CLARION_SITE_URL": "https://clarion.example.org",
     })
     world = World(env=env)
@@ -117,24 +145,27 @@ def main() -> None:
 
         one = base64.b64decode(sample.splitlines()[-1])
         workers = [world.worker() for _ in range(WORKERS)]
-        start = time.perf_counter()
+        start, wall_start = time.perf_counter(), time.time()
         world.shell(f"from clarion.mailings import bench_support as b; b.send({mailing_id})")
         while True:
-            st = world.status(mailing_id)
+            st = db_status(env["DATABASE_URL"], mailing_id)
             if st["status"] == "sent":
                 break
-            time.sleep(0.5)
+            time.sleep(0.2)
         elapsed = time.perf_counter() - start
         for w in workers:
             kill(w)
         counts = st["counts"]
         rate = counts.get("sent", 0) / elapsed
-        base = baseline(port, [one] * n, WORKERS)
+        base = baseline(port, [one] * n, WORKERS * CONNECTIONS)
     finally:
         drop()
         sink.terminate() if hasattr(sink, "terminate") else None
+    frozen = float(st["frozen"]) - wall_start if st["frozen"] else float("nan")
     print(f"sink={kind} recipients={n} sent={counts.get('sent', 0)} failed={counts.get('failed', 0)} "
-          f"uncertain={counts.get('uncertain', 0)} seconds={elapsed:.1f}")
+          f"uncertain={counts.get('uncertain', 0)} seconds={elapsed:.1f} (of which to frozen ledger: {frozen:.1f})")
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"] * 3
+    print(f"loadavg_before={load_before} loadavg_after={'/'.join(load)}")
     print(f"msgs_per_s={rate:.0f} baseline_per_s={base:.0f} ratio={rate / base:.2f}")
 
 

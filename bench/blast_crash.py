@@ -5,7 +5,8 @@ recipient, how many copies arrived.
     .venv/bin/python bench/blast_crash.py [N]
 
 Last line: lost=... duplicates=... uncertain=... (target: lost 0, duplicates 0,
-uncertain no more than kills x CLARION_MAILINGS_WINDOW: each kill leaves at most one window).
+uncertain no more than kills x CLARION_MAILINGS_WINDOW: each kill leaves at most one window
+in flight). The sink (aiosmtpd) advertises PIPELINING, as Postfix does.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "clarion" / "mailings" / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from blast import _aiosmtpd_sink, free_port  # noqa: E402
+from blast import _aiosmtpd_sink, db_status, free_port  # noqa: E402
 from killtest import World, kill, postgres_db_env  # noqa: E402
 
 WORKERS, WINDOW, KILLS = 2, 20, 5
@@ -33,6 +34,7 @@ WORKERS, WINDOW, KILLS = 2, 20, 5
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clarion_bench_blast")
+    load_before = "/".join(Path("/proc/loadavg").read_text().split()[:3])
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"blast-crash-{os.getpid()}"
     tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -61,8 +63,8 @@ def main() -> None:
             kill(workers[victim])
             print(f"killed worker {victim} after {point} messages", flush=True)
             workers[victim] = world.worker()
-        while world.status(mailing_id)["status"] != "sent":
-            time.sleep(1)
+        while db_status(env["DATABASE_URL"], mailing_id)["status"] != "sent":
+            time.sleep(0.5)
         for w in workers:
             kill(w)
         ledger = json.loads(world.shell(
@@ -74,7 +76,9 @@ def main() -> None:
     duplicates = sum(c - 1 for c in copies.values() if c > 1)
     lost = sum(1 for e, s in ledger.items() if s != "uncertain" and copies[e] == 0)
     uncertain = sum(1 for s in ledger.values() if s == "uncertain")
-    print(f"recipients={n} received={sum(copies.values())} kills={KILLS} in_flight_window_per_worker={WINDOW}")
+    load_after = "/".join(Path("/proc/loadavg").read_text().split()[:3])
+    print(f"recipients={n} received={sum(copies.values())} kills={KILLS} in_flight_window_per_worker={WINDOW} "
+          f"loadavg_before={load_before} loadavg_after={load_after}")
     print(f"lost={lost} duplicates={duplicates} uncertain={uncertain}")
 
 

@@ -252,7 +252,8 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 
 EMAIL_HOST = os.environ.get("CLARION_EMAIL_HOST", "")
 if EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    # SMTP through the connection pool bulk mailings use; transactional mail goes first.
+    EMAIL_BACKEND = "clarion.mailings.sending.backend.EmailBackend"
     EMAIL_PORT = int(os.environ.get("CLARION_EMAIL_PORT", "25"))
     EMAIL_HOST_USER = os.environ.get("CLARION_EMAIL_USER", "")
     EMAIL_HOST_PASSWORD = os.environ.get("CLARION_EMAIL_PASSWORD", "")
@@ -309,6 +310,10 @@ CLARION_MAILINGS_RATE_PER_SECOND = int(os.environ.get("CLARION_MAILINGS_RATE_PER
 CLARION_MAILINGS_SENDERS = int(os.environ.get("CLARION_MAILINGS_SENDERS", "2"))
 CLARION_MAILINGS_BATCH = int(os.environ.get("CLARION_MAILINGS_BATCH", "200"))
 CLARION_MAILINGS_WINDOW = int(os.environ.get("CLARION_MAILINGS_WINDOW", "20"))
+# Pipelined SMTP connections per worker process (bulk and transactional mail share
+# them), and how long one deliver task runs before handing its slot to a fresh task.
+CLARION_MAILINGS_CONNECTIONS = int(os.environ.get("CLARION_MAILINGS_CONNECTIONS", "1"))
+CLARION_MAILINGS_SLICE_SECONDS = int(os.environ.get("CLARION_MAILINGS_SLICE_SECONDS", "30"))
 # A sender that has not renewed its lease for this long is taken for dead.
 CLARION_MAILINGS_LEASE_SECONDS = int(os.environ.get("CLARION_MAILINGS_LEASE_SECONDS", "60"))
 CLARION_MAILINGS_MAX_ATTEMPTS = int(os.environ.get("CLARION_MAILINGS_MAX_ATTEMPTS", "5"))
@@ -318,7 +323,34 @@ CLARION_MAILINGS_SOFT_BOUNCE_DAYS = int(os.environ.get("CLARION_MAILINGS_SOFT_BO
 # Where `clarion inbound` listens (SMTP; --lmtp for LMTP behind an MTA).
 CLARION_MAILINGS_INBOUND_HOST = os.environ.get("CLARION_MAILINGS_INBOUND_HOST", "127.0.0.1")
 CLARION_MAILINGS_INBOUND_PORT = int(os.environ.get("CLARION_MAILINGS_INBOUND_PORT", "2525"))
+# Provider webhooks (django-anymail tracking) at /m/esp/<esp>/tracking/ for the one
+# email provider named here (e.g. "mailgun", "postmark"; unset: none accepted). Its
+# webhook keys come from CLARION_ANYMAIL_<SETTING>, e.g.
+# CLARION_ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY or CLARION_ANYMAIL_WEBHOOK_SECRET.
+CLARION_MAILINGS_ESP = os.environ.get("CLARION_MAILINGS_ESP", "")
+ANYMAIL = {k[len("CLARION_ANYMAIL_"):]: v for k, v in os.environ.items() if k.startswith("CLARION_ANYMAIL_")}
 
 # --- API ----------------------------------------------------------------------------
 # Requests one API key may make per minute before it gets 429 with Retry-After.
 CLARION_API_RATE_PER_MINUTE = int(os.environ.get("CLARION_API_RATE_PER_MINUTE", "600"))
+
+# --- Geocoding ----------------------------------------------------------------------
+# A postcodes.io-compatible service asked for postcodes the offline table lacks
+# (empty: the table only), its timeout in seconds, and how long answers are cached.
+CLARION_GEOCODER_URL = os.environ.get("CLARION_GEOCODER_URL", "").rstrip("/")
+CLARION_GEOCODER_TIMEOUT = float(os.environ.get("CLARION_GEOCODER_TIMEOUT", "3"))
+CLARION_GEOCODER_CACHE_SECONDS = int(os.environ.get("CLARION_GEOCODER_CACHE_SECONDS", str(7 * 86400)))
+
+# --- Local groups -------------------------------------------------------------------
+# Joins through a public group page: per address per 10 minutes, per mailbox per hour.
+CLARION_GROUPS_IP_LIMIT = int(os.environ.get("CLARION_GROUPS_IP_LIMIT", "30"))
+CLARION_GROUPS_EMAIL_LIMIT = int(os.environ.get("CLARION_GROUPS_EMAIL_LIMIT", "5"))
+
+# --- Action pages -------------------------------------------------------------------
+# Submissions per client address and per email address within a window (seconds),
+# and how long a page's shown count may lag behind the true count.
+CLARION_ACTION_IP_LIMIT = int(os.environ.get("CLARION_ACTION_IP_LIMIT", "60"))
+CLARION_ACTION_IP_WINDOW = int(os.environ.get("CLARION_ACTION_IP_WINDOW", "600"))
+CLARION_ACTION_EMAIL_LIMIT = int(os.environ.get("CLARION_ACTION_EMAIL_LIMIT", "5"))
+CLARION_ACTION_EMAIL_WINDOW = int(os.environ.get("CLARION_ACTION_EMAIL_WINDOW", "3600"))
+CLARION_ACTION_COUNT_SECONDS = int(os.environ.get("CLARION_ACTION_COUNT_SECONDS", "2"))

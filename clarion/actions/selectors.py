@@ -309,3 +309,102 @@ def page_list_rows(user) -> list[dict]:
 
 def submissions_matching(page: ActionPage, q: Q) -> int:
     return Submission.objects.filter(page=page).exclude(status=Submission.Status.INVALID).filter(q).count()
+
+
+# --- API (Action Network petitions and forms) -------------------------------------------
+
+
+def _api_key_areas(key) -> list:
+    return [area for area in (key.owner.scope_area, key.area) if area is not None]
+
+
+def api_pages(key, kinds) -> QuerySet[ActionPage]:
+    """Pages of ``kinds`` an API key may read: national pages, and pages inside both
+    the owner's scope and the key's own area. A page holds no personal data, so a
+    national page is readable by an area's key (its signatures still are not)."""
+    qs = ActionPage.objects.filter(kind__in=kinds)
+    areas = _api_key_areas(key)
+    if not areas:
+        return qs
+    inside = Q()
+    for area in areas:
+        inside &= area_subtree_q(area)
+    return qs.filter(Q(area__isnull=True) | inside)
+
+
+def api_page(key, kinds, page_id, *, write: bool = False) -> ActionPage:
+    """The page ``page_id`` of ``kinds`` the key may read (ApiError 404 otherwise).
+
+    ``write=True`` also requires that the key may change it (ApiError 403): a key
+    limited to an area changes only pages inside that area, never national ones."""
+    from django.utils.translation import gettext as _
+
+    from clarion.api.errors import ApiError
+    from clarion.api.selectors import _int_id
+
+    pk = _int_id(page_id)
+    page = api_pages(key, kinds).filter(pk=pk).first() if pk else None
+    if page is None:
+        raise ApiError(404, _("Couldn't find %(thing)s with id = %(id)s")
+                       % {"thing": _("petition") if ActionPage.Kind.PETITION in kinds else _("form"),
+                          "id": str(page_id)[:50]})
+    if write and not api_page_writable(key, page):
+        raise ApiError(403, _("This API key is limited to an area and may not change this page."))
+    return page
+
+
+def api_page_writable(key, page: ActionPage) -> bool:
+    areas = _api_key_areas(key)
+    if not areas:
+        return True
+    return page.area is not None and all(page.area.is_within(area) for area in areas)
+
+
+def api_submissions(key, **filters) -> QuerySet[Submission]:
+    """Submissions of the people the API key reaches (invariant 4), narrowed by
+    ``filters``, with ``modified_at`` (the latest of created, confirmed and
+    invalidated) annotated for filtering."""
+    from django.db.models.functions import Coalesce, Greatest
+
+    from clarion.api.selectors import api_people
+
+    qs = Submission.objects.filter(**filters)
+    people = api_people(key)
+    if people.query.has_filters():
+        # Only a key that reaches everyone (no scope at all) skips the semi-join.
+        qs = qs.filter(person_id__in=people.values("pk"))
+    return (
+        qs.annotate(
+            modified_at=Greatest(
+                "created_at",
+                Coalesce("confirmed_at", "created_at"),
+                Coalesce("invalidated_at", "created_at"),
+            )
+        )
+    )
+
+
+def api_submission(key, page: ActionPage, submission_id) -> Submission:
+    """One submission on ``page`` by a person the key reaches (ApiError 404 otherwise)."""
+    from django.utils.translation import gettext as _
+
+    from clarion.api.errors import ApiError
+    from clarion.api.selectors import _int_id
+
+    pk = _int_id(submission_id)
+    found = api_submissions(key, page=page).filter(pk=pk).first() if pk else None
+    if found is None:
+        thing = _("signature") if page.kind == ActionPage.Kind.PETITION else _("submission")
+        raise ApiError(404, _("Couldn't find %(thing)s with id = %(id)s")
+                       % {"thing": thing, "id": str(submission_id)[:50]})
+    return found
+
+
+def api_page_totals(pages: list[ActionPage]) -> dict[int, int]:
+    """Counted submissions per page for a page of API results, in one query."""
+    return dict(
+        Submission.objects.filter(page__in=pages, status=Submission.Status.CONFIRMED)
+        .values_list("page")
+        .annotate(n=Count("id"))
+        .order_by()
+    )

@@ -99,6 +99,13 @@ def ip_hash(ip: str) -> str:
     return digest.hexdigest()[:32]
 
 
+def mailing_token_sign(value: str) -> str:
+    """A ``?mt=`` token for the verified payload ``value``: the next step a supporter
+    takes after acting carries the mailing that brought them, so the mailing's report
+    counts the gift too."""
+    return signing.dumps(value, salt=MAILING_LINK_SALT)
+
+
 def mailing_token_value(token: str) -> str:
     """The verified payload of a mailing link token (``?mt=``), or '' if it does not
     verify. Mailings sign with ``signing.dumps(value, salt="clarion.mailing-link")``."""
@@ -456,3 +463,76 @@ def donor_upsert(*, page: ActionPage, data: SubmissionInput) -> Person:
         tags=page.tag_names(),
         lists=[page.list_name] if page.list_name else (),
     ).person
+
+
+# --- API (Action Network petitions and forms) -------------------------------------------
+
+
+@transaction.atomic
+def page_api_create(*, kind: str, fields: dict[str, Any], area, actor) -> ActionPage:
+    """A page created through the API: ``fields`` are ActionPage attributes already
+    checked by the caller (title, summary, body, target_name, button_label, status).
+    The web address is made from the title; ``area`` is the key's reach (None for a
+    national page)."""
+    page = ActionPage(kind=kind, area=area, slug=_free_slug(fields.get("title", "")))
+    fields = {"status": ActionPage.Status.LIVE, **fields}
+    for name, value in fields.items():
+        setattr(page, name, value)
+    page.full_clean(exclude=["slug", "hero_image", "created_by", "next_page", "area"])
+    return page_save(page=page, actor=actor)
+
+
+@transaction.atomic
+def page_api_update(*, page: ActionPage, fields: dict[str, Any], actor) -> ActionPage:
+    """Change the attributes in ``fields`` (checked by the caller) and save; the row is
+    locked while it changes so two updates do not interleave."""
+    page = ActionPage.objects.select_for_update().get(pk=page.pk)
+    for name, value in fields.items():
+        setattr(page, name, value)
+    if fields.get("status") == ActionPage.Status.LIVE:
+        page.closed_at = None
+    page.full_clean(exclude=["slug", "hero_image", "created_by", "next_page", "area"])
+    return page_save(page=page, actor=actor)
+
+
+@transaction.atomic
+def submission_api_record(
+    *,
+    page: ActionPage,
+    person: Person,
+    comment: str = "",
+    source: str = "api",
+    tags: list[str] | tuple[str, ...] = (),
+    actor=None,
+) -> SubmissionResult:
+    """Record ``person`` acting on ``page`` for an API client (Action Network's record
+    signature / submission helpers), adding ``tags`` to them.
+
+    ``person`` was already found or created, and scope-checked, by the caller.
+    Submissions are kept once per mailbox, so a person without an email address
+    cannot act (ValidationError). The page's usual follow-up (thank-you or
+    confirmation email, letter) is queued exactly as for a web submission. A person
+    who already acted gets their first submission back (``duplicate``). Committed on
+    return.
+    """
+    from clarion.people.services import tag_add, tag_get_or_create
+
+    if not person.email:
+        raise ValidationError(
+            {"email": _("Actions are recorded by email address, and this person has none.")}
+        )
+    for name in tags:
+        tag, _created = tag_get_or_create(name=name)
+        tag_add(person=person, tag=tag, actor=actor)
+    return submission_record(
+        page=page,
+        data=SubmissionInput(email=person.email, comment=comment, source=source[:100]),
+    )
+
+
+def submission_api_update(*, submission: Submission, comment: str) -> Submission:
+    """Change a submission's comment (Action Network lets a signature's comments be
+    edited); nothing else about an action can change after the fact."""
+    Submission.objects.filter(pk=submission.pk).update(comment=comment)
+    submission.comment = comment
+    return submission

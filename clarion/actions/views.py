@@ -284,11 +284,35 @@ def thanks_view(request: HttpRequest, slug: str) -> HttpResponse:
         "share": _share_links(request, page, ref=ref),
         "recruits": selectors.recruits_count(person) if person else None,
         "next_url": _next_link(page, request.GET.get("p", "")),
+        "next_event": _nearest_event(person)
+        if page.next_step == ActionPage.NextStep.EVENT and not embed
+        else None,
         "embed": embed,
         "money": selectors.page_money(page) if page.kind == ActionPage.Kind.DONATION else None,
     }
     response = render(request, "actions/thanks.html", context)
     return _with_csp(response, embed=embed)
+
+
+NEXT_EVENT_MILES = 25
+
+
+def _nearest_event(person):
+    """The nearest upcoming event to ``person``'s postcode (the "RSVP to the nearest
+    event" next step), or None when there is none or no postcode to go on."""
+    from clarion.areas.geocoding import geocode
+    from clarion.events.selectors import nearest_upcoming_event
+
+    if person is None:
+        return None
+    latitude, longitude = person.latitude, person.longitude
+    if (latitude is None or longitude is None) and person.postcode:
+        location = geocode(person.postcode)
+        if location is not None:
+            latitude, longitude = location.latitude, location.longitude
+    if latitude is None or longitude is None:
+        return None
+    return nearest_upcoming_event(latitude=latitude, longitude=longitude, miles=NEXT_EVENT_MILES)
 
 
 def _next_link(page: ActionPage, token: str) -> str:
@@ -301,6 +325,7 @@ def next_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Follow the page's next-step ask, noting that this person took it."""
     page = selectors.public_page(slug)
     person = services.thanks_person(request.GET.get("p", ""))
+    submission = None
     if person is not None:
         submission = Submission.objects.filter(page=page, person=person).first()
         if submission is not None:
@@ -310,9 +335,23 @@ def next_view(request: HttpRequest, slug: str) -> HttpResponse:
         page.next_page.status != ActionPage.Status.DRAFT
     ):
         query = {"source": f"next:{page.slug}"}
+        if submission is not None and submission.mailing_token:
+            query["mt"] = services.mailing_token_sign(submission.mailing_token)
         return redirect(reverse("actions:page", kwargs={"slug": page.next_page.slug}) + "?" + urlencode(query))
     if step == ActionPage.NextStep.MEMBER and page.next_url:
         return redirect(page.next_url)
+    if step == ActionPage.NextStep.EVENT:
+        query = {"source": f"next:{page.slug}"}
+        nearest = _nearest_event(person)
+        if nearest is not None:
+            if person.share_code:
+                query["ref"] = person.share_code
+            return redirect(
+                reverse("events:detail", kwargs={"pk": nearest.event.pk}) + "?" + urlencode(query)
+            )
+        if person is not None and person.postcode:
+            return redirect(reverse("events:find") + "?" + urlencode({"postcode": person.postcode}))
+        return redirect("events:find")
     return redirect(selectors.page_thanks_url(page) + "#share")
 
 

@@ -6,3 +6,12 @@ class ApiConfig(AppConfig):
     label = "api"
     verbose_name = "API"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from clarion.people import services as people_services
+
+        from . import webhooks_privacy  # noqa: F401  (registers)
+        from .webhooks import on_activity
+
+        if on_activity not in people_services.activity_listeners:
+            people_services.activity_listeners.append(on_activity)

@@ -113,7 +113,19 @@ def person_document(request, person: Person) -> dict:
         "postal_addresses": [address],
         "languages_spoken": ["en"],
         "custom_fields": person.custom_fields or {},
-        "_links": {"self": {"href": self_href}, "curies": CURIES},
+        "_links": {
+            "self": {"href": self_href},
+            **{
+                rel: {"href": absolute(request, name, person_id=person.pk)}
+                for rel, name in (
+                    ("osdi:signatures", "person_signatures"),
+                    ("osdi:submissions", "person_submissions"),
+                    ("osdi:attendances", "person_attendances"),
+                    ("osdi:donations", "person_donations"),
+                )
+            },
+            "curies": CURIES,
+        },
     }
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -21,8 +23,12 @@ class ApiKey(models.Model):
         WRITE = "write", _("Read and write")
 
     class Resource(models.TextChoices):
-        PEOPLE = "people", _("People")
+        PEOPLE = "people", _("People, lists and queries")
         TAGS = "tags", _("Tags and taggings")
+        ACTIONS = "actions", _("Petitions and forms")
+        EVENTS = "events", _("Events and attendances")
+        DONATIONS = "donations", _("Fundraising pages and donations")
+        MESSAGES = "messages", _("Messages (mailings)")
 
     name = models.CharField(_("name"), max_length=100, blank=True)
     prefix = models.CharField(_("prefix"), max_length=16, unique=True)
@@ -73,3 +79,91 @@ class ApiKey(models.Model):
 
     def allows(self, resource: str) -> bool:
         return not self.resources or resource in self.resources
+
+
+class Webhook(models.Model):
+    """An address that receives a signed POST for each event of ``event_type``.
+
+    Webhooks carry everyone's data, so only admins register them. ``secret`` signs each
+    delivery (HMAC-SHA256 over the raw body); it is kept in clear because signing needs it.
+    """
+
+    class EventType(models.TextChoices):
+        PERSON_SIGNUP = "person_signup", _("Person signup")
+        SIGNATURE = "signature", _("Petition signature")
+        SUBMISSION = "submission", _("Form submission")
+        ATTENDANCE = "attendance", _("Event attendance (RSVP)")
+        DONATION = "donation", _("Donation")
+        UNSUBSCRIBE = "unsubscribe", _("Unsubscribe")
+        BOUNCE = "bounce", _("Email bounce")
+
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    url = models.URLField(_("address"), max_length=500)
+    event_type = models.CharField(_("event"), max_length=20, choices=EventType)
+    secret = models.CharField(_("signing secret"), max_length=64)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    modified_at = models.DateTimeField(_("modified"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
+        indexes = [models.Index(fields=["event_type", "is_active"], name="webhook_type_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_type_display()} → {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one webhook: claimed by a worker before each POST, retried with
+    exponential backoff until it succeeds or runs out of attempts.
+
+    ``event_key`` is unique per webhook, so the same signature (or RSVP, donation…)
+    is never queued twice for one address even if its timeline entry is seen twice.
+    ``body`` is built on the first attempt and reused byte for byte by every retry,
+    so the receiver sees one idempotency key and one signature per delivery.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        SENDING = "sending", _("Sending")
+        RETRYING = "retrying", _("Will retry")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Gave up")
+        SKIPPED = "skipped", _("Nothing to send")
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event_type = models.CharField(max_length=20, choices=Webhook.EventType)
+    event_key = models.CharField(max_length=100)
+    object_id = models.BigIntegerField()
+    person_id = models.BigIntegerField(null=True, blank=True)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    body = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "event_key"], name="webhook_delivery_once")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_key} → webhook {self.webhook_id}: {self.status}"

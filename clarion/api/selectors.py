@@ -10,8 +10,16 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from clarion.areas.selectors import area_subtree_q
-from clarion.people.models import Person, Tag, Tagging
-from clarion.people.selectors import people_for
+from clarion.people.models import (
+    CustomField,
+    ListMembership,
+    Person,
+    PersonList,
+    Segment,
+    Tag,
+    Tagging,
+)
+from clarion.people.selectors import people_for, segments_for
 
 from .errors import ApiError
 from .models import ApiKey
@@ -94,3 +102,57 @@ def api_tagging(key: ApiKey, tag: Tag, tagging_id) -> Tagging:
             404, _("Couldn't find tagging with id = %(id)s") % {"id": str(tagging_id)[:50]}
         )
     return tagging
+
+
+# --- Lists, their items, saved segments (Action Network "queries"), custom fields ----
+
+
+def api_lists() -> QuerySet[PersonList]:
+    """Every hand-kept list. Lists are shared by all staff (the staff composer offers
+    them all too); what a key sees of a list's members is narrowed by ``api_list_items``."""
+    return PersonList.objects.all()
+
+
+def api_list(list_id) -> PersonList:
+    pk = _int_id(list_id)
+    found = PersonList.objects.filter(pk=pk).first() if pk else None
+    if found is None:
+        raise ApiError(404, _("Couldn't find list with id = %(id)s") % {"id": str(list_id)[:50]})
+    return found
+
+
+def api_list_items(key: ApiKey, plist: PersonList) -> QuerySet[ListMembership]:
+    """The memberships of ``plist`` whose person ``key`` reaches (invariant 4)."""
+    return ListMembership.objects.filter(list=plist, person_id__in=api_people(key).values("pk"))
+
+
+def api_list_item(key: ApiKey, plist: PersonList, item_id) -> ListMembership:
+    pk = _int_id(item_id)
+    item = api_list_items(key, plist).filter(pk=pk).first() if pk else None
+    if item is None:
+        raise ApiError(404, _("Couldn't find item with id = %(id)s") % {"id": str(item_id)[:50]})
+    return item
+
+
+def api_segments(key: ApiKey) -> QuerySet[Segment]:
+    """Saved segments the key may use: the owner's (``segments_for``), and for a key
+    narrowed to an area only those made inside it. Counting or mailing a segment
+    always applies the people scope on top, so a segment never widens what a key reaches."""
+    qs = segments_for(key.owner)
+    if key.area_id:
+        qs = qs.filter(area_subtree_q(key.area, field="owner_area"))
+    return qs
+
+
+def api_segment(key: ApiKey, segment_id) -> Segment:
+    pk = _int_id(segment_id)
+    found = api_segments(key).filter(pk=pk).first() if pk else None
+    if found is None:
+        raise ApiError(
+            404, _("Couldn't find query with id = %(id)s") % {"id": str(segment_id)[:50]}
+        )
+    return found
+
+
+def api_custom_fields() -> QuerySet[CustomField]:
+    return CustomField.objects.order_by("key")

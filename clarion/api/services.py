@@ -36,6 +36,7 @@ from clarion.people.services import (
     tag_remove,
 )
 
+from . import background
 from .errors import ApiError
 from .models import ApiKey
 from .selectors import api_people
@@ -507,3 +508,27 @@ def validation_error_body(exc: ValidationError) -> dict[str, Any]:
         }
         return {"error": " ".join(errors.values()), "errors": errors}
     return {"error": " ".join(str(m) for m in exc.messages)}
+
+
+# --- Background writes (``?background_processing=true``, see ``background.py``) ------
+
+
+@background.writer("people.signup", resource="people")
+def _signup_later(key: ApiKey, *, data: Any) -> None:
+    person_signup(key=key, data=data)
+
+
+@background.writer("people.update", resource="people")
+def _person_update_later(key: ApiKey, *, person_id: int, data: Any) -> None:
+    from .selectors import api_person
+
+    person_api_update(key=key, person=api_person(key, person_id), data=data)
+
+
+@background.writer("tags.tagging", resource="tags")
+def _tagging_later(key: ApiKey, *, tag_id: int, data: Any) -> None:
+    from .selectors import api_tag
+
+    if not key.allows("people"):
+        raise ApiError(403, _("This API key may not use people."))
+    tagging_api_create(key=key, tag=api_tag(tag_id), data=data)

@@ -5,7 +5,7 @@ from clarion.donations import apis as donations_apis
 from clarion.events import apis as events_apis
 from clarion.mailings import apis as mailings_apis
 
-from . import views
+from . import openapi, views
 
 app_name = "api"
 
@@ -13,6 +13,7 @@ app_name = "api"
 # and a redirect would lose a POST body, so each path takes it either way.
 urlpatterns = [
     re_path(r"^$", views.entry_point, name="entry"),
+    re_path(r"^openapi\.json$", openapi.openapi_view, name="openapi"),
     re_path(r"^people/?$", views.people, name="people"),
     re_path(r"^people/(?P<person_id>[^/]+)/?$", views.person, name="person"),
     re_path(r"^tags/?$", views.tags, name="tags"),
@@ -21,6 +22,16 @@ urlpatterns = [
     re_path(
         r"^tags/(?P<tag_id>[^/]+)/taggings/(?P<tagging_id>[^/]+)/?$", views.tagging, name="tagging"
     ),
+    re_path(r"^lists/?$", views.lists, name="lists"),
+    re_path(r"^lists/(?P<list_id>[^/]+)/?$", views.person_list, name="list"),
+    re_path(r"^lists/(?P<list_id>[^/]+)/items/?$", views.list_items, name="list_items"),
+    re_path(
+        r"^lists/(?P<list_id>[^/]+)/items/(?P<item_id>[^/]+)/?$", views.list_item, name="list_item"
+    ),
+    re_path(r"^queries/?$", views.queries, name="queries"),
+    re_path(r"^queries/(?P<query_id>[^/]+)/?$", views.query, name="query"),
+    re_path(r"^metadata/?$", views.metadata, name="metadata"),
+    re_path(r"^metadata/custom_fields/?$", views.custom_fields, name="custom_fields"),
     # Each app keeps its own resources in its apis.py (STYLE.md), mounted here.
     *actions_apis.urlpatterns,
     *events_apis.urlpatterns,

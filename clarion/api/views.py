@@ -8,18 +8,21 @@ checks the key's scope, and turns every client error into a JSON body.
 from __future__ import annotations
 
 import json
+import re
 from functools import wraps
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.db.models import Prefetch
+from django.http import Http404
+from django.urls import URLPattern
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from clarion.core.ratelimit import ratelimit_hit
 from clarion.people.models import PersonIdentifier, Tag
 
-from . import hal, selectors, services
+from . import background, documents, hal, selectors, services
 from .errors import ApiError
 from .filters import FilterError, parse_filter
 from .pagination import page_params, paginate
@@ -73,6 +76,10 @@ def endpoint(*, methods: tuple[str, ...], resource: str | None = None):
                 return hal.hal_response(services.validation_error_body(exc), status=400)
             except RequestDataTooBig:
                 return hal.error_response(413, _("The request body is too large."))
+            except PermissionDenied:
+                return hal.error_response(403, _("This API key may not make this change."))
+            except Http404:
+                return hal.error_response(404, _("Not found."))
 
         return wrapper
 
@@ -115,6 +122,11 @@ def _page(request):
         raise ApiError(400, str(exc)) from None
 
 
+# For other apps' apis.py: the same body, paging and filter checks as these views.
+json_body = _json_body
+page_or_400 = _page
+
+
 def _people_prefetch(qs):
     return qs.prefetch_related(
         Prefetch("identifiers", queryset=PersonIdentifier.objects.order_by("pk")),
@@ -139,12 +151,59 @@ def entry_point(request, key):
             "href": hal.absolute(request, "people"),
             "title": "The person signup helper for the system",
         },
+        "osdi:lists": {
+            "href": hal.absolute(request, "lists"),
+            "title": "The collection of lists in the system",
+        },
+        "osdi:queries": {
+            "href": hal.absolute(request, "queries"),
+            "title": "The collection of queries (saved segments) in the system",
+        },
+        "osdi:petitions": {
+            "href": hal.absolute(request, "petitions"),
+            "title": "The collection of petitions in the system",
+        },
+        "osdi:forms": {
+            "href": hal.absolute(request, "forms"),
+            "title": "The collection of forms in the system",
+        },
+        "osdi:events": {
+            "href": hal.absolute(request, "events"),
+            "title": "The collection of events in the system",
+        },
+        "osdi:fundraising_pages": {
+            "href": hal.absolute(request, "fundraising_pages"),
+            "title": "The collection of fundraising pages in the system",
+        },
+        "osdi:donations": {
+            "href": hal.absolute(request, "donations"),
+            "title": "The collection of donations in the system",
+        },
+        "osdi:messages": {
+            "href": hal.absolute(request, "messages"),
+            "title": "The collection of messages (mailings) in the system",
+        },
+        "action_network:metadata": {
+            "href": hal.absolute(request, "metadata"),
+            "title": "Metadata, such as the custom fields in the system",
+        },
         "curies": hal.CURIES,
     }
     if not key.allows("people"):
         links = {
-            k: v for k, v in links.items() if k not in ("osdi:people", "osdi:person_signup_helper")
+            k: v
+            for k, v in links.items()
+            if k not in ("osdi:people", "osdi:person_signup_helper", "osdi:lists", "osdi:queries")
         }
+    for resource, rels in (
+        ("messages", ("osdi:messages",)),
+        ("actions", ("osdi:petitions", "osdi:forms")),
+        ("events", ("osdi:events",)),
+        ("donations", ("osdi:fundraising_pages", "osdi:donations")),
+    ):
+        if not key.allows(resource):
+            for rel in rels:
+                links.pop(rel, None)
     if not key.allows("tags"):
         links.pop("osdi:tags", None)
     return hal.hal_response(
@@ -165,7 +224,10 @@ def entry_point(request, key):
 @endpoint(methods=("GET", "POST"), resource="people")
 def people(request, key):
     if request.method == "POST":
-        person, created = services.person_signup(key=key, data=_json_body(request))
+        data = _json_body(request)
+        if background.requested(request):
+            return background.queue(key=key, name="people.signup", data=data)
+        person, created = services.person_signup(key=key, data=data)
         person = _people_prefetch(selectors.api_people(key)).get(pk=person.pk)
         return hal.hal_response(
             hal.person_document(request, person), status=201 if created else 200
@@ -201,7 +263,10 @@ def people(request, key):
 def person(request, key, person_id):
     found = selectors.api_person(key, person_id)
     if request.method == "PUT":
-        found = services.person_api_update(key=key, person=found, data=_json_body(request))
+        data = _json_body(request)
+        if background.requested(request):
+            return background.queue(key=key, name="people.update", person_id=found.pk, data=data)
+        found = services.person_api_update(key=key, person=found, data=data)
     found = _people_prefetch(selectors.api_people(key)).get(pk=found.pk)
     return hal.hal_response(hal.person_document(request, found))
 
@@ -209,6 +274,9 @@ def person(request, key, person_id):
 def _no_filter(request):
     if request.GET.get("filter"):
         raise ApiError(400, _("This collection cannot be filtered."))
+
+
+no_filter = _no_filter
 
 
 @endpoint(methods=("GET", "POST"), resource="tags")
@@ -236,7 +304,10 @@ def taggings(request, key, tag_id):
     if not key.allows("people"):
         raise ApiError(403, _("This API key may not use people."))
     if request.method == "POST":
-        tagging = services.tagging_api_create(key=key, tag=found, data=_json_body(request))
+        data = _json_body(request)
+        if background.requested(request):
+            return background.queue(key=key, name="tags.tagging", tag_id=found.pk, data=data)
+        tagging = services.tagging_api_create(key=key, tag=found, data=data)
         return hal.hal_response(hal.tagging_document(request, tagging))
     _no_filter(request)
     page, per_page = _page(request)
@@ -270,12 +341,114 @@ def tagging(request, key, tag_id, tagging_id):
     return hal.hal_response(hal.tagging_document(request, found))
 
 
+# --- Lists and their items, queries (saved segments), metadata ------------------------
+
+
+def _collection(request, *, qs, cache_scope: str, rel: str, url_name: str, document, **kwargs):
+    _no_filter(request)
+    page, per_page = _page(request)
+    result = paginate(qs, page=page, per_page=per_page, cache_scope=cache_scope)
+    items = [document(request, row) for row in result.rows]
+    return hal.hal_response(
+        hal.collection_document(
+            request, page=result, rel=rel, items=items, url_name=url_name, **kwargs
+        )
+    )
+
+
+@endpoint(methods=("GET",), resource="people")
+def lists(request, key):
+    return _collection(
+        request,
+        qs=selectors.api_lists(),
+        cache_scope="lists",
+        rel="osdi:lists",
+        url_name="lists",
+        document=documents.list_document,
+    )
+
+
+@endpoint(methods=("GET",), resource="people")
+def person_list(request, key, list_id):
+    return hal.hal_response(documents.list_document(request, selectors.api_list(list_id)))
+
+
+@endpoint(methods=("GET",), resource="people")
+def list_items(request, key, list_id):
+    found = selectors.api_list(list_id)
+    return _collection(
+        request,
+        qs=selectors.api_list_items(key, found),
+        cache_scope=f"items|{found.pk}|{selectors.api_scope_fingerprint(key)}",
+        rel="osdi:items",
+        url_name="list_items",
+        document=documents.item_document,
+        list_id=found.pk,
+    )
+
+
+@endpoint(methods=("GET",), resource="people")
+def list_item(request, key, list_id, item_id):
+    item = selectors.api_list_item(key, selectors.api_list(list_id), item_id)
+    return hal.hal_response(documents.item_document(request, item))
+
+
+@endpoint(methods=("GET",), resource="people")
+def queries(request, key):
+    return _collection(
+        request,
+        qs=selectors.api_segments(key),
+        cache_scope=f"queries|{selectors.api_scope_fingerprint(key)}",
+        rel="osdi:queries",
+        url_name="queries",
+        document=documents.query_document,
+    )
+
+
+@endpoint(methods=("GET",), resource="people")
+def query(request, key, query_id):
+    return hal.hal_response(documents.query_document(request, selectors.api_segment(key, query_id)))
+
+
+@endpoint(methods=("GET",))
+def metadata(request, key):
+    return hal.hal_response(documents.metadata_document(request))
+
+
+@endpoint(methods=("GET",))
+def custom_fields(request, key):
+    return hal.hal_response(
+        documents.custom_fields_document(request, selectors.api_custom_fields())
+    )
+
+
+def supported_collections() -> list[str]:
+    """The first path segment of every resource the API serves, read from its URLconf
+    (so resources other apps mount are listed too)."""
+    from . import urls
+
+    names: set[str] = set()
+    for pattern in urls.urlpatterns:
+        if not isinstance(pattern, URLPattern) or pattern.name in ("entry", "unsupported"):
+            continue
+        match = re.match(r"\^?([a-z_]+)", str(pattern.pattern))
+        if match:
+            names.add(match.group(1))
+    return sorted(names)
+
+
 @csrf_exempt
 def unsupported(request, rest):
-    """Everything else under /api/v2/: resources Clarion does not offer (yet)."""
+    """Everything else under /api/v2/: resources Clarion does not offer, such as
+    Action Network's campaigns (Clarion has no campaign records), wrappers or
+    advocacy campaigns. Answered as a 404 with a JSON error that says so."""
     name = rest.strip("/").split("/", 1)[0][:50]
-    return hal.error_response(
-        404,
-        _("Clarion's API does not support the resource %(name)s.") % {"name": name},
-        extra={"supported": ["people", "tags", "taggings"]},
-    )
+    supported = supported_collections()
+    if name in supported:
+        message = _("There is no such address under the %(name)s resource.") % {"name": name}
+    else:
+        message = _(
+            "Clarion's API does not support the resource %(name)s. The resources it offers "
+            "are listed in supported."
+        ) % {"name": name}
+    return hal.error_response(404, message, extra={"supported": supported})

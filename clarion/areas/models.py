@@ -27,6 +27,19 @@ class Area(models.Model):
     )
     path = models.CharField(max_length=255, db_index=True, editable=False)
     depth = models.PositiveSmallIntegerField(default=0, editable=False)
+    # The public local group page (``groups:detail``).
+    get_involved = models.TextField(
+        _("how to get involved"),
+        blank=True,
+        max_length=5000,
+        help_text=_("Shown on the area's public group page. Plain text; blank lines start a new paragraph."),
+    )
+    join_tag = models.CharField(
+        _("tag for people who join"),
+        max_length=100,
+        blank=True,
+        help_text=_("Given to everyone who joins through the group page. Empty: “Group: <code>”."),
+    )
 
     class Meta:
         ordering = ["path"]
@@ -35,6 +48,10 @@ class Area(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def group_tag_name(self) -> str:
+        """The tag that marks the people who joined this area's local group."""
+        return self.join_tag.strip() or f"Group: {self.code}"
 
     def is_within(self, other: Area | None) -> bool:
         """True if this area is ``other`` or below it; everything is within None."""

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 
 from clarion.core.models import AuditEntry
 from clarion.core.services import audit_record
 from clarion.people.selectors import people_for
 
-from .forms import AreaUploadForm
+from .forms import AreaUploadForm, GroupPageForm
 from .models import Area
 from .selectors import areas_visible_to
-from .services import areas_load_csv, postcodes_load_csv
+from .services import areas_load_csv, group_page_save, postcodes_load_csv
 
 MAX_DEPTH_CLASS = 6
 
@@ -148,4 +151,30 @@ def area_upload(request: HttpRequest) -> HttpResponse:
             "kind": kind,
             "all_or_nothing": kind == AreaUploadForm.KIND_AREAS,
         },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def group_page_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """An organiser (or admin) edits the public group page of an area in their scope."""
+    area = areas_visible_to(request.user).filter(pk=pk).first()
+    if area is None:
+        raise Http404
+    if not request.user.can_write:
+        raise PermissionDenied
+    form = GroupPageForm(request.POST or None, instance=area)
+    if request.method == "POST" and form.is_valid():
+        group_page_save(
+            area=area,
+            get_involved=form.cleaned_data["get_involved"],
+            join_tag=form.cleaned_data["join_tag"],
+        )
+        messages.success(request, _("The group page is saved."))
+        return redirect("areas:detail", pk=area.pk)
+    return render(
+        request,
+        "areas/group_edit.html",
+        {"area": area, "form": form},
+        status=400 if form.errors else 200,
     )

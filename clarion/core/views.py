@@ -24,7 +24,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
@@ -40,9 +40,11 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from clarion.areas.selectors import areas_visible_to
 from clarion.people.selectors import people_for
 
 from . import services
+from .dashboard import dashboard_area, dashboard_figures, never_attended
 from .forms import (
     LOGIN_EMAIL_SCOPE,
     LOGIN_IP_SCOPE,
@@ -60,6 +62,8 @@ logger = logging.getLogger(__name__)
 
 AUDIT_PAGE_SIZE = 50
 DASHBOARD_CACHE_SECONDS = 60
+DASHBOARD_PICKER_MAX = 1000
+NEVER_ATTENDED_SHOWN = 200
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -161,6 +165,61 @@ def home(request: HttpRequest) -> HttpResponse:
         "core/home.html",
         {"counts": _dashboard_counts(request.user), "scope": request.user.scope_area},
     )
+
+
+@login_required
+@require_safe
+def organiser_dashboard(request: HttpRequest) -> HttpResponse:
+    """The organiser dashboard for the area picked (inside the viewer's scope; their
+    whole scope by default, the nation for admins)."""
+    user = request.user
+    area = dashboard_area(user, request.GET.get("area"))
+    picker = list(areas_visible_to(user).order_by("path")[:DASHBOARD_PICKER_MAX])
+    return render(
+        request,
+        "core/dashboard.html",
+        {
+            "scope": user.scope_area,
+            "area": area,
+            "area_query": urlencode({"area": area.pk}) if area is not None else "",
+            "figures": dashboard_figures(user, area),
+            "picker": picker if len(picker) > 1 else [],
+        },
+    )
+
+
+@login_required
+@require_safe
+def never_attended_list(request: HttpRequest) -> HttpResponse:
+    """The people behind the dashboard's "signed up but never came" figure."""
+    area = dashboard_area(request.user, request.GET.get("area"))
+    people = never_attended(request.user, area)
+    return render(
+        request,
+        "core/never_attended.html",
+        {
+            "area": area,
+            "people": list(people.select_related("area")[:NEVER_ATTENDED_SHOWN]),
+            "total": people.count(),
+            "shown": NEVER_ATTENDED_SHOWN,
+        },
+    )
+
+
+@login_required
+@require_POST
+def email_area(request: HttpRequest) -> HttpResponse:
+    """Start a mailing to everyone in an area of the viewer's scope: a saved segment
+    for the area (made once, reused after) preselected in the mailing composer, whose
+    sending applies the sender's scope again."""
+    if not request.user.can_write:
+        raise PermissionDenied
+    raw = request.POST.get("area", "")
+    area = dashboard_area(request.user, raw)
+    if raw and (area is None or str(area.pk) != raw.strip()):
+        raise Http404
+    segment = services.area_segment_get_or_create(user=request.user, area=area)
+    return redirect(reverse("mailings_staff:create") + "?" + urlencode({"segment": segment.pk}))
 
 
 # --- Two-factor ---------------------------------------------------------------------

@@ -88,6 +88,9 @@ class Donation(models.Model):
     gateway_charge_id = models.CharField(max_length=255, blank=True, db_index=True)
     gateway_subscription_id = models.CharField(max_length=255, blank=True)
     gateway_invoice_id = models.CharField(max_length=255, blank=True)
+    # Gifts processed elsewhere and recorded through the API (gateway "external").
+    payment_method = models.CharField(_("payment method"), max_length=30, blank=True)
+    origin_system = models.CharField(_("recorded from"), max_length=100, blank=True)
 
     # Attribution: where the gift came from.
     source = models.CharField(_("source"), max_length=100, blank=True)

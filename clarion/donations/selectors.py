@@ -110,3 +110,35 @@ def compliance_queue(user) -> QuerySet[Donation]:
         .select_related("person", "page")
         .order_by("succeeded_at", "pk")
     )
+
+
+# --- API reads -------------------------------------------------------------------
+
+
+def api_fundraising_pages(key) -> QuerySet:
+    """Donation pages an API key reaches: its owner's (``actions.selectors.pages_for``),
+    narrowed to the key's own area when it has one."""
+    from clarion.actions.models import ActionPage
+    from clarion.actions.selectors import pages_for
+    from clarion.areas.selectors import area_subtree_q
+
+    qs = pages_for(key.owner).filter(kind=ActionPage.Kind.DONATION)
+    if key.area_id:
+        qs = qs.filter(area_subtree_q(key.area))
+    return qs
+
+
+API_STATUSES = (Donation.Status.SUCCEEDED, Donation.Status.REFUNDED)
+
+
+def api_donations(key) -> QuerySet[Donation]:
+    """Gifts an API key reaches: those of people in its reach (``api_people``,
+    invariant 4); a national key with no area also sees gifts whose donor was erased.
+    Only completed gifts (succeeded, or refunded since): a checkout still pending or
+    abandoned is not a donation yet."""
+    from clarion.api.selectors import api_people
+
+    qs = Donation.objects.filter(status__in=API_STATUSES)
+    if _national(key.owner) and not key.area_id:
+        return qs
+    return qs.filter(person_id__in=api_people(key).values("pk"))

@@ -511,3 +511,95 @@ def webhook_event_claim(*, gateway: str, event_id: str, type: str) -> WebhookEve
             return WebhookEvent.objects.create(gateway=gateway, event_id=event_id[:255], type=type[:100])
     except IntegrityError:
         return None
+
+
+# --- gifts processed elsewhere --------------------------------------------------
+
+EXTERNAL_GATEWAY = "external"
+
+
+def donation_record_external(
+    *,
+    page,
+    person: Person,
+    amount_pence: int,
+    currency: str = "GBP",
+    recurring: bool = False,
+    donated_at=None,
+    payment_method: str = "",
+    reference: str = "",
+    origin_system: str = "",
+    attribution: dict | None = None,
+    actor: User | None = None,
+) -> tuple[Donation, bool]:
+    """Record a gift another system already took (Action Network's record donation
+    helper): stored as succeeded with gateway ``external``, on the donor's timeline,
+    flagged for a permissibility check like any other gift. No gateway is called, no
+    plan is started for a recurring gift (the other system collects it) and no receipt
+    is sent (whoever took the money receipts it).
+
+    ``reference`` (the other system's payment reference) makes the call idempotent: a
+    second call with it returns the first donation and ``False``; the unique
+    (gateway, checkout id) constraint holds this under concurrency. Returns
+    (donation, created). Raises ValidationError (``amount``, ``currency``, ``__all__``).
+    """
+    from clarion.actions.models import ActionPage
+
+    from .money import max_pence
+
+    if not isinstance(page, ActionPage) or page.kind != ActionPage.Kind.DONATION:
+        raise ValidationError({"__all__": _("This page does not take donations.")})
+    if person is None or not person.pk:
+        raise ValidationError({"__all__": _("We need to know who gave.")})
+    if isinstance(amount_pence, bool) or not isinstance(amount_pence, int) or amount_pence < 1:
+        raise ValidationError({"amount": _("The amount must be more than nothing.")})
+    if amount_pence > max_pence():
+        raise ValidationError(
+            {"amount": _("A single gift can be at most %(max)s.") % {"max": format_money(max_pence())}}
+        )
+    code = clean_currency(currency)
+    reference = _text(reference, 255)
+    now = timezone.now()
+    donated_at = min(donated_at or now, now)
+    with transaction.atomic():
+        if reference:
+            existing = Donation.objects.filter(gateway=EXTERNAL_GATEWAY, gateway_checkout_id=reference).first()
+            if existing is not None:
+                return existing, False
+        try:
+            with transaction.atomic():
+                donation = Donation.objects.create(
+                    person=person,
+                    page=page,
+                    amount_pence=amount_pence,
+                    currency=code,
+                    recurring=bool(recurring),
+                    status=Donation.Status.SUCCEEDED,
+                    gateway=EXTERNAL_GATEWAY,
+                    gateway_checkout_id=reference,
+                    payment_method=_text(payment_method, 30),
+                    origin_system=_text(origin_system, 100),
+                    created_at=donated_at,
+                    succeeded_at=donated_at,
+                    modified_at=now,
+                    **_clean_attribution(attribution),
+                )
+        except IntegrityError:
+            return Donation.objects.get(gateway=EXTERNAL_GATEWAY, gateway_checkout_id=reference), False
+        donation.permissibility = _permissibility_for(donation)
+        donation.save(update_fields=["permissibility"])
+        amount = format_money(donation.amount_pence, donation.currency)
+        _timeline(
+            donation,
+            _("Donated %(amount)s on %(page)s (recorded from %(origin)s)")
+            % {"amount": amount, "page": page.title, "origin": donation.origin_system or _("another system")},
+            "recorded",
+        )
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.OTHER,
+            summary=f"Donation #{donation.pk} of {amount} recorded from {donation.origin_system or 'the API'}",
+            object_type="donation",
+            object_id=donation.pk,
+        )
+    return donation, True

@@ -9,11 +9,18 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from . import ics
-from .models import Event, Rsvp
+from .models import Event, HostMessage, Rsvp
 from .selectors import host_token, manage_token
 
 
-def _send(*, template: str, to: list[str], context: dict, attachments: list | None = None) -> None:
+def _send(
+    *,
+    template: str,
+    to: list[str],
+    context: dict,
+    attachments: list | None = None,
+    reply_to: list[str] | None = None,
+) -> None:
     context = {**context, "ORGANISATION_NAME": settings.ORGANISATION_NAME}
     subject = " ".join(render_to_string(f"events/email/{template}_subject.txt", context).split())[
         :200
@@ -21,7 +28,11 @@ def _send(*, template: str, to: list[str], context: dict, attachments: list | No
     text = render_to_string(f"events/email/{template}.txt", context)
     html = render_to_string(f"events/email/{template}.html", context)
     message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=to
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+        reply_to=reply_to or None,
     )
     message.attach_alternative(html, "text/html")
     for name, content, mimetype in attachments or []:
@@ -58,7 +69,10 @@ def rsvp_email_send(rsvp: Rsvp, *, promoted: bool = False) -> None:
     going = rsvp.status == Rsvp.Status.GOING
     attachments = []
     if going:
-        text = ics.calendar([rsvp.event], online_url_for=lambda e: e.online_url, method="PUBLISH")
+        shifts = [s.shift for s in rsvp.shift_signups.select_related("shift")]
+        text = ics.rsvp_calendar(
+            rsvp.event, shifts, online_url=rsvp.event.online_url, method="PUBLISH"
+        )
         attachments.append(("event.ics", text, "text/calendar"))
     template = "promoted" if promoted else ("confirm" if going else "waitlist")
     _send(
@@ -92,6 +106,17 @@ def host_link_email_send(event: Event) -> None:
             "host_url": url,
             "event_url": event_url(event),
         },
+    )
+
+
+def host_message_email_send(message: HostMessage, rsvp: Rsvp) -> None:
+    """A host's message to one attendee; replies go to the member host."""
+    host = message.event.host_person
+    _send(
+        template="host_message",
+        to=[rsvp.person.email],
+        context={**_rsvp_context(rsvp), "message": message},
+        reply_to=[host.email] if message.from_host and host is not None and host.email else None,
     )
 
 

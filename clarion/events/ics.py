@@ -54,18 +54,26 @@ def event_location(event: Event) -> str:
     return ", ".join(p for p in (event.venue, event.address, event.postcode) if p)
 
 
-def _vevent(event: Event, *, stamp: datetime.datetime, online_url: str = "") -> list[str]:
+def _vevent(
+    event: Event, *, stamp: datetime.datetime, online_url: str = "", shift=None
+) -> list[str]:
     url = settings.SITE_URL + reverse("events:detail", kwargs={"pk": event.pk})
     description = event.description
     if online_url:
         description = f"{online_url}\n\n{description}"
+    uid, start, end, title = _uid(event), event.starts_at, event.ends_at, event.title
+    if shift is not None:
+        uid = uid.replace("event-", f"shift-{shift.pk}-event-", 1)
+        start, end = shift.starts_at, shift.ends_at
+        if shift.label:
+            title = f"{title}: {shift.label}"
     lines = [
         "BEGIN:VEVENT",
-        f"UID:{_uid(event)}",
+        f"UID:{uid}",
         f"DTSTAMP:{_utc(stamp)}",
-        f"DTSTART:{_utc(event.starts_at)}",
-        f"DTEND:{_utc(event.ends_at)}",
-        f"SUMMARY:{escape_text(event.title)}",
+        f"DTSTART:{_utc(start)}",
+        f"DTEND:{_utc(end)}",
+        f"SUMMARY:{escape_text(title)}",
         f"LOCATION:{escape_text(event_location(event))}",
         f"DESCRIPTION:{escape_text(description)}",
         f"URL:{url}",
@@ -74,6 +82,24 @@ def _vevent(event: Event, *, stamp: datetime.datetime, online_url: str = "") -> 
         lines.append("STATUS:CANCELLED")
     lines.append("END:VEVENT")
     return lines
+
+
+def rsvp_calendar(event: Event, shifts, *, online_url: str = "", method: str = "") -> str:
+    """One person's calendar for ``event``: an entry per shift they signed up for, or
+    the whole event when they have none."""
+    stamp = timezone.now()
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Clarion//Events//EN",
+        "CALSCALE:GREGORIAN",
+    ]
+    if method:
+        lines.append(f"METHOD:{method}")
+    for shift in shifts or [None]:
+        lines.extend(_vevent(event, stamp=stamp, online_url=online_url, shift=shift))
+    lines.append("END:VCALENDAR")
+    return "".join(fold(line) + "\r\n" for line in lines)
 
 
 def calendar(

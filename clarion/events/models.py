@@ -235,3 +235,109 @@ class CanvassResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id}: {self.person_id} {self.outcome}"
+
+
+class Shift(models.Model):
+    """A volunteer time slot within an event, with its own capacity. People pick one
+    or several when they RSVP; ``ShiftSignup`` rows hold their places."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="shifts")
+    label = models.CharField(_("label"), max_length=100, blank=True)
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
+    capacity = models.PositiveIntegerField(
+        _("capacity"), null=True, blank=True, help_text=_("Empty for no limit.")
+    )
+
+    class Meta:
+        ordering = ["starts_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gte=models.F("starts_at")),
+                name="events_shift_end_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label or f"{self.starts_at:%H:%M}"
+
+
+class ShiftSignup(models.Model):
+    """One RSVP's place on one shift. The unique constraint (one RSVP per person and
+    event, one signup per RSVP and shift) is what stops a person signing up twice for
+    the same shift."""
+
+    shift = models.ForeignKey(Shift, on_delete=models.CASCADE, related_name="signups")
+    rsvp = models.ForeignKey(Rsvp, on_delete=models.CASCADE, related_name="shift_signups")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["shift__starts_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["shift", "rsvp"], name="events_one_signup_per_shift"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rsvp_id} → shift {self.shift_id}"
+
+
+class Question(models.Model):
+    """A question the host asks everyone who RSVPs. With ``choices`` (one per line) the
+    answer must be one of them."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="questions")
+    text = models.CharField(_("question"), max_length=300)
+    required = models.BooleanField(_("required"), default=False)
+    choices = models.TextField(
+        _("choices"), blank=True, help_text=_("One per line; empty for a free answer.")
+    )
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.text
+
+    def choice_list(self) -> list[str]:
+        return [c.strip() for c in self.choices.splitlines() if c.strip()]
+
+
+class Answer(models.Model):
+    rsvp = models.ForeignKey(Rsvp, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="answers")
+    value = models.TextField()
+
+    class Meta:
+        ordering = ["question__position", "question_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rsvp", "question"], name="events_one_answer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rsvp_id}: {self.question_id}"
+
+
+class HostMessage(models.Model):
+    """A message the host (or staff) sent to an event's attendees. Each recipient's
+    copy is claimed by an ``EventEmail`` row (kind ``message_<pk>``), so it goes out at
+    most once. A message from the member host (``from_host``, through the host link)
+    goes to every attendee; one from staff (``sent_by``) only to the attendees in that
+    user's scope, and to nobody once that user is gone."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="host_messages")
+    subject = models.CharField(_("subject"), max_length=150)
+    body = models.TextField(_("message"))
+    include_waitlisted = models.BooleanField(_("also send to the waiting list"), default=False)
+    from_host = models.BooleanField(default=False)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recipients = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.subject

@@ -23,9 +23,21 @@ def export(person) -> dict:
                 "source": r.source,
                 "referrer": r.referrer,
                 "created_at": r.created_at.isoformat(),
+                "shifts": [
+                    {
+                        "label": s.shift.label,
+                        "starts_at": s.shift.starts_at.isoformat(),
+                        "ends_at": s.shift.ends_at.isoformat(),
+                    }
+                    for s in r.shift_signups.all()
+                ],
+                "answers": [
+                    {"question": a.question.text, "answer": a.value} for a in r.answers.all()
+                ],
             }
             for r in Rsvp.objects.filter(person=person)
             .select_related("event")
+            .prefetch_related("shift_signups__shift", "answers__question")
             .order_by("created_at")
         ],
         "canvass_results": [
@@ -45,6 +57,7 @@ def export(person) -> dict:
 
 
 def erase(person) -> None:
+    # Shift signups and answers go with the RSVPs (cascade).
     Rsvp.objects.filter(person=person).delete()
     Rsvp.objects.filter(recruiter=person).update(recruiter=None)
     CanvassResult.objects.filter(person=person).delete()

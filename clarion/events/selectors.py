@@ -208,6 +208,30 @@ def area_feed_events(area: Area) -> QuerySet[Event]:
     ).order_by("starts_at")[:500]
 
 
+def area_upcoming_events(area: Area, *, limit: int = 20) -> QuerySet[Event]:
+    """Listed, published events in ``area``'s subtree that have not ended, soonest
+    first (the public local group page)."""
+    return (
+        Event.objects.filter(
+            area_subtree_q(area),
+            status=Event.Status.PUBLISHED,
+            visibility=Event.Visibility.PUBLIC,
+            ends_at__gte=timezone.now(),
+        )
+        .select_related("area")
+        .order_by("starts_at", "pk")[:limit]
+    )
+
+
+def nearest_upcoming_event(
+    *, latitude: float, longitude: float, miles: float = 25
+) -> NearbyEvent | None:
+    """The nearest listed upcoming event within ``miles`` (the action pages' "RSVP to
+    the nearest event" next step), or None."""
+    found = events_near(latitude=latitude, longitude=longitude, miles=miles, limit=1)
+    return found[0] if found else None
+
+
 # --- Staff reads -----------------------------------------------------------------
 
 
@@ -302,3 +326,89 @@ def policy_requires_approval(area: Area | None) -> bool:
         if area_id in policies:
             return policies[area_id]
     return True
+
+
+# --- API reads -------------------------------------------------------------------
+
+
+def api_events(key) -> QuerySet[Event]:
+    """Events an API key reaches: its owner's (``events_for``), narrowed to the key's
+    own area when it has one."""
+    qs = events_for(key.owner)
+    if key.area_id:
+        qs = qs.filter(area_subtree_q(key.area))
+    return qs
+
+
+def api_rsvps(key) -> QuerySet[Rsvp]:
+    """RSVPs an API key reaches: the person must be in its reach (``api_people``,
+    invariant 4) and so must the event."""
+    from clarion.api.selectors import api_people
+
+    return Rsvp.objects.filter(
+        person_id__in=api_people(key).values("pk"), event_id__in=api_events(key).values("pk")
+    )
+
+
+# --- Shifts, answers and host messages -------------------------------------------
+
+
+def shift_name(shift) -> str:
+    """A shift as people read it: its label (if any) and its local times."""
+    start = timezone.localtime(shift.starts_at)
+    end = timezone.localtime(shift.ends_at)
+    times = f"{start:%a %d %b %H:%M}–{end:%H:%M}"
+    return f"{shift.label} ({times})" if shift.label else times
+
+
+def shift_places_taken(shift_ids, *, exclude_rsvp=None) -> dict[int, int]:
+    """Places held on each shift (one per person plus their guests) by RSVPs that are
+    not cancelled, leaving out ``exclude_rsvp``'s own signups."""
+    from .models import ShiftSignup
+
+    qs = ShiftSignup.objects.filter(shift_id__in=list(shift_ids)).exclude(
+        rsvp__status=Rsvp.Status.CANCELLED
+    )
+    if exclude_rsvp is not None and exclude_rsvp.pk is not None:
+        qs = qs.exclude(rsvp=exclude_rsvp)
+    rows = qs.values("shift_id").annotate(n=Count("id"), guests=Sum("rsvp__guests"))
+    return {r["shift_id"]: (r["n"] or 0) + (r["guests"] or 0) for r in rows}
+
+
+def shifts_with_places(event: Event) -> list:
+    """The event's shifts, each with ``taken`` and ``left`` (None for no limit)."""
+    shifts = list(event.shifts.all())
+    taken = shift_places_taken([s.pk for s in shifts])
+    for shift in shifts:
+        shift.taken = taken.get(shift.pk, 0)
+        shift.left = None if shift.capacity is None else max(0, shift.capacity - shift.taken)
+    return shifts
+
+
+def with_choices(rsvps):
+    """``rsvps`` with their shift signups and answers loaded for listing."""
+    return rsvps.prefetch_related("shift_signups__shift", "answers__question")
+
+
+def host_message_recipients(message) -> QuerySet[Rsvp]:
+    """Who gets ``message``: people going (and waiting, if asked) with an email that
+    is not bouncing or complained about; for a staff message, only those in the
+    sender's scope (nobody once the sender is gone)."""
+    from clarion.people.models import EmailStatus
+
+    statuses = [Rsvp.Status.GOING]
+    if message.include_waitlisted:
+        statuses.append(Rsvp.Status.WAITLISTED)
+    qs = (
+        Rsvp.objects.filter(event_id=message.event_id, status__in=statuses)
+        .exclude(person__email__isnull=True)
+        .exclude(person__email="")
+        .exclude(person__email_status__in=[EmailStatus.BOUNCING, EmailStatus.COMPLAINED])
+        .select_related("person", "event")
+        .order_by("pk")
+    )
+    if not message.from_host:
+        if message.sent_by is None:
+            return qs.none()
+        qs = qs.filter(person__in=people_for(message.sent_by).values("pk"))
+    return qs

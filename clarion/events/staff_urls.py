@@ -13,6 +13,8 @@ urlpatterns = [
     path("<int:pk>/check-in/<int:rsvp_id>/", views.rsvp_attendance, name="attendance"),
     path("<int:pk>/walk-in/", views.walkin, name="walkin"),
     path("<int:pk>/canvass/", views.canvass, name="canvass"),
+    path("<int:pk>/message/", views.message, name="message"),
+    path("<int:pk>/sign-in-sheet/", views.sheet, name="sheet"),
     path("<int:pk>/approve/", views.approve, name="approve"),
     path("<int:pk>/decline/", views.decline, name="decline"),
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,8 +17,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from clarion.people.selectors import access_person
 
-from . import selectors, services
-from .forms import CanvassForm, DeclineForm, EventForm, WalkInForm
+from . import selectors, services, views
+from .forms import (
+    CanvassForm,
+    DeclineForm,
+    EventForm,
+    QuestionFormSet,
+    ShiftFormSet,
+    WalkInForm,
+)
 from .models import Event, Rsvp
 
 
@@ -47,55 +55,76 @@ def event_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _valid_or_unbound(formset) -> bool:
+    return not formset.is_bound or formset.is_valid()
+
+
+def _event_form_page(request: HttpRequest, event: Event | None) -> HttpResponse:
+    """Create (``event`` None) or edit an event with its shifts and questions: one
+    validation and render path for both. ``services.event_save`` does the checks and
+    any waiting-list promotion a raised capacity allows; the shifts and questions are
+    saved in the same transaction."""
+    data = request.POST if request.method == "POST" else None
+    initial = (
+        {"area": request.user.scope_area, "status": Event.Status.PUBLISHED}
+        if event is None
+        else None
+    )
+    form = EventForm(data, instance=event, user=request.user, initial=initial)
+    parent = event if event is not None else Event()
+    # A post without a formset's management form leaves that part unchanged.
+    shifts = ShiftFormSet(
+        data if data and "shifts-TOTAL_FORMS" in data else None, instance=parent, prefix="shifts"
+    )
+    questions = QuestionFormSet(
+        data if data and "questions-TOTAL_FORMS" in data else None,
+        instance=parent,
+        prefix="questions",
+    )
+    if data is not None and all(
+        [form.is_valid(), _valid_or_unbound(shifts), _valid_or_unbound(questions)]
+    ):
+        changed = form.save(commit=False)
+        if event is None:
+            changed.host_user = request.user
+        try:
+            with transaction.atomic():
+                services.event_save(event=changed, actor=request.user)
+                for formset in (shifts, questions):
+                    if formset.is_bound:
+                        formset.instance = changed
+                        formset.save()
+        except ValidationError as exc:
+            if event is None:
+                changed.pk = None
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Event saved.") if event else _("Event created."))
+            return redirect("events_staff:detail", pk=changed.pk)
+    failed = data is not None and bool(
+        form.errors or not shifts.is_valid() or not questions.is_valid()
+    )
+    return render(
+        request,
+        "events/staff/form.html",
+        {"form": form, "event": event, "shifts": shifts, "questions": questions},
+        status=400 if failed else 200,
+    )
+
+
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def event_create(request: HttpRequest) -> HttpResponse:
     if not request.user.can_write:
         raise PermissionDenied
-    initial = {"area": request.user.scope_area, "status": Event.Status.PUBLISHED}
-    form = EventForm(request.POST or None, user=request.user, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        event = form.save(commit=False)
-        event.host_user = request.user
-        try:
-            services.event_save(event=event, actor=request.user)
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, _("Event created."))
-            return redirect("events_staff:detail", pk=event.pk)
-    return render(
-        request,
-        "events/staff/form.html",
-        {"form": form, "event": None},
-        status=400 if form.errors else 200,
-    )
+    return _event_form_page(request, None)
 
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
     event = selectors.access_event(request.user, pk, write=request.method == "POST")
-    old_capacity = event.capacity
-    form = EventForm(request.POST or None, instance=event, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        try:
-            event = services.event_save(event=form.save(commit=False), actor=request.user)
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            if event.capacity is None or (
-                old_capacity is not None and event.capacity > old_capacity
-            ):
-                services.event_capacity_raise(event=event)
-            messages.success(request, _("Event saved."))
-            return redirect("events_staff:detail", pk=event.pk)
-    return render(
-        request,
-        "events/staff/form.html",
-        {"form": form, "event": event},
-        status=400 if form.errors else 200,
-    )
+    return _event_form_page(request, event)
 
 
 @login_required
@@ -107,8 +136,10 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "events/staff/detail.html",
         {
             "event": event,
-            "rsvps": selectors.rsvps_visible(request.user, event),
+            "rsvps": selectors.with_choices(selectors.rsvps_visible(request.user, event)),
             "hidden": selectors.rsvps_hidden_count(request.user, event),
+            "shifts": selectors.shifts_with_places(event),
+            "questions": event.questions.all(),
             "counts": selectors.rsvp_counts(event),
             "canvass": selectors.canvass_totals(event),
             "host_url": (
@@ -267,3 +298,31 @@ def decline(request: HttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(request, _("Declined; the member has been told."))
     return redirect("events_staff:approvals")
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def message(request: HttpRequest, pk: int) -> HttpResponse:
+    """Staff message an event's attendees: only those in the user's scope get it."""
+    event = selectors.access_event(request.user, pk, write=True)
+    return views.message_page(
+        request,
+        event,
+        user=request.user,
+        back_url=reverse("events_staff:detail", kwargs={"pk": event.pk}),
+        staff=True,
+        base_template="base.html",
+    )
+
+
+@login_required
+def sheet(request: HttpRequest, pk: int) -> HttpResponse:
+    event = selectors.access_event(request.user, pk)
+    return views.sheet_page(
+        request,
+        event,
+        selectors.rsvps_visible(request.user, event).order_by(
+            "person__last_name", "person__first_name", "pk"
+        ),
+        back_url=reverse("events_staff:detail", kwargs={"pk": event.pk}),
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from .models import Event, Rsvp
+from .models import Event, HostMessage, Rsvp
 
 
 def _send_once(*, event_id: int, person_id: int, kind: str, send) -> bool:
@@ -141,6 +141,34 @@ def proposal_declined_email(event_id: int) -> str:
         send=lambda: emails.declined_email_send(event),
     )
     return "sent" if sent else "already sent"
+
+
+@task()
+def host_message_email(message_id: int) -> int:
+    """Send a host's message to each recipient once, and note it on their timeline;
+    returns how many were sent by this run."""
+    from . import emails
+    from .selectors import host_message_recipients
+    from .services import host_message_delivered
+
+    message = (
+        HostMessage.objects.select_related("event", "event__host_person", "sent_by")
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None:
+        return 0
+    sent = 0
+    for rsvp in host_message_recipients(message):
+        if _send_once(
+            event_id=message.event_id,
+            person_id=rsvp.person_id,
+            kind=f"message_{message.pk}",
+            send=lambda r=rsvp: emails.host_message_email_send(message, r),
+        ):
+            host_message_delivered(message=message, rsvp=rsvp)
+            sent += 1
+    return sent
 
 
 @task()

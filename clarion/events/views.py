@@ -12,12 +12,22 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from clarion.areas.geocoding import Location, geocode
 from clarion.areas.models import Area
-from clarion.areas.selectors import postcode_lookup
 from clarion.core.ratelimit import ratelimit_hit
 
 from . import ics, selectors, services
-from .forms import CONSENT_WORDING, FindForm, ProposeForm, RsvpForm
+from .forms import (
+    CONSENT_WORDING,
+    FindForm,
+    HostCanvassForm,
+    HostMessageForm,
+    ProposeForm,
+    QuestionFormSet,
+    RsvpChangeForm,
+    RsvpForm,
+    WalkInForm,
+)
 from .models import Event, Rsvp
 
 
@@ -48,7 +58,12 @@ def find(request: HttpRequest) -> HttpResponse:
     online = []
     place = None
     if form.is_bound and form.is_valid():
-        place = postcode_lookup(form.cleaned_data["postcode"])
+        if form.cleaned_data["postcode"]:
+            place = geocode(form.cleaned_data["postcode"])
+        else:  # "use my location": the browser's position, no postcode
+            place = Location(
+                postcode="", latitude=form.cleaned_data["lat"], longitude=form.cleaned_data["lng"]
+            )
         if place is None:
             form.add_error("postcode", _("We don't know that postcode."))
         else:
@@ -121,11 +136,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request,
             "events/detail.html",
-            _detail_context(event, RsvpForm(initial=_initial(request))),
+            _detail_context(event, RsvpForm(initial=_initial(request), event=event)),
         )
     if _too_many(request):
         return _too_many_response(request)
-    form = RsvpForm(request.POST)
+    form = RsvpForm(request.POST, event=event)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -142,6 +157,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
                     source=data.get("source", ""),
                     referrer=data.get("referrer", ""),
                     recruiter=selectors.person_by_share_code(data.get("ref", "")),
+                    answers=form.answers(),
+                    shift_ids=form.shift_ids(),
                 ),
             )
         except ValidationError as exc:
@@ -166,26 +183,73 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def manage(request: HttpRequest, pk: int, token: str) -> HttpResponse:
     """The RSVP's own page through its signed link: status, the online link for people
-    going, share link with their recruiter credit, and cancel."""
+    going, share link with their recruiter credit, changing guests, shifts and
+    answers, and cancelling."""
     event = selectors.public_event(pk)
     rsvp = selectors.rsvp_from_token(event, token)
     if rsvp is None:
         return render(request, "events/bad_link.html", {"event": event}, status=404)
+    change_form = None
     if request.method == "POST":
-        if request.POST.get("action") == "cancel":
+        action = request.POST.get("action")
+        if action == "cancel":
             services.rsvp_cancel(rsvp=rsvp)
-            rsvp.refresh_from_db()
-        return redirect("events:manage", pk=event.pk, token=token)
+            return redirect("events:manage", pk=event.pk, token=token)
+        if action == "change" and rsvp.status != Rsvp.Status.CANCELLED:
+            change_form = RsvpChangeForm(request.POST, rsvp=rsvp)
+            if change_form.is_valid():
+                try:
+                    services.rsvp_change(
+                        rsvp=rsvp,
+                        guests=change_form.cleaned_data["guests"],
+                        shift_ids=change_form.shift_ids(),
+                        answers=change_form.answers(),
+                    )
+                except ValidationError as exc:
+                    _add_errors(change_form, exc)
+                else:
+                    url = reverse("events:manage", kwargs={"pk": event.pk, "token": token})
+                    return redirect(url + "?changed=1")
+        else:
+            return redirect("events:manage", pk=event.pk, token=token)
+    if change_form is None and rsvp.status != Rsvp.Status.CANCELLED:
+        change_form = RsvpChangeForm(rsvp=rsvp)
     return render(
         request,
         "events/manage.html",
         {
             "event": event,
             "rsvp": rsvp,
+            "token": token,
+            "shifts": [s.shift for s in rsvp.shift_signups.select_related("shift")],
+            "answers": rsvp.answers.select_related("question"),
+            "change_form": change_form,
+            "changed": request.GET.get("changed") == "1" and change_form is not None,
             "location": ics.event_location(event),
             "share": _share_links(event, ref=rsvp.person.share_code or ""),
             "online_url": event.online_url if rsvp.status == Rsvp.Status.GOING else "",
         },
+        status=400 if change_form is not None and change_form.errors else 200,
+    )
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@require_http_methods(["GET", "HEAD"])
+def manage_ics(request: HttpRequest, pk: int, token: str) -> HttpResponse:
+    """The shifts this RSVP signed up for, as calendar entries (the event itself when
+    it has no shifts)."""
+    event = selectors.public_event(pk)
+    rsvp = selectors.rsvp_from_token(event, token)
+    if rsvp is None or rsvp.status == Rsvp.Status.CANCELLED:
+        raise Http404
+    shifts = [s.shift for s in rsvp.shift_signups.select_related("shift")]
+    online = event.online_url if rsvp.status == Rsvp.Status.GOING else ""
+    return _ics_response(
+        ics.rsvp_calendar(event, shifts, online_url=online), f"event-{event.pk}-shifts.ics"
     )
 
 
@@ -225,6 +289,7 @@ def propose(request: HttpRequest) -> HttpResponse:
                 email=data["host_email"],
                 first_name=data["host_first_name"],
                 last_name=data.get("host_last_name", ""),
+                postcode=data.get("host_postcode", ""),
             )
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
@@ -246,28 +311,29 @@ def _host_event(pk: int, token: str) -> Event:
     return event
 
 
-@require_http_methods(["GET", "HEAD"])
-def host(request: HttpRequest, pk: int, token: str) -> HttpResponse:
-    """Host tools for a member host: attendee list and phone check-in."""
-    event = _host_event(pk, token)
-    rsvps = (
+def _host_context(event: Event, token: str, **extra) -> dict:
+    rsvps = selectors.with_choices(
         Rsvp.objects.filter(event=event)
         .exclude(status=Rsvp.Status.CANCELLED)
         .select_related("person")
     )
-    from .forms import WalkInForm
+    return {
+        "event": event,
+        "rsvps": rsvps,
+        "token": token,
+        "counts": selectors.rsvp_counts(event),
+        "shifts": selectors.shifts_with_places(event),
+        "walkin_form": WalkInForm(),
+        **extra,
+    }
 
-    return render(
-        request,
-        "events/host.html",
-        {
-            "event": event,
-            "rsvps": rsvps,
-            "token": token,
-            "counts": selectors.rsvp_counts(event),
-            "walkin_form": WalkInForm(),
-        },
-    )
+
+@require_http_methods(["GET", "HEAD"])
+def host(request: HttpRequest, pk: int, token: str) -> HttpResponse:
+    """Host tools for a member host: attendee list (with shifts and answers), phone
+    check-in, and links to message attendees, the sign-in sheet and the questions."""
+    event = _host_event(pk, token)
+    return render(request, "events/host.html", _host_context(event, token))
 
 
 @require_POST
@@ -283,34 +349,144 @@ def host_checkin(request: HttpRequest, pk: int, token: str, rsvp_id: int) -> Htt
     )
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
+def host_canvass(request: HttpRequest, pk: int, token: str) -> HttpResponse:
+    """The member host records canvass or phone-bank results on a phone, one contact
+    at a time, through the signed host link. The page shows the event's totals and
+    never what is stored about a contact."""
+    event = _host_event(pk, token)
+    if event.kind not in (Event.Kind.CANVASS, Event.Kind.PHONE_BANK):
+        raise Http404
+    form = HostCanvassForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.canvass_contact_record(event=event, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            url = reverse("events:host_canvass", kwargs={"pk": event.pk, "token": token})
+            return redirect(url + "?saved=1")
+    return render(
+        request,
+        "events/host_canvass.html",
+        {
+            "event": event,
+            "form": form,
+            "totals": selectors.canvass_totals(event),
+            "saved": request.GET.get("saved") == "1" and not form.is_bound,
+            "back_url": reverse("events:host", kwargs={"pk": event.pk, "token": token}),
+        },
+        status=400 if form.is_bound else 200,
+    )
+
+
 @require_POST
 def host_walkin(request: HttpRequest, pk: int, token: str) -> HttpResponse:
-    from .forms import WalkInForm
-
     event = _host_event(pk, token)
     form = WalkInForm(request.POST)
     if form.is_valid():
         try:
             services.walkin_add(event=event, **form.cleaned_data)
         except ValidationError as exc:
-            for field, messages in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages)
+            _add_errors(form, exc)
         else:
             return redirect("events:host", pk=event.pk, token=token)
-    rsvps = (
-        Rsvp.objects.filter(event=event)
-        .exclude(status=Rsvp.Status.CANCELLED)
-        .select_related("person")
-    )
     return render(
         request,
         "events/host.html",
+        _host_context(event, token, walkin_form=form.without_rejected_contact()),
+        status=400,
+    )
+
+
+def message_page(request: HttpRequest, event: Event, *, user=None, **context) -> HttpResponse:
+    """The message-attendees form, shared by the host link and the staff page:
+    validates, calls ``services.host_message_send`` and shows earlier messages."""
+    form = HostMessageForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.host_message_send(event=event, user=user, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            return redirect(request.path + "?sent=1")
+    return render(
+        request,
+        "events/message.html",
         {
             "event": event,
-            "rsvps": rsvps,
-            "token": token,
+            "form": form,
+            "sent": event.host_messages.all()[:20],
             "counts": selectors.rsvp_counts(event),
-            "walkin_form": form,
+            "just_sent": request.GET.get("sent") == "1",
+            "limit": services.host_message_limit(),
+            **context,
         },
-        status=400,
+        status=400 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def host_message(request: HttpRequest, pk: int, token: str) -> HttpResponse:
+    """The member host messages everyone going (and, if they choose, waiting)."""
+    if request.method == "POST" and _too_many(request):
+        return _too_many_response(request)
+    event = _host_event(pk, token)
+    return message_page(
+        request,
+        event,
+        back_url=reverse("events:host", kwargs={"pk": event.pk, "token": token}),
+    )
+
+
+def sheet_page(request: HttpRequest, event: Event, rsvps, *, back_url: str) -> HttpResponse:
+    """A printable sign-in sheet: people going, then blank rows for walk-ins."""
+    return render(
+        request,
+        "events/sheet.html",
+        {
+            "event": event,
+            "rsvps": selectors.with_choices(rsvps.filter(status=Rsvp.Status.GOING)),
+            "blank_rows": range(SHEET_BLANK_ROWS),
+            "location": ics.event_location(event),
+            "back_url": back_url,
+        },
+    )
+
+
+SHEET_BLANK_ROWS = 15
+
+
+@require_http_methods(["GET", "HEAD"])
+def host_sheet(request: HttpRequest, pk: int, token: str) -> HttpResponse:
+    event = _host_event(pk, token)
+    return sheet_page(
+        request,
+        event,
+        Rsvp.objects.filter(event=event)
+        .select_related("person")
+        .order_by("person__last_name", "person__first_name", "pk"),
+        back_url=reverse("events:host", kwargs={"pk": event.pk, "token": token}),
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def host_questions(request: HttpRequest, pk: int, token: str) -> HttpResponse:
+    """The member host sets the questions their RSVP form asks."""
+    event = _host_event(pk, token)
+    formset = QuestionFormSet(request.POST or None, instance=event, prefix="questions")
+    if request.method == "POST" and formset.is_valid():
+        formset.save()
+        url = reverse("events:host_questions", kwargs={"pk": event.pk, "token": token})
+        return redirect(url + "?saved=1")
+    return render(
+        request,
+        "events/host_questions.html",
+        {
+            "event": event,
+            "formset": formset,
+            "saved": request.GET.get("saved") == "1",
+            "back_url": reverse("events:host", kwargs={"pk": event.pk, "token": token}),
+        },
+        status=400 if formset.is_bound and not formset.is_valid() else 200,
     )

@@ -7,4 +7,9 @@ class MailingsConfig(AppConfig):
     verbose_name = "Mailings"
 
     def ready(self):
+        from anymail.signals import tracking
+
         from . import privacy  # noqa: F401  (registers export, erase and merge)
+        from .webhooks import on_tracking
+
+        tracking.connect(on_tracking, dispatch_uid="clarion.mailings.webhooks")

@@ -3,18 +3,30 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from clarion.areas.selectors import areas_visible_to
 from clarion.people.models import PersonList
 from clarion.people.selectors import segments_for
 
-from .models import Mailing
+from . import selectors
+from .models import FromAddress, Mailing
 from .sending import render
+
+VARIANT_LETTERS = "bcd"
 
 
 class MailingForm(forms.ModelForm):
     subject_b = forms.CharField(label=_("Subject B"), max_length=250, required=False)
-    subject_c = forms.CharField(label=_("Subject C"), max_length=250, required=False)
-    subject_d = forms.CharField(label=_("Subject D"), max_length=250, required=False)
     from_name_b = forms.CharField(label=_("From name B (blank: same as A)"), max_length=100, required=False)
+    body_b = forms.CharField(label=_("Body B (blank: same as A)"), required=False,
+                             widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}))
+    subject_c = forms.CharField(label=_("Subject C"), max_length=250, required=False)
+    from_name_c = forms.CharField(label=_("From name C (blank: same as A)"), max_length=100, required=False)
+    body_c = forms.CharField(label=_("Body C (blank: same as A)"), required=False,
+                             widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}))
+    subject_d = forms.CharField(label=_("Subject D"), max_length=250, required=False)
+    from_name_d = forms.CharField(label=_("From name D (blank: same as A)"), max_length=100, required=False)
+    body_d = forms.CharField(label=_("Body D (blank: same as A)"), required=False,
+                             widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}))
 
     class Meta:
         model = Mailing
@@ -27,8 +39,12 @@ class MailingForm(forms.ModelForm):
         help_texts = {
             "body": _("Markdown or HTML. Merge fields: {{ first_name|default:\"friend\" }}, {{ area }}, "
                       "{{ share_link }}, {{ recruit_count }}, {{ last_gift }}; conditions: "
-                      "{% if area %}…{% endif %}. Links to pages are tracked and credit this mailing."),
-            "ab_variants": _("1 for no test; 2–4 to test subjects (and from names)."),
+                      "{% if area %}…{% endif %}; by segment: {% if_segment \"Donors\" %}…{% else %}…"
+                      "{% endif_segment %}. Links to pages are tracked and credit this mailing."),
+            "ab_variants": _("1 for no test; 2–4 to test subjects, from names and bodies (variant A is "
+                             "the mailing above)."),
+            "ab_test_percent": _("Each variant goes to this share of the recipients; after the wait the "
+                                 "winner goes to the rest."),
         }
 
     def __init__(self, *args, user, **kwargs):
@@ -38,13 +54,21 @@ class MailingForm(forms.ModelForm):
         self.fields["segment"].queryset = segments
         self.fields["exclude_segment"].queryset = segments
         self.fields["person_list"].queryset = PersonList.objects.all()
+        area = self.instance.area if self.instance.pk else user.scope_area
+        self.area = area
+        if area is not None:
+            # Organisers pick from the addresses an administrator allowed their area.
+            allowed = list(selectors.from_addresses_for_area(area).values_list("email", flat=True).distinct())
+            self.fields["from_email"] = forms.ChoiceField(
+                label=_("from address"), choices=[(e, e) for e in allowed],
+                help_text=_("The addresses an administrator allowed for your area."),
+                error_messages={"invalid_choice": _("That from address is not allowed for this area.")})
         if self.instance.pk:
             by_index = {v.index: v for v in self.instance.variants.all()}
-            for i, letter in ((1, "b"), (2, "c"), (3, "d")):
+            for i, letter in enumerate(VARIANT_LETTERS, start=1):
                 if i in by_index:
-                    self.fields[f"subject_{letter}"].initial = by_index[i].subject
-            if 1 in by_index:
-                self.fields["from_name_b"].initial = by_index[1].from_name
+                    for part in ("subject", "from_name", "body"):
+                        self.fields[f"{part}_{letter}"].initial = getattr(by_index[i], part)
 
     def clean_subject(self):
         value = self.cleaned_data["subject"]
@@ -55,7 +79,7 @@ class MailingForm(forms.ModelForm):
 
     def clean_body(self):
         value = self.cleaned_data["body"]
-        problems = render.template_problems(value)
+        problems = render.template_problems(value) + selectors.segment_block_problems([value], self.user)
         if problems:
             raise forms.ValidationError(problems)
         return value
@@ -74,12 +98,17 @@ class MailingForm(forms.ModelForm):
             self.add_error("ab_variants", _("Choose between 1 and 4 variants."))
             return data
         if n > 1:
-            for letter in "bcd"[: n - 1]:
-                subject = data.get(f"subject_{letter}", "")
-                if not subject:
-                    self.add_error(f"subject_{letter}", _("Write a subject for this variant."))
-                elif render.template_problems(subject):
-                    self.add_error(f"subject_{letter}", render.template_problems(subject))
+            for letter in VARIANT_LETTERS[: n - 1]:
+                parts = {part: data.get(f"{part}_{letter}", "") for part in ("subject", "from_name", "body")}
+                if not any(parts.values()):
+                    self.add_error(f"subject_{letter}", _("Give this variant a subject, a from name or a body "
+                                                         "of its own."))
+                for part in ("subject", "body"):
+                    problems = render.template_problems(parts[part])
+                    if part == "body":
+                        problems += selectors.segment_block_problems([parts[part]], self.user)
+                    if parts[part] and problems:
+                        self.add_error(f"{part}_{letter}", problems)
             percent = data.get("ab_test_percent") or 0
             if percent < 1 or percent * n > 100:
                 self.add_error("ab_test_percent", _("Choose a sample between 1%% and %(max)s%% per variant.")
@@ -91,10 +120,25 @@ class MailingForm(forms.ModelForm):
     def variants(self) -> list[dict]:
         d = self.cleaned_data
         out = [{"subject": "", "from_name": "", "body": ""}]
-        for letter in "bcd":
-            out.append({"subject": d.get(f"subject_{letter}", ""),
-                        "from_name": d.get("from_name_b", "") if letter == "b" else "", "body": ""})
+        for letter in VARIANT_LETTERS:
+            out.append({part: d.get(f"{part}_{letter}", "") for part in ("subject", "from_name", "body")})
         return out
+
+
+class FromAddressForm(forms.ModelForm):
+    class Meta:
+        model = FromAddress
+        fields = ["area", "email", "name"]
+        help_texts = {"area": _("Blank: for national mailings. An address set for an area may be used by "
+                                "mailings of that area and every area below it.")}
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["area"].queryset = areas_visible_to(user)
+        self.fields["area"].required = False
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
 
 
 class SendForm(forms.Form):

@@ -246,6 +246,29 @@ class Event(models.Model):
         return f"{self.mailing_id}:{self.kind}"
 
 
+class FromAddress(models.Model):
+    """An address an admin allows mailings to be sent from. One set for an area holds
+    for mailings of that area and every area below it; ``area`` None is for national
+    mailings only. National staff may also type any address; organisers pick from
+    the addresses allowed for their area (checked in ``services.mailing_save``)."""
+
+    area = models.ForeignKey(
+        "areas.Area", verbose_name=_("area"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    email = models.EmailField(_("address"))
+    name = models.CharField(_("usual from name"), max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(fields=["area", "email"], name="fromaddress_unique_area_email"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+
 class OptOut(models.Model):
     """A person's choice (preference page) not to receive one category of mail."""
 

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from clarion.areas.selectors import area_subtree_q
 
-from .models import Event, Link, Mailing, Recipient
+from .models import Event, FromAddress, Link, Mailing, Recipient
 from .sending import render, tokens
 
 
@@ -71,7 +71,66 @@ def mailing_from_token(token: str) -> dict | None:
     return {"mailing": mailing, "variant": parsed[1], "person_id": parsed[2]}
 
 
+# --- from addresses ----------------------------------------------------------------------
+
+
+def _area_chain(area) -> list[int]:
+    """The ids of ``area`` and every area above it (from its materialised path)."""
+    return [int(part) for part in area.path.strip("/").split("/") if part.isdigit()]
+
+
+def from_addresses_for_area(area) -> QuerySet[FromAddress]:
+    """The addresses a mailing of ``area`` may be sent from: those set for the area or
+    any area above it; for a national mailing (None), the national ones."""
+    if area is None:
+        return FromAddress.objects.filter(area__isnull=True)
+    return FromAddress.objects.filter(area_id__in=_area_chain(area))
+
+
+def from_addresses_for(user) -> QuerySet[FromAddress]:
+    """What a staff user may see on the from-address page: everything for national
+    staff; for an organiser only the addresses their own area may use."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return FromAddress.objects.none()
+    if user.scope_area is None:
+        return FromAddress.objects.select_related("area")
+    return from_addresses_for_area(user.scope_area).select_related("area")
+
+
+def access_from_address(user, address_id, *, write: bool = False) -> FromAddress:
+    try:
+        pk = int(address_id)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    address = from_addresses_for(user).filter(pk=pk).first()
+    if address is None:
+        raise Http404
+    if write and not user.is_admin:
+        raise PermissionDenied
+    return address
+
+
+def from_address_allowed(*, area, email: str) -> bool:
+    """National mailings may come from any address; an area's mailings only from the
+    addresses set for that area (or an area above it)."""
+    if area is None:
+        return True
+    return from_addresses_for_area(area).filter(email__iexact=(email or "").strip()).exists()
+
+
 # --- before sending ---------------------------------------------------------------------
+
+
+def segment_block_problems(sources: list[str], user) -> list[str]:
+    """``if_segment`` blocks naming a segment ``user`` cannot use (or that does not exist)."""
+    from clarion.people.selectors import segments_for
+
+    names = render.segment_names(" ".join(sources))
+    if not names:
+        return []
+    known = set(segments_for(user).filter(name__in=names).values_list("name", flat=True)) if user else set()
+    return [_("There is no segment called “%(name)s” (used in an if_segment block).") % {"name": name}
+            for name in names if name not in known]
 
 
 def recipient_count(mailing: Mailing, user) -> int:
@@ -89,6 +148,11 @@ def mailing_problems(mailing: Mailing, user, *, blocking_only: bool = False) -> 
     for src in variant_sources(mailing):
         blocking += render.template_problems(src["subject"]) + render.template_problems(src["body"])
     blocking += render.template_problems(mailing.preheader)
+    blocking += segment_block_problems(
+        [mailing.preheader] + [src["subject"] + " " + src["body"] for src in variant_sources(mailing)], user)
+    if not from_address_allowed(area=mailing.area, email=mailing.from_email):
+        blocking.append(_("That from address is not allowed for this area. "
+                          "An administrator sets the addresses each area may use."))
     if not mailing.segment_id and not mailing.person_list_id:
         blocking.append(_("Choose a segment or a list to send to."))
     if mailing.segment_id and not _segment_allowed(user, mailing.segment_id):
@@ -232,7 +296,9 @@ def mailing_report(mailing: Mailing) -> dict:
         sources = variant_sources(mailing)
         for i in range(mailing.ab_variants):
             figs = by_variant.get(i) or {**_figures(), "money": money(0)}
-            variants.append({"index": i, "label": "ABCD"[i], "subject": sources[i]["subject"], **figs,
+            variants.append({"index": i, "label": "ABCD"[i], "subject": sources[i]["subject"],
+                             "from_name": sources[i]["from_name"],
+                             "own_body": sources[i]["body"] != mailing.body, **figs,
                              "rate": _rate(mailing, figs)})
     timeline = list(
         events.filter(machine=False, kind__in=[Event.Kind.OPEN, Event.Kind.CLICK])
@@ -240,6 +306,7 @@ def mailing_report(mailing: Mailing) -> dict:
         .values("hour", "kind").annotate(n=Count("id")).order_by("hour")
     )
     return {"total": total, "variants": variants, "links": links, "timeline": timeline,
+            "chart": mailing_chart(mailing),
             "significance": ab_significance(mailing, variants) if variants else None}
 
 
@@ -260,25 +327,95 @@ def ab_leader(mailing: Mailing) -> int:
     return best["index"] if best else 0
 
 
+SIGNIFICANCE_TEST = _("two-sided two-proportion z-test (pooled), between the two leading variants")
+
+
 def ab_significance(mailing: Mailing, variants: list[dict]) -> dict | None:
-    """Two-proportion z-test between the two best variants (opens/clicks/actions);
-    returns {"p": p-value, "leader": label} or None when it cannot be computed."""
-    if len(variants) < 2 or mailing.ab_metric == Mailing.Metric.MONEY:
+    """How likely the gap between the two leading variants is luck.
+
+    A two-sided two-proportion z-test with a pooled proportion: the proportion is
+    unique opens, unique clicks or actions per message sent; for money it is the
+    proportion of recipients who gave (amounts are too skewed for a z-test on means).
+    Returns ``{"p", "z", "leader", "runner_up", "test", "significant"}`` or None when
+    it cannot be computed (fewer than two variants or nothing sent)."""
+    if len(variants) < 2:
         return None
-    ranked = sorted(variants, key=lambda v: v["rate"], reverse=True)
+    ranked = sorted(variants, key=lambda v: (v["rate"], -v["index"]), reverse=True)
     a, b = ranked[0], ranked[1]
-    key = {"opens": "opens", "clicks": "clicks", "actions": "actions"}[mailing.ab_metric]
+    key = {"opens": "opens", "clicks": "clicks", "actions": "actions", "money": "donations"}[mailing.ab_metric]
     n1, n2 = a["sent"], b["sent"]
     if not n1 or not n2:
         return None
-    x1, x2 = a[key], b[key]
+    x1, x2 = min(a[key], n1), min(b[key], n2)
     pooled = (x1 + x2) / (n1 + n2)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if se == 0:
-        return {"p": 1.0, "leader": a["label"]}
-    z = (x1 / n1 - x2 / n2) / se
-    p = math.erfc(abs(z) / math.sqrt(2))
-    return {"p": round(p, 4), "leader": a["label"]}
+    z = 0.0 if se == 0 else (x1 / n1 - x2 / n2) / se
+    p = 1.0 if se == 0 else math.erfc(abs(z) / math.sqrt(2))
+    return {"p": round(p, 4), "z": round(z, 2), "leader": a["label"], "runner_up": b["label"],
+            "test": SIGNIFICANCE_TEST, "significant": p < 0.05}
+
+
+# --- chart over time ------------------------------------------------------------------------
+
+CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 640, 220, 36
+CHART_MAX_HOURS = 24 * 14
+
+
+def _action_times(mailing: Mailing) -> list:
+    if not apps.is_installed("clarion.actions"):
+        return []
+    submission = apps.get_model("actions", "Submission")
+    return list(submission.objects.filter(mailing_token__startswith=f"{mailing.pk}:", status="confirmed")
+                .annotate(hour=TruncHour("created_at")).values("hour").annotate(n=Count("id"))
+                .values_list("hour", "n"))
+
+
+def mailing_chart(mailing: Mailing) -> dict | None:
+    """Human opens, clicks and actions per hour since the send started, as SVG
+    polyline points (drawn by the template; no script, no inline style)."""
+    per_kind: dict[str, dict] = {"opens": {}, "clicks": {}, "actions": {}}
+    rows = (Event.objects.filter(mailing=mailing, machine=False, kind__in=[Event.Kind.OPEN, Event.Kind.CLICK])
+            .annotate(hour=TruncHour("created_at")).values("hour", "kind").annotate(n=Count("id"))
+            .values_list("hour", "kind", "n"))
+    for hour, kind, n in rows:
+        per_kind["opens" if kind == Event.Kind.OPEN else "clicks"][hour] = n
+    for hour, n in _action_times(mailing):
+        per_kind["actions"][hour] = n
+    hours = sorted({h for d in per_kind.values() for h in d})
+    if not hours:
+        return None
+    start = hours[0]
+    count = min(CHART_MAX_HOURS, int((hours[-1] - start).total_seconds() // 3600) + 1)
+    from datetime import timedelta
+
+    axis = [start + timedelta(hours=i) for i in range(count)]
+    peak = max(1, max(n for d in per_kind.values() for n in d.values()))
+    inner_w = CHART_WIDTH - 2 * CHART_PAD
+    inner_h = CHART_HEIGHT - 2 * CHART_PAD
+    step = inner_w / max(1, count - 1)
+
+    def x(i: int) -> float:
+        return round(CHART_PAD + (i * step if count > 1 else inner_w / 2), 1)
+
+    def y(n: int) -> float:
+        return round(CHART_HEIGHT - CHART_PAD - n * inner_h / peak, 1)
+
+    series = []
+    labels = {"opens": _("Opens"), "clicks": _("Clicks"), "actions": _("Actions")}
+    for key in ("opens", "clicks", "actions"):
+        values = [per_kind[key].get(h, 0) for h in axis]
+        series.append({
+            "key": key, "label": labels[key], "total": sum(values),
+            "points": " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(values)),
+            "dots": [{"x": x(i), "y": y(v), "n": v, "hour": axis[i]} for i, v in enumerate(values) if v],
+        })
+    ticks = sorted({0, count - 1, (count - 1) // 2})
+    return {
+        "width": CHART_WIDTH, "height": CHART_HEIGHT, "pad": CHART_PAD, "peak": peak,
+        "top": CHART_PAD, "bottom": CHART_HEIGHT - CHART_PAD, "right": CHART_WIDTH - CHART_PAD,
+        "series": series, "hours": count,
+        "ticks": [{"x": x(i), "hour": axis[i]} for i in ticks],
+    }
 
 
 def mailing_list_rows(user) -> list[dict]:

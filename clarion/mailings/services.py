@@ -23,7 +23,7 @@ from clarion.people.models import Activity, EmailStatus, Person, Suppression
 from clarion.people.normalise import email_hash
 from clarion.people.services import activity_record, email_status_set
 
-from .models import Event, Link, Mailing, OptOut, Recipient, SendSlot, Variant
+from .models import Event, FromAddress, Link, Mailing, OptOut, Recipient, SendSlot, Variant
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,12 @@ def mailing_save(*, mailing: Mailing, actor, variants: list[dict] | None = None)
         raise ValidationError(_("A mailing that has started sending cannot be changed."))
     if not actor.can_write:
         raise PermissionDenied
+    from .selectors import from_address_allowed
+
+    area = mailing.area if mailing.pk else actor.scope_area
+    if not from_address_allowed(area=area, email=mailing.from_email):
+        raise ValidationError({"from_email": _("That from address is not allowed for this area. "
+                                               "An administrator sets the addresses each area may use.")})
     with transaction.atomic():
         if not mailing.pk:
             mailing.created_by = actor
@@ -54,6 +60,27 @@ def mailing_save(*, mailing: Mailing, actor, variants: list[dict] | None = None)
                 Variant.objects.create(mailing=mailing, index=index, subject=data.get("subject", ""),
                                        from_name=data.get("from_name", ""), body=data.get("body", ""))
     return mailing
+
+
+def from_address_add(*, actor, area, email: str, name: str = "") -> FromAddress:
+    """Allow ``email`` for mailings of ``area`` and the areas below it (None: national
+    mailings). Administrators only; adding an address twice is harmless."""
+    if not getattr(actor, "is_admin", False):
+        raise PermissionDenied
+    address, created = FromAddress.objects.get_or_create(area=area, email=email.strip().lower(),
+                                                         defaults={"name": name})
+    if not created and name and address.name != name:
+        address.name = name
+        address.save(update_fields=["name"])
+    return address
+
+
+def from_address_remove(*, actor, address: FromAddress) -> None:
+    """Stop allowing an address. Drafts that use it can no longer be sent until they
+    pick another (the check runs again when sending)."""
+    if not getattr(actor, "is_admin", False):
+        raise PermissionDenied
+    address.delete()
 
 
 def recipients_query(mailing: Mailing, user):

@@ -14,4 +14,6 @@ urlpatterns = [
     path("<int:pk>/send/", views.mailing_send, name="send"),
     path("<int:pk>/control/", views.mailing_control, name="control"),
     path("<int:pk>/winner/", views.mailing_winner, name="winner"),
+    path("from-addresses/", views.from_address_list, name="from_addresses"),
+    path("from-addresses/<int:pk>/delete/", views.from_address_delete, name="from_address_delete"),
 ]

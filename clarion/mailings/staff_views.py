@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clarion.people.selectors import access_person
 
 from . import selectors, services
-from .forms import MailingForm, SendForm, WinnerForm
+from .forms import FromAddressForm, MailingForm, SendForm, WinnerForm
 from .models import Mailing
 from .sending import render as render_mod
 from .sending.compose import CompiledMailing
@@ -36,11 +36,22 @@ def mailing_create(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     initial = {"from_name": request.user.get_full_name(), "from_email": request.user.email,
                "body": _("Dear {{ first_name|default:\"friend\" }},\n\n")}
+    allowed = selectors.from_addresses_for_area(request.user.scope_area).first() \
+        if request.user.scope_area is not None else None
+    if allowed is not None:
+        initial.update(from_email=allowed.email, from_name=allowed.name or initial["from_name"])
+    if request.GET.get("segment", "").isdigit():  # preselected by the dashboard's "email your area"
+        initial["segment"] = int(request.GET["segment"])
     form = MailingForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
-        mailing = services.mailing_save(mailing=form.save(commit=False), actor=request.user, variants=form.variants())
-        messages.success(request, _("Mailing saved. Check the preview and the warnings, then send it."))
-        return redirect("mailings_staff:detail", pk=mailing.pk)
+        try:
+            mailing = services.mailing_save(mailing=form.save(commit=False), actor=request.user,
+                                            variants=form.variants())
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Mailing saved. Check the preview and the warnings, then send it."))
+            return redirect("mailings_staff:detail", pk=mailing.pk)
     return render(request, "mailings/staff/form.html", {"form": form, "mailing": None},
                   status=400 if form.errors else 200)
 
@@ -211,3 +222,30 @@ def mailing_winner(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.error(request, _("The winner has already been chosen."))
     return redirect("mailings_staff:detail", pk=mailing.pk)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def from_address_list(request: HttpRequest) -> HttpResponse:
+    """The from addresses each area may use; administrators add and remove them."""
+    form = FromAddressForm(request.POST or None, user=request.user) if request.user.is_admin else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied
+        if form.is_valid():
+            d = form.cleaned_data
+            services.from_address_add(actor=request.user, area=d["area"], email=d["email"], name=d["name"])
+            messages.success(request, _("From address added."))
+            return redirect("mailings_staff:from_addresses")
+    return render(request, "mailings/staff/from_addresses.html", {
+        "addresses": selectors.from_addresses_for(request.user), "form": form,
+    }, status=400 if form is not None and form.errors else 200)
+
+
+@login_required
+@require_POST
+def from_address_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    address = selectors.access_from_address(request.user, pk, write=True)
+    services.from_address_remove(actor=request.user, address=address)
+    messages.success(request, _("From address removed."))
+    return redirect("mailings_staff:from_addresses")

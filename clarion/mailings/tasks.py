@@ -1,7 +1,11 @@
 """Background work for mailings. Every task takes ids and may run twice without harm.
 
 - ``mailing_start``: freeze the ledger (once) and start the senders.
-- ``mailing_deliver``: one sender slot works the ledger until nothing is claimable.
+- ``mailing_deliver``: one sender slot works the ledger until nothing is claimable,
+  or for ``CLARION_MAILINGS_SLICE_SECONDS``; then it enqueues its own continuation, so
+  tasks queued meanwhile (confirmations, receipts, reminders) get a worker within a
+  slice rather than after the whole mailing. Works the same on the database and RQ
+  backends (the slot, not the queue, guarantees one sender per slot).
 - ``mailing_watch``: every few seconds while a mailing is live: settles rows of dead
   senders, restarts a dead sender's slot, picks the A/B winner when due, and marks
   the mailing sent when every row is final. It re-enqueues itself (``run_after``).

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, webhooks
 
 app_name = "mailings"
 urlpatterns = [
@@ -8,4 +8,5 @@ urlpatterns = [
     path("p/", views.preferences, name="preferences"),
     path("o/", views.open_pixel, name="open"),
     path("c/", views.click, name="click"),
+    path("esp/<slug:esp>/tracking/", webhooks.esp_tracking, name="esp_tracking"),
 ]

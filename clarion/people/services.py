@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -50,14 +51,25 @@ def activity_record(
     data: dict[str, Any] | None = None,
     actor=None,
 ) -> Activity:
-    """Append an entry to ``person``'s timeline (the only way entries are written)."""
-    return Activity.objects.create(
+    """Append an entry to ``person``'s timeline (the only way entries are written).
+
+    Each callable in ``activity_listeners`` is run with the entry after the commit
+    (never if it rolls back); the api app registers one for webhooks, so people does
+    not import it."""
+    activity = Activity.objects.create(
         person=person,
         kind=kind,
         summary=summary[:500],
         data=data or {},
         actor=actor if actor is not None and getattr(actor, "pk", None) else None,
     )
+    for listener in activity_listeners:
+        transaction.on_commit(partial(listener, activity), robust=True)
+    return activity
+
+
+# Callables taking an Activity, run after the commit that wrote it (see activity_record).
+activity_listeners: list[Callable[[Activity], None]] = []
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core import signing
@@ -10,6 +11,7 @@ from django.urls import reverse
 
 from clarion.actions.models import ActionPage, Submission
 from clarion.actions.selectors import page_count, page_count_fresh, recruits_count
+from clarion.actions.services import MAILING_LINK_SALT, mailing_token_value
 from clarion.people.models import Activity, ConsentRecord, CustomField, EmailStatus, Person
 
 from .conftest import make_page
@@ -136,6 +138,25 @@ def test_next_step_is_offered_and_followed(client, petition):
     assert follow.status_code == 302
     assert follow["Location"].startswith("/act/volunteer/?source=next%3Asave-the-library")
     assert Submission.objects.get(page=petition).next_step_at is not None
+
+
+def test_the_next_step_carries_the_mailing_that_brought_the_supporter(client, petition):
+    follow_on = make_page(kind=ActionPage.Kind.DONATION, slug="fund-the-fight", title="Fund the fight")
+    petition.next_step = ActionPage.NextStep.DONATE
+    petition.next_page = follow_on
+    petition.save()
+    token = signing.dumps("7:1234", salt=MAILING_LINK_SALT)
+    thanks = client.get(sign(client, petition, mt=token)["Location"])
+    assert Submission.objects.get(page=petition).mailing_token == "7:1234"
+    next_url = re.search(r'href="(/act/save-the-library/next/\?p=[^"]+)"', thanks.content.decode()).group(1)
+    location = client.get(next_url.replace("&amp;", "&"))["Location"]
+    carried = parse_qs(urlsplit(location).query)
+    assert mailing_token_value(carried["mt"][0]) == "7:1234"
+    # A supporter who came from nowhere carries nothing on.
+    client.cookies.clear()
+    thanks = client.get(sign(client, petition, email="bo@example.net")["Location"])
+    next_url = re.search(r'href="(/act/save-the-library/next/\?p=[^"]+)"', thanks.content.decode()).group(1)
+    assert "mt=" not in client.get(next_url.replace("&amp;", "&"))["Location"]
 
 
 def test_pledge_shows_pledge_wording(client):

@@ -215,9 +215,9 @@ def test_rate_limit_answers_429_with_retry_after(admin_api, settings):
 
 
 def test_unsupported_resource_and_method_answer_json(admin_api):
-    response = admin_api.get("petitions")
+    response = admin_api.get("campaigns")
     assert response.status_code == 404
-    assert "does not support the resource petitions" in response.json()["error"]
+    assert "does not support the resource campaigns" in response.json()["error"]
     deleting = admin_api.delete("people")
     assert deleting.status_code == 405
     assert "GET" in deleting["Allow"] and "DELETE is not supported" in deleting.json()["error"]

@@ -84,3 +84,33 @@ def test_same_person_racing_gets_one_rsvp(areas):
     errors = _race(calls)
     assert errors == []
     assert Rsvp.objects.filter(event=event).count() == 1
+
+
+def test_concurrent_shift_signups_never_exceed_the_shifts_capacity(areas):
+    import datetime
+
+    from django.core.exceptions import ValidationError
+
+    from clarion.events.models import Shift, ShiftSignup
+
+    event = make_event(area=areas.leeds_central)  # no event-wide limit: only the shift's
+    shift = Shift.objects.create(
+        event=event,
+        starts_at=event.starts_at,
+        ends_at=event.starts_at + datetime.timedelta(hours=1),
+        capacity=2,
+    )
+    calls = [
+        (
+            lambda i=i: rsvp_create(
+                event=event, data=RsvpInput(email=f"shift{i}@example.net", shift_ids=[shift.pk])
+            )
+        )
+        for i in range(6)
+    ]
+    errors = _race(calls)
+    assert len(errors) == 4 and all(isinstance(e, ValidationError) for e in errors)
+    assert all("shifts" in e.message_dict for e in errors)
+    assert ShiftSignup.objects.filter(shift=shift).count() == 2
+    # A refused sign-up leaves nothing behind: no RSVP without its shift.
+    assert Rsvp.objects.filter(event=event).count() == 2

@@ -41,3 +41,29 @@ def test_merge_keeps_one_rsvp_per_event(areas, admin, north_person, south_person
     assert sorted(
         Rsvp.objects.filter(person=north_person).values_list("event__title", flat=True)
     ) == ["Both", "Only duplicate"]
+
+
+def test_export_and_erasure_cover_shifts_and_answers(areas, admin, north_person):
+    import datetime
+
+    from clarion.events.models import Answer, Question, Shift, ShiftSignup
+
+    event = make_event(area=areas.leeds_central)
+    shift = Shift.objects.create(
+        event=event,
+        label="Early",
+        starts_at=event.starts_at,
+        ends_at=event.starts_at + datetime.timedelta(hours=1),
+    )
+    question = Question.objects.create(event=event, text="Access needs?")
+    rsvp_create(
+        event=event,
+        data=RsvpInput(
+            email=north_person.email, shift_ids=[shift.pk], answers={question.pk: "Step-free"}
+        ),
+    )
+    [rsvp] = privacy.export_person(north_person)["events"]["rsvps"]
+    assert rsvp["shifts"][0]["label"] == "Early"
+    assert rsvp["answers"] == [{"question": "Access needs?", "answer": "Step-free"}]
+    person_erase(person=north_person, actor=admin)
+    assert not ShiftSignup.objects.exists() and not Answer.objects.exists()

@@ -149,3 +149,45 @@ def test_unlisted_event_opens_by_link_but_drafts_do_not(client, areas):
     assert client.get(f"/events/{draft.pk}/").status_code == 404
     assert rsvp_post(client, draft).status_code == 404
     assert not Person.objects.filter(email="ada@example.net").exists()
+
+
+def test_more_guests_through_the_manage_link_must_fit(client, areas):
+    event = make_event(area=areas.leeds_central, capacity=3)
+    response = rsvp_post(client, event)
+    manage = response["Location"]
+    ok = client.post(manage, {"action": "change", "guests": "2"})
+    assert ok.status_code == 302
+    assert Rsvp.objects.get().guests == 2
+    too_many = client.post(manage, {"action": "change", "guests": "4"})
+    assert too_many.status_code == 400
+    assert "Only 0 more places are free, so you can bring 2 guests." in too_many.content.decode()
+    assert Rsvp.objects.get().guests == 2
+    bad = client.post(manage, {"action": "change", "guests": "many"})
+    assert bad.status_code == 400
+
+
+def test_fewer_guests_gives_the_places_to_the_waiting_list(areas):
+    from clarion.events.services import rsvp_change
+
+    event = make_event(area=areas.leeds_central, capacity=3)
+    party = rsvp_create(event=event, data=RsvpInput(email="party@example.net", guests=2)).rsvp
+    waiting = rsvp_create(event=event, data=RsvpInput(email="w@example.net")).rsvp
+    assert waiting.status == Rsvp.Status.WAITLISTED
+    promoted = rsvp_change(rsvp=party, guests=1, shift_ids=[], answers={})
+    assert [r.pk for r in promoted] == [waiting.pk]
+    waiting.refresh_from_db()
+    assert waiting.status == Rsvp.Status.GOING
+    assert places_left(event) == 0
+    assert Activity.objects.filter(
+        person=waiting.person, summary__startswith="Got a place"
+    ).exists()
+
+
+def test_a_cancelled_rsvp_cannot_be_changed(client, event):
+    response = rsvp_post(client, event)
+    manage = response["Location"]
+    client.post(manage, {"action": "cancel"})
+    again = client.post(manage, {"action": "change", "guests": "3"})
+    assert again.status_code == 302
+    assert Rsvp.objects.get().guests == 0
+    assert "Change my RSVP" not in client.get(manage).content.decode()

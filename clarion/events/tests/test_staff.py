@@ -206,6 +206,27 @@ def test_member_proposal_waits_for_approval_then_the_host_gets_their_link(client
     assert client.get(f"/events/{event.pk}/").status_code == 200
 
 
+def test_a_new_member_proposing_gives_their_postcode_so_their_organiser_can_reach_them(
+    client, organiser, areas
+):
+    data = event_form(host_first_name="Mo", host_email="mo.new@example.net", host_postcode="LS1 4AP")
+    assert client.post("/events/propose/", data).status_code == 200
+    host = Person.objects.get(email="mo.new@example.net")
+    assert host.area == areas.leeds_central
+    staff = Client()
+    staff.force_login(organiser)
+    assert staff.get(reverse("people:detail", kwargs={"person_id": host.pk})).status_code == 200
+
+
+def test_a_bad_host_postcode_is_a_form_error_and_nothing_is_saved(client, areas):
+    data = event_form(host_first_name="Mo", host_email="mo.new@example.net", host_postcode="NOT A CODE")
+    response = client.post("/events/propose/", data)
+    assert response.status_code == 400
+    assert response.context["form"].errors.get("host_postcode")
+    assert not response.context["form"].errors.get("postcode")
+    assert not Event.objects.exists() and not Person.objects.filter(email="mo.new@example.net").exists()
+
+
 def test_decline_with_a_message(organiser_client, areas):
     client = Client()
     client.post("/events/propose/", event_form(host_first_name="Mo", host_email="mo@example.net"))
@@ -296,3 +317,59 @@ def test_every_staff_url_refuses_another_areas_event(client, areas, south_person
     assert client.post(url, {"attendance": "attended"}).status_code == 404
     for name in ("list", "approvals"):
         assert "South secret" not in client.get(reverse(f"events_staff:{name}")).content.decode()
+
+
+def test_raising_capacity_through_event_save_promotes_the_waiting_list(areas):
+    """The service compares with the stored capacity, so every caller promotes."""
+    from clarion.events.services import event_save
+
+    event = make_event(area=areas.leeds_central, capacity=1)
+    rsvp_create(event=event, data=RsvpInput(email="a@example.net"))
+    b = rsvp_create(event=event, data=RsvpInput(email="b@example.net")).rsvp
+    c = rsvp_create(event=event, data=RsvpInput(email="c@example.net")).rsvp
+    same = Event.objects.get(pk=event.pk)
+    same.title = "Renamed"
+    event_save(event=same)
+    assert Rsvp.objects.filter(status=Rsvp.Status.WAITLISTED).count() == 2
+    lower = Event.objects.get(pk=event.pk)
+    lower.capacity = 1
+    event_save(event=lower)
+    raised = Event.objects.get(pk=event.pk)
+    raised.capacity = 2
+    event_save(event=raised)
+    b.refresh_from_db()
+    c.refresh_from_db()
+    assert (b.status, c.status) == (Rsvp.Status.GOING, Rsvp.Status.WAITLISTED)
+    assert Activity.objects.filter(person=b.person, summary__startswith="Got a place").exists()
+    unlimited = Event.objects.get(pk=event.pk)
+    unlimited.capacity = None
+    event_save(event=unlimited)
+    c.refresh_from_db()
+    assert c.status == Rsvp.Status.GOING
+
+
+def test_staff_edit_raising_capacity_promotes(organiser_client, areas):
+    event = make_event(area=areas.leeds_central, capacity=1)
+    rsvp_create(event=event, data=RsvpInput(email="a@example.net"))
+    waiting = rsvp_create(event=event, data=RsvpInput(email="b@example.net")).rsvp
+    response = organiser_client.post(
+        reverse("events_staff:edit", kwargs={"pk": event.pk}),
+        event_form(area=areas.leeds_central.pk, capacity="2"),
+    )
+    assert response.status_code == 302
+    waiting.refresh_from_db()
+    assert waiting.status == Rsvp.Status.GOING
+
+
+def test_create_and_edit_share_their_error_handling(organiser_client, areas):
+    bad = event_form(area=areas.leeds_central.pk, postcode="", kind="canvass", online_url="")
+    created = organiser_client.post("/staff/events/new/", bad)
+    assert created.status_code == 400
+    assert "Give the venue" in created.content.decode()
+    assert not Event.objects.exists()
+    event = make_event(area=areas.leeds_central)
+    edited = organiser_client.post(reverse("events_staff:edit", kwargs={"pk": event.pk}), bad)
+    assert edited.status_code == 400
+    assert "Give the venue" in edited.content.decode()
+    event.refresh_from_db()
+    assert event.postcode == "LS1 4AP"

@@ -46,10 +46,16 @@ class CompiledMailing:
         self.links: list[str] = []
         self.variants: list[CompiledVariant] = []
         sources = variant_sources(mailing)
+        every = " ".join(s["body"] + s["subject"] for s in sources) + mailing.preheader
+        self.segment_names = render.segment_names(every)
+        flags = {name: i for i, name in enumerate(self.segment_names)}
+        self._members: list[set[int]] | None = None
+        preheader = render.rewrite_segments(mailing.preheader, flags)
         for index, src in enumerate(sources):
-            body = render.compile_body(src["body"], mailing.body_format, preheader=mailing.preheader,
-                                       known_links=self.links)
-            subject_tpl = render.compile_subject(src["subject"]) if "{" in src["subject"] else None
+            body = render.compile_body(render.rewrite_segments(src["body"], flags), mailing.body_format,
+                                       preheader=preheader, known_links=self.links)
+            subject_src = render.rewrite_segments(src["subject"], flags)
+            subject_tpl = render.compile_subject(subject_src) if "{" in subject_src else None
             self.variants.append(CompiledVariant(
                 index=index,
                 subject=subject_tpl,
@@ -57,7 +63,6 @@ class CompiledMailing:
                 from_header=mime.address(src["from_name"], mailing.from_email),
                 body=body,
             ))
-        every = " ".join(s["body"] + s["subject"] for s in sources) + mailing.preheader
         self.needs_recruits = render.uses(every, "recruit_count")
         self.needs_gift = render.uses(every, "last_gift")
         self.site = settings.SITE_URL
@@ -76,6 +81,39 @@ class CompiledMailing:
         return f"{self.site}/"
 
     # --- merge fields -------------------------------------------------------------
+
+    def _segment_people(self):
+        """Querysets of the people in each ``if_segment`` segment, as the sender (or
+        author) of the mailing may see them; a name they cannot see matches nobody."""
+        from clarion.people.models import Person
+        from clarion.people.segments.selectors import segment_people
+        from clarion.people.selectors import segments_for
+
+        user = self.mailing.sent_by or self.mailing.created_by
+        found = {}
+        if user is not None:
+            found = {s.name: s for s in segments_for(user).filter(name__in=self.segment_names)}
+        return [segment_people(user, found[name]) if name in found else Person.objects.none()
+                for name in self.segment_names]
+
+    def segment_flags(self, person_ids: list[int]) -> dict[int, dict[str, bool]]:
+        """``segment_<n>`` flags per person. Once the ledger is frozen, membership is
+        computed once for the whole mailing (one query per segment, kept for every
+        later batch); before that (preview, test send) only for ``person_ids``."""
+        if not self.segment_names:
+            return {}
+        if self.mailing.frozen_at is not None:
+            if self._members is None:
+                from clarion.mailings.models import Recipient
+
+                ledger = Recipient.objects.filter(mailing_id=self.mailing.pk).values("person_id")
+                self._members = [set(qs.filter(pk__in=ledger).values_list("pk", flat=True))
+                                 for qs in self._segment_people()]
+            members = self._members
+        else:
+            members = [set(qs.filter(pk__in=person_ids).values_list("pk", flat=True))
+                       for qs in self._segment_people()]
+        return {pid: {f"segment_{i}": pid in m for i, m in enumerate(members)} for pid in person_ids}
 
     def contexts(self, person_ids: list[int]) -> dict[int, dict]:
         """Merge fields for each person, in a handful of queries for the whole batch."""
@@ -109,6 +147,8 @@ class CompiledMailing:
                                .order_by("person_id", "-created_at").values_list("person_id", "amount_pence")):
                 if pid in out and not out[pid]["last_gift"]:
                     out[pid]["last_gift"] = f"£{pence // 100}.{pence % 100:02d}"
+        for pid, flags in self.segment_flags(list(out)).items():
+            out[pid].update(flags)
         return out
 
     # --- one message --------------------------------------------------------------

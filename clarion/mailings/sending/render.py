@@ -13,7 +13,8 @@ Compiling (once per mailing and variant, per sender):
 3. every absolute http(s) link becomes a tracked link ``{{ click }}<n>`` (n is the
    ``Link.index``; the redirect adds the attribution token);
 4. the plain-text part is made from that HTML (links kept as ``text (url)``);
-5. placeholders are restored and the templates compiled.
+5. the HTML goes into the mobile-friendly layout and its CSS is inlined (css-inline);
+6. placeholders are restored and the templates compiled.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+import css_inline
 import markdown as markdown_lib
 import nh3
 from django.conf import settings
@@ -50,6 +52,13 @@ MERGE_FIELDS = {
 }
 # Context names the pipeline itself sets (never shown as merge fields).
 _INTERNAL = {"click", "pixel"}
+
+# Conditional blocks by segment: {% if_segment "Donors" %}…{% else %}…{% endif_segment %}
+# (``{% end %}`` closes one too). They become plain ``{% if segment_<n> %}`` blocks whose
+# flag is set per recipient from membership computed once per mailing.
+_SEGMENT_OPEN_RE = re.compile(r"""{%-?\s*if_segment\s+(?:"([^"]+)"|'([^']+)')\s*-?%}""")
+_SEGMENT_CLOSE_RE = re.compile(r"{%-?\s*(?:endif_segment|end)\s*-?%}")
+_SEGMENT_FLAG_RE = re.compile(r"^segment_\d+$")
 
 _TAG_RE = re.compile(r"{{.*?}}|{%.*?%}", re.S)
 _BLOCK_NAME_RE = re.compile(r"{%-?\s*(\w+)")
@@ -85,9 +94,28 @@ class MergeError(ValueError):
         self.messages = messages
 
 
+def segment_names(source: str) -> list[str]:
+    """The segment names used by ``if_segment`` blocks, in order of first use."""
+    return list(dict.fromkeys(a or b for a, b in _SEGMENT_OPEN_RE.findall(source)))
+
+
+def rewrite_segments(source: str, flags: dict[str, int]) -> str:
+    """Turn ``if_segment`` blocks into ``{% if segment_<n> %}`` (n from ``flags``, by
+    name); an unknown name becomes a block nobody sees."""
+
+    def opening(match: re.Match) -> str:
+        name = match.group(1) or match.group(2)
+        return f"{{% if segment_{flags[name]} %}}" if name in flags else "{% if False %}"
+
+    return _SEGMENT_CLOSE_RE.sub("{% endif %}", _SEGMENT_OPEN_RE.sub(opening, source))
+
+
 def template_problems(source: str) -> list[str]:
-    """What is wrong with a subject or body as a merge template (empty list: fine)."""
+    """What is wrong with a subject or body as a merge template (empty list: fine).
+    Segment names in ``if_segment`` blocks are checked by the caller (they need the
+    database)."""
     problems = []
+    source = rewrite_segments(source, {name: i for i, name in enumerate(segment_names(source))})
     for name in _BLOCK_NAME_RE.findall(source):
         if name not in ALLOWED_TAGS:
             problems.append(_("The tag {%% %(name)s %%} is not allowed in a mailing.") % {"name": name})
@@ -104,7 +132,7 @@ def template_problems(source: str) -> list[str]:
         for word in re.findall(r"\b[A-Za-z_][\w.]*\b", re.sub(r'"[^"]*"|\'[^\']*\'', "", expression)):
             if word in {"and", "or", "not", "in", "is", "None", "True", "False", "as", "only"}:
                 continue
-            if word.split(".")[0] not in MERGE_FIELDS and not word.isdigit():
+            if word.split(".")[0] not in MERGE_FIELDS and not word.isdigit() and not _SEGMENT_FLAG_RE.match(word):
                 problems.append(_("Unknown merge field “%(name)s”.") % {"name": word})
     if "{{" in _TAG_RE.sub("", source) or "{%" in _TAG_RE.sub("", source):
         problems.append(_("A merge field is not closed (missing }} or %})."))
@@ -129,8 +157,27 @@ def _protect(source: str) -> tuple[str, dict[str, str]]:
 
 def _restore(text: str, saved: dict[str, str]) -> str:
     for key, value in saved.items():
-        text = text.replace(key, value)
+        text = text.replace(f"<!--{key}-->", value).replace(key, value)
     return text
+
+
+def _shelter_block_tags(markup: str, saved: dict[str, str]) -> str:
+    """Wrap placeholders of ``{% … %}`` tags in HTML comments, so the CSS inliner's
+    HTML parser keeps them where they stand (bare text between table rows would be
+    moved in front of the table)."""
+    for key, value in saved.items():
+        if value.startswith("{%"):
+            markup = markup.replace(key, f"<!--{key}-->")
+    return markup
+
+
+_INLINER = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
+
+
+def inline_css(markup: str) -> str:
+    """Copy the layout's CSS rules onto the elements (many mail clients drop
+    ``<style>``); the style element stays for the media queries of small screens."""
+    return _INLINER.inline(markup)
 
 
 class _TextMaker(HTMLParser):
@@ -167,6 +214,10 @@ class _TextMaker(HTMLParser):
                 self.out.append(f" ({href})")
         elif tag in self.BLOCK:
             self.out.append("\n\n")
+
+    def handle_comment(self, data):
+        if re.fullmatch(r"CLARIONTPL\d+Z", data):
+            self.out.append(data)  # a sheltered block tag
 
     def handle_data(self, data):
         if not self.skip:
@@ -207,8 +258,12 @@ def compile_body(body: str, body_format: str, *, preheader: str = "", link_start
         markup = markdown_lib.markdown(protected, extensions=["extra", "sane_lists"])
     else:
         markup = protected
-    markup = nh3.clean(markup, tags=HTML_TAGS, attributes=HTML_ATTRIBUTES, link_rel=None,
-                       url_schemes={"http", "https", "mailto"})
+    # Block tags are sheltered in comments before any HTML parser sees them (nh3 and
+    # the CSS inliner would move bare text out of tables); other comments are dropped.
+    markup = re.sub(r"<!--.*?-->", "", markup, flags=re.S)
+    markup = nh3.clean(_shelter_block_tags(markup, saved), tags=HTML_TAGS, attributes=HTML_ATTRIBUTES,
+                       link_rel=None, url_schemes={"http", "https", "mailto"}, strip_comments=False)
+    markup = re.sub(r"<!--(?!CLARIONTPL\d+Z-->).*?-->", "", markup, flags=re.S)
     links = known_links if known_links is not None else []
 
     def track(match: re.Match) -> str:
@@ -223,11 +278,17 @@ def compile_body(body: str, body_format: str, *, preheader: str = "", link_start
     text = re.sub(r"CLARIONLINK(\d+)Z", r"{{ click }}\1", text)
     protected_pre, saved_pre = _protect(preheader)
     layout = _layout(markup, escape(protected_pre))
-    html_source = _restore(_restore(layout, saved), saved_pre)
+    html_source = _restore(_restore(inline_css(layout), saved), saved_pre)
     text_source = _restore(text, saved) + _text_footer()
-    return CompiledBody(
-        html=_ENGINE.from_string(html_source), text=_TEXT_ENGINE.from_string(text_source), links=links
-    )
+    try:
+        return CompiledBody(
+            html=_ENGINE.from_string(html_source), text=_TEXT_ENGINE.from_string(text_source), links=links
+        )
+    except TemplateSyntaxError as exc:
+        # Markdown can split a block across table cells it then drops (a row with more
+        # cells than the header): say so instead of failing later.
+        raise MergeError([_("The body does not keep its blocks whole once formatted: %(error)s")
+                          % {"error": exc}]) from None
 
 
 def compile_subject(subject: str):
@@ -250,7 +311,9 @@ def _layout(body_html: str, preheader_html: str) -> str:
         ".preheader{display:none!important;max-height:0;overflow:hidden;opacity:0}"
         ".wrap{max-width:600px;margin:0 auto;background:#fff;padding:24px}"
         "a{color:#b5121b}.footer{font-size:13px;color:#666;margin-top:32px}"
-        "img{max-width:100%;height:auto}</style></head><body>"
+        "img{max-width:100%;height:auto}"
+        "@media only screen and (max-width:620px){.wrap{padding:16px!important}"
+        "body{font-size:17px!important}}</style></head><body>"
         f'<span class="preheader">{preheader_html}</span>'
         f'<div class="wrap">{body_html}'
         f'<p class="footer">{why}<br><a href="{{{{ unsubscribe_url }}}}">{unsubscribe}</a> · '
@@ -265,8 +328,51 @@ def _text_footer() -> str:
     ) % {"url": "{{ preferences_url }}"} + "\n"
 
 
+def _plan(template) -> list:
+    """The template's top-level nodes, built once per compiled template: literal
+    strings, ``(name, node)`` for a bare merge field (``{{ name }}``: no filter, no
+    dots) and other nodes. A bare field holding a string is escaped and inserted
+    directly, which is what Django's VariableNode does for it, for a fraction of the
+    cost; everything else renders the usual way."""
+    from django.template.base import TextNode, Variable, VariableNode
+
+    plan = getattr(template, "_clarion_plan", None)
+    if plan is not None:
+        return plan
+    plan = []
+    for node in template.nodelist:
+        if isinstance(node, TextNode):
+            plan.append(node.s)
+            continue
+        if isinstance(node, VariableNode):
+            fe = node.filter_expression
+            var = fe.var
+            if (not fe.filters and isinstance(var, Variable) and var.literal is None and not var.translate
+                    and var.lookups and len(var.lookups) == 1):
+                plan.append((var.lookups[0], node))
+                continue
+        plan.append(node)
+    template._clarion_plan = plan
+    return plan
+
+
 def render(template, context: dict) -> str:
-    return template.render(Context(context, autoescape=template.engine.autoescape))
+    autoescape = template.engine.autoescape
+    ctx = Context(context, autoescape=autoescape)
+    out: list[str] = []
+    with ctx.render_context.push_state(template), ctx.bind_template(template):
+        for part in _plan(template):
+            if type(part) is str:
+                out.append(part)
+                continue
+            if type(part) is tuple:
+                value = context.get(part[0])
+                if type(value) is str:
+                    out.append(escape(value) if autoescape else value)
+                    continue
+                part = part[1]
+            out.append(part.render_annotated(ctx))
+    return "".join(out)
 
 
 def uses(source: str, name: str) -> bool:

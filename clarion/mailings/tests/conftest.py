@@ -30,3 +30,16 @@ def mail_settings(settings):
     settings.CLARION_MAILINGS_VERP_DOMAIN = "bounces.example.org"
     settings.CLARION_MAILINGS_SENDERS = 1
     return settings
+
+
+@pytest.fixture
+def from_addresses(areas):
+    """The addresses an administrator allowed: hq@ for every area (set on the nation),
+    north@ for the North and south@ for the South only."""
+    from clarion.mailings.models import FromAddress
+
+    return {
+        "hq": FromAddress.objects.create(area=areas.nation, email="hq@clarion.example.org", name="Clarion HQ"),
+        "north": FromAddress.objects.create(area=areas.north, email="north@clarion.example.org", name="North team"),
+        "south": FromAddress.objects.create(area=areas.south, email="south@clarion.example.org", name="South team"),
+    }

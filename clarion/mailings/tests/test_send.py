@@ -47,7 +47,7 @@ def test_merge_fields_are_escaped_in_html(admin, areas, everyone, smtp_server, d
     assert "<script>x" not in html and "&lt;script&gt;x" in html
 
 
-def test_organiser_mails_only_their_area(organiser, areas, subscribed, smtp_server,
+def test_organiser_mails_only_their_area(organiser, areas, subscribed, smtp_server, from_addresses,
                                          django_capture_on_commit_callbacks):
     from clarion.people.models import Segment
 

@@ -34,7 +34,7 @@ def test_broken_merge_field_is_a_form_error_not_a_500(organiser_client, areas):
 
 
 def test_organiser_cannot_reach_another_areas_mailing_or_person(organiser_client, south_organiser, areas,
-                                                               subscribed):
+                                                               subscribed, from_addresses):
     south_segment = Segment.objects.create(name="South", definition={"op": "all", "conditions": []},
                                            owner_area=areas.south)
     south_mailing = make_mailing(south_organiser, south_segment)
@@ -46,7 +46,8 @@ def test_organiser_cannot_reach_another_areas_mailing_or_person(organiser_client
     assert response.status_code == 400
 
 
-def test_preview_as_person_in_scope_and_count(organiser, organiser_client, areas, subscribed, smtp_server):
+def test_preview_as_person_in_scope_and_count(organiser, organiser_client, areas, subscribed, smtp_server,
+                                              from_addresses):
     segment = Segment.objects.create(name="North", definition={"op": "all", "conditions": []}, owner_area=areas.north)
     response = organiser_client.post("/staff/mailings/new/", _form(segment))
     mailing = Mailing.objects.get()

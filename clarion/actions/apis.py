@@ -1,0 +1,733 @@
+"""Action Network v2 / OSDI API endpoints for the actions app (mounted under /api/v2/).
+
+Resources and how they map onto action pages:
+
+- ``petitions`` are action pages of kind petition; their ``signatures`` are the
+  page's submissions.
+- ``forms`` are action pages of kind sign-up form, survey or pledge (a pledge is
+  signed like a form, with no target); their ``submissions`` are the page's
+  submissions. Letter pages are not forms (Action Network keeps letters as advocacy
+  campaigns, which Clarion does not offer through the API), and donation pages
+  belong to the donations app.
+
+A page is read by any key whose reach covers it: national pages by every key, an
+area's page by keys reaching that area. Signatures and submissions are people's
+actions, so they need the ``people`` resource and list only the people the key
+reaches (``api_people``, invariant 4): a key limited to the North never sees that
+someone in the South signed, nor how many of them did beyond the page's public count.
+
+Writes: a page made through the API is live at once (``action_network:hidden: true``
+makes it a draft) and belongs to the key's area (national for a national key); a
+key limited to an area changes only its area's pages. ``petition_text`` is the page
+summary (300 characters at most), ``description`` its body, one ``target`` is kept.
+The record helpers accept a person by ``_links`` → ``osdi:person`` or described in
+``person`` (the person signup helper's matching and area checks), need an email
+address (actions are kept once per mailbox), return 201 for a new action and 200
+with the first one for a repeat, and send the page's usual emails. Each write
+helper takes ``?background_processing=true`` (``clarion.api.background``).
+
+The document builders (``petition_document``, ``form_document``, ``signature_document``,
+``submission_document``) take ``request=None`` too: links are then made from
+``settings.SITE_URL``, as a webhook payload built by a worker needs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qsl, unquote
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import re_path, reverse
+from django.utils.translation import gettext as _
+
+from clarion.api import background, hal
+from clarion.api import selectors as api_selectors
+from clarion.api.errors import ApiError
+from clarion.api.filters import FilterError, _datetime, _text, parse_filter
+from clarion.api.pagination import paginate
+from clarion.api.views import _has_nul, _json_body, _page, endpoint
+
+from . import selectors, services
+from .models import ActionPage, Submission
+
+PETITION_KINDS = (ActionPage.Kind.PETITION,)
+FORM_KINDS = (ActionPage.Kind.SIGNUP, ActionPage.Kind.SURVEY, ActionPage.Kind.PLEDGE)
+ORIGIN_SYSTEM = "Clarion"
+
+PAGE_FILTER_FIELDS = {
+    "created_date": ("created_at", _datetime, False),
+    "modified_date": ("modified_at", _datetime, False),
+    "title": ("title", _text, True),
+}
+SUBMISSION_FILTER_FIELDS = {
+    "created_date": ("created_at", _datetime, False),
+    "modified_date": ("modified_at", _datetime, False),
+}
+
+# Read-only fields a client may send back unchanged (Action Network documents echo them).
+IGNORED_PAGE_FIELDS = {
+    "identifiers",
+    "origin_system",
+    "created_date",
+    "modified_date",
+    "browser_url",
+    "featured_image_url",
+    "total_signatures",
+    "total_submissions",
+    "status",
+    "_links",
+    "_embedded",
+    "action_network:sponsor",
+}
+PETITION_FIELDS = {
+    "title",
+    "description",
+    "petition_text",
+    "target",
+    "action_network:hidden",
+} | IGNORED_PAGE_FIELDS
+FORM_FIELDS = {
+    "title",
+    "description",
+    "call_to_action",
+    "action_network:hidden",
+} | IGNORED_PAGE_FIELDS
+IGNORED_ACTION_FIELDS = {
+    "identifiers",
+    "origin_system",
+    "created_date",
+    "modified_date",
+    "action_date",
+    "referrer_data",
+    "triggers",
+    "_embedded",
+    "action_network:person_id",
+    "action_network:petition_id",
+    "action_network:form_id",
+    "status",
+}
+HELPER_FIELDS = {"person", "add_tags", "_links", "comments"} | IGNORED_ACTION_FIELDS
+
+
+# --- Documents --------------------------------------------------------------------------
+
+
+def _page_common(request, page: ActionPage, *, total: int | None) -> dict:
+    if total is None:
+        total = selectors.page_count_fresh(page)
+    return {
+        "identifiers": hal.identifiers(page.pk),
+        "origin_system": ORIGIN_SYSTEM,
+        "created_date": hal.iso(page.created_at),
+        "modified_date": hal.iso(page.modified_at),
+        "title": page.title,
+        "description": page.body_html,
+        "browser_url": _public_url(request, page),
+        "featured_image_url": _image_url(request, page),
+        "status": page.status,
+        "action_network:hidden": page.status == ActionPage.Status.DRAFT,
+        "_total": total,
+    }
+
+
+def _public_url(request, page: ActionPage) -> str:
+    """The page's public address, on the host the client called (like every other link
+    in the answer), or on ``settings.SITE_URL`` when there is no request."""
+    if request is None:
+        return selectors.page_public_url(page)
+    return request.build_absolute_uri(reverse("actions:page", kwargs={"slug": page.slug}))
+
+
+def _image_url(request, page: ActionPage) -> str | None:
+    if not page.hero_image:
+        return None
+    url = page.hero_image.url
+    if url.startswith(("http://", "https://")):
+        return url
+    if request is None:
+        return settings.SITE_URL + url
+    return request.build_absolute_uri(url)
+
+
+def petition_document(request, page: ActionPage, *, total: int | None = None) -> dict:
+    """A petition in Action Network's shape. ``total`` is the counted signatures when
+    the caller already has it (a listing counts all its pages in one query)."""
+    doc = _page_common(request, page, total=total)
+    doc["total_signatures"] = doc.pop("_total")
+    doc["petition_text"] = page.summary
+    doc["target"] = [{"name": page.target_name}] if page.target_name else []
+    doc["_links"] = {
+        "self": {"href": hal.absolute(request, "petition", petition_id=page.pk)},
+        "osdi:signatures": {"href": hal.absolute(request, "signatures", petition_id=page.pk)},
+        "osdi:record_signature_helper": {
+            "href": hal.absolute(request, "signatures", petition_id=page.pk)
+        },
+        "curies": hal.CURIES,
+    }
+    return doc
+
+
+def form_document(request, page: ActionPage, *, total: int | None = None) -> dict:
+    """A form (sign-up, survey or pledge page) in Action Network's shape."""
+    doc = _page_common(request, page, total=total)
+    doc["total_submissions"] = doc.pop("_total")
+    doc["call_to_action"] = page.button_label
+    doc["_links"] = {
+        "self": {"href": hal.absolute(request, "form", form_id=page.pk)},
+        "osdi:submissions": {"href": hal.absolute(request, "submissions", form_id=page.pk)},
+        "osdi:record_submission_helper": {
+            "href": hal.absolute(request, "submissions", form_id=page.pk)
+        },
+        "curies": hal.CURIES,
+    }
+    return doc
+
+
+def _action_common(submission: Submission) -> dict:
+    modified = max(
+        t
+        for t in (submission.created_at, submission.confirmed_at, submission.invalidated_at)
+        if t is not None
+    )
+    return {
+        "identifiers": hal.identifiers(submission.pk),
+        "origin_system": ORIGIN_SYSTEM,
+        "created_date": hal.iso(submission.created_at),
+        "modified_date": hal.iso(modified),
+        "status": submission.status,
+        "comments": submission.comment,
+        "action_network:person_id": str(submission.person_id),
+        "referrer_data": {
+            "source": submission.source,
+            "website": submission.referrer_domain,
+        },
+    }
+
+
+def signature_document(request, submission: Submission) -> dict:
+    """A submission on a petition as an Action Network signature. ``request`` may be
+    None (links then start with ``settings.SITE_URL``). ``status`` is Clarion's own:
+    confirmed (counted), pending (waiting for email confirmation) or invalid."""
+    doc = _action_common(submission)
+    doc["action_network:petition_id"] = str(submission.page_id)
+    doc["_links"] = {
+        "self": {
+            "href": hal.absolute(
+                request, "signature", petition_id=submission.page_id, signature_id=submission.pk
+            )
+        },
+        "osdi:petition": {
+            "href": hal.absolute(request, "petition", petition_id=submission.page_id)
+        },
+        "osdi:person": {"href": hal.absolute(request, "person", person_id=submission.person_id)},
+        "curies": hal.CURIES,
+    }
+    return doc
+
+
+def submission_document(request, submission: Submission) -> dict:
+    """A submission on a form as an Action Network submission; ``request`` may be None.
+    ``comments`` (not in Action Network's submissions) is the comment a Clarion form
+    may ask for; ``status`` is as for signatures."""
+    doc = _action_common(submission)
+    doc["action_network:form_id"] = str(submission.page_id)
+    doc["_links"] = {
+        "self": {
+            "href": hal.absolute(
+                request, "submission", form_id=submission.page_id, submission_id=submission.pk
+            )
+        },
+        "osdi:form": {"href": hal.absolute(request, "form", form_id=submission.page_id)},
+        "osdi:person": {"href": hal.absolute(request, "person", person_id=submission.person_id)},
+        "curies": hal.CURIES,
+    }
+    return doc
+
+
+# --- Reading payloads ---------------------------------------------------------------------
+
+
+def _payload(request) -> dict:
+    """The JSON object the client sent. Parsons' ``create_form`` and
+    ``create_signature`` send their payload as query parameters instead of a body, so
+    an empty body falls back to the query string: flat parameters, or one
+    JSON-encoded object (the only way nested fields such as ``person`` survive)."""
+    if request.body:
+        form = _form_encoded(request.body)
+        return form if form is not None else _json_body(request)
+    text = unquote(request.META.get("QUERY_STRING", ""))
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            raise ApiError(400, _("The query string is not a valid JSON object.")) from None
+        if not isinstance(data, dict):
+            raise ApiError(400, _("The request body must be a JSON object."))
+    else:
+        data = {k: v for k, v in request.GET.items() if k != "background_processing"}
+        if not data:
+            raise ApiError(400, _("The request body is empty; send a JSON object."))
+    if _has_nul(data):
+        raise ApiError(
+            400, _("Text in the request may not contain control characters such as NUL.")
+        )
+    return data
+
+
+def _form_encoded(body: bytes) -> dict | None:
+    """A body that is not JSON but ``a=b&c=d``: what Parsons' ``update_signature`` and
+    ``update_form`` send (a dict given to requests as ``data``, still labelled JSON).
+    None for anything else, which then must be JSON."""
+    try:
+        text = body.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return None
+    if not text or text[0] in '{["' or "=" not in text:
+        return None
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        return None
+    data = dict(pairs)
+    if _has_nul(data):
+        raise ApiError(
+            400, _("Text in the request may not contain control characters such as NUL.")
+        )
+    return data
+
+
+def _text_field(data: dict, name: str, *, max_length: int | None = None) -> str:
+    value = data[name]
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ApiError(400, _("%(field)s must be text.") % {"field": name})
+    value = value.strip()
+    if max_length is not None and len(value) > max_length:
+        raise ApiError(
+            400,
+            _("%(field)s can be at most %(n)s characters.") % {"field": name, "n": max_length},
+        )
+    return value
+
+
+def _target_name(value) -> str:
+    """Action Network's ``target`` is a list of ``{"name": ...}``; a plain name or one
+    object is accepted too. Clarion keeps one target per page."""
+    if value is None or value == [] or value == "":
+        return ""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, dict):
+        value = value.get("name")
+    if not isinstance(value, str):
+        raise ApiError(400, _("target must be a list holding one object with a name."))
+    name = value.strip()
+    if len(name) > 200:
+        raise ApiError(400, _("target can be at most 200 characters."))
+    return name
+
+
+def _page_fields(data: dict, *, allowed: set[str], create: bool, current: ActionPage | None):
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ApiError(400, _("Unknown fields: %(names)s.") % {"names": ", ".join(unknown[:10])})
+    fields: dict = {}
+    if "title" in data:
+        fields["title"] = _text_field(data, "title", max_length=200)
+    if (create or "title" in fields) and not fields.get("title"):
+        raise ApiError(
+            400, _("Give the page a title."), extra={"errors": {"title": _("Required.")}}
+        )
+    if "description" in data:
+        fields["body"] = _text_field(data, "description", max_length=100_000)
+    if "petition_text" in data:
+        fields["summary"] = _text_field(data, "petition_text", max_length=300)
+    if "target" in data:
+        fields["target_name"] = _target_name(data["target"])
+    if "call_to_action" in data:
+        fields["button_label"] = _text_field(data, "call_to_action", max_length=60)
+    if "action_network:hidden" in data:
+        hidden = data["action_network:hidden"]
+        if not isinstance(hidden, bool):
+            raise ApiError(400, _("action_network:hidden must be true or false."))
+        if hidden:
+            fields["status"] = ActionPage.Status.DRAFT
+        elif current is None or current.status == ActionPage.Status.DRAFT:
+            fields["status"] = ActionPage.Status.LIVE
+    return fields
+
+
+def _tag_list(data: dict) -> list[str]:
+    value = data.get("add_tags")
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ApiError(400, _("add_tags must be a list of tag names."))
+    names = [v.strip() for v in value if v.strip()]
+    if any(len(name) > 100 for name in names):
+        raise ApiError(400, _("A tag name can be at most 100 characters."))
+    return names[:100]
+
+
+def _linked_person(key, data: dict):
+    """The person named by ``_links`` → ``osdi:person`` (any host: Parsons links to
+    actionnetwork.org), or None when there is no such link."""
+    links = data.get("_links")
+    if links is None:
+        return None
+    link = links.get("osdi:person") if isinstance(links, dict) else None
+    href = link.get("href") if isinstance(link, dict) else None
+    if not isinstance(href, str):
+        raise ApiError(
+            400,
+            _(
+                "_links must hold osdi:person with an href. Send the signature as a JSON "
+                "body (or as one JSON-encoded query string)."
+            ),
+        )
+    match = re.search(r"/people/([^/?#]+)/?(?:[?#].*)?$", href)
+    return api_selectors.api_person(key, match.group(1) if match else "")
+
+
+def _record_action(key, page: ActionPage, data: dict) -> tuple[Submission, bool]:
+    """Action Network's record signature / submission helper: the person is named by
+    ``_links`` or described by ``person`` (matched and created as the person signup
+    helper does, refused with 403 outside the key's area); ``add_tags`` tag them.
+    Returns (submission, created); nothing is written unless all of it succeeds."""
+    from clarion.api import services as api_services
+
+    if not key.allows("people"):
+        raise ApiError(403, _("This API key may not use people."))
+    unknown = sorted(set(data) - HELPER_FIELDS)
+    if unknown:
+        raise ApiError(400, _("Unknown fields: %(names)s.") % {"names": ", ".join(unknown[:10])})
+    comment = _text_field(data, "comments", max_length=5000) if "comments" in data else ""
+    tags = _tag_list(data)
+    person = _linked_person(key, data)
+    if person is None and data.get("person") is None:
+        raise ApiError(
+            400,
+            _("Name the person with _links osdi:person, or describe them in person."),
+        )
+    with transaction.atomic():
+        if person is None:
+            person, _created = api_services.person_signup(key=key, data={"person": data["person"]})
+        result = services.submission_api_record(
+            page=page, person=person, comment=comment, tags=tags, actor=key.owner
+        )
+    return selectors.api_submission(key, page, result.submission.pk), not result.duplicate
+
+
+# --- Background processing (?background_processing=true) ----------------------------------
+
+
+@background.writer("actions.record", resource="people")
+def _record_later(key, *, kinds: list[str], page_id: int, data: dict) -> None:
+    _record_action(key, selectors.api_page(key, kinds, page_id), data)
+
+
+@background.writer("actions.page_create")
+def _create_later(key, *, kind: str, data: dict) -> None:
+    _create_page(key, data, kind=kind)
+
+
+@background.writer("actions.page_update")
+def _update_later(key, *, kinds: list[str], page_id: int, data: dict) -> None:
+    _update_page(key, selectors.api_page(key, kinds, page_id, write=True), data)
+
+
+# --- Views --------------------------------------------------------------------------------
+
+
+def _filter(request, fields):
+    text = request.GET.get("filter", "")
+    try:
+        return text.strip(), parse_filter(text, fields)
+    except FilterError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _key_reach(key) -> str:
+    return api_selectors.api_scope_fingerprint(key)
+
+
+def _page_collection(request, key, *, kinds, rel: str, url_name: str, build):
+    page_no, per_page = _page(request)
+    text, condition = _filter(request, PAGE_FILTER_FIELDS)
+    result = paginate(
+        selectors.api_pages(key, kinds).filter(condition),
+        page=page_no,
+        per_page=per_page,
+        cache_scope=f"{url_name}|{_key_reach(key)}|{text}",
+    )
+    totals = selectors.api_page_totals(result.rows)
+    items = [build(request, p, total=totals.get(p.pk, 0)) for p in result.rows]
+    return hal.hal_response(
+        hal.collection_document(request, page=result, rel=rel, items=items, url_name=url_name)
+    )
+
+
+def _submission_collection(request, key, qs, *, kind: str, rel: str, url_name: str, **url_kwargs):
+    if not key.allows("people"):
+        raise ApiError(403, _("This API key may not use people."))
+    page_no, per_page = _page(request)
+    text, condition = _filter(request, SUBMISSION_FILTER_FIELDS)
+    result = paginate(
+        qs.filter(condition),
+        page=page_no,
+        per_page=per_page,
+        cache_scope=f"{url_name}|{url_kwargs}|{_key_reach(key)}|{text}",
+    )
+    build = signature_document if kind == "signature" else submission_document
+    items = [build(request, s) for s in result.rows]
+    return hal.hal_response(
+        hal.collection_document(
+            request, page=result, rel=rel, items=items, url_name=url_name, **url_kwargs
+        )
+    )
+
+
+def _allowed_fields(kind: str) -> set[str]:
+    return PETITION_FIELDS if kind in PETITION_KINDS else FORM_FIELDS
+
+
+def _create_page(key, data: dict, *, kind: str) -> ActionPage:
+    fields = _page_fields(data, allowed=_allowed_fields(kind), create=True, current=None)
+    area = key.area or key.owner.scope_area
+    return services.page_api_create(kind=kind, fields=fields, area=area, actor=key.owner)
+
+
+def _update_page(key, page: ActionPage, data: dict) -> ActionPage:
+    fields = _page_fields(data, allowed=_allowed_fields(page.kind), create=False, current=page)
+    return services.page_api_update(page=page, fields=fields, actor=key.owner)
+
+
+def _post_page(request, key, *, kind: str, build):
+    data = _payload(request)
+    if background.requested(request):
+        return background.queue(key=key, name="actions.page_create", kind=kind, data=data)
+    page = _create_page(key, data, kind=kind)
+    return hal.hal_response(build(request, page, total=0), status=201)
+
+
+def _put_page(request, key, page: ActionPage, *, kinds, build):
+    data = _payload(request)
+    if background.requested(request):
+        return background.queue(
+            key=key, name="actions.page_update", kinds=list(kinds), page_id=page.pk, data=data
+        )
+    page = _update_page(key, page, data)
+    return hal.hal_response(build(request, page))
+
+
+def _post_action(request, key, page: ActionPage, *, kinds, build):
+    data = _payload(request)
+    if background.requested(request):
+        return background.queue(
+            key=key, name="actions.record", kinds=list(kinds), page_id=page.pk, data=data
+        )
+    submission, created = _record_action(key, page, data)
+    return hal.hal_response(build(request, submission), status=201 if created else 200)
+
+
+@endpoint(methods=("GET", "POST"), resource="actions")
+def petitions(request, key):
+    if request.method == "POST":
+        return _post_page(request, key, kind=ActionPage.Kind.PETITION, build=petition_document)
+    return _page_collection(
+        request,
+        key,
+        kinds=PETITION_KINDS,
+        rel="osdi:petitions",
+        url_name="petitions",
+        build=petition_document,
+    )
+
+
+@endpoint(methods=("GET", "PUT"), resource="actions")
+def petition(request, key, petition_id):
+    page = selectors.api_page(key, PETITION_KINDS, petition_id, write=request.method == "PUT")
+    if request.method == "PUT":
+        return _put_page(request, key, page, kinds=PETITION_KINDS, build=petition_document)
+    return hal.hal_response(petition_document(request, page))
+
+
+@endpoint(methods=("GET", "POST"), resource="actions")
+def signatures(request, key, petition_id):
+    page = selectors.api_page(key, PETITION_KINDS, petition_id)
+    if request.method == "POST":
+        return _post_action(request, key, page, kinds=PETITION_KINDS, build=signature_document)
+    return _submission_collection(
+        request,
+        key,
+        selectors.api_submissions(key, page=page),
+        kind="signature",
+        rel="osdi:signatures",
+        url_name="signatures",
+        petition_id=page.pk,
+    )
+
+
+@endpoint(methods=("GET", "PUT"), resource="actions")
+def signature(request, key, petition_id, signature_id):
+    if not key.allows("people"):
+        raise ApiError(403, _("This API key may not use people."))
+    page = selectors.api_page(key, PETITION_KINDS, petition_id)
+    found = selectors.api_submission(key, page, signature_id)
+    if request.method == "PUT":
+        found = _update_comment(request, found)
+    return hal.hal_response(signature_document(request, found))
+
+
+def _update_comment(request, found: Submission) -> Submission:
+    data = _payload(request)
+    unknown = sorted(set(data) - ({"comments", "_links"} | IGNORED_ACTION_FIELDS))
+    if unknown:
+        raise ApiError(400, _("Unknown fields: %(names)s.") % {"names": ", ".join(unknown[:10])})
+    if "comments" not in data:
+        return found
+    comment = _text_field(data, "comments", max_length=5000)
+    return services.submission_api_update(submission=found, comment=comment)
+
+
+@endpoint(methods=("GET",), resource="people")
+def person_signatures(request, key, person_id):
+    person = api_selectors.api_person(key, person_id)
+    qs = selectors.api_submissions(key, person=person, page__kind__in=PETITION_KINDS)
+    return _submission_collection(
+        request,
+        key,
+        qs,
+        kind="signature",
+        rel="osdi:signatures",
+        url_name="person_signatures",
+        person_id=person.pk,
+    )
+
+
+def _person_action(key, person_id, action_id, kinds) -> Submission:
+    person = api_selectors.api_person(key, person_id)
+    pk = api_selectors._int_id(action_id)
+    found = (
+        selectors.api_submissions(key, person=person, page__kind__in=kinds).filter(pk=pk).first()
+        if pk
+        else None
+    )
+    if found is None:
+        raise ApiError(
+            404, _("Couldn't find %(id)s for this person.") % {"id": str(action_id)[:50]}
+        )
+    return found
+
+
+@endpoint(methods=("GET",), resource="people")
+def person_signature(request, key, person_id, signature_id):
+    found = _person_action(key, person_id, signature_id, PETITION_KINDS)
+    return hal.hal_response(signature_document(request, found))
+
+
+@endpoint(methods=("GET", "POST"), resource="actions")
+def forms(request, key):
+    if request.method == "POST":
+        return _post_page(request, key, kind=ActionPage.Kind.SIGNUP, build=form_document)
+    return _page_collection(
+        request, key, kinds=FORM_KINDS, rel="osdi:forms", url_name="forms", build=form_document
+    )
+
+
+@endpoint(methods=("GET", "PUT"), resource="actions")
+def form(request, key, form_id):
+    page = selectors.api_page(key, FORM_KINDS, form_id, write=request.method == "PUT")
+    if request.method == "PUT":
+        return _put_page(request, key, page, kinds=FORM_KINDS, build=form_document)
+    return hal.hal_response(form_document(request, page))
+
+
+@endpoint(methods=("GET", "POST"), resource="actions")
+def submissions(request, key, form_id):
+    page = selectors.api_page(key, FORM_KINDS, form_id)
+    if request.method == "POST":
+        return _post_action(request, key, page, kinds=FORM_KINDS, build=submission_document)
+    return _submission_collection(
+        request,
+        key,
+        selectors.api_submissions(key, page=page),
+        kind="submission",
+        rel="osdi:submissions",
+        url_name="submissions",
+        form_id=page.pk,
+    )
+
+
+@endpoint(methods=("GET", "PUT"), resource="actions")
+def submission(request, key, form_id, submission_id):
+    if not key.allows("people"):
+        raise ApiError(403, _("This API key may not use people."))
+    page = selectors.api_page(key, FORM_KINDS, form_id)
+    found = selectors.api_submission(key, page, submission_id)
+    if request.method == "PUT":
+        found = _update_comment(request, found)
+    return hal.hal_response(submission_document(request, found))
+
+
+@endpoint(methods=("GET",), resource="people")
+def person_submissions(request, key, person_id):
+    person = api_selectors.api_person(key, person_id)
+    qs = selectors.api_submissions(key, person=person, page__kind__in=FORM_KINDS)
+    return _submission_collection(
+        request,
+        key,
+        qs,
+        kind="submission",
+        rel="osdi:submissions",
+        url_name="person_submissions",
+        person_id=person.pk,
+    )
+
+
+@endpoint(methods=("GET",), resource="people")
+def person_submission(request, key, person_id, submission_id):
+    found = _person_action(key, person_id, submission_id, FORM_KINDS)
+    return hal.hal_response(submission_document(request, found))
+
+
+# Paths take the trailing slash either way (see clarion/api/urls.py).
+urlpatterns = [
+    re_path(r"^petitions/?$", petitions, name="petitions"),
+    re_path(r"^petitions/(?P<petition_id>[^/]+)/?$", petition, name="petition"),
+    re_path(r"^petitions/(?P<petition_id>[^/]+)/signatures/?$", signatures, name="signatures"),
+    re_path(
+        r"^petitions/(?P<petition_id>[^/]+)/signatures/(?P<signature_id>[^/]+)/?$",
+        signature,
+        name="signature",
+    ),
+    re_path(
+        r"^people/(?P<person_id>[^/]+)/signatures/?$", person_signatures, name="person_signatures"
+    ),
+    re_path(
+        r"^people/(?P<person_id>[^/]+)/signatures/(?P<signature_id>[^/]+)/?$",
+        person_signature,
+        name="person_signature",
+    ),
+    re_path(r"^forms/?$", forms, name="forms"),
+    re_path(r"^forms/(?P<form_id>[^/]+)/?$", form, name="form"),
+    re_path(r"^forms/(?P<form_id>[^/]+)/submissions/?$", submissions, name="submissions"),
+    re_path(
+        r"^forms/(?P<form_id>[^/]+)/submissions/(?P<submission_id>[^/]+)/?$",
+        submission,
+        name="submission",
+    ),
+    re_path(
+        r"^people/(?P<person_id>[^/]+)/submissions/?$",
+        person_submissions,
+        name="person_submissions",
+    ),
+    re_path(
+        r"^people/(?P<person_id>[^/]+)/submissions/(?P<submission_id>[^/]+)/?$",
+        person_submission,
+        name="person_submission",
+    ),
+]

@@ -1,0 +1,22 @@
+"""Mailings' entries for the scope walk (clarion/core/tests/test_scope_walk.py)."""
+
+from __future__ import annotations
+
+URL_KWARGS = {
+    # A from address an administrator allowed for the South only.
+    "mailings_staff:from_address_delete": lambda w: {"pk": w.south_from_address.pk},
+    # Provider webhooks: the walk's organiser is no provider; none is configured.
+    "mailings:esp_tracking": lambda w: [{"esp": "mailgun"}, {"esp": "postmark"}],
+    # API messages: the South's mailing.
+    "api:message": lambda w: {"message_id": w.south_mailing.pk},
+    "api:message_schedule": lambda w: {"message_id": w.south_mailing.pk},
+    "api:message_send": lambda w: {"message_id": w.south_mailing.pk},
+}
+
+
+def extend_world(w) -> None:
+    from clarion.core.tests.test_scope_walk import SOUTH_LAST
+    from clarion.mailings.models import FromAddress
+
+    w.south_from_address = FromAddress.objects.create(
+        area=w.areas.south, email="south-team@example.org", name=f"{SOUTH_LAST} team")
