@@ -91,11 +91,44 @@ def upcoming_events(user, area: Area | None, *, limit: int = UPCOMING_EVENTS_SHO
     ]
 
 
+CANVASS_DAYS = 90
+
+
+def canvass_totals(user, area: Area | None, *, days: int = CANVASS_DAYS) -> dict:
+    """Doorstep and phone contacts recorded at the events the viewer may see in the
+    last ``days`` days, per outcome, with the spread of support levels (totals only)."""
+    from clarion.events.models import CanvassResult
+    from clarion.events.selectors import events_for
+
+    events = events_for(user)
+    if area is not None:
+        events = events.filter(area_subtree_q(area))
+    results = CanvassResult.objects.filter(
+        event__in=events, created_at__gte=timezone.now() - dt.timedelta(days=days)
+    )
+    by_outcome = dict(results.values_list("outcome").annotate(n=Count("id")).order_by())
+    levels = dict(
+        results.filter(support_level__isnull=False)
+        .values_list("support_level")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {
+        "days": days,
+        "total": sum(by_outcome.values()),
+        "outcomes": [
+            (CanvassResult.Outcome(v).label, by_outcome.get(v, 0))
+            for v in CanvassResult.Outcome.values
+        ],
+        "levels": [(level, levels.get(level, 0)) for level in range(1, 6)],
+    }
+
+
 def dashboard_figures(user, area: Area | None) -> dict:
     """The organiser dashboard's figures for ``area`` as ``user`` sees it, cached a
     minute per (scope, area): plain values only, so the cache holds no model rows."""
     scope = user.scope_area
-    key = "dashboard:organiser:v1:{}:{}".format(
+    key = "dashboard:organiser:v2:{}:{}".format(
         scope.pk if scope is not None else "all", area.pk if area is not None else "all"
     )
     figures = cache.get(key)
@@ -109,6 +142,7 @@ def dashboard_figures(user, area: Area | None) -> dict:
             ).count(),
             "never_attended": never_attended(user, area).count(),
             "events": upcoming_events(user, area),
+            "canvass": canvass_totals(user, area),
         }
         cache.set(key, figures, FIGURES_CACHE_SECONDS)
     return figures

@@ -6,12 +6,19 @@ import datetime
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from clarion.core.testing import factories
 from clarion.events.models import Event, Rsvp
-from clarion.events.services import RsvpInput, checkin_mark, event_save, rsvp_create
+from clarion.events.services import (
+    RsvpInput,
+    canvass_contact_record,
+    checkin_mark,
+    event_save,
+    rsvp_create,
+)
 from clarion.people.models import Person, Segment
 
 
@@ -191,3 +198,19 @@ def test_home_links_to_the_dashboard_and_figures_are_cached_a_minute(client, org
         body = client.get(reverse("core:dashboard")).content.decode()
     assert not [q for q in queries.captured_queries if "people_person" in q["sql"]]
     assert _stat(body, "new-supporters") == 6
+
+
+def test_canvass_totals_per_area_count_only_the_viewers_events(client, organiser, south_organiser, scene):
+    for outcome, level in (("spoke", 4), ("spoke", 5), ("not_home", None)):
+        canvass_contact_record(event=scene["north_event"], first_name="N", email=f"n{outcome}{level}@example.net",
+                               outcome=outcome, support_level=level)
+    canvass_contact_record(event=scene["south_event"], first_name="S", email="s-door@example.net",
+                           outcome="refused")
+    client.force_login(organiser)
+    body = client.get(reverse("core:dashboard")).content.decode()
+    assert _stat(body, "canvass-total") == 3
+    assert _stat(body, "support-4") == 1 and _stat(body, "support-5") == 1
+    south = Client()
+    south.force_login(south_organiser)
+    south_body = south.get(reverse("core:dashboard")).content.decode()
+    assert _stat(south_body, "canvass-total") == 1 and _stat(south_body, "support-4") == 0
