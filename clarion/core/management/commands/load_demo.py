@@ -22,7 +22,7 @@ DEMO_ADMIN = "admin@example.org"
 
 
 class Command(BaseCommand):
-    help = "Load the demo organisation (areas, staff, ~2,000 people, tags, segments) once."
+    help = "Load the demo organisation (areas, staff, ~2,000 people, tags, segments, pages, events) once."
 
     def add_arguments(self, parser):
         parser.add_argument("--people", type=int, default=2000)
@@ -40,6 +40,7 @@ class Command(BaseCommand):
 
     def _load(self, people: int) -> None:
         from clarion.actions.demo import demo_pages_create
+        from clarion.events.demo import demo_events_create
         from clarion.people.demo import demo_segments_create
 
         if not Area.objects.exists():
@@ -54,6 +55,7 @@ class Command(BaseCommand):
         call_command("seed_people", count=people, tags=40, seed=2026, stdout=self.stdout)
         demo_segments_create()
         demo_pages_create()
+        demo_events_create()
 
     def _print_login(self):
         self.stdout.write(

@@ -1,0 +1,35 @@
+"""``clarion load_demo``: what `make run` shows a new user."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from clarion.actions.models import ActionPage
+from clarion.areas.models import Area
+from clarion.core.models import User
+from clarion.events.models import Event
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_loads_once_with_pages_events_and_group_pages():
+    call_command("load_demo", people=40)
+    assert User.objects.filter(email="admin@example.org", role=User.Role.ADMIN).exists()
+    assert set(ActionPage.objects.values_list("kind", flat=True)) >= {"petition", "donation", "letter"}
+    events = Event.objects.filter(status=Event.Status.PUBLISHED)
+    assert events.count() == 6 and all(e.area_id and e.latitude for e in events)
+    canvass = events.get(title="Saturday doorstep in Leeds Central")
+    assert canvass.shifts.count() == 2 and canvass.questions.count() == 1
+    north = Area.objects.get(code="R-N")
+    assert "every Saturday" in north.get_involved
+
+    client = Client()
+    found = client.get("/events/", {"postcode": "LS1 6FR"}).content.decode()
+    assert "Saturday doorstep in Leeds Central" in found
+    group = client.get(f"/groups/{north.pk}/").content.decode()
+    assert "Saturday doorstep in Leeds Central" in group and "every Saturday" in group
+
+    call_command("load_demo", people=40)  # a second run changes nothing
+    assert Event.objects.count() == 6
