@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -132,9 +132,13 @@ def mailing_send(*, mailing: Mailing, actor, when=None) -> Mailing:
 
 
 def _freeze(mailing: Mailing) -> int:
-    """Write the ledger: one row per person (unique per mailing and person)."""
+    """Write the ledger: one row per person (unique per mailing and person). Runs in
+    the caller's transaction (``mailing_start_now`` holds the mailing's row lock), so
+    senders see the ledger only once it is whole."""
     sender = mailing.sent_by
     qs = recipients_query(mailing, sender).order_by()
+    if connection.vendor == "postgresql" and not mailing.is_ab:
+        return _freeze_in_sql(mailing, qs)
     variants = mailing.ab_variants if mailing.is_ab else 1
     rows: list[Recipient] = []
     total = 0
@@ -159,6 +163,46 @@ def _freeze(mailing: Mailing) -> int:
     if rows:
         Recipient.objects.bulk_create(rows, ignore_conflicts=True)
         total += len(rows)
+    return total
+
+
+# ``canonical_email`` spelled in SQL, for addresses of printable ASCII only: there
+# ``lower(... COLLATE "C")`` changes exactly the letters Python's ``str.lower`` does
+# (A-Z, whatever the database's locale), and the UTF-8 bytes hashed are the same.
+# Other addresses get an empty hash here and are hashed in Python after.
+_CANONICAL_SQL = (
+    "CASE WHEN src.addr ~ '^[ -~]*$' THEN encode(sha256(convert_to("
+    "CASE WHEN parts.dom IN ('gmail.com', 'googlemail.com') "
+    "THEN replace(split_part(parts.loc, '+', 1), '.', '') || '@gmail.com' "
+    "ELSE split_part(parts.loc, '+', 1) || '@' || parts.dom END, 'UTF8')), 'hex') ELSE '' END"
+)
+
+
+def _freeze_in_sql(mailing: Mailing, qs) -> int:
+    """PostgreSQL, one variant: the ledger in one ``INSERT ... SELECT`` (no rows
+    travel to Python; hashing 100k addresses in Python took most of the freeze).
+    Duplicate people (e.g. through list memberships) are skipped by the unique
+    constraint, as ``bulk_create(ignore_conflicts=True)`` did. Returns rows written."""
+    table = Recipient._meta.db_table
+    select_sql, select_params = qs.values_list("pk", "email").query.sql_with_params()
+    sql = (
+        f"INSERT INTO {table} (mailing_id, person_id, email, email_hash, variant, status, reason, "  # noqa: S608
+        f"attempts, claim, bounced) "
+        f"SELECT %s, src.pid, src.addr, {_CANONICAL_SQL}, 0, %s, '', 0, '', false "
+        f"FROM ({select_sql}) AS src(pid, addr) "
+        f"CROSS JOIN LATERAL (SELECT lower(src.addr COLLATE \"C\") AS e) AS low "
+        f"CROSS JOIN LATERAL (SELECT split_part(low.e, '@', 1) AS loc, "
+        f"CASE WHEN strpos(low.e, '@') > 0 THEN substr(low.e, strpos(low.e, '@') + 1) ELSE '' END AS dom) AS parts "
+        f"ON CONFLICT DO NOTHING"
+    )
+    params = [mailing.pk, Recipient.Status.QUEUED, *select_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        total = cursor.rowcount
+    # Non-ASCII addresses are rare: hash them with the one Python definition.
+    rest = [Recipient(pk=pk, email_hash=email_hash(address)) for pk, address in Recipient.objects.filter(
+        mailing=mailing, email_hash="").values_list("pk", "email")]
+    Recipient.objects.bulk_update(rest, ["email_hash"], batch_size=1000)
     return total
 
 

@@ -100,17 +100,50 @@ def thanks(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def live_json(request: HttpRequest, slug: str) -> HttpResponse:
     """The live feed: cached bytes, 304 when the client's ETag is current."""
-    found = live.live_snapshot(slug=slug, build=selectors.live_feed)
-    if found is None:
+    response = live_response(request, slug)
+    if response is None:
         return JsonResponse({"error": _("No such session.")}, status=404)
-    etag, body = found
-    if request.headers.get("If-None-Match") == etag:
+    return response
+
+
+def live_response(request: HttpRequest, slug: str) -> HttpResponse | None:
+    """The live feed's response, or None when there is no such public session.
+
+    Reads nothing from the request but two headers, so ``LiveFeedMiddleware`` may
+    call it ahead of the session, auth and CSRF middleware."""
+    feed = live.live_snapshot(
+        slug=slug, build=selectors.live_feed,
+        if_none_match=request.headers.get("If-None-Match"),
+        gzip_ok=_accepts_gzip(request.headers.get("Accept-Encoding", "")),
+    )
+    if feed is None:
+        return None
+    if feed.body is None:
         response = HttpResponse(status=304)
     else:
-        response = HttpResponse(body, content_type="application/json")
-    response["ETag"] = etag
+        response = HttpResponse(feed.body, content_type="application/json")
+        response["Content-Length"] = str(len(feed.body))
+        if feed.gzipped:
+            response["Content-Encoding"] = "gzip"
+    response["ETag"] = feed.etag
     response["Cache-Control"] = "no-cache"
+    response["Vary"] = "Accept-Encoding"
     return response
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    for part in accept_encoding.lower().split(","):
+        coding, *params = (p.strip() for p in part.split(";"))
+        if coding == "gzip":
+            for param in params:
+                name, _sep, value = param.partition("=")
+                if name.strip() == "q":
+                    try:
+                        return float(value) > 0  # "gzip;q=0" is a refusal
+                    except ValueError:
+                        return False
+            return True
+    return False
 
 
 @require_GET

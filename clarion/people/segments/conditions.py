@@ -3,17 +3,23 @@
 On PostgreSQL, tag, area, email status and membership conditions read
 ``people_person.facts``, one GIN-indexed array per person holding their tag ids and
 markers for their area (and every area above it) and statuses, kept right by triggers
-(migrations ``0002_segment_indexes`` and ``0003_segment_facts``). The compiler folds an
-"all" group's tests into one ``facts @> ARRAY[...]``, a single index scan whose cost
-follows the rarest of them. SQLite has no arrays and reads ``people_tagging``,
-``area_id`` and the status columns directly; both paths give the same people.
+(migrations ``0002_segment_indexes``, ``0003_segment_facts`` and
+``0004_segment_range_markers``). The compiler folds an "all" group's tests into one
+``facts @> ARRAY[...]``, a single index scan whose cost follows the rarest of them.
+Custom field conditions add marker tests to that scan (a value's marker for "is", the
+buckets of a range for "less than / on or after") and keep their exact test, which
+then runs only on the rows the index found. SQLite has no arrays and reads
+``people_tagging``, ``area_id``, the status columns and ``custom_fields`` directly; both
+paths give the same people.
 """
 
 from __future__ import annotations
 
 import datetime
+import decimal
 import json
 import math
+import re
 from typing import Any
 
 from django import forms
@@ -83,11 +89,89 @@ def custom_markers(values: list[tuple[str, Any]], *, using: str) -> list[int] | 
         return list(cursor.fetchone())
 
 
+# Range markers (migration 0004_segment_range_markers, whose ``people_facts`` files each
+# custom value under these labels: change both together). Level 0 buckets are tens
+# (numbers) and months (year * 12 + month - 1, dates); each level above groups
+# ``RATIOS`` of the one below (hundreds, thousands, ten thousands; years, decades,
+# centuries).
+NUMBER_RATIOS = (10, 10, 10)
+NUMBER_LEVEL0 = (-10_000, 9_999)  # floor(v / 10) for -100000 < v < 100000
+DATE_RATIOS = (12, 10, 10)
+DATE_LEVEL0 = (1000 * 12, 2999 * 12 + 11)  # the months of the years 1000-2999
+DATE_SHAPE = re.compile(r"[12][0-9]{3}-(0[1-9]|1[0-2])-[0-9]{2}")
+
+
+def _bucket_labels(prefix: str, first: int, last: int, ratios: tuple[int, ...]) -> list[str]:
+    """The fewest aligned buckets that cover level-0 buckets ``first``..``last``: at each
+    level, the unaligned ends are taken as they are and the rest moves up a level."""
+    labels: list[str] = []
+    level = 0
+    while first <= last:
+        if level == len(ratios):
+            labels += [f"{prefix}{level}:{i}" for i in range(first, last + 1)]
+            break
+        ratio = ratios[level]
+        while first <= last and first % ratio:
+            labels.append(f"{prefix}{level}:{first}")
+            first += 1
+        while first <= last and (last + 1) % ratio:
+            labels.append(f"{prefix}{level}:{last}")
+            last -= 1
+        first, last, level = first // ratio, (last + 1) // ratio - 1, level + 1
+    return labels
+
+
+def _all_labels(prefix: str, level0: tuple[int, int], ratios: tuple[int, ...]) -> list[str]:
+    return _bucket_labels(prefix, *level0, ratios)
+
+
+def range_labels(operator: str, value: Any) -> list[str] | None:
+    """The range marker labels that every custom value ``v`` with ``v <operator>
+    value`` (jsonb order) carries at least one of, or None when ``value`` is neither a
+    number nor a date. The bound's own bucket is included (the exact comparison sorts
+    it out), and so are ``other`` and the whole of the other kind where the jsonb order
+    puts it in range: texts (dates) sort before numbers, yes/no after both, null
+    first."""
+    below = operator in ("lt", "lte")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # str() round-trips the float that reaches SQL as JSON, and Decimal floors it
+        # exactly as PostgreSQL floors the stored numeric.
+        bucket = math.floor(decimal.Decimal(str(value)) / 10)
+        low, high = NUMBER_LEVEL0
+        first, last = (low, min(bucket, high)) if below else (max(bucket, low), high)
+        labels = _bucket_labels("n", first, last, NUMBER_RATIOS)
+        if below:
+            labels += _all_labels("d", DATE_LEVEL0, DATE_RATIOS)
+    elif isinstance(value, str) and DATE_SHAPE.fullmatch(value):
+        month = int(value[:4]) * 12 + int(value[5:7]) - 1
+        low, high = DATE_LEVEL0
+        first, last = (low, min(month, high)) if below else (max(month, low), high)
+        labels = _bucket_labels("d", first, last, DATE_RATIOS)
+        if not below:
+            labels += _all_labels("n", NUMBER_LEVEL0, NUMBER_RATIOS)
+    else:
+        return None
+    return labels + ["other"]
+
+
+def range_markers(key: str, operator: str, value: Any, *, using: str) -> list[int] | None:
+    """The ``facts`` markers of ``range_labels`` for ``key``, computed by the database's
+    ``people_range_marker`` (their only definition)."""
+    labels = range_labels(operator, value)
+    if labels is None:
+        return None
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT array_agg(people_range_marker(%s, label)) FROM unnest(%s::text[]) AS label",
+                       [key, labels])
+        return list(cursor.fetchone()[0])
+
+
 class PersonFacts(Expression):
     """Tests on ``people_person.facts`` (PostgreSQL only), ANDed together:
     ``facts @> ARRAY[...]`` (has every one) and ``facts && ARRAY[...]`` (has at least
     one). The column holds a person's tag ids and markers for their area, their email
-    and membership status and their short custom field values; one GIN index serves
+    and membership status, their short custom field values and the range buckets of
+    their custom numbers and dates; one GIN index serves
     it. It is not a model field, so Django never writes it and a stale Person instance
     can never overwrite what the triggers computed.
 
@@ -483,6 +567,12 @@ class CustomFieldIs(ConditionType):
             return self._equals(key, value, using)
         if operator == "contains":
             return _key(key, "icontains", value)
+        if _is_postgres(using):
+            markers = range_markers(key, operator, value, using=using)
+            if markers is not None:
+                # The range's buckets narrow the people down in the facts index; the
+                # exact comparison then runs on those rows only.
+                return Q(PersonFacts.overlaps(markers)) & _key(key, operator, value)
         return _key(key, operator, value)
 
     def _any_exact(self, key: str, values: list[Any]) -> Q:

@@ -655,3 +655,73 @@ def test_a_csv_import_lands_in_segments_on_every_write_path(world, admin, monkey
             for definition in (housing_north, housing_subscribed_nowhere):
                 assert _names(admin, definition) == _portable_names(admin, definition, monkeypatch)
             transaction.set_rollback(True)
+
+
+# --- Range markers (migration 0004) ----------------------------------------------------
+# On PostgreSQL a number or date range condition also tests bucket markers in ``facts``
+# and keeps the exact comparison. The values below sit on bucket edges, outside the
+# bucketed ranges and on the wrong side of the jsonb type order, so a missing marker
+# would drop someone the exact comparison keeps.
+
+RANGE_AGES = [-100000, -99999.5, -10, -0.5, 0, 9.99, 10, 19, 20, 29.5, 30, 100, 1000, 99999, 99999.5, 100000,
+              250000, "30", "", "1999-12-31", None, True, [1], {"a": 1}]
+RANGE_DATES = ["0999-12-31", "1000-01-01", "1969-12-31", "1970-01-01", "1999-12-31", "2000-01-01", "2019-12-31",
+               "2020-01-01", "2020-01-02", "2020-02-29", "2999-12-31", "3000-01-01", "2020-13-01", "2020-00-05",
+               "2020-1-1", "not a date", "", 2020, -5, None, False]
+
+
+def test_bucket_labels_cover_a_range_exactly_once():
+    from clarion.people.segments.conditions import DATE_RATIOS, NUMBER_RATIOS, _bucket_labels
+
+    for ratios in (NUMBER_RATIOS, DATE_RATIOS):
+        sizes = [1]
+        for ratio in ratios:
+            sizes.append(sizes[-1] * ratio)
+        for first, last in ((-10000, 9999), (-10000, 197), (197, 9999), (-11, -1), (0, 0), (5, 4), (-1, 1),
+                            (12000, 35999), (24264, 35999), (12000, 24263), (119, 1201)):
+            covered: list[int] = []
+            for label in _bucket_labels("n", first, last, ratios):
+                level, index = (int(part) for part in label[1:].split(":"))
+                covered += range(index * sizes[level], (index + 1) * sizes[level])
+            assert covered and sorted(covered) == list(range(first, last + 1)) or first > last and not covered
+
+
+@pytest.mark.parametrize("field,values,bounds", [
+    ("age", RANGE_AGES, [30, 29.5, 20, 0, -0.5, -10, 99999.5, 100000, -100000, 1e15, -1e15]),
+    ("since", RANGE_DATES, ["2020-01-01", "2019-12-31", "2000-01-01", "1970-01-01", "1000-01-01", "0999-12-31",
+                            "2999-12-31", "3000-01-01", "0001-01-01", "9999-12-31"]),
+], ids=["number", "date"])
+def test_range_conditions_find_exactly_the_portable_people_at_the_edges(world, admin, monkeypatch, field, values,
+                                                                        bounds):
+    for n, value in enumerate(values):
+        _set(factories.person(first_name=f"R{n}"), custom_fields={field: value, "other": value})
+    for bound in bounds:
+        for operator in ("lt", "lte", "gt", "gte"):
+            definition = _all({"type": "custom_field", "field": field, "operator": operator, "value": bound})
+            fast = _names(admin, definition)
+            assert fast == _portable_names(admin, definition, monkeypatch), (operator, bound)
+            assert len(fast & {f"R{n}" for n in range(len(values))}) > 0 or operator in ("lt", "lte"), (operator,
+                                                                                                     bound)
+
+
+def test_a_range_condition_on_postgresql_is_answered_by_the_facts_index(world, admin):
+    definition = _all({"type": "email_status", "statuses": ["subscribed"]},
+                      {"type": "custom_field", "field": "age", "operator": "lt", "value": 40},
+                      {"type": "custom_field", "field": "since", "operator": "gte", "value": "2020-01-01"})
+    assert _names(admin, definition) == {"Ann"}
+    sql = str(segment_people(admin, definition).query).split(" WHERE ", 1)[1]
+    if connection.vendor == "postgresql":
+        # The status in "has all of"; each range as "has any of" its buckets; the exact
+        # comparisons still run on the rows found.
+        assert sql.count('"facts" @>') == 1 and sql.count('"facts" &&') == 2
+        assert "-> age" in sql and "-> since" in sql
+
+
+def test_range_markers_follow_changes_to_custom_fields(world, admin):
+    ann = Person.objects.get(first_name="Ann")
+    younger = _all({"type": "custom_field", "field": "age", "operator": "lt", "value": 30})
+    assert _names(admin, younger) == {"Cat"}
+    _set(ann, custom_fields={**ann.custom_fields, "age": 29})
+    assert _names(admin, younger) == {"Ann", "Cat"}
+    _set(ann, custom_fields={**ann.custom_fields, "age": 30})
+    assert _names(admin, younger) == {"Cat"}

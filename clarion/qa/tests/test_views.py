@@ -249,3 +249,59 @@ def test_votes_reach_the_live_feed_folded_together(client, session, admin, north
     response = _live(client, session, etag)
     assert response.status_code == 200
     assert json.loads(response.content)["questions"][0]["votes"] == 1
+
+
+def test_a_current_poll_never_reads_the_feed_body_from_the_cache(client, session, admin, monkeypatch):
+    from clarion.qa import live
+
+    services.question_approve(question=ask(session), moderator=admin)
+    etag = _live(client, session)["ETag"]
+    read = []
+    real_get, real_get_many = live.cache.get, live.cache.get_many
+    monkeypatch.setattr(live.cache, "get", lambda key, *a, **k: read.append(key) or real_get(key, *a, **k))
+    monkeypatch.setattr(live.cache, "get_many", lambda keys, *a, **k: read.extend(keys) or real_get_many(keys, *a, **k))
+    assert _live(client, session, etag).status_code == 304
+    assert read and not [key for key in read if key.startswith(("qa:live:b:", "qa:live:z:"))]
+    assert _live(client, session).status_code == 200
+    assert [key for key in read if key.startswith("qa:live:b:")]
+
+
+def test_the_live_feed_is_gzipped_once_per_version_for_clients_that_accept_it(client, session, admin):
+    import gzip
+
+    services.question_approve(question=ask(session), moderator=admin)
+    url = reverse("qa:live", args=[session.slug])
+    plain = client.get(url)
+    zipped = client.get(url, HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert "Content-Encoding" not in plain and zipped["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.content) == plain.content
+    assert "Accept-Encoding" in zipped["Vary"] and "Accept-Encoding" in plain["Vary"]
+    assert zipped["ETag"] != plain["ETag"]  # one validator per content coding
+    assert client.get(url, HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=zipped["ETag"]).status_code == 304
+    assert client.get(url, HTTP_IF_NONE_MATCH=plain["ETag"]).status_code == 304
+    assert "Content-Encoding" not in client.get(url, HTTP_ACCEPT_ENCODING="gzip;q=0, br")
+
+
+def test_the_live_feed_skips_session_and_locale_middleware_but_keeps_the_safety_headers(client, session):
+    url = reverse("qa:live", args=[session.slug])
+    response = client.get(url, HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 200
+    assert response["Content-Security-Policy"] and response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"  # SecurityMiddleware still runs
+    assert "Accept-Language" not in response["Vary"] and "Cookie" not in response["Vary"]
+    assert not response.cookies
+    assert client.get(url, HTTP_HOST="evil.example").status_code == 400  # ALLOWED_HOSTS still holds
+    assert client.get(url.replace(session.slug, "no-such-session")).status_code == 404
+
+
+def test_a_feed_whose_bytes_left_the_cache_is_rebuilt(client, session, admin):
+    from django.core.cache import cache
+
+    from clarion.qa import live
+
+    services.question_approve(question=ask(session), moderator=admin)
+    first = _live(client, session)
+    version = json.loads(first.content)["version"]
+    cache.delete_many([live.body_key(session.slug, version, gzipped=z) for z in (False, True)])
+    again = _live(client, session)
+    assert again.status_code == 200 and again.content == first.content and again["ETag"] == first["ETag"]
