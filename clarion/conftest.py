@@ -87,6 +87,7 @@ def organiser_client(client, organiser):
 @pytest.fixture(scope="session")
 def browser():
     """One headless Chromium for the session (fails loudly if it is not installed)."""
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     from clarion.core.testing.browser import CHROMIUM, CHROMIUM_ARGS
@@ -95,6 +96,11 @@ def browser():
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
+        # While Playwright's event loop runs in this thread, Django (asgiref's Local) keeps
+        # this thread's database connections in a per-context store that is out of reach
+        # once the loop has stopped: left open, they keep the test database from being
+        # dropped. Close them before the loop stops.
+        connections.close_all()
 
 
 @pytest.fixture

@@ -9,11 +9,16 @@ it suppresses no one.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+import functools
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+from django.db import close_old_connections, connections
 
 from .models import Recipient
 from .sending import tokens
@@ -147,11 +152,27 @@ def process(*, rcpt_tos: list[str], content: bytes) -> list[Outcome]:
     return outcomes
 
 
+def _process_unit(*, rcpt_tos: list[str], content: bytes) -> list[Outcome]:
+    """One received message as one unit of work, like a request: a connection past
+    CONN_MAX_AGE or broken (database restarted) is replaced before and after."""
+    close_old_connections()
+    try:
+        return process(rcpt_tos=rcpt_tos, content=content)
+    finally:
+        close_old_connections()
+
+
 class Handler:
-    """aiosmtpd handler: accepts mail for the VERP domain only, then processes it."""
+    """aiosmtpd handler: accepts mail for the VERP domain only, then processes it.
+
+    Messages are processed one at a time in the handler's own worker thread, which
+    holds the receiver's database connection; call ``close()`` after the controller
+    has stopped to close that connection and end the thread.
+    """
 
     def __init__(self, domain: str):
         self.domain = domain.lower()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clarion-inbound")
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.rpartition("@")[2].lower() != self.domain:
@@ -160,14 +181,17 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        from asgiref.sync import sync_to_async
-
+        work = functools.partial(_process_unit, rcpt_tos=list(envelope.rcpt_tos), content=envelope.content)
         try:
-            outcomes = await sync_to_async(process, thread_sensitive=True)(
-                rcpt_tos=list(envelope.rcpt_tos), content=envelope.content)
+            outcomes = await asyncio.get_running_loop().run_in_executor(self._worker, work)
         except Exception:
             log.exception("inbound: processing failed")
             return "451 4.3.0 Processing failed, try again later"
         for o in outcomes:
             log.info("inbound: %s %s %s", o.kind, o.recipient_id, o.detail)
         return "250 OK"
+
+    def close(self) -> None:
+        """Close the worker thread's database connection, then end the thread."""
+        self._worker.submit(connections.close_all).result()
+        self._worker.shutdown(wait=True)

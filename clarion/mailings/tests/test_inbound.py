@@ -24,10 +24,14 @@ def inbound(mail_settings):
     from clarion.core.testing.smtp import _free_port
 
     port = _free_port()
-    controller = Controller(Handler("bounces.example.org"), hostname="127.0.0.1", port=port)
+    handler = Handler("bounces.example.org")
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    yield port
-    controller.stop()
+    try:
+        yield port
+    finally:
+        controller.stop()
+        handler.close()
 
 
 def dsn(to: str, status: str, action: str = "failed") -> bytes:

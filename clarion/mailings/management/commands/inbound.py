@@ -44,3 +44,4 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, lambda *a: stop.set())
         stop.wait()
         controller.stop()
+        handler.close()
