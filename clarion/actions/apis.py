@@ -45,9 +45,9 @@ from django.utils.translation import gettext as _
 from clarion.api import background, hal
 from clarion.api import selectors as api_selectors
 from clarion.api.errors import ApiError
-from clarion.api.filters import FilterError, _datetime, _text, parse_filter
+from clarion.api.filters import _datetime, _text
 from clarion.api.pagination import paginate
-from clarion.api.views import _has_nul, _json_body, _page, endpoint
+from clarion.api.views import _has_nul, _json_body, _page, endpoint, filter_or_400
 
 from . import selectors, services
 from .models import ActionPage, Submission
@@ -442,13 +442,6 @@ def _update_later(key, *, kinds: list[str], page_id: int, data: dict) -> None:
 # --- Views --------------------------------------------------------------------------------
 
 
-def _filter(request, fields):
-    text = request.GET.get("filter", "")
-    try:
-        return text.strip(), parse_filter(text, fields)
-    except FilterError as exc:
-        raise ApiError(400, str(exc)) from None
-
 
 def _key_reach(key) -> str:
     return api_selectors.api_scope_fingerprint(key)
@@ -456,7 +449,7 @@ def _key_reach(key) -> str:
 
 def _page_collection(request, key, *, kinds, rel: str, url_name: str, build):
     page_no, per_page = _page(request)
-    text, condition = _filter(request, PAGE_FILTER_FIELDS)
+    condition, text = filter_or_400(request, PAGE_FILTER_FIELDS)
     result = paginate(
         selectors.api_pages(key, kinds).filter(condition),
         page=page_no,
@@ -474,7 +467,7 @@ def _submission_collection(request, key, qs, *, kind: str, rel: str, url_name: s
     if not key.allows("people"):
         raise ApiError(403, _("This API key may not use people."))
     page_no, per_page = _page(request)
-    text, condition = _filter(request, SUBMISSION_FILTER_FIELDS)
+    condition, text = filter_or_400(request, SUBMISSION_FILTER_FIELDS)
     result = paginate(
         qs.filter(condition),
         page=page_no,

@@ -21,7 +21,7 @@ Using it from a view (any app's ``apis.py``)::
         if background.requested(request):
             return background.queue(key=key, name="petitions.signature",
                                     page_id=int(page_id), data=data)
-        ...
+        # … the write itself, as without background processing
 
 The API's own writers (``people.signup``, ``people.update``, ``tags.tagging``) are
 registered at the end of ``clarion/api/services.py``.

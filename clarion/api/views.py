@@ -13,7 +13,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.urls import URLPattern
 from django.utils.translation import gettext as _
@@ -24,7 +24,7 @@ from clarion.people.models import PersonIdentifier, Tag
 
 from . import background, documents, hal, selectors, services
 from .errors import ApiError
-from .filters import FilterError, parse_filter
+from .filters import PEOPLE_FIELDS, FilterError, parse_filter
 from .pagination import page_params, paginate
 
 RATE_WINDOW = 60
@@ -120,6 +120,57 @@ def _page(request):
         return page_params(request.GET)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
+
+
+def filter_or_400(request, fields) -> tuple[Q, str]:
+    """``filter=`` of ``request`` as a Q over ``fields`` (see ``filters.py``), with its
+    stripped text for the paging cache; a filter that does not parse is a 400."""
+    raw = request.GET.get("filter", "")
+    try:
+        return parse_filter(raw, fields), raw.strip()
+    except FilterError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def collection_response(
+    request,
+    key,
+    qs,
+    *,
+    filters,
+    scope: str,
+    rel: str,
+    url_name: str,
+    build,
+    reload=None,
+    **url_kwargs,
+):
+    """One page of ``qs`` narrowed by ``filter=`` over ``filters``, as a HAL collection
+    of ``build(request, row)`` documents linked from ``url_name``.
+
+    Pages are keyset seeks cached under ``scope``, the key's reach and the filter, so
+    ``scope`` must name the collection and any parent in it. ``reload(queryset)``, when
+    given, re-reads the page's rows with annotations (counts, totals) that would be too
+    costly on the whole collection.
+    """
+    page, per_page = _page(request)
+    condition, raw = filter_or_400(request, filters)
+    result = paginate(
+        qs.filter(condition),
+        page=page,
+        per_page=per_page,
+        cache_scope=f"{scope}|{selectors.api_scope_fingerprint(key)}|{raw}",
+    )
+    rows = result.rows
+    if reload is not None:
+        by_pk = {r.pk: r for r in reload(qs.model.objects.filter(pk__in=[r.pk for r in rows]))}
+        rows = [by_pk[r.pk] for r in rows if r.pk in by_pk]
+    items = [build(request, row) for row in rows]
+    return hal.hal_response(
+        hal.collection_document(
+            request, page=result, rel=rel, items=items, url_name=url_name, **url_kwargs
+        )
+    )
 
 
 # For other apps' apis.py: the same body, paging and filter checks as these views.
@@ -233,17 +284,13 @@ def people(request, key):
             hal.person_document(request, person), status=201 if created else 200
         )
     page, per_page = _page(request)
-    text = request.GET.get("filter", "")
-    try:
-        condition = parse_filter(text)
-    except FilterError as exc:
-        raise ApiError(400, str(exc)) from None
+    condition, text = filter_or_400(request, PEOPLE_FIELDS)
     qs = selectors.api_people(key).filter(condition)
     result = paginate(
         qs,
         page=page,
         per_page=per_page,
-        cache_scope=f"people|{selectors.api_scope_fingerprint(key)}|{text.strip()}",
+        cache_scope=f"people|{selectors.api_scope_fingerprint(key)}|{text}",
     )
     rows = {
         p.pk: p

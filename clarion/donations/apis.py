@@ -25,8 +25,7 @@ from clarion.actions.services import page_save
 from clarion.api import background, hal
 from clarion.api import services as api_services
 from clarion.api.errors import ApiError
-from clarion.api.filters import FilterError, _datetime, _text, parse_filter
-from clarion.api.pagination import paginate
+from clarion.api.filters import _datetime, _text
 from clarion.api.payloads import (
     linked_person,
     nested,
@@ -35,8 +34,8 @@ from clarion.api.payloads import (
     unknown_fields,
     when,
 )
-from clarion.api.selectors import _int_id, api_person, api_scope_fingerprint
-from clarion.api.views import _page, endpoint
+from clarion.api.selectors import _int_id, api_person
+from clarion.api.views import collection_response, endpoint
 
 from . import selectors, services
 from .models import Donation
@@ -243,13 +242,6 @@ def _require_people(key) -> None:
         raise ApiError(403, _("This API key may not use people."))
 
 
-def _filter(request, fields) -> tuple[Q, str]:
-    raw = request.GET.get("filter", "")
-    try:
-        return parse_filter(raw, fields), raw.strip()
-    except FilterError as exc:
-        raise ApiError(400, str(exc)) from None
-
 
 def _free_slug(title: str) -> str:
     base = slugify(title)[:70] or "fundraiser"
@@ -399,27 +391,16 @@ def fundraising_pages(request, key):
             ),
             status=201,
         )
-    page_number, per_page = _page(request)
-    condition, raw = _filter(request, PAGE_FILTERS)
-    result = paginate(
-        selectors.api_fundraising_pages(key).filter(condition),
-        page=page_number,
-        per_page=per_page,
-        cache_scope=f"fundraising_pages|{api_scope_fingerprint(key)}|{raw}",
-    )
-    rows = {
-        p.pk: p
-        for p in _with_totals(ActionPage.objects.filter(pk__in=[r.pk for r in result.rows]))
-    }
-    items = [fundraising_page_document(request, rows[r.pk]) for r in result.rows if r.pk in rows]
-    return hal.hal_response(
-        hal.collection_document(
-            request,
-            page=result,
-            rel="osdi:fundraising_pages",
-            items=items,
-            url_name="fundraising_pages",
-        )
+    return collection_response(
+        request,
+        key,
+        selectors.api_fundraising_pages(key),
+        filters=PAGE_FILTERS,
+        scope="fundraising_pages",
+        rel="osdi:fundraising_pages",
+        url_name="fundraising_pages",
+        build=fundraising_page_document,
+        reload=_with_totals,
     )
 
 
@@ -436,19 +417,16 @@ def fundraising_page(request, key, page_id):
 
 
 def _donation_page(request, key, qs, *, scope: str, url_name: str, **kwargs):
-    page_number, per_page = _page(request)
-    condition, raw = _filter(request, DONATION_FILTERS)
-    result = paginate(
-        qs.filter(condition),
-        page=page_number,
-        per_page=per_page,
-        cache_scope=f"{scope}|{api_scope_fingerprint(key)}|{raw}",
-    )
-    items = [donation_document(request, d) for d in result.rows]
-    return hal.hal_response(
-        hal.collection_document(
-            request, page=result, rel="osdi:donations", items=items, url_name=url_name, **kwargs
-        )
+    return collection_response(
+        request,
+        key,
+        qs,
+        filters=DONATION_FILTERS,
+        scope=scope,
+        rel="osdi:donations",
+        url_name=url_name,
+        build=donation_document,
+        **kwargs,
     )
 
 

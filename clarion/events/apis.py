@@ -24,8 +24,7 @@ from django.utils.translation import gettext as _
 from clarion.api import background, hal
 from clarion.api import services as api_services
 from clarion.api.errors import ApiError
-from clarion.api.filters import FilterError, _datetime, _text, parse_filter
-from clarion.api.pagination import paginate
+from clarion.api.filters import _datetime, _text
 from clarion.api.payloads import (
     linked_person,
     nested,
@@ -34,8 +33,8 @@ from clarion.api.payloads import (
     unknown_fields,
     when,
 )
-from clarion.api.selectors import _int_id, api_person, api_scope_fingerprint
-from clarion.api.views import _page, endpoint
+from clarion.api.selectors import _int_id, api_person
+from clarion.api.views import collection_response, endpoint
 
 from . import selectors, services
 from .models import Event, Rsvp
@@ -250,13 +249,6 @@ def _require_people(key) -> None:
         raise ApiError(403, _("This API key may not use people."))
 
 
-def _filter(request, fields) -> tuple[Q, str]:
-    raw = request.GET.get("filter", "")
-    try:
-        return parse_filter(raw, fields), raw.strip()
-    except FilterError as exc:
-        raise ApiError(400, str(exc)) from None
-
 
 def _whole_number(value: Any, field: str, *, allow_none: bool = False) -> int | None:
     """A whole number from 0 to MAX_NUMBER, given as a number or (from a query string
@@ -451,20 +443,16 @@ def events(request, key):
             event_document(request, _with_counts(Event.objects.filter(pk=event.pk)).get()),
             status=201,
         )
-    page, per_page = _page(request)
-    condition, raw = _filter(request, EVENT_FILTERS)
-    result = paginate(
-        selectors.api_events(key).filter(condition),
-        page=page,
-        per_page=per_page,
-        cache_scope=f"events|{api_scope_fingerprint(key)}|{raw}",
-    )
-    rows = {e.pk: e for e in _with_counts(Event.objects.filter(pk__in=[r.pk for r in result.rows]))}
-    items = [event_document(request, rows[r.pk]) for r in result.rows if r.pk in rows]
-    return hal.hal_response(
-        hal.collection_document(
-            request, page=result, rel="osdi:events", items=items, url_name="events"
-        )
+    return collection_response(
+        request,
+        key,
+        selectors.api_events(key),
+        filters=EVENT_FILTERS,
+        scope="events",
+        rel="osdi:events",
+        url_name="events",
+        build=event_document,
+        reload=_with_counts,
     )
 
 
@@ -479,19 +467,16 @@ def event(request, key, event_id):
 
 
 def _attendance_page(request, key, qs, *, scope: str, url_name: str, **kwargs):
-    page, per_page = _page(request)
-    condition, raw = _filter(request, ATTENDANCE_FILTERS)
-    result = paginate(
-        qs.filter(condition),
-        page=page,
-        per_page=per_page,
-        cache_scope=f"{scope}|{api_scope_fingerprint(key)}|{raw}",
-    )
-    items = [attendance_document(request, rsvp) for rsvp in result.rows]
-    return hal.hal_response(
-        hal.collection_document(
-            request, page=result, rel="osdi:attendances", items=items, url_name=url_name, **kwargs
-        )
+    return collection_response(
+        request,
+        key,
+        qs,
+        filters=ATTENDANCE_FILTERS,
+        scope=scope,
+        rel="osdi:attendances",
+        url_name=url_name,
+        build=attendance_document,
+        **kwargs,
     )
 
 
