@@ -63,12 +63,17 @@ def _aiosmtpd_sink(port: int, count_file: str) -> None:
 
 def start_sink(port: int, count_file: str):
     """Returns (process, kind). smtp-sink -c counts; with aiosmtpd recipients are logged."""
-    sink = shutil.which("smtp-sink") or ("/usr/sbin/smtp-sink" if os.path.exists("/usr/sbin/smtp-sink") else None)
+    sink = shutil.which("smtp-sink") or (
+        "/usr/sbin/smtp-sink" if os.path.exists("/usr/sbin/smtp-sink") else None
+    )
     if sink:
         # -u: run as the current user; -d: dump each message to a file named by time/dir.
         user = "nobody" if os.geteuid() == 0 else os.environ.get("USER", "nobody")
-        proc = subprocess.Popen([sink, "-u", user, "-c", f"127.0.0.1:{port}", "256"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sink, "-u", user, "-c", f"127.0.0.1:{port}", "256"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(0.5)
         return proc, "smtp-sink"
     proc = multiprocessing.Process(target=_aiosmtpd_sink, args=(port, count_file), daemon=True)
@@ -83,12 +88,21 @@ def db_status(database_url: str, mailing_id: int) -> dict:
     workers are being measured on)."""
     import psycopg
 
-    with psycopg.connect(database_url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+    with psycopg.connect(
+        database_url.replace("postgres://", "postgresql://", 1), autocommit=True
+    ) as conn:
         status, frozen, finished = conn.execute(
             "SELECT status, extract(epoch FROM frozen_at), extract(epoch FROM finished_at) FROM mailings_mailing "
-            "WHERE id = %s", [mailing_id]).fetchone()
-        counts = dict(conn.execute("SELECT status, count(*) FROM mailings_recipient WHERE mailing_id = %s "
-                                   "GROUP BY status", [mailing_id]).fetchall())
+            "WHERE id = %s",
+            [mailing_id],
+        ).fetchone()
+        counts = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM mailings_recipient WHERE mailing_id = %s "
+                "GROUP BY status",
+                [mailing_id],
+            ).fetchall()
+        )
     return {"status": status, "counts": counts, "frozen": frozen, "finished": finished}
 
 
@@ -113,7 +127,11 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clarion_bench_blast")
     port = free_port()
-    load_before = "/".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
+    load_before = (
+        "/".join(Path("/proc/loadavg").read_text().split()[:3])
+        if Path("/proc/loadavg").exists()
+        else "?"
+    )
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"blast-{os.getpid()}"
     tmp.mkdir(parents=True, exist_ok=True)
     sink, kind = start_sink(port, str(tmp / "rcpts"))
@@ -124,17 +142,28 @@ def main() -> None:
     except Exception:
         sink.terminate()
         raise
-    env.update({
-        "CLARION_SECRET_KEY": "bench", "CLARION_SECURE": "0", "CLARION_VAR_DIR": str(tmp),
-        "CLARION_EMAIL_HOST": "127.0.0.1", "CLARION_EMAIL_PORT": str(port), "CLARION_LOG_LEVEL": "WARNING",
-        "CLARION_MAILINGS_SENDERS": str(WORKERS), "CLARION_TASK_BACKEND": "database",
-        "CLARION_MAILINGS_CONNECTIONS": str(CONNECTIONS),
-        "CLARION_SITE_URL": "https://clarion.example.org",
-    })
+    env.update(
+        {
+            "CLARION_SECRET_KEY": "bench",
+            "CLARION_SECURE": "0",
+            "CLARION_VAR_DIR": str(tmp),
+            "CLARION_EMAIL_HOST": "127.0.0.1",
+            "CLARION_EMAIL_PORT": str(port),
+            "CLARION_LOG_LEVEL": "WARNING",
+            "CLARION_MAILINGS_SENDERS": str(WORKERS),
+            "CLARION_TASK_BACKEND": "database",
+            "CLARION_MAILINGS_CONNECTIONS": str(CONNECTIONS),
+            "CLARION_SITE_URL": "https://clarion.example.org",
+        }
+    )
     world = World(env=env)
     try:
         world.migrate()
-        mailing_id = int(world.shell(f"from clarion.mailings import bench_support as b; b.seed({n}); print(b.make())"))
+        mailing_id = int(
+            world.shell(
+                f"from clarion.mailings import bench_support as b; b.seed({n}); print(b.make())"
+            )
+        )
         # A sample of the real rendered messages for the baseline (same size and shape).
         sample = world.shell(
             "from clarion.mailings.sending.compose import CompiledMailing; from clarion.mailings.models import Mailing;"
@@ -164,9 +193,15 @@ def main() -> None:
         drop()
         sink.terminate() if hasattr(sink, "terminate") else None
     frozen = float(st["frozen"]) - wall_start if st["frozen"] else float("nan")
-    print(f"sink={kind} recipients={n} sent={counts.get('sent', 0)} failed={counts.get('failed', 0)} "
-          f"uncertain={counts.get('uncertain', 0)} seconds={elapsed:.1f} (of which to frozen ledger: {frozen:.1f})")
-    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"] * 3
+    print(
+        f"sink={kind} recipients={n} sent={counts.get('sent', 0)} failed={counts.get('failed', 0)} "
+        f"uncertain={counts.get('uncertain', 0)} seconds={elapsed:.1f} (of which to frozen ledger: {frozen:.1f})"
+    )
+    load = (
+        Path("/proc/loadavg").read_text().split()[:3]
+        if Path("/proc/loadavg").exists()
+        else ["?"] * 3
+    )
     print(f"loadavg_before={load_before} loadavg_after={'/'.join(load)}")
     print(f"msgs_per_s={rate:.0f} baseline_per_s={base:.0f} ratio={rate / base:.2f}")
 

@@ -42,17 +42,29 @@ def main() -> None:
     sink = multiprocessing.Process(target=_aiosmtpd_sink, args=(port, str(rcpts)), daemon=True)
     sink.start()
     env, drop = postgres_db_env(url.rsplit("/", 1)[0] + "/clarion_bench_crash", "")
-    env.update({
-        "CLARION_SECRET_KEY": "bench", "CLARION_SECURE": "0", "CLARION_VAR_DIR": str(tmp),
-        "CLARION_EMAIL_HOST": "127.0.0.1", "CLARION_EMAIL_PORT": str(port), "CLARION_LOG_LEVEL": "WARNING",
-        "CLARION_MAILINGS_SENDERS": str(WORKERS), "CLARION_MAILINGS_WINDOW": str(WINDOW),
-        "CLARION_MAILINGS_LEASE_SECONDS": "3", "CLARION_TASK_BACKEND": "database",
-    })
+    env.update(
+        {
+            "CLARION_SECRET_KEY": "bench",
+            "CLARION_SECURE": "0",
+            "CLARION_VAR_DIR": str(tmp),
+            "CLARION_EMAIL_HOST": "127.0.0.1",
+            "CLARION_EMAIL_PORT": str(port),
+            "CLARION_LOG_LEVEL": "WARNING",
+            "CLARION_MAILINGS_SENDERS": str(WORKERS),
+            "CLARION_MAILINGS_WINDOW": str(WINDOW),
+            "CLARION_MAILINGS_LEASE_SECONDS": "3",
+            "CLARION_TASK_BACKEND": "database",
+        }
+    )
     world = World(env=env)
     rng = random.Random()
     try:
         world.migrate()
-        mailing_id = int(world.shell(f"from clarion.mailings import bench_support as b; b.seed({n}); print(b.make())"))
+        mailing_id = int(
+            world.shell(
+                f"from clarion.mailings import bench_support as b; b.seed({n}); print(b.make())"
+            )
+        )
         workers = [world.worker() for _ in range(WORKERS)]
         world.shell(f"from clarion.mailings import bench_support as b; b.send({mailing_id})")
         points = sorted(rng.sample(range(n // 20, n - n // 20), KILLS))
@@ -67,8 +79,11 @@ def main() -> None:
             time.sleep(0.5)
         for w in workers:
             kill(w)
-        ledger = json.loads(world.shell(
-            f"from clarion.mailings import bench_support as b; print(b.emails_by_status({mailing_id}))"))
+        ledger = json.loads(
+            world.shell(
+                f"from clarion.mailings import bench_support as b; print(b.emails_by_status({mailing_id}))"
+            )
+        )
     finally:
         drop()
         sink.terminate()
@@ -77,8 +92,10 @@ def main() -> None:
     lost = sum(1 for e, s in ledger.items() if s != "uncertain" and copies[e] == 0)
     uncertain = sum(1 for s in ledger.values() if s == "uncertain")
     load_after = "/".join(Path("/proc/loadavg").read_text().split()[:3])
-    print(f"recipients={n} received={sum(copies.values())} kills={KILLS} in_flight_window_per_worker={WINDOW} "
-          f"loadavg_before={load_before} loadavg_after={load_after}")
+    print(
+        f"recipients={n} received={sum(copies.values())} kills={KILLS} in_flight_window_per_worker={WINDOW} "
+        f"loadavg_before={load_before} loadavg_after={load_after}"
+    )
     print(f"lost={lost} duplicates={duplicates} uncertain={uncertain}")
 
 

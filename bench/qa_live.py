@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SLUG = "bench-live"
 
-URLS_MODULE = '''
+URLS_MODULE = """
 from django.core.cache import cache
 from django.http import HttpResponse
 from django.urls import include, path
@@ -50,14 +50,14 @@ def baseline(request):
 
 
 urlpatterns = [path("bench/baseline", baseline), path("", include("clarion.urls"))]
-'''
+"""
 
-SETTINGS_MODULE = '''
+SETTINGS_MODULE = """
 from clarion.settings import *  # noqa: F403
 ROOT_URLCONF = "qa_live_bench_urls"
-'''
+"""
 
-WRK_LUA = '''
+WRK_LUA = """
 local etag = nil
 request = function()
   if etag then
@@ -68,7 +68,7 @@ end
 response = function(status, headers, body)
   if headers["ETag"] then etag = headers["ETag"] end
 end
-'''
+"""
 
 
 def _env(args) -> dict[str, str]:
@@ -118,23 +118,33 @@ def setup_data() -> tuple[int, list[int]]:
     from clarion.qa.models import Question, Session, Vote
 
     Session.objects.filter(slug=SLUG).delete()
-    session = Session.objects.create(slug=SLUG, title="Bench live", host="Leader", status=Session.Status.OPEN)
+    session = Session.objects.create(
+        slug=SLUG, title="Bench live", host="Leader", status=Session.Status.OPEN
+    )
     Person.objects.filter(email__endswith="@qa-bench.test").delete()
     people = Person.objects.bulk_create(
         [Person(email=f"p{i}@qa-bench.test", first_name=f"Asker{i}") for i in range(2500)]
     )
-    questions = Question.objects.bulk_create([
-        Question(session=session, person=people[i], display_name=f"Asker{i} Example",
-                 text=f"Question {i}: what will you do about issue number {i} in our town?",
-                 status=Question.Status.APPROVED)
-        for i in range(500)
-    ])
+    questions = Question.objects.bulk_create(
+        [
+            Question(
+                session=session,
+                person=people[i],
+                display_name=f"Asker{i} Example",
+                text=f"Question {i}: what will you do about issue number {i} in our town?",
+                status=Question.Status.APPROVED,
+            )
+            for i in range(500)
+        ]
+    )
     Vote.objects.filter(question__session=session).delete()
     cache.clear()
     return session.pk, [q.pk for q in questions] + [p.pk for p in people]
 
 
-def voter(stop_at: float, question_ids: list[int], person_ids: list[int], counter_path: str) -> None:
+def voter(
+    stop_at: float, question_ids: list[int], person_ids: list[int], counter_path: str
+) -> None:
     """Cast votes (each bumps the live version) until ``stop_at``; write the count."""
     import django
 
@@ -159,8 +169,22 @@ def voter(stop_at: float, question_ids: list[int], person_ids: list[int], counte
 
 def run_wrk(url: str, seconds: int, connections: int, lua: str) -> tuple[float, float]:
     out = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", lua, url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            lua,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     m = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
@@ -193,14 +217,30 @@ def main() -> None:
     _createdb(env["DATABASE_URL"])
     session_id, ids = setup_data()
     question_ids, person_ids = ids[:500], ids[500:]
-    print(f"database={env['DATABASE_URL'].split('@')[-1]} cache={'redis' if env.get('REDIS_URL') else 'database'}",
-          file=sys.stderr)
+    print(
+        f"database={env['DATABASE_URL'].split('@')[-1]} cache={'redis' if env.get('REDIS_URL') else 'database'}",
+        file=sys.stderr,
+    )
 
     gunicorn = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "clarion.wsgi:application",
-         "-b", f"127.0.0.1:{args.port}", "-w", str(args.workers), "-k", "gthread", "--threads", str(args.threads),
-         "--keep-alive", "30", "--log-level", "warning"],
-        env=env, start_new_session=True,
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "clarion.wsgi:application",
+            "-b",
+            f"127.0.0.1:{args.port}",
+            "-w",
+            str(args.workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(args.threads),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{args.port}"
     try:

@@ -37,48 +37,159 @@ def segments(tags: list[int]) -> list[tuple[str, dict]]:
 
     subscribed = {"type": "email_status", "statuses": ["subscribed"]}
     return [
-        ("volunteers in Leeds, subscribed, canvassing",
-         {"op": "all", "conditions": [t([mid]), {"type": "area", "area": "C-LDS"}, subscribed,
-                                      {"type": "custom_field", "field": "volunteer_interest",
-                                       "operator": "eq", "value": "Canvassing"}]}),
-        ("two issues in the North, subscribed, gift aid",
-         {"op": "all", "conditions": [t([popular, mid], "all"), {"type": "area", "area": "R-N"}, subscribed,
-                                      {"type": "custom_field", "field": "gift_aid", "operator": "yes"}]}),
-        ("any of three tags in Bristol, subscribed, born before 1970",
-         {"op": "all", "conditions": [t([mid, niche, tags[60]]), {"type": "area", "area": "C-BRS"}, subscribed,
-                                      {"type": "custom_field", "field": "birth_year", "operator": "lt",
-                                       "value": 1970}]}),
-        ("niche tag, the South, subscribed, events",
-         {"op": "all", "conditions": [t([niche]), {"type": "area", "area": "R-S"}, subscribed,
-                                      {"type": "custom_field", "field": "volunteer_interest",
-                                       "operator": "in", "value": ["Events", "Leafleting"]}]}),
-        ("tag but not another, Midlands branch, subscribed, NHS staff",
-         {"op": "all", "conditions": [t([tags[10]]), {"op": "not", "conditions": [t([tags[11]])]},
-                                      {"type": "area", "area": "B-BHM1"}, subscribed,
-                                      {"type": "custom_field", "field": "employer", "operator": "eq",
-                                       "value": "NHS"}]}),
-        ("popular tag, Manchester, subscribed or not yet asked, leafleting",
-         {"op": "all", "conditions": [t([popular]), {"type": "area", "area": "C-MAN"},
-                                      {"type": "email_status", "statuses": ["subscribed", "none"]},
-                                      {"type": "custom_field", "field": "volunteer_interest",
-                                       "operator": "eq", "value": "Leafleting"}]}),
-        ("(tag A or tag B) and tag C, Newcastle, subscribed, gift aid",
-         {"op": "all", "conditions": [{"op": "any", "conditions": [t([tags[30]]), t([tags[40]])]}, t([tags[5]]),
-                                      {"type": "area", "area": "C-NCL"}, subscribed,
-                                      {"type": "custom_field", "field": "gift_aid", "operator": "yes"}]}),
-        ("all of three tags, the Midlands, subscribed, phone banking",
-         {"op": "all", "conditions": [t([tags[1], tags[4], tags[8]], "all"), {"type": "area", "area": "R-M"},
-                                      subscribed,
-                                      {"type": "custom_field", "field": "volunteer_interest",
-                                       "operator": "eq", "value": "Phone banking"}]}),
-        ("mid tag, Brighton, subscribed, first contact since 2022",
-         {"op": "all", "conditions": [t([tags[25]]), {"type": "area", "area": "C-BTN"}, subscribed,
-                                      {"type": "custom_field", "field": "first_contact", "operator": "gte",
-                                       "value": "2022-01-01"}]}),
-        ("niche tags, Nottingham, subscribed members with gift aid",
-         {"op": "all", "conditions": [t([tags[150], tags[90]]), {"type": "area", "area": "C-NOT"}, subscribed,
-                                      {"type": "membership", "statuses": ["active"]},
-                                      {"type": "custom_field", "field": "gift_aid", "operator": "yes"}]}),
+        (
+            "volunteers in Leeds, subscribed, canvassing",
+            {
+                "op": "all",
+                "conditions": [
+                    t([mid]),
+                    {"type": "area", "area": "C-LDS"},
+                    subscribed,
+                    {
+                        "type": "custom_field",
+                        "field": "volunteer_interest",
+                        "operator": "eq",
+                        "value": "Canvassing",
+                    },
+                ],
+            },
+        ),
+        (
+            "two issues in the North, subscribed, gift aid",
+            {
+                "op": "all",
+                "conditions": [
+                    t([popular, mid], "all"),
+                    {"type": "area", "area": "R-N"},
+                    subscribed,
+                    {"type": "custom_field", "field": "gift_aid", "operator": "yes"},
+                ],
+            },
+        ),
+        (
+            "any of three tags in Bristol, subscribed, born before 1970",
+            {
+                "op": "all",
+                "conditions": [
+                    t([mid, niche, tags[60]]),
+                    {"type": "area", "area": "C-BRS"},
+                    subscribed,
+                    {
+                        "type": "custom_field",
+                        "field": "birth_year",
+                        "operator": "lt",
+                        "value": 1970,
+                    },
+                ],
+            },
+        ),
+        (
+            "niche tag, the South, subscribed, events",
+            {
+                "op": "all",
+                "conditions": [
+                    t([niche]),
+                    {"type": "area", "area": "R-S"},
+                    subscribed,
+                    {
+                        "type": "custom_field",
+                        "field": "volunteer_interest",
+                        "operator": "in",
+                        "value": ["Events", "Leafleting"],
+                    },
+                ],
+            },
+        ),
+        (
+            "tag but not another, Midlands branch, subscribed, NHS staff",
+            {
+                "op": "all",
+                "conditions": [
+                    t([tags[10]]),
+                    {"op": "not", "conditions": [t([tags[11]])]},
+                    {"type": "area", "area": "B-BHM1"},
+                    subscribed,
+                    {"type": "custom_field", "field": "employer", "operator": "eq", "value": "NHS"},
+                ],
+            },
+        ),
+        (
+            "popular tag, Manchester, subscribed or not yet asked, leafleting",
+            {
+                "op": "all",
+                "conditions": [
+                    t([popular]),
+                    {"type": "area", "area": "C-MAN"},
+                    {"type": "email_status", "statuses": ["subscribed", "none"]},
+                    {
+                        "type": "custom_field",
+                        "field": "volunteer_interest",
+                        "operator": "eq",
+                        "value": "Leafleting",
+                    },
+                ],
+            },
+        ),
+        (
+            "(tag A or tag B) and tag C, Newcastle, subscribed, gift aid",
+            {
+                "op": "all",
+                "conditions": [
+                    {"op": "any", "conditions": [t([tags[30]]), t([tags[40]])]},
+                    t([tags[5]]),
+                    {"type": "area", "area": "C-NCL"},
+                    subscribed,
+                    {"type": "custom_field", "field": "gift_aid", "operator": "yes"},
+                ],
+            },
+        ),
+        (
+            "all of three tags, the Midlands, subscribed, phone banking",
+            {
+                "op": "all",
+                "conditions": [
+                    t([tags[1], tags[4], tags[8]], "all"),
+                    {"type": "area", "area": "R-M"},
+                    subscribed,
+                    {
+                        "type": "custom_field",
+                        "field": "volunteer_interest",
+                        "operator": "eq",
+                        "value": "Phone banking",
+                    },
+                ],
+            },
+        ),
+        (
+            "mid tag, Brighton, subscribed, first contact since 2022",
+            {
+                "op": "all",
+                "conditions": [
+                    t([tags[25]]),
+                    {"type": "area", "area": "C-BTN"},
+                    subscribed,
+                    {
+                        "type": "custom_field",
+                        "field": "first_contact",
+                        "operator": "gte",
+                        "value": "2022-01-01",
+                    },
+                ],
+            },
+        ),
+        (
+            "niche tags, Nottingham, subscribed members with gift aid",
+            {
+                "op": "all",
+                "conditions": [
+                    t([tags[150], tags[90]]),
+                    {"type": "area", "area": "C-NOT"},
+                    subscribed,
+                    {"type": "membership", "statuses": ["active"]},
+                    {"type": "custom_field", "field": "gift_aid", "operator": "yes"},
+                ],
+            },
+        ),
     ]
 
 
@@ -93,7 +204,8 @@ def explain_count(qs) -> str:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT set_config('work_mem', %s, true)", [COUNT_WORK_MEM])
         # ``sql`` is the ORM-compiled query; every value in it is in ``params``.
-        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM ({sql}) AS segment", params)  # noqa: S608
+        explain = f"EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM ({sql}) AS segment"  # noqa: S608
+        cursor.execute(explain, params)
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
@@ -103,8 +215,11 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
-    parser.add_argument("--explain", action="store_true",
-                        help="print EXPLAIN (ANALYZE, BUFFERS) of each segment's count")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print EXPLAIN (ANALYZE, BUFFERS) of each segment's count",
+    )
     args = parser.parse_args()
 
     import psycopg

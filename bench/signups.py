@@ -198,17 +198,38 @@ def run_wrk(url: str, script: Path, seconds: float, connections: int, values: di
         text = text.replace(f"@{key}@", str(value))
     script.write_text(text)
     out = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{int(seconds) + GRACE_SECONDS}s",
-         "--timeout", f"{GRACE_SECONDS}s", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(connections),
+            "-d",
+            f"{int(seconds) + GRACE_SECONDS}s",
+            "--timeout",
+            f"{GRACE_SECONDS}s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     found = re.search(r"ACKS (\d+) OTHERS (\d+) SENT (\d+) P99US (\d+) ERRORS (\d+)", out)
     if not found:
         sys.exit(f"wrk gave no summary:\n{out}")
     acks, others, sent, p99, errors = map(int, found.groups())
     sent -= 1  # wrk calls request() once more, unsent, to check the script
-    return {"acks": acks, "others": others, "sent": sent, "errors": errors, "p99_ms": p99 / 1000,
-            "per_s": acks / (deadline - start), "raw": out}
+    return {
+        "acks": acks,
+        "others": others,
+        "sent": sent,
+        "errors": errors,
+        "p99_ms": p99 / 1000,
+        "per_s": acks / (deadline - start),
+        "raw": out,
+    }
 
 
 def drained_count(dsn: str, sql: str, params: tuple = (), *, timeout: float = 60.0) -> int:
@@ -228,35 +249,43 @@ def drained_count(dsn: str, sql: str, params: tuple = (), *, timeout: float = 60
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--warm-up", type=float, default=3)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread only)")
-    parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"))
+    parser.add_argument(
+        "--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     if not redis_up():
-        sys.exit("Redis is needed on 127.0.0.1:6379 (cache and rate limits run there in production).")
+        sys.exit(
+            "Redis is needed on 127.0.0.1:6379 (cache and rate limits run there in production)."
+        )
 
     work = Path(tempfile.mkdtemp(prefix="clarion-bench-signups-"))
     (work / "bench_signups_settings.py").write_text(SETTINGS)
     (work / "bench_signups_urls.py").write_text(URLS)
     env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": recreate_database(args.pg),
-        "DJANGO_SETTINGS_MODULE": "bench_signups_settings",
-        "PYTHONPATH": f"{work}:{ROOT}",
-        "CLARION_SECRET_KEY": "bench-only-" + "x" * 40,
-        "CLARION_SECURE": "0",
-        "CLARION_STATIC_MANIFEST": "0",
-        "CLARION_VAR_DIR": str(work / "var"),
-        "CLARION_TASK_BACKEND": "database",
-        "REDIS_URL": "redis://127.0.0.1:6379/14",
-    })
+    env.update(
+        {
+            "DATABASE_URL": recreate_database(args.pg),
+            "DJANGO_SETTINGS_MODULE": "bench_signups_settings",
+            "PYTHONPATH": f"{work}:{ROOT}",
+            "CLARION_SECRET_KEY": "bench-only-" + "x" * 40,
+            "CLARION_SECURE": "0",
+            "CLARION_STATIC_MANIFEST": "0",
+            "CLARION_VAR_DIR": str(work / "var"),
+            "CLARION_TASK_BACKEND": "database",
+            "REDIS_URL": "redis://127.0.0.1:6379/14",
+        }
+    )
     for name in ("CLARION_DEBUG", "CLARION_DEMO"):
         env.pop(name, None)
     subprocess.run(["redis-cli", "-n", "14", "FLUSHDB"], capture_output=True, check=True)
@@ -277,9 +306,20 @@ def main() -> None:
     subprocess.run([str(BIN / "python"), "-c", setup], env=env, check=True)
 
     port = free_port()
-    server_cmd = [str(BIN / "gunicorn"), "clarion.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                  "--workers", str(args.workers), "--worker-class", args.worker_class,
-                  "--backlog", "2048", "--log-level", "warning"]
+    server_cmd = [
+        str(BIN / "gunicorn"),
+        "clarion.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        args.worker_class,
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
+    ]
     if args.worker_class == "gthread":
         server_cmd += ["--threads", str(args.threads)]
     server = subprocess.Popen(server_cmd, env=env, start_new_session=True)
@@ -294,15 +334,27 @@ def main() -> None:
                 time.sleep(0.2)
         page = urllib.request.urlopen(f"{base}/act/{SLUG}/", timeout=5)
         cookie = re.search(r"csrftoken=([^;]+)", page.headers.get("Set-Cookie", "")).group(1)
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.read().decode()).group(1)
+        token = re.search(
+            r'name="csrfmiddlewaretoken" value="([^"]+)"', page.read().decode()
+        ).group(1)
         lua = work / "load.lua"
         sign = {"COOKIE": cookie, "TOKEN": token, "OK": 302}
         bare = {"COOKIE": cookie, "TOKEN": token, "OK": 201, "PATH": "/bench/insert/"}
 
-        run_wrk(f"{base}/act/{WARM_SLUG}/", lua, args.warm_up, args.connections,
-                {**sign, "PATH": f"/act/{WARM_SLUG}/", "RUN": "warm"})
-        signs = run_wrk(f"{base}/act/{SLUG}/", lua, args.seconds, args.connections,
-                        {**sign, "PATH": f"/act/{SLUG}/", "RUN": "run"})
+        run_wrk(
+            f"{base}/act/{WARM_SLUG}/",
+            lua,
+            args.warm_up,
+            args.connections,
+            {**sign, "PATH": f"/act/{WARM_SLUG}/", "RUN": "warm"},
+        )
+        signs = run_wrk(
+            f"{base}/act/{SLUG}/",
+            lua,
+            args.seconds,
+            args.connections,
+            {**sign, "PATH": f"/act/{SLUG}/", "RUN": "run"},
+        )
         committed = drained_count(
             dsn,
             "SELECT count(*) FROM actions_submission s JOIN actions_actionpage p ON p.id = s.page_id"
@@ -319,24 +371,34 @@ def main() -> None:
                 (SLUG,),
             ).fetchone()[0]
 
-        run_wrk(f"{base}/bench/insert/", lua, args.warm_up, args.connections, {**bare, "RUN": "warm"})
+        run_wrk(
+            f"{base}/bench/insert/", lua, args.warm_up, args.connections, {**bare, "RUN": "warm"}
+        )
         drained_count(dsn, "SELECT count(*) FROM bench_baseline")
-        baseline = run_wrk(f"{base}/bench/insert/", lua, args.seconds, args.connections, {**bare, "RUN": "run"})
+        baseline = run_wrk(
+            f"{base}/bench/insert/", lua, args.seconds, args.connections, {**bare, "RUN": "run"}
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
     ratio = signs["per_s"] / baseline["per_s"] if baseline["per_s"] else 0.0
-    print(f"signatures: {signs['sent']} sent, {signs['acks']} acknowledged (302), {signs['others']} other "
-          f"answers, {signs['errors']} socket errors/timeouts, {committed} committed, {queued} emails queued; "
-          f"p99 {signs['p99_ms']:.1f} ms")
-    print(f"baseline: {baseline['acks']} bare inserts acknowledged of {baseline['sent']} sent, "
-          f"p99 {baseline['p99_ms']:.1f} ms")
-    print(f"server: gunicorn {args.workers} {args.worker_class} workers"
-          + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")
-          + f", DEBUG off, CONN_MAX_AGE=600, cache and rate limits on Redis; wrk 2 threads, "
-          f"{args.connections} connections, {args.seconds:g}s each after {args.warm_up:g}s warm-up; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"signatures: {signs['sent']} sent, {signs['acks']} acknowledged (302), {signs['others']} other "
+        f"answers, {signs['errors']} socket errors/timeouts, {committed} committed, {queued} emails queued; "
+        f"p99 {signs['p99_ms']:.1f} ms"
+    )
+    print(
+        f"baseline: {baseline['acks']} bare inserts acknowledged of {baseline['sent']} sent, "
+        f"p99 {baseline['p99_ms']:.1f} ms"
+    )
+    print(
+        f"server: gunicorn {args.workers} {args.worker_class} workers"
+        + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")
+        + f", DEBUG off, CONN_MAX_AGE=600, cache and rate limits on Redis; wrk 2 threads, "
+        f"{args.connections} connections, {args.seconds:g}s each after {args.warm_up:g}s warm-up; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     print(
         f"signups_per_s={signs['per_s']:.0f} p99_ms={signs['p99_ms']:.1f} committed={committed} "
         f"acknowledged={signs['acks']} baseline_per_s={baseline['per_s']:.0f} ratio={ratio:.2f}"

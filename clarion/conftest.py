@@ -47,12 +47,16 @@ def admin(areas):
 
 @pytest.fixture
 def organiser(areas):
-    return factories.staff_user(role=User.Role.ORGANISER, area=areas.north, email="north@example.org")
+    return factories.staff_user(
+        role=User.Role.ORGANISER, area=areas.north, email="north@example.org"
+    )
 
 
 @pytest.fixture
 def south_organiser(areas):
-    return factories.staff_user(role=User.Role.ORGANISER, area=areas.south, email="south@example.org")
+    return factories.staff_user(
+        role=User.Role.ORGANISER, area=areas.south, email="south@example.org"
+    )
 
 
 @pytest.fixture
@@ -62,14 +66,22 @@ def analyst(areas):
 
 @pytest.fixture
 def north_person(areas):
-    return factories.person(postcode=areas.postcodes["north"], first_name="Nora", last_name="North",
-                            email="nora@example.net")
+    return factories.person(
+        postcode=areas.postcodes["north"],
+        first_name="Nora",
+        last_name="North",
+        email="nora@example.net",
+    )
 
 
 @pytest.fixture
 def south_person(areas):
-    return factories.person(postcode=areas.postcodes["south"], first_name="Sid", last_name="South",
-                            email="sid@example.net")
+    return factories.person(
+        postcode=areas.postcodes["south"],
+        first_name="Sid",
+        last_name="South",
+        email="sid@example.net",
+    )
 
 
 @pytest.fixture

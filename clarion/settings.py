@@ -294,7 +294,9 @@ CLARION_STRIPE_WEBHOOK_SECRET = os.environ.get("CLARION_STRIPE_WEBHOOK_SECRET", 
 CLARION_STRIPE_API_BASE = os.environ.get("CLARION_STRIPE_API_BASE", "https://api.stripe.com")
 # Donations at or above this (in pence), or taking a donor's calendar-year total to it,
 # are flagged for a permissibility check (UK: £500).
-CLARION_PERMISSIBILITY_THRESHOLD_PENCE = int(os.environ.get("CLARION_PERMISSIBILITY_THRESHOLD_PENCE", "50000"))
+CLARION_PERMISSIBILITY_THRESHOLD_PENCE = int(
+    os.environ.get("CLARION_PERMISSIBILITY_THRESHOLD_PENCE", "50000")
+)
 # The largest single online donation accepted, in pence.
 CLARION_DONATION_MAX_PENCE = int(os.environ.get("CLARION_DONATION_MAX_PENCE", "1000000"))
 
@@ -331,7 +333,11 @@ CLARION_MAILINGS_INBOUND_PORT = int(os.environ.get("CLARION_MAILINGS_INBOUND_POR
 # webhook keys come from CLARION_ANYMAIL_<SETTING>, e.g.
 # CLARION_ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY or CLARION_ANYMAIL_WEBHOOK_SECRET.
 CLARION_MAILINGS_ESP = os.environ.get("CLARION_MAILINGS_ESP", "")
-ANYMAIL = {k[len("CLARION_ANYMAIL_"):]: v for k, v in os.environ.items() if k.startswith("CLARION_ANYMAIL_")}
+ANYMAIL = {
+    k[len("CLARION_ANYMAIL_") :]: v
+    for k, v in os.environ.items()
+    if k.startswith("CLARION_ANYMAIL_")
+}
 
 # --- API ----------------------------------------------------------------------------
 # Requests one API key may make per minute before it gets 429 with Retry-After.
@@ -342,7 +348,9 @@ CLARION_API_RATE_PER_MINUTE = int(os.environ.get("CLARION_API_RATE_PER_MINUTE", 
 # (empty: the table only), its timeout in seconds, and how long answers are cached.
 CLARION_GEOCODER_URL = os.environ.get("CLARION_GEOCODER_URL", "").rstrip("/")
 CLARION_GEOCODER_TIMEOUT = float(os.environ.get("CLARION_GEOCODER_TIMEOUT", "3"))
-CLARION_GEOCODER_CACHE_SECONDS = int(os.environ.get("CLARION_GEOCODER_CACHE_SECONDS", str(7 * 86400)))
+CLARION_GEOCODER_CACHE_SECONDS = int(
+    os.environ.get("CLARION_GEOCODER_CACHE_SECONDS", str(7 * 86400))
+)
 
 # --- Local groups -------------------------------------------------------------------
 # Joins through a public group page: per address per 10 minutes, per mailbox per hour.

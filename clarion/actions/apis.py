@@ -442,7 +442,6 @@ def _update_later(key, *, kinds: list[str], page_id: int, data: dict) -> None:
 # --- Views --------------------------------------------------------------------------------
 
 
-
 def _key_reach(key) -> str:
     return api_selectors.api_scope_fingerprint(key)
 

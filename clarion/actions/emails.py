@@ -11,7 +11,9 @@ from django.urls import reverse
 from .models import Submission
 
 
-def _send(*, template: str, to: list[str], context: dict, reply_to: list[str] | None = None) -> None:
+def _send(
+    *, template: str, to: list[str], context: dict, reply_to: list[str] | None = None
+) -> None:
     subject = render_to_string(f"actions/email/{template}_subject.txt", context)
     subject = " ".join(subject.split())[:200]
     text = render_to_string(f"actions/email/{template}.txt", context)
@@ -34,8 +36,12 @@ def confirmation_email_send(submission: Submission) -> None:
     _send(
         template="confirm",
         to=[submission.person.email],
-        context={"page": page, "person": submission.person, "confirm_url": url,
-                 "ORGANISATION_NAME": settings.ORGANISATION_NAME},
+        context={
+            "page": page,
+            "person": submission.person,
+            "confirm_url": url,
+            "ORGANISATION_NAME": settings.ORGANISATION_NAME,
+        },
     )
 
 

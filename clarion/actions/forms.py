@@ -28,7 +28,8 @@ def check_text(value: str, *, label: str) -> str:
     replacement character left by a badly encoded form post."""
     if _CONTROL.search(value or ""):
         raise ValidationError(
-            _("%(label)s contains characters we can't read. Please type it again.") % {"label": label}
+            _("%(label)s contains characters we can't read. Please type it again.")
+            % {"label": label}
         )
     return unicodedata.normalize("NFC", value or "")
 
@@ -36,9 +37,7 @@ def check_text(value: str, *, label: str) -> str:
 def check_name(value: str, *, label: str) -> str:
     value = check_text(value, label=label).strip()
     if looks_like_formula(value):
-        raise ValidationError(
-            _("%(label)s can't start with =, +, - or @.") % {"label": label}
-        )
+        raise ValidationError(_("%(label)s can't start with =, +, - or @.") % {"label": label})
     if "<" in value or ">" in value:
         raise ValidationError(_("%(label)s can't contain < or >.") % {"label": label})
     return value
@@ -67,16 +66,21 @@ class ActionForm(_Described, forms.Form):
     first_name = forms.CharField(label=gettext_lazy("First name"), max_length=100)
     last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=100, required=False)
     email = forms.CharField(
-        label=gettext_lazy("Email"), max_length=254,
+        label=gettext_lazy("Email"),
+        max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     postcode = forms.CharField(
-        label=gettext_lazy("Postcode"), max_length=10, required=False,
+        label=gettext_lazy("Postcode"),
+        max_length=10,
+        required=False,
         widget=forms.TextInput(attrs={"autocomplete": "postal-code"}),
     )
     # Honeypot: hidden from people by CSS and from assistive technology; bots fill it.
     website = forms.CharField(
-        label=gettext_lazy("Leave this empty"), required=False, max_length=200,
+        label=gettext_lazy("Leave this empty"),
+        required=False,
+        max_length=200,
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
     # Attribution carried over from the page's address.
@@ -90,8 +94,17 @@ class ActionForm(_Described, forms.Form):
     utm_content = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
     utm_term = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
 
-    ATTRIBUTION = ("source", "ref", "referrer", "mt", "utm_source", "utm_medium", "utm_campaign",
-                   "utm_content", "utm_term")
+    ATTRIBUTION = (
+        "source",
+        "ref",
+        "referrer",
+        "mt",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_content",
+        "utm_term",
+    )
 
     def __init__(self, *args, page: ActionPage, **kwargs):
         super().__init__(*args, **kwargs)
@@ -105,20 +118,29 @@ class ActionForm(_Described, forms.Form):
                 label=_("Subject"), max_length=200, initial=page.letter_subject or page.title
             )
             self.fields["letter_body"] = forms.CharField(
-                label=_("Your letter"), max_length=10000, initial=page.letter_body,
+                label=_("Your letter"),
+                max_length=10000,
+                initial=page.letter_body,
                 widget=forms.Textarea(attrs={"rows": 12}),
                 help_text=_("Change it as you like: letters in your own words carry more weight."),
             )
-        self.questions = list(page.questions or []) if page.kind in (
-            ActionPage.Kind.SIGNUP, ActionPage.Kind.SURVEY) else []
+        self.questions = (
+            list(page.questions or [])
+            if page.kind in (ActionPage.Kind.SIGNUP, ActionPage.Kind.SURVEY)
+            else []
+        )
         for q in self.questions:
             self.fields[f"q_{q['key']}"] = question_field(q)
         if page.ask_comment:
             self.fields["comment"] = forms.CharField(
-                label=_("Comment (optional)"), max_length=2000, required=False,
+                label=_("Comment (optional)"),
+                max_length=2000,
+                required=False,
                 widget=forms.Textarea(attrs={"rows": 3}),
             )
-        self.fields["email_consent"] = forms.BooleanField(label=page.consent_wording, required=False)
+        self.fields["email_consent"] = forms.BooleanField(
+            label=page.consent_wording, required=False
+        )
         if page.kind in (ActionPage.Kind.PETITION, ActionPage.Kind.PLEDGE):
             self.fields["show_name"] = forms.BooleanField(
                 label=_("Show my first name and town on this page"), required=False
@@ -138,7 +160,9 @@ class ActionForm(_Described, forms.Form):
         try:
             email = normalise_email(value)
         except InvalidEmail:
-            raise ValidationError(_("Enter a valid email address, like name@example.com.")) from None
+            raise ValidationError(
+                _("Enter a valid email address, like name@example.com.")
+            ) from None
         if not email:
             raise ValidationError(_("Enter your email address."))
         return email
@@ -196,14 +220,18 @@ def question_field(q: dict) -> forms.Field:
     label, required, kind = q["label"], bool(q.get("required")), q.get("kind", "text")
     choices = [(c, c) for c in q.get("choices") or []]
     if kind == "choice":
-        return forms.ChoiceField(label=label, required=required, choices=choices, widget=forms.RadioSelect)
+        return forms.ChoiceField(
+            label=label, required=required, choices=choices, widget=forms.RadioSelect
+        )
     if kind == "multi":
         return forms.MultipleChoiceField(
             label=label, required=required, choices=choices, widget=forms.CheckboxSelectMultiple
         )
     if kind == "yesno":
         return forms.ChoiceField(
-            label=label, required=required, choices=[("yes", _("Yes")), ("no", _("No"))],
+            label=label,
+            required=required,
+            choices=[("yes", _("Yes")), ("no", _("No"))],
             widget=forms.RadioSelect,
         )
     if kind == "number":
@@ -214,13 +242,19 @@ def question_field(q: dict) -> forms.Field:
 class DonationForm(ActionForm):
     """The public donation form: the person's details plus amount and frequency."""
 
-    amount = forms.ChoiceField(label=gettext_lazy("Amount"), required=False, widget=forms.RadioSelect)
+    amount = forms.ChoiceField(
+        label=gettext_lazy("Amount"), required=False, widget=forms.RadioSelect
+    )
     other_amount = forms.CharField(
-        label=gettext_lazy("Other amount (£)"), required=False, max_length=12,
+        label=gettext_lazy("Other amount (£)"),
+        required=False,
+        max_length=12,
         widget=forms.TextInput(attrs={"inputmode": "decimal"}),
     )
     frequency = forms.ChoiceField(
-        label=gettext_lazy("How often"), initial="once", widget=forms.RadioSelect,
+        label=gettext_lazy("How often"),
+        initial="once",
+        widget=forms.RadioSelect,
         choices=[("once", gettext_lazy("Once")), ("monthly", gettext_lazy("Monthly"))],
     )
 
@@ -236,11 +270,13 @@ class DonationForm(ActionForm):
     def __init__(self, *args, page: ActionPage, **kwargs):
         super().__init__(*args, page=page, **kwargs)
         amounts = [int(a) for a in page.suggested_amounts or [] if str(a).isdigit()]
-        self.fields["amount"].choices = [(str(a), money_label(a, page.currency)) for a in amounts] + [
-            ("other", _("Other amount"))
-        ]
+        self.fields["amount"].choices = [
+            (str(a), money_label(a, page.currency)) for a in amounts
+        ] + [("other", _("Other amount"))]
         if page.currency != "GBP":
-            self.fields["other_amount"].label = _("Other amount (%(currency)s)") % {"currency": page.currency}
+            self.fields["other_amount"].label = _("Other amount (%(currency)s)") % {
+                "currency": page.currency
+            }
         if not page.allow_monthly:
             del self.fields["frequency"]
         self.fields.pop("show_name", None)
@@ -261,7 +297,11 @@ class DonationForm(ActionForm):
             except InvalidOperation:
                 self.add_error("other_amount", _("Enter an amount in pounds, like 12.50."))
                 return cleaned
-            if not value.is_finite() or abs(value) >= 10**9 or value != value.quantize(Decimal("0.01")):
+            if (
+                not value.is_finite()
+                or abs(value) >= 10**9
+                or value != value.quantize(Decimal("0.01"))
+            ):
                 self.add_error("other_amount", _("Enter an amount in pounds, like 12.50."))
                 return cleaned
             pence = int(value * 100)
@@ -274,7 +314,9 @@ class DonationForm(ActionForm):
 
             self.add_error(
                 "other_amount",
-                _("The largest donation we can take online is %(amount)s; please contact us about a larger gift.")
+                _(
+                    "The largest donation we can take online is %(amount)s; please contact us about a larger gift."
+                )
                 % {"amount": format_money(self.max_pence(), self.page.currency)},
             )
         cleaned["amount_pence"] = pence
@@ -310,64 +352,121 @@ def parse_questions(text: str) -> list[dict]:
             raise ValidationError(_("Line %(n)s: the question needs a label.") % {"n": n})
         if kind not in QUESTION_KINDS:
             raise ValidationError(
-                _("Line %(n)s: the kind must be one of %(kinds)s.") % {"n": n, "kinds": ", ".join(QUESTION_KINDS)}
+                _("Line %(n)s: the kind must be one of %(kinds)s.")
+                % {"n": n, "kinds": ", ".join(QUESTION_KINDS)}
             )
         options = [c.strip() for c in choices.split(",") if c.strip()]
         if kind in ("choice", "multi") and len(options) < 2:
-            raise ValidationError(_("Line %(n)s: give at least two choices, separated by commas.") % {"n": n})
+            raise ValidationError(
+                _("Line %(n)s: give at least two choices, separated by commas.") % {"n": n}
+            )
         if custom and not CustomField.objects.filter(key=custom).exists():
-            raise ValidationError(_("Line %(n)s: there is no custom field %(key)s.") % {"n": n, "key": custom})
+            raise ValidationError(
+                _("Line %(n)s: there is no custom field %(key)s.") % {"n": n, "key": custom}
+            )
         key = slugify(label)[:40].replace("-", "_") or f"q{n}"
         while key in keys:
             key += "_2"
         keys.add(key)
-        questions.append({
-            "key": key, "label": label[:200], "kind": kind, "choices": options[:30],
-            "required": required.lower() in {"required", "yes", "y", "true", "1"}, "custom_field": custom,
-        })
+        questions.append(
+            {
+                "key": key,
+                "label": label[:200],
+                "kind": kind,
+                "choices": options[:30],
+                "required": required.lower() in {"required", "yes", "y", "true", "1"},
+                "custom_field": custom,
+            }
+        )
     return questions
 
 
 def format_questions(questions: list[dict]) -> str:
     lines = []
     for q in questions or []:
-        lines.append(" | ".join([
-            q["label"], q.get("kind", "text"), ", ".join(q.get("choices") or []),
-            "required" if q.get("required") else "", q.get("custom_field", ""),
-        ]).rstrip(" |"))
+        lines.append(
+            " | ".join(
+                [
+                    q["label"],
+                    q.get("kind", "text"),
+                    ", ".join(q.get("choices") or []),
+                    "required" if q.get("required") else "",
+                    q.get("custom_field", ""),
+                ]
+            ).rstrip(" |")
+        )
     return "\n".join(lines)
 
 
 class PageForm(_Described, forms.ModelForm):
     video_url = forms.URLField(
-        label=gettext_lazy("Video"), required=False, assume_scheme="https",
+        label=gettext_lazy("Video"),
+        required=False,
+        assume_scheme="https",
         help_text=gettext_lazy("A YouTube or Vimeo address; it is embedded privately."),
     )
-    next_url = forms.URLField(label=gettext_lazy("Next step link"), required=False, assume_scheme="https")
+    next_url = forms.URLField(
+        label=gettext_lazy("Next step link"), required=False, assume_scheme="https"
+    )
     questions_text = forms.CharField(
-        label=gettext_lazy("Questions"), required=False, widget=forms.Textarea(attrs={"rows": 5}),
+        label=gettext_lazy("Questions"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
         help_text=gettext_lazy(
             "Sign-up forms and surveys: one per line, as Label | kind | choices | required | custom field. "
             "Kinds: text, choice, multi, yesno, number."
         ),
     )
     amounts_text = forms.CharField(
-        label=gettext_lazy("Suggested amounts"), required=False,
-        help_text=gettext_lazy("Donation pages: amounts in pounds, separated by commas, e.g. 5, 10, 25."),
+        label=gettext_lazy("Suggested amounts"),
+        required=False,
+        help_text=gettext_lazy(
+            "Donation pages: amounts in pounds, separated by commas, e.g. 5, 10, 25."
+        ),
     )
 
     class Meta:
         model = ActionPage
         fields = [
-            "kind", "title", "slug", "status", "summary", "body", "hero_image", "hero_alt",
-            "area", "starts_at", "ends_at", "goal", "pledge_text", "ask_postcode", "ask_comment",
-            "target_name", "target_role", "target_email", "letter_subject", "letter_body",
-            "allow_monthly", "currency", "consent_wording", "button_label", "thanks_message",
-            "share_text", "next_step", "next_page", "tags", "list_name", "double_opt_in",
+            "kind",
+            "title",
+            "slug",
+            "status",
+            "summary",
+            "body",
+            "hero_image",
+            "hero_alt",
+            "area",
+            "starts_at",
+            "ends_at",
+            "goal",
+            "pledge_text",
+            "ask_postcode",
+            "ask_comment",
+            "target_name",
+            "target_role",
+            "target_email",
+            "letter_subject",
+            "letter_body",
+            "allow_monthly",
+            "currency",
+            "consent_wording",
+            "button_label",
+            "thanks_message",
+            "share_text",
+            "next_step",
+            "next_page",
+            "tags",
+            "list_name",
+            "double_opt_in",
         ]
         widgets = {
-            "starts_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-            "ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            "starts_at": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+            "ends_at": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
             "body": forms.Textarea(attrs={"rows": 10}),
             "letter_body": forms.Textarea(attrs={"rows": 8}),
             "thanks_message": forms.Textarea(attrs={"rows": 3}),
@@ -394,13 +493,42 @@ class PageForm(_Described, forms.ModelForm):
         self.fields["amounts_text"].initial = ", ".join(
             money_label(a, "GBP").lstrip("£") for a in self.instance.suggested_amounts or []
         )
-        self.order_fields([
-            "kind", "title", "slug", "status", "summary", "body", "hero_image", "hero_alt", "video_url",
-            "area", "starts_at", "ends_at", "goal", "pledge_text", "ask_postcode", "ask_comment",
-            "questions_text", "target_name", "target_role", "target_email", "letter_subject",
-            "letter_body", "amounts_text", "allow_monthly", "currency", "consent_wording",
-            "button_label", "thanks_message", "share_text", "next_step", "next_page", "next_url",
-        ])
+        self.order_fields(
+            [
+                "kind",
+                "title",
+                "slug",
+                "status",
+                "summary",
+                "body",
+                "hero_image",
+                "hero_alt",
+                "video_url",
+                "area",
+                "starts_at",
+                "ends_at",
+                "goal",
+                "pledge_text",
+                "ask_postcode",
+                "ask_comment",
+                "questions_text",
+                "target_name",
+                "target_role",
+                "target_email",
+                "letter_subject",
+                "letter_body",
+                "amounts_text",
+                "allow_monthly",
+                "currency",
+                "consent_wording",
+                "button_label",
+                "thanks_message",
+                "share_text",
+                "next_step",
+                "next_page",
+                "next_url",
+            ]
+        )
 
     def clean_video_url(self):
         url = self.cleaned_data.get("video_url", "")
@@ -421,7 +549,12 @@ class PageForm(_Described, forms.ModelForm):
                 value = Decimal(part)
             except InvalidOperation:
                 raise ValidationError(_("%(value)s is not an amount.") % {"value": part}) from None
-            if not value.is_finite() or value <= 0 or value >= 10**7 or value != value.quantize(Decimal("0.01")):
+            if (
+                not value.is_finite()
+                or value <= 0
+                or value >= 10**7
+                or value != value.quantize(Decimal("0.01"))
+            ):
                 raise ValidationError(_("%(value)s is not an amount.") % {"value": part})
             amounts.append(int(value * 100))
         return amounts[:8]
@@ -436,7 +569,9 @@ class PageForm(_Described, forms.ModelForm):
         if kind == ActionPage.Kind.DONATION and not cleaned.get("amounts_text"):
             self.add_error("amounts_text", _("Give at least one suggested amount."))
         step = cleaned.get("next_step")
-        if step in (ActionPage.NextStep.PAGE, ActionPage.NextStep.DONATE) and not cleaned.get("next_page"):
+        if step in (ActionPage.NextStep.PAGE, ActionPage.NextStep.DONATE) and not cleaned.get(
+            "next_page"
+        ):
             self.add_error("next_page", _("Choose the page for the next step."))
         if step == ActionPage.NextStep.MEMBER and not cleaned.get("next_url"):
             self.add_error("next_url", _("Give the link where people join."))
@@ -456,16 +591,24 @@ class PageForm(_Described, forms.ModelForm):
 
 class InvalidateForm(_Described, forms.Form):
     ip = forms.CharField(
-        label=gettext_lazy("IP address or IP hash"), required=False, max_length=64,
-        help_text=gettext_lazy("An address (it is hashed the same way) or a hash from the dashboard."),
+        label=gettext_lazy("IP address or IP hash"),
+        required=False,
+        max_length=64,
+        help_text=gettext_lazy(
+            "An address (it is hashed the same way) or a hash from the dashboard."
+        ),
     )
-    email_domain = forms.CharField(label=gettext_lazy("Email domain"), required=False, max_length=254)
+    email_domain = forms.CharField(
+        label=gettext_lazy("Email domain"), required=False, max_length=254
+    )
     since = forms.DateTimeField(
-        label=gettext_lazy("From"), required=False,
+        label=gettext_lazy("From"),
+        required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     until = forms.DateTimeField(
-        label=gettext_lazy("Until"), required=False,
+        label=gettext_lazy("Until"),
+        required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     reason = forms.CharField(label=gettext_lazy("Reason"), max_length=200)
@@ -491,6 +634,8 @@ class InvalidateForm(_Described, forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if not self.errors and not any(cleaned.get(k) for k in ("ip", "email_domain", "since", "until")):
+        if not self.errors and not any(
+            cleaned.get(k) for k in ("ip", "email_domain", "since", "until")
+        ):
             raise ValidationError(_("Choose an IP address, an email domain or a time window."))
         return cleaned

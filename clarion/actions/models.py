@@ -39,7 +39,9 @@ class ActionPage(models.Model):
     slug = models.SlugField(_("web address"), max_length=80, unique=True)
     title = models.CharField(_("title"), max_length=200)
     summary = models.CharField(
-        _("summary"), max_length=300, blank=True,
+        _("summary"),
+        max_length=300,
+        blank=True,
         help_text=_("One or two sentences shown on shares and at the top of the page."),
     )
     body = models.TextField(_("body (Markdown)"), blank=True)
@@ -50,8 +52,13 @@ class ActionPage(models.Model):
         _("video"), blank=True, help_text=_("A YouTube or Vimeo address; it is embedded privately.")
     )
     area = models.ForeignKey(
-        "areas.Area", verbose_name=_("area"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="action_pages", help_text=_("Leave empty for a national page."),
+        "areas.Area",
+        verbose_name=_("area"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="action_pages",
+        help_text=_("Leave empty for a national page."),
     )
     status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.DRAFT)
     starts_at = models.DateTimeField(_("opens"), null=True, blank=True)
@@ -76,15 +83,24 @@ class ActionPage(models.Model):
     currency = models.CharField(_("currency"), max_length=3, default="GBP")
 
     consent_wording = models.CharField(
-        _("email consent wording"), max_length=500,
-        default=_("Keep me updated by email about this campaign and others. I can unsubscribe at any time."),
+        _("email consent wording"),
+        max_length=500,
+        default=_(
+            "Keep me updated by email about this campaign and others. I can unsubscribe at any time."
+        ),
     )
     button_label = models.CharField(_("button label"), max_length=60, blank=True)
     thanks_message = models.TextField(_("thank-you message"), blank=True)
     share_text = models.CharField(_("share text"), max_length=280, blank=True)
-    next_step = models.CharField(_("next step"), max_length=10, choices=NextStep, default=NextStep.SHARE)
+    next_step = models.CharField(
+        _("next step"), max_length=10, choices=NextStep, default=NextStep.SHARE
+    )
     next_page = models.ForeignKey(
-        "self", verbose_name=_("next step page"), null=True, blank=True, on_delete=models.SET_NULL,
+        "self",
+        verbose_name=_("next step page"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     next_url = models.URLField(_("next step link"), blank=True)
@@ -93,7 +109,8 @@ class ActionPage(models.Model):
     )
     list_name = models.CharField(_("list to add people to"), max_length=100, blank=True)
     double_opt_in = models.BooleanField(
-        _("double opt-in"), default=False,
+        _("double opt-in"),
+        default=False,
         help_text=_("Ask people to confirm by email; unconfirmed actions are not counted."),
     )
 
@@ -149,7 +166,9 @@ class Submission(models.Model):
         INVALID = "invalid", _("Invalidated")
 
     page = models.ForeignKey(ActionPage, on_delete=models.CASCADE, related_name="submissions")
-    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="action_submissions")
+    person = models.ForeignKey(
+        "people.Person", on_delete=models.CASCADE, related_name="action_submissions"
+    )
     email_canonical = models.CharField(max_length=254)
     email_domain = models.CharField(max_length=254, db_index=True)
     status = models.CharField(max_length=10, choices=Status, default=Status.CONFIRMED)
@@ -165,7 +184,11 @@ class Submission(models.Model):
     utm = models.JSONField(default=dict, blank=True)
     mailing_token = models.CharField(max_length=200, blank=True)
     recruiter = models.ForeignKey(
-        "people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="action_recruits"
+        "people.Person",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="action_recruits",
     )
     embedded = models.BooleanField(default=False)
     ip_hash = models.CharField(max_length=32, blank=True, db_index=True)
@@ -182,7 +205,9 @@ class Submission(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["page", "email_canonical"], name="submission_once_per_page")
+            models.UniqueConstraint(
+                fields=["page", "email_canonical"], name="submission_once_per_page"
+            )
         ]
         indexes = [
             # Counting and the recent-signers list read only this index.

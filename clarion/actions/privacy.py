@@ -53,7 +53,9 @@ def merge(survivor, duplicate) -> None:
     for row in doubled:
         Submission.objects.filter(
             person=survivor, page_id=row["page"], status=Submission.Status.CONFIRMED
-        ).exclude(pk=row["first"]).update(status=Submission.Status.INVALID, invalid_reason="merged duplicate")
+        ).exclude(pk=row["first"]).update(
+            status=Submission.Status.INVALID, invalid_reason="merged duplicate"
+        )
 
 
 privacy.register("actions", export=export, erase=erase, merge=merge)

@@ -196,9 +196,7 @@ def page_dashboard(user, page: ActionPage, *, days: int = 30) -> Dashboard:
     peak = max((row["n"] for row in per_day), default=0)
     for row in per_day:
         row["percent"] = int(row["n"] * 100 / peak) if peak else 0
-    sources = list(
-        counted.values("source").annotate(n=Count("id")).order_by("-n", "source")[:10]
-    )
+    sources = list(counted.values("source").annotate(n=Count("id")).order_by("-n", "source")[:10])
     referrers = list(
         counted.exclude(referrer_domain="")
         .values("referrer_domain")
@@ -214,7 +212,9 @@ def page_dashboard(user, page: ActionPage, *, days: int = 30) -> Dashboard:
     )
     people = visible.in_bulk([row["recruiter"] for row in top])
     recruiters = [
-        {"person": people[row["recruiter"]], "n": row["n"]} for row in top if row["recruiter"] in people
+        {"person": people[row["recruiter"]], "n": row["n"]}
+        for row in top
+        if row["recruiter"] in people
     ][:10]
     recruited = counted.filter(recruiter__isnull=False).count()
     total = by_status.get(Submission.Status.CONFIRMED, 0)
@@ -286,7 +286,8 @@ def survey_results(page: ActionPage) -> list[dict]:
                     tally[label] = tally.get(label, 0) + 1
             top = max(tally.values(), default=0)
             row["tally"] = [
-                {"option": k, "n": n, "percent": int(n * 100 / top) if top else 0} for k, n in tally.items()
+                {"option": k, "n": n, "percent": int(n * 100 / top) if top else 0}
+                for k, n in tally.items()
             ]
         else:
             values = [ans.get(key) for ans in answers if ans.get(key) not in (None, "")]
@@ -308,7 +309,12 @@ def page_list_rows(user) -> list[dict]:
 
 
 def submissions_matching(page: ActionPage, q: Q) -> int:
-    return Submission.objects.filter(page=page).exclude(status=Submission.Status.INVALID).filter(q).count()
+    return (
+        Submission.objects.filter(page=page)
+        .exclude(status=Submission.Status.INVALID)
+        .filter(q)
+        .count()
+    )
 
 
 # --- API (Action Network petitions and forms) -------------------------------------------
@@ -345,9 +351,14 @@ def api_page(key, kinds, page_id, *, write: bool = False) -> ActionPage:
     pk = _int_id(page_id)
     page = api_pages(key, kinds).filter(pk=pk).first() if pk else None
     if page is None:
-        raise ApiError(404, _("Couldn't find %(thing)s with id = %(id)s")
-                       % {"thing": _("petition") if ActionPage.Kind.PETITION in kinds else _("form"),
-                          "id": str(page_id)[:50]})
+        raise ApiError(
+            404,
+            _("Couldn't find %(thing)s with id = %(id)s")
+            % {
+                "thing": _("petition") if ActionPage.Kind.PETITION in kinds else _("form"),
+                "id": str(page_id)[:50],
+            },
+        )
     if write and not api_page_writable(key, page):
         raise ApiError(403, _("This API key is limited to an area and may not change this page."))
     return page
@@ -373,13 +384,11 @@ def api_submissions(key, **filters) -> QuerySet[Submission]:
     if people.query.has_filters():
         # Only a key that reaches everyone (no scope at all) skips the semi-join.
         qs = qs.filter(person_id__in=people.values("pk"))
-    return (
-        qs.annotate(
-            modified_at=Greatest(
-                "created_at",
-                Coalesce("confirmed_at", "created_at"),
-                Coalesce("invalidated_at", "created_at"),
-            )
+    return qs.annotate(
+        modified_at=Greatest(
+            "created_at",
+            Coalesce("confirmed_at", "created_at"),
+            Coalesce("invalidated_at", "created_at"),
         )
     )
 
@@ -395,8 +404,11 @@ def api_submission(key, page: ActionPage, submission_id) -> Submission:
     found = api_submissions(key, page=page).filter(pk=pk).first() if pk else None
     if found is None:
         thing = _("signature") if page.kind == ActionPage.Kind.PETITION else _("submission")
-        raise ApiError(404, _("Couldn't find %(thing)s with id = %(id)s")
-                       % {"thing": thing, "id": str(submission_id)[:50]})
+        raise ApiError(
+            404,
+            _("Couldn't find %(thing)s with id = %(id)s")
+            % {"thing": thing, "id": str(submission_id)[:50]},
+        )
     return found
 
 

@@ -226,14 +226,18 @@ def submission_record(*, page: ActionPage, data: SubmissionInput) -> SubmissionR
         return SubmissionResult(submission=existing, person=existing.person, duplicate=True)
 
 
-def _submission_write(*, page: ActionPage, data: SubmissionInput, email: str, canon: str) -> SubmissionResult:
+def _submission_write(
+    *, page: ActionPage, data: SubmissionInput, email: str, canon: str
+) -> SubmissionResult:
     # Runs inside submission_record's transaction; raises _AlreadyActed to undo it.
     pending = page.double_opt_in
     consent = None
     email_status = None
     if data.email_consent and not pending:
         email_status = EmailStatus.SUBSCRIBED
-        consent = ConsentInput(channel="email", wording=page.consent_wording, source=f"action:{page.slug}")
+        consent = ConsentInput(
+            channel="email", wording=page.consent_wording, source=f"action:{page.slug}"
+        )
     result = person_upsert(
         email=email,
         first_name=data.first_name,
@@ -249,7 +253,9 @@ def _submission_write(*, page: ActionPage, data: SubmissionInput, email: str, ca
         source_code=data.source or f"action:{page.slug}",
     )
     person = result.person
-    recruiter = data.recruiter if data.recruiter is not None and data.recruiter.pk != person.pk else None
+    recruiter = (
+        data.recruiter if data.recruiter is not None and data.recruiter.pk != person.pk else None
+    )
     answers = dict(data.answers)
     if page.kind == ActionPage.Kind.LETTER:
         answers = {"subject": data.letter_subject, "letter": data.letter_body}
@@ -322,7 +328,10 @@ def _queue_emails(submission: Submission) -> None:
 
     submission_id = submission.pk
     jobs = [lambda: tasks.submission_email.enqueue(submission_id=submission_id)]
-    if submission.page.kind == ActionPage.Kind.LETTER and submission.status == Submission.Status.CONFIRMED:
+    if (
+        submission.page.kind == ActionPage.Kind.LETTER
+        and submission.status == Submission.Status.CONFIRMED
+    ):
         jobs.append(lambda: tasks.letter_deliver.enqueue(submission_id=submission_id))
     in_transaction = _tasks_in_this_database()
     for job in jobs:
@@ -355,7 +364,9 @@ def submission_confirm(*, submission: Submission) -> bool:
         consent_record(
             person=person,
             consent=ConsentInput(
-                channel="email", wording=submission.consent_wording, source=f"action:{submission.page.slug}"
+                channel="email",
+                wording=submission.consent_wording,
+                source=f"action:{submission.page.slug}",
             ),
         )
     activity_record(
@@ -367,13 +378,17 @@ def submission_confirm(*, submission: Submission) -> bool:
     if submission.page.kind == ActionPage.Kind.LETTER:
         from . import tasks
 
-        transaction.on_commit(lambda: tasks.letter_deliver.enqueue(submission_id=submission.pk), robust=True)
+        transaction.on_commit(
+            lambda: tasks.letter_deliver.enqueue(submission_id=submission.pk), robust=True
+        )
     return True
 
 
 def submission_next_step(*, submission: Submission) -> None:
     """Note that the person followed the next-step ask (first time only)."""
-    Submission.objects.filter(pk=submission.pk, next_step_at__isnull=True).update(next_step_at=timezone.now())
+    Submission.objects.filter(pk=submission.pk, next_step_at__isnull=True).update(
+        next_step_at=timezone.now()
+    )
 
 
 @dataclass(frozen=True)
@@ -449,7 +464,9 @@ def donor_upsert(*, page: ActionPage, data: SubmissionInput) -> Person:
     email_status = None
     if data.email_consent:
         email_status = EmailStatus.SUBSCRIBED
-        consent = ConsentInput(channel="email", wording=page.consent_wording, source=f"action:{page.slug}")
+        consent = ConsentInput(
+            channel="email", wording=page.consent_wording, source=f"action:{page.slug}"
+        )
     return person_upsert(
         email=data.email,
         first_name=data.first_name,

@@ -22,7 +22,9 @@ from .views import _page_context, _with_csp
 
 @login_required
 def page_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "actions/staff/page_list.html", {"rows": selectors.page_list_rows(request.user)})
+    return render(
+        request, "actions/staff/page_list.html", {"rows": selectors.page_list_rows(request.user)}
+    )
 
 
 @login_required
@@ -39,8 +41,12 @@ def page_create(request: HttpRequest) -> HttpResponse:
         page = services.page_save(page=form.save(commit=False), actor=request.user)
         messages.success(request, _("Page created. Preview it, then set it live."))
         return redirect("actions_staff:detail", pk=page.pk)
-    return render(request, "actions/staff/page_form.html", {"form": form, "page": None},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "actions/staff/page_form.html",
+        {"form": form, "page": None},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
@@ -52,8 +58,12 @@ def page_edit(request: HttpRequest, pk: int) -> HttpResponse:
         services.page_save(page=form.save(commit=False), actor=request.user)
         messages.success(request, _("Page saved."))
         return redirect("actions_staff:detail", pk=page.pk)
-    return render(request, "actions/staff/page_form.html", {"form": form, "page": page},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "actions/staff/page_form.html",
+        {"form": form, "page": page},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
@@ -73,7 +83,9 @@ def page_preview(request: HttpRequest, pk: int) -> HttpResponse:
 def page_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     page = selectors.access_page(request.user, pk, write=True)
     copy = services.page_duplicate(page=page, actor=request.user)
-    messages.success(request, _("A draft copy was made. Change its web address and title before going live."))
+    messages.success(
+        request, _("A draft copy was made. Change its web address and title before going live.")
+    )
     return redirect("actions_staff:edit", pk=copy.pk)
 
 
@@ -91,16 +103,22 @@ def page_detail(request: HttpRequest, pk: int) -> HttpResponse:
     page = selectors.access_page(request.user, pk)
     dashboard = selectors.page_dashboard(request.user, page)
     embed_url = request.build_absolute_uri(reverse("actions:embed", kwargs={"slug": page.slug}))
-    return render(request, "actions/staff/page_detail.html", {
-        "page": page,
-        "dash": dashboard,
-        "public_url": selectors.page_public_url(page),
-        "money_label": money_label(dashboard.money["amount_pence"], page.currency) if dashboard.money else "",
-        "embed_snippet": (
-            f'<iframe src="{escape(embed_url)}" title="{escape(page.title)}" width="100%" height="720" '
-            f'loading="lazy"></iframe>'
-        ),
-    })
+    return render(
+        request,
+        "actions/staff/page_detail.html",
+        {
+            "page": page,
+            "dash": dashboard,
+            "public_url": selectors.page_public_url(page),
+            "money_label": money_label(dashboard.money["amount_pence"], page.currency)
+            if dashboard.money
+            else "",
+            "embed_snippet": (
+                f'<iframe src="{escape(embed_url)}" title="{escape(page.title)}" width="100%" height="720" '
+                f'loading="lazy"></iframe>'
+            ),
+        },
+    )
 
 
 @login_required
@@ -121,26 +139,40 @@ def page_invalidate(request: HttpRequest, pk: int) -> HttpResponse:
         if request.POST.get("confirm") == "yes":
             try:
                 changed = services.submissions_invalidate(
-                    page=page, match=match, reason=form.cleaned_data["reason"], actor=request.user,
+                    page=page,
+                    match=match,
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
                     request=request,
                 )
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
                 messages.success(
-                    request, _("%(n)s submissions are no longer counted. The count is now %(count)s.")
+                    request,
+                    _("%(n)s submissions are no longer counted. The count is now %(count)s.")
                     % {"n": changed, "count": selectors.page_count_fresh(page)},
                 )
                 return redirect("actions_staff:detail", pk=page.pk)
         else:
             matched = selectors.submissions_matching(page, match.q())
-    return render(request, "actions/staff/invalidate.html", {"page": page, "form": form, "matched": matched},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "actions/staff/invalidate.html",
+        {"page": page, "form": form, "matched": matched},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
 def page_results(request: HttpRequest, pk: int) -> HttpResponse:
     page = selectors.access_page(request.user, pk)
-    return render(request, "actions/staff/results.html", {
-        "page": page, "results": selectors.survey_results(page), "count": selectors.page_count_fresh(page),
-    })
+    return render(
+        request,
+        "actions/staff/results.html",
+        {
+            "page": page,
+            "results": selectors.survey_results(page),
+            "count": selectors.page_count_fresh(page),
+        },
+    )

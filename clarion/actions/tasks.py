@@ -12,9 +12,9 @@ from .models import ActionPage, Submission
 
 
 def _claim(submission_id: int, field: str) -> Submission | None:
-    claimed = Submission.objects.filter(Q(pk=submission_id) & Q(**{f"{field}__isnull": True})).update(
-        **{field: timezone.now()}
-    )
+    claimed = Submission.objects.filter(
+        Q(pk=submission_id) & Q(**{f"{field}__isnull": True})
+    ).update(**{field: timezone.now()})
     if not claimed:
         return None
     return Submission.objects.select_related("page", "person").get(pk=submission_id)

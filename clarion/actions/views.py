@@ -46,7 +46,9 @@ def _limits() -> dict:
     }
 
 
-def _too_many(request: HttpRequest, page: ActionPage | None, *, embed: bool = False) -> HttpResponse:
+def _too_many(
+    request: HttpRequest, page: ActionPage | None, *, embed: bool = False
+) -> HttpResponse:
     response = render(request, "actions/too_many.html", {"page": page, "embed": embed}, status=429)
     response["Retry-After"] = "600"
     return response
@@ -88,13 +90,16 @@ def _page_context(request: HttpRequest, page: ActionPage, form, *, embed: bool =
         "form": form,
         "count": count,
         "progress": selectors.page_progress(page, count),
-        "recent": selectors.recent_signers(page) if page.kind in (
-            ActionPage.Kind.PETITION, ActionPage.Kind.PLEDGE) else [],
+        "recent": selectors.recent_signers(page)
+        if page.kind in (ActionPage.Kind.PETITION, ActionPage.Kind.PLEDGE)
+        else [],
         "video_url": video_embed_url(page.video_url),
         "is_open": page.is_open(),
         "embed": embed,
         "share": _share_links(request, page),
-        "og_image": request.build_absolute_uri(reverse("actions:share_image", kwargs={"slug": page.slug})),
+        "og_image": request.build_absolute_uri(
+            reverse("actions:share_image", kwargs={"slug": page.slug})
+        ),
         "page_url": selectors.page_public_url(page),
         "recruiter_name": ref_person.first_name if ref_person else "",
         "button_label": page.button_label or _default_button(page),
@@ -121,11 +126,14 @@ def _share_links(request: HttpRequest, page: ActionPage, *, ref: str = "") -> di
         "facebook": "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": url}),
         "x": "https://twitter.com/intent/tweet?" + urlencode({"text": text, "url": url}),
         "whatsapp": "https://wa.me/?" + urlencode({"text": f"{text} {url}"}),
-        "email": "mailto:?" + urlencode({"subject": page.title, "body": f"{text}\n\n{url}"}).replace("+", "%20"),
+        "email": "mailto:?"
+        + urlencode({"subject": page.title, "body": f"{text}\n\n{url}"}).replace("+", "%20"),
     }
 
 
-def _submission_input(request: HttpRequest, form: ActionForm, *, embed: bool) -> services.SubmissionInput:
+def _submission_input(
+    request: HttpRequest, form: ActionForm, *, embed: bool
+) -> services.SubmissionInput:
     data = form.cleaned_data
     answers, custom = form.answers()
     return services.SubmissionInput(
@@ -142,8 +150,11 @@ def _submission_input(request: HttpRequest, form: ActionForm, *, embed: bool) ->
         letter_body=data.get("letter_body", ""),
         source=data.get("source", "") or ("embed" if embed else ""),
         referrer=data.get("referrer", ""),
-        utm={k[4:]: data[k] for k in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
-             if data.get(k)},
+        utm={
+            k[4:]: data[k]
+            for k in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+            if data.get(k)
+        },
         mailing_token=services.mailing_token_value(data.get("mt", "")),
         recruiter=selectors.page_by_share_code(data.get("ref", "")),
         embedded=embed,
@@ -184,7 +195,11 @@ def _act(request: HttpRequest, page: ActionPage, *, embed: bool) -> HttpResponse
             return redirect(_thanks_url(page, None, embed=embed))
         from clarion.people.normalise import canonical_email
 
-        email_hit = ("actions:email", canonical_email(form.cleaned_data["email"]), limits["email_window"])
+        email_hit = (
+            "actions:email",
+            canonical_email(form.cleaned_data["email"]),
+            limits["email_window"],
+        )
         ip_total, email_total = ratelimit_hits([ip_hit, email_hit])
         ip_counted = True
         if ip_total > limits["ip"] or email_total > limits["email"]:
@@ -192,7 +207,9 @@ def _act(request: HttpRequest, page: ActionPage, *, embed: bool) -> HttpResponse
         try:
             if page.kind == ActionPage.Kind.DONATION:
                 return _donate(request, page, form, embed=embed)
-            result = services.submission_record(page=page, data=_submission_input(request, form, embed=embed))
+            result = services.submission_record(
+                page=page, data=_submission_input(request, form, embed=embed)
+            )
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, messages)
@@ -220,7 +237,9 @@ def _embed_token_ok(request: HttpRequest, page: ActionPage) -> bool:
     return value == str(page.pk)
 
 
-def _donate(request: HttpRequest, page: ActionPage, form: DonationForm, *, embed: bool) -> HttpResponse:
+def _donate(
+    request: HttpRequest, page: ActionPage, form: DonationForm, *, embed: bool
+) -> HttpResponse:
     data = _submission_input(request, form, embed=embed)
     person = services.donor_upsert(page=page, data=data)
     from clarion.donations.services import donation_start
@@ -331,13 +350,17 @@ def next_view(request: HttpRequest, slug: str) -> HttpResponse:
         if submission is not None:
             services.submission_next_step(submission=submission)
     step = page.next_step
-    if step in (ActionPage.NextStep.PAGE, ActionPage.NextStep.DONATE) and page.next_page and (
-        page.next_page.status != ActionPage.Status.DRAFT
+    if (
+        step in (ActionPage.NextStep.PAGE, ActionPage.NextStep.DONATE)
+        and page.next_page
+        and (page.next_page.status != ActionPage.Status.DRAFT)
     ):
         query = {"source": f"next:{page.slug}"}
         if submission is not None and submission.mailing_token:
             query["mt"] = services.mailing_token_sign(submission.mailing_token)
-        return redirect(reverse("actions:page", kwargs={"slug": page.next_page.slug}) + "?" + urlencode(query))
+        return redirect(
+            reverse("actions:page", kwargs={"slug": page.next_page.slug}) + "?" + urlencode(query)
+        )
     if step == ActionPage.NextStep.MEMBER and page.next_url:
         return redirect(page.next_url)
     if step == ActionPage.NextStep.EVENT:
@@ -364,16 +387,24 @@ def confirm_view(request: HttpRequest, slug: str, token: str) -> HttpResponse:
         pk = signing.loads(token[:300], salt=services.CONFIRM_SALT, max_age=30 * 86400)
     except signing.BadSignature:
         return render(request, "actions/confirm.html", {"page": page, "bad": True}, status=400)
-    submission = Submission.objects.select_related("person", "page").filter(pk=pk, page=page).first()
+    submission = (
+        Submission.objects.select_related("person", "page").filter(pk=pk, page=page).first()
+    )
     if submission is None:
         raise Http404
     if request.method == "POST":
         services.submission_confirm(submission=submission)
         selectors.page_count_forget(page)
         return redirect(selectors.page_thanks_url(page, submission.person))
-    return render(request, "actions/confirm.html", {
-        "page": page, "submission": submission, "done": submission.status == Submission.Status.CONFIRMED,
-    })
+    return render(
+        request,
+        "actions/confirm.html",
+        {
+            "page": page,
+            "submission": submission,
+            "done": submission.status == Submission.Status.CONFIRMED,
+        },
+    )
 
 
 @never_cache
@@ -395,7 +426,9 @@ def share_image_view(request: HttpRequest, slug: str) -> HttpResponse:
     count = selectors.page_count(page)
     if page.kind == ActionPage.Kind.DONATION:
         money = selectors.page_money(page)
-        line = _("%(amount)s raised") % {"amount": money_label(money["amount_pence"], page.currency)}
+        line = _("%(amount)s raised") % {
+            "amount": money_label(money["amount_pence"], page.currency)
+        }
     else:
         line = _("%(count)s people have taken part") % {"count": f"{count:,}"}
     png = share_image_png(title=page.title, line=line, organisation=settings.ORGANISATION_NAME)

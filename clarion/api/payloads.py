@@ -40,7 +40,9 @@ def _decode_value(value: str) -> Any:
         try:
             return json.loads(text)
         except (ValueError, RecursionError):
-            raise ApiError(400, _("A parameter that starts with { or [ must be valid JSON.")) from None
+            raise ApiError(
+                400, _("A parameter that starts with { or [ must be valid JSON.")
+            ) from None
     return value
 
 

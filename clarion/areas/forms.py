@@ -126,7 +126,9 @@ class GroupJoinForm(forms.Form):
         try:
             email = normalise_email(self.cleaned_data["email"])
         except InvalidEmail:
-            raise forms.ValidationError(_("Enter a valid email address, like name@example.com.")) from None
+            raise forms.ValidationError(
+                _("Enter a valid email address, like name@example.com.")
+            ) from None
         if not email:
             raise forms.ValidationError(_("Enter your email address."))
         return email

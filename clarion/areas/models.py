@@ -32,7 +32,9 @@ class Area(models.Model):
         _("how to get involved"),
         blank=True,
         max_length=5000,
-        help_text=_("Shown on the area's public group page. Plain text; blank lines start a new paragraph."),
+        help_text=_(
+            "Shown on the area's public group page. Plain text; blank lines start a new paragraph."
+        ),
     )
     join_tag = models.CharField(
         _("tag for people who join"),
@@ -62,7 +64,9 @@ class Postcode(models.Model):
     """Postcode → area and location, loaded by ``clarion load_postcodes``."""
 
     postcode = models.CharField(max_length=8, primary_key=True)
-    area = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    area = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     latitude = models.FloatField()
     longitude = models.FloatField()
 

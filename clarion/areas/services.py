@@ -34,7 +34,9 @@ def area_move(*, area: Area, parent: Area | None) -> Area:
     area.parent = parent
     _set_path(area)
     area.save(update_fields=["parent", "path", "depth"])
-    for child in Area.objects.filter(path__startswith=old_path).exclude(pk=area.pk).order_by("depth"):
+    for child in (
+        Area.objects.filter(path__startswith=old_path).exclude(pk=area.pk).order_by("depth")
+    ):
         _set_path(child)
         child.save(update_fields=["path", "depth"])
     return area
@@ -72,11 +74,15 @@ def areas_load_csv(*, text: str) -> LoadResult:
             kind = (row.get("kind") or "branch").strip().lower() or "branch"
             parent_code = (row.get("parent_code") or "").strip()
             if not code or not name:
-                result.errors.append(_("Line %(line)s: code and name are required.") % {"line": line})
+                result.errors.append(
+                    _("Line %(line)s: code and name are required.") % {"line": line}
+                )
                 progressed = True
                 continue
             if kind not in kinds:
-                result.errors.append(_("Line %(line)s: unknown kind %(kind)r.") % {"line": line, "kind": kind})
+                result.errors.append(
+                    _("Line %(line)s: unknown kind %(kind)r.") % {"line": line, "kind": kind}
+                )
                 progressed = True
                 continue
             if parent_code and parent_code not in by_code:
@@ -125,14 +131,20 @@ def postcodes_load_csv(*, text: str) -> LoadResult:
             lat = float(row.get("latitude") or "")
             lng = float(row.get("longitude") or "")
         except (InvalidPostcode, ValueError):
-            result.errors.append(_("Line %(line)s: needs a valid postcode, latitude and longitude.") % {"line": line})
+            result.errors.append(
+                _("Line %(line)s: needs a valid postcode, latitude and longitude.") % {"line": line}
+            )
             continue
         if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-            result.errors.append(_("Line %(line)s: latitude or longitude out of range.") % {"line": line})
+            result.errors.append(
+                _("Line %(line)s: latitude or longitude out of range.") % {"line": line}
+            )
             continue
         code = (row.get("area_code") or "").strip()
         if code and code not in areas:
-            result.errors.append(_("Line %(line)s: unknown area code %(code)r.") % {"line": line, "code": code})
+            result.errors.append(
+                _("Line %(line)s: unknown area code %(code)r.") % {"line": line, "code": code}
+            )
             continue
         obj = Postcode(postcode=pc, latitude=lat, longitude=lng, area_id=areas.get(code))
         (changed if pc in existing else new).append(obj)
@@ -144,9 +156,9 @@ def postcodes_load_csv(*, text: str) -> LoadResult:
 
 
 def group_consent_wording(area: Area) -> str:
-    return _(
-        "Email me about %(group)s and campaigns near me. I can unsubscribe at any time."
-    ) % {"group": area.name}
+    return _("Email me about %(group)s and campaigns near me. I can unsubscribe at any time.") % {
+        "group": area.name
+    }
 
 
 @transaction.atomic

@@ -71,7 +71,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         ordering = ["email"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(role="admin") | models.Q(role="analyst") | models.Q(area__isnull=False),
+                condition=models.Q(role="admin")
+                | models.Q(role="analyst")
+                | models.Q(area__isnull=False),
                 name="organiser_has_area",
                 violation_error_message=_("An area organiser must have an area."),
             )

@@ -124,7 +124,9 @@ def staff_user_update(
     """
     with transaction.atomic():
         admin_ids = _lock_active_admins()
-        current = User.objects.select_for_update(of=("self",)).select_related("area").get(pk=user.pk)
+        current = (
+            User.objects.select_for_update(of=("self",)).select_related("area").get(pk=user.pk)
+        )
         before = {"role": current.role, "area": _area_label(current.area)}
         after = {"role": role, "area": _area_label(area)}
         if current.pk in admin_ids and role != User.Role.ADMIN and len(admin_ids) <= 1:
@@ -268,9 +270,9 @@ def area_segment_get_or_create(*, user, area):
 
     conditions = [{"type": "area", "area": area.pk}] if area is not None else []
     definition = validate_definition({"op": "all", "conditions": conditions})
-    name = (
-        _("Everyone in %(area)s") % {"area": area.name} if area is not None else _("Everyone")
-    )[:150]
+    name = (_("Everyone in %(area)s") % {"area": area.name} if area is not None else _("Everyone"))[
+        :150
+    ]
     for segment in segments_for(user).filter(name=name, owner_area=user.scope_area):
         if validate_definition(segment.definition) == definition:
             return segment

@@ -242,7 +242,6 @@ def _require_people(key) -> None:
         raise ApiError(403, _("This API key may not use people."))
 
 
-
 def _free_slug(title: str) -> str:
     base = slugify(title)[:70] or "fundraiser"
     slug, n = base, 1
@@ -328,7 +327,9 @@ def _donation_record(*, key, page: ActionPage, data: dict) -> tuple[Donation, bo
     payment = nested(data, "payment") or {}
     method = text(payment.get("method"), "payment.method", 30)
     reference = payment.get("reference_number")
-    reference = text(str(reference) if isinstance(reference, int) else reference, "payment.reference_number", 255)
+    reference = text(
+        str(reference) if isinstance(reference, int) else reference, "payment.reference_number", 255
+    )
     recurrence = nested(data, "action_network:recurrence") or {}
     recurring = recurrence.get("recurring", False)
     if recurring in ("true", "false"):
@@ -496,5 +497,7 @@ urlpatterns = [
     ),
     re_path(r"^donations/?$", donations, name="donations"),
     re_path(r"^donations/(?P<donation_id>[^/]+)/?$", donation, name="donation"),
-    re_path(r"^people/(?P<person_id>[^/]+)/donations/?$", person_donations, name="person_donations"),
+    re_path(
+        r"^people/(?P<person_id>[^/]+)/donations/?$", person_donations, name="person_donations"
+    ),
 ]

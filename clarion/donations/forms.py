@@ -7,12 +7,17 @@ from .models import Donation
 
 
 class DonationFilterForm(forms.Form):
-    page: forms.ModelChoiceField = forms.ModelChoiceField(queryset=None, required=False, label=_("Page"), empty_label=_("All pages"))
+    page: forms.ModelChoiceField = forms.ModelChoiceField(
+        queryset=None, required=False, label=_("Page"), empty_label=_("All pages")
+    )
     status = forms.ChoiceField(
-        choices=[("", _("Any status"))] + list(Donation.Status.choices), required=False, label=_("Status")
+        choices=[("", _("Any status"))] + list(Donation.Status.choices),
+        required=False,
+        label=_("Status"),
     )
     permissibility = forms.ChoiceField(
-        choices=[("", _("Any"))] + list(Donation.Permissibility.choices), required=False,
+        choices=[("", _("Any"))] + list(Donation.Permissibility.choices),
+        required=False,
         label=_("Permissibility"),
     )
 
@@ -31,7 +36,9 @@ class PermissibilityForm(forms.Form):
         label=_("Decision"),
     )
     note = forms.CharField(
-        max_length=500, required=False, label=_("Note"),
+        max_length=500,
+        required=False,
+        label=_("Note"),
         help_text=_("What you checked, e.g. the electoral register entry."),
         widget=forms.Textarea(attrs={"rows": 2}),
     )

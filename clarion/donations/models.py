@@ -25,9 +25,15 @@ class RecurringPlan(models.Model):
         MONTH = "month", _("Monthly")
 
     person = models.ForeignKey(
-        "people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="recurring_plans"
+        "people.Person",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="recurring_plans",
     )
-    page = models.ForeignKey("actions.ActionPage", on_delete=models.PROTECT, related_name="recurring_plans")
+    page = models.ForeignKey(
+        "actions.ActionPage", on_delete=models.PROTECT, related_name="recurring_plans"
+    )
     amount_pence = models.PositiveIntegerField(_("amount (pence)"))
     currency = models.CharField(_("currency"), max_length=3, default="GBP")
     interval = models.CharField(max_length=10, choices=Interval, default=Interval.MONTH)
@@ -71,7 +77,9 @@ class Donation(models.Model):
     person = models.ForeignKey(
         "people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="donations"
     )
-    page = models.ForeignKey("actions.ActionPage", on_delete=models.PROTECT, related_name="donations")
+    page = models.ForeignKey(
+        "actions.ActionPage", on_delete=models.PROTECT, related_name="donations"
+    )
     plan = models.ForeignKey(
         RecurringPlan, null=True, blank=True, on_delete=models.SET_NULL, related_name="donations"
     )
@@ -98,11 +106,18 @@ class Donation(models.Model):
     utm = models.JSONField(_("UTM fields"), default=dict, blank=True)
     mailing_token = models.CharField(max_length=300, blank=True)
     recruiter = models.ForeignKey(
-        "people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="recruited_donations"
+        "people.Person",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="recruited_donations",
     )
 
     permissibility = models.CharField(
-        _("permissibility"), max_length=15, choices=Permissibility, default=Permissibility.NOT_REQUIRED
+        _("permissibility"),
+        max_length=15,
+        choices=Permissibility,
+        default=Permissibility.NOT_REQUIRED,
     )
     permissibility_note = models.CharField(max_length=500, blank=True)
     permissibility_by = models.ForeignKey(
@@ -119,9 +134,12 @@ class Donation(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount_pence__gt=0), name="donation_amount_positive"),
             models.CheckConstraint(
-                condition=Q(refunded_pence__lte=models.F("amount_pence")), name="donation_refund_le_amount"
+                condition=Q(amount_pence__gt=0), name="donation_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_pence__lte=models.F("amount_pence")),
+                name="donation_refund_le_amount",
             ),
             # One renewal Donation per gateway invoice, however often the webhook comes.
             models.UniqueConstraint(

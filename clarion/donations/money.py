@@ -53,11 +53,18 @@ def clean_amount(value) -> int:
         raise ValidationError({"amount": _("Enter the amount as a whole number of pence.")})
     if value < MIN_PENCE:
         raise ValidationError(
-            {"amount": _("The smallest donation we can take is %(min)s.") % {"min": format_money(MIN_PENCE)}}
+            {
+                "amount": _("The smallest donation we can take is %(min)s.")
+                % {"min": format_money(MIN_PENCE)}
+            }
         )
     if value > max_pence():
         raise ValidationError(
-            {"amount": _("The largest donation we can take online is %(max)s. Please contact us to give more.")
-             % {"max": format_money(max_pence())}}
+            {
+                "amount": _(
+                    "The largest donation we can take online is %(max)s. Please contact us to give more."
+                )
+                % {"max": format_money(max_pence())}
+            }
         )
     return value

@@ -42,7 +42,9 @@ def export(person) -> dict[str, Any]:
             "permissibility": d.permissibility,
             "receipt_sent_at": d.receipt_sent_at,
         }
-        for d in Donation.objects.filter(person=person).select_related("page").order_by("created_at", "pk")
+        for d in Donation.objects.filter(person=person)
+        .select_related("page")
+        .order_by("created_at", "pk")
     ]
     plans = [
         {
@@ -55,7 +57,9 @@ def export(person) -> dict[str, Any]:
             "created_at": p.created_at,
             "cancelled_at": p.cancelled_at,
         }
-        for p in RecurringPlan.objects.filter(person=person).select_related("page").order_by("created_at", "pk")
+        for p in RecurringPlan.objects.filter(person=person)
+        .select_related("page")
+        .order_by("created_at", "pk")
     ]
     return {"donations": donations, "recurring_plans": plans}
 
@@ -67,11 +71,18 @@ def erase(person) -> None:
         .values_list("pk", flat=True)
     )
     RecurringPlan.objects.filter(person=person, status=RecurringPlan.Status.ACTIVE).update(
-        status=RecurringPlan.Status.CANCELLED, cancelled_at=timezone.now(), cancel_reason="donor erased"
+        status=RecurringPlan.Status.CANCELLED,
+        cancelled_at=timezone.now(),
+        cancel_reason="donor erased",
     )
     RecurringPlan.objects.filter(person=person).update(person=None)
     Donation.objects.filter(person=person).update(
-        person=None, recruiter=None, referrer="", utm={}, mailing_token="", modified_at=timezone.now()
+        person=None,
+        recruiter=None,
+        referrer="",
+        utm={},
+        mailing_token="",
+        modified_at=timezone.now(),
     )
     Donation.objects.filter(recruiter=person).update(recruiter=None)
     if active:

@@ -16,7 +16,10 @@ from clarion.people.segments.registry import ConditionType, register
 
 class DonatedForm(forms.Form):
     amount = forms.DecimalField(
-        label=gettext_lazy("At least (£)"), min_value=Decimal("0.01"), max_digits=10, decimal_places=2
+        label=gettext_lazy("At least (£)"),
+        min_value=Decimal("0.01"),
+        max_digits=10,
+        decimal_places=2,
     )
     since = forms.DateField(label=gettext_lazy("Since"), required=False)
     page = forms.IntegerField(label=gettext_lazy("On page (id)"), required=False, min_value=1)
@@ -31,7 +34,9 @@ class Donated(ConditionType):
     def compile(self, params, *, using):
         from .models import Donation
 
-        gifts = Donation.objects.using(using).filter(status=Donation.Status.SUCCEEDED, person__isnull=False)
+        gifts = Donation.objects.using(using).filter(
+            status=Donation.Status.SUCCEEDED, person__isnull=False
+        )
         if params.get("since"):
             gifts = gifts.filter(succeeded_at__date__gte=params["since"])
         if params.get("page"):

@@ -73,7 +73,12 @@ def access_donation(user, donation_id, *, write: bool = False) -> Donation:
         pk = int(donation_id)
     except (TypeError, ValueError):
         raise Http404 from None
-    donation = donations_for(user).select_related("person", "page", "plan", "recruiter").filter(pk=pk).first()
+    donation = (
+        donations_for(user)
+        .select_related("person", "page", "plan", "recruiter")
+        .filter(pk=pk)
+        .first()
+    )
     if donation is None:
         raise Http404
     if write and not user.can_write:

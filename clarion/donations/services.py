@@ -124,10 +124,12 @@ def donation_start(
         amount_pence=amount,
         currency=code,
         recurring=bool(recurring),
-        description=_("Donation to %(org)s: %(page)s") % {"org": settings.ORGANISATION_NAME, "page": page.title},
+        description=_("Donation to %(org)s: %(page)s")
+        % {"org": settings.ORGANISATION_NAME, "page": page.title},
         email=person.email or "",
         success_url=site + reverse("actions:thanks", kwargs={"slug": page.slug}),
-        cancel_url=site + reverse("donations:checkout_cancelled", kwargs={"token": _cancel_token(donation)}),
+        cancel_url=site
+        + reverse("donations:checkout_cancelled", kwargs={"token": _cancel_token(donation)}),
     )
     try:
         result = gateway.checkout_create(request)
@@ -236,7 +238,11 @@ def donation_succeed(
         donation = _locked(donation_id)
         if donation is None:
             return None
-        if donation.status not in (Donation.Status.PENDING, Donation.Status.FAILED, Donation.Status.CANCELLED):
+        if donation.status not in (
+            Donation.Status.PENDING,
+            Donation.Status.FAILED,
+            Donation.Status.CANCELLED,
+        ):
             return donation
         now = timezone.now()
         donation.status = Donation.Status.SUCCEEDED
@@ -274,7 +280,9 @@ def donation_succeed(
     return donation
 
 
-def donation_fail(*, donation_id: int, reason: str = "", payment_intent_id: str = "") -> Donation | None:
+def donation_fail(
+    *, donation_id: int, reason: str = "", payment_intent_id: str = ""
+) -> Donation | None:
     """Mark a pending donation failed (card declined). Idempotent; a donation that has
     already succeeded is left alone."""
     with transaction.atomic():
@@ -285,7 +293,9 @@ def donation_fail(*, donation_id: int, reason: str = "", payment_intent_id: str 
         donation.failure_reason = reason[:200]
         donation.gateway_payment_intent_id = payment_intent_id or donation.gateway_payment_intent_id
         donation.modified_at = timezone.now()
-        donation.save(update_fields=["status", "failure_reason", "gateway_payment_intent_id", "modified_at"])
+        donation.save(
+            update_fields=["status", "failure_reason", "gateway_payment_intent_id", "modified_at"]
+        )
     return donation
 
 
@@ -309,7 +319,10 @@ def donation_refund_record(*, donation_id: int, refunded_pence: int) -> Donation
     """
     with transaction.atomic():
         donation = _locked(donation_id)
-        if donation is None or donation.status not in (Donation.Status.SUCCEEDED, Donation.Status.REFUNDED):
+        if donation is None or donation.status not in (
+            Donation.Status.SUCCEEDED,
+            Donation.Status.REFUNDED,
+        ):
             return donation
         total = max(0, min(int(refunded_pence), donation.amount_pence))
         if total <= donation.refunded_pence:
@@ -365,7 +378,9 @@ def plan_renewal_record(
                 mailing_token=first.mailing_token if first else "",
                 recruiter_id=first.recruiter_id if first else None,
             )
-            donation_succeed(donation_id=donation.pk, payment_intent_id=payment_intent_id, charge_id=charge_id)
+            donation_succeed(
+                donation_id=donation.pk, payment_intent_id=payment_intent_id, charge_id=charge_id
+            )
     except IntegrityError:
         # A concurrent delivery of the same invoice created it first.
         return Donation.objects.get(gateway=plan.gateway, gateway_invoice_id=invoice_id)
@@ -374,7 +389,11 @@ def plan_renewal_record(
 
 
 def plan_cancel(
-    *, plan: RecurringPlan, reason: str = "", actor: User | None = None, request: HttpRequest | None = None,
+    *,
+    plan: RecurringPlan,
+    reason: str = "",
+    actor: User | None = None,
+    request: HttpRequest | None = None,
     tell_gateway: bool = False,
 ) -> RecurringPlan:
     """Stop a monthly gift. Idempotent. With ``tell_gateway`` (a staff cancellation) the
@@ -401,9 +420,13 @@ def plan_cancel(
             )
         if actor is not None:
             audit_record(
-                actor=actor, action=AuditEntry.Action.OTHER, summary=f"Cancelled recurring plan #{locked.pk}",
-                object_type="recurring_plan", object_id=locked.pk,
-                detail={"event": "plan_cancelled", "reason": reason[:200]}, request=request,
+                actor=actor,
+                action=AuditEntry.Action.OTHER,
+                summary=f"Cancelled recurring plan #{locked.pk}",
+                object_type="recurring_plan",
+                object_id=locked.pk,
+                detail={"event": "plan_cancelled", "reason": reason[:200]},
+                request=request,
             )
         if tell_gateway and locked.gateway_subscription_id:
             from .tasks import plan_gateway_cancel_task
@@ -422,7 +445,9 @@ def plan_gateway_cancel(*, plan_id: int) -> str:
     return "cancelled"
 
 
-def test_renewal_simulate(*, plan: RecurringPlan, actor: User, request: HttpRequest | None = None) -> Donation:
+def test_renewal_simulate(
+    *, plan: RecurringPlan, actor: User, request: HttpRequest | None = None
+) -> Donation:
     """Staff button for the test gateway: pretend a month has passed and it paid."""
     if plan.gateway != "test":
         raise ValidationError(_("Only test-gateway plans can be renewed by hand."))
@@ -455,7 +480,14 @@ def permissibility_decide(
         locked.permissibility_note = note[:500]
         locked.permissibility_by = actor
         locked.permissibility_at = timezone.now()
-        locked.save(update_fields=["permissibility", "permissibility_note", "permissibility_by", "permissibility_at"])
+        locked.save(
+            update_fields=[
+                "permissibility",
+                "permissibility_note",
+                "permissibility_by",
+                "permissibility_at",
+            ]
+        )
         audit_record(
             actor=actor,
             action=AuditEntry.Action.OTHER,
@@ -463,7 +495,11 @@ def permissibility_decide(
             f"({format_money(locked.amount_pence, locked.currency)})",
             object_type="donation",
             object_id=locked.pk,
-            detail={"event": f"permissibility_{decision}", "note": note[:500], "person_id": locked.person_id},
+            detail={
+                "event": f"permissibility_{decision}",
+                "note": note[:500],
+                "person_id": locked.person_id,
+            },
             request=request,
         )
     return locked
@@ -508,7 +544,9 @@ def webhook_event_claim(*, gateway: str, event_id: str, type: str) -> WebhookEve
     index until the first commits, then gets None."""
     try:
         with transaction.atomic():
-            return WebhookEvent.objects.create(gateway=gateway, event_id=event_id[:255], type=type[:100])
+            return WebhookEvent.objects.create(
+                gateway=gateway, event_id=event_id[:255], type=type[:100]
+            )
     except IntegrityError:
         return None
 
@@ -555,7 +593,10 @@ def donation_record_external(
         raise ValidationError({"amount": _("The amount must be more than nothing.")})
     if amount_pence > max_pence():
         raise ValidationError(
-            {"amount": _("A single gift can be at most %(max)s.") % {"max": format_money(max_pence())}}
+            {
+                "amount": _("A single gift can be at most %(max)s.")
+                % {"max": format_money(max_pence())}
+            }
         )
     code = clean_currency(currency)
     reference = _text(reference, 255)
@@ -563,7 +604,9 @@ def donation_record_external(
     donated_at = min(donated_at or now, now)
     with transaction.atomic():
         if reference:
-            existing = Donation.objects.filter(gateway=EXTERNAL_GATEWAY, gateway_checkout_id=reference).first()
+            existing = Donation.objects.filter(
+                gateway=EXTERNAL_GATEWAY, gateway_checkout_id=reference
+            ).first()
             if existing is not None:
                 return existing, False
         try:
@@ -585,14 +628,20 @@ def donation_record_external(
                     **_clean_attribution(attribution),
                 )
         except IntegrityError:
-            return Donation.objects.get(gateway=EXTERNAL_GATEWAY, gateway_checkout_id=reference), False
+            return Donation.objects.get(
+                gateway=EXTERNAL_GATEWAY, gateway_checkout_id=reference
+            ), False
         donation.permissibility = _permissibility_for(donation)
         donation.save(update_fields=["permissibility"])
         amount = format_money(donation.amount_pence, donation.currency)
         _timeline(
             donation,
             _("Donated %(amount)s on %(page)s (recorded from %(origin)s)")
-            % {"amount": amount, "page": page.title, "origin": donation.origin_system or _("another system")},
+            % {
+                "amount": amount,
+                "page": page.title,
+                "origin": donation.origin_system or _("another system"),
+            },
             "recorded",
         )
         audit_record(

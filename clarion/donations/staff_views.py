@@ -70,29 +70,43 @@ def donation_list(request):
     next_params = params.copy()
     if next_after is not None:
         next_params["after"] = str(next_after)
-    return render(request, "donations/staff/donation_list.html", {
-        "form": form,
-        "donations": rows,
-        "count": qs.count(),
-        "total_pence": totals["amount"],
-        "is_first_page": after is None,
-        "first_page_query": params.urlencode(),
-        "next_query": next_params.urlencode() if next_after is not None else "",
-    })
+    return render(
+        request,
+        "donations/staff/donation_list.html",
+        {
+            "form": form,
+            "donations": rows,
+            "count": qs.count(),
+            "total_pence": totals["amount"],
+            "is_first_page": after is None,
+            "first_page_query": params.urlencode(),
+            "next_query": next_params.urlencode() if next_after is not None else "",
+        },
+    )
 
 
 @login_required
 def donation_detail(request, pk: int):
     donation = access_donation(request.user, pk)
-    return render(request, "donations/staff/donation_detail.html", {
-        "donation": donation,
-        "form": PermissibilityForm() if donation.permissibility == Donation.Permissibility.PENDING else None,
-    })
+    return render(
+        request,
+        "donations/staff/donation_detail.html",
+        {
+            "donation": donation,
+            "form": PermissibilityForm()
+            if donation.permissibility == Donation.Permissibility.PENDING
+            else None,
+        },
+    )
 
 
 @login_required
 def compliance(request):
-    return render(request, "donations/staff/compliance.html", {"donations": compliance_queue(request.user)[:200]})
+    return render(
+        request,
+        "donations/staff/compliance.html",
+        {"donations": compliance_queue(request.user)[:200]},
+    )
 
 
 @login_required
@@ -101,11 +115,19 @@ def permissibility(request, pk: int):
     donation = access_donation(request.user, pk, write=True)
     form = PermissibilityForm(request.POST)
     if not form.is_valid():
-        return render(request, "donations/staff/donation_detail.html", {"donation": donation, "form": form}, status=400)
+        return render(
+            request,
+            "donations/staff/donation_detail.html",
+            {"donation": donation, "form": form},
+            status=400,
+        )
     try:
         services.permissibility_decide(
-            donation=donation, decision=form.cleaned_data["decision"], note=form.cleaned_data["note"],
-            actor=request.user, request=request,
+            donation=donation,
+            decision=form.cleaned_data["decision"],
+            note=form.cleaned_data["note"],
+            actor=request.user,
+            request=request,
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -127,15 +149,19 @@ def plan_list(request):
     next_params = params.copy()
     if next_after is not None:
         next_params["after"] = str(next_after)
-    return render(request, "donations/staff/plan_list.html", {
-        "plans": rows,
-        "status": status,
-        "statuses": RecurringPlan.Status.choices,
-        "cancel_form": PlanCancelForm(),
-        "is_first_page": after is None,
-        "first_page_query": params.urlencode(),
-        "next_query": next_params.urlencode() if next_after is not None else "",
-    })
+    return render(
+        request,
+        "donations/staff/plan_list.html",
+        {
+            "plans": rows,
+            "status": status,
+            "statuses": RecurringPlan.Status.choices,
+            "cancel_form": PlanCancelForm(),
+            "is_first_page": after is None,
+            "first_page_query": params.urlencode(),
+            "next_query": next_params.urlencode() if next_after is not None else "",
+        },
+    )
 
 
 @login_required
@@ -147,7 +173,9 @@ def plan_renew(request, pk: int):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, _("Recorded a renewal payment (donation #%(id)s).") % {"id": donation.pk})
+        messages.success(
+            request, _("Recorded a renewal payment (donation #%(id)s).") % {"id": donation.pk}
+        )
     return redirect("donations_staff:plans")
 
 
@@ -157,6 +185,8 @@ def plan_cancel(request, pk: int):
     plan = access_plan(request.user, pk, write=True)
     form = PlanCancelForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    services.plan_cancel(plan=plan, reason=reason, actor=request.user, request=request, tell_gateway=True)
+    services.plan_cancel(
+        plan=plan, reason=reason, actor=request.user, request=request, tell_gateway=True
+    )
     messages.success(request, _("The monthly donation was stopped."))
     return redirect("donations_staff:plans")

@@ -40,10 +40,14 @@ def test_checkout(request, token: str):
     if read is not None:
         donation_id, amount = read
         donation = (
-            Donation.objects.select_related("page").filter(pk=donation_id, gateway="test", amount_pence=amount).first()
+            Donation.objects.select_related("page")
+            .filter(pk=donation_id, gateway="test", amount_pence=amount)
+            .first()
         )
     if donation is None:
-        return _problem(request, _("This payment link is not valid or has expired. Please start again."), 404)
+        return _problem(
+            request, _("This payment link is not valid or has expired. Please start again."), 404
+        )
     context = {
         "donation": donation,
         "amount": format_money(donation.amount_pence, donation.currency),
@@ -51,7 +55,12 @@ def test_checkout(request, token: str):
     }
     if donation.status != Donation.Status.PENDING:
         # Paid, declined or abandoned: the link is spent.
-        return render(request, "donations/test_checkout_done.html", context, status=409 if request.method == "POST" else 200)
+        return render(
+            request,
+            "donations/test_checkout_done.html",
+            context,
+            status=409 if request.method == "POST" else 200,
+        )
     if request.method == "GET":
         return render(request, "donations/test_checkout.html", context)
     decision = request.POST.get("decision")
@@ -68,13 +77,22 @@ def test_checkout(request, token: str):
 def checkout_cancelled(request, token: str):
     """Where a gateway sends a donor who left its checkout without paying."""
     donation_id = services.cancel_token_read(token)
-    donation = Donation.objects.select_related("page").filter(pk=donation_id).first() if donation_id else None
+    donation = (
+        Donation.objects.select_related("page").filter(pk=donation_id).first()
+        if donation_id
+        else None
+    )
     if donation is None:
         return _problem(request, _("This link is not valid or has expired."), 404)
     services.donation_cancel(donation_id=donation.pk)
-    return render(request, "donations/checkout_cancelled.html", {
-        "donation": donation, "page_url": services.page_public_url(donation.page),
-    })
+    return render(
+        request,
+        "donations/checkout_cancelled.html",
+        {
+            "donation": donation,
+            "page_url": services.page_public_url(donation.page),
+        },
+    )
 
 
 def _json_error(message: str, status: int = 400) -> JsonResponse:
@@ -99,7 +117,9 @@ def stripe_webhook(request):
     if len(payload) > WEBHOOK_MAX_BYTES:
         return _json_error("Payload too large.", 413)
     try:
-        signature_verify(payload=payload, header=request.headers.get("Stripe-Signature", ""), secret=secret)
+        signature_verify(
+            payload=payload, header=request.headers.get("Stripe-Signature", ""), secret=secret
+        )
     except SignatureError as exc:
         return _json_error(f"Invalid signature: {exc}.")
     try:

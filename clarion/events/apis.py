@@ -249,7 +249,6 @@ def _require_people(key) -> None:
         raise ApiError(403, _("This API key may not use people."))
 
 
-
 def _whole_number(value: Any, field: str, *, allow_none: bool = False) -> int | None:
     """A whole number from 0 to MAX_NUMBER, given as a number or (from a query string
     or form body) as digits."""
@@ -487,9 +486,7 @@ def event_attendances(request, key, event_id):
     if request.method == "POST":
         data = request_payload(request)
         if background.requested(request):
-            return background.queue(
-                key=key, name="events.attendance", event_id=found.pk, data=data
-            )
+            return background.queue(key=key, name="events.attendance", event_id=found.pk, data=data)
         rsvp, created = _attendance_record(key=key, event=found, data=data)
         return hal.hal_response(attendance_document(request, rsvp), status=201 if created else 200)
     return _attendance_page(

@@ -16,13 +16,40 @@ from .services import event_save
 
 EVENTS = [
     # (days ahead, hour, kind, title, branch code, postcode, capacity, shifts, question)
-    (2, 10, Event.Kind.CANVASS, "Saturday doorstep in Leeds Central", "B-LDS1", "LS1 6FR", 30,
-     ["10:00–12:00", "12:00–14:00"], ("Have you canvassed before?", "Yes\nNo")),
-    (4, 18, Event.Kind.PHONE_BANK, "Phone bank: call the Riverside ward", "B-NCL2", "NE1 2XB", 20,
-     [], ("Which evening suits you?", "")),
+    (
+        2,
+        10,
+        Event.Kind.CANVASS,
+        "Saturday doorstep in Leeds Central",
+        "B-LDS1",
+        "LS1 6FR",
+        30,
+        ["10:00–12:00", "12:00–14:00"],
+        ("Have you canvassed before?", "Yes\nNo"),
+    ),
+    (
+        4,
+        18,
+        Event.Kind.PHONE_BANK,
+        "Phone bank: call the Riverside ward",
+        "B-NCL2",
+        "NE1 2XB",
+        20,
+        [],
+        ("Which evening suits you?", ""),
+    ),
     (6, 19, Event.Kind.MEETING, "Manchester branch meeting", "B-MAN1", "M1 8RA", 60, [], None),
-    (9, 11, Event.Kind.CANVASS, "Bristol harbourside canvass", "B-BRS1", "BS1 3DN", 25,
-     ["11:00–13:00", "13:00–15:00"], None),
+    (
+        9,
+        11,
+        Event.Kind.CANVASS,
+        "Bristol harbourside canvass",
+        "B-BRS1",
+        "BS1 3DN",
+        25,
+        ["11:00–13:00", "13:00–15:00"],
+        None,
+    ),
     (12, 19, Event.Kind.SOCIAL, "Quiz night for new members", "B-BHM1", "B1 5FZ", 40, [], None),
     (15, 18, Event.Kind.FUNDRAISER, "Curry night fundraiser", "B-LEI1", "LE1 2TS", 50, [], None),
 ]
@@ -43,15 +70,26 @@ def demo_events_create() -> list[Event]:
             continue
         area = Area.objects.filter(code=code).first()
         starts = (today + datetime.timedelta(days=days)).replace(hour=hour)
-        event = event_save(event=Event(
-            title=title, kind=kind, area=area, postcode=postcode, venue="Community centre",
-            description="Everyone is welcome. We'll pair you with someone experienced.",
-            starts_at=starts, ends_at=starts + datetime.timedelta(hours=4 if shifts else 2),
-            capacity=capacity, status=Event.Status.PUBLISHED, visibility=Event.Visibility.PUBLIC,
-        ))
+        event = event_save(
+            event=Event(
+                title=title,
+                kind=kind,
+                area=area,
+                postcode=postcode,
+                venue="Community centre",
+                description="Everyone is welcome. We'll pair you with someone experienced.",
+                starts_at=starts,
+                ends_at=starts + datetime.timedelta(hours=4 if shifts else 2),
+                capacity=capacity,
+                status=Event.Status.PUBLISHED,
+                visibility=Event.Visibility.PUBLIC,
+            )
+        )
         for i, label in enumerate(shifts):
             Shift.objects.create(
-                event=event, label=label, capacity=capacity // 2,
+                event=event,
+                label=label,
+                capacity=capacity // 2,
                 starts_at=starts + datetime.timedelta(hours=2 * i),
                 ends_at=starts + datetime.timedelta(hours=2 * (i + 1)),
             )

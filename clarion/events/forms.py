@@ -61,11 +61,16 @@ class FindForm(forms.Form):
             self.add_error("date_to", _("The end date must be after the start date."))
         # "Use my location" (static/clarion/find_location.js) adds lat and lng to the
         # query; they are not rendered as fields, and a postcode wins over them.
-        data["lat"], data["lng"] = _coordinate(self.data.get("lat"), 90), _coordinate(self.data.get("lng"), 180)
+        data["lat"], data["lng"] = (
+            _coordinate(self.data.get("lat"), 90),
+            _coordinate(self.data.get("lng"), 180),
+        )
         located = data["lat"] is not None and data["lng"] is not None
         if not data.get("postcode") and not self.has_error("postcode"):
             if (self.data.get("lat") or self.data.get("lng")) and not located:
-                self.add_error(None, _("We could not read your location. Enter your postcode instead."))
+                self.add_error(
+                    None, _("We could not read your location. Enter your postcode instead.")
+                )
             elif not located:
                 self.add_error("postcode", _("Enter your postcode, or use your location."))
         return data
@@ -386,8 +391,10 @@ class HostCanvassForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not data.get("email") and not data.get("phone") and not (
-            self.has_error("email") or self.has_error("phone")
+        if (
+            not data.get("email")
+            and not data.get("phone")
+            and not (self.has_error("email") or self.has_error("phone"))
         ):
             raise forms.ValidationError(_("Give the contact's email address or phone number."))
         return data

@@ -7,8 +7,10 @@ import json
 
 from django.db import transaction
 
-BODY = ('Dear {{ first_name|default:"friend" }},\n\nWe need you in {{ area|default:"your area" }}. '
-        "[Sign the petition](https://clarion.example.org/act/save-the-library/)\n\nThanks!")
+BODY = (
+    'Dear {{ first_name|default:"friend" }},\n\nWe need you in {{ area|default:"your area" }}. '
+    "[Sign the petition](https://clarion.example.org/act/save-the-library/)\n\nThanks!"
+)
 
 
 def seed(n: int) -> None:
@@ -21,8 +23,16 @@ def seed(n: int) -> None:
     start = Person.objects.count()
     batch = []
     for i in range(start, start + n):
-        batch.append(Person(first_name=f"Ann{i}", last_name="Bench", email=f"p{i}@bench.example",
-                            email_status="subscribed", created_at=now, modified_at=now))
+        batch.append(
+            Person(
+                first_name=f"Ann{i}",
+                last_name="Bench",
+                email=f"p{i}@bench.example",
+                email_status="subscribed",
+                created_at=now,
+                modified_at=now,
+            )
+        )
         if len(batch) == 5000:
             Person.objects.bulk_create(batch)
             batch = []
@@ -38,12 +48,23 @@ def make(*, rate: int = 0, name: str = "Bench") -> int:
     from .services import mailing_save
 
     admin = User.objects.filter(email="bench@example.org").first() or User.objects.create_user(
-        email="bench@example.org", password="x-bench-password", role="admin")
-    segment = Segment.objects.get_or_create(name="Everyone (bench)", defaults={
-        "definition": {"op": "all", "conditions": []}})[0]
-    mailing = mailing_save(mailing=Mailing(
-        name=name, subject="{{ first_name }}, one thing today", from_name="Clarion Bench",
-        from_email="hq@clarion.example.org", body=BODY, segment=segment, rate_per_second=rate), actor=admin)
+        email="bench@example.org", password="x-bench-password", role="admin"
+    )
+    segment = Segment.objects.get_or_create(
+        name="Everyone (bench)", defaults={"definition": {"op": "all", "conditions": []}}
+    )[0]
+    mailing = mailing_save(
+        mailing=Mailing(
+            name=name,
+            subject="{{ first_name }}, one thing today",
+            from_name="Clarion Bench",
+            from_email="hq@clarion.example.org",
+            body=BODY,
+            segment=segment,
+            rate_per_second=rate,
+        ),
+        actor=admin,
+    )
     return mailing.pk
 
 
@@ -61,14 +82,31 @@ def status(mailing_id: int) -> str:
 
     from .models import Mailing, Recipient
 
-    counts = dict(Recipient.objects.filter(mailing_id=mailing_id).values_list("status").annotate(n=Count("id"))
-                  .values_list("status", "n"))
+    counts = dict(
+        Recipient.objects.filter(mailing_id=mailing_id)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
     m = Mailing.objects.get(pk=mailing_id)
-    return json.dumps({"status": m.status, "counts": counts, "started": m.started_at.timestamp() if m.started_at else None,
-                       "finished": m.finished_at.timestamp() if m.finished_at else None})
+    return json.dumps(
+        {
+            "status": m.status,
+            "counts": counts,
+            "started": m.started_at.timestamp() if m.started_at else None,
+            "finished": m.finished_at.timestamp() if m.finished_at else None,
+        }
+    )
 
 
 def emails_by_status(mailing_id: int) -> str:
     from .models import Recipient
 
-    return json.dumps({e: s for e, s in Recipient.objects.filter(mailing_id=mailing_id).values_list("email", "status")})
+    return json.dumps(
+        {
+            e: s
+            for e, s in Recipient.objects.filter(mailing_id=mailing_id).values_list(
+                "email", "status"
+            )
+        }
+    )

@@ -16,35 +16,72 @@ VARIANT_LETTERS = "bcd"
 
 class MailingForm(forms.ModelForm):
     subject_b = forms.CharField(label=_("Subject B"), max_length=250, required=False)
-    from_name_b = forms.CharField(label=_("From name B (blank: same as A)"), max_length=100, required=False)
-    body_b = forms.CharField(label=_("Body B (blank: same as A)"), required=False,
-                             widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}))
+    from_name_b = forms.CharField(
+        label=_("From name B (blank: same as A)"), max_length=100, required=False
+    )
+    body_b = forms.CharField(
+        label=_("Body B (blank: same as A)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
+    )
     subject_c = forms.CharField(label=_("Subject C"), max_length=250, required=False)
-    from_name_c = forms.CharField(label=_("From name C (blank: same as A)"), max_length=100, required=False)
-    body_c = forms.CharField(label=_("Body C (blank: same as A)"), required=False,
-                             widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}))
+    from_name_c = forms.CharField(
+        label=_("From name C (blank: same as A)"), max_length=100, required=False
+    )
+    body_c = forms.CharField(
+        label=_("Body C (blank: same as A)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
+    )
     subject_d = forms.CharField(label=_("Subject D"), max_length=250, required=False)
-    from_name_d = forms.CharField(label=_("From name D (blank: same as A)"), max_length=100, required=False)
-    body_d = forms.CharField(label=_("Body D (blank: same as A)"), required=False,
-                             widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}))
+    from_name_d = forms.CharField(
+        label=_("From name D (blank: same as A)"), max_length=100, required=False
+    )
+    body_d = forms.CharField(
+        label=_("Body D (blank: same as A)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
+    )
 
     class Meta:
         model = Mailing
         fields = [
-            "name", "category", "segment", "exclude_segment", "person_list", "subject", "preheader",
-            "from_name", "from_email", "reply_to", "body_format", "body", "frequency_cap_hours",
-            "rate_per_second", "ab_variants", "ab_test_percent", "ab_wait_minutes", "ab_metric", "ab_auto",
+            "name",
+            "category",
+            "segment",
+            "exclude_segment",
+            "person_list",
+            "subject",
+            "preheader",
+            "from_name",
+            "from_email",
+            "reply_to",
+            "body_format",
+            "body",
+            "frequency_cap_hours",
+            "rate_per_second",
+            "ab_variants",
+            "ab_test_percent",
+            "ab_wait_minutes",
+            "ab_metric",
+            "ab_auto",
         ]
         widgets = {"body": forms.Textarea(attrs={"rows": 16, "class": "mono"})}
         help_texts = {
-            "body": _("Markdown or HTML. Merge fields: {{ first_name|default:\"friend\" }}, {{ area }}, "
-                      "{{ share_link }}, {{ recruit_count }}, {{ last_gift }}; conditions: "
-                      "{% if area %}…{% endif %}; by segment: {% if_segment \"Donors\" %}…{% else %}…"
-                      "{% endif_segment %}. Links to pages are tracked and credit this mailing."),
-            "ab_variants": _("1 for no test; 2–4 to test subjects, from names and bodies (variant A is "
-                             "the mailing above)."),
-            "ab_test_percent": _("Each variant goes to this share of the recipients; after the wait the "
-                                 "winner goes to the rest."),
+            "body": _(
+                'Markdown or HTML. Merge fields: {{ first_name|default:"friend" }}, {{ area }}, '
+                "{{ share_link }}, {{ recruit_count }}, {{ last_gift }}; conditions: "
+                '{% if area %}…{% endif %}; by segment: {% if_segment "Donors" %}…{% else %}…'
+                "{% endif_segment %}. Links to pages are tracked and credit this mailing."
+            ),
+            "ab_variants": _(
+                "1 for no test; 2–4 to test subjects, from names and bodies (variant A is "
+                "the mailing above)."
+            ),
+            "ab_test_percent": _(
+                "Each variant goes to this share of the recipients; after the wait the "
+                "winner goes to the rest."
+            ),
         }
 
     def __init__(self, *args, user, **kwargs):
@@ -58,11 +95,17 @@ class MailingForm(forms.ModelForm):
         self.area = area
         if area is not None:
             # Organisers pick from the addresses an administrator allowed their area.
-            allowed = list(selectors.from_addresses_for_area(area).values_list("email", flat=True).distinct())
+            allowed = list(
+                selectors.from_addresses_for_area(area).values_list("email", flat=True).distinct()
+            )
             self.fields["from_email"] = forms.ChoiceField(
-                label=_("from address"), choices=[(e, e) for e in allowed],
+                label=_("from address"),
+                choices=[(e, e) for e in allowed],
                 help_text=_("The addresses an administrator allowed for your area."),
-                error_messages={"invalid_choice": _("That from address is not allowed for this area.")})
+                error_messages={
+                    "invalid_choice": _("That from address is not allowed for this area.")
+                },
+            )
         if self.instance.pk:
             by_index = {v.index: v for v in self.instance.variants.all()}
             for i, letter in enumerate(VARIANT_LETTERS, start=1):
@@ -79,7 +122,9 @@ class MailingForm(forms.ModelForm):
 
     def clean_body(self):
         value = self.cleaned_data["body"]
-        problems = render.template_problems(value) + selectors.segment_block_problems([value], self.user)
+        problems = render.template_problems(value) + selectors.segment_block_problems(
+            [value], self.user
+        )
         if problems:
             raise forms.ValidationError(problems)
         return value
@@ -99,10 +144,15 @@ class MailingForm(forms.ModelForm):
             return data
         if n > 1:
             for letter in VARIANT_LETTERS[: n - 1]:
-                parts = {part: data.get(f"{part}_{letter}", "") for part in ("subject", "from_name", "body")}
+                parts = {
+                    part: data.get(f"{part}_{letter}", "")
+                    for part in ("subject", "from_name", "body")
+                }
                 if not any(parts.values()):
-                    self.add_error(f"subject_{letter}", _("Give this variant a subject, a from name or a body "
-                                                         "of its own."))
+                    self.add_error(
+                        f"subject_{letter}",
+                        _("Give this variant a subject, a from name or a body of its own."),
+                    )
                 for part in ("subject", "body"):
                     problems = render.template_problems(parts[part])
                     if part == "body":
@@ -111,8 +161,10 @@ class MailingForm(forms.ModelForm):
                         self.add_error(f"{part}_{letter}", problems)
             percent = data.get("ab_test_percent") or 0
             if percent < 1 or percent * n > 100:
-                self.add_error("ab_test_percent", _("Choose a sample between 1%% and %(max)s%% per variant.")
-                               % {"max": 100 // n})
+                self.add_error(
+                    "ab_test_percent",
+                    _("Choose a sample between 1%% and %(max)s%% per variant.") % {"max": 100 // n},
+                )
         if not data.get("segment") and not data.get("person_list"):
             self.add_error("segment", _("Choose a segment or a list to send to."))
         return data
@@ -121,7 +173,9 @@ class MailingForm(forms.ModelForm):
         d = self.cleaned_data
         out = [{"subject": "", "from_name": "", "body": ""}]
         for letter in VARIANT_LETTERS:
-            out.append({part: d.get(f"{part}_{letter}", "") for part in ("subject", "from_name", "body")})
+            out.append(
+                {part: d.get(f"{part}_{letter}", "") for part in ("subject", "from_name", "body")}
+            )
         return out
 
 
@@ -129,8 +183,12 @@ class FromAddressForm(forms.ModelForm):
     class Meta:
         model = FromAddress
         fields = ["area", "email", "name"]
-        help_texts = {"area": _("Blank: for national mailings. An address set for an area may be used by "
-                                "mailings of that area and every area below it.")}
+        help_texts = {
+            "area": _(
+                "Blank: for national mailings. An address set for an area may be used by "
+                "mailings of that area and every area below it."
+            )
+        }
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -142,15 +200,21 @@ class FromAddressForm(forms.ModelForm):
 
 
 class SendForm(forms.Form):
-    when = forms.DateTimeField(label=_("Send at (blank: now)"), required=False,
-                               widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-                               input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"])
+    when = forms.DateTimeField(
+        label=_("Send at (blank: now)"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+    )
     confirm = forms.BooleanField(label=_("I have checked the preview and the recipient count."))
 
 
 class PreferencesForm(forms.Form):
     categories = forms.MultipleChoiceField(
-        label=_("Send me"), choices=Mailing.Category.choices, required=False, widget=forms.CheckboxSelectMultiple
+        label=_("Send me"),
+        choices=Mailing.Category.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     unsubscribe_all = forms.BooleanField(label=_("Unsubscribe me from all email"), required=False)
 

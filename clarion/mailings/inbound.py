@@ -64,15 +64,21 @@ def _delivery_status(message) -> list[dict]:
         groups = payload if isinstance(payload, list) else []
         if not groups:
             text = _text(part)
-            groups = [email.message_from_string(chunk) for chunk in re.split(r"\r?\n\r?\n", text) if chunk.strip()]
+            groups = [
+                email.message_from_string(chunk)
+                for chunk in re.split(r"\r?\n\r?\n", text)
+                if chunk.strip()
+            ]
         for group in groups:
             if group.get("Action") or group.get("Status"):
-                blocks.append({
-                    "action": str(group.get("Action", "")).strip().lower(),
-                    "status": str(group.get("Status", "")).strip(),
-                    "diagnostic": str(group.get("Diagnostic-Code", "")).strip(),
-                    "final_recipient": str(group.get("Final-Recipient", "")).strip(),
-                })
+                blocks.append(
+                    {
+                        "action": str(group.get("Action", "")).strip().lower(),
+                        "status": str(group.get("Status", "")).strip(),
+                        "diagnostic": str(group.get("Diagnostic-Code", "")).strip(),
+                        "final_recipient": str(group.get("Final-Recipient", "")).strip(),
+                    }
+                )
     return blocks
 
 
@@ -82,11 +88,18 @@ def _original_token(message) -> int | None:
         ctype = part.get_content_type()
         if ctype not in ("message/rfc822", "text/rfc822-headers"):
             continue
-        text = _text(part) if ctype == "text/rfc822-headers" else str(part.get_payload()[0] if isinstance(
-            part.get_payload(), list) else part.get_payload())
+        text = (
+            _text(part)
+            if ctype == "text/rfc822-headers"
+            else str(
+                part.get_payload()[0]
+                if isinstance(part.get_payload(), list)
+                else part.get_payload()
+            )
+        )
         for match in _VERP_IN_TEXT.finditer(text):
             start = match.start()
-            rid = tokens.recipient_id_from_verp(text[start:match.end()] + "x")
+            rid = tokens.recipient_id_from_verp(text[start : match.end()] + "x")
             if rid is not None:
                 return rid
         for token in _R_TOKEN.findall(text):
@@ -102,7 +115,9 @@ def process(*, rcpt_tos: list[str], content: bytes) -> list[Outcome]:
 
     message = email.message_from_bytes(content, policy=email.policy.compat32)
     ctype = message.get_content_type()
-    report_type = (message.get_param("report-type") or "").lower() if ctype == "multipart/report" else ""
+    report_type = (
+        (message.get_param("report-type") or "").lower() if ctype == "multipart/report" else ""
+    )
     outcomes: list[Outcome] = []
 
     if report_type == "feedback-report":
@@ -116,7 +131,9 @@ def process(*, rcpt_tos: list[str], content: bytes) -> list[Outcome]:
     for rcpt in rcpt_tos:
         local = rcpt.split("@", 1)[0].lower()
         if local.startswith("unsubscribe+"):
-            rid = tokens.recipient_id_from_verp(tokens.VERP_PREFIX + local[len("unsubscribe+"):] + "@x")
+            rid = tokens.recipient_id_from_verp(
+                tokens.VERP_PREFIX + local[len("unsubscribe+") :] + "@x"
+            )
             recipient = _recipient(rid)
             if recipient is None:
                 outcomes.append(Outcome("ignored", detail="unsubscribe token does not verify"))
@@ -142,13 +159,18 @@ def process(*, rcpt_tos: list[str], content: bytes) -> list[Outcome]:
                 hard = False
             else:
                 continue
-            result = services.bounce_record(recipient=recipient, hard=hard, status_code=status,
-                                            diagnostic=block["diagnostic"])
-            outcomes.append(Outcome("bounce", recipient.pk, f"{'hard' if hard else 'soft'} {status} {result}"))
+            result = services.bounce_record(
+                recipient=recipient, hard=hard, status_code=status, diagnostic=block["diagnostic"]
+            )
+            outcomes.append(
+                Outcome("bounce", recipient.pk, f"{'hard' if hard else 'soft'} {status} {result}")
+            )
             break
         else:
             if not any(o.recipient_id == recipient.pk for o in outcomes):
-                outcomes.append(Outcome("ignored", recipient.pk, "no failed delivery in the report"))
+                outcomes.append(
+                    Outcome("ignored", recipient.pk, "no failed delivery in the report")
+                )
     return outcomes
 
 
@@ -181,7 +203,9 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        work = functools.partial(_process_unit, rcpt_tos=list(envelope.rcpt_tos), content=envelope.content)
+        work = functools.partial(
+            _process_unit, rcpt_tos=list(envelope.rcpt_tos), content=envelope.content
+        )
         try:
             outcomes = await asyncio.get_running_loop().run_in_executor(self._worker, work)
         except Exception:

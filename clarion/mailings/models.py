@@ -49,38 +49,68 @@ class Mailing(models.Model):
         EVENTS = "events", _("Events near me")
 
     name = models.CharField(_("internal name"), max_length=150)
-    category = models.CharField(_("category"), max_length=20, choices=Category, default=Category.NEWS)
+    category = models.CharField(
+        _("category"), max_length=20, choices=Category, default=Category.NEWS
+    )
     subject = models.CharField(_("subject"), max_length=250)
     preheader = models.CharField(_("preheader"), max_length=250, blank=True)
     from_name = models.CharField(_("from name"), max_length=100)
     from_email = models.EmailField(_("from address"))
     reply_to = models.EmailField(_("reply-to"), blank=True)
-    body_format = models.CharField(_("body format"), max_length=10, choices=BodyFormat, default=BodyFormat.MARKDOWN)
+    body_format = models.CharField(
+        _("body format"), max_length=10, choices=BodyFormat, default=BodyFormat.MARKDOWN
+    )
     body = models.TextField(_("body"))
 
     segment = models.ForeignKey(
-        "people.Segment", verbose_name=_("segment"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "people.Segment",
+        verbose_name=_("segment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     exclude_segment = models.ForeignKey(
-        "people.Segment", verbose_name=_("exclude segment"), null=True, blank=True, on_delete=models.PROTECT,
+        "people.Segment",
+        verbose_name=_("exclude segment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="+",
     )
     person_list = models.ForeignKey(
-        "people.PersonList", verbose_name=_("list"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "people.PersonList",
+        verbose_name=_("list"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
-    frequency_cap_hours = models.PositiveIntegerField(_("skip anyone mailed in the last N hours"), default=0)
-    rate_per_second = models.PositiveIntegerField(_("throttle (messages per second, 0 = no limit)"), default=0)
+    frequency_cap_hours = models.PositiveIntegerField(
+        _("skip anyone mailed in the last N hours"), default=0
+    )
+    rate_per_second = models.PositiveIntegerField(
+        _("throttle (messages per second, 0 = no limit)"), default=0
+    )
 
     ab_variants = models.PositiveSmallIntegerField(_("variants"), default=1)
     ab_test_percent = models.PositiveSmallIntegerField(_("test sample per variant (%)"), default=0)
-    ab_wait_minutes = models.PositiveIntegerField(_("wait before picking the winner (minutes)"), default=60)
-    ab_metric = models.CharField(_("pick the winner by"), max_length=10, choices=Metric, default=Metric.OPENS)
+    ab_wait_minutes = models.PositiveIntegerField(
+        _("wait before picking the winner (minutes)"), default=60
+    )
+    ab_metric = models.CharField(
+        _("pick the winner by"), max_length=10, choices=Metric, default=Metric.OPENS
+    )
     ab_auto = models.BooleanField(_("pick the winner automatically"), default=True)
     ab_decide_at = models.DateTimeField(null=True, blank=True)
     winner_variant = models.PositiveSmallIntegerField(null=True, blank=True)
 
     area = models.ForeignKey(
-        "areas.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        "areas.Area",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text=_("The scope of the organiser who made it; None for national mailings."),
     )
     created_by = models.ForeignKey(
@@ -101,8 +131,12 @@ class Mailing(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(ab_variants__gte=1, ab_variants__lte=4), name="mailing_variants_1_4"),
-            models.CheckConstraint(condition=Q(ab_test_percent__lte=50), name="mailing_test_percent_le_50"),
+            models.CheckConstraint(
+                condition=Q(ab_variants__gte=1, ab_variants__lte=4), name="mailing_variants_1_4"
+            ),
+            models.CheckConstraint(
+                condition=Q(ab_test_percent__lte=50), name="mailing_test_percent_le_50"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -128,7 +162,9 @@ class Variant(models.Model):
 
     class Meta:
         ordering = ["index"]
-        constraints = [models.UniqueConstraint(fields=["mailing", "index"], name="variant_unique_index")]
+        constraints = [
+            models.UniqueConstraint(fields=["mailing", "index"], name="variant_unique_index")
+        ]
 
     def __str__(self) -> str:
         return "ABCD"[self.index] if self.index < 4 else str(self.index)
@@ -149,7 +185,9 @@ class Recipient(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     mailing = models.ForeignKey(Mailing, on_delete=models.CASCADE, related_name="recipients")
-    person = models.ForeignKey("people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    person = models.ForeignKey(
+        "people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     email = models.CharField(max_length=254)
     email_hash = models.CharField(max_length=64)
     variant = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -186,7 +224,9 @@ class SendSlot(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["mailing", "number"], name="sendslot_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["mailing", "number"], name="sendslot_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.mailing_id}:{self.number}"
@@ -213,7 +253,9 @@ class Link(models.Model):
 
     class Meta:
         ordering = ["index"]
-        constraints = [models.UniqueConstraint(fields=["mailing", "index"], name="link_unique_index")]
+        constraints = [
+            models.UniqueConstraint(fields=["mailing", "index"], name="link_unique_index")
+        ]
 
     def __str__(self) -> str:
         return self.url
@@ -230,7 +272,9 @@ class Event(models.Model):
         UNSUBSCRIBE = "unsubscribe", _("Unsubscribe")
 
     mailing = models.ForeignKey(Mailing, on_delete=models.CASCADE, related_name="events")
-    recipient = models.ForeignKey(Recipient, null=True, on_delete=models.CASCADE, related_name="events")
+    recipient = models.ForeignKey(
+        Recipient, null=True, on_delete=models.CASCADE, related_name="events"
+    )
     variant = models.PositiveSmallIntegerField(null=True, blank=True)
     kind = models.CharField(max_length=12, choices=Kind)
     machine = models.BooleanField(default=False)
@@ -253,7 +297,12 @@ class FromAddress(models.Model):
     the addresses allowed for their area (checked in ``services.mailing_save``)."""
 
     area = models.ForeignKey(
-        "areas.Area", verbose_name=_("area"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "areas.Area",
+        verbose_name=_("area"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
     )
     email = models.EmailField(_("address"))
     name = models.CharField(_("usual from name"), max_length=100, blank=True)

@@ -22,11 +22,15 @@ def export(person) -> dict:
                 "status": r.status,
                 "reason": r.reason,
                 "sent_at": r.sent_at.isoformat() if r.sent_at else None,
-                "events": list(Event.objects.filter(recipient=r).order_by("id").values_list("kind", flat=True)),
+                "events": list(
+                    Event.objects.filter(recipient=r).order_by("id").values_list("kind", flat=True)
+                ),
             }
             for r in rows
         ],
-        "opted_out_of": list(OptOut.objects.filter(person=person).values_list("category", flat=True)),
+        "opted_out_of": list(
+            OptOut.objects.filter(person=person).values_list("category", flat=True)
+        ),
     }
 
 

@@ -36,7 +36,12 @@ def access_mailing(user, mailing_id, *, write: bool = False) -> Mailing:
         pk = int(mailing_id)
     except (TypeError, ValueError):
         raise Http404 from None
-    mailing = mailings_for(user).select_related("segment", "exclude_segment", "person_list", "area").filter(pk=pk).first()
+    mailing = (
+        mailings_for(user)
+        .select_related("segment", "exclude_segment", "person_list", "area")
+        .filter(pk=pk)
+        .first()
+    )
     if mailing is None:
         raise Http404
     if write and not user.can_write:
@@ -128,9 +133,16 @@ def segment_block_problems(sources: list[str], user) -> list[str]:
     names = render.segment_names(" ".join(sources))
     if not names:
         return []
-    known = set(segments_for(user).filter(name__in=names).values_list("name", flat=True)) if user else set()
-    return [_("There is no segment called “%(name)s” (used in an if_segment block).") % {"name": name}
-            for name in names if name not in known]
+    known = (
+        set(segments_for(user).filter(name__in=names).values_list("name", flat=True))
+        if user
+        else set()
+    )
+    return [
+        _("There is no segment called “%(name)s” (used in an if_segment block).") % {"name": name}
+        for name in names
+        if name not in known
+    ]
 
 
 def recipient_count(mailing: Mailing, user) -> int:
@@ -149,10 +161,17 @@ def mailing_problems(mailing: Mailing, user, *, blocking_only: bool = False) -> 
         blocking += render.template_problems(src["subject"]) + render.template_problems(src["body"])
     blocking += render.template_problems(mailing.preheader)
     blocking += segment_block_problems(
-        [mailing.preheader] + [src["subject"] + " " + src["body"] for src in variant_sources(mailing)], user)
+        [mailing.preheader]
+        + [src["subject"] + " " + src["body"] for src in variant_sources(mailing)],
+        user,
+    )
     if not from_address_allowed(area=mailing.area, email=mailing.from_email):
-        blocking.append(_("That from address is not allowed for this area. "
-                          "An administrator sets the addresses each area may use."))
+        blocking.append(
+            _(
+                "That from address is not allowed for this area. "
+                "An administrator sets the addresses each area may use."
+            )
+        )
     if not mailing.segment_id and not mailing.person_list_id:
         blocking.append(_("Choose a segment or a list to send to."))
     if mailing.segment_id and not _segment_allowed(user, mailing.segment_id):
@@ -161,12 +180,20 @@ def mailing_problems(mailing: Mailing, user, *, blocking_only: bool = False) -> 
         blocking.append(_("An A/B test needs a test sample size."))
     if not blocking:
         if recipient_count(mailing, user) == 0:
-            blocking.append(_("Nobody would receive this mailing: the segment is empty or nobody in it is subscribed."))
+            blocking.append(
+                _(
+                    "Nobody would receive this mailing: the segment is empty or nobody in it is subscribed."
+                )
+            )
     from django.conf import settings
 
     if not settings.SITE_URL.startswith("https://"):
-        warnings.append(_("The site address is not https, so the one-click unsubscribe link will not be "
-                          "accepted by Gmail and Yahoo."))
+        warnings.append(
+            _(
+                "The site address is not https, so the one-click unsubscribe link will not be "
+                "accepted by Gmail and Yahoo."
+            )
+        )
     if not blocking:
         try:
             compiled = CompiledMailing(mailing)
@@ -225,14 +252,17 @@ def _attribution(mailing_ids: list[int]) -> dict[tuple[int, int], dict]:
         q |= Q(mailing_token__startswith=f"{mid}:")
     if apps.is_installed("clarion.actions"):
         submission = apps.get_model("actions", "Submission")
-        for value in submission.objects.filter(q, status="confirmed").values_list("mailing_token", flat=True):
+        for value in submission.objects.filter(q, status="confirmed").values_list(
+            "mailing_token", flat=True
+        ):
             key = slot(value)
             if key:
                 out.setdefault(key, {"actions": 0, "donations": 0, "pence": 0})["actions"] += 1
     if apps.is_installed("clarion.donations"):
         donation = apps.get_model("donations", "Donation")
-        for value, pence, refunded in donation.objects.filter(q, status__in=["succeeded", "refunded"]).values_list(
-                "mailing_token", "amount_pence", "refunded_pence"):
+        for value, pence, refunded in donation.objects.filter(
+            q, status__in=["succeeded", "refunded"]
+        ).values_list("mailing_token", "amount_pence", "refunded_pence"):
             key = slot(value)
             if key:
                 row = out.setdefault(key, {"actions": 0, "donations": 0, "pence": 0})
@@ -242,9 +272,26 @@ def _attribution(mailing_ids: list[int]) -> dict[tuple[int, int], dict]:
 
 
 def _figures() -> dict:
-    return {k: 0 for k in ("recipients", "sent", "failed", "uncertain", "suppressed", "queued", "bounced",
-                           "opens", "machine_opens", "clicks", "unsubscribes", "complaints", "actions",
-                           "donations", "pence")}
+    return {
+        k: 0
+        for k in (
+            "recipients",
+            "sent",
+            "failed",
+            "uncertain",
+            "suppressed",
+            "queued",
+            "bounced",
+            "opens",
+            "machine_opens",
+            "clicks",
+            "unsubscribes",
+            "complaints",
+            "actions",
+            "donations",
+            "pence",
+        )
+    }
 
 
 def mailing_report(mailing: Mailing) -> dict:
@@ -254,8 +301,12 @@ def mailing_report(mailing: Mailing) -> dict:
     def row(v):
         return by_variant.setdefault(v, _figures())
 
-    for v, status, n in (Recipient.objects.filter(mailing=mailing).values_list("variant", "status")
-                         .annotate(n=Count("id")).values_list("variant", "status", "n")):
+    for v, status, n in (
+        Recipient.objects.filter(mailing=mailing)
+        .values_list("variant", "status")
+        .annotate(n=Count("id"))
+        .values_list("variant", "status", "n")
+    ):
         r = row(v)
         r["recipients"] += n
         if status in ("sent", "failed", "uncertain", "suppressed"):
@@ -272,7 +323,11 @@ def mailing_report(mailing: Mailing) -> dict:
         "bounced": events.filter(kind=Event.Kind.BOUNCE),
     }
     for key, qs in uniq.items():
-        for v, n in qs.values("variant").annotate(n=Count("recipient_id", distinct=True)).values_list("variant", "n"):
+        for v, n in (
+            qs.values("variant")
+            .annotate(n=Count("recipient_id", distinct=True))
+            .values_list("variant", "n")
+        ):
             row(v)[key] += n
     for (_mid, v), figs in _attribution([mailing.pk]).items():
         r = row(v)
@@ -285,8 +340,12 @@ def mailing_report(mailing: Mailing) -> dict:
     for figs in [total, *by_variant.values()]:
         figs["money"] = money(figs["pence"])
     links = []
-    counts = dict(events.filter(kind=Event.Kind.CLICK, machine=False).values("link_index")
-                  .annotate(n=Count("recipient_id", distinct=True)).values_list("link_index", "n"))
+    counts = dict(
+        events.filter(kind=Event.Kind.CLICK, machine=False)
+        .values("link_index")
+        .annotate(n=Count("recipient_id", distinct=True))
+        .values_list("link_index", "n")
+    )
     for link in Link.objects.filter(mailing=mailing):
         links.append({"url": link.url, "index": link.index, "clicks": counts.get(link.index, 0)})
     variants = []
@@ -296,18 +355,32 @@ def mailing_report(mailing: Mailing) -> dict:
         sources = variant_sources(mailing)
         for i in range(mailing.ab_variants):
             figs = by_variant.get(i) or {**_figures(), "money": money(0)}
-            variants.append({"index": i, "label": "ABCD"[i], "subject": sources[i]["subject"],
-                             "from_name": sources[i]["from_name"],
-                             "own_body": sources[i]["body"] != mailing.body, **figs,
-                             "rate": _rate(mailing, figs)})
+            variants.append(
+                {
+                    "index": i,
+                    "label": "ABCD"[i],
+                    "subject": sources[i]["subject"],
+                    "from_name": sources[i]["from_name"],
+                    "own_body": sources[i]["body"] != mailing.body,
+                    **figs,
+                    "rate": _rate(mailing, figs),
+                }
+            )
     timeline = list(
         events.filter(machine=False, kind__in=[Event.Kind.OPEN, Event.Kind.CLICK])
         .annotate(hour=TruncHour("created_at"))
-        .values("hour", "kind").annotate(n=Count("id")).order_by("hour")
+        .values("hour", "kind")
+        .annotate(n=Count("id"))
+        .order_by("hour")
     )
-    return {"total": total, "variants": variants, "links": links, "timeline": timeline,
-            "chart": mailing_chart(mailing),
-            "significance": ab_significance(mailing, variants) if variants else None}
+    return {
+        "total": total,
+        "variants": variants,
+        "links": links,
+        "timeline": timeline,
+        "chart": mailing_chart(mailing),
+        "significance": ab_significance(mailing, variants) if variants else None,
+    }
 
 
 def money(pence: int) -> str:
@@ -317,7 +390,12 @@ def money(pence: int) -> str:
 def _rate(mailing: Mailing, figs: dict) -> float:
     base = max(1, figs["sent"])
     metric = mailing.ab_metric
-    value = {"opens": figs["opens"], "clicks": figs["clicks"], "actions": figs["actions"], "money": figs["pence"]}[metric]
+    value = {
+        "opens": figs["opens"],
+        "clicks": figs["clicks"],
+        "actions": figs["actions"],
+        "money": figs["pence"],
+    }[metric]
     return value / base
 
 
@@ -342,7 +420,9 @@ def ab_significance(mailing: Mailing, variants: list[dict]) -> dict | None:
         return None
     ranked = sorted(variants, key=lambda v: (v["rate"], -v["index"]), reverse=True)
     a, b = ranked[0], ranked[1]
-    key = {"opens": "opens", "clicks": "clicks", "actions": "actions", "money": "donations"}[mailing.ab_metric]
+    key = {"opens": "opens", "clicks": "clicks", "actions": "actions", "money": "donations"}[
+        mailing.ab_metric
+    ]
     n1, n2 = a["sent"], b["sent"]
     if not n1 or not n2:
         return None
@@ -351,8 +431,14 @@ def ab_significance(mailing: Mailing, variants: list[dict]) -> dict | None:
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     z = 0.0 if se == 0 else (x1 / n1 - x2 / n2) / se
     p = 1.0 if se == 0 else math.erfc(abs(z) / math.sqrt(2))
-    return {"p": round(p, 4), "z": round(z, 2), "leader": a["label"], "runner_up": b["label"],
-            "test": SIGNIFICANCE_TEST, "significant": p < 0.05}
+    return {
+        "p": round(p, 4),
+        "z": round(z, 2),
+        "leader": a["label"],
+        "runner_up": b["label"],
+        "test": SIGNIFICANCE_TEST,
+        "significant": p < 0.05,
+    }
 
 
 # --- chart over time ------------------------------------------------------------------------
@@ -365,18 +451,28 @@ def _action_times(mailing: Mailing) -> list:
     if not apps.is_installed("clarion.actions"):
         return []
     submission = apps.get_model("actions", "Submission")
-    return list(submission.objects.filter(mailing_token__startswith=f"{mailing.pk}:", status="confirmed")
-                .annotate(hour=TruncHour("created_at")).values("hour").annotate(n=Count("id"))
-                .values_list("hour", "n"))
+    return list(
+        submission.objects.filter(mailing_token__startswith=f"{mailing.pk}:", status="confirmed")
+        .annotate(hour=TruncHour("created_at"))
+        .values("hour")
+        .annotate(n=Count("id"))
+        .values_list("hour", "n")
+    )
 
 
 def mailing_chart(mailing: Mailing) -> dict | None:
     """Human opens, clicks and actions per hour since the send started, as SVG
     polyline points (drawn by the template; no script, no inline style)."""
     per_kind: dict[str, dict] = {"opens": {}, "clicks": {}, "actions": {}}
-    rows = (Event.objects.filter(mailing=mailing, machine=False, kind__in=[Event.Kind.OPEN, Event.Kind.CLICK])
-            .annotate(hour=TruncHour("created_at")).values("hour", "kind").annotate(n=Count("id"))
-            .values_list("hour", "kind", "n"))
+    rows = (
+        Event.objects.filter(
+            mailing=mailing, machine=False, kind__in=[Event.Kind.OPEN, Event.Kind.CLICK]
+        )
+        .annotate(hour=TruncHour("created_at"))
+        .values("hour", "kind")
+        .annotate(n=Count("id"))
+        .values_list("hour", "kind", "n")
+    )
     for hour, kind, n in rows:
         per_kind["opens" if kind == Event.Kind.OPEN else "clicks"][hour] = n
     for hour, n in _action_times(mailing):
@@ -404,16 +500,30 @@ def mailing_chart(mailing: Mailing) -> dict | None:
     labels = {"opens": _("Opens"), "clicks": _("Clicks"), "actions": _("Actions")}
     for key in ("opens", "clicks", "actions"):
         values = [per_kind[key].get(h, 0) for h in axis]
-        series.append({
-            "key": key, "label": labels[key], "total": sum(values),
-            "points": " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(values)),
-            "dots": [{"x": x(i), "y": y(v), "n": v, "hour": axis[i]} for i, v in enumerate(values) if v],
-        })
+        series.append(
+            {
+                "key": key,
+                "label": labels[key],
+                "total": sum(values),
+                "points": " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(values)),
+                "dots": [
+                    {"x": x(i), "y": y(v), "n": v, "hour": axis[i]}
+                    for i, v in enumerate(values)
+                    if v
+                ],
+            }
+        )
     ticks = sorted({0, count - 1, (count - 1) // 2})
     return {
-        "width": CHART_WIDTH, "height": CHART_HEIGHT, "pad": CHART_PAD, "peak": peak,
-        "top": CHART_PAD, "bottom": CHART_HEIGHT - CHART_PAD, "right": CHART_WIDTH - CHART_PAD,
-        "series": series, "hours": count,
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "pad": CHART_PAD,
+        "peak": peak,
+        "top": CHART_PAD,
+        "bottom": CHART_HEIGHT - CHART_PAD,
+        "right": CHART_WIDTH - CHART_PAD,
+        "series": series,
+        "hours": count,
         "ticks": [{"x": x(i), "hour": axis[i]} for i in ticks],
     }
 
@@ -423,12 +533,20 @@ def mailing_list_rows(user) -> list[dict]:
     mailings = list(mailings_for(user).select_related("segment")[:200])
     ids = [m.pk for m in mailings]
     ledger: dict[int, dict] = {}
-    for mid, status, n in (Recipient.objects.filter(mailing_id__in=ids).values("mailing_id", "status")
-                           .annotate(n=Count("id")).values_list("mailing_id", "status", "n")):
+    for mid, status, n in (
+        Recipient.objects.filter(mailing_id__in=ids)
+        .values("mailing_id", "status")
+        .annotate(n=Count("id"))
+        .values_list("mailing_id", "status", "n")
+    ):
         ledger.setdefault(mid, {})[status] = n
     ev: dict[int, dict] = {}
-    for mid, kind, n in (Event.objects.filter(mailing_id__in=ids, machine=False).values("mailing_id", "kind")
-                         .annotate(n=Count("recipient_id", distinct=True)).values_list("mailing_id", "kind", "n")):
+    for mid, kind, n in (
+        Event.objects.filter(mailing_id__in=ids, machine=False)
+        .values("mailing_id", "kind")
+        .annotate(n=Count("recipient_id", distinct=True))
+        .values_list("mailing_id", "kind", "n")
+    ):
         ev.setdefault(mid, {})[kind] = n
     attribution = _attribution(ids)
     rows = []
@@ -436,10 +554,18 @@ def mailing_list_rows(user) -> list[dict]:
         sent = ledger.get(m.pk, {}).get("sent", 0)
         acts = sum(v["actions"] for (mid, _v), v in attribution.items() if mid == m.pk)
         pence = sum(v["pence"] for (mid, _v), v in attribution.items() if mid == m.pk)
-        rows.append({
-            "mailing": m, "sent": sent, "recipients": sum(ledger.get(m.pk, {}).values()),
-            "opens": ev.get(m.pk, {}).get("open", 0), "clicks": ev.get(m.pk, {}).get("click", 0),
-            "unsubscribes": ev.get(m.pk, {}).get("unsubscribe", 0), "actions": acts, "pence": pence,
-            "open_rate": (ev.get(m.pk, {}).get("open", 0) / sent) if sent else None, "money": money(pence),
-        })
+        rows.append(
+            {
+                "mailing": m,
+                "sent": sent,
+                "recipients": sum(ledger.get(m.pk, {}).values()),
+                "opens": ev.get(m.pk, {}).get("open", 0),
+                "clicks": ev.get(m.pk, {}).get("click", 0),
+                "unsubscribes": ev.get(m.pk, {}).get("unsubscribe", 0),
+                "actions": acts,
+                "pence": pence,
+                "open_rate": (ev.get(m.pk, {}).get("open", 0) / sent) if sent else None,
+                "money": money(pence),
+            }
+        )
     return rows

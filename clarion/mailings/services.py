@@ -27,8 +27,13 @@ from .models import Event, FromAddress, Link, Mailing, OptOut, Recipient, SendSl
 
 log = logging.getLogger(__name__)
 
-FINAL = (Recipient.Status.SENT, Recipient.Status.FAILED, Recipient.Status.SUPPRESSED,
-         Recipient.Status.UNCERTAIN, Recipient.Status.CANCELLED)
+FINAL = (
+    Recipient.Status.SENT,
+    Recipient.Status.FAILED,
+    Recipient.Status.SUPPRESSED,
+    Recipient.Status.UNCERTAIN,
+    Recipient.Status.CANCELLED,
+)
 
 
 # --- composing ------------------------------------------------------------------------
@@ -37,8 +42,12 @@ FINAL = (Recipient.Status.SENT, Recipient.Status.FAILED, Recipient.Status.SUPPRE
 def mailing_save(*, mailing: Mailing, actor, variants: list[dict] | None = None) -> Mailing:
     """Create or update a draft (and its A/B variants). Only drafts and scheduled
     mailings can change; the composer's scope becomes the mailing's area."""
-    if mailing.pk and not Mailing.objects.filter(pk=mailing.pk, status__in=[
-            Mailing.Status.DRAFT, Mailing.Status.SCHEDULED]).exists():
+    if (
+        mailing.pk
+        and not Mailing.objects.filter(
+            pk=mailing.pk, status__in=[Mailing.Status.DRAFT, Mailing.Status.SCHEDULED]
+        ).exists()
+    ):
         raise ValidationError(_("A mailing that has started sending cannot be changed."))
     if not actor.can_write:
         raise PermissionDenied
@@ -46,8 +55,14 @@ def mailing_save(*, mailing: Mailing, actor, variants: list[dict] | None = None)
 
     area = mailing.area if mailing.pk else actor.scope_area
     if not from_address_allowed(area=area, email=mailing.from_email):
-        raise ValidationError({"from_email": _("That from address is not allowed for this area. "
-                                               "An administrator sets the addresses each area may use.")})
+        raise ValidationError(
+            {
+                "from_email": _(
+                    "That from address is not allowed for this area. "
+                    "An administrator sets the addresses each area may use."
+                )
+            }
+        )
     with transaction.atomic():
         if not mailing.pk:
             mailing.created_by = actor
@@ -57,8 +72,13 @@ def mailing_save(*, mailing: Mailing, actor, variants: list[dict] | None = None)
         if variants is not None:
             Variant.objects.filter(mailing=mailing).delete()
             for index, data in enumerate(variants[: mailing.ab_variants]):
-                Variant.objects.create(mailing=mailing, index=index, subject=data.get("subject", ""),
-                                       from_name=data.get("from_name", ""), body=data.get("body", ""))
+                Variant.objects.create(
+                    mailing=mailing,
+                    index=index,
+                    subject=data.get("subject", ""),
+                    from_name=data.get("from_name", ""),
+                    body=data.get("body", ""),
+                )
     return mailing
 
 
@@ -67,8 +87,9 @@ def from_address_add(*, actor, area, email: str, name: str = "") -> FromAddress:
     mailings). Administrators only; adding an address twice is harmless."""
     if not getattr(actor, "is_admin", False):
         raise PermissionDenied
-    address, created = FromAddress.objects.get_or_create(area=area, email=email.strip().lower(),
-                                                         defaults={"name": name})
+    address, created = FromAddress.objects.get_or_create(
+        area=area, email=email.strip().lower(), defaults={"name": name}
+    )
     if not created and name and address.name != name:
         address.name = name
         address.save(update_fields=["name"])
@@ -99,7 +120,9 @@ def recipients_query(mailing: Mailing, user):
         from clarion.areas.selectors import area_subtree_q
 
         qs = qs.filter(area_subtree_q(mailing.area))
-    return qs.filter(email_status=EmailStatus.SUBSCRIBED).exclude(email__isnull=True).exclude(email="")
+    return (
+        qs.filter(email_status=EmailStatus.SUBSCRIBED).exclude(email__isnull=True).exclude(email="")
+    )
 
 
 def mailing_send(*, mailing: Mailing, actor, when=None) -> Mailing:
@@ -154,8 +177,16 @@ def _freeze(mailing: Mailing) -> int:
                 status, variant = Recipient.Status.HELD, None
         else:
             status, variant = Recipient.Status.QUEUED, 0
-        rows.append(Recipient(mailing_id=mailing.pk, person_id=pk, email=address, email_hash=email_hash(address),
-                              variant=variant, status=status))
+        rows.append(
+            Recipient(
+                mailing_id=mailing.pk,
+                person_id=pk,
+                email=address,
+                email_hash=email_hash(address),
+                variant=variant,
+                status=status,
+            )
+        )
         if len(rows) >= 5000:
             Recipient.objects.bulk_create(rows, ignore_conflicts=True)
             total += len(rows)
@@ -190,7 +221,7 @@ def _freeze_in_sql(mailing: Mailing, qs) -> int:
         f"attempts, claim, bounced) "
         f"SELECT %s, src.pid, src.addr, {_CANONICAL_SQL}, 0, %s, '', 0, '', false "
         f"FROM ({select_sql}) AS src(pid, addr) "
-        f"CROSS JOIN LATERAL (SELECT lower(src.addr COLLATE \"C\") AS e) AS low "
+        f'CROSS JOIN LATERAL (SELECT lower(src.addr COLLATE "C") AS e) AS low '
         f"CROSS JOIN LATERAL (SELECT split_part(low.e, '@', 1) AS loc, "
         f"CASE WHEN strpos(low.e, '@') > 0 THEN substr(low.e, strpos(low.e, '@') + 1) ELSE '' END AS dom) AS parts "
         f"ON CONFLICT DO NOTHING"
@@ -200,8 +231,12 @@ def _freeze_in_sql(mailing: Mailing, qs) -> int:
         cursor.execute(sql, params)
         total = cursor.rowcount
     # Non-ASCII addresses are rare: hash them with the one Python definition.
-    rest = [Recipient(pk=pk, email_hash=email_hash(address)) for pk, address in Recipient.objects.filter(
-        mailing=mailing, email_hash="").values_list("pk", "email")]
+    rest = [
+        Recipient(pk=pk, email_hash=email_hash(address))
+        for pk, address in Recipient.objects.filter(mailing=mailing, email_hash="").values_list(
+            "pk", "email"
+        )
+    ]
     Recipient.objects.bulk_update(rest, ["email_hash"], batch_size=1000)
     return total
 
@@ -211,7 +246,9 @@ def _store_links(mailing: Mailing) -> None:
 
     compiled = CompiledMailing(mailing)
     Link.objects.filter(mailing=mailing).delete()
-    Link.objects.bulk_create([Link(mailing=mailing, index=i, url=url) for i, url in enumerate(compiled.links)])
+    Link.objects.bulk_create(
+        [Link(mailing=mailing, index=i, url=url) for i, url in enumerate(compiled.links)]
+    )
 
 
 def mailing_start_now(*, mailing_id: int) -> str:
@@ -221,7 +258,9 @@ def mailing_start_now(*, mailing_id: int) -> str:
     with transaction.atomic():
         mailing = Mailing.objects.select_for_update().get(pk=mailing_id)
         if mailing.status == Mailing.Status.SCHEDULED:
-            if mailing.scheduled_at and mailing.scheduled_at > timezone.now() + timedelta(seconds=1):
+            if mailing.scheduled_at and mailing.scheduled_at > timezone.now() + timedelta(
+                seconds=1
+            ):
                 return "not due"  # rescheduled later; that later task starts it
             mailing.status = Mailing.Status.SENDING
         if mailing.status not in (Mailing.Status.SENDING, Mailing.Status.TESTING):
@@ -231,7 +270,9 @@ def mailing_start_now(*, mailing_id: int) -> str:
             count = _freeze(mailing)
             now = timezone.now()
             mailing.frozen_at = mailing.started_at = now
-            mailing.recipient_count = Recipient.objects.filter(mailing=mailing).count() if count else 0
+            mailing.recipient_count = (
+                Recipient.objects.filter(mailing=mailing).count() if count else 0
+            )
             if mailing.is_ab:
                 mailing.status = Mailing.Status.TESTING
                 mailing.ab_decide_at = now + timedelta(minutes=mailing.ab_wait_minutes)
@@ -255,8 +296,11 @@ def mailing_finish_if_done(*, mailing_id: int) -> bool:
     pending = Recipient.objects.filter(mailing_id=mailing_id).exclude(status__in=FINAL).exists()
     if pending:
         return False
-    return bool(Mailing.objects.filter(pk=mailing_id, status=Mailing.Status.SENDING).update(
-        status=Mailing.Status.SENT, finished_at=timezone.now()))
+    return bool(
+        Mailing.objects.filter(pk=mailing_id, status=Mailing.Status.SENDING).update(
+            status=Mailing.Status.SENT, finished_at=timezone.now()
+        )
+    )
 
 
 def mailing_watch_once(*, mailing_id: int) -> bool:
@@ -265,26 +309,39 @@ def mailing_watch_once(*, mailing_id: int) -> bool:
     from .tasks import mailing_deliver
 
     mailing = Mailing.objects.filter(pk=mailing_id).first()
-    if mailing is None or mailing.status in (Mailing.Status.SENT, Mailing.Status.CANCELLED, Mailing.Status.DRAFT):
+    if mailing is None or mailing.status in (
+        Mailing.Status.SENT,
+        Mailing.Status.CANCELLED,
+        Mailing.Status.DRAFT,
+    ):
         return False
     recover(mailing_id)
-    if mailing.status == Mailing.Status.TESTING and mailing.ab_auto and mailing.ab_decide_at \
-            and mailing.ab_decide_at <= timezone.now():
+    if (
+        mailing.status == Mailing.Status.TESTING
+        and mailing.ab_auto
+        and mailing.ab_decide_at
+        and mailing.ab_decide_at <= timezone.now()
+    ):
         from .selectors import ab_leader
 
         mailing_winner_set(mailing=mailing, variant=ab_leader(mailing), actor=None)
         return True
     if mailing.status in (Mailing.Status.SENDING, Mailing.Status.TESTING):
-        work = Recipient.objects.filter(mailing_id=mailing_id, status=Recipient.Status.QUEUED).filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())).exists()
+        work = (
+            Recipient.objects.filter(mailing_id=mailing_id, status=Recipient.Status.QUEUED)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
+            .exists()
+        )
         if work:
             stale = timezone.now() - _lease()
             for slot in SendSlot.objects.filter(mailing_id=mailing_id):
                 # A dead (or never started) sender: reserve the slot for one lease and
                 # enqueue a new sender for it.
-                if SendSlot.objects.filter(pk=slot.pk).filter(
-                    Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale)
-                ).update(owner="", heartbeat_at=timezone.now()):
+                if (
+                    SendSlot.objects.filter(pk=slot.pk)
+                    .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale))
+                    .update(owner="", heartbeat_at=timezone.now())
+                ):
                     mailing_deliver.enqueue(mailing_id, slot.number)
         mailing_finish_if_done(mailing_id=mailing_id)
     mailing.refresh_from_db(fields=["status"])
@@ -293,8 +350,11 @@ def mailing_watch_once(*, mailing_id: int) -> bool:
 
 def mailing_pause(*, mailing: Mailing, actor) -> bool:
     """Senders stop before their next window; claimed rows go back to the queue."""
-    return bool(Mailing.objects.filter(pk=mailing.pk, status=Mailing.Status.SENDING).update(
-        status=Mailing.Status.PAUSED, modified_at=timezone.now()))
+    return bool(
+        Mailing.objects.filter(pk=mailing.pk, status=Mailing.Status.SENDING).update(
+            status=Mailing.Status.PAUSED, modified_at=timezone.now()
+        )
+    )
 
 
 def mailing_resume(*, mailing: Mailing, actor) -> bool:
@@ -302,7 +362,9 @@ def mailing_resume(*, mailing: Mailing, actor) -> bool:
         held = Recipient.objects.filter(mailing=mailing, status=Recipient.Status.HELD).exists()
         testing = mailing.is_ab and mailing.winner_variant is None and held
         changed = Mailing.objects.filter(pk=mailing.pk, status=Mailing.Status.PAUSED).update(
-            status=Mailing.Status.TESTING if testing else Mailing.Status.SENDING, modified_at=timezone.now())
+            status=Mailing.Status.TESTING if testing else Mailing.Status.SENDING,
+            modified_at=timezone.now(),
+        )
         if changed:
             transaction.on_commit(lambda: _start_senders(mailing.pk))
             from .tasks import mailing_watch
@@ -314,14 +376,21 @@ def mailing_resume(*, mailing: Mailing, actor) -> bool:
 def mailing_cancel(*, mailing: Mailing, actor) -> int:
     """Stop for good: rows not yet handed to SMTP are cancelled. Returns how many."""
     with transaction.atomic():
-        changed = Mailing.objects.filter(pk=mailing.pk).exclude(
-            status__in=[Mailing.Status.SENT, Mailing.Status.CANCELLED]).update(
-            status=Mailing.Status.CANCELLED, finished_at=timezone.now(), modified_at=timezone.now())
+        changed = (
+            Mailing.objects.filter(pk=mailing.pk)
+            .exclude(status__in=[Mailing.Status.SENT, Mailing.Status.CANCELLED])
+            .update(
+                status=Mailing.Status.CANCELLED,
+                finished_at=timezone.now(),
+                modified_at=timezone.now(),
+            )
+        )
         if not changed:
             return 0
-        return Recipient.objects.filter(mailing=mailing, status__in=[
-            Recipient.Status.QUEUED, Recipient.Status.HELD, Recipient.Status.CLAIMED]).update(
-            status=Recipient.Status.CANCELLED, reason="Cancelled by staff.")
+        return Recipient.objects.filter(
+            mailing=mailing,
+            status__in=[Recipient.Status.QUEUED, Recipient.Status.HELD, Recipient.Status.CLAIMED],
+        ).update(status=Recipient.Status.CANCELLED, reason="Cancelled by staff.")
 
 
 def mailing_winner_set(*, mailing: Mailing, variant: int, actor) -> int:
@@ -330,18 +399,24 @@ def mailing_winner_set(*, mailing: Mailing, variant: int, actor) -> int:
         raise ValidationError(_("There is no such variant."))
     with transaction.atomic():
         locked = Mailing.objects.select_for_update().get(pk=mailing.pk)
-        if locked.winner_variant is not None or locked.status not in (Mailing.Status.TESTING, Mailing.Status.PAUSED):
+        if locked.winner_variant is not None or locked.status not in (
+            Mailing.Status.TESTING,
+            Mailing.Status.PAUSED,
+        ):
             return 0
         locked.winner_variant = variant
         locked.status = Mailing.Status.SENDING
         locked.save(update_fields=["winner_variant", "status"])
         n = Recipient.objects.filter(mailing=locked, status=Recipient.Status.HELD).update(
-            status=Recipient.Status.QUEUED, variant=variant)
+            status=Recipient.Status.QUEUED, variant=variant
+        )
         transaction.on_commit(lambda: _start_senders(locked.pk))
     return n
 
 
-def mailing_test_send(*, mailing: Mailing, actor, person: Person | None = None, variant: int = 0) -> None:
+def mailing_test_send(
+    *, mailing: Mailing, actor, person: Person | None = None, variant: int = 0
+) -> None:
     """Send one copy to the staff user's own address, merged as ``person`` (in scope)
     or as a sample person. Not recorded in the ledger; tracking links are inert."""
     from django.core.mail import get_connection
@@ -355,7 +430,9 @@ def mailing_test_send(*, mailing: Mailing, actor, person: Person | None = None, 
     else:
         context = sample_context()
     context = {**context, "email": actor.email}
-    mail_from, data = compiled.message(recipient_id=0, email=actor.email, variant=variant, context=context)
+    mail_from, data = compiled.message(
+        recipient_id=0, email=actor.email, variant=variant, context=context
+    )
     data = data.replace(b"Subject: ", b"Subject: [TEST] ", 1)
     t = transport_mod.make_transport()
     try:
@@ -364,14 +441,22 @@ def mailing_test_send(*, mailing: Mailing, actor, person: Person | None = None, 
         t.close()
     get_connection  # noqa: B018  (the backend transport opens its own)
     if outcome.kind != transport_mod.SENT:
-        raise ValidationError(_("The test could not be sent: %(reason)s") % {"reason": outcome.reason})
+        raise ValidationError(
+            _("The test could not be sent: %(reason)s") % {"reason": outcome.reason}
+        )
 
 
 def sample_context() -> dict:
     return {
-        "first_name": "Alex", "last_name": "Sample", "full_name": "Alex Sample", "email": "alex@example.org",
-        "area": "Sample Ward", "share_link": f"{settings.SITE_URL}/?ref=SAMPLE", "recruit_count": 3,
-        "last_gift": "£10.00", "organisation": settings.ORGANISATION_NAME,
+        "first_name": "Alex",
+        "last_name": "Sample",
+        "full_name": "Alex Sample",
+        "email": "alex@example.org",
+        "area": "Sample Ward",
+        "share_link": f"{settings.SITE_URL}/?ref=SAMPLE",
+        "recruit_count": 3,
+        "last_gift": "£10.00",
+        "organisation": settings.ORGANISATION_NAME,
     }
 
 
@@ -379,8 +464,13 @@ def sample_context() -> dict:
 
 
 def _event(recipient: Recipient, kind: str, **fields) -> Event:
-    return Event.objects.create(mailing_id=recipient.mailing_id, recipient=recipient, variant=recipient.variant,
-                                kind=kind, **fields)
+    return Event.objects.create(
+        mailing_id=recipient.mailing_id,
+        recipient=recipient,
+        variant=recipient.variant,
+        kind=kind,
+        **fields,
+    )
 
 
 def recipient_unsubscribe(*, recipient: Recipient, how: str) -> bool:
@@ -389,9 +479,12 @@ def recipient_unsubscribe(*, recipient: Recipient, how: str) -> bool:
     if person is None:
         return False
     with transaction.atomic():
-        changed = email_status_set(person=person, status=EmailStatus.UNSUBSCRIBED,
-                                   reason=_("Unsubscribed from “%(name)s” (%(how)s)") % {
-                                       "name": recipient.mailing.subject[:80], "how": how})
+        changed = email_status_set(
+            person=person,
+            status=EmailStatus.UNSUBSCRIBED,
+            reason=_("Unsubscribed from “%(name)s” (%(how)s)")
+            % {"name": recipient.mailing.subject[:80], "how": how},
+        )
         if changed:
             _event(recipient, Event.Kind.UNSUBSCRIBE, detail=how)
     return changed
@@ -412,15 +505,20 @@ def preferences_save(*, recipient: Recipient, unsubscribe_all: bool, categories:
                 OptOut.objects.filter(person=person, category=value).delete()
             else:
                 OptOut.objects.get_or_create(person=person, category=value)
-        activity_record(person=person, kind=Activity.Kind.EMAIL,
-                        summary=_("Email preferences changed: %(list)s") % {
-                            "list": ", ".join(sorted(wanted)) or _("none")},
-                        data={"categories": sorted(wanted)})
+        activity_record(
+            person=person,
+            kind=Activity.Kind.EMAIL,
+            summary=_("Email preferences changed: %(list)s")
+            % {"list": ", ".join(sorted(wanted)) or _("none")},
+            data={"categories": sorted(wanted)},
+        )
 
 
 def _suppress_hash(address: str, reason: str) -> None:
     if address:
-        Suppression.objects.get_or_create(email_hash=email_hash(address), defaults={"reason": reason})
+        Suppression.objects.get_or_create(
+            email_hash=email_hash(address), defaults={"reason": reason}
+        )
 
 
 def bounce_record(*, recipient: Recipient, hard: bool, status_code: str, diagnostic: str) -> str:
@@ -433,19 +531,33 @@ def bounce_record(*, recipient: Recipient, hard: bool, status_code: str, diagnos
         if person is None:
             return "recorded"
         kind = _("Hard bounce") if hard else _("Soft bounce")
-        activity_record(person=person, kind=Activity.Kind.EMAIL,
-                        summary=_("%(kind)s from “%(subject)s”: %(code)s") % {
-                            "kind": kind, "subject": recipient.mailing.subject[:80], "code": status_code},
-                        data={"mailing": recipient.mailing_id, "status": status_code, "diagnostic": diagnostic[:300]})
+        activity_record(
+            person=person,
+            kind=Activity.Kind.EMAIL,
+            summary=_("%(kind)s from “%(subject)s”: %(code)s")
+            % {"kind": kind, "subject": recipient.mailing.subject[:80], "code": status_code},
+            data={
+                "mailing": recipient.mailing_id,
+                "status": status_code,
+                "diagnostic": diagnostic[:300],
+            },
+        )
         if hard:
-            email_status_set(person=person, status=EmailStatus.BOUNCING, reason=f"hard bounce {status_code}")
+            email_status_set(
+                person=person, status=EmailStatus.BOUNCING, reason=f"hard bounce {status_code}"
+            )
             _suppress_hash(recipient.email, "bounce")
             return "suppressed"
         since = timezone.now() - timedelta(days=settings.CLARION_MAILINGS_SOFT_BOUNCE_DAYS)
-        soft = Event.objects.filter(kind=Event.Kind.BOUNCE, recipient__person=person, created_at__gte=since).count()
+        soft = Event.objects.filter(
+            kind=Event.Kind.BOUNCE, recipient__person=person, created_at__gte=since
+        ).count()
         if soft >= settings.CLARION_MAILINGS_SOFT_BOUNCES:
-            email_status_set(person=person, status=EmailStatus.BOUNCING,
-                             reason=f"{soft} soft bounces in {settings.CLARION_MAILINGS_SOFT_BOUNCE_DAYS} days")
+            email_status_set(
+                person=person,
+                status=EmailStatus.BOUNCING,
+                reason=f"{soft} soft bounces in {settings.CLARION_MAILINGS_SOFT_BOUNCE_DAYS} days",
+            )
             _suppress_hash(recipient.email, "bounce")
             return "suppressed"
     return "recorded"
@@ -458,20 +570,43 @@ def complaint_record(*, recipient: Recipient, detail: str = "") -> None:
         _event(recipient, Event.Kind.COMPLAINT, detail=detail[:300])
         if person is None:
             return
-        email_status_set(person=person, status=EmailStatus.COMPLAINED,
-                         reason=_("Spam complaint about “%(subject)s”") % {"subject": recipient.mailing.subject[:80]})
+        email_status_set(
+            person=person,
+            status=EmailStatus.COMPLAINED,
+            reason=_("Spam complaint about “%(subject)s”")
+            % {"subject": recipient.mailing.subject[:80]},
+        )
         _suppress_hash(recipient.email, "complaint")
 
 
 # --- tracking -----------------------------------------------------------------------------
 
-MACHINE_AGENTS = ("googleimageproxy", "yahoomailproxy", "barracuda", "mimecast", "proofpoint",
-                  "symantec", "messagelabs", "safelinks", "urldefense", "bot", "spider", "crawler",
-                  "python-requests", "curl", "wget", "go-http-client", "headlesschrome", "scanner")
+MACHINE_AGENTS = (
+    "googleimageproxy",
+    "yahoomailproxy",
+    "barracuda",
+    "mimecast",
+    "proofpoint",
+    "symantec",
+    "messagelabs",
+    "safelinks",
+    "urldefense",
+    "bot",
+    "spider",
+    "crawler",
+    "python-requests",
+    "curl",
+    "wget",
+    "go-http-client",
+    "headlesschrome",
+    "scanner",
+)
 MACHINE_OPEN_SECONDS = 2
 
 
-def is_machine(*, user_agent: str, recipient: Recipient, now=None, kind: str = Event.Kind.OPEN) -> bool:
+def is_machine(
+    *, user_agent: str, recipient: Recipient, now=None, kind: str = Event.Kind.OPEN
+) -> bool:
     """Machine opens/clicks: Apple Mail Privacy Protection (its proxy fetches with a
     bare "Mozilla/5.0" agent), security scanners and proxies by agent, and anything
     within seconds of delivery (a person cannot read that fast)."""
@@ -486,18 +621,30 @@ def is_machine(*, user_agent: str, recipient: Recipient, now=None, kind: str = E
 
 def open_record(*, recipient: Recipient, user_agent: str) -> Event:
     """Insert one open event (never updates a counter, so no event is lost)."""
-    return _event(recipient, Event.Kind.OPEN, machine=is_machine(user_agent=user_agent, recipient=recipient),
-                  detail=(user_agent or "")[:300])
+    return _event(
+        recipient,
+        Event.Kind.OPEN,
+        machine=is_machine(user_agent=user_agent, recipient=recipient),
+        detail=(user_agent or "")[:300],
+    )
 
 
 def click_record(*, recipient: Recipient, link: Link, user_agent: str) -> Event:
-    event = _event(recipient, Event.Kind.CLICK, link_index=link.index,
-                   machine=is_machine(user_agent=user_agent, recipient=recipient, kind=Event.Kind.CLICK),
-                   detail=(user_agent or "")[:300])
+    event = _event(
+        recipient,
+        Event.Kind.CLICK,
+        link_index=link.index,
+        machine=is_machine(user_agent=user_agent, recipient=recipient, kind=Event.Kind.CLICK),
+        detail=(user_agent or "")[:300],
+    )
     return event
 
 
 def person_timeline_email(*, recipient: Recipient, summary: str) -> None:
     if recipient.person_id:
-        activity_record(person=recipient.person, kind=Activity.Kind.EMAIL, summary=summary,
-                        data={"mailing": recipient.mailing_id})
+        activity_record(
+            person=recipient.person,
+            kind=Activity.Kind.EMAIL,
+            summary=summary,
+            data={"mailing": recipient.mailing_id},
+        )

@@ -26,7 +26,9 @@ PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src https: htt
 
 @login_required
 def mailing_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "mailings/staff/list.html", {"rows": selectors.mailing_list_rows(request.user)})
+    return render(
+        request, "mailings/staff/list.html", {"rows": selectors.mailing_list_rows(request.user)}
+    )
 
 
 @login_required
@@ -34,10 +36,16 @@ def mailing_list(request: HttpRequest) -> HttpResponse:
 def mailing_create(request: HttpRequest) -> HttpResponse:
     if not request.user.can_write:
         raise PermissionDenied
-    initial = {"from_name": request.user.get_full_name(), "from_email": request.user.email,
-               "body": _("Dear {{ first_name|default:\"friend\" }},\n\n")}
-    allowed = selectors.from_addresses_for_area(request.user.scope_area).first() \
-        if request.user.scope_area is not None else None
+    initial = {
+        "from_name": request.user.get_full_name(),
+        "from_email": request.user.email,
+        "body": _('Dear {{ first_name|default:"friend" }},\n\n'),
+    }
+    allowed = (
+        selectors.from_addresses_for_area(request.user.scope_area).first()
+        if request.user.scope_area is not None
+        else None
+    )
     if allowed is not None:
         initial.update(from_email=allowed.email, from_name=allowed.name or initial["from_name"])
     if request.GET.get("segment", "").isdigit():  # preselected by the dashboard's "email your area"
@@ -45,15 +53,22 @@ def mailing_create(request: HttpRequest) -> HttpResponse:
     form = MailingForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            mailing = services.mailing_save(mailing=form.save(commit=False), actor=request.user,
-                                            variants=form.variants())
+            mailing = services.mailing_save(
+                mailing=form.save(commit=False), actor=request.user, variants=form.variants()
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, _("Mailing saved. Check the preview and the warnings, then send it."))
+            messages.success(
+                request, _("Mailing saved. Check the preview and the warnings, then send it.")
+            )
             return redirect("mailings_staff:detail", pk=mailing.pk)
-    return render(request, "mailings/staff/form.html", {"form": form, "mailing": None},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "mailings/staff/form.html",
+        {"form": form, "mailing": None},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
@@ -66,14 +81,20 @@ def mailing_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = MailingForm(request.POST or None, instance=mailing, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            services.mailing_save(mailing=form.save(commit=False), actor=request.user, variants=form.variants())
+            services.mailing_save(
+                mailing=form.save(commit=False), actor=request.user, variants=form.variants()
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
             messages.success(request, _("Mailing saved."))
             return redirect("mailings_staff:detail", pk=mailing.pk)
-    return render(request, "mailings/staff/form.html", {"form": form, "mailing": mailing},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "mailings/staff/form.html",
+        {"form": form, "mailing": mailing},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
@@ -82,7 +103,11 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {"mailing": mailing, "send_form": SendForm()}
     if mailing.is_editable:
         context["problems"] = selectors.mailing_problems(mailing, request.user)
-        context["count"] = selectors.recipient_count(mailing, request.user) if mailing.segment_id or mailing.person_list_id else 0
+        context["count"] = (
+            selectors.recipient_count(mailing, request.user)
+            if mailing.segment_id or mailing.person_list_id
+            else 0
+        )
     else:
         context["report"] = selectors.mailing_report(mailing)
     context["merge_fields"] = render_mod.MERGE_FIELDS
@@ -105,14 +130,26 @@ def mailing_preview(request: HttpRequest, pk: int) -> HttpResponse:
         compiled = CompiledMailing(mailing)
         context = compiled.contexts([person.pk])[person.pk] if person else services.sample_context()
         v = compiled.variants[variant]
-        subject = render_mod.render(v.subject, context) if v.subject is not None else _source_subject(mailing, variant)
+        subject = (
+            render_mod.render(v.subject, context)
+            if v.subject is not None
+            else _source_subject(mailing, variant)
+        )
         error = None
     except render_mod.MergeError as exc:
         subject, error = "", exc.messages
-    return render(request, "mailings/staff/preview.html", {
-        "mailing": mailing, "person": person, "subject": subject, "error": error, "variant": variant,
-        "variants": range(mailing.ab_variants),
-    })
+    return render(
+        request,
+        "mailings/staff/preview.html",
+        {
+            "mailing": mailing,
+            "person": person,
+            "subject": subject,
+            "error": error,
+            "variant": variant,
+            "variants": range(mailing.ab_variants),
+        },
+    )
 
 
 def _source_subject(mailing: Mailing, variant: int) -> str:
@@ -156,12 +193,15 @@ def mailing_test(request: HttpRequest, pk: int) -> HttpResponse:
     if request.POST.get("person"):
         person = access_person(request.user, request.POST["person"])
     try:
-        services.mailing_test_send(mailing=mailing, actor=request.user, person=person,
-                                   variant=_variant(request, mailing))
+        services.mailing_test_send(
+            mailing=mailing, actor=request.user, person=person, variant=_variant(request, mailing)
+        )
     except (ValidationError, render_mod.MergeError) as exc:
         messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
     else:
-        messages.success(request, _("A test was sent to %(email)s.") % {"email": request.user.email})
+        messages.success(
+            request, _("A test was sent to %(email)s.") % {"email": request.user.email}
+        )
     return redirect("mailings_staff:detail", pk=mailing.pk)
 
 
@@ -176,7 +216,9 @@ def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.error(request, error)
         return redirect("mailings_staff:detail", pk=mailing.pk)
     try:
-        mailing = services.mailing_send(mailing=mailing, actor=request.user, when=form.cleaned_data.get("when"))
+        mailing = services.mailing_send(
+            mailing=mailing, actor=request.user, when=form.cleaned_data.get("when")
+        )
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
@@ -198,7 +240,10 @@ def mailing_control(request: HttpRequest, pk: int) -> HttpResponse:
     elif action == "resume":
         ok = services.mailing_resume(mailing=mailing, actor=request.user)
     elif action == "cancel":
-        ok = services.mailing_cancel(mailing=mailing, actor=request.user) or mailing.status != Mailing.Status.SENT
+        ok = (
+            services.mailing_cancel(mailing=mailing, actor=request.user)
+            or mailing.status != Mailing.Status.SENT
+        )
     else:
         ok = False
     if ok:
@@ -216,7 +261,9 @@ def mailing_winner(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid() or form.cleaned_data["variant"] >= mailing.ab_variants:
         messages.error(request, _("Choose one of the variants."))
         return redirect("mailings_staff:detail", pk=mailing.pk)
-    n = services.mailing_winner_set(mailing=mailing, variant=form.cleaned_data["variant"], actor=request.user)
+    n = services.mailing_winner_set(
+        mailing=mailing, variant=form.cleaned_data["variant"], actor=request.user
+    )
     if n:
         messages.success(request, _("The winner is going to %(n)s more people.") % {"n": n})
     else:
@@ -228,18 +275,28 @@ def mailing_winner(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def from_address_list(request: HttpRequest) -> HttpResponse:
     """The from addresses each area may use; administrators add and remove them."""
-    form = FromAddressForm(request.POST or None, user=request.user) if request.user.is_admin else None
+    form = (
+        FromAddressForm(request.POST or None, user=request.user) if request.user.is_admin else None
+    )
     if request.method == "POST":
         if form is None:
             raise PermissionDenied
         if form.is_valid():
             d = form.cleaned_data
-            services.from_address_add(actor=request.user, area=d["area"], email=d["email"], name=d["name"])
+            services.from_address_add(
+                actor=request.user, area=d["area"], email=d["email"], name=d["name"]
+            )
             messages.success(request, _("From address added."))
             return redirect("mailings_staff:from_addresses")
-    return render(request, "mailings/staff/from_addresses.html", {
-        "addresses": selectors.from_addresses_for(request.user), "form": form,
-    }, status=400 if form is not None and form.errors else 200)
+    return render(
+        request,
+        "mailings/staff/from_addresses.html",
+        {
+            "addresses": selectors.from_addresses_for(request.user),
+            "form": form,
+        },
+        status=400 if form is not None and form.errors else 200,
+    )
 
 
 @login_required

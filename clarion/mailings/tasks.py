@@ -44,6 +44,8 @@ def mailing_watch(mailing_id: int) -> str:
         from django.conf import settings
 
         seconds = getattr(settings, "CLARION_MAILINGS_WATCH_SECONDS", WATCH_SECONDS)
-        mailing_watch.using(run_after=timezone.now() + timedelta(seconds=seconds)).enqueue(mailing_id)
+        mailing_watch.using(run_after=timezone.now() + timedelta(seconds=seconds)).enqueue(
+            mailing_id
+        )
         return "watching"
     return "done"

@@ -38,10 +38,19 @@ def unsubscribe(request: HttpRequest) -> HttpResponse:
         return _invalid(request)
     if request.method == "POST":
         one_click = request.POST.get("List-Unsubscribe") == "One-Click"
-        services.recipient_unsubscribe(recipient=recipient, how="one-click" if one_click else "link")
-        return render(request, "mailings/public/unsubscribed.html", {"token": tokens.recipient_token(recipient.pk)})
-    return render(request, "mailings/public/unsubscribe_confirm.html",
-                  {"token": tokens.recipient_token(recipient.pk), "recipient": recipient})
+        services.recipient_unsubscribe(
+            recipient=recipient, how="one-click" if one_click else "link"
+        )
+        return render(
+            request,
+            "mailings/public/unsubscribed.html",
+            {"token": tokens.recipient_token(recipient.pk)},
+        )
+    return render(
+        request,
+        "mailings/public/unsubscribe_confirm.html",
+        {"token": tokens.recipient_token(recipient.pk), "recipient": recipient},
+    )
 
 
 @never_cache
@@ -57,21 +66,33 @@ def preferences(request: HttpRequest) -> HttpResponse:
     form = PreferencesForm(request.POST or None, initial=initial)
     saved = False
     if request.method == "POST" and form.is_valid():
-        services.preferences_save(recipient=recipient, unsubscribe_all=form.cleaned_data["unsubscribe_all"],
-                                  categories=form.cleaned_data["categories"])
+        services.preferences_save(
+            recipient=recipient,
+            unsubscribe_all=form.cleaned_data["unsubscribe_all"],
+            categories=form.cleaned_data["categories"],
+        )
         saved = True
         person.refresh_from_db()
-    return render(request, "mailings/public/preferences.html",
-                  {"form": form, "token": tokens.recipient_token(recipient.pk), "saved": saved,
-                   "subscribed": person.email_status == "subscribed"},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "mailings/public/preferences.html",
+        {
+            "form": form,
+            "token": tokens.recipient_token(recipient.pk),
+            "saved": saved,
+            "subscribed": person.email_status == "subscribed",
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 @never_cache
 def open_pixel(request: HttpRequest) -> HttpResponse:
     recipient = selectors.recipient_from_token(request.GET.get("r"))
     if recipient is not None:
-        services.open_record(recipient=recipient, user_agent=request.META.get("HTTP_USER_AGENT", ""))
+        services.open_record(
+            recipient=recipient, user_agent=request.META.get("HTTP_USER_AGENT", "")
+        )
     response = HttpResponse(PIXEL, content_type="image/gif")
     response["Cache-Control"] = "no-store, private"
     return response
@@ -99,7 +120,9 @@ def click(request: HttpRequest) -> HttpResponse:
     link = Link.objects.filter(mailing_id=recipient.mailing_id, index=index).first()
     if link is None:
         return _invalid(request)
-    services.click_record(recipient=recipient, link=link, user_agent=request.META.get("HTTP_USER_AGENT", ""))
+    services.click_record(
+        recipient=recipient, link=link, user_agent=request.META.get("HTTP_USER_AGENT", "")
+    )
     token = tokens.mailing_link_token(recipient.mailing_id, recipient.variant, recipient.person_id)
     return HttpResponseRedirect(_with_attribution(link.url, token))
 

@@ -61,7 +61,11 @@ def esp_tracking(request: HttpRequest, esp: str) -> HttpResponse:
 
 def _recipient(event) -> Recipient | None:
     metadata = getattr(event, "metadata", None) or {}
-    rid = tokens.recipient_id_from_token(str(metadata.get("clarion", ""))) if metadata.get("clarion") else None
+    rid = (
+        tokens.recipient_id_from_token(str(metadata.get("clarion", "")))
+        if metadata.get("clarion")
+        else None
+    )
     mailing_id = None
     if rid is None:
         match = _MESSAGE_ID_RE.match((event.message_id or "").strip())
@@ -88,17 +92,29 @@ def on_tracking(sender, event, esp_name, **kwargs) -> None:
     kind = event.event_type
     detail = (event.mta_response or event.description or "")[:250]
     status = _STATUS_RE.search(detail)
-    if kind in ("bounced", "rejected", "deferred") and Event.objects.filter(
-            recipient=recipient, kind=Event.Kind.BOUNCE, hard__in=[True, kind != "deferred"]).exists():
+    if (
+        kind in ("bounced", "rejected", "deferred")
+        and Event.objects.filter(
+            recipient=recipient, kind=Event.Kind.BOUNCE, hard__in=[True, kind != "deferred"]
+        ).exists()
+    ):
         # Providers retry webhooks and report each retry of a deferred message: one
         # message counts as one bounce (a hard one is never downgraded).
         return
     if kind == "bounced" or (kind == "rejected" and event.reject_reason == "bounced"):
-        services.bounce_record(recipient=recipient, hard=True, status_code=status.group(1) if status else "5.0.0",
-                               diagnostic=f"{esp_name}: {detail}")
+        services.bounce_record(
+            recipient=recipient,
+            hard=True,
+            status_code=status.group(1) if status else "5.0.0",
+            diagnostic=f"{esp_name}: {detail}",
+        )
     elif kind == "deferred":
-        services.bounce_record(recipient=recipient, hard=False, status_code=status.group(1) if status else "4.0.0",
-                               diagnostic=f"{esp_name}: {detail}")
+        services.bounce_record(
+            recipient=recipient,
+            hard=False,
+            status_code=status.group(1) if status else "4.0.0",
+            diagnostic=f"{esp_name}: {detail}",
+        )
     elif kind == "complained":
         services.complaint_record(recipient=recipient, detail=f"{esp_name} complaint")
     elif kind == "unsubscribed":

@@ -18,28 +18,48 @@ def demo_segments_create() -> list[Segment]:
         (
             "Subscribed NHS supporters in the North",
             "Who to email about the hospital campaign.",
-            {"op": "all", "conditions": [
-                {"type": "tag", "tags": [tags.get("NHS supporter")], "match": "any"},
-                {"type": "area", "area": north.pk if north else None},
-                {"type": "email_status", "statuses": ["subscribed"]},
-            ]},
+            {
+                "op": "all",
+                "conditions": [
+                    {"type": "tag", "tags": [tags.get("NHS supporter")], "match": "any"},
+                    {"type": "area", "area": north.pk if north else None},
+                    {"type": "email_status", "statuses": ["subscribed"]},
+                ],
+            },
         ),
         (
             "Members who want to canvass",
             "Active members who said canvassing when they joined.",
-            {"op": "all", "conditions": [
-                {"type": "membership", "statuses": ["active"]},
-                {"type": "custom_field", "field": "volunteer_interest", "operator": "eq", "value": "Canvassing"},
-            ]},
+            {
+                "op": "all",
+                "conditions": [
+                    {"type": "membership", "statuses": ["active"]},
+                    {
+                        "type": "custom_field",
+                        "field": "volunteer_interest",
+                        "operator": "eq",
+                        "value": "Canvassing",
+                    },
+                ],
+            },
         ),
         (
             "Housing or transport campaigners",
             "Anyone tagged for either campaign, except people who complained.",
-            {"op": "all", "conditions": [
-                {"type": "tag", "tags": [tags.get("Housing supporter"), tags.get("Transport supporter")],
-                 "match": "any"},
-                {"op": "not", "conditions": [{"type": "email_status", "statuses": ["complained"]}]},
-            ]},
+            {
+                "op": "all",
+                "conditions": [
+                    {
+                        "type": "tag",
+                        "tags": [tags.get("Housing supporter"), tags.get("Transport supporter")],
+                        "match": "any",
+                    },
+                    {
+                        "op": "not",
+                        "conditions": [{"type": "email_status", "statuses": ["complained"]}],
+                    },
+                ],
+            },
         ),
     ]
     made = []
@@ -48,5 +68,7 @@ def demo_segments_create() -> list[Segment]:
         if existing is not None:
             made.append(existing)
             continue
-        made.append(segment_create(name=name, description=description, definition=definition, user=admin))
+        made.append(
+            segment_create(name=name, description=description, definition=definition, user=admin)
+        )
     return made

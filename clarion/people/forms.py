@@ -18,13 +18,18 @@ from .models import CustomField, EmailStatus, MembershipStatus, Person, Tag
 
 class PeopleFilterForm(forms.Form):
     q = forms.CharField(
-        label=_("Search"), required=False, max_length=254,
+        label=_("Search"),
+        required=False,
+        max_length=254,
         help_text=_("A name, email address or postcode."),
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
-    tag = forms.ModelChoiceField(label=_("Tag"), queryset=Tag.objects.all(), required=False,
-                                 empty_label=_("Any tag"))
-    area = forms.ModelChoiceField(label=_("Area"), queryset=None, required=False, empty_label=_("Any area"))
+    tag = forms.ModelChoiceField(
+        label=_("Tag"), queryset=Tag.objects.all(), required=False, empty_label=_("Any tag")
+    )
+    area = forms.ModelChoiceField(
+        label=_("Area"), queryset=None, required=False, empty_label=_("Any area")
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -44,7 +49,9 @@ class NameForm(forms.Form):
 
 
 class NoteForm(forms.Form):
-    text = forms.CharField(label=_("Note"), max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(
+        label=_("Note"), max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 def custom_form_field(definition: CustomField) -> forms.Field:
@@ -52,15 +59,20 @@ def custom_form_field(definition: CustomField) -> forms.Field:
     if definition.kind == CustomField.Kind.NUMBER:
         return forms.DecimalField(label=label, required=False, max_digits=20, decimal_places=6)
     if definition.kind == CustomField.Kind.DATE:
-        return forms.DateField(label=label, required=False, widget=forms.DateInput(attrs={"type": "date"}))
+        return forms.DateField(
+            label=label, required=False, widget=forms.DateInput(attrs={"type": "date"})
+        )
     if definition.kind == CustomField.Kind.BOOLEAN:
         return forms.TypedChoiceField(
-            label=label, required=False,
+            label=label,
+            required=False,
             choices=[("", _("Not set")), ("yes", _("Yes")), ("no", _("No"))],
         )
     if definition.kind == CustomField.Kind.CHOICE:
         return forms.ChoiceField(
-            label=label, required=False, choices=[("", _("Not set"))] + [(c, c) for c in definition.choices]
+            label=label,
+            required=False,
+            choices=[("", _("Not set"))] + [(c, c) for c in definition.choices],
         )
     return forms.CharField(label=label, required=False, max_length=1000)
 
@@ -78,36 +90,63 @@ class PersonEditForm(forms.Form):
 
     first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
-    email = forms.CharField(label=_("Email"), max_length=254, required=False,
-                            widget=forms.EmailInput(attrs={"autocomplete": "off"}))
-    phone = forms.CharField(label=_("Phone"), max_length=40, required=False,
-                            widget=forms.TextInput(attrs={"type": "tel"}))
+    email = forms.CharField(
+        label=_("Email"),
+        max_length=254,
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+    phone = forms.CharField(
+        label=_("Phone"),
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel"}),
+    )
     address_line1 = forms.CharField(label=_("Address"), max_length=200, required=False)
     address_line2 = forms.CharField(label=_("Address line 2"), max_length=200, required=False)
     town = forms.CharField(label=_("Town"), max_length=100, required=False)
     postcode = forms.CharField(label=_("Postcode"), max_length=10, required=False)
     email_status = forms.ChoiceField(label=_("Email status"), choices=EmailStatus.choices)
     email_status_reason = forms.CharField(
-        label=_("Reason for the email status"), max_length=200, required=False,
+        label=_("Reason for the email status"),
+        max_length=200,
+        required=False,
         help_text=_("Recorded with a change of status, e.g. “asked by phone”."),
     )
     membership_number = forms.CharField(label=_("Membership number"), max_length=40, required=False)
     membership_status = forms.ChoiceField(label=_("Membership"), choices=MembershipStatus.choices)
-    joined_on = forms.DateField(label=_("Joined"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    renews_on = forms.DateField(label=_("Renews"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    joined_on = forms.DateField(
+        label=_("Joined"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    renews_on = forms.DateField(
+        label=_("Renews"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def __init__(self, *args, person: Person, definitions: list[CustomField], **kwargs):
         self.definitions = definitions
         if not args and "data" not in kwargs:
             initial = {
                 name: getattr(person, name) or ""
-                for name in ("first_name", "last_name", "email", "phone", "address_line1", "address_line2",
-                             "town", "postcode", "email_status", "email_status_reason", "membership_number",
-                             "membership_status")
+                for name in (
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "phone",
+                    "address_line1",
+                    "address_line2",
+                    "town",
+                    "postcode",
+                    "email_status",
+                    "email_status_reason",
+                    "membership_number",
+                    "membership_status",
+                )
             }
             initial["joined_on"], initial["renews_on"] = person.joined_on, person.renews_on
             for definition in definitions:
-                initial[f"cf_{definition.key}"] = custom_initial(definition, person.custom_fields.get(definition.key))
+                initial[f"cf_{definition.key}"] = custom_initial(
+                    definition, person.custom_fields.get(definition.key)
+                )
             kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
         for definition in definitions:
@@ -135,13 +174,19 @@ class PersonEditForm(forms.Form):
 
 
 class MergeSearchForm(forms.Form):
-    q = forms.CharField(label=_("Find the other record"), max_length=254, required=False,
-                        help_text=_("A name, email address or postcode."),
-                        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}))
+    q = forms.CharField(
+        label=_("Find the other record"),
+        max_length=254,
+        required=False,
+        help_text=_("A name, email address or postcode."),
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
 
 
 class MergeConfirmForm(forms.Form):
-    survivor = forms.TypedChoiceField(label=_("Keep which record?"), coerce=int, widget=forms.RadioSelect)
+    survivor = forms.TypedChoiceField(
+        label=_("Keep which record?"), coerce=int, widget=forms.RadioSelect
+    )
 
     def __init__(self, *args, first: Person, second: Person, **kwargs):
         super().__init__(*args, **kwargs)
@@ -154,26 +199,45 @@ class MergeConfirmForm(forms.Form):
 
 class ListForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
-    description = forms.CharField(label=_("Description"), required=False, max_length=2000,
-                                  widget=forms.Textarea(attrs={"rows": 2}))
+    description = forms.CharField(
+        label=_("Description"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
 
 class CustomFieldForm(forms.Form):
-    key = forms.CharField(label=_("Key"), max_length=60,
-                          help_text=_("Used in imports and the API; letters, numbers, hyphens, underscores."))
+    key = forms.CharField(
+        label=_("Key"),
+        max_length=60,
+        help_text=_("Used in imports and the API; letters, numbers, hyphens, underscores."),
+    )
     label = forms.CharField(label=_("Label"), max_length=100)
     kind = forms.ChoiceField(label=_("Kind"), choices=CustomField.Kind.choices)
-    choices = forms.CharField(label=_("Choices"), required=False, widget=forms.Textarea(attrs={"rows": 4}),
-                              help_text=_("For a choice field: one choice per line."))
+    choices = forms.CharField(
+        label=_("Choices"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("For a choice field: one choice per line."),
+    )
 
     def __init__(self, *args, field: CustomField | None = None, **kwargs):
         if field is not None:
-            kwargs["initial"] = {"key": field.key, "label": field.label, "kind": field.kind,
-                                 "choices": "\n".join(map(str, field.choices))}
+            kwargs["initial"] = {
+                "key": field.key,
+                "label": field.label,
+                "kind": field.kind,
+                "choices": "\n".join(map(str, field.choices)),
+            }
         super().__init__(*args, **kwargs)
         if field is not None:
             self.fields["key"].disabled = True
             self.fields["key"].help_text = _("The key of an existing field cannot change.")
 
     def choice_list(self) -> list[str]:
-        return [line.strip() for line in self.cleaned_data.get("choices", "").splitlines() if line.strip()]
+        return [
+            line.strip()
+            for line in self.cleaned_data.get("choices", "").splitlines()
+            if line.strip()
+        ]

@@ -150,9 +150,7 @@ class Tagging(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["tag", "person"], name="tagging_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["tag", "person"], name="tagging_unique")]
         indexes = [models.Index(fields=["person", "tag"], name="tagging_person_idx")]
 
     def __str__(self) -> str:

@@ -113,7 +113,9 @@ def people_search(qs: QuerySet[Person], query: str) -> QuerySet[Person]:
     if "@" in text:
         email = "".join(text.split()).lower()
         # Resolved first so the OR below is two index look-ups, not a scan.
-        others = list(PersonEmail.objects.filter(email=email).values_list("person_id", flat=True)[:20])
+        others = list(
+            PersonEmail.objects.filter(email=email).values_list("person_id", flat=True)[:20]
+        )
         return qs.filter(_prefix_q("email", email) | Q(pk__in=others))
     compact = re.sub(r"\s+", "", text).upper()
     full = postcode_or_none(compact)
@@ -141,7 +143,9 @@ def people_with_name_aliases(qs: QuerySet[Person]) -> QuerySet[Person]:
     return qs.alias(lower_last=Lower("last_name"), lower_first=Lower("first_name"))
 
 
-def people_page(qs: QuerySet[Person], *, after: int | None, size: int) -> tuple[list[Person], int | None]:
+def people_page(
+    qs: QuerySet[Person], *, after: int | None, size: int
+) -> tuple[list[Person], int | None]:
     """One page of ``qs`` by id descending, starting below ``after`` (keyset, no
     OFFSET); returns the people and the ``after`` value of the next page, or None."""
     if after is not None:
@@ -204,16 +208,21 @@ def duplicate_pairs(user, *, limit: int = 50) -> list[dict]:
     )
     collect(by_email, _("same email address"))
     by_phone = (
-        base.exclude(phone="").values("phone")
+        base.exclude(phone="")
+        .values("phone")
         .annotate(n=Count("id"), lo=Min("id"), hi=Max("id"))
-        .filter(n__gt=1).order_by()[:limit]
+        .filter(n__gt=1)
+        .order_by()[:limit]
     )
     collect(by_phone, _("same phone number"))
     by_name = (
-        base.exclude(first_name="").exclude(last_name="").exclude(postcode="")
+        base.exclude(first_name="")
+        .exclude(last_name="")
+        .exclude(postcode="")
         .values("postcode", lf=Lower("first_name"), ll=Lower("last_name"))
         .annotate(n=Count("id"), lo=Min("id"), hi=Max("id"))
-        .filter(n__gt=1).order_by()[:limit]
+        .filter(n__gt=1)
+        .order_by()[:limit]
     )
     collect(by_name, _("same name and postcode"))
 

@@ -119,7 +119,9 @@ def custom_field_value(definition: CustomField, raw: Any) -> Any:
         try:
             number = float(str(raw).replace(",", "").strip())
         except ValueError:
-            raise ValueError(_("%(label)s must be a number.") % {"label": definition.label}) from None
+            raise ValueError(
+                _("%(label)s must be a number.") % {"label": definition.label}
+            ) from None
         return int(number) if number.is_integer() else number
     if kind == CustomField.Kind.DATE:
         if isinstance(raw, datetime.date):
@@ -130,7 +132,9 @@ def custom_field_value(definition: CustomField, raw: Any) -> Any:
                 return datetime.datetime.strptime(text, fmt).date().isoformat()
             except ValueError:
                 continue
-        raise ValueError(_("%(label)s must be a date like 2024-05-31.") % {"label": definition.label})
+        raise ValueError(
+            _("%(label)s must be a date like 2024-05-31.") % {"label": definition.label}
+        )
     if kind == CustomField.Kind.BOOLEAN:
         if isinstance(raw, bool):
             return raw
@@ -155,7 +159,9 @@ def custom_field_value(definition: CustomField, raw: Any) -> Any:
     return text
 
 
-def person_find(*, email: str = "", phone: str = "", identifier: tuple[str, str] | None = None) -> Person | None:
+def person_find(
+    *, email: str = "", phone: str = "", identifier: tuple[str, str] | None = None
+) -> Person | None:
     """Find the person an input refers to: by email, then phone, then external id.
 
     Inputs must already be normalised.
@@ -173,14 +179,21 @@ def person_find(*, email: str = "", phone: str = "", identifier: tuple[str, str]
     if phone:
         person = Person.objects.filter(phone=phone).order_by("pk").first()
         if person is None:
-            other = PersonPhone.objects.select_related("person").filter(number=phone).order_by("pk").first()
+            other = (
+                PersonPhone.objects.select_related("person")
+                .filter(number=phone)
+                .order_by("pk")
+                .first()
+            )
             person = other.person if other else None
         if person is not None:
             return person
     if identifier:
-        ident = PersonIdentifier.objects.select_related("person").filter(
-            system=identifier[0], value=identifier[1]
-        ).first()
+        ident = (
+            PersonIdentifier.objects.select_related("person")
+            .filter(system=identifier[0], value=identifier[1])
+            .first()
+        )
         if ident is not None:
             return ident.person
     return None
@@ -392,12 +405,19 @@ def person_upsert(
             "fields": ", ".join(f for f in changed if f != "email_status")
         }
         if set(changed) - {"email_status"}:
-            activity_record(person=person, kind=activity_kind, summary=summary, data={"fields": changed}, actor=actor)
+            activity_record(
+                person=person,
+                kind=activity_kind,
+                summary=summary,
+                data={"fields": changed},
+                actor=actor,
+            )
         if status_changed:
             activity_record(
                 person=person,
                 kind=Activity.Kind.EMAIL_STATUS,
-                summary=_("Email status: %(status)s") % {"status": person.get_email_status_display()},
+                summary=_("Email status: %(status)s")
+                % {"status": person.get_email_status_display()},
                 data={"status": person.email_status, "reason": person.email_status_reason},
                 actor=actor,
             )
@@ -475,7 +495,8 @@ def consent_record(*, person: Person, consent: ConsentInput, actor=None) -> Cons
     activity_record(
         person=person,
         kind=Activity.Kind.CONSENT,
-        summary=_("%(verb)s %(channel)s consent") % {"verb": verb, "channel": record.get_channel_display()},
+        summary=_("%(verb)s %(channel)s consent")
+        % {"verb": verb, "channel": record.get_channel_display()},
         data={"consent": record.pk, "wording": consent.wording, "source": consent.source},
         actor=actor,
     )
@@ -493,8 +514,11 @@ def tag_add(*, person: Person, tag: Tag | str, actor=None) -> bool:
         return False
     Person.objects.filter(pk=person.pk).update(modified_at=timezone.now())
     activity_record(
-        person=person, kind=Activity.Kind.TAGGED, summary=_("Tagged %(tag)s") % {"tag": tag.name},
-        data={"tag": tag.pk}, actor=actor,
+        person=person,
+        kind=Activity.Kind.TAGGED,
+        summary=_("Tagged %(tag)s") % {"tag": tag.name},
+        data={"tag": tag.pk},
+        actor=actor,
     )
     return True
 
@@ -505,8 +529,11 @@ def tag_remove(*, person: Person, tag: Tag, actor=None) -> bool:
         return False
     Person.objects.filter(pk=person.pk).update(modified_at=timezone.now())
     activity_record(
-        person=person, kind=Activity.Kind.UNTAGGED, summary=_("Tag removed: %(tag)s") % {"tag": tag.name},
-        data={"tag": tag.pk}, actor=actor,
+        person=person,
+        kind=Activity.Kind.UNTAGGED,
+        summary=_("Tag removed: %(tag)s") % {"tag": tag.name},
+        data={"tag": tag.pk},
+        actor=actor,
     )
     return True
 
@@ -518,8 +545,11 @@ def list_add(*, person: Person, plist: PersonList, actor=None) -> bool:
     except IntegrityError:
         return False
     activity_record(
-        person=person, kind=Activity.Kind.LISTED, summary=_("Added to list %(name)s") % {"name": plist.name},
-        data={"list": plist.pk}, actor=actor,
+        person=person,
+        kind=Activity.Kind.LISTED,
+        summary=_("Added to list %(name)s") % {"name": plist.name},
+        data={"list": plist.pk},
+        actor=actor,
     )
     return True
 
@@ -528,8 +558,11 @@ def list_remove(*, person: Person, plist: PersonList, actor=None) -> bool:
     deleted, _unused = ListMembership.objects.filter(person=person, list=plist).delete()
     if deleted:
         activity_record(
-            person=person, kind=Activity.Kind.UNLISTED,
-            summary=_("Removed from list %(name)s") % {"name": plist.name}, data={"list": plist.pk}, actor=actor,
+            person=person,
+            kind=Activity.Kind.UNLISTED,
+            summary=_("Removed from list %(name)s") % {"name": plist.name},
+            data={"list": plist.pk},
+            actor=actor,
         )
     return bool(deleted)
 
@@ -548,9 +581,16 @@ def email_status_set(*, person: Person, status: str, reason: str = "", actor=Non
         return False
     now = timezone.now()
     Person.objects.filter(pk=person.pk).update(
-        email_status=status, email_status_reason=reason[:200], email_status_changed_at=now, modified_at=now
+        email_status=status,
+        email_status_reason=reason[:200],
+        email_status_changed_at=now,
+        modified_at=now,
     )
-    person.email_status, person.email_status_reason, person.email_status_changed_at = status, reason[:200], now
+    person.email_status, person.email_status_reason, person.email_status_changed_at = (
+        status,
+        reason[:200],
+        now,
+    )
     activity_record(
         person=person,
         kind=Activity.Kind.EMAIL_STATUS,
@@ -566,7 +606,13 @@ def note_add(*, person: Person, text: str, actor) -> Activity:
     text = text.strip()
     if not text:
         raise ValidationError({"text": _("Write something in the note.")})
-    return activity_record(person=person, kind=Activity.Kind.NOTE, summary=text[:500], data={"text": text[:5000]}, actor=actor)
+    return activity_record(
+        person=person,
+        kind=Activity.Kind.NOTE,
+        summary=text[:500],
+        data={"text": text[:5000]},
+        actor=actor,
+    )
 
 
 def people_matching_q(*, email: str = "", phone: str = "") -> Q:
@@ -633,7 +679,10 @@ def person_update(
         cleaned_custom = {}
     if email_n and "email" not in errors and _email_taken_by_other(email_n, person):
         errors["email"] = _("Another person already has this email address. Merge them instead.")
-    if member_no and Person.objects.filter(membership_number=member_no).exclude(pk=person.pk).exists():
+    if (
+        member_no
+        and Person.objects.filter(membership_number=member_no).exclude(pk=person.pk).exists()
+    ):
         errors["membership_number"] = _("Another person already has this membership number.")
     if errors:
         raise ValidationError(errors)
@@ -675,7 +724,10 @@ def person_update(
     membership_changed = []
     for name, value in (
         ("membership_number", member_no or None),
-        ("membership_status", membership_status if membership_status is not None else locked.membership_status),
+        (
+            "membership_status",
+            membership_status if membership_status is not None else locked.membership_status,
+        ),
         ("joined_on", joined_on),
         ("renews_on", renews_on),
     ):
@@ -695,28 +747,48 @@ def person_update(
     locked.save()
     if changed:
         activity_record(
-            person=locked, kind=Activity.Kind.UPDATED,
+            person=locked,
+            kind=Activity.Kind.UPDATED,
             summary=_("Details changed: %(fields)s") % {"fields": ", ".join(changed)},
-            data={"fields": changed}, actor=actor,
+            data={"fields": changed},
+            actor=actor,
         )
     if membership_changed:
         activity_record(
-            person=locked, kind=Activity.Kind.MEMBERSHIP,
-            summary=_("Membership: %(status)s") % {"status": locked.get_membership_status_display()},
-            data={"fields": membership_changed, "status": locked.membership_status}, actor=actor,
+            person=locked,
+            kind=Activity.Kind.MEMBERSHIP,
+            summary=_("Membership: %(status)s")
+            % {"status": locked.get_membership_status_display()},
+            data={"fields": membership_changed, "status": locked.membership_status},
+            actor=actor,
         )
     if status_changed:
         reason = locked.email_status_reason
         activity_record(
-            person=locked, kind=Activity.Kind.EMAIL_STATUS,
+            person=locked,
+            kind=Activity.Kind.EMAIL_STATUS,
             summary=_("Email status: %(status)s") % {"status": locked.get_email_status_display()}
             + (f" ({reason})" if reason else ""),
-            data={"status": locked.email_status, "reason": reason}, actor=actor,
+            data={"status": locked.email_status, "reason": reason},
+            actor=actor,
         )
     # Keep the caller's instance current.
-    for name in [*values, "postcode", "area_id", "latitude", "longitude", "custom_fields",
-                 "membership_number", "membership_status", "joined_on", "renews_on",
-                 "email_status", "email_status_reason", "email_status_changed_at", "modified_at"]:
+    for name in [
+        *values,
+        "postcode",
+        "area_id",
+        "latitude",
+        "longitude",
+        "custom_fields",
+        "membership_number",
+        "membership_status",
+        "joined_on",
+        "renews_on",
+        "email_status",
+        "email_status_reason",
+        "email_status_changed_at",
+        "modified_at",
+    ]:
         setattr(person, name, getattr(locked, name))
     return changed + membership_changed + (["email_status"] if status_changed else [])
 
@@ -750,11 +822,21 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
 
     if survivor.pk == duplicate.pk:
         raise ValidationError(_("A person cannot be merged with themselves."))
-    rows = {p.pk: p for p in Person.objects.select_for_update().filter(pk__in=[survivor.pk, duplicate.pk]).order_by("pk")}
+    rows = {
+        p.pk: p
+        for p in Person.objects.select_for_update()
+        .filter(pk__in=[survivor.pk, duplicate.pk])
+        .order_by("pk")
+    }
     if len(rows) != 2:
         raise ValidationError(_("One of these people no longer exists."))
     keep, dup = rows[survivor.pk], rows[duplicate.pk]
-    dup_snapshot = {"id": dup.pk, "name": dup.full_name, "email": dup.email or "", "phone": dup.phone}
+    dup_snapshot = {
+        "id": dup.pk,
+        "name": dup.full_name,
+        "email": dup.email or "",
+        "phone": dup.phone,
+    }
 
     # Many-to-many rows: move what the survivor lacks, drop the rest.
     Tagging.objects.filter(person=dup).exclude(
@@ -766,7 +848,10 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
     ).update(person=keep)
     ListMembership.objects.filter(person=dup).delete()
     PersonPhone.objects.filter(person=dup).exclude(
-        number__in=[*PersonPhone.objects.filter(person=keep).values_list("number", flat=True), keep.phone]
+        number__in=[
+            *PersonPhone.objects.filter(person=keep).values_list("number", flat=True),
+            keep.phone,
+        ]
     ).update(person=keep)
     PersonPhone.objects.filter(person=dup).delete()
     Person.objects.filter(recruiter=dup).exclude(pk=keep.pk).update(recruiter=keep)
@@ -783,7 +868,14 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
             keep.phone = dup.phone
         elif dup.phone != keep.phone:
             PersonPhone.objects.get_or_create(person=keep, number=dup.phone)
-    for name in (*PROFILE_FIELDS, "source_code", "membership_number", "share_code", "joined_on", "renews_on"):
+    for name in (
+        *PROFILE_FIELDS,
+        "source_code",
+        "membership_number",
+        "share_code",
+        "joined_on",
+        "renews_on",
+    ):
         if not getattr(keep, name) and getattr(dup, name):
             setattr(keep, name, getattr(dup, name))
     if not keep.postcode and dup.postcode:
@@ -802,7 +894,10 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
             keep.email_status = dup.email_status
             keep.email_status_reason = dup.email_status_reason
             keep.email_status_changed_at = dup.email_status_changed_at
-    keep.custom_fields = {**dup.custom_fields, **{k: v for k, v in keep.custom_fields.items() if v is not None}}
+    keep.custom_fields = {
+        **dup.custom_fields,
+        **{k: v for k, v in keep.custom_fields.items() if v is not None},
+    }
     keep.created_at = min(keep.created_at, dup.created_at)
     keep.modified_at = timezone.now()
 
@@ -817,7 +912,10 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
         person=keep,
         kind=Activity.Kind.MERGED,
         summary=_("Merged with duplicate record #%(id)s (%(who)s)")
-        % {"id": dup.pk, "who": dup_snapshot["name"] or dup_snapshot["email"] or dup_snapshot["phone"]},
+        % {
+            "id": dup.pk,
+            "who": dup_snapshot["name"] or dup_snapshot["email"] or dup_snapshot["phone"],
+        },
         data={"duplicate": dup_snapshot},
         actor=actor,
     )
@@ -828,7 +926,12 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
         summary=f"Merged person #{dup_snapshot['id']} into #{keep.pk}",
         object_type="person",
         object_id=keep.pk,
-        detail={"survivor": keep.pk, "duplicate": dup_snapshot["id"], "hooks": hooks, "moved": repointed},
+        detail={
+            "survivor": keep.pk,
+            "duplicate": dup_snapshot["id"],
+            "hooks": hooks,
+            "moved": repointed,
+        },
         request=request,
     )
     return keep
@@ -853,7 +956,9 @@ def _merge_repoint_remaining(*, keep: Person, dup: Person) -> list[str]:
                 rows.update(**{field: keep})
         except IntegrityError:
             raise ValidationError(
-                _("These two records cannot be merged automatically: both have %(what)s that clash.")
+                _(
+                    "These two records cannot be merged automatically: both have %(what)s that clash."
+                )
                 % {"what": model._meta.verbose_name_plural}
             ) from None
         moved.append(f"{model._meta.label}.{field}")
@@ -954,8 +1059,13 @@ def tag_delete(*, tag: Tag, actor, request=None) -> int:
     tag_id, tag_name = tag.pk, tag.name
     tag.delete()
     audit_record(
-        actor=actor, action=AuditEntry.Action.DELETE, summary=f"Deleted tag {tag_name[:100]}",
-        object_type="tag", object_id=tag_id, detail={"people": count}, request=request,
+        actor=actor,
+        action=AuditEntry.Action.DELETE,
+        summary=f"Deleted tag {tag_name[:100]}",
+        object_type="tag",
+        object_id=tag_id,
+        detail={"people": count},
+        request=request,
     )
     return count
 
@@ -984,14 +1094,24 @@ def list_delete(*, plist: PersonList, actor, request=None) -> int:
     list_id, list_name = plist.pk, plist.name
     plist.delete()
     audit_record(
-        actor=actor, action=AuditEntry.Action.DELETE, summary=f"Deleted list {list_name[:100]}",
-        object_type="list", object_id=list_id, detail={"people": count}, request=request,
+        actor=actor,
+        action=AuditEntry.Action.DELETE,
+        summary=f"Deleted list {list_name[:100]}",
+        object_type="list",
+        object_id=list_id,
+        detail={"people": count},
+        request=request,
     )
     return count
 
 
 def custom_field_save(
-    *, field: CustomField | None = None, key: str, label: str, kind: str, choices: Sequence[str] = ()
+    *,
+    field: CustomField | None = None,
+    key: str,
+    label: str,
+    kind: str,
+    choices: Sequence[str] = (),
 ) -> CustomField:
     """Create a custom field definition, or change an existing one's label, kind and
     choices. The key of an existing field never changes (values are stored under it).

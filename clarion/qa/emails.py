@@ -8,7 +8,11 @@ from django.template.loader import render_to_string
 
 
 def _send(*, template: str, to: str, context: dict) -> None:
-    context = {**context, "ORGANISATION_NAME": settings.ORGANISATION_NAME, "SITE_URL": settings.SITE_URL}
+    context = {
+        **context,
+        "ORGANISATION_NAME": settings.ORGANISATION_NAME,
+        "SITE_URL": settings.SITE_URL,
+    }
     subject = " ".join(render_to_string(f"qa/email/{template}_subject.txt", context).split())
     text = render_to_string(f"qa/email/{template}.txt", context)
     html = render_to_string(f"qa/email/{template}.html", context)
@@ -18,7 +22,9 @@ def _send(*, template: str, to: str, context: dict) -> None:
 
 
 def answered_email_send(*, to: str, question, session, link: str) -> None:
-    _send(template="answered", to=to, context={"question": question, "session": session, "link": link})
+    _send(
+        template="answered", to=to, context={"question": question, "session": session, "link": link}
+    )
 
 
 def confirm_email_send(*, to: str, session, link: str) -> None:

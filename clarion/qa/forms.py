@@ -12,7 +12,9 @@ from .services import CONSENT_WORDING
 
 class AskForm(forms.Form):
     name = forms.CharField(label=_("Your name"), max_length=100)
-    email = forms.CharField(label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.CharField(
+        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
     text = forms.CharField(label=_("Your question"), widget=forms.Textarea(attrs={"rows": 4}))
     consent = forms.BooleanField(label=CONSENT_WORDING, required=False)
 
@@ -20,18 +22,22 @@ class AskForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["text"].max_length = session.max_length
         self.fields["text"].widget.attrs["maxlength"] = session.max_length
-        self.fields["text"].help_text = _("Up to %(n)s characters. A moderator reads every question first.") % {
-            "n": session.max_length
-        }
+        self.fields["text"].help_text = _(
+            "Up to %(n)s characters. A moderator reads every question first."
+        ) % {"n": session.max_length}
 
 
 class ConfirmForm(forms.Form):
-    email = forms.CharField(label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.CharField(
+        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
 
 
 class SessionForm(forms.ModelForm):
     video_url = forms.URLField(
-        label=_("Live stream address"), required=False, assume_scheme="https",
+        label=_("Live stream address"),
+        required=False,
+        assume_scheme="https",
         help_text=_("Optional: the https address where the stream can be watched."),
     )
     join_url = forms.URLField(label=_("Join link"), required=False, assume_scheme="https")
@@ -41,8 +47,22 @@ class SessionForm(forms.ModelForm):
     class Meta:
         model = Session
         fields = [
-            "title", "slug", "host", "description", "video_url", "opens_at", "live_at", "closes_at", "audience",
-            "max_length", "max_per_person", "area", "moderators", "join_url", "donate_url", "event_url",
+            "title",
+            "slug",
+            "host",
+            "description",
+            "video_url",
+            "opens_at",
+            "live_at",
+            "closes_at",
+            "audience",
+            "max_length",
+            "max_per_person",
+            "area",
+            "moderators",
+            "join_url",
+            "donate_url",
+            "event_url",
         ]
         widgets = {
             "opens_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
@@ -93,7 +113,9 @@ class BanForm(forms.Form):
 
 
 class AnswerForm(forms.Form):
-    answer_text = forms.CharField(label=_("Answer"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    answer_text = forms.CharField(
+        label=_("Answer"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
     answer_at = forms.CharField(
         label=_("Starts in the video at (h:mm:ss or seconds)"), required=False, max_length=10
     )

@@ -114,8 +114,14 @@ class Feed:
     gzipped: bool = False
 
 
-def _answer(slug: str, version: int, etag: str, if_none_match: str | None, gzip_ok: bool,
-            bodies: dict | None = None) -> Feed | None:
+def _answer(
+    slug: str,
+    version: int,
+    etag: str,
+    if_none_match: str | None,
+    gzip_ok: bool,
+    bodies: dict | None = None,
+) -> Feed | None:
     """The Feed for ``version``; None when its stored bytes are gone (rebuild then)."""
     if if_none_match is not None and if_none_match in (etag, gzip_etag(etag)):
         return Feed(if_none_match, None, if_none_match != etag)
@@ -126,7 +132,9 @@ def _answer(slug: str, version: int, etag: str, if_none_match: str | None, gzip_
     return Feed(gzip_etag(etag) if gzip_ok else etag, body, gzip_ok)
 
 
-def live_snapshot(*, slug: str, build, if_none_match: str | None = None, gzip_ok: bool = False) -> Feed | None:
+def live_snapshot(
+    *, slug: str, build, if_none_match: str | None = None, gzip_ok: bool = False
+) -> Feed | None:
     """The current feed of session ``slug`` for one poll; ``build(slug)`` returns a
     dict, or None when there is no such public session (then this returns None).
 

@@ -27,15 +27,21 @@ class Session(models.Model):
 
     slug = models.SlugField(_("web address"), max_length=80, unique=True)
     title = models.CharField(_("title"), max_length=200)
-    host = models.CharField(_("host"), max_length=150, help_text=_("Who answers, e.g. the party leader."))
+    host = models.CharField(
+        _("host"), max_length=150, help_text=_("Who answers, e.g. the party leader.")
+    )
     description = models.TextField(_("description"), blank=True)
     video_url = models.URLField(
-        _("live stream embed address"), blank=True, help_text=_("Optional: the https address of the stream's embed.")
+        _("live stream embed address"),
+        blank=True,
+        help_text=_("Optional: the https address of the stream's embed."),
     )
     opens_at = models.DateTimeField(_("questions open"), null=True, blank=True)
     live_at = models.DateTimeField(_("goes live"), null=True, blank=True)
     closes_at = models.DateTimeField(_("questions close"), null=True, blank=True)
-    audience = models.CharField(_("who may ask"), max_length=12, choices=Audience, default=Audience.ANYONE)
+    audience = models.CharField(
+        _("who may ask"), max_length=12, choices=Audience, default=Audience.ANYONE
+    )
     max_length = models.PositiveIntegerField(_("longest question (characters)"), default=280)
     max_per_person = models.PositiveIntegerField(_("questions per person"), default=3)
     area = models.ForeignKey(
@@ -48,7 +54,10 @@ class Session(models.Model):
         help_text=_("For a local session; organisers of this area may run it."),
     )
     moderators = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="qa_moderated", verbose_name=_("moderators")
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="qa_moderated",
+        verbose_name=_("moderators"),
     )
     join_url = models.URLField(_("join link"), blank=True)
     donate_url = models.URLField(_("donate link"), blank=True)
@@ -66,7 +75,9 @@ class Session(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(max_length__gte=20), name="qa_session_max_length_min")
+            models.CheckConstraint(
+                condition=models.Q(max_length__gte=20), name="qa_session_max_length_min"
+            )
         ]
 
     def __str__(self) -> str:
@@ -126,14 +137,22 @@ class Question(models.Model):
         MERGED = "merged", _("Merged into another question")
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="questions")
-    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="qa_questions")
+    person = models.ForeignKey(
+        "people.Person", on_delete=models.CASCADE, related_name="qa_questions"
+    )
     display_name = models.CharField(max_length=100)
     text = models.TextField()
-    original_text = models.TextField(blank=True, help_text=_("What the asker wrote, kept when a moderator edits."))
+    original_text = models.TextField(
+        blank=True, help_text=_("What the asker wrote, kept when a moderator edits.")
+    )
     status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
     reasons = models.JSONField(default=list, blank=True)
-    group = models.ForeignKey(QuestionGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="questions")
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged")
+    group = models.ForeignKey(
+        QuestionGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="questions"
+    )
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged"
+    )
     also_asked = models.PositiveIntegerField(default=0)
     starred = models.BooleanField(default=False)
     votes_count = models.PositiveIntegerField(default=0)
@@ -154,7 +173,9 @@ class Question(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
-            models.Index(fields=["session", "status", "-votes_count"], name="qa_question_public_idx"),
+            models.Index(
+                fields=["session", "status", "-votes_count"], name="qa_question_public_idx"
+            ),
             models.Index(fields=["session", "person"], name="qa_question_person_idx"),
         ]
 
@@ -203,11 +224,17 @@ class Ban(models.Model):
     """Stops a person asking: matched by person, by the hash of their canonical email
     and by the hash of their IP address, never by the name they type."""
 
-    person = models.ForeignKey("people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    person = models.ForeignKey(
+        "people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     email_hash = models.CharField(max_length=64, blank=True, db_index=True)
     ip_hash = models.CharField(max_length=64, blank=True, db_index=True)
     session = models.ForeignKey(
-        Session, null=True, blank=True, on_delete=models.CASCADE, related_name="bans",
+        Session,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="bans",
         help_text=_("Empty: banned from every session."),
     )
     reason = models.CharField(max_length=200, blank=True)
@@ -239,8 +266,12 @@ class ModerationDecision(models.Model):
         SESSION = "session", _("Session status")
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="decisions")
-    question = models.ForeignKey(Question, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions")
-    group = models.ForeignKey(QuestionGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    question = models.ForeignKey(
+        Question, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions"
+    )
+    group = models.ForeignKey(
+        QuestionGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     moderator = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

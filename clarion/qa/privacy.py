@@ -13,8 +13,16 @@ from .models import Ban, Question, Vote
 
 def export(person) -> dict[str, Any]:
     questions = list(
-        Question.objects.filter(person=person).order_by("created_at").values(
-            "session__title", "display_name", "text", "original_text", "status", "answer_text", "created_at"
+        Question.objects.filter(person=person)
+        .order_by("created_at")
+        .values(
+            "session__title",
+            "display_name",
+            "text",
+            "original_text",
+            "status",
+            "answer_text",
+            "created_at",
         )
     )
     votes = list(Vote.objects.filter(person=person).values("question_id", "created_at"))
@@ -25,7 +33,9 @@ def export(person) -> dict[str, Any]:
 def erase(person) -> None:
     # Votes leave the counts too, so the public numbers stay true.
     for vote in Vote.objects.filter(person=person).select_related("question"):
-        Question.objects.filter(pk=vote.question_id, votes_count__gt=0).update(votes_count=F("votes_count") - 1)
+        Question.objects.filter(pk=vote.question_id, votes_count__gt=0).update(
+            votes_count=F("votes_count") - 1
+        )
     Vote.objects.filter(person=person).delete()
     Question.objects.filter(merged_into__person=person).update(merged_into=None)
     Question.objects.filter(person=person).delete()
@@ -36,7 +46,9 @@ def erase(person) -> None:
 def merge(survivor, duplicate) -> None:
     voted = Vote.objects.filter(person=survivor).values("question_id")
     for vote in Vote.objects.filter(person=duplicate, question_id__in=voted):
-        Question.objects.filter(pk=vote.question_id, votes_count__gt=0).update(votes_count=F("votes_count") - 1)
+        Question.objects.filter(pk=vote.question_id, votes_count__gt=0).update(
+            votes_count=F("votes_count") - 1
+        )
         vote.delete()
     Vote.objects.filter(person=duplicate).update(person=survivor)
     Question.objects.filter(person=duplicate).update(person=survivor)

@@ -60,7 +60,9 @@ def shingles(text: str) -> list[int]:
     norm = normalise_text(text)
     if len(norm) <= SHINGLE:
         return [zlib.crc32(norm.encode())] if norm else []
-    return sorted({zlib.crc32(norm[i : i + SHINGLE].encode()) for i in range(len(norm) - SHINGLE + 1)})
+    return sorted(
+        {zlib.crc32(norm[i : i + SHINGLE].encode()) for i in range(len(norm) - SHINGLE + 1)}
+    )
 
 
 def jaccard(a: Iterable[int], b: Iterable[int]) -> float:

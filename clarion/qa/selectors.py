@@ -38,8 +38,15 @@ def live_feed(slug: str) -> dict | None:
     if session is None:
         return None
     rows = public_questions(session).values(
-        "id", "display_name", "text", "votes_count", "also_asked", "answer_text", "answer_seconds",
-        "answered_at", "created_at",
+        "id",
+        "display_name",
+        "text",
+        "votes_count",
+        "also_asked",
+        "answer_text",
+        "answer_seconds",
+        "answered_at",
+        "created_at",
     )
     questions = []
     for row in rows:
@@ -162,7 +169,12 @@ def moderation_queue(session: Session) -> dict:
         wave["labels"] = reason_labels(wave["reasons"].keys())
     clean = [c for c in cards.values() if not c["question"].reasons]
     flagged = [c for c in cards.values() if c["question"].reasons]
-    return {"clean": clean, "flagged": flagged, "waves": list(waves.values()), "pending": len(pending)}
+    return {
+        "clean": clean,
+        "flagged": flagged,
+        "waves": list(waves.values()),
+        "pending": len(pending),
+    }
 
 
 def approved_for_host(session: Session) -> list[Question]:

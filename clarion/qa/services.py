@@ -45,8 +45,21 @@ RATE_IP = 10
 RATE_DOMAIN = 20
 RATE_DOMAIN_WEBMAIL = 200
 WEBMAIL = frozenset(
-    {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "hotmail.co.uk", "yahoo.com",
-     "yahoo.co.uk", "icloud.com", "live.com", "btinternet.com", "aol.com", "protonmail.com", "proton.me"}
+    {
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "icloud.com",
+        "live.com",
+        "btinternet.com",
+        "aol.com",
+        "protonmail.com",
+        "proton.me",
+    }
 )
 # Beyond this many asks a minute from one address the form refuses outright (429).
 HARD_IP_PER_MINUTE = 30
@@ -136,9 +149,16 @@ def question_ask(
     if session.audience != Session.Audience.ANYONE:
         if existing is None or existing.pk != confirmed_person_id:
             raise AskRefused(
-                {"email": _("This session is for confirmed supporters: confirm your email address first.")}
+                {
+                    "email": _(
+                        "This session is for confirmed supporters: confirm your email address first."
+                    )
+                }
             )
-        if session.audience == Session.Audience.MEMBERS and existing.membership_status != MembershipStatus.ACTIVE:
+        if (
+            session.audience == Session.Audience.MEMBERS
+            and existing.membership_status != MembershipStatus.ACTIVE
+        ):
             raise AskRefused({"email": _("This session is for members only.")})
 
     first, last = _split_name(name)
@@ -149,8 +169,12 @@ def question_ask(
             asked = Question.objects.filter(session=session, person=existing).count()
             if asked >= session.max_per_person:
                 raise AskRefused(
-                    {"text": _("You have asked %(n)s questions in this session, the most allowed.")
-                     % {"n": session.max_per_person}}
+                    {
+                        "text": _(
+                            "You have asked %(n)s questions in this session, the most allowed."
+                        )
+                        % {"n": session.max_per_person}
+                    }
                 )
         # The public form never renames a known person (anyone can type an address).
         result = person_upsert(
@@ -158,8 +182,12 @@ def question_ask(
             first_name=None if existing else first,
             last_name=None if existing else last,
             consent=ConsentInput(
-                channel=ConsentRecord.Channel.EMAIL, wording=str(CONSENT_WORDING), source=f"qa:{session.slug}"
-            ) if consent else None,
+                channel=ConsentRecord.Channel.EMAIL,
+                wording=str(CONSENT_WORDING),
+                source=f"qa:{session.slug}",
+            )
+            if consent
+            else None,
             source_code=f"qa:{session.slug}",
         )
         person = result.person
@@ -181,7 +209,10 @@ def question_ask(
             reasons.append("rate_ip")
         domain = email_n.rpartition("@")[2]
         limit = RATE_DOMAIN_WEBMAIL if domain in WEBMAIL else RATE_DOMAIN
-        if ratelimit_hit(scope="qa-domain", ident=f"{session.pk}:{domain}", window=RATE_WINDOW) > limit:
+        if (
+            ratelimit_hit(scope="qa-domain", ident=f"{session.pk}:{domain}", window=RATE_WINDOW)
+            > limit
+        ):
             reasons.append("rate_domain")
 
         group, joined = _group_for(session=session, text=text)
@@ -217,7 +248,9 @@ def _group_for(*, session: Session, text: str) -> tuple[QuestionGroup, bool]:
     sh = screening.shingles(text)
     best, best_score = None, 0.0
     candidates = (
-        QuestionGroup.objects.filter(session=session).order_by("-created_at").values_list("pk", "shingles")
+        QuestionGroup.objects.filter(session=session)
+        .order_by("-created_at")
+        .values_list("pk", "shingles")
     )[:GROUP_CANDIDATES]
     for pk, other in candidates:
         score = screening.jaccard(sh, other)
@@ -236,7 +269,9 @@ def _wave_check(*, group: QuestionGroup, question: Question) -> None:
         since = timezone.now() - WAVE_WINDOW
         new_people = (
             Question.objects.filter(group=group, created_at__gte=since, person_was_new=True)
-            .values("person").distinct().count()
+            .values("person")
+            .distinct()
+            .count()
         )
         if new_people < WAVE_MIN_PEOPLE:
             return
@@ -275,15 +310,30 @@ def question_claim(*, question: Question, moderator: User) -> bool:
 
 
 def question_release(*, question: Question, moderator: User) -> None:
-    Question.objects.filter(pk=question.pk, claimed_by=moderator).update(claimed_by=None, claimed_until=None)
+    Question.objects.filter(pk=question.pk, claimed_by=moderator).update(
+        claimed_by=None, claimed_until=None
+    )
     live.queue_bump(session_id=question.session_id)
 
 
-def _record(*, session_id: int, moderator: User, action: str, question: Question | None = None,
-            group: QuestionGroup | None = None, reason: str = "", detail: dict | None = None) -> None:
+def _record(
+    *,
+    session_id: int,
+    moderator: User,
+    action: str,
+    question: Question | None = None,
+    group: QuestionGroup | None = None,
+    reason: str = "",
+    detail: dict | None = None,
+) -> None:
     ModerationDecision.objects.create(
-        session_id=session_id, question=question, group=group, moderator=moderator,
-        action=action, reason=reason[:200], detail=detail or {},
+        session_id=session_id,
+        question=question,
+        group=group,
+        moderator=moderator,
+        action=action,
+        reason=reason[:200],
+        detail=detail or {},
     )
 
 
@@ -292,7 +342,13 @@ def _decide(*, question: Question, moderator: User, status: str, reason: str = "
     done = (
         Question.objects.filter(pk=question.pk, status=Question.Status.PENDING)
         .filter(_claimable(moderator, now))
-        .update(status=status, reject_reason=reason[:200], decided_at=now, claimed_by=None, claimed_until=None)
+        .update(
+            status=status,
+            reject_reason=reason[:200],
+            decided_at=now,
+            claimed_by=None,
+            claimed_until=None,
+        )
     )
     if not done:
         current = Question.objects.select_related("claimed_by").get(pk=question.pk)
@@ -316,12 +372,19 @@ def question_approve(*, question: Question, moderator: User) -> Question:
                 Question.objects.filter(group_id=question.group_id, status=Question.Status.PENDING)
                 .exclude(pk=question.pk)
                 .filter(_claimable(moderator, timezone.now()))
-                .update(status=Question.Status.MERGED, merged_into=question, decided_at=timezone.now())
+                .update(
+                    status=Question.Status.MERGED, merged_into=question, decided_at=timezone.now()
+                )
             )
             if merged:
                 Question.objects.filter(pk=question.pk).update(also_asked=F("also_asked") + merged)
-        _record(session_id=question.session_id, moderator=moderator, action=ModerationDecision.Action.APPROVE,
-                question=question, detail={"merged_copies": merged})
+        _record(
+            session_id=question.session_id,
+            moderator=moderator,
+            action=ModerationDecision.Action.APPROVE,
+            question=question,
+            detail={"merged_copies": merged},
+        )
         live.live_bump(slug=question.session.slug)
         live.queue_bump(session_id=question.session_id)
     question.refresh_from_db()
@@ -330,9 +393,16 @@ def question_approve(*, question: Question, moderator: User) -> Question:
 
 def question_reject(*, question: Question, moderator: User, reason: str) -> Question:
     with transaction.atomic():
-        _decide(question=question, moderator=moderator, status=Question.Status.REJECTED, reason=reason)
-        _record(session_id=question.session_id, moderator=moderator, action=ModerationDecision.Action.REJECT,
-                question=question, reason=reason)
+        _decide(
+            question=question, moderator=moderator, status=Question.Status.REJECTED, reason=reason
+        )
+        _record(
+            session_id=question.session_id,
+            moderator=moderator,
+            action=ModerationDecision.Action.REJECT,
+            question=question,
+            reason=reason,
+        )
         live.queue_bump(session_id=question.session_id)
     return question
 
@@ -342,9 +412,12 @@ def question_star(*, question: Question, moderator: User) -> Question:
         starred = not question.starred
         Question.objects.filter(pk=question.pk).update(starred=starred)
         question.starred = starred
-        _record(session_id=question.session_id, moderator=moderator,
-                action=ModerationDecision.Action.STAR if starred else ModerationDecision.Action.UNSTAR,
-                question=question)
+        _record(
+            session_id=question.session_id,
+            moderator=moderator,
+            action=ModerationDecision.Action.STAR if starred else ModerationDecision.Action.UNSTAR,
+            question=question,
+        )
         live.queue_bump(session_id=question.session_id)
     return question
 
@@ -355,19 +428,33 @@ def question_edit(*, question: Question, moderator: User, text: str) -> Question
     if not text:
         raise ValidationError({"text": _("The question cannot be empty.")})
     if len(text) > question.session.max_length:
-        raise ValidationError({"text": _("Keep the question under %(n)s characters.") % {"n": question.session.max_length}})
+        raise ValidationError(
+            {
+                "text": _("Keep the question under %(n)s characters.")
+                % {"n": question.session.max_length}
+            }
+        )
     with transaction.atomic():
         current = Question.objects.select_for_update().get(pk=question.pk)
-        if current.status == Question.Status.PENDING and current.claimed_by_id not in (None, moderator.pk) and (
-            current.claimed_until and current.claimed_until > timezone.now()
+        if (
+            current.status == Question.Status.PENDING
+            and current.claimed_by_id not in (None, moderator.pk)
+            and (current.claimed_until and current.claimed_until > timezone.now())
         ):
-            raise ModerationConflict(_("%(who)s is handling this question.") % {"who": current.claimed_by})
+            raise ModerationConflict(
+                _("%(who)s is handling this question.") % {"who": current.claimed_by}
+            )
         before = current.text
         current.original_text = current.original_text or before
         current.text = text
         current.save(update_fields=["text", "original_text"])
-        _record(session_id=current.session_id, moderator=moderator, action=ModerationDecision.Action.EDIT,
-                question=current, detail={"before": before, "after": text})
+        _record(
+            session_id=current.session_id,
+            moderator=moderator,
+            action=ModerationDecision.Action.EDIT,
+            question=current,
+            detail={"before": before, "after": text},
+        )
         if current.status == Question.Status.APPROVED:
             live.live_bump(slug=current.session.slug)
         live.queue_bump(session_id=current.session_id)
@@ -384,13 +471,22 @@ def question_merge(*, question: Question, into: Question, moderator: User) -> Qu
     with transaction.atomic():
         now = timezone.now()
         done = (
-            Question.objects.filter(pk=question.pk, status__in=[Question.Status.PENDING, Question.Status.APPROVED])
+            Question.objects.filter(
+                pk=question.pk, status__in=[Question.Status.PENDING, Question.Status.APPROVED]
+            )
             .filter(_claimable(moderator, now))
-            .update(status=Question.Status.MERGED, merged_into=into, decided_at=now, claimed_by=None,
-                    claimed_until=None)
+            .update(
+                status=Question.Status.MERGED,
+                merged_into=into,
+                decided_at=now,
+                claimed_by=None,
+                claimed_until=None,
+            )
         )
         if not done:
-            raise ModerationConflict(_("Another moderator has this question, or it was decided already."))
+            raise ModerationConflict(
+                _("Another moderator has this question, or it was decided already.")
+            )
         voters = Vote.objects.filter(question=into).values("person_id")
         Vote.objects.filter(question=question).exclude(person_id__in=voters).update(question=into)
         Vote.objects.filter(question=question).delete()
@@ -399,16 +495,22 @@ def question_merge(*, question: Question, into: Question, moderator: User) -> Qu
             votes_count=Vote.objects.filter(question=into).count(),
         )
         Question.objects.filter(merged_into=question).update(merged_into=into)
-        _record(session_id=question.session_id, moderator=moderator, action=ModerationDecision.Action.MERGE,
-                question=question, detail={"into": into.pk})
+        _record(
+            session_id=question.session_id,
+            moderator=moderator,
+            action=ModerationDecision.Action.MERGE,
+            question=question,
+            detail={"into": into.pk},
+        )
         live.live_bump(slug=question.session.slug)
         live.queue_bump(session_id=question.session_id)
     into.refresh_from_db()
     return into
 
 
-def person_ban(*, question: Question, moderator: User, reason: str, everywhere: bool = True,
-               request=None) -> Ban:
+def person_ban(
+    *, question: Question, moderator: User, reason: str, everywhere: bool = True, request=None
+) -> Ban:
     """Ban the asker of ``question`` (by person, canonical email hash and IP hash) and
     reject their pending questions in the session. Audited."""
     with transaction.atomic():
@@ -422,17 +524,39 @@ def person_ban(*, question: Question, moderator: User, reason: str, everywhere: 
             created_by=moderator,
         )
         now = timezone.now()
-        Question.objects.filter(session=question.session, person=person, status=Question.Status.PENDING).update(
-            status=Question.Status.REJECTED, reject_reason="banned", decided_at=now, claimed_by=None,
+        Question.objects.filter(
+            session=question.session, person=person, status=Question.Status.PENDING
+        ).update(
+            status=Question.Status.REJECTED,
+            reject_reason="banned",
+            decided_at=now,
+            claimed_by=None,
             claimed_until=None,
         )
-        _record(session_id=question.session_id, moderator=moderator, action=ModerationDecision.Action.BAN,
-                question=question, reason=reason, detail={"ban": ban.pk, "everywhere": everywhere})
-        audit_record(actor=moderator, action=AuditEntry.Action.OTHER, summary=f"Q&A ban (question {question.pk})",
-                     object_type="qa.ban", object_id=ban.pk, detail={"event": "qa_ban", "reason": reason[:200]},
-                     request=request)
-        activity_record(person=person, kind=Activity.Kind.QUESTION, actor=moderator,
-                        summary=_("Banned from asking questions"), data={"ban": ban.pk})
+        _record(
+            session_id=question.session_id,
+            moderator=moderator,
+            action=ModerationDecision.Action.BAN,
+            question=question,
+            reason=reason,
+            detail={"ban": ban.pk, "everywhere": everywhere},
+        )
+        audit_record(
+            actor=moderator,
+            action=AuditEntry.Action.OTHER,
+            summary=f"Q&A ban (question {question.pk})",
+            object_type="qa.ban",
+            object_id=ban.pk,
+            detail={"event": "qa_ban", "reason": reason[:200]},
+            request=request,
+        )
+        activity_record(
+            person=person,
+            kind=Activity.Kind.QUESTION,
+            actor=moderator,
+            summary=_("Banned from asking questions"),
+            data={"ban": ban.pk},
+        )
         live.queue_bump(session_id=question.session_id)
     return ban
 
@@ -443,11 +567,20 @@ def person_ban(*, question: Question, moderator: User, reason: str, everywhere: 
 def group_reject(*, group: QuestionGroup, moderator: User, reason: str) -> int:
     with transaction.atomic():
         n = Question.objects.filter(group=group, status=Question.Status.PENDING).update(
-            status=Question.Status.REJECTED, reject_reason=reason[:200], decided_at=timezone.now(),
-            claimed_by=None, claimed_until=None,
+            status=Question.Status.REJECTED,
+            reject_reason=reason[:200],
+            decided_at=timezone.now(),
+            claimed_by=None,
+            claimed_until=None,
         )
-        _record(session_id=group.session_id, moderator=moderator, action=ModerationDecision.Action.GROUP_REJECT,
-                group=group, reason=reason, detail={"questions": n})
+        _record(
+            session_id=group.session_id,
+            moderator=moderator,
+            action=ModerationDecision.Action.GROUP_REJECT,
+            group=group,
+            reason=reason,
+            detail={"questions": n},
+        )
         live.queue_bump(session_id=group.session_id)
     return n
 
@@ -455,40 +588,69 @@ def group_reject(*, group: QuestionGroup, moderator: User, reason: str) -> int:
 def group_ban(*, group: QuestionGroup, moderator: User, reason: str, request=None) -> int:
     """Ban every person in the group (person, email hash, IP hash) and reject it all."""
     with transaction.atomic():
-        rows = list(
-            Question.objects.filter(group=group).select_related("person").order_by("id")
-        )
+        rows = list(Question.objects.filter(group=group).select_related("person").order_by("id"))
         seen: set[int] = set()
         bans = []
         for q in rows:
             if q.person_id in seen:
                 continue
             seen.add(q.person_id)
-            bans.append(Ban(person=q.person, email_hash=email_hash(q.person.email) if q.person.email else "",
-                            ip_hash=q.ip_hash, reason=reason[:200], created_by=moderator))
+            bans.append(
+                Ban(
+                    person=q.person,
+                    email_hash=email_hash(q.person.email) if q.person.email else "",
+                    ip_hash=q.ip_hash,
+                    reason=reason[:200],
+                    created_by=moderator,
+                )
+            )
         Ban.objects.bulk_create(bans)
         n = Question.objects.filter(group=group, status=Question.Status.PENDING).update(
-            status=Question.Status.REJECTED, reject_reason="banned", decided_at=timezone.now(),
-            claimed_by=None, claimed_until=None,
+            status=Question.Status.REJECTED,
+            reject_reason="banned",
+            decided_at=timezone.now(),
+            claimed_by=None,
+            claimed_until=None,
         )
-        _record(session_id=group.session_id, moderator=moderator, action=ModerationDecision.Action.GROUP_BAN,
-                group=group, reason=reason, detail={"questions": n, "people": len(bans)})
-        audit_record(actor=moderator, action=AuditEntry.Action.OTHER,
-                     summary=f"Q&A ban of a wave: {len(bans)} people", object_type="qa.group",
-                     object_id=group.pk, detail={"event": "qa_group_ban", "people": len(bans)}, request=request)
+        _record(
+            session_id=group.session_id,
+            moderator=moderator,
+            action=ModerationDecision.Action.GROUP_BAN,
+            group=group,
+            reason=reason,
+            detail={"questions": n, "people": len(bans)},
+        )
+        audit_record(
+            actor=moderator,
+            action=AuditEntry.Action.OTHER,
+            summary=f"Q&A ban of a wave: {len(bans)} people",
+            object_type="qa.group",
+            object_id=group.pk,
+            detail={"event": "qa_group_ban", "people": len(bans)},
+            request=request,
+        )
         live.queue_bump(session_id=group.session_id)
     return n
 
 
 def group_approve(*, group: QuestionGroup, moderator: User) -> Question | None:
     """Publish a wave as ONE question (its earliest), the rest merged into it."""
-    first = Question.objects.filter(group=group, status=Question.Status.PENDING).order_by("created_at", "id").first()
+    first = (
+        Question.objects.filter(group=group, status=Question.Status.PENDING)
+        .order_by("created_at", "id")
+        .first()
+    )
     if first is None:
         return None
     with transaction.atomic():
         question = question_approve(question=first, moderator=moderator)
-        _record(session_id=group.session_id, moderator=moderator, action=ModerationDecision.Action.GROUP_APPROVE,
-                group=group, question=question)
+        _record(
+            session_id=group.session_id,
+            moderator=moderator,
+            action=ModerationDecision.Action.GROUP_APPROVE,
+            group=group,
+            question=question,
+        )
     return question
 
 
@@ -496,29 +658,48 @@ def group_approve(*, group: QuestionGroup, moderator: User) -> Question | None:
 
 
 def session_answering_set(*, session: Session, question: Question | None, moderator: User) -> None:
-    if question is not None and (question.session_id != session.pk or question.status != Question.Status.APPROVED):
+    if question is not None and (
+        question.session_id != session.pk or question.status != Question.Status.APPROVED
+    ):
         raise ValidationError(_("Only an approved question of this session can be answered."))
     with transaction.atomic():
         Session.objects.filter(pk=session.pk).update(answering_now=question)
         session.answering_now = question
-        _record(session_id=session.pk, moderator=moderator, action=ModerationDecision.Action.ANSWERING,
-                question=question)
+        _record(
+            session_id=session.pk,
+            moderator=moderator,
+            action=ModerationDecision.Action.ANSWERING,
+            question=question,
+        )
         live.live_bump(slug=session.slug)
 
 
-def question_answer(*, question: Question, moderator: User, text: str = "", seconds: int | None = None) -> Question:
+def question_answer(
+    *, question: Question, moderator: User, text: str = "", seconds: int | None = None
+) -> Question:
     """Record the answer (text, and/or the time into the video) to an approved question."""
     if question.status != Question.Status.APPROVED:
         raise ValidationError(_("Only an approved question can be answered."))
     if not text.strip() and seconds is None:
-        raise ValidationError({"answer_text": _("Give the answer, or the time it starts in the video.")})
+        raise ValidationError(
+            {"answer_text": _("Give the answer, or the time it starts in the video.")}
+        )
     with transaction.atomic():
         Question.objects.filter(pk=question.pk).update(
-            answer_text=text.strip(), answer_seconds=seconds, answered_at=question.answered_at or timezone.now()
+            answer_text=text.strip(),
+            answer_seconds=seconds,
+            answered_at=question.answered_at or timezone.now(),
         )
-        Session.objects.filter(pk=question.session_id, answering_now=question).update(answering_now=None)
-        _record(session_id=question.session_id, moderator=moderator, action=ModerationDecision.Action.ANSWER,
-                question=question, detail={"seconds": seconds})
+        Session.objects.filter(pk=question.session_id, answering_now=question).update(
+            answering_now=None
+        )
+        _record(
+            session_id=question.session_id,
+            moderator=moderator,
+            action=ModerationDecision.Action.ANSWER,
+            question=question,
+            detail={"seconds": seconds},
+        )
         live.live_bump(slug=question.session.slug)
     question.refresh_from_db()
     return question
@@ -535,8 +716,12 @@ def session_set_status(*, session: Session, status: str, moderator: User) -> Ses
             fields["published_at"] = session.published_at or timezone.now()
             fields["answering_now"] = None
         Session.objects.filter(pk=session.pk).update(**fields)
-        _record(session_id=session.pk, moderator=moderator, action=ModerationDecision.Action.SESSION,
-                detail={"status": status})
+        _record(
+            session_id=session.pk,
+            moderator=moderator,
+            action=ModerationDecision.Action.SESSION,
+            detail={"status": status},
+        )
         live.live_bump(slug=session.slug)
         if status == Session.Status.PUBLISHED:
             from .tasks import qa_answered_notify
@@ -584,7 +769,10 @@ def vote_add(*, question: Question, person_id: int, ip: str | None) -> bool:
     question is not public. The unique (question, person) constraint is what keeps
     it to one vote, even under concurrency.
     """
-    if question.status != Question.Status.APPROVED or question.session.status != Session.Status.OPEN:
+    if (
+        question.status != Question.Status.APPROVED
+        or question.session.status != Session.Status.OPEN
+    ):
         raise ValidationError(_("Votes are closed for this question."))
     if ratelimit_hit(scope="qa-vote-p", ident=str(person_id), window=60) > VOTES_PER_MINUTE_PERSON:
         raise Throttled
@@ -613,4 +801,6 @@ def supporter_for_confirmation(*, email: str, name: str = "") -> Person:
     if existing is not None:
         return existing
     first, last = _split_name(" ".join(name.split()))
-    return person_upsert(email=email_n, first_name=first, last_name=last, source_code="qa:confirm").person
+    return person_upsert(
+        email=email_n, first_name=first, last_name=last, source_code="qa:confirm"
+    ).person

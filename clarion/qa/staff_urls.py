@@ -14,6 +14,12 @@ urlpatterns = [
     path("<int:session_id>/host/", views.host, name="host"),
     path("<int:session_id>/report/", views.report, name="report"),
     path("<int:session_id>/q/<int:question_id>/", views.question_open, name="question"),
-    path("<int:session_id>/q/<int:question_id>/<slug:action>/", views.question_action, name="question_action"),
-    path("<int:session_id>/g/<int:group_id>/<slug:action>/", views.group_action, name="group_action"),
+    path(
+        "<int:session_id>/q/<int:question_id>/<slug:action>/",
+        views.question_action,
+        name="question_action",
+    ),
+    path(
+        "<int:session_id>/g/<int:group_id>/<slug:action>/", views.group_action, name="group_action"
+    ),
 ]

@@ -31,7 +31,9 @@ def _wants_json(request: HttpRequest) -> bool:
     return request.headers.get("X-Requested-With") == "fetch"
 
 
-def _done(request: HttpRequest, session: Session, message: str, *, ok: bool = True, status: int = 200):
+def _done(
+    request: HttpRequest, session: Session, message: str, *, ok: bool = True, status: int = 200
+):
     if _wants_json(request):
         return JsonResponse({"ok": ok, "message": message}, status=status)
     (messages.success if ok else messages.error)(request, message)
@@ -52,8 +54,11 @@ def session_edit(request: HttpRequest, session_id: int | None = None) -> HttpRes
     session = selectors.access_session(request.user, session_id, write=True) if session_id else None
     form = SessionForm(request.POST or None, instance=session, user=request.user)
     if request.method == "POST" and form.is_valid():
-        saved = services.session_save(session=form.save(commit=False), actor=request.user,
-                                      moderators=form.cleaned_data["moderators"])
+        saved = services.session_save(
+            session=form.save(commit=False),
+            actor=request.user,
+            moderators=form.cleaned_data["moderators"],
+        )
         messages.success(request, _("Session saved."))
         return redirect("qa_staff:console", session_id=saved.pk)
     return render(request, "qa/staff/session_form.html", {"form": form, "session": session})
@@ -68,7 +73,9 @@ def session_status(request: HttpRequest, session_id: int) -> HttpResponse:
         services.session_set_status(session=session, status=status, moderator=request.user)
     except ValidationError as exc:
         return _done(request, session, exc.messages[0], ok=False, status=400)
-    return _done(request, session, _("Session is now %(status)s.") % {"status": session.get_status_display()})
+    return _done(
+        request, session, _("Session is now %(status)s.") % {"status": session.get_status_display()}
+    )
 
 
 @login_required
@@ -76,12 +83,16 @@ def session_status(request: HttpRequest, session_id: int) -> HttpResponse:
 def console(request: HttpRequest, session_id: int) -> HttpResponse:
     session = selectors.access_session(request.user, session_id)
     queue = selectors.moderation_queue(session)
-    return render(request, "qa/staff/console.html", {
-        "session": session,
-        "queue": queue,
-        "can_moderate": selectors.can_moderate(request.user, session),
-        "reject_form": RejectForm(),
-    })
+    return render(
+        request,
+        "qa/staff/console.html",
+        {
+            "session": session,
+            "queue": queue,
+            "can_moderate": selectors.can_moderate(request.user, session),
+            "reject_form": RejectForm(),
+        },
+    )
 
 
 def _card(question: Question, count: int, user) -> dict:
@@ -122,8 +133,12 @@ def queue_json(request: HttpRequest, session_id: int) -> HttpResponse:
         "clean": [_card(c["question"], c["count"], request.user) for c in queue["clean"]],
         "flagged": [_card(c["question"], c["count"], request.user) for c in queue["flagged"]],
         "waves": [
-            {"group": w["group"].pk, "count": w["count"], "text": w["sample"].text,
-             "reasons": reason_labels(w["reasons"].keys())}
+            {
+                "group": w["group"].pk,
+                "count": w["count"],
+                "text": w["sample"].text,
+                "reasons": reason_labels(w["reasons"].keys()),
+            }
             for w in queue["waves"]
         ],
     }
@@ -144,21 +159,44 @@ def question_open(request: HttpRequest, session_id: int, question_id: int) -> Ht
         claimed = services.question_claim(question=question, moderator=request.user)
         question.refresh_from_db()
     decisions = ModerationDecision.objects.filter(question=question).select_related("moderator")
-    return render(request, "qa/staff/question.html", {
-        "session": session, "question": question, "can_moderate": moderate, "claimed": claimed,
-        "reasons": reason_labels(question.reasons), "decisions": decisions,
-        "edit_form": EditForm(initial={"text": question.text}), "merge_form": MergeForm(),
-        "ban_form": BanForm(), "reject_form": RejectForm(),
-        "answer_form": AnswerForm(initial={"answer_text": question.answer_text}),
-    })
+    return render(
+        request,
+        "qa/staff/question.html",
+        {
+            "session": session,
+            "question": question,
+            "can_moderate": moderate,
+            "claimed": claimed,
+            "reasons": reason_labels(question.reasons),
+            "decisions": decisions,
+            "edit_form": EditForm(initial={"text": question.text}),
+            "merge_form": MergeForm(),
+            "ban_form": BanForm(),
+            "reject_form": RejectForm(),
+            "answer_form": AnswerForm(initial={"answer_text": question.answer_text}),
+        },
+    )
 
 
-ACTIONS = {"claim", "release", "approve", "reject", "star", "edit", "merge", "ban", "answering", "answer"}
+ACTIONS = {
+    "claim",
+    "release",
+    "approve",
+    "reject",
+    "star",
+    "edit",
+    "merge",
+    "ban",
+    "answering",
+    "answer",
+}
 
 
 @login_required
 @require_POST
-def question_action(request: HttpRequest, session_id: int, question_id: int, action: str) -> HttpResponse:
+def question_action(
+    request: HttpRequest, session_id: int, question_id: int, action: str
+) -> HttpResponse:
     session = selectors.access_session(request.user, session_id, write=True)
     question = selectors.access_question(request.user, session, question_id, write=True)
     if action not in ACTIONS:
@@ -177,37 +215,63 @@ def question_action(request: HttpRequest, session_id: int, question_id: int, act
             return _done(request, session, _("Approved: the audience can see it now."))
         if action == "star":
             services.question_star(question=question, moderator=user)
-            return _done(request, session, _("Starred for the host.") if question.starred else _("Star removed."))
+            return _done(
+                request,
+                session,
+                _("Starred for the host.") if question.starred else _("Star removed."),
+            )
         if action == "reject":
             form = RejectForm(request.POST)
             if not form.is_valid():
                 return _done(request, session, _("Give a reason to reject."), ok=False, status=400)
-            services.question_reject(question=question, moderator=user, reason=form.cleaned_data["reason"])
+            services.question_reject(
+                question=question, moderator=user, reason=form.cleaned_data["reason"]
+            )
             return _done(request, session, _("Rejected."))
         if action == "edit":
             form = EditForm(request.POST)
             if not form.is_valid():
-                return _done(request, session, _("The question cannot be empty."), ok=False, status=400)
-            services.question_edit(question=question, moderator=user, text=form.cleaned_data["text"])
+                return _done(
+                    request, session, _("The question cannot be empty."), ok=False, status=400
+                )
+            services.question_edit(
+                question=question, moderator=user, text=form.cleaned_data["text"]
+            )
             return _done(request, session, _("Question edited; the original is kept."))
         if action == "merge":
             form = MergeForm(request.POST)
             if not form.is_valid():
-                return _done(request, session, _("Give the number of the question to merge into."), ok=False,
-                             status=400)
+                return _done(
+                    request,
+                    session,
+                    _("Give the number of the question to merge into."),
+                    ok=False,
+                    status=400,
+                )
             into = Question.objects.filter(session=session, pk=form.cleaned_data["into"]).first()
             if into is None:
-                return _done(request, session, _("No question with that number in this session."), ok=False,
-                             status=400)
+                return _done(
+                    request,
+                    session,
+                    _("No question with that number in this session."),
+                    ok=False,
+                    status=400,
+                )
             services.question_merge(question=question, into=into, moderator=user)
             return _done(request, session, _("Merged into question %(n)s.") % {"n": into.pk})
         if action == "ban":
             form = BanForm(request.POST)
             if not form.is_valid():
                 return _done(request, session, _("Give a reason to ban."), ok=False, status=400)
-            services.person_ban(question=question, moderator=user, reason=form.cleaned_data["reason"],
-                                request=request)
-            return _done(request, session, _("The asker is banned and their waiting questions rejected."))
+            services.person_ban(
+                question=question,
+                moderator=user,
+                reason=form.cleaned_data["reason"],
+                request=request,
+            )
+            return _done(
+                request, session, _("The asker is banned and their waiting questions rejected.")
+            )
         if action == "answering":
             target = None if request.POST.get("clear") else question
             services.session_answering_set(session=session, question=target, moderator=user)
@@ -218,8 +282,12 @@ def question_action(request: HttpRequest, session_id: int, question_id: int, act
         if not form.is_valid():
             messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
             return redirect("qa_staff:host", session_id=session.pk)
-        services.question_answer(question=question, moderator=user, text=form.cleaned_data["answer_text"],
-                                 seconds=form.cleaned_data["answer_at"])
+        services.question_answer(
+            question=question,
+            moderator=user,
+            text=form.cleaned_data["answer_text"],
+            seconds=form.cleaned_data["answer_at"],
+        )
         messages.success(request, _("Answer published."))
         return redirect("qa_staff:host", session_id=session.pk)
     except services.ModerationConflict as exc:
@@ -250,7 +318,9 @@ def group_action(request: HttpRequest, session_id: int, group_id: int, action: s
             n = services.group_reject(group=group, moderator=request.user, reason=reason)
             return _done(request, session, _("Rejected %(n)s questions.") % {"n": n})
         n = services.group_ban(group=group, moderator=request.user, reason=reason, request=request)
-        return _done(request, session, _("Banned the senders and rejected %(n)s questions.") % {"n": n})
+        return _done(
+            request, session, _("Banned the senders and rejected %(n)s questions.") % {"n": n}
+        )
     except services.ModerationConflict as exc:
         return _done(request, session, str(exc), ok=False, status=409)
 
@@ -259,22 +329,34 @@ def group_action(request: HttpRequest, session_id: int, group_id: int, action: s
 @require_GET
 def host(request: HttpRequest, session_id: int) -> HttpResponse:
     session = selectors.access_session(request.user, session_id)
-    return render(request, "qa/staff/host.html", {
-        "session": session,
-        "questions": selectors.approved_for_host(session),
-        "can_moderate": selectors.can_moderate(request.user, session),
-        "answer_form": AnswerForm(),
-    })
+    return render(
+        request,
+        "qa/staff/host.html",
+        {
+            "session": session,
+            "questions": selectors.approved_for_host(session),
+            "can_moderate": selectors.can_moderate(request.user, session),
+            "answer_form": AnswerForm(),
+        },
+    )
 
 
 @login_required
 @require_GET
 def report(request: HttpRequest, session_id: int) -> HttpResponse:
     session = selectors.access_session(request.user, session_id)
-    decisions = ModerationDecision.objects.filter(session=session).select_related("moderator", "question")[:200]
-    return render(request, "qa/staff/report.html", {
-        "session": session, "report": selectors.session_report(session), "decisions": decisions,
-    })
+    decisions = ModerationDecision.objects.filter(session=session).select_related(
+        "moderator", "question"
+    )[:200]
+    return render(
+        request,
+        "qa/staff/report.html",
+        {
+            "session": session,
+            "report": selectors.session_report(session),
+            "decisions": decisions,
+        },
+    )
 
 
 @login_required
@@ -297,6 +379,11 @@ def banned_words(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("Added to the list."))
                 return redirect("qa_staff:banned_words")
-    return render(request, "qa/staff/banned_words.html", {
-        "form": form, "phrases": BannedPhrase.objects.all(),
-    })
+    return render(
+        request,
+        "qa/staff/banned_words.html",
+        {
+            "form": form,
+            "phrases": BannedPhrase.objects.all(),
+        },
+    )

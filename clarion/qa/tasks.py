@@ -28,18 +28,30 @@ def qa_answered_notify(session_id: int) -> int:
     link = settings.SITE_URL + reverse("qa:session", args=[session.slug])
     sent = 0
     answered = Question.objects.filter(
-        session=session, status=Question.Status.APPROVED, answered_at__isnull=False, notified_at__isnull=True
+        session=session,
+        status=Question.Status.APPROVED,
+        answered_at__isnull=False,
+        notified_at__isnull=True,
     )
     for question in answered:
-        if not Question.objects.filter(pk=question.pk, notified_at__isnull=True).update(notified_at=timezone.now()):
+        if not Question.objects.filter(pk=question.pk, notified_at__isnull=True).update(
+            notified_at=timezone.now()
+        ):
             continue
-        people = Person.objects.filter(
-            Q(pk=question.person_id) | Q(qa_questions__merged_into=question)
-        ).exclude(email__isnull=True).exclude(email_status__in=NO_MAIL).distinct()
+        people = (
+            Person.objects.filter(Q(pk=question.person_id) | Q(qa_questions__merged_into=question))
+            .exclude(email__isnull=True)
+            .exclude(email_status__in=NO_MAIL)
+            .distinct()
+        )
         try:
             for person in people:
-                emails.answered_email_send(to=person.email, question=question, session=session,
-                                           link=f"{link}#q{question.pk}")
+                emails.answered_email_send(
+                    to=person.email,
+                    question=question,
+                    session=session,
+                    link=f"{link}#q{question.pk}",
+                )
                 sent += 1
         except Exception:
             Question.objects.filter(pk=question.pk).update(notified_at=None)

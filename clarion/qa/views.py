@@ -36,13 +36,17 @@ def _session_or_404(slug: str) -> Session:
     return session
 
 
-def _page(request: HttpRequest, session: Session, *, form=None, confirm_form=None, status: int = 200):
+def _page(
+    request: HttpRequest, session: Session, *, form=None, confirm_form=None, status: int = 200
+):
     order = "new" if request.GET.get("sort") == "new" else "top"
     questions = selectors.sort_questions(selectors.public_questions(session), order)
     supporter = voting.supporter_id(request)
     voted = set()
     if supporter:
-        voted = set(session.questions.filter(votes__person_id=supporter).values_list("pk", flat=True))
+        voted = set(
+            session.questions.filter(votes__person_id=supporter).values_list("pk", flat=True)
+        )
     context = {
         "session": session,
         "questions": questions,
@@ -81,7 +85,9 @@ def ask(request: HttpRequest, slug: str) -> HttpResponse:
             confirmed_person_id=voting.supporter_id(request),
         )
     except services.Throttled:
-        form.add_error(None, _("Too many questions from your connection. Wait a minute and try again."))
+        form.add_error(
+            None, _("Too many questions from your connection. Wait a minute and try again.")
+        )
         return _page(request, session, form=form, status=429)
     except ValidationError as exc:
         for field, errors in exc.message_dict.items():
@@ -112,7 +118,8 @@ def live_response(request: HttpRequest, slug: str) -> HttpResponse | None:
     Reads nothing from the request but two headers, so ``LiveFeedMiddleware`` may
     call it ahead of the session, auth and CSRF middleware."""
     feed = live.live_snapshot(
-        slug=slug, build=selectors.live_feed,
+        slug=slug,
+        build=selectors.live_feed,
         if_none_match=request.headers.get("If-None-Match"),
         gzip_ok=_accepts_gzip(request.headers.get("Accept-Encoding", "")),
     )
@@ -151,9 +158,15 @@ def present(request: HttpRequest, slug: str) -> HttpResponse:
     session = _session_or_404(slug)
     questions = selectors.sort_questions(selectors.public_questions(session), "top")
     answering = next((q for q in questions if q.pk == session.answering_now_id), None)
-    return render(request, "qa/present.html", {
-        "session": session, "questions": [q for q in questions if not q.answered][:8], "answering": answering,
-    })
+    return render(
+        request,
+        "qa/present.html",
+        {
+            "session": session,
+            "questions": [q for q in questions if not q.answered][:8],
+            "answering": answering,
+        },
+    )
 
 
 @require_POST
@@ -205,7 +218,9 @@ def confirm_request(request: HttpRequest, slug: str) -> HttpResponse:
     if ratelimit_hit(scope="qa-confirm-person", ident=str(person.pk), window=3600) <= 3:
         person_id, session_id = person.pk, session.pk
         transaction.on_commit(lambda: qa_confirm_send.enqueue(person_id, session_id))
-    messages.success(request, _("Check your inbox: we sent you a link to confirm your email address."))
+    messages.success(
+        request, _("Check your inbox: we sent you a link to confirm your email address.")
+    )
     return redirect("qa:session", slug=slug)
 
 
@@ -223,4 +238,3 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     voting.supporter_set(response, person_id=person_id, secure=settings.SESSION_COOKIE_SECURE)
     messages.success(request, _("Thank you: your email address is confirmed, and you can vote."))
     return response
-

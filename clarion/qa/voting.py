@@ -35,7 +35,12 @@ def supporter_id(request: HttpRequest) -> int | None:
 
 def supporter_set(response: HttpResponse, *, person_id: int, secure: bool) -> None:
     response.set_signed_cookie(
-        COOKIE, str(person_id), salt=COOKIE_SALT, max_age=COOKIE_AGE, httponly=True, samesite="Lax",
+        COOKIE,
+        str(person_id),
+        salt=COOKIE_SALT,
+        max_age=COOKIE_AGE,
+        httponly=True,
+        samesite="Lax",
         secure=secure,
     )
 

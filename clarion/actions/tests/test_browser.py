@@ -74,27 +74,64 @@ def _axe_violations(page) -> list[dict]:
 
 
 @pytest.mark.browser
-def test_every_public_page_kind_has_no_serious_accessibility_violations(browser, live_server, settings):
+def test_every_public_page_kind_has_no_serious_accessibility_violations(
+    browser, live_server, settings
+):
     assert AXE.exists(), "run `npm ci` at the repository root to install axe-core"
     settings.CLARION_ACTION_COUNT_SECONDS = 0
     make_page()
-    make_page(kind=ActionPage.Kind.PLEDGE, slug="pledge", title="Pledge", pledge_text="walk to school")
-    make_page(kind=ActionPage.Kind.SIGNUP, slug="signup", title="Sign up", ask_comment=True, questions=[
-        {"key": "role", "label": "How can you help?", "kind": "multi", "choices": ["Leaflets", "Phones"]},
-        {"key": "car", "label": "Do you drive?", "kind": "yesno", "required": True},
-        {"key": "hours", "label": "Hours a week", "kind": "number"},
-    ])
-    make_page(kind=ActionPage.Kind.LETTER, slug="letter", title="Write", target_name="Mayor",
-              target_role="Mayor", target_email="mayor@example.org", letter_body="Dear Mayor")
-    make_page(kind=ActionPage.Kind.SURVEY, slug="survey", title="Survey", questions=[
-        {"key": "top", "label": "Top issue", "kind": "choice", "choices": ["Housing", "Buses"]},
-    ])
-    make_page(kind=ActionPage.Kind.DONATION, slug="donate", title="Donate", suggested_amounts=[500, 1000])
+    make_page(
+        kind=ActionPage.Kind.PLEDGE, slug="pledge", title="Pledge", pledge_text="walk to school"
+    )
+    make_page(
+        kind=ActionPage.Kind.SIGNUP,
+        slug="signup",
+        title="Sign up",
+        ask_comment=True,
+        questions=[
+            {
+                "key": "role",
+                "label": "How can you help?",
+                "kind": "multi",
+                "choices": ["Leaflets", "Phones"],
+            },
+            {"key": "car", "label": "Do you drive?", "kind": "yesno", "required": True},
+            {"key": "hours", "label": "Hours a week", "kind": "number"},
+        ],
+    )
+    make_page(
+        kind=ActionPage.Kind.LETTER,
+        slug="letter",
+        title="Write",
+        target_name="Mayor",
+        target_role="Mayor",
+        target_email="mayor@example.org",
+        letter_body="Dear Mayor",
+    )
+    make_page(
+        kind=ActionPage.Kind.SURVEY,
+        slug="survey",
+        title="Survey",
+        questions=[
+            {"key": "top", "label": "Top issue", "kind": "choice", "choices": ["Housing", "Buses"]},
+        ],
+    )
+    make_page(
+        kind=ActionPage.Kind.DONATION, slug="donate", title="Donate", suggested_amounts=[500, 1000]
+    )
     context = browser.new_context(bypass_csp=True)  # lets the test inject axe itself
     page = context.new_page()
     found = {}
-    for path in ("save-the-library/", "pledge/", "signup/", "letter/", "survey/", "donate/",
-                 "save-the-library/embed/", "save-the-library/thanks/"):
+    for path in (
+        "save-the-library/",
+        "pledge/",
+        "signup/",
+        "letter/",
+        "survey/",
+        "donate/",
+        "save-the-library/embed/",
+        "save-the-library/thanks/",
+    ):
         page.goto(f"{live_server.url}/act/{path}")
         found[path] = _axe_violations(page)
     # The error state: an empty form sent back with messages tied to the fields.
@@ -110,7 +147,12 @@ def test_every_public_page_kind_has_no_serious_accessibility_violations(browser,
 @pytest.mark.browser
 def test_donate_through_the_test_gateway_and_see_the_money(page, live_server, admin, settings):
     settings.CLARION_ACTION_COUNT_SECONDS = 0
-    donate = make_page(kind=ActionPage.Kind.DONATION, slug="fund-us", title="Fund us", suggested_amounts=[500, 1000])
+    donate = make_page(
+        kind=ActionPage.Kind.DONATION,
+        slug="fund-us",
+        title="Fund us",
+        suggested_amounts=[500, 1000],
+    )
     page.goto(f"{live_server.url}/act/fund-us/")
     page.get_by_text("£10", exact=False).first.click()
     page.get_by_role("textbox", name="First name", exact=True).fill("Mary")

@@ -65,15 +65,24 @@ def test_double_opt_in_counts_only_after_confirmation(client, smtp_server):
 
 def test_letter_is_delivered_to_the_target_with_reply_to_the_supporter(client, smtp_server):
     page = make_page(
-        kind=ActionPage.Kind.LETTER, slug="write-to-the-mayor", title="Keep the buses running",
-        target_name="Mayor Jones", target_role="Mayor", target_email="mayor@council.example",
-        letter_subject="Buses", letter_body="Dear Mayor, please keep the 42 running.",
+        kind=ActionPage.Kind.LETTER,
+        slug="write-to-the-mayor",
+        title="Keep the buses running",
+        target_name="Mayor Jones",
+        target_role="Mayor",
+        target_email="mayor@council.example",
+        letter_subject="Buses",
+        letter_body="Dear Mayor, please keep the 42 running.",
     )
     html = client.get(reverse("actions:page", kwargs={"slug": page.slug})).content.decode()
     assert "To: Mayor Jones, Mayor" in html
     assert "Dear Mayor, please keep the 42 running." in html
-    sign(client, page, letter_subject="Buses please",
-         letter_body="Dear Mayor, I rely on the 42 to get to work.")
+    sign(
+        client,
+        page,
+        letter_subject="Buses please",
+        letter_body="Dear Mayor, I rely on the 42 to get to work.",
+    )
     run_worker()
     messages = smtp_server.wait_for(2)
     [letter] = [m for m in messages if "mayor@council.example" in m.envelope_to]

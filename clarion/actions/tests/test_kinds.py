@@ -24,16 +24,24 @@ def test_embed_is_frameable_and_records_its_source(petition):
     html = page.content.decode()
     token = re.search(r'name="ft" value="([^"]+)"', html).group(1)
     assert 'value="https://partner.example.org/campaign"' in html
-    response = client.post(url, {
-        "first_name": "Ed", "email": "ed@example.net", "ft": token, "source": "embed",
-        "referrer": "https://partner.example.org/campaign",
-    })
+    response = client.post(
+        url,
+        {
+            "first_name": "Ed",
+            "email": "ed@example.net",
+            "ft": token,
+            "source": "embed",
+            "referrer": "https://partner.example.org/campaign",
+        },
+    )
     assert response.status_code == 302
     assert "embed=1" in response["Location"]
     s = Submission.objects.get()
     assert (s.embedded, s.source, s.referrer_domain) == (True, "embed", "partner.example.org")
     thanks = client.get(response["Location"])
-    assert "X-Frame-Options" not in thanks and "frame-ancestors *" in thanks["Content-Security-Policy"]
+    assert (
+        "X-Frame-Options" not in thanks and "frame-ancestors *" in thanks["Content-Security-Policy"]
+    )
 
 
 def test_embed_post_without_a_valid_form_token_is_refused(petition):
@@ -45,30 +53,52 @@ def test_embed_post_without_a_valid_form_token_is_refused(petition):
 
 
 def donation_page() -> ActionPage:
-    return make_page(kind=ActionPage.Kind.DONATION, slug="fund-us", title="Fund us",
-                     suggested_amounts=[500, 1000, 2500], allow_monthly=True, goal=None)
+    return make_page(
+        kind=ActionPage.Kind.DONATION,
+        slug="fund-us",
+        title="Fund us",
+        suggested_amounts=[500, 1000, 2500],
+        allow_monthly=True,
+        goal=None,
+    )
 
 
 def test_donation_form_shows_amounts_and_validates(client):
     page = donation_page()
     html = client.get("/act/fund-us/").content.decode()
     assert "£5" in html and "£25" in html and "Monthly" in html
-    response = client.post("/act/fund-us/", {"first_name": "Di", "email": "di@example.net",
-                                             "amount": "other", "other_amount": "0.5"})
+    response = client.post(
+        "/act/fund-us/",
+        {"first_name": "Di", "email": "di@example.net", "amount": "other", "other_amount": "0.5"},
+    )
     assert response.status_code == 400
     assert "The smallest gift we can take is 1.00." in response.content.decode()
-    bad = client.post("/act/fund-us/", {"first_name": "Di", "email": "di@example.net", "amount": "other",
-                                        "other_amount": "1e9999"})
+    bad = client.post(
+        "/act/fund-us/",
+        {
+            "first_name": "Di",
+            "email": "di@example.net",
+            "amount": "other",
+            "other_amount": "1e9999",
+        },
+    )
     assert bad.status_code == 400
     assert page.pk
 
 
 def test_valid_donation_starts_a_gift_and_redirects_to_the_gateway(client):
     page = donation_page()
-    response = client.post("/act/fund-us/?ref=nobody", {
-        "first_name": "Di", "email": "di@example.net", "amount": "other", "other_amount": "12.50",
-        "frequency": "monthly", "source": "email",
-    })
+    response = client.post(
+        "/act/fund-us/?ref=nobody",
+        {
+            "first_name": "Di",
+            "email": "di@example.net",
+            "amount": "other",
+            "other_amount": "12.50",
+            "frequency": "monthly",
+            "source": "email",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     from clarion.donations.models import Donation
 

@@ -59,7 +59,7 @@ def test_one_email_hammering_gets_a_429(client, petition, settings):
     assert response.status_code == 429
 
 
-@pytest.mark.parametrize("name", ["=HYPERLINK(\"x\")", "+44", "-1", "@SUM(A1)"])
+@pytest.mark.parametrize("name", ['=HYPERLINK("x")', "+44", "-1", "@SUM(A1)"])
 def test_formula_names_are_rejected_with_a_clear_error(client, petition, name):
     response = sign(client, petition, first_name=name)
     assert response.status_code == 400
@@ -107,12 +107,19 @@ def test_bad_encoding_and_nul_bytes_get_errors(client, petition):
 
 def test_hostile_query_parameters_do_not_break_the_page(client, petition):
     url = reverse("actions:page", kwargs={"slug": petition.slug})
-    response = client.get(url, {"ref": "x" * 500, "mt": "\x00", "source": "<script>", "utm_source": "é" * 300})
+    response = client.get(
+        url, {"ref": "x" * 500, "mt": "\x00", "source": "<script>", "utm_source": "é" * 300}
+    )
     assert response.status_code == 200
     assert "<script>" not in response.content.decode().split("<main")[1].split("actions.js")[0]
     thanks = client.get(reverse("actions:thanks", kwargs={"slug": petition.slug}), {"p": "garbage"})
     assert thanks.status_code == 200
-    assert client.get(reverse("actions:next", kwargs={"slug": petition.slug}), {"p": "%%%"}).status_code == 302
+    assert (
+        client.get(
+            reverse("actions:next", kwargs={"slug": petition.slug}), {"p": "%%%"}
+        ).status_code
+        == 302
+    )
     bad = client.get(reverse("actions:confirm", kwargs={"slug": petition.slug, "token": "nope"}))
     assert bad.status_code == 400
 
@@ -154,10 +161,12 @@ def test_staff_invalidate_by_domain_and_time_window(admin_client, petition, clie
     )
     url = reverse("actions_staff:invalidate", kwargs={"pk": petition.pk})
     since = (timezone.localtime() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
-    admin_client.post(url, {"email_domain": "@Throwaway.test", "since": since, "reason": "spam", "confirm": "yes"})
-    assert list(Submission.objects.filter(status="invalid").values_list("email_canonical", flat=True)) == [
-        "a@throwaway.test"
-    ]
+    admin_client.post(
+        url, {"email_domain": "@Throwaway.test", "since": since, "reason": "spam", "confirm": "yes"}
+    )
+    assert list(
+        Submission.objects.filter(status="invalid").values_list("email_canonical", flat=True)
+    ) == ["a@throwaway.test"]
     assert page_count(petition) == 2
 
 

@@ -15,9 +15,16 @@ from .conftest import make_page
 from .test_submit import sign
 
 BASE = {
-    "kind": "petition", "title": "Fix the roads", "slug": "fix-the-roads", "status": "live",
-    "summary": "Potholes everywhere.", "body": "# Heading\n\nPlease **sign**. <script>alert(1)</script>",
-    "goal": "500", "consent_wording": "Email me", "next_step": "share", "currency": "GBP",
+    "kind": "petition",
+    "title": "Fix the roads",
+    "slug": "fix-the-roads",
+    "status": "live",
+    "summary": "Potholes everywhere.",
+    "body": "# Heading\n\nPlease **sign**. <script>alert(1)</script>",
+    "goal": "500",
+    "consent_wording": "Email me",
+    "next_step": "share",
+    "currency": "GBP",
     "ask_postcode": "on",
 }
 
@@ -30,8 +37,12 @@ def png_upload() -> SimpleUploadedFile:
 
 def test_admin_builds_a_page_with_markdown_hero_and_video(admin_client, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    data = {**BASE, "video_url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ", "hero_alt": "A pothole",
-            "hero_image": png_upload()}
+    data = {
+        **BASE,
+        "video_url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+        "hero_alt": "A pothole",
+        "hero_image": png_upload(),
+    }
     response = admin_client.post(reverse("actions_staff:create"), data)
     assert response.status_code == 302, response.content.decode()[:3000]
     page = ActionPage.objects.get(slug="fix-the-roads")
@@ -42,15 +53,25 @@ def test_admin_builds_a_page_with_markdown_hero_and_video(admin_client, settings
     html = public.content.decode()
     assert 'src="https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ"' in html
     assert 'alt="A pothole"' in html
-    assert "frame-src https://www.youtube-nocookie.com https://player.vimeo.com" in public["Content-Security-Policy"]
+    assert (
+        "frame-src https://www.youtube-nocookie.com https://player.vimeo.com"
+        in public["Content-Security-Policy"]
+    )
 
 
 def test_vimeo_and_bad_video_addresses(admin_client):
-    ok = admin_client.post(reverse("actions_staff:create"), {**BASE, "video_url": "https://vimeo.com/76979871"})
+    ok = admin_client.post(
+        reverse("actions_staff:create"), {**BASE, "video_url": "https://vimeo.com/76979871"}
+    )
     assert ok.status_code == 302
-    assert "https://player.vimeo.com/video/76979871" in admin_client.get("/act/fix-the-roads/").content.decode()
-    bad = admin_client.post(reverse("actions_staff:create"),
-                            {**BASE, "slug": "other", "video_url": "https://evil.example/x.mp4"})
+    assert (
+        "https://player.vimeo.com/video/76979871"
+        in admin_client.get("/act/fix-the-roads/").content.decode()
+    )
+    bad = admin_client.post(
+        reverse("actions_staff:create"),
+        {**BASE, "slug": "other", "video_url": "https://evil.example/x.mp4"},
+    )
     assert bad.status_code == 400
     assert "Give a YouTube or Vimeo video address." in bad.content.decode()
 
@@ -80,12 +101,16 @@ def test_close_stops_actions(admin_client, client, petition):
     assert "This page is closed" in client.get("/act/save-the-library/").content.decode()
 
 
-def test_dashboard_shows_actions_sources_referrers_recruits_and_next_step(admin_client, client, petition):
+def test_dashboard_shows_actions_sources_referrers_recruits_and_next_step(
+    admin_client, client, petition
+):
     sign(client, petition, source="leaflet", referrer="https://news.example.com/a")
     ada = Submission.objects.get().person
     sign(client, petition, email="b@example.net", ref=ada.share_code)
     Submission.objects.filter(person=ada).update(next_step_at=ada.created_at)
-    html = admin_client.get(reverse("actions_staff:detail", kwargs={"pk": petition.pk})).content.decode()
+    html = admin_client.get(
+        reverse("actions_staff:detail", kwargs={"pk": petition.pk})
+    ).content.decode()
     assert "leaflet: 1" in html
     assert "news.example.com: 1" in html
     assert f'href="/staff/people/{ada.pk}/"' in html  # top recruiter
@@ -94,23 +119,40 @@ def test_dashboard_shows_actions_sources_referrers_recruits_and_next_step(admin_
 
 
 def test_survey_results_tally_answers(admin_client, client):
-    survey = make_page(kind=ActionPage.Kind.SURVEY, slug="priorities", title="Priorities", questions=[
-        {"key": "top", "label": "Top issue", "kind": "choice", "choices": ["Housing", "Transport"]},
-        {"key": "why", "label": "Why?", "kind": "text"},
-    ])
+    survey = make_page(
+        kind=ActionPage.Kind.SURVEY,
+        slug="priorities",
+        title="Priorities",
+        questions=[
+            {
+                "key": "top",
+                "label": "Top issue",
+                "kind": "choice",
+                "choices": ["Housing", "Transport"],
+            },
+            {"key": "why", "label": "Why?", "kind": "text"},
+        ],
+    )
     sign(client, survey, q_top="Housing", q_why="Rents <b>too</b> high")
     sign(client, survey, email="b@example.net", q_top="Housing")
     sign(client, survey, email="c@example.net", q_top="Transport")
-    html = admin_client.get(reverse("actions_staff:results", kwargs={"pk": survey.pk})).content.decode()
+    html = admin_client.get(
+        reverse("actions_staff:results", kwargs={"pk": survey.pk})
+    ).content.decode()
     assert "3 counted responses" in html
     assert '<th scope="row">Housing</th><td class="num">2</td>' in html
     assert "Rents &lt;b&gt;too&lt;/b&gt; high" in html
 
 
 def test_builder_rejects_bad_questions_and_missing_settings(admin_client):
-    response = admin_client.post(reverse("actions_staff:create"), {
-        **BASE, "kind": "survey", "questions_text": "Pick one | choice | only-one",
-    })
+    response = admin_client.post(
+        reverse("actions_staff:create"),
+        {
+            **BASE,
+            "kind": "survey",
+            "questions_text": "Pick one | choice | only-one",
+        },
+    )
     assert response.status_code == 400
     assert "give at least two choices" in response.content.decode()
     letter = admin_client.post(reverse("actions_staff:create"), {**BASE, "kind": "letter"})
@@ -123,8 +165,18 @@ def test_organiser_sees_only_pages_in_their_area(organiser_client, areas, client
     listing = organiser_client.get(reverse("actions_staff:list")).content.decode()
     assert "North page" in listing and "South page" not in listing
     for name in ("detail", "edit", "preview", "results", "invalidate"):
-        assert organiser_client.get(reverse(f"actions_staff:{name}", kwargs={"pk": south_page.pk})).status_code == 404
-    assert organiser_client.get(reverse("actions_staff:detail", kwargs={"pk": north_page.pk})).status_code == 200
+        assert (
+            organiser_client.get(
+                reverse(f"actions_staff:{name}", kwargs={"pk": south_page.pk})
+            ).status_code
+            == 404
+        )
+    assert (
+        organiser_client.get(
+            reverse("actions_staff:detail", kwargs={"pk": north_page.pk})
+        ).status_code
+        == 200
+    )
 
 
 def test_dashboard_names_only_recruiters_in_scope(organiser, client, areas, south_person):
@@ -137,16 +189,25 @@ def test_dashboard_names_only_recruiters_in_scope(organiser, client, areas, sout
 
 def test_analyst_cannot_change_pages(client, analyst, petition):
     client.force_login(analyst)
-    assert client.get(reverse("actions_staff:detail", kwargs={"pk": petition.pk})).status_code == 200
-    assert client.post(reverse("actions_staff:close", kwargs={"pk": petition.pk})).status_code == 403
-    assert client.post(reverse("actions_staff:edit", kwargs={"pk": petition.pk}), BASE).status_code == 403
+    assert (
+        client.get(reverse("actions_staff:detail", kwargs={"pk": petition.pk})).status_code == 200
+    )
+    assert (
+        client.post(reverse("actions_staff:close", kwargs={"pk": petition.pk})).status_code == 403
+    )
+    assert (
+        client.post(reverse("actions_staff:edit", kwargs={"pk": petition.pk}), BASE).status_code
+        == 403
+    )
     assert client.get(reverse("actions_staff:create")).status_code == 403
 
 
 def test_invalidation_is_audited(admin_client, client, petition):
     sign(client, petition)
-    admin_client.post(reverse("actions_staff:invalidate", kwargs={"pk": petition.pk}),
-                      {"email_domain": "example.net", "reason": "test", "confirm": "yes"})
+    admin_client.post(
+        reverse("actions_staff:invalidate", kwargs={"pk": petition.pk}),
+        {"email_domain": "example.net", "reason": "test", "confirm": "yes"},
+    )
     assert AuditEntry.objects.filter(summary__startswith="Invalidated 1 submissions").exists()
 
 

@@ -18,9 +18,16 @@ from .conftest import make_page
 
 
 def sign(client, page, *, extra=None, **data):
-    payload = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.net", "postcode": ""}
+    payload = {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@example.net",
+        "postcode": "",
+    }
     payload.update(data)
-    return client.post(reverse("actions:page", kwargs={"slug": page.slug}), payload, **(extra or {}))
+    return client.post(
+        reverse("actions:page", kwargs={"slug": page.slug}), payload, **(extra or {})
+    )
 
 
 def test_petition_page_shows_title_body_count_and_goal(client, petition):
@@ -60,7 +67,9 @@ def test_without_consent_the_email_status_is_left_alone(client, petition, north_
     assert north_person.email_status == EmailStatus.UNSUBSCRIBED
 
 
-@pytest.mark.parametrize("variant", ["ADA@example.net", "  ada@example.net ", "ada+petition@example.net"])
+@pytest.mark.parametrize(
+    "variant", ["ADA@example.net", "  ada@example.net ", "ada+petition@example.net"]
+)
 def test_same_mailbox_signing_twice_is_counted_once(client, petition, variant):
     sign(client, petition)
     response = sign(client, petition, email=variant)
@@ -89,13 +98,15 @@ def test_thank_you_page_gives_a_personal_share_link_and_plain_share_buttons(clie
     assert "https://wa.me/?text=" in html
     assert "mailto:?subject=" in html
     assert "You've brought in 0 people" in html
-    assert "<script src=\"https://" not in html
+    assert '<script src="https://' not in html
 
 
 def test_share_link_credits_the_recruiter(client, petition):
     sign(client, petition)
     ada = Person.objects.get(email="ada@example.net")
-    page = client.get(reverse("actions:page", kwargs={"slug": petition.slug}), {"ref": ada.share_code})
+    page = client.get(
+        reverse("actions:page", kwargs={"slug": petition.slug}), {"ref": ada.share_code}
+    )
     assert "Ada invited you" in page.content.decode()
     assert f'value="{ada.share_code}"' in page.content.decode()
     sign(client, petition, first_name="Grace", email="grace@example.net", ref=ada.share_code)
@@ -141,26 +152,34 @@ def test_next_step_is_offered_and_followed(client, petition):
 
 
 def test_the_next_step_carries_the_mailing_that_brought_the_supporter(client, petition):
-    follow_on = make_page(kind=ActionPage.Kind.DONATION, slug="fund-the-fight", title="Fund the fight")
+    follow_on = make_page(
+        kind=ActionPage.Kind.DONATION, slug="fund-the-fight", title="Fund the fight"
+    )
     petition.next_step = ActionPage.NextStep.DONATE
     petition.next_page = follow_on
     petition.save()
     token = signing.dumps("7:1234", salt=MAILING_LINK_SALT)
     thanks = client.get(sign(client, petition, mt=token)["Location"])
     assert Submission.objects.get(page=petition).mailing_token == "7:1234"
-    next_url = re.search(r'href="(/act/save-the-library/next/\?p=[^"]+)"', thanks.content.decode()).group(1)
+    next_url = re.search(
+        r'href="(/act/save-the-library/next/\?p=[^"]+)"', thanks.content.decode()
+    ).group(1)
     location = client.get(next_url.replace("&amp;", "&"))["Location"]
     carried = parse_qs(urlsplit(location).query)
     assert mailing_token_value(carried["mt"][0]) == "7:1234"
     # A supporter who came from nowhere carries nothing on.
     client.cookies.clear()
     thanks = client.get(sign(client, petition, email="bo@example.net")["Location"])
-    next_url = re.search(r'href="(/act/save-the-library/next/\?p=[^"]+)"', thanks.content.decode()).group(1)
+    next_url = re.search(
+        r'href="(/act/save-the-library/next/\?p=[^"]+)"', thanks.content.decode()
+    ).group(1)
     assert "mt=" not in client.get(next_url.replace("&amp;", "&"))["Location"]
 
 
 def test_pledge_shows_pledge_wording(client):
-    pledge = make_page(kind=ActionPage.Kind.PLEDGE, slug="vote", title="Vote", pledge_text="vote on 4 July")
+    pledge = make_page(
+        kind=ActionPage.Kind.PLEDGE, slug="vote", title="Vote", pledge_text="vote on 4 July"
+    )
     html = client.get(reverse("actions:page", kwargs={"slug": "vote"})).content.decode()
     assert "I pledge to vote on 4 July" in html
     assert "Make the pledge" in html
@@ -171,9 +190,17 @@ def test_pledge_shows_pledge_wording(client):
 def test_signup_answers_land_on_the_person_and_the_submission(client):
     CustomField.objects.create(key="skills", label="Skills", kind="text")
     page = make_page(
-        kind=ActionPage.Kind.SIGNUP, slug="join-in", title="Join in",
+        kind=ActionPage.Kind.SIGNUP,
+        slug="join-in",
+        title="Join in",
         questions=[
-            {"key": "skills", "label": "What can you do?", "kind": "text", "required": True, "custom_field": "skills"},
+            {
+                "key": "skills",
+                "label": "What can you do?",
+                "kind": "text",
+                "required": True,
+                "custom_field": "skills",
+            },
             {"key": "when", "label": "When?", "kind": "multi", "choices": ["Weekdays", "Weekends"]},
             {"key": "car", "label": "Do you drive?", "kind": "yesno"},
             {"key": "hours", "label": "Hours a week", "kind": "number"},
@@ -182,10 +209,17 @@ def test_signup_answers_land_on_the_person_and_the_submission(client):
     missing = sign(client, page)
     assert missing.status_code == 400
     assert "This field is required." in missing.content.decode()
-    response = sign(client, page, q_skills="Leafleting", q_when=["Weekends"], q_car="yes", q_hours="4")
+    response = sign(
+        client, page, q_skills="Leafleting", q_when=["Weekends"], q_car="yes", q_hours="4"
+    )
     assert response.status_code == 302
     submission = Submission.objects.get(page=page)
-    assert submission.answers == {"skills": "Leafleting", "when": ["Weekends"], "car": True, "hours": 4}
+    assert submission.answers == {
+        "skills": "Leafleting",
+        "when": ["Weekends"],
+        "car": True,
+        "hours": 4,
+    }
     assert submission.person.custom_fields["skills"] == "Leafleting"
 
 
@@ -222,11 +256,20 @@ def test_attribution_fields_are_recorded(client, petition):
     )
     html = page.content.decode()
     assert 'value="leaflet"' in html and 'value="https://news.example.com/story"' in html
-    sign(client, petition, source="leaflet", utm_source="newsletter", utm_campaign="june",
-         referrer="https://news.example.com/story")
+    sign(
+        client,
+        petition,
+        source="leaflet",
+        utm_source="newsletter",
+        utm_campaign="june",
+        referrer="https://news.example.com/story",
+    )
     s = Submission.objects.get()
     assert (s.source, s.referrer_domain, s.utm) == (
-        "leaflet", "news.example.com", {"source": "newsletter", "campaign": "june"})
+        "leaflet",
+        "news.example.com",
+        {"source": "newsletter", "campaign": "june"},
+    )
     assert s.ip_hash and "127.0.0.1" not in s.ip_hash
 
 
@@ -275,7 +318,9 @@ def test_a_first_signature_costs_at_most_ten_queries(client, settings):
 
 def test_signing_twice_with_new_details_changes_nothing_and_counts_once(client, petition):
     sign(client, petition, email="Ada@Example.net", first_name="Ada")
-    response = sign(client, petition, email="ada@example.net ", first_name="Augusta", email_consent="on")
+    response = sign(
+        client, petition, email="ada@example.net ", first_name="Augusta", email_consent="on"
+    )
     assert response.status_code == 302
     assert "again=1" in response["Location"]
     person = Person.objects.get(email="ada@example.net")
@@ -320,7 +365,9 @@ def test_on_redis_both_rate_limits_hold_with_one_round_trip(client, petition, se
         with mock.patch.object(type(redis.pipeline()), "execute", counting_execute):
             assert sign(client, petition, email="ada@example.net").status_code == 302
         assert len(sent) == 1 and len(sent[0]) == 4  # INCR + EXPIRE for each counter
-        assert sign(client, petition, email="ADA@example.net").status_code == 302  # duplicate, counted
+        assert (
+            sign(client, petition, email="ADA@example.net").status_code == 302
+        )  # duplicate, counted
         response = sign(client, petition, email="ada@example.net")
         assert response.status_code == 429
         assert ratelimit_count(scope="actions:email", ident="ada@example.net") == 3
@@ -329,5 +376,9 @@ def test_on_redis_both_rate_limits_hold_with_one_round_trip(client, petition, se
         assert sign(client, petition, email="mary@example.net").status_code == 429
         assert page_count_fresh(petition) == 2
     finally:
-        for scope, ident in [*scopes, ("actions:email", "grace@example.net"), ("actions:email", "mary@example.net")]:
+        for scope, ident in [
+            *scopes,
+            ("actions:email", "grace@example.net"),
+            ("actions:email", "mary@example.net"),
+        ]:
             ratelimit_reset(scope=scope, ident=ident)

@@ -44,7 +44,9 @@ class Received:
 
     def to(self, address: str) -> list:
         with self.lock:
-            return [m for m in self.messages if address.lower() in [a.lower() for a in m.envelope_to]]
+            return [
+                m for m in self.messages if address.lower() in [a.lower() for a in m.envelope_to]
+            ]
 
 
 class _Handler:

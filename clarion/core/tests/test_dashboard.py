@@ -200,12 +200,20 @@ def test_home_links_to_the_dashboard_and_figures_are_cached_a_minute(client, org
     assert _stat(body, "new-supporters") == 6
 
 
-def test_canvass_totals_per_area_count_only_the_viewers_events(client, organiser, south_organiser, scene):
+def test_canvass_totals_per_area_count_only_the_viewers_events(
+    client, organiser, south_organiser, scene
+):
     for outcome, level in (("spoke", 4), ("spoke", 5), ("not_home", None)):
-        canvass_contact_record(event=scene["north_event"], first_name="N", email=f"n{outcome}{level}@example.net",
-                               outcome=outcome, support_level=level)
-    canvass_contact_record(event=scene["south_event"], first_name="S", email="s-door@example.net",
-                           outcome="refused")
+        canvass_contact_record(
+            event=scene["north_event"],
+            first_name="N",
+            email=f"n{outcome}{level}@example.net",
+            outcome=outcome,
+            support_level=level,
+        )
+    canvass_contact_record(
+        event=scene["south_event"], first_name="S", email="s-door@example.net", outcome="refused"
+    )
     client.force_login(organiser)
     body = client.get(reverse("core:dashboard")).content.decode()
     assert _stat(body, "canvass-total") == 3

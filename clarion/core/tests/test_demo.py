@@ -17,7 +17,11 @@ pytestmark = pytest.mark.django_db
 def test_demo_loads_once_with_pages_events_and_group_pages():
     call_command("load_demo", people=40)
     assert User.objects.filter(email="admin@example.org", role=User.Role.ADMIN).exists()
-    assert set(ActionPage.objects.values_list("kind", flat=True)) >= {"petition", "donation", "letter"}
+    assert set(ActionPage.objects.values_list("kind", flat=True)) >= {
+        "petition",
+        "donation",
+        "letter",
+    }
     events = Event.objects.filter(status=Event.Status.PUBLISHED)
     assert events.count() == 6 and all(e.area_id and e.latitude for e in events)
     canvass = events.get(title="Saturday doorstep in Leeds Central")

@@ -94,7 +94,9 @@ URL_KWARGS = {
     # A South organiser's segment (out of reach) and a national one (in reach, but its
     # count and people must be the North's only).
     **{
-        f"people:segment_{name}": (lambda w: [{"pk": w.south_segment.pk}, {"pk": w.national_segment.pk}])
+        f"people:segment_{name}": (
+            lambda w: [{"pk": w.south_segment.pk}, {"pk": w.national_segment.pk}]
+        )
         for name in ("detail", "edit", "copy", "delete")
     },
     # Action pages: the South's own page, and a national page a South person signed.
@@ -117,7 +119,9 @@ URL_KWARGS = {
     # Q&A: a South session with a South person's question waiting for moderation, and
     # a national session where the same person asked too.
     **{
-        f"qa_staff:{name}": (lambda w: [{"session_id": w.south_session.pk}, {"session_id": w.national_session.pk}])
+        f"qa_staff:{name}": (
+            lambda w: [{"session_id": w.south_session.pk}, {"session_id": w.national_session.pk}]
+        )
         for name in ("console", "edit", "status", "queue", "host", "report")
     },
     "qa_staff:question": lambda w: [
@@ -126,7 +130,10 @@ URL_KWARGS = {
     ],
     "qa_staff:question_action": lambda w: [
         {"session_id": session.pk, "question_id": question.pk, "action": action}
-        for session, question in ((w.south_session, w.south_question), (w.national_session, w.national_question))
+        for session, question in (
+            (w.south_session, w.south_question),
+            (w.national_session, w.national_question),
+        )
         for action in sorted(QA_QUESTION_ACTIONS)
     ],
     "qa_staff:group_action": lambda w: [
@@ -135,7 +142,9 @@ URL_KWARGS = {
     ],
     "qa:confirm": lambda w: {"token": "bad-token"},
     **{
-        f"qa:{name}": (lambda w: [{"slug": w.south_session.slug}, {"slug": w.national_session.slug}])
+        f"qa:{name}": (
+            lambda w: [{"slug": w.south_session.slug}, {"slug": w.national_session.slug}]
+        )
         for name in ("session", "ask", "thanks", "live", "present", "confirm_request")
     },
     "qa:vote": lambda w: {"slug": w.south_session.slug, "question_id": w.south_question.pk},
@@ -163,12 +172,25 @@ URL_KWARGS = {
         f"events:{name}": (lambda w: {"pk": w.south_event.pk, "token": "bad-token"})
         for name in ("manage", "host", "host_walkin")
     },
-    "events:host_checkin": lambda w: {"pk": w.south_event.pk, "token": "bad-token", "rsvp_id": w.south_rsvp.pk},
+    "events:host_checkin": lambda w: {
+        "pk": w.south_event.pk,
+        "token": "bad-token",
+        "rsvp_id": w.south_rsvp.pk,
+    },
     "events:area_feed": lambda w: {"area_id": w.areas.south.pk},
     # A South organiser's mailing to their segment.
     **{
         f"mailings_staff:{name}": (lambda w: {"pk": w.south_mailing.pk})
-        for name in ("detail", "edit", "preview", "preview_frame", "test", "send", "control", "winner")
+        for name in (
+            "detail",
+            "edit",
+            "preview",
+            "preview_frame",
+            "test",
+            "send",
+            "control",
+            "winner",
+        )
     },
 }
 
@@ -243,17 +265,33 @@ class Snapshot:
             return None
         return cls(
             person=row,
-            tags=sorted(Tagging.objects.filter(person_id=person_id).values_list("tag_id", flat=True)),
-            lists=sorted(ListMembership.objects.filter(person_id=person_id).values_list("list_id", flat=True)),
+            tags=sorted(
+                Tagging.objects.filter(person_id=person_id).values_list("tag_id", flat=True)
+            ),
+            lists=sorted(
+                ListMembership.objects.filter(person_id=person_id).values_list("list_id", flat=True)
+            ),
             activities=Activity.objects.filter(person_id=person_id).count(),
             consents=ConsentRecord.objects.filter(person_id=person_id).count(),
-            donations=list(Donation.objects.filter(person_id=person_id).order_by("pk").values_list(
-                "pk", "status", "permissibility", "refunded_pence")),
-            plans=list(RecurringPlan.objects.filter(person_id=person_id).order_by("pk").values_list("pk", "status")),
-            rsvps=list(Rsvp.objects.filter(person_id=person_id).order_by("pk").values_list("pk", "status")),
+            donations=list(
+                Donation.objects.filter(person_id=person_id)
+                .order_by("pk")
+                .values_list("pk", "status", "permissibility", "refunded_pence")
+            ),
+            plans=list(
+                RecurringPlan.objects.filter(person_id=person_id)
+                .order_by("pk")
+                .values_list("pk", "status")
+            ),
+            rsvps=list(
+                Rsvp.objects.filter(person_id=person_id).order_by("pk").values_list("pk", "status")
+            ),
             api_keys=list(ApiKey.objects.order_by("pk").values_list("pk", "revoked_at")),
-            questions=list(Question.objects.filter(person_id=person_id).order_by("pk").values_list(
-                "pk", "status", "text", "answer_text")),
+            questions=list(
+                Question.objects.filter(person_id=person_id)
+                .order_by("pk")
+                .values_list("pk", "status", "text", "answer_text")
+            ),
             # An extension's ``snapshot(person_id)`` returns the rows of its app that hang
             # off the person, in a comparable form.
             extra={
@@ -280,7 +318,9 @@ def world(areas, organiser, south_organiser):
         postcode=areas.postcodes["south"],
         consent=ConsentInput(channel="email", wording="Email me", source="walk"),
     ).person
-    north = factories.person(postcode=areas.postcodes["north"], first_name="Nell", last_name="Northby")
+    north = factories.person(
+        postcode=areas.postcodes["north"], first_name="Nell", last_name="Northby"
+    )
     tag = Tag.objects.create(name="South only")
     tag_add(person=south, tag=tag)
     plist = PersonList.objects.create(name="South list")
@@ -288,18 +328,25 @@ def world(areas, organiser, south_organiser):
     note_add(person=south, text="Met at the Easton street stall", actor=south_organiser)
     field = CustomField.objects.create(key="ward_role", label="Ward role", kind="text")
     south_segment = Segment.objects.create(
-        name="South segment", owner_area=areas.south, created_by=south_organiser,
+        name="South segment",
+        owner_area=areas.south,
+        created_by=south_organiser,
         definition={"op": "all", "conditions": []},
     )
     national_segment = Segment.objects.create(
-        name="Everyone tagged South only", created_by=None,
+        name="Everyone tagged South only",
+        created_by=None,
         definition={"op": "all", "conditions": [{"type": "tag", "tags": [tag.pk], "match": "any"}]},
     )
     south_import = ImportJob.objects.create(
-        created_by=south_organiser, original_name="south.csv", file="imports/south.csv",
+        created_by=south_organiser,
+        original_name="south.csv",
+        file="imports/south.csv",
         status=ImportJob.Status.DONE,
     )
-    AuditEntry.objects.create(actor=south_organiser, action=AuditEntry.Action.EXPORT, summary=SOUTH_EMAIL)
+    AuditEntry.objects.create(
+        actor=south_organiser, action=AuditEntry.Action.EXPORT, summary=SOUTH_EMAIL
+    )
     south_page = ActionPage.objects.create(
         slug="south-page", title="South page", area=areas.bristol, status=ActionPage.Status.LIVE
     )
@@ -309,59 +356,125 @@ def world(areas, organiser, south_organiser):
     for page in (south_page, national_page):
         submission_record(
             page=page,
-            data=SubmissionInput(email=SOUTH_EMAIL, first_name="Zeb", last_name=SOUTH_LAST,
-                                 comment="Signed from Easton", show_name=True),
+            data=SubmissionInput(
+                email=SOUTH_EMAIL,
+                first_name="Zeb",
+                last_name=SOUTH_LAST,
+                comment="Signed from Easton",
+                show_name=True,
+            ),
         )
     donation_page = ActionPage.objects.create(
-        slug="fund-us", title="Fund us", kind=ActionPage.Kind.DONATION, status=ActionPage.Status.LIVE
+        slug="fund-us",
+        title="Fund us",
+        kind=ActionPage.Kind.DONATION,
+        status=ActionPage.Status.LIVE,
     )
     south_plan = RecurringPlan.objects.create(
         person=south, page=donation_page, amount_pence=1000, gateway="test"
     )
     south_donation = Donation.objects.create(
-        person=south, page=donation_page, plan=south_plan, amount_pence=60000, recurring=True,
-        status=Donation.Status.SUCCEEDED, gateway="test", permissibility="pending",
+        person=south,
+        page=donation_page,
+        plan=south_plan,
+        amount_pence=60000,
+        recurring=True,
+        status=Donation.Status.SUCCEEDED,
+        gateway="test",
+        permissibility="pending",
     )
     south_session = QaSession.objects.create(
-        slug="south-qa", title="Ask the South", host="Regional lead", area=areas.bristol,
+        slug="south-qa",
+        title="Ask the South",
+        host="Regional lead",
+        area=areas.bristol,
         status=QaSession.Status.OPEN,
     )
     national_session = QaSession.objects.create(
-        slug="national-qa", title="Ask the leader", host="Leader", status=QaSession.Status.OPEN,
+        slug="national-qa",
+        title="Ask the leader",
+        host="Leader",
+        status=QaSession.Status.OPEN,
     )
     south_group = QuestionGroup.objects.create(session=south_session, wave=True)
     south_question = Question.objects.create(
-        session=south_session, person=south, display_name="Zeb", group=south_group,
+        session=south_session,
+        person=south,
+        display_name="Zeb",
+        group=south_group,
         text="What about the Easton bus depot?",
     )
     national_question = Question.objects.create(
-        session=national_session, person=south, display_name="Zeb", text="When is the manifesto out?",
+        session=national_session,
+        person=south,
+        display_name="Zeb",
+        text="When is the manifesto out?",
     )
     soon = timezone.now() + datetime.timedelta(days=3)
-    south_event = event_save(event=Event(
-        title="Easton doorstep", kind=Event.Kind.CANVASS, area=areas.bristol_east, postcode="BS5 6XX",
-        starts_at=soon, ends_at=soon + datetime.timedelta(hours=2), capacity=10,
-    ))
-    north_event = event_save(event=Event(
-        title="City Ward doorstep", kind=Event.Kind.CANVASS, area=areas.leeds_central, postcode="LS1 4AP",
-        starts_at=soon, ends_at=soon + datetime.timedelta(hours=2), capacity=10,
-    ))
-    south_rsvp = rsvp_create(event=south_event, data=RsvpInput(email=SOUTH_EMAIL, last_name=SOUTH_LAST)).rsvp
+    south_event = event_save(
+        event=Event(
+            title="Easton doorstep",
+            kind=Event.Kind.CANVASS,
+            area=areas.bristol_east,
+            postcode="BS5 6XX",
+            starts_at=soon,
+            ends_at=soon + datetime.timedelta(hours=2),
+            capacity=10,
+        )
+    )
+    north_event = event_save(
+        event=Event(
+            title="City Ward doorstep",
+            kind=Event.Kind.CANVASS,
+            area=areas.leeds_central,
+            postcode="LS1 4AP",
+            starts_at=soon,
+            ends_at=soon + datetime.timedelta(hours=2),
+            capacity=10,
+        )
+    )
+    south_rsvp = rsvp_create(
+        event=south_event, data=RsvpInput(email=SOUTH_EMAIL, last_name=SOUTH_LAST)
+    ).rsvp
     south_north_rsvp = rsvp_create(event=north_event, data=RsvpInput(email=SOUTH_EMAIL)).rsvp
     south_key, _token = api_key_create(owner=south_organiser, actor=south_organiser)
     south_mailing = Mailing.objects.create(
-        name="South mailing", subject="Hi", from_name="South", from_email="s@example.org", body="Hi",
-        segment=south_segment, area=areas.south, created_by=south_organiser,
+        name="South mailing",
+        subject="Hi",
+        from_name="South",
+        from_email="s@example.org",
+        body="Hi",
+        segment=south_segment,
+        area=areas.south,
+        created_by=south_organiser,
     )
     w = SimpleNamespace(
-        south_mailing=south_mailing, south_key=south_key, south_event=south_event, north_event=north_event,
-        south_rsvp=south_rsvp, south_north_rsvp=south_north_rsvp,
-        south_session=south_session, national_session=national_session, south_group=south_group,
-        south_question=south_question, national_question=national_question,
-        south_plan=south_plan, south_donation=south_donation,
-        areas=areas, organiser=organiser, south_organiser=south_organiser, south=south, north=north,
-        tag=tag, plist=plist, field=field, south_segment=south_segment, south_import=south_import,
-        south_page=south_page, national_page=national_page, national_segment=national_segment,
+        south_mailing=south_mailing,
+        south_key=south_key,
+        south_event=south_event,
+        north_event=north_event,
+        south_rsvp=south_rsvp,
+        south_north_rsvp=south_north_rsvp,
+        south_session=south_session,
+        national_session=national_session,
+        south_group=south_group,
+        south_question=south_question,
+        national_question=national_question,
+        south_plan=south_plan,
+        south_donation=south_donation,
+        areas=areas,
+        organiser=organiser,
+        south_organiser=south_organiser,
+        south=south,
+        north=north,
+        tag=tag,
+        plist=plist,
+        field=field,
+        south_segment=south_segment,
+        south_import=south_import,
+        south_page=south_page,
+        national_page=national_page,
+        national_segment=national_segment,
     )
     for module in WALK_EXTENSIONS:
         if hasattr(module, "extend_world"):
@@ -405,7 +518,8 @@ def test_every_url_is_covered_by_the_walk(db):
             missing.append(f"{route} ({name})")
     assert not missing, (
         "These URLs take parameters the scope walk does not know how to fill; add them to "
-        "URL_KWARGS in core/tests/test_scope_walk.py or in <app>/tests/scope_walk.py: " + ", ".join(missing)
+        "URL_KWARGS in core/tests/test_scope_walk.py or in <app>/tests/scope_walk.py: "
+        + ", ".join(missing)
     )
 
 
@@ -430,10 +544,14 @@ def test_organiser_reaches_nobody_outside_their_area_through_any_url(world, clie
             for method, kwargs in requests:
                 response = getattr(client, method)(url, **kwargs)
                 visited += 1
-                assert response.status_code < 500, f"{method.upper()} {url} answered {response.status_code}"
+                assert response.status_code < 500, (
+                    f"{method.upper()} {url} answered {response.status_code}"
+                )
                 text = body_of(response)
                 for marker in MARKERS:
-                    assert marker not in text, f"{method.upper()} {url} shows {marker!r} to a North organiser"
+                    assert marker not in text, (
+                        f"{method.upper()} {url} shows {marker!r} to a North organiser"
+                    )
             # Re-login in case a URL logged the organiser out.
             client.force_login(world.organiser)
     assert visited > 100

@@ -9,7 +9,12 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import CheckoutRequest, CheckoutResult, Gateway, GatewayError
 
 __all__ = [
-    "CheckoutRequest", "CheckoutResult", "Gateway", "GatewayError", "default_gateway", "gateway_for",
+    "CheckoutRequest",
+    "CheckoutResult",
+    "Gateway",
+    "GatewayError",
+    "default_gateway",
+    "gateway_for",
 ]
 
 

@@ -33,7 +33,11 @@ class SignatureError(ValueError):
 
 
 def signature_verify(
-    *, payload: bytes, header: str, secret: str, tolerance: int = SIGNATURE_TOLERANCE_SECONDS,
+    *,
+    payload: bytes,
+    header: str,
+    secret: str,
+    tolerance: int = SIGNATURE_TOLERANCE_SECONDS,
     now: float | None = None,
 ) -> None:
     """Check a ``Stripe-Signature`` header the way Stripe documents it.
@@ -115,7 +119,10 @@ class StripeGateway(Gateway):
         self.timeout = timeout
 
     def _request(
-        self, method: str, path: str, params: list[tuple[str, str]] | None = None,
+        self,
+        method: str,
+        path: str,
+        params: list[tuple[str, str]] | None = None,
         idempotency_key: str = "",
     ) -> dict[str, Any]:
         if not self.secret_key:
@@ -138,10 +145,14 @@ class StripeGateway(Gateway):
             except (ValueError, AttributeError):
                 pass
             logger.warning("Stripe %s %s answered %s: %s", method, path, exc.code, message)
-            raise GatewayError(_("The payment service turned the request down. Please try again.")) from exc
+            raise GatewayError(
+                _("The payment service turned the request down. Please try again.")
+            ) from exc
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             logger.warning("Stripe %s %s unreachable: %s", method, path, exc)
-            raise GatewayError(_("The payment service is not answering. Please try again in a minute.")) from exc
+            raise GatewayError(
+                _("The payment service is not answering. Please try again in a minute.")
+            ) from exc
         try:
             data = json.loads(raw)
         except ValueError as exc:
@@ -152,7 +163,9 @@ class StripeGateway(Gateway):
 
     def checkout_create(self, request: CheckoutRequest) -> CheckoutResult:
         data = self._request(
-            "POST", "/v1/checkout/sessions", checkout_params(request),
+            "POST",
+            "/v1/checkout/sessions",
+            checkout_params(request),
             idempotency_key=f"clarion-donation-{request.donation_id}",
         )
         session_id, url = data.get("id"), data.get("url")
@@ -169,7 +182,9 @@ class StripeGateway(Gateway):
         if not subscription_id:
             return
         try:
-            self._request("DELETE", f"/v1/subscriptions/{urllib.parse.quote(subscription_id, safe='')}")
+            self._request(
+                "DELETE", f"/v1/subscriptions/{urllib.parse.quote(subscription_id, safe='')}"
+            )
         except GatewayError as exc:
             # Already cancelled at Stripe answers 404: treat as done.
             cause = exc.__cause__

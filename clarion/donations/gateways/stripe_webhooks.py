@@ -92,7 +92,9 @@ def _payment_failed(intent: dict) -> str:
     donation = _donation_from_metadata(intent)
     intent_id = _str(intent.get("id"))
     if donation is None and intent_id:
-        donation = Donation.objects.filter(gateway=GATEWAY, gateway_payment_intent_id=intent_id).first()
+        donation = Donation.objects.filter(
+            gateway=GATEWAY, gateway_payment_intent_id=intent_id
+        ).first()
     if donation is None:
         return "ignored: no matching donation"
     error = _dict(intent.get("last_payment_error"))
@@ -103,7 +105,9 @@ def _payment_failed(intent: dict) -> str:
 
 def _charge_refunded(charge: dict) -> str:
     charge_id, intent_id, invoice_id = (
-        _str(charge.get("id")), _str(charge.get("payment_intent")), _str(charge.get("invoice")),
+        _str(charge.get("id")),
+        _str(charge.get("payment_intent")),
+        _str(charge.get("invoice")),
     )
     qs = Donation.objects.filter(gateway=GATEWAY)
     donation = None
@@ -127,7 +131,9 @@ def _invoice_paid(invoice: dict) -> str:
     subscription_id = _subscription_of_invoice(invoice)
     if not invoice_id or not subscription_id:
         return "ignored: not a subscription invoice"
-    plan = RecurringPlan.objects.filter(gateway=GATEWAY, gateway_subscription_id=subscription_id).first()
+    plan = RecurringPlan.objects.filter(
+        gateway=GATEWAY, gateway_subscription_id=subscription_id
+    ).first()
     if invoice.get("billing_reason") == "subscription_create":
         # The first payment is the donation the checkout session completed; note its
         # invoice id so a refund of it can be matched.
@@ -137,7 +143,8 @@ def _invoice_paid(invoice: dict) -> str:
                 Donation.objects.filter(pk=first.pk).update(
                     gateway_invoice_id=invoice_id,
                     gateway_charge_id=_str(invoice.get("charge")) or first.gateway_charge_id,
-                    gateway_payment_intent_id=_str(invoice.get("payment_intent")) or first.gateway_payment_intent_id,
+                    gateway_payment_intent_id=_str(invoice.get("payment_intent"))
+                    or first.gateway_payment_intent_id,
                 )
         return "first invoice"
     if plan is None:
@@ -185,7 +192,12 @@ def event_handle(event: Any) -> tuple[bool, str]:
     event_id, event_type = event.get("id"), event.get("type")
     data = event.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
-    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str) or not isinstance(obj, dict):
+    if (
+        not isinstance(event_id, str)
+        or not event_id
+        or not isinstance(event_type, str)
+        or not isinstance(obj, dict)
+    ):
         raise PayloadError("the event needs an id, a type and data.object")
     with transaction.atomic():
         record = services.webhook_event_claim(gateway=GATEWAY, event_id=event_id, type=event_type)

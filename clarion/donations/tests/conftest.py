@@ -12,8 +12,12 @@ def donation_page(db):
     from clarion.actions.models import ActionPage
 
     return ActionPage.objects.create(
-        kind=ActionPage.Kind.DONATION, slug="fund-the-fight", title="Fund the fight",
-        status=ActionPage.Status.LIVE, suggested_amounts=[500, 1000, 2500], allow_monthly=True,
+        kind=ActionPage.Kind.DONATION,
+        slug="fund-the-fight",
+        title="Fund the fight",
+        status=ActionPage.Status.LIVE,
+        suggested_amounts=[500, 1000, 2500],
+        allow_monthly=True,
     )
 
 

@@ -32,13 +32,25 @@ class FakeStripe:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode() if length else ""
                 form = urllib.parse.parse_qs(raw, keep_blank_values=True)
-                fake.requests.append({
-                    "method": self.command, "path": self.path, "headers": dict(self.headers),
-                    "form": {k: v[0] for k, v in form.items()}, "raw": raw,
-                })
+                fake.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "form": {k: v[0] for k, v in form.items()},
+                        "raw": raw,
+                    }
+                )
                 if self.headers.get("Authorization") != f"Bearer {fake.secret_key}":
-                    return self._answer(401, {"error": {
-                        "type": "invalid_request_error", "message": "Invalid API Key provided"}})
+                    return self._answer(
+                        401,
+                        {
+                            "error": {
+                                "type": "invalid_request_error",
+                                "message": "Invalid API Key provided",
+                            }
+                        },
+                    )
                 if fake.fail_with:
                     return self._answer(*fake.fail_with)
                 if self.command == "POST" and self.path == "/v1/checkout/sessions":
@@ -46,21 +58,33 @@ class FakeStripe:
                         return self._answer(400, {"error": {"message": "bad content type"}})
                     n = len(fake.requests)
                     session_id = f"cs_test_a1B2c3{n:04d}"
-                    return self._answer(200, {
-                        "id": session_id,
-                        "object": "checkout.session",
-                        "mode": form["mode"][0],
-                        "status": "open",
-                        "payment_status": "unpaid",
-                        "client_reference_id": form.get("client_reference_id", [None])[0],
-                        "metadata": {"donation_id": form.get("metadata[donation_id]", [""])[0]},
-                        "url": f"https://checkout.stripe.com/c/pay/{session_id}#fidkdWxOYHwn",
-                    })
+                    return self._answer(
+                        200,
+                        {
+                            "id": session_id,
+                            "object": "checkout.session",
+                            "mode": form["mode"][0],
+                            "status": "open",
+                            "payment_status": "unpaid",
+                            "client_reference_id": form.get("client_reference_id", [None])[0],
+                            "metadata": {"donation_id": form.get("metadata[donation_id]", [""])[0]},
+                            "url": f"https://checkout.stripe.com/c/pay/{session_id}#fidkdWxOYHwn",
+                        },
+                    )
                 if self.command == "DELETE" and self.path.startswith("/v1/subscriptions/"):
                     sub_id = urllib.parse.unquote(self.path.rsplit("/", 1)[1])
-                    return self._answer(200, {"id": sub_id, "object": "subscription", "status": "canceled"})
-                return self._answer(404, {"error": {"type": "invalid_request_error",
-                                                    "message": f"Unrecognized request URL ({self.command}: {self.path})"}})
+                    return self._answer(
+                        200, {"id": sub_id, "object": "subscription", "status": "canceled"}
+                    )
+                return self._answer(
+                    404,
+                    {
+                        "error": {
+                            "type": "invalid_request_error",
+                            "message": f"Unrecognized request URL ({self.command}: {self.path})",
+                        }
+                    },
+                )
 
             do_POST = _handle
             do_DELETE = _handle

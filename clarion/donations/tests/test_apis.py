@@ -29,7 +29,9 @@ def north_api(client, organiser):
 
 
 def _id(document: dict) -> int:
-    return int(next(i for i in document["identifiers"] if i.startswith("action_network:")).split(":")[1])
+    return int(
+        next(i for i in document["identifiers"] if i.startswith("action_network:")).split(":")[1]
+    )
 
 
 def _gift(person: Person, page: ActionPage, pence: int, status=Donation.Status.SUCCEEDED, **fields):
@@ -52,11 +54,15 @@ def _give(api, page, email, amount="10.00", **extra):
 # --- Fundraising pages -------------------------------------------------------------
 
 
-def test_a_fundraising_page_is_created_hidden_and_listed_with_totals(admin_api, donation_page, north_person):
+def test_a_fundraising_page_is_created_hidden_and_listed_with_totals(
+    admin_api, donation_page, north_person
+):
     _gift(north_person, donation_page, 1250)
     _gift(north_person, donation_page, 750, refunded_pence=250)
     _gift(north_person, donation_page, 9900, status=Donation.Status.PENDING)
-    response = admin_api.post("fundraising_pages", {"title": "Winter appeal", "origin_system": "Elsewhere"})
+    response = admin_api.post(
+        "fundraising_pages", {"title": "Winter appeal", "origin_system": "Elsewhere"}
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     page = ActionPage.objects.get(pk=_id(body))
@@ -85,11 +91,15 @@ def test_pages_of_other_kinds_are_not_fundraising_pages(admin_api, donation_page
 
 def test_updating_a_fundraising_page(admin_api, donation_page):
     response = admin_api.put(
-        f"fundraising_pages/{donation_page.pk}", {"title": "Fund the fight (winter)", "action_network:hidden": True}
+        f"fundraising_pages/{donation_page.pk}",
+        {"title": "Fund the fight (winter)", "action_network:hidden": True},
     )
     assert response.status_code == 200
     donation_page.refresh_from_db()
-    assert donation_page.title == "Fund the fight (winter)" and donation_page.status == ActionPage.Status.DRAFT
+    assert (
+        donation_page.title == "Fund the fight (winter)"
+        and donation_page.status == ActionPage.Status.DRAFT
+    )
 
 
 @pytest.mark.parametrize(
@@ -145,7 +155,9 @@ def test_record_donation_helper_stores_an_external_gift_in_pence(admin_api, dona
     assert Activity.objects.filter(person=person, kind=Activity.Kind.DONATION).exists()
     assert body["amount"] == "3.30" and body["currency"] == "GBP"
     assert body["recipients"] == [{"display_name": "Clarion", "amount": "3.30"}]
-    assert body["payment"]["method"] == "Check" and body["payment"]["reference_number"] == "CHQ-0042"
+    assert (
+        body["payment"]["method"] == "Check" and body["payment"]["reference_number"] == "CHQ-0042"
+    )
     assert body["origin_system"] == "Till"
     assert body["created_date"] == "2026-01-05T10:00:00Z"
     assert body["_links"]["osdi:fundraising_page"]["href"] == (
@@ -154,7 +166,13 @@ def test_record_donation_helper_stores_an_external_gift_in_pence(admin_api, dona
     assert body["_links"]["osdi:person"]["href"] == f"http://testserver/api/v2/people/{person.pk}"
 
     # The same payment reference again is the same gift, not a second one.
-    again = _give(admin_api, donation_page, "ada@example.net", "3.30", payment={"reference_number": "CHQ-0042"})
+    again = _give(
+        admin_api,
+        donation_page,
+        "ada@example.net",
+        "3.30",
+        payment={"reference_number": "CHQ-0042"},
+    )
     assert again.status_code == 200 and _id(again.json()) == donation.pk
     assert Donation.objects.count() == 1
     assert admin_api.get(f"fundraising_pages/{donation_page.pk}").json()["total_amount"] == "3.30"
@@ -164,7 +182,9 @@ def test_a_recurring_gift_by_person_link(admin_api, donation_page, north_person)
     response = admin_api.post(
         f"fundraising_pages/{donation_page.pk}/donations",
         {
-            "_links": {"osdi:person": {"href": f"http://testserver/api/v2/people/{north_person.pk}"}},
+            "_links": {
+                "osdi:person": {"href": f"http://testserver/api/v2/people/{north_person.pk}"}
+            },
             "amount": "25",
             "action_network:recurrence": {"recurring": True, "period": "Monthly"},
         },
@@ -212,28 +232,98 @@ def test_donation_payload_in_the_query_string(admin_api, donation_page, client):
     [
         ({"person": {"email_addresses": [{"address": "a@example.net"}]}}, 400, "amount"),
         ({"recipients": [{"amount": "5.00"}]}, 400, "donor"),
-        ({"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": 12.5}, 400, "12.50"),
-        ({"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": "12.505"}, 400, "12.50"),
-        ({"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": "-5"}, 400, "12.50"),
-        ({"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": "0.00"}, 400, "nothing"),
-        ({"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": "\u0661\u0662"}, 400, "12.50"),
-        ({"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": "5",
-          "action_network:recurrence": {"recurring": "maybe"}}, 400, "recurring"),
-        ({"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": "5",
-          "payment": {"reference_number": 1.5}}, 400, "reference_number"),
-        ({"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": "99999999"}, 400, "at most"),
-        ({"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": "5", "currency": "XXX"},
-         400, "XXX"),
-        ({"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": "5",
-          "recipients": [{"amount": "4.00"}]}, 400, "sum"),
-        ({"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": "5",
-          "created_date": "yesterday"}, 400, "created_date"),
+        (
+            {"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": 12.5},
+            400,
+            "12.50",
+        ),
+        (
+            {"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": "12.505"},
+            400,
+            "12.50",
+        ),
+        (
+            {"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": "-5"},
+            400,
+            "12.50",
+        ),
+        (
+            {"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": "0.00"},
+            400,
+            "nothing",
+        ),
+        (
+            {
+                "person": {"email_addresses": [{"address": "a@example.net"}]},
+                "amount": "\u0661\u0662",
+            },
+            400,
+            "12.50",
+        ),
+        (
+            {
+                "person": {"email_addresses": [{"address": "a@example.net"}]},
+                "amount": "5",
+                "action_network:recurrence": {"recurring": "maybe"},
+            },
+            400,
+            "recurring",
+        ),
+        (
+            {
+                "person": {"email_addresses": [{"address": "a@example.net"}]},
+                "amount": "5",
+                "payment": {"reference_number": 1.5},
+            },
+            400,
+            "reference_number",
+        ),
+        (
+            {"person": {"email_addresses": [{"address": "a@example.net"}]}, "amount": "99999999"},
+            400,
+            "at most",
+        ),
+        (
+            {
+                "person": {"email_addresses": [{"address": "a@example.net"}]},
+                "amount": "5",
+                "currency": "XXX",
+            },
+            400,
+            "XXX",
+        ),
+        (
+            {
+                "person": {"email_addresses": [{"address": "a@example.net"}]},
+                "amount": "5",
+                "recipients": [{"amount": "4.00"}],
+            },
+            400,
+            "sum",
+        ),
+        (
+            {
+                "person": {"email_addresses": [{"address": "a@example.net"}]},
+                "amount": "5",
+                "created_date": "yesterday",
+            },
+            400,
+            "created_date",
+        ),
         ({"person": {"email_addresses": [{"address": "bad"}]}, "amount": "5"}, 400, "email"),
-        ({"_links": {"osdi:person": {"href": "http://testserver/api/v2/people/999999"}}, "amount": "5"},
-         404, "person"),
+        (
+            {
+                "_links": {"osdi:person": {"href": "http://testserver/api/v2/people/999999"}},
+                "amount": "5",
+            },
+            404,
+            "person",
+        ),
     ],
 )
-def test_bad_donation_input_is_refused_and_nothing_is_kept(admin_api, donation_page, payload, status, message):
+def test_bad_donation_input_is_refused_and_nothing_is_kept(
+    admin_api, donation_page, payload, status, message
+):
     response = admin_api.post(f"fundraising_pages/{donation_page.pk}/donations", payload)
     assert response.status_code == status, response.content
     assert message in json.dumps(response.json())
@@ -249,7 +339,9 @@ def test_a_read_only_key_cannot_record_gifts(client, admin, donation_page):
 # --- Reading donations -------------------------------------------------------------
 
 
-def test_donations_collections_page_and_filter(admin_api, donation_page, north_person, south_person):
+def test_donations_collections_page_and_filter(
+    admin_api, donation_page, north_person, south_person
+):
     other = ActionPage.objects.create(kind="donation", slug="other", title="Other", status="live")
     gifts = [_gift(north_person, donation_page, 500 + n) for n in range(3)]
     south_gift = _gift(south_person, other, 2000)
@@ -258,7 +350,9 @@ def test_donations_collections_page_and_filter(admin_api, donation_page, north_p
     first = admin_api.get("donations", per_page=2).json()
     assert first["total_records"] == 4 and first["total_pages"] == 2
     second = admin_api.get("donations", per_page=2, page=2).json()
-    ids = [_id(d) for d in first["_embedded"]["osdi:donations"] + second["_embedded"]["osdi:donations"]]
+    ids = [
+        _id(d) for d in first["_embedded"]["osdi:donations"] + second["_embedded"]["osdi:donations"]
+    ]
     assert sorted(ids) == sorted([g.pk for g in gifts] + [south_gift.pk])
 
     on_page = admin_api.get(f"fundraising_pages/{donation_page.pk}/donations").json()
@@ -279,7 +373,9 @@ def test_donations_collections_page_and_filter(admin_api, donation_page, north_p
 # --- Scope (invariant 4) ----------------------------------------------------------
 
 
-def test_an_organisers_key_sees_only_gifts_of_people_in_their_area(north_api, donation_page, north_person, south_person):
+def test_an_organisers_key_sees_only_gifts_of_people_in_their_area(
+    north_api, donation_page, north_person, south_person
+):
     north_gift = _gift(north_person, donation_page, 1000)
     south_gift = _gift(south_person, donation_page, 2000)
     listed = north_api.get("donations").json()
@@ -292,7 +388,9 @@ def test_an_organisers_key_sees_only_gifts_of_people_in_their_area(north_api, do
     assert north_api.get(f"fundraising_pages/{donation_page.pk}/donations").status_code == 404
 
 
-def test_an_area_key_cannot_record_a_gift_for_someone_outside_it(client, admin, areas, south_person, donation_page):
+def test_an_area_key_cannot_record_a_gift_for_someone_outside_it(
+    client, admin, areas, south_person, donation_page
+):
     api = make_api(client, admin, area=areas.north)
     north_page = ActionPage.objects.create(
         kind="donation", slug="north-fund", title="North fund", status="live", area=areas.north
@@ -317,8 +415,13 @@ def test_documents_without_a_request_link_to_the_site(settings, donation_page, n
     settings.SITE_URL = "https://campaign.example.org"
     gift = _gift(north_person, donation_page, 1999)
     doc = donation_document(None, gift)
-    assert doc["_links"]["self"]["href"] == f"https://campaign.example.org/api/v2/donations/{gift.pk}"
-    assert doc["amount"] == "19.99" and doc["identifiers"] == [f"clarion:{gift.pk}", f"action_network:{gift.pk}"]
+    assert (
+        doc["_links"]["self"]["href"] == f"https://campaign.example.org/api/v2/donations/{gift.pk}"
+    )
+    assert doc["amount"] == "19.99" and doc["identifiers"] == [
+        f"clarion:{gift.pk}",
+        f"action_network:{gift.pk}",
+    ]
     page = fundraising_page_document(None, donation_page)
     assert page["browser_url"] == "https://campaign.example.org/act/fund-the-fight/"
     assert page["total_amount"] == "19.99" and page["total_donations"] == 1
@@ -349,7 +452,8 @@ def test_background_donation_is_recorded_once_by_the_worker(
     for _attempt in range(2):
         with django_capture_on_commit_callbacks(execute=True):
             response = admin_api.post(
-                f"fundraising_pages/{donation_page.pk}/donations?background_processing=true", payload
+                f"fundraising_pages/{donation_page.pk}/donations?background_processing=true",
+                payload,
             )
         assert response.status_code == 200 and response.json() == {}
     assert not Donation.objects.exists()

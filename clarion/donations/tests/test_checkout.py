@@ -15,18 +15,31 @@ from clarion.people.models import Activity, Person
 
 
 def _start(page, person, amount=1250, recurring=False):
-    return services.donation_start(page=page, person=person, amount_pence=amount, currency="GBP",
-                                   recurring=recurring, attribution={"source": "test"})
+    return services.donation_start(
+        page=page,
+        person=person,
+        amount_pence=amount,
+        currency="GBP",
+        recurring=recurring,
+        attribution={"source": "test"},
+    )
 
 
 def test_donor_gives_through_the_public_page_and_the_test_checkout(client, donation_page, areas):
     """The whole path a supporter takes: the action page's form, the test checkout,
     Pay, the thank-you page; the gift counts and is on their timeline."""
-    response = client.post(reverse("actions:page", kwargs={"slug": donation_page.slug}) + "?source=tw", {
-        "amount": "other", "other_amount": "12.50", "frequency": "once",
-        "first_name": "Dana", "last_name": "Donor", "email": "dana@example.net",
-        "postcode": areas.postcodes["north"],
-    })
+    response = client.post(
+        reverse("actions:page", kwargs={"slug": donation_page.slug}) + "?source=tw",
+        {
+            "amount": "other",
+            "other_amount": "12.50",
+            "frequency": "once",
+            "first_name": "Dana",
+            "last_name": "Donor",
+            "email": "dana@example.net",
+            "postcode": areas.postcodes["north"],
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     checkout_url = response["Location"]
     assert checkout_url.startswith("/donate/test-checkout/")
@@ -45,7 +58,9 @@ def test_donor_gives_through_the_public_page_and_the_test_checkout(client, donat
     donation = Donation.objects.get()
     assert (donation.person, donation.status, donation.amount_pence) == (donor, "succeeded", 1250)
     assert page_totals(donation_page) == {"count": 1, "amount_pence": 1250}
-    assert Activity.objects.filter(person=donor, kind="donation", summary="Donated £12.50 on Fund the fight").exists()
+    assert Activity.objects.filter(
+        person=donor, kind="donation", summary="Donated £12.50 on Fund the fight"
+    ).exists()
 
     # The spent link cannot be paid again.
     again = client.post(checkout_url, {"decision": "pay"})
@@ -59,7 +74,9 @@ def test_decline_marks_the_donation_failed_and_offers_a_retry(client, donation_p
     response = client.post(start.redirect_url, {"decision": "decline"})
     assert response.status_code == 200
     html = response.content.decode()
-    assert "declined" in html and reverse("actions:page", kwargs={"slug": donation_page.slug}) in html
+    assert (
+        "declined" in html and reverse("actions:page", kwargs={"slug": donation_page.slug}) in html
+    )
     start.donation.refresh_from_db()
     assert start.donation.status == "failed"
     assert page_totals(donation_page)["count"] == 0
@@ -70,10 +87,17 @@ def test_forged_or_tampered_tokens_are_refused(client, donation_page, north_pers
     other = _start(donation_page, north_person, amount=5000)
     token = start.redirect_url.rstrip("/").rsplit("/", 1)[1]
     # A token for donation A with its id swapped for B's does not verify.
-    forged = "/donate/test-checkout/" + token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB") + "/"
+    forged = (
+        "/donate/test-checkout/"
+        + token[:-3]
+        + ("AAA" if not token.endswith("AAA") else "BBB")
+        + "/"
+    )
     assert client.post(forged, {"decision": "pay"}).status_code == 404
     # A token signed for another amount does not match the donation.
-    wrong_amount = reverse("donations:test_checkout", kwargs={"token": checkout_token(other.donation.pk, 100)})
+    wrong_amount = reverse(
+        "donations:test_checkout", kwargs={"token": checkout_token(other.donation.pk, 100)}
+    )
     response = client.post(wrong_amount, {"decision": "pay"})
     assert response.status_code == 404
     assert "not valid or has expired" in response.content.decode()
@@ -84,7 +108,10 @@ def test_forged_or_tampered_tokens_are_refused(client, donation_page, north_pers
 def test_a_stripe_donation_cannot_be_paid_on_the_test_checkout(client, donation_page, north_person):
     donation = _start(donation_page, north_person).donation
     Donation.objects.filter(pk=donation.pk).update(gateway="stripe")
-    url = reverse("donations:test_checkout", kwargs={"token": checkout_token(donation.pk, donation.amount_pence)})
+    url = reverse(
+        "donations:test_checkout",
+        kwargs={"token": checkout_token(donation.pk, donation.amount_pence)},
+    )
     assert client.post(url, {"decision": "pay"}).status_code == 404
 
 
@@ -101,7 +128,10 @@ def test_checkout_needs_csrf(donation_page, north_person):
     from django.test import Client
 
     start = _start(donation_page, north_person)
-    assert Client(enforce_csrf_checks=True).post(start.redirect_url, {"decision": "pay"}).status_code == 403
+    assert (
+        Client(enforce_csrf_checks=True).post(start.redirect_url, {"decision": "pay"}).status_code
+        == 403
+    )
 
 
 def test_monthly_gift_through_the_test_checkout_creates_a_plan(client, donation_page, north_person):
@@ -111,12 +141,16 @@ def test_monthly_gift_through_the_test_checkout_creates_a_plan(client, donation_
     client.post(start.redirect_url, {"decision": "pay"})
     plan = RecurringPlan.objects.get()
     assert (plan.status, plan.amount_pence, plan.gateway) == ("active", 800, "test")
-    assert Activity.objects.filter(person=north_person, summary="Started a monthly donation of £8.00 on Fund the fight").exists()
+    assert Activity.objects.filter(
+        person=north_person, summary="Started a monthly donation of £8.00 on Fund the fight"
+    ).exists()
 
 
 def test_leaving_the_checkout_marks_the_donation_cancelled(client, donation_page, north_person):
     donation = _start(donation_page, north_person).donation
-    url = reverse("donations:checkout_cancelled", kwargs={"token": services._cancel_token(donation)})
+    url = reverse(
+        "donations:checkout_cancelled", kwargs={"token": services._cancel_token(donation)}
+    )
     response = client.get(url)
     assert response.status_code == 200 and "not completed" in response.content.decode()
     donation.refresh_from_db()
@@ -126,8 +160,15 @@ def test_leaving_the_checkout_marks_the_donation_cancelled(client, donation_page
 
 
 def _form(areas, **extra):
-    data = {"amount": "other", "other_amount": "12.50", "frequency": "once", "first_name": "Dana",
-            "last_name": "Donor", "email": "dana@example.net", "postcode": areas.postcodes["north"]}
+    data = {
+        "amount": "other",
+        "other_amount": "12.50",
+        "frequency": "once",
+        "first_name": "Dana",
+        "last_name": "Donor",
+        "email": "dana@example.net",
+        "postcode": areas.postcodes["north"],
+    }
     data.update(extra)
     return data
 
@@ -140,7 +181,9 @@ def test_an_amount_over_the_online_limit_is_a_form_error_not_a_crash(client, don
     assert not Donation.objects.exists()
 
 
-def test_an_unreachable_gateway_is_explained_to_the_donor(client, donation_page, areas, stripe_settings, fake_stripe):
+def test_an_unreachable_gateway_is_explained_to_the_donor(
+    client, donation_page, areas, stripe_settings, fake_stripe
+):
     fake_stripe.fail_with = (503, {"error": {"message": "down"}})
     url = reverse("actions:page", kwargs={"slug": donation_page.slug})
     response = client.post(url, _form(areas))

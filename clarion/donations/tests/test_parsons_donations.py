@@ -59,7 +59,10 @@ def test_parsons_fundraising_pages_and_donations(live_server, admin, areas):
     assert Donation.objects.get(person__email="grace@example.net").amount_pence == 1250
 
     assert sorted(row["amount"] for row in an.get_donations()) == ["12.50", "3.00"]
-    assert sorted(row["amount"] for row in an.get_fundraising_page_donations(page.pk)) == ["12.50", "3.00"]
+    assert sorted(row["amount"] for row in an.get_fundraising_page_donations(page.pk)) == [
+        "12.50",
+        "3.00",
+    ]
     assert [row["amount"] for row in an.get_person_donations(donor.pk)] == ["3.00"]
     assert an.get_donation(donation.pk)["action_network:person_id"] == str(donor.pk)
     assert an.get_fundraising_page(page.pk)["total_amount"] == "15.50"
@@ -80,7 +83,11 @@ def test_parsons_fundraising_pages_and_donations(live_server, admin, areas):
 def test_parsons_sees_scope_errors(live_server, organiser, areas, south_person):
     page = ActionPage.objects.create(kind="donation", slug="fund", title="Fund", status="live")
     Donation.objects.create(
-        person=south_person, page=page, amount_pence=500, status=Donation.Status.SUCCEEDED, gateway="test"
+        person=south_person,
+        page=page,
+        amount_pence=500,
+        status=Donation.Status.SUCCEEDED,
+        gateway="test",
     )
     _key, token = api_key_create(owner=organiser, actor=organiser)
     an = connector(live_server, token)

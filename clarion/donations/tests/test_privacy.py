@@ -11,8 +11,14 @@ from clarion.people.services import person_erase, person_merge
 
 
 def _paid(page, person, amount, recurring=False, **attribution):
-    donation = services.donation_start(page=page, person=person, amount_pence=amount, currency="GBP",
-                                       recurring=recurring, attribution=attribution).donation
+    donation = services.donation_start(
+        page=page,
+        person=person,
+        amount_pence=amount,
+        currency="GBP",
+        recurring=recurring,
+        attribution=attribution,
+    ).donation
     services.donation_succeed(donation_id=donation.pk)
     return donation
 
@@ -22,13 +28,24 @@ def test_donations_are_in_the_subject_access_export(donation_page, north_person)
     _paid(donation_page, north_person, 500, recurring=True)
     data = privacy.export_person(north_person)["donations"]
     assert [(d["amount_pence"], d["page"], d["status"]) for d in data["donations"]] == [
-        (1250, "Fund the fight", "succeeded"), (500, "Fund the fight", "succeeded")]
+        (1250, "Fund the fight", "succeeded"),
+        (500, "Fund the fight", "succeeded"),
+    ]
     assert data["recurring_plans"][0]["amount_pence"] == 500
 
 
-def test_erasure_keeps_the_financial_record_but_not_the_person(donation_page, north_person, south_person, admin):
-    gift = _paid(donation_page, north_person, 2500, referrer="https://x.example/?email=nora@example.net",
-                 utm={"utm_source": "nl"}, mailing_token="tok", recruiter_id=south_person.pk)
+def test_erasure_keeps_the_financial_record_but_not_the_person(
+    donation_page, north_person, south_person, admin
+):
+    gift = _paid(
+        donation_page,
+        north_person,
+        2500,
+        referrer="https://x.example/?email=nora@example.net",
+        utm={"utm_source": "nl"},
+        mailing_token="tok",
+        recruiter_id=south_person.pk,
+    )
     recruited = _paid(donation_page, south_person, 1000, recruiter_id=north_person.pk)
     _paid(donation_page, north_person, 800, recurring=True)
     person_erase(person=north_person, actor=admin)
@@ -36,7 +53,11 @@ def test_erasure_keeps_the_financial_record_but_not_the_person(donation_page, no
     gift.refresh_from_db()
     assert gift.person is None and gift.recruiter is None
     assert (gift.referrer, gift.utm, gift.mailing_token) == ("", {}, "")
-    assert (gift.amount_pence, gift.status, gift.succeeded_at is not None) == (2500, "succeeded", True)
+    assert (gift.amount_pence, gift.status, gift.succeeded_at is not None) == (
+        2500,
+        "succeeded",
+        True,
+    )
     recruited.refresh_from_db()
     assert recruited.recruiter is None and recruited.person == south_person
     plan = RecurringPlan.objects.get()

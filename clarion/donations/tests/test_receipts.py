@@ -20,7 +20,9 @@ class Collector:
         self.messages = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
+        self.messages.append(
+            (envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default))
+        )
         return "250 OK"
 
 
@@ -49,10 +51,13 @@ def test_a_paid_donation_is_receipted_once_by_the_worker(smtp, settings):
     from clarion.actions.models import ActionPage
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    page = ActionPage.objects.create(kind="donation", slug="fund", title="Fund the fight", status="live")
+    page = ActionPage.objects.create(
+        kind="donation", slug="fund", title="Fund the fight", status="live"
+    )
     person = factories.person(email="rhi@example.net", first_name="Rhiannon")
-    donation = services.donation_start(page=page, person=person, amount_pence=1250, currency="GBP",
-                                       recurring=False, attribution={}).donation
+    donation = services.donation_start(
+        page=page, person=person, amount_pence=1250, currency="GBP", recurring=False, attribution={}
+    ).donation
     services.donation_succeed(donation_id=donation.pk)
     services.donation_succeed(donation_id=donation.pk)  # a repeat enqueues nothing new to send
     assert smtp.messages == []  # not sent inside the request
@@ -62,7 +67,9 @@ def test_a_paid_donation_is_receipted_once_by_the_worker(smtp, settings):
     assert len(smtp.messages) == 1
     recipients, message = smtp.messages[0]
     assert recipients == ["rhi@example.net"]
-    assert message["Subject"].strip() == "Thank you for your donation of £12.50 to Northern Campaign"
+    assert (
+        message["Subject"].strip() == "Thank you for your donation of £12.50 to Northern Campaign"
+    )
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     for body in (text, html):
@@ -84,8 +91,9 @@ def test_no_receipt_for_unpaid_or_erased_donors(smtp):
 
     page = ActionPage.objects.create(kind="donation", slug="fund2", title="Fund", status="live")
     person = factories.person(email="x@example.net")
-    donation = services.donation_start(page=page, person=person, amount_pence=500, currency="GBP",
-                                       recurring=False, attribution={}).donation
+    donation = services.donation_start(
+        page=page, person=person, amount_pence=500, currency="GBP", recurring=False, attribution={}
+    ).donation
     assert donation_receipt_task.call(donation.pk) == "not paid"
     Donation.objects.filter(pk=donation.pk).update(status="succeeded", person=None)
     assert donation_receipt_task.call(donation.pk) == "no address"

@@ -27,28 +27,49 @@ def test_money_is_shown_in_pounds_and_pence():
     assert format_money(999, "SEK") == "9.99 SEK"
 
 
-def test_start_records_a_pending_donation_with_its_attribution(donation_page, north_person, south_person):
-    start = _start(donation_page, north_person, 2500, attribution={
-        "source": "email-june", "referrer": "https://news.example/story",
-        "utm": {"utm_source": "newsletter", "utm_campaign": "june", "evil": "x"},
-        "mailing_token": "tok123", "recruiter_id": south_person.pk,
-    })
+def test_start_records_a_pending_donation_with_its_attribution(
+    donation_page, north_person, south_person
+):
+    start = _start(
+        donation_page,
+        north_person,
+        2500,
+        attribution={
+            "source": "email-june",
+            "referrer": "https://news.example/story",
+            "utm": {"utm_source": "newsletter", "utm_campaign": "june", "evil": "x"},
+            "mailing_token": "tok123",
+            "recruiter_id": south_person.pk,
+        },
+    )
     donation = Donation.objects.get()
     assert start.donation == donation
     assert start.redirect_url.startswith("/donate/test-checkout/")
     assert (donation.status, donation.amount_pence, donation.currency, donation.gateway) == (
-        "pending", 2500, "GBP", "test")
+        "pending",
+        2500,
+        "GBP",
+        "test",
+    )
     assert donation.source == "email-june" and donation.referrer == "https://news.example/story"
     assert donation.utm == {"utm_source": "newsletter", "utm_campaign": "june"}
     assert donation.mailing_token == "tok123" and donation.recruiter == south_person
     assert page_totals(donation_page) == {"count": 0, "amount_pence": 0}
 
 
-@pytest.mark.parametrize("amount, message", [
-    (0, "smallest"), (-500, "smallest"), (99, "smallest"), (12.5, "whole number"),
-    ("1250", "whole number"), (True, "whole number"), (None, "whole number"),
-    (10**12, "largest"),
-])
+@pytest.mark.parametrize(
+    "amount, message",
+    [
+        (0, "smallest"),
+        (-500, "smallest"),
+        (99, "smallest"),
+        (12.5, "whole number"),
+        ("1250", "whole number"),
+        (True, "whole number"),
+        (None, "whole number"),
+        (10**12, "largest"),
+    ],
+)
 def test_bad_amounts_are_refused_with_a_clear_message(donation_page, north_person, amount, message):
     with pytest.raises(ValidationError) as exc:
         _start(donation_page, north_person, amount)
@@ -102,7 +123,11 @@ def test_refunds_reduce_and_then_remove_the_gift_from_totals(donation_page, nort
     donation.refresh_from_db()
     assert donation.status == "refunded"
     assert page_totals(donation_page) == {"count": 0, "amount_pence": 0}
-    summaries = list(Activity.objects.filter(person=north_person, kind="donation").values_list("summary", flat=True))
+    summaries = list(
+        Activity.objects.filter(person=north_person, kind="donation").values_list(
+            "summary", flat=True
+        )
+    )
     assert summaries.count("Refunded £20.00 of a donation on Fund the fight") == 1
 
 
@@ -114,7 +139,9 @@ def test_a_failed_donation_never_counts(donation_page, north_person):
     assert page_totals(donation_page)["count"] == 0
 
 
-def test_monthly_success_creates_a_plan_and_renewals_are_once_per_invoice(donation_page, north_person, admin):
+def test_monthly_success_creates_a_plan_and_renewals_are_once_per_invoice(
+    donation_page, north_person, admin
+):
     donation = _start(donation_page, north_person, 1000, recurring=True).donation
     services.donation_succeed(donation_id=donation.pk)
     plan = RecurringPlan.objects.get()
@@ -130,14 +157,18 @@ def test_monthly_success_creates_a_plan_and_renewals_are_once_per_invoice(donati
 
 
 @pytest.mark.parametrize("amount, flagged", [(49999, False), (50000, True), (120000, True)])
-def test_large_donations_are_flagged_for_a_permissibility_check(donation_page, north_person, amount, flagged):
+def test_large_donations_are_flagged_for_a_permissibility_check(
+    donation_page, north_person, amount, flagged
+):
     donation = _start(donation_page, north_person, amount).donation
     services.donation_succeed(donation_id=donation.pk)
     donation.refresh_from_db()
     assert (donation.permissibility == "pending") is flagged
 
 
-def test_the_gift_that_takes_the_years_total_to_the_threshold_is_flagged(donation_page, north_person):
+def test_the_gift_that_takes_the_years_total_to_the_threshold_is_flagged(
+    donation_page, north_person
+):
     ids = []
     for amount in (30000, 15000, 6000, 6000):
         donation = _start(donation_page, north_person, amount).donation
@@ -147,7 +178,9 @@ def test_the_gift_that_takes_the_years_total_to_the_threshold_is_flagged(donatio
     assert states == ["not_required", "not_required", "pending", "not_required"]
 
 
-def test_a_gateway_failure_marks_the_donation_failed_and_explains(donation_page, north_person, stripe_settings, fake_stripe):
+def test_a_gateway_failure_marks_the_donation_failed_and_explains(
+    donation_page, north_person, stripe_settings, fake_stripe
+):
     fake_stripe.fail_with = (500, {"error": {"message": "boom"}})
     with pytest.raises(ValidationError) as exc:
         _start(donation_page, north_person)
@@ -156,17 +189,23 @@ def test_a_gateway_failure_marks_the_donation_failed_and_explains(donation_page,
     assert donation.status == "failed" and donation.gateway == "stripe"
 
 
-def test_stripe_start_redirects_to_the_hosted_checkout(donation_page, north_person, stripe_settings, fake_stripe, settings):
+def test_stripe_start_redirects_to_the_hosted_checkout(
+    donation_page, north_person, stripe_settings, fake_stripe, settings
+):
     start = _start(donation_page, north_person, 1500)
     assert start.redirect_url.startswith("https://checkout.stripe.com/c/pay/cs_test_")
     assert start.donation.gateway_checkout_id.startswith("cs_test_")
     form = fake_stripe.requests[0]["form"]
-    assert form["success_url"] == settings.SITE_URL + reverse("actions:thanks", kwargs={"slug": "fund-the-fight"})
+    assert form["success_url"] == settings.SITE_URL + reverse(
+        "actions:thanks", kwargs={"slug": "fund-the-fight"}
+    )
     assert form["cancel_url"].startswith(settings.SITE_URL + "/donate/cancelled/")
     assert form["metadata[donation_id]"] == str(start.donation.pk)
 
 
-def test_segment_condition_finds_people_who_gave_enough(donation_page, north_person, south_person, admin):
+def test_segment_condition_finds_people_who_gave_enough(
+    donation_page, north_person, south_person, admin
+):
     from clarion.people.segments.selectors import segment_people
 
     for person, amount in ((north_person, 3000), (north_person, 2500), (south_person, 4000)):
@@ -185,10 +224,19 @@ def test_segment_condition_finds_people_who_gave_enough(donation_page, north_per
 def test_dashboard_breaks_money_down_by_source(donation_page, north_person, south_person):
     from clarion.donations.selectors import page_money_by_source
 
-    for person, amount, source in ((north_person, 1000, "email"), (south_person, 3000, "email"),
-                                   (north_person, 500, "twitter")):
-        donation = services.donation_start(page=donation_page, person=person, amount_pence=amount, currency="GBP",
-                                           recurring=False, attribution={"source": source}).donation
+    for person, amount, source in (
+        (north_person, 1000, "email"),
+        (south_person, 3000, "email"),
+        (north_person, 500, "twitter"),
+    ):
+        donation = services.donation_start(
+            page=donation_page,
+            person=person,
+            amount_pence=amount,
+            currency="GBP",
+            recurring=False,
+            attribution={"source": source},
+        ).donation
         services.donation_succeed(donation_id=donation.pk)
     _start(donation_page, north_person, 9900, attribution={"source": "unpaid"})
     assert page_money_by_source(donation_page) == [

@@ -18,9 +18,14 @@ def fake_stripe():
 
 def _request(**overrides) -> CheckoutRequest:
     values: dict = dict(
-        donation_id=42, amount_pence=1250, currency="GBP", recurring=False,
-        description="Donation to Clarion: Fund the campaign", email="nora@example.net",
-        success_url="https://example.org/act/fund/thanks/", cancel_url="https://example.org/donate/cancelled/x/",
+        donation_id=42,
+        amount_pence=1250,
+        currency="GBP",
+        recurring=False,
+        description="Donation to Clarion: Fund the campaign",
+        email="nora@example.net",
+        success_url="https://example.org/act/fund/thanks/",
+        cancel_url="https://example.org/donate/cancelled/x/",
     )
     values.update(overrides)
     return CheckoutRequest(**values)
@@ -39,7 +44,10 @@ def test_one_off_checkout_session_is_created_as_stripe_documents(fake_stripe):
     assert form["mode"] == "payment"
     assert form["line_items[0][price_data][currency]"] == "gbp"
     assert form["line_items[0][price_data][unit_amount]"] == "1250"
-    assert form["line_items[0][price_data][product_data][name]"] == "Donation to Clarion: Fund the campaign"
+    assert (
+        form["line_items[0][price_data][product_data][name]"]
+        == "Donation to Clarion: Fund the campaign"
+    )
     assert form["line_items[0][quantity]"] == "1"
     assert "line_items[0][price_data][recurring][interval]" not in form
     assert form["success_url"] == "https://example.org/act/fund/thanks/"
@@ -90,6 +98,8 @@ def test_subscription_cancel_sends_delete_and_tolerates_already_gone(fake_stripe
     gateway = StripeGateway(secret_key="sk_test_clarion", api_base=fake_stripe.url)
     gateway.subscription_cancel("sub_1MowQVLkdIwHu7ix")
     assert (fake_stripe.requests[0]["method"], fake_stripe.requests[0]["path"]) == (
-        "DELETE", "/v1/subscriptions/sub_1MowQVLkdIwHu7ix")
+        "DELETE",
+        "/v1/subscriptions/sub_1MowQVLkdIwHu7ix",
+    )
     fake_stripe.fail_with = (404, {"error": {"message": "No such subscription"}})
     gateway.subscription_cancel("sub_1MowQVLkdIwHu7ix")  # no error: already cancelled

@@ -33,7 +33,9 @@ def north_api(client, organiser):
 
 
 def _id(document: dict) -> int:
-    return int(next(i for i in document["identifiers"] if i.startswith("action_network:")).split(":")[1])
+    return int(
+        next(i for i in document["identifiers"] if i.startswith("action_network:")).split(":")[1]
+    )
 
 
 def _when(days: int = 5) -> str:
@@ -60,8 +62,12 @@ def test_an_event_created_through_the_api_is_placed_by_postcode_and_listed(admin
             "description": "Bring *comfy* shoes.",
             "start_date": start,
             "capacity": 12,
-            "location": {"venue": "Kirkgate Market", "address_lines": ["34 George St"],
-                         "postal_code": "ls1 4ap", "country": "GB"},
+            "location": {
+                "venue": "Kirkgate Market",
+                "address_lines": ["34 George St"],
+                "postal_code": "ls1 4ap",
+                "country": "GB",
+            },
         },
     )
     assert response.status_code == 201, response.content
@@ -84,7 +90,9 @@ def test_an_event_created_through_the_api_is_placed_by_postcode_and_listed(admin
 
 
 def test_an_event_with_no_place_is_held_online(admin_api):
-    response = admin_api.post("events", {"title": "Members' call", "start_date": "2030-05-01 19:00:00"})
+    response = admin_api.post(
+        "events", {"title": "Members' call", "start_date": "2030-05-01 19:00:00"}
+    )
     assert response.status_code == 201
     event = Event.objects.get(pk=_id(response.json()))
     assert event.kind == Event.Kind.ONLINE
@@ -119,7 +127,9 @@ def test_events_filter_and_paging(admin_api, areas):
     assert "next" in page["_links"] and len(page["_embedded"]["osdi:events"]) == 2
     second = admin_api.get("events", per_page=2, page=2).json()
     assert len(second["_embedded"]["osdi:events"]) == 1
-    seen = {e["title"] for e in page["_embedded"]["osdi:events"] + second["_embedded"]["osdi:events"]}
+    seen = {
+        e["title"] for e in page["_embedded"]["osdi:events"] + second["_embedded"]["osdi:events"]
+    }
     assert seen == {"Canvass 0", "Canvass 1", "Canvass 2"}
     only = admin_api.get("events", filter="title eq 'canvass 1'").json()
     assert [e["title"] for e in only["_embedded"]["osdi:events"]] == ["Canvass 1"]
@@ -134,10 +144,22 @@ def test_events_filter_and_paging(admin_api, areas):
         ({"title": "Bad time", "start_date": "next tuesday"}, "start_date"),
         ({"title": "X", "start_date": "2030-01-01T10:00:00Z", "capacity": -3}, "capacity"),
         ({"title": "X", "start_date": "2030-01-01T10:00:00Z", "colour": "red"}, "colour"),
-        ({"title": "X", "start_date": "2030-01-01T10:00:00Z", "location": {"postal_code": "ZZ9 9ZZ"}},
-         "postcode"),
-        ({"title": "X", "start_date": "2030-01-01T10:00:00Z", "end_date": "2029-01-01T10:00:00Z"},
-         "end"),
+        (
+            {
+                "title": "X",
+                "start_date": "2030-01-01T10:00:00Z",
+                "location": {"postal_code": "ZZ9 9ZZ"},
+            },
+            "postcode",
+        ),
+        (
+            {
+                "title": "X",
+                "start_date": "2030-01-01T10:00:00Z",
+                "end_date": "2029-01-01T10:00:00Z",
+            },
+            "end",
+        ),
         ({"title": "X", "start_date": "2030-01-01T10:00:00Z", "location": {"country": "US"}}, "GB"),
         ({"title": "X", "start_date": "2030-01-01T10:00:00Z", "status": ["confirmed"]}, "status"),
         ({"title": "X", "start_date": "2030-01-01T10:00:00Z", "capacity": 10**12}, "capacity"),
@@ -220,7 +242,11 @@ def test_a_full_event_waitlists_and_a_declined_place_goes_to_the_next(admin_api,
     first = _attend(admin_api, event, "one@example.net").json()
     second = _attend(admin_api, event, "two@example.net").json()
     third = _attend(admin_api, event, "three@example.net").json()
-    assert [first["status"], second["status"], third["status"]] == ["accepted", "accepted", "tentative"]
+    assert [first["status"], second["status"], third["status"]] == [
+        "accepted",
+        "accepted",
+        "tentative",
+    ]
     assert admin_api.get(f"events/{event.pk}").json()["clarion:waitlisted"] == 1
 
     declined = admin_api.put(f"events/{event.pk}/attendances/{_id(first)}", {"status": "declined"})
@@ -258,10 +284,21 @@ def test_attendance_payload_in_the_query_string_needs_json_text(admin_api, areas
         ({"person": {"phone_numbers": [{"number": "+447911123456"}]}}, 400, "email"),
         ({"person": {"email_addresses": [{"address": "not-an-email"}]}}, 400, "email"),
         ({"person": "ada@example.net"}, 400, "person"),
-        ({"person": {"email_addresses": [{"address": "a@example.net"}]}, "clarion:guests": 50}, 400,
-         "guests"),
-        ({"_links": {"osdi:person": {"href": "http://testserver/api/v2/people/999999"}}}, 404, "person"),
-        ({"person": {"email_addresses": [{"address": "a@example.net"}]}, "tickets": []}, 400, "tickets"),
+        (
+            {"person": {"email_addresses": [{"address": "a@example.net"}]}, "clarion:guests": 50},
+            400,
+            "guests",
+        ),
+        (
+            {"_links": {"osdi:person": {"href": "http://testserver/api/v2/people/999999"}}},
+            404,
+            "person",
+        ),
+        (
+            {"person": {"email_addresses": [{"address": "a@example.net"}]}, "tickets": []},
+            400,
+            "tickets",
+        ),
     ],
 )
 def test_bad_attendance_input_is_refused_with_json(admin_api, areas, payload, status, message):
@@ -274,7 +311,9 @@ def test_bad_attendance_input_is_refused_with_json(admin_api, areas, payload, st
 
 def test_a_past_event_takes_no_attendances_and_nothing_is_kept(admin_api, areas):
     start = timezone.now() - datetime.timedelta(days=3)
-    event = make_event(area=areas.leeds_central, starts_at=start, ends_at=start + datetime.timedelta(hours=1))
+    event = make_event(
+        area=areas.leeds_central, starts_at=start, ends_at=start + datetime.timedelta(hours=1)
+    )
     response = _attend(admin_api, event, "late@example.net")
     assert response.status_code == 400 and "not taking RSVPs" in response.json()["error"]
     assert not Person.objects.filter(email="late@example.net").exists()
@@ -290,12 +329,16 @@ def test_attendances_page_for_an_event_and_for_a_person(admin_api, areas, north_
     first = admin_api.get(f"events/{event.pk}/attendances", per_page=3).json()
     assert first["total_records"] == 4 and first["total_pages"] == 2
     second = admin_api.get(f"events/{event.pk}/attendances", per_page=3, page=2).json()
-    ids = [_id(a) for a in first["_embedded"]["osdi:attendances"] + second["_embedded"]["osdi:attendances"]]
+    ids = [
+        _id(a)
+        for a in first["_embedded"]["osdi:attendances"] + second["_embedded"]["osdi:attendances"]
+    ]
     assert sorted(ids) == sorted(Rsvp.objects.filter(event=event).values_list("pk", flat=True))
 
     mine = admin_api.get(f"people/{north_person.pk}/attendances").json()
     assert {a["action_network:event_id"] for a in mine["_embedded"]["osdi:attendances"]} == {
-        str(event.pk), str(other.pk)
+        str(event.pk),
+        str(other.pk),
     }
     one = mine["_embedded"]["osdi:attendances"][0]
     assert admin_api.get(f"people/{north_person.pk}/attendances/{_id(one)}").status_code == 200
@@ -304,7 +347,9 @@ def test_attendances_page_for_an_event_and_for_a_person(admin_api, areas, north_
 # --- Scope (invariant 4) ----------------------------------------------------------
 
 
-def test_an_organisers_key_reaches_only_their_areas_events_and_people(north_api, areas, north_person, south_person):
+def test_an_organisers_key_reaches_only_their_areas_events_and_people(
+    north_api, areas, north_person, south_person
+):
     north_event = make_event(area=areas.leeds_central)
     south_event = make_event(area=areas.bristol_east, postcode="BS5 6XX", title="Easton")
     rsvp_create(event=north_event, data=RsvpInput(email=north_person.email))
@@ -315,13 +360,15 @@ def test_an_organisers_key_reaches_only_their_areas_events_and_people(north_api,
     assert north_api.get(f"events/{south_event.pk}").status_code == 404
     assert north_api.get(f"events/{south_event.pk}/attendances").status_code == 404
     attendances = north_api.get(f"events/{north_event.pk}/attendances").json()
-    assert [a["action_network:person_id"] for a in attendances["_embedded"]["osdi:attendances"]] == [
-        str(north_person.pk)
-    ]
+    assert [
+        a["action_network:person_id"] for a in attendances["_embedded"]["osdi:attendances"]
+    ] == [str(north_person.pk)]
     assert "sid@example.net" not in json.dumps(attendances)
     assert north_api.get(f"events/{north_event.pk}/attendances/{south_rsvp.pk}").status_code == 404
     assert north_api.get(f"people/{south_person.pk}/attendances").status_code == 404
-    put = north_api.put(f"events/{north_event.pk}/attendances/{south_rsvp.pk}", {"status": "declined"})
+    put = north_api.put(
+        f"events/{north_event.pk}/attendances/{south_rsvp.pk}", {"status": "declined"}
+    )
     assert put.status_code == 404
     assert Rsvp.objects.get(pk=south_rsvp.pk).status == Rsvp.Status.GOING
 

@@ -217,16 +217,25 @@ def test_host_attendee_list_shows_answers_and_links_to_the_tools(client, hosted)
 def test_member_host_records_canvass_results_through_the_host_link(client, hosted, areas):
     event, token, going, waiting = hosted
     existing = factories.person(
-        postcode=areas.postcodes["north"], first_name="Dot", last_name="Privateer",
-        email="dot@example.net", phone="+447911000123",
+        postcode=areas.postcodes["north"],
+        first_name="Dot",
+        last_name="Privateer",
+        email="dot@example.net",
+        phone="+447911000123",
     )
     url = reverse("events:host_canvass", kwargs={"pk": event.pk, "token": token})
     host_page = client.get(reverse("events:host", kwargs={"pk": event.pk, "token": token}))
     assert url in host_page.content.decode()
-    response = client.post(url, {
-        "first_name": "Dot", "email": "dot@example.net", "outcome": "spoke", "support_level": "4",
-        "note": "Wants a bus shelter",
-    })
+    response = client.post(
+        url,
+        {
+            "first_name": "Dot",
+            "email": "dot@example.net",
+            "outcome": "spoke",
+            "support_level": "4",
+            "note": "Wants a bus shelter",
+        },
+    )
     assert response.status_code == 302
     page = client.get(response["Location"]).content.decode()
     assert "Result recorded" in page and "1 contact" in page
@@ -237,8 +246,15 @@ def test_member_host_records_canvass_results_through_the_host_link(client, hoste
     timeline = Activity.objects.filter(person=existing, kind=Activity.Kind.EVENT).first()
     assert "Canvassed at" in timeline.summary and "support 4/5" in timeline.summary
     # A new contact is added with the details given.
-    client.post(url, {"first_name": "Eve", "phone": "07911 000456", "postcode": "LS1 4AP",
-                      "outcome": "not_home"})
+    client.post(
+        url,
+        {
+            "first_name": "Eve",
+            "phone": "07911 000456",
+            "postcode": "LS1 4AP",
+            "outcome": "not_home",
+        },
+    )
     assert CanvassResult.objects.filter(event=event).count() == 2
     assert Person.objects.get(first_name="Eve").area == areas.leeds_central
 
@@ -260,8 +276,14 @@ def test_host_canvass_refuses_bad_input_and_forged_links(client, hosted):
     assert client.get(forged).status_code == 404
     other = make_event(title="Other canvass")
     stolen = reverse("events:host_canvass", kwargs={"pk": other.pk, "token": token})
-    assert client.post(stolen, {"first_name": "Dot", "email": "d@example.net",
-                                "outcome": "spoke"}).status_code == 404
+    assert (
+        client.post(
+            stolen, {"first_name": "Dot", "email": "d@example.net", "outcome": "spoke"}
+        ).status_code
+        == 404
+    )
     social = make_event(title="Quiz night", kind="social")
-    social_url = reverse("events:host_canvass", kwargs={"pk": social.pk, "token": host_token(social)})
+    social_url = reverse(
+        "events:host_canvass", kwargs={"pk": social.pk, "token": host_token(social)}
+    )
     assert client.get(social_url).status_code == 404

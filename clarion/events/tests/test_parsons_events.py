@@ -34,8 +34,13 @@ def test_parsons_events_and_attendances(live_server, admin, areas):
     created = an.create_event(
         "Leafleting the market",
         start_date=start,
-        location={"venue": "Kirkgate Market", "address_lines": ["34 George St"],
-                  "locality": "Leeds", "postal_code": "LS1 4AP", "country": "GB"},
+        location={
+            "venue": "Kirkgate Market",
+            "address_lines": ["34 George St"],
+            "locality": "Leeds",
+            "postal_code": "LS1 4AP",
+            "country": "GB",
+        },
     )
     event = Event.objects.get(pk=int(created["event_id"]))
     assert event.title == "Leafleting the market" and event.area == areas.leeds_central
@@ -56,7 +61,11 @@ def test_parsons_events_and_attendances(live_server, admin, areas):
 
     first = an.create_attendance(
         created["event_id"],
-        {"person": json.dumps({"given_name": "Ada", "email_addresses": [{"address": "ada@example.net"}]})},
+        {
+            "person": json.dumps(
+                {"given_name": "Ada", "email_addresses": [{"address": "ada@example.net"}]}
+            )
+        },
     )
     assert first["status"] == "accepted"
     ada = Person.objects.get(email="ada@example.net")
@@ -71,7 +80,9 @@ def test_parsons_events_and_attendances(live_server, admin, areas):
     assert Rsvp.objects.get(person=grace).status == Rsvp.Status.WAITLISTED
 
     rows = an.get_event_attendances(created["event_id"])
-    assert sorted(row["action_network:person_id"] for row in rows) == sorted([str(ada.pk), str(grace.pk)])
+    assert sorted(row["action_network:person_id"] for row in rows) == sorted(
+        [str(ada.pk), str(grace.pk)]
+    )
     mine = an.get_person_attendances(ada.pk)
     assert [row["action_network:event_id"] for row in mine] == [created["event_id"]]
 
@@ -79,7 +90,8 @@ def test_parsons_events_and_attendances(live_server, admin, areas):
     # only a nested object's keys): a clear 400, and nothing is recorded.
     with pytest.raises(HTTPError, match="400"):
         an.create_attendance(
-            created["event_id"], {"_links": {"osdi:person": {"href": f"{an.api_url}/people/{ada.pk}"}}}
+            created["event_id"],
+            {"_links": {"osdi:person": {"href": f"{an.api_url}/people/{ada.pk}"}}},
         )
     assert Rsvp.objects.count() == 2
 
@@ -88,7 +100,9 @@ def test_parsons_sees_scope_errors(live_server, organiser, areas, south_person):
     _key, token = api_key_create(owner=organiser, actor=organiser)
     an = connector(live_server, token)
     south = Event.objects.create(
-        title="Easton doorstep", postcode="BS5 6XX", area=areas.bristol_east,
+        title="Easton doorstep",
+        postcode="BS5 6XX",
+        area=areas.bristol_east,
         starts_at=timezone.now() + datetime.timedelta(days=2),
         ends_at=timezone.now() + datetime.timedelta(days=2, hours=2),
     )

@@ -209,7 +209,9 @@ def test_member_proposal_waits_for_approval_then_the_host_gets_their_link(client
 def test_a_new_member_proposing_gives_their_postcode_so_their_organiser_can_reach_them(
     client, organiser, areas
 ):
-    data = event_form(host_first_name="Mo", host_email="mo.new@example.net", host_postcode="LS1 4AP")
+    data = event_form(
+        host_first_name="Mo", host_email="mo.new@example.net", host_postcode="LS1 4AP"
+    )
     assert client.post("/events/propose/", data).status_code == 200
     host = Person.objects.get(email="mo.new@example.net")
     assert host.area == areas.leeds_central
@@ -219,12 +221,17 @@ def test_a_new_member_proposing_gives_their_postcode_so_their_organiser_can_reac
 
 
 def test_a_bad_host_postcode_is_a_form_error_and_nothing_is_saved(client, areas):
-    data = event_form(host_first_name="Mo", host_email="mo.new@example.net", host_postcode="NOT A CODE")
+    data = event_form(
+        host_first_name="Mo", host_email="mo.new@example.net", host_postcode="NOT A CODE"
+    )
     response = client.post("/events/propose/", data)
     assert response.status_code == 400
     assert response.context["form"].errors.get("host_postcode")
     assert not response.context["form"].errors.get("postcode")
-    assert not Event.objects.exists() and not Person.objects.filter(email="mo.new@example.net").exists()
+    assert (
+        not Event.objects.exists()
+        and not Person.objects.filter(email="mo.new@example.net").exists()
+    )
 
 
 def test_decline_with_a_message(organiser_client, areas):

@@ -39,8 +39,11 @@ class EmailBackend(BaseEmailBackend):
             data = message.message().as_bytes(linesep="\r\n")
             refused = []
             for rcpt in recipients:
-                outcome = pool.send_urgent(mail_from=mail_from, rcpt=parseaddr(sanitize_address(rcpt, encoding))[1],
-                                           data=data)
+                outcome = pool.send_urgent(
+                    mail_from=mail_from,
+                    rcpt=parseaddr(sanitize_address(rcpt, encoding))[1],
+                    data=data,
+                )
                 if outcome.kind != transport.SENT:
                     refused.append(outcome.reason)
             if refused and not self.fail_silently:

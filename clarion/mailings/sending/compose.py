@@ -32,11 +32,13 @@ def variant_sources(mailing) -> list[dict]:
     out = []
     for i in range(mailing.ab_variants):
         v = by_index.get(i)
-        out.append({
-            "subject": (v.subject if v and v.subject else base["subject"]),
-            "from_name": (v.from_name if v and v.from_name else base["from_name"]),
-            "body": (v.body if v and v.body else base["body"]),
-        })
+        out.append(
+            {
+                "subject": (v.subject if v and v.subject else base["subject"]),
+                "from_name": (v.from_name if v and v.from_name else base["from_name"]),
+                "body": (v.body if v and v.body else base["body"]),
+            }
+        )
     return out
 
 
@@ -52,17 +54,25 @@ class CompiledMailing:
         self._members: list[set[int]] | None = None
         preheader = render.rewrite_segments(mailing.preheader, flags)
         for index, src in enumerate(sources):
-            body = render.compile_body(render.rewrite_segments(src["body"], flags), mailing.body_format,
-                                       preheader=preheader, known_links=self.links)
+            body = render.compile_body(
+                render.rewrite_segments(src["body"], flags),
+                mailing.body_format,
+                preheader=preheader,
+                known_links=self.links,
+            )
             subject_src = render.rewrite_segments(src["subject"], flags)
             subject_tpl = render.compile_subject(subject_src) if "{" in subject_src else None
-            self.variants.append(CompiledVariant(
-                index=index,
-                subject=subject_tpl,
-                subject_header=mime.encode_header(src["subject"]) if subject_tpl is None else "",
-                from_header=mime.address(src["from_name"], mailing.from_email),
-                body=body,
-            ))
+            self.variants.append(
+                CompiledVariant(
+                    index=index,
+                    subject=subject_tpl,
+                    subject_header=mime.encode_header(src["subject"])
+                    if subject_tpl is None
+                    else "",
+                    from_header=mime.address(src["from_name"], mailing.from_email),
+                    body=body,
+                )
+            )
         self.needs_recruits = render.uses(every, "recruit_count")
         self.needs_gift = render.uses(every, "last_gift")
         self.site = settings.SITE_URL
@@ -93,8 +103,10 @@ class CompiledMailing:
         found = {}
         if user is not None:
             found = {s.name: s for s in segments_for(user).filter(name__in=self.segment_names)}
-        return [segment_people(user, found[name]) if name in found else Person.objects.none()
-                for name in self.segment_names]
+        return [
+            segment_people(user, found[name]) if name in found else Person.objects.none()
+            for name in self.segment_names
+        ]
 
     def segment_flags(self, person_ids: list[int]) -> dict[int, dict[str, bool]]:
         """``segment_<n>`` flags per person. Once the ledger is frozen, membership is
@@ -107,13 +119,19 @@ class CompiledMailing:
                 from clarion.mailings.models import Recipient
 
                 ledger = Recipient.objects.filter(mailing_id=self.mailing.pk).values("person_id")
-                self._members = [set(qs.filter(pk__in=ledger).values_list("pk", flat=True))
-                                 for qs in self._segment_people()]
+                self._members = [
+                    set(qs.filter(pk__in=ledger).values_list("pk", flat=True))
+                    for qs in self._segment_people()
+                ]
             members = self._members
         else:
-            members = [set(qs.filter(pk__in=person_ids).values_list("pk", flat=True))
-                       for qs in self._segment_people()]
-        return {pid: {f"segment_{i}": pid in m for i, m in enumerate(members)} for pid in person_ids}
+            members = [
+                set(qs.filter(pk__in=person_ids).values_list("pk", flat=True))
+                for qs in self._segment_people()
+            ]
+        return {
+            pid: {f"segment_{i}": pid in m for i, m in enumerate(members)} for pid in person_ids
+        }
 
     def contexts(self, person_ids: list[int]) -> dict[int, dict]:
         """Merge fields for each person, in a handful of queries for the whole batch."""
@@ -137,14 +155,21 @@ class CompiledMailing:
                 "last_gift": "",
             }
         if self.needs_recruits:
-            for rid, n in (Person.objects.filter(recruiter_id__in=person_ids).values("recruiter_id")
-                           .annotate(n=Count("pk")).values_list("recruiter_id", "n")):
+            for rid, n in (
+                Person.objects.filter(recruiter_id__in=person_ids)
+                .values("recruiter_id")
+                .annotate(n=Count("pk"))
+                .values_list("recruiter_id", "n")
+            ):
                 if rid in out:
                     out[rid]["recruit_count"] = n
         if self.needs_gift and apps.is_installed("clarion.donations"):
             donation = apps.get_model("donations", "Donation")
-            for pid, pence in (donation.objects.filter(person_id__in=person_ids, status="succeeded")
-                               .order_by("person_id", "-created_at").values_list("person_id", "amount_pence")):
+            for pid, pence in (
+                donation.objects.filter(person_id__in=person_ids, status="succeeded")
+                .order_by("person_id", "-created_at")
+                .values_list("person_id", "amount_pence")
+            ):
                 if pid in out and not out[pid]["last_gift"]:
                     out[pid]["last_gift"] = f"£{pence // 100}.{pence % 100:02d}"
         for pid, flags in self.segment_flags(list(out)).items():
@@ -153,7 +178,9 @@ class CompiledMailing:
 
     # --- one message --------------------------------------------------------------
 
-    def message(self, *, recipient_id: int, email: str, variant: int | None, context: dict) -> tuple[str, bytes]:
+    def message(
+        self, *, recipient_id: int, email: str, variant: int | None, context: dict
+    ) -> tuple[str, bytes]:
         """(envelope sender, message bytes) for one ledger row."""
         index = variant or 0
         v = self.variants[index if index < len(self.variants) else 0]
@@ -170,7 +197,7 @@ class CompiledMailing:
         text = render.render(v.body.text, ctx)
         subject = v.subject_header or mime.encode_header(render.render(v.subject, ctx).strip())
         verp = tokens.verp_local(recipient_id)
-        mailto_local = "unsubscribe+" + verp[len(tokens.VERP_PREFIX):]
+        mailto_local = "unsubscribe+" + verp[len(tokens.VERP_PREFIX) :]
         headers = [
             ("From", v.from_header),
             ("To", mime.address(ctx["full_name"], email)),
@@ -182,11 +209,16 @@ class CompiledMailing:
             headers.append(("Reply-To", self.reply_to))
         headers += [
             ("List-Id", self.list_id),
-            ("List-Unsubscribe", f"<{unsubscribe}>, <mailto:{mailto_local}@{self.verp_domain}?subject=unsubscribe>"),
+            (
+                "List-Unsubscribe",
+                f"<{unsubscribe}>, <mailto:{mailto_local}@{self.verp_domain}?subject=unsubscribe>",
+            ),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
             ("Precedence", "bulk"),
         ]
-        data = mime.build(headers=headers, text=text, html=html, boundary=f"=_clarion_{recipient_id}")
+        data = mime.build(
+            headers=headers, text=text, html=html, boundary=f"=_clarion_{recipient_id}"
+        )
         if self.dkim is not None:
             data = self.dkim.sign(data)
         return f"{verp}@{self.verp_domain}", data

@@ -71,12 +71,16 @@ def slot_take(mailing_id: int, number: int, owner: str) -> bool:
 
 def slot_beat(mailing_id: int, number: int, owner: str) -> bool:
     return bool(
-        SendSlot.objects.filter(mailing_id=mailing_id, number=number, owner=owner).update(heartbeat_at=timezone.now())
+        SendSlot.objects.filter(mailing_id=mailing_id, number=number, owner=owner).update(
+            heartbeat_at=timezone.now()
+        )
     )
 
 
 def slot_release(mailing_id: int, number: int, owner: str) -> None:
-    SendSlot.objects.filter(mailing_id=mailing_id, number=number, owner=owner).update(owner="", heartbeat_at=None)
+    SendSlot.objects.filter(mailing_id=mailing_id, number=number, owner=owner).update(
+        owner="", heartbeat_at=None
+    )
 
 
 def recover(mailing_id: int) -> tuple[int, int]:
@@ -84,9 +88,11 @@ def recover(mailing_id: int) -> tuple[int, int]:
 
     Returns (requeued, uncertain). Safe to run at any time and from any process.
     """
-    live = SendSlot.objects.filter(
-        mailing_id=mailing_id, heartbeat_at__gte=timezone.now() - _lease()
-    ).exclude(owner="").values("owner")
+    live = (
+        SendSlot.objects.filter(mailing_id=mailing_id, heartbeat_at__gte=timezone.now() - _lease())
+        .exclude(owner="")
+        .values("owner")
+    )
     with transaction.atomic():
         requeued = (
             Recipient.objects.filter(mailing_id=mailing_id, status=Recipient.Status.CLAIMED)
@@ -102,7 +108,9 @@ def recover(mailing_id: int) -> tuple[int, int]:
             )
         )
     if requeued or uncertain:
-        log.warning("mailing %s: recovered %s claimed rows, %s uncertain", mailing_id, requeued, uncertain)
+        log.warning(
+            "mailing %s: recovered %s claimed rows, %s uncertain", mailing_id, requeued, uncertain
+        )
     return requeued, uncertain
 
 
@@ -145,15 +153,29 @@ def claim(mailing_id: int, owner: str, limit: int) -> list[tuple]:
             f"UPDATE {table} SET status = %s, claim = %s WHERE id IN (SELECT id FROM picked) "
             f"AND status = %s RETURNING id, person_id, email, variant, attempts"
         )
-        params = [mailing_id, Recipient.Status.QUEUED, _dt(timezone.now()), limit,
-                  Recipient.Status.CLAIMED, owner, Recipient.Status.QUEUED]
+        params = [
+            mailing_id,
+            Recipient.Status.QUEUED,
+            _dt(timezone.now()),
+            limit,
+            Recipient.Status.CLAIMED,
+            owner,
+            Recipient.Status.QUEUED,
+        ]
     else:
         sql = (
             f"UPDATE {table} SET status = %s, claim = %s WHERE id IN ({pick}) "  # noqa: S608
             f"AND status = %s RETURNING id, person_id, email, variant, attempts"
         )
-        params = [Recipient.Status.CLAIMED, owner, mailing_id, Recipient.Status.QUEUED, _dt(timezone.now()),
-                  limit, Recipient.Status.QUEUED]
+        params = [
+            Recipient.Status.CLAIMED,
+            owner,
+            mailing_id,
+            Recipient.Status.QUEUED,
+            _dt(timezone.now()),
+            limit,
+            Recipient.Status.QUEUED,
+        ]
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Losing this commit in a database crash only puts the rows back in the
@@ -166,7 +188,9 @@ def claim(mailing_id: int, owner: str, limit: int) -> list[tuple]:
     return rows
 
 
-def _in_flight_sql(mailing: Mailing, owner: str, ids: list[int], person_ids: list[int]) -> tuple[str, list]:
+def _in_flight_sql(
+    mailing: Mailing, owner: str, ids: list[int], person_ids: list[int]
+) -> tuple[str, list]:
     """The UPDATE moving ``ids`` from claimed to in_flight for those that may still be
     mailed at this moment (subscribed, not suppressed, not opted out of the category,
     not mailed within the frequency cap). Without RETURNING."""
@@ -187,8 +211,16 @@ def _in_flight_sql(mailing: Mailing, owner: str, ids: list[int], person_ids: lis
         f"AND person_id NOT IN (SELECT person_id FROM {OptOut._meta.db_table} WHERE category = %s "
         f"AND person_id IN ({person_marks}))"
     )
-    params: list = [Recipient.Status.IN_FLIGHT, mailing.pk, Recipient.Status.CLAIMED, *ids, owner,
-                    EmailStatus.SUBSCRIBED, mailing.category, *person_ids]
+    params: list = [
+        Recipient.Status.IN_FLIGHT,
+        mailing.pk,
+        Recipient.Status.CLAIMED,
+        *ids,
+        owner,
+        EmailStatus.SUBSCRIBED,
+        mailing.category,
+        *person_ids,
+    ]
     if mailing.frequency_cap_hours:
         since = timezone.now() - timedelta(hours=mailing.frequency_cap_hours)
         sql += (
@@ -216,8 +248,9 @@ def mark_in_flight(mailing: Mailing, owner: str, ids: list[int], person_ids: lis
     return allowed
 
 
-def window_advance(mailing: Mailing, slot: int, owner: str, sent: list[int], ids: list[int],
-                   person_ids: list[int]) -> set[int] | None:
+def window_advance(
+    mailing: Mailing, slot: int, owner: str, sent: list[int], ids: list[int], person_ids: list[int]
+) -> set[int] | None:
     """Between two windows: record the last window's 250s (``sent``), renew the
     heartbeat (if the mailing is still sending and the slot still ours) and move the
     next window (``ids``) in flight. Returns the ids that may be sent, or None if the
@@ -231,7 +264,11 @@ def window_advance(mailing: Mailing, slot: int, owner: str, sent: list[int], ids
         if not sender_alive(mailing.pk, slot, owner):
             return None
         return mark_in_flight(mailing, owner, ids, person_ids)
-    table, slots, mailings = Recipient._meta.db_table, SendSlot._meta.db_table, Mailing._meta.db_table
+    table, slots, mailings = (
+        Recipient._meta.db_table,
+        SendSlot._meta.db_table,
+        Mailing._meta.db_table,
+    )
     now = _dt(timezone.now())
     flight_sql, flight_params = _in_flight_sql(mailing, owner, ids, person_ids)
     sent_marks = ", ".join(["%s"] * len(sent)) if sent else "NULL"
@@ -243,8 +280,21 @@ def window_advance(mailing: Mailing, slot: int, owner: str, sent: list[int], ids
         f"flight AS ({flight_sql} AND EXISTS (SELECT 1 FROM beat) RETURNING id) "
         f"SELECT (SELECT count(*) FROM beat), (SELECT count(*) FROM sent), ARRAY(SELECT id FROM flight)"
     )
-    params = [Recipient.Status.SENT, now, *sent, owner, Recipient.Status.IN_FLIGHT, Recipient.Status.UNCERTAIN,
-              now, mailing.pk, slot, owner, mailing.pk, *ACTIVE, *flight_params]
+    params = [
+        Recipient.Status.SENT,
+        now,
+        *sent,
+        owner,
+        Recipient.Status.IN_FLIGHT,
+        Recipient.Status.UNCERTAIN,
+        now,
+        mailing.pk,
+        slot,
+        owner,
+        mailing.pk,
+        *ACTIVE,
+        *flight_params,
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         alive, _sent, flight = cursor.fetchone()
@@ -261,10 +311,19 @@ def _suppress_refused(mailing: Mailing, owner: str, ids: list[int]) -> None:
     """Record why each refused row was not sent (a rare path, so plain queries)."""
     from clarion.people.models import Suppression
 
-    rows = Recipient.objects.filter(pk__in=ids, claim=owner, status=Recipient.Status.CLAIMED).select_related("person")
-    hashes = set(Suppression.objects.filter(email_hash__in=[r.email_hash for r in rows]).values_list("email_hash", flat=True))
-    opted = set(OptOut.objects.filter(person_id__in=[r.person_id for r in rows], category=mailing.category)
-                .values_list("person_id", flat=True))
+    rows = Recipient.objects.filter(
+        pk__in=ids, claim=owner, status=Recipient.Status.CLAIMED
+    ).select_related("person")
+    hashes = set(
+        Suppression.objects.filter(email_hash__in=[r.email_hash for r in rows]).values_list(
+            "email_hash", flat=True
+        )
+    )
+    opted = set(
+        OptOut.objects.filter(
+            person_id__in=[r.person_id for r in rows], category=mailing.category
+        ).values_list("person_id", flat=True)
+    )
     for row in rows:
         if row.person is None:
             reason = "The person was erased."
@@ -313,8 +372,17 @@ def _mark_sent(owner: str, ids: list[int]) -> None:
         f"WHERE id IN ({marks}) AND claim = %s AND status IN (%s, %s)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [Recipient.Status.SENT, _dt(timezone.now()), *ids, owner,
-                             Recipient.Status.IN_FLIGHT, Recipient.Status.UNCERTAIN])
+        cursor.execute(
+            sql,
+            [
+                Recipient.Status.SENT,
+                _dt(timezone.now()),
+                *ids,
+                owner,
+                Recipient.Status.IN_FLIGHT,
+                Recipient.Status.UNCERTAIN,
+            ],
+        )
 
 
 class Sender:
@@ -354,7 +422,9 @@ class Sender:
             if self.pool is not None:
                 self.pool.release()
             if self.helper is not None:
-                self.helper.submit(lambda: connection.close()).result()  # the helper thread's own connection
+                self.helper.submit(
+                    lambda: connection.close()
+                ).result()  # the helper thread's own connection
                 self.helper.shutdown()
             slot_release(self.mailing_id, self.slot, self.owner)
         if again:
@@ -399,17 +469,23 @@ class Sender:
                 return True  # after at least one batch, so every task makes progress
 
     def _next_retry_in(self, mailing_id: int) -> float | None:
-        nxt = (Recipient.objects.filter(mailing_id=mailing_id, status=Recipient.Status.QUEUED)
-               .order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first())
+        nxt = (
+            Recipient.objects.filter(mailing_id=mailing_id, status=Recipient.Status.QUEUED)
+            .order_by("next_attempt_at")
+            .values_list("next_attempt_at", flat=True)
+            .first()
+        )
         if nxt is None:
-            exists = Recipient.objects.filter(mailing_id=mailing_id, status=Recipient.Status.QUEUED).exists()
+            exists = Recipient.objects.filter(
+                mailing_id=mailing_id, status=Recipient.Status.QUEUED
+            ).exists()
             return 0.0 if exists else None
         return max(0.0, (nxt - timezone.now()).total_seconds())
 
     def _release_claimed(self) -> None:
-        Recipient.objects.filter(mailing_id=self.mailing_id, claim=self.owner, status=Recipient.Status.CLAIMED).update(
-            status=Recipient.Status.QUEUED, claim=""
-        )
+        Recipient.objects.filter(
+            mailing_id=self.mailing_id, claim=self.owner, status=Recipient.Status.CLAIMED
+        ).update(status=Recipient.Status.QUEUED, claim="")
 
     def _send_batch(self, mailing: Mailing, compiled: CompiledMailing, rows: list[tuple]) -> bool:
         """Send claimed ``rows`` part by part. Returns False if the sender must stop
@@ -425,7 +501,7 @@ class Sender:
         contexts = compiled.contexts([r[1] for r in rows if r[1] is not None])
         window = max(1, settings.CLARION_MAILINGS_WINDOW)
         size = window // 2 if window >= 2 else 1
-        parts = [rows[i:i + size] for i in range(0, len(rows), size)]
+        parts = [rows[i : i + size] for i in range(0, len(rows), size)]
         fut = self._advance(mailing, parts[0])
         previous = None
         for k, part in enumerate(parts):
@@ -451,7 +527,14 @@ class Sender:
 
     def _advance(self, mailing: Mailing, part: list[tuple]):
         sent, self.unrecorded = self.unrecorded, []
-        args = (mailing, self.slot, self.owner, sent, [r[0] for r in part], [r[1] for r in part if r[1] is not None])
+        args = (
+            mailing,
+            self.slot,
+            self.owner,
+            sent,
+            [r[0] for r in part],
+            [r[1] for r in part if r[1] is not None],
+        )
         if self.helper is not None:
             return self.helper.submit(window_advance, *args)
         done: Future = Future()
@@ -464,7 +547,9 @@ class Sender:
             self.pool.pump(0.001)
         return fut.result()
 
-    def _prepare(self, mailing: Mailing, compiled: CompiledMailing, contexts: dict, part: list[tuple]):
+    def _prepare(
+        self, mailing: Mailing, compiled: CompiledMailing, contexts: dict, part: list[tuple]
+    ):
         """Render a part's messages (before it is in flight: rendering sends nothing)."""
         ready, failed = [], []
         for rid, pid, email, variant, attempts in part:
@@ -473,7 +558,9 @@ class Sender:
                 failed.append((rid, "The person no longer exists."))
                 continue
             try:
-                mail_from, data = compiled.message(recipient_id=rid, email=email, variant=variant, context=context)
+                mail_from, data = compiled.message(
+                    recipient_id=rid, email=email, variant=variant, context=context
+                )
             except Exception as exc:  # a template that cannot render for this person
                 log.exception("mailing %s: rendering recipient %s failed", mailing.pk, rid)
                 failed.append((rid, f"Rendering failed: {exc}"[:300]))
@@ -519,13 +606,21 @@ class Sender:
             for rid, attempts, reason in retry:
                 if attempts >= settings.CLARION_MAILINGS_MAX_ATTEMPTS:
                     Recipient.objects.filter(pk=rid, claim=self.owner).update(
-                        status=Recipient.Status.FAILED, reason=f"Gave up after {attempts} attempts: {reason}"[:300]
+                        status=Recipient.Status.FAILED,
+                        reason=f"Gave up after {attempts} attempts: {reason}"[:300],
                     )
                 else:
                     Recipient.objects.filter(pk=rid, claim=self.owner).update(
-                        status=Recipient.Status.QUEUED, claim="", reason=reason, next_attempt_at=now + _backoff(attempts)
+                        status=Recipient.Status.QUEUED,
+                        claim="",
+                        reason=reason,
+                        next_attempt_at=now + _backoff(attempts),
                     )
             for rid, reason in failed:
-                Recipient.objects.filter(pk=rid, claim=self.owner).update(status=Recipient.Status.FAILED, reason=reason)
+                Recipient.objects.filter(pk=rid, claim=self.owner).update(
+                    status=Recipient.Status.FAILED, reason=reason
+                )
             for rid, reason in uncertain:
-                Recipient.objects.filter(pk=rid, claim=self.owner).update(status=Recipient.Status.UNCERTAIN, reason=reason)
+                Recipient.objects.filter(pk=rid, claim=self.owner).update(
+                    status=Recipient.Status.UNCERTAIN, reason=reason
+                )

@@ -46,8 +46,7 @@ def build(*, headers: list[tuple[str, str]], text: str, html: str, boundary: str
     """The message bytes: ``headers`` (already encoded), then the two parts."""
     head = "".join(f"{name}: {value}\r\n" for name, value in headers)
     head += (
-        "MIME-Version: 1.0\r\n"
-        f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+        f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
     )
     return b"".join(
         (
@@ -67,8 +66,16 @@ class DKIMSigner:
     """Signs with dkimpy; List-Unsubscribe and List-Unsubscribe-Post are covered."""
 
     HEADERS = [
-        b"from", b"to", b"subject", b"date", b"message-id", b"reply-to", b"mime-version",
-        b"content-type", b"list-unsubscribe", b"list-unsubscribe-post",
+        b"from",
+        b"to",
+        b"subject",
+        b"date",
+        b"message-id",
+        b"reply-to",
+        b"mime-version",
+        b"content-type",
+        b"list-unsubscribe",
+        b"list-unsubscribe-post",
     ]
 
     def __init__(self, *, key: bytes, selector: str, domain: str):
@@ -78,7 +85,11 @@ class DKIMSigner:
         import dkim
 
         signature = dkim.sign(
-            message, self.selector, self.domain, self.key, include_headers=self.HEADERS,
+            message,
+            self.selector,
+            self.domain,
+            self.key,
+            include_headers=self.HEADERS,
             canonicalize=(b"relaxed", b"simple"),
         )
         if not signature.endswith(b"\r\n"):

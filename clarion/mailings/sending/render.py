@@ -33,8 +33,18 @@ from django.utils.html import escape
 from django.utils.translation import gettext as _
 
 ALLOWED_TAGS = {
-    "if", "elif", "else", "endif", "firstof", "with", "endwith", "comment", "endcomment",
-    "spaceless", "endspaceless", "now",
+    "if",
+    "elif",
+    "else",
+    "endif",
+    "firstof",
+    "with",
+    "endwith",
+    "comment",
+    "endcomment",
+    "spaceless",
+    "endspaceless",
+    "now",
 }
 REFUSED_FILTERS = {"safe", "safeseq", "pprint", "force_escape"}
 MERGE_FIELDS = {
@@ -71,9 +81,42 @@ _ENGINE = Engine(loaders=[], libraries={}, debug=False, autoescape=True)
 _TEXT_ENGINE = Engine(loaders=[], libraries={}, debug=False, autoescape=False)
 
 HTML_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "caption", "code", "div", "em", "h1", "h2", "h3", "h4",
-    "hr", "i", "img", "li", "ol", "p", "pre", "small", "span", "strong", "sub", "sup", "table",
-    "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul", "center", "font",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "caption",
+    "code",
+    "div",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
+    "center",
+    "font",
 }
 HTML_ATTRIBUTES = {
     "*": {"class", "style", "align", "width", "height", "bgcolor", "title", "dir"},
@@ -118,7 +161,9 @@ def template_problems(source: str) -> list[str]:
     source = rewrite_segments(source, {name: i for i, name in enumerate(segment_names(source))})
     for name in _BLOCK_NAME_RE.findall(source):
         if name not in ALLOWED_TAGS:
-            problems.append(_("The tag {%% %(name)s %%} is not allowed in a mailing.") % {"name": name})
+            problems.append(
+                _("The tag {%% %(name)s %%} is not allowed in a mailing.") % {"name": name}
+            )
     for var, filters in _VAR_RE.findall(source):
         root = var.split(".")[0]
         if root not in MERGE_FIELDS:
@@ -127,12 +172,20 @@ def template_problems(source: str) -> list[str]:
             problems.append(_("Merge fields have no parts: “%(name)s”.") % {"name": var})
         for f in _FILTER_RE.findall(filters or ""):
             if f in REFUSED_FILTERS:
-                problems.append(_("The filter |%(name)s is not allowed in a mailing.") % {"name": f})
+                problems.append(
+                    _("The filter |%(name)s is not allowed in a mailing.") % {"name": f}
+                )
     for expression in _IF_RE.findall(source):
-        for word in re.findall(r"\b[A-Za-z_][\w.]*\b", re.sub(r'"[^"]*"|\'[^\']*\'', "", expression)):
+        for word in re.findall(
+            r"\b[A-Za-z_][\w.]*\b", re.sub(r'"[^"]*"|\'[^\']*\'', "", expression)
+        ):
             if word in {"and", "or", "not", "in", "is", "None", "True", "False", "as", "only"}:
                 continue
-            if word.split(".")[0] not in MERGE_FIELDS and not word.isdigit() and not _SEGMENT_FLAG_RE.match(word):
+            if (
+                word.split(".")[0] not in MERGE_FIELDS
+                and not word.isdigit()
+                and not _SEGMENT_FLAG_RE.match(word)
+            ):
                 problems.append(_("Unknown merge field “%(name)s”.") % {"name": word})
     if "{{" in _TAG_RE.sub("", source) or "{%" in _TAG_RE.sub("", source):
         problems.append(_("A merge field is not closed (missing }} or %})."))
@@ -183,7 +236,21 @@ def inline_css(markup: str) -> str:
 class _TextMaker(HTMLParser):
     """HTML to readable plain text: blocks become lines, links keep their address."""
 
-    BLOCK = {"p", "div", "h1", "h2", "h3", "h4", "li", "tr", "blockquote", "pre", "table", "ul", "ol"}
+    BLOCK = {
+        "p",
+        "div",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "li",
+        "tr",
+        "blockquote",
+        "pre",
+        "table",
+        "ul",
+        "ol",
+    }
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -243,8 +310,14 @@ class CompiledBody:
     links: list[str] = field(default_factory=list)
 
 
-def compile_body(body: str, body_format: str, *, preheader: str = "", link_start: int = 0,
-                 known_links: list[str] | None = None) -> CompiledBody:
+def compile_body(
+    body: str,
+    body_format: str,
+    *,
+    preheader: str = "",
+    link_start: int = 0,
+    known_links: list[str] | None = None,
+) -> CompiledBody:
     """Compile a body (and its preheader) into HTML and text templates.
 
     ``known_links`` lets several variants share one link table: a URL already in it
@@ -261,8 +334,14 @@ def compile_body(body: str, body_format: str, *, preheader: str = "", link_start
     # Block tags are sheltered in comments before any HTML parser sees them (nh3 and
     # the CSS inliner would move bare text out of tables); other comments are dropped.
     markup = re.sub(r"<!--.*?-->", "", markup, flags=re.S)
-    markup = nh3.clean(_shelter_block_tags(markup, saved), tags=HTML_TAGS, attributes=HTML_ATTRIBUTES,
-                       link_rel=None, url_schemes={"http", "https", "mailto"}, strip_comments=False)
+    markup = nh3.clean(
+        _shelter_block_tags(markup, saved),
+        tags=HTML_TAGS,
+        attributes=HTML_ATTRIBUTES,
+        link_rel=None,
+        url_schemes={"http", "https", "mailto"},
+        strip_comments=False,
+    )
     markup = re.sub(r"<!--(?!CLARIONTPL\d+Z-->).*?-->", "", markup, flags=re.S)
     links = known_links if known_links is not None else []
 
@@ -282,13 +361,19 @@ def compile_body(body: str, body_format: str, *, preheader: str = "", link_start
     text_source = _restore(text, saved) + _text_footer()
     try:
         return CompiledBody(
-            html=_ENGINE.from_string(html_source), text=_TEXT_ENGINE.from_string(text_source), links=links
+            html=_ENGINE.from_string(html_source),
+            text=_TEXT_ENGINE.from_string(text_source),
+            links=links,
         )
     except TemplateSyntaxError as exc:
         # Markdown can split a block across table cells it then drops (a row with more
         # cells than the header): say so instead of failing later.
-        raise MergeError([_("The body does not keep its blocks whole once formatted: %(error)s")
-                          % {"error": exc}]) from None
+        raise MergeError(
+            [
+                _("The body does not keep its blocks whole once formatted: %(error)s")
+                % {"error": exc}
+            ]
+        ) from None
 
 
 def compile_subject(subject: str):
@@ -302,7 +387,10 @@ def _layout(body_html: str, preheader_html: str) -> str:
     """The mobile-friendly email shell around the body (built once per compile)."""
     unsubscribe = escape(_("Unsubscribe"))
     preferences = escape(_("Email preferences"))
-    why = escape(_("You are receiving this because you signed up with %(org)s.") % {"org": settings.ORGANISATION_NAME})
+    why = escape(
+        _("You are receiving this because you signed up with %(org)s.")
+        % {"org": settings.ORGANISATION_NAME}
+    )
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -323,9 +411,13 @@ def _layout(body_html: str, preheader_html: str) -> str:
 
 
 def _text_footer() -> str:
-    return "\n--\n" + _("Unsubscribe: %(url)s") % {"url": "{{ unsubscribe_url }}"} + "\n" + _(
-        "Email preferences: %(url)s"
-    ) % {"url": "{{ preferences_url }}"} + "\n"
+    return (
+        "\n--\n"
+        + _("Unsubscribe: %(url)s") % {"url": "{{ unsubscribe_url }}"}
+        + "\n"
+        + _("Email preferences: %(url)s") % {"url": "{{ preferences_url }}"}
+        + "\n"
+    )
 
 
 def _plan(template) -> list:
@@ -347,8 +439,14 @@ def _plan(template) -> list:
         if isinstance(node, VariableNode):
             fe = node.filter_expression
             var = fe.var
-            if (not fe.filters and isinstance(var, Variable) and var.literal is None and not var.translate
-                    and var.lookups and len(var.lookups) == 1):
+            if (
+                not fe.filters
+                and isinstance(var, Variable)
+                and var.literal is None
+                and not var.translate
+                and var.lookups
+                and len(var.lookups) == 1
+            ):
                 plan.append((var.lookups[0], node))
                 continue
         plan.append(node)

@@ -52,7 +52,7 @@ def recipient_id_from_verp(address: str) -> int | None:
     local = (address or "").strip().strip("<>").split("@", 1)[0].lower()
     if not local.startswith(VERP_PREFIX):
         return None
-    raw_id, _, mac = local[len(VERP_PREFIX):].partition("-")
+    raw_id, _, mac = local[len(VERP_PREFIX) :].partition("-")
     if not raw_id.isdigit() or not mac:
         return None
     if not hmac.compare_digest(mac, _mac(VERP_SALT, raw_id, 20)):
@@ -65,7 +65,9 @@ def mailing_link_payload(mailing_id: int, variant: int | None, person_id: int | 
 
 
 def mailing_link_token(mailing_id: int, variant: int | None, person_id: int | None) -> str:
-    return signing.dumps(mailing_link_payload(mailing_id, variant, person_id), salt=MAILING_LINK_SALT)
+    return signing.dumps(
+        mailing_link_payload(mailing_id, variant, person_id), salt=MAILING_LINK_SALT
+    )
 
 
 def parse_payload(value: str) -> tuple[int, int, int] | None:

@@ -25,7 +25,10 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 SENT, RETRY, FAILED, UNCERTAIN = "sent", "retry", "failed", "uncertain"
-SMTP_BACKENDS = ("django.core.mail.backends.smtp.EmailBackend", "clarion.mailings.sending.backend.EmailBackend")
+SMTP_BACKENDS = (
+    "django.core.mail.backends.smtp.EmailBackend",
+    "clarion.mailings.sending.backend.EmailBackend",
+)
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,17 @@ _DOT = re.compile(rb"(?m)^\.")
 class SMTPTransport:
     """One SMTP connection, opened on first use and kept open between messages."""
 
-    def __init__(self, *, host: str, port: int, timeout: float = 30, use_tls: bool = False,
-                 use_ssl: bool = False, user: str = "", password: str = ""):
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        timeout: float = 30,
+        use_tls: bool = False,
+        use_ssl: bool = False,
+        user: str = "",
+        password: str = "",
+    ):
         self.host, self.port, self.timeout = host, port, timeout
         self.use_tls, self.use_ssl, self.user, self.password = use_tls, use_ssl, user, password
         self.conn: smtplib.SMTP | None = None
@@ -150,8 +162,9 @@ class SMTPTransport:
             self._drop()
         return _classify(code, resp)
 
-
-    def _send_pipelined(self, conn: smtplib.SMTP, mail_from: str, rcpt: str, data: bytes) -> Outcome:
+    def _send_pipelined(
+        self, conn: smtplib.SMTP, mail_from: str, rcpt: str, data: bytes
+    ) -> Outcome:
         """RFC 2920: MAIL, RCPT and DATA in one write, then the message: two round
         trips per message instead of four."""
         data_sent = False
@@ -190,8 +203,6 @@ class SMTPTransport:
         if code == 421:
             self._drop()
         return _classify(code, resp)
-
-
 
 
 def _payload(data: bytes) -> bytes:
@@ -254,7 +265,9 @@ class _Pipe:
             settled.append(self.pending)
         for job in settled:
             if job.payload_sent:
-                job.finish(Outcome(UNCERTAIN, f"connection lost after the message data: {reason}"[:300]))
+                job.finish(
+                    Outcome(UNCERTAIN, f"connection lost after the message data: {reason}"[:300])
+                )
             else:
                 job.finish(Outcome(RETRY, f"connection lost: {reason}"[:300]))
         self.expect.clear()
@@ -407,8 +420,19 @@ class Pool:
     is sent synchronously, one transaction after another.
     """
 
-    def __init__(self, *, host: str = "", port: int = 25, timeout: float = 30, use_tls: bool = False,
-                 use_ssl: bool = False, user: str = "", password: str = "", size: int = 1, backend=None):
+    def __init__(
+        self,
+        *,
+        host: str = "",
+        port: int = 25,
+        timeout: float = 30,
+        use_tls: bool = False,
+        use_ssl: bool = False,
+        user: str = "",
+        password: str = "",
+        size: int = 1,
+        backend=None,
+    ):
         self.host, self.port, self.timeout = host, port, timeout
         self.use_tls, self.use_ssl, self.user, self.password = use_tls, use_ssl, user, password
         self.size = max(1, size)
@@ -424,8 +448,16 @@ class Pool:
         """Arguments for another pool to the same server."""
         if self.backend is not None:
             return {"backend": BackendTransport()}
-        return {"host": self.host, "port": self.port, "timeout": self.timeout, "use_tls": self.use_tls,
-                "use_ssl": self.use_ssl, "user": self.user, "password": self.password, "size": self.size}
+        return {
+            "host": self.host,
+            "port": self.port,
+            "timeout": self.timeout,
+            "use_tls": self.use_tls,
+            "use_ssl": self.use_ssl,
+            "user": self.user,
+            "password": self.password,
+            "size": self.size,
+        }
 
     def _connect(self) -> smtplib.SMTP:
         cls = smtplib.SMTP_SSL if self.use_ssl else smtplib.SMTP
@@ -442,8 +474,15 @@ class Pool:
         if self.backend is not None:
             return self.backend
         if self.plain is None:
-            self.plain = SMTPTransport(host=self.host, port=self.port, timeout=self.timeout, use_tls=self.use_tls,
-                                       use_ssl=self.use_ssl, user=self.user, password=self.password)
+            self.plain = SMTPTransport(
+                host=self.host,
+                port=self.port,
+                timeout=self.timeout,
+                use_tls=self.use_tls,
+                use_ssl=self.use_ssl,
+                user=self.user,
+                password=self.password,
+            )
         return self.plain
 
     # -- driving ---------------------------------------------------------------------
@@ -467,7 +506,9 @@ class Pool:
                     self.driving, self.driver = False, None
                     return
 
-    def send_urgent(self, *, mail_from: str, rcpt: str, data: bytes, wait: float | None = None) -> Outcome:
+    def send_urgent(
+        self, *, mail_from: str, rcpt: str, data: bytes, wait: float | None = None
+    ) -> Outcome:
         """Send one message ahead of any bulk mail this process is sending. Safe from
         any thread. Blocks until the outcome is known."""
         job = Job(mail_from=mail_from, rcpt=rcpt, data=data)
@@ -638,10 +679,13 @@ _POOLS_LOCK = threading.Lock()
 def _smtp_settings() -> dict | None:
     if settings.EMAIL_BACKEND in SMTP_BACKENDS and settings.EMAIL_HOST:
         return {
-            "host": settings.EMAIL_HOST, "port": settings.EMAIL_PORT,
+            "host": settings.EMAIL_HOST,
+            "port": settings.EMAIL_PORT,
             "timeout": getattr(settings, "EMAIL_TIMEOUT", None) or 30,
-            "use_tls": getattr(settings, "EMAIL_USE_TLS", False), "use_ssl": getattr(settings, "EMAIL_USE_SSL", False),
-            "user": getattr(settings, "EMAIL_HOST_USER", ""), "password": getattr(settings, "EMAIL_HOST_PASSWORD", ""),
+            "use_tls": getattr(settings, "EMAIL_USE_TLS", False),
+            "use_ssl": getattr(settings, "EMAIL_USE_SSL", False),
+            "user": getattr(settings, "EMAIL_HOST_USER", ""),
+            "password": getattr(settings, "EMAIL_HOST_PASSWORD", ""),
         }
     return None
 

@@ -12,8 +12,12 @@ def subscribed(areas, north_person, south_person):
     """Nora (North) and Sid (South), both subscribed; plus a second North person."""
     from clarion.core.testing import factories
 
-    nell = factories.person(postcode=areas.postcodes["north2"], first_name="Nell", last_name="Northby",
-                            email="nell@example.net")
+    nell = factories.person(
+        postcode=areas.postcodes["north2"],
+        first_name="Nell",
+        last_name="Northby",
+        email="nell@example.net",
+    )
     for p in (north_person, south_person, nell):
         email_status_set(person=p, status=EmailStatus.SUBSCRIBED)
     return {"nora": north_person, "sid": south_person, "nell": nell}
@@ -39,7 +43,13 @@ def from_addresses(areas):
     from clarion.mailings.models import FromAddress
 
     return {
-        "hq": FromAddress.objects.create(area=areas.nation, email="hq@clarion.example.org", name="Clarion HQ"),
-        "north": FromAddress.objects.create(area=areas.north, email="north@clarion.example.org", name="North team"),
-        "south": FromAddress.objects.create(area=areas.south, email="south@clarion.example.org", name="South team"),
+        "hq": FromAddress.objects.create(
+            area=areas.nation, email="hq@clarion.example.org", name="Clarion HQ"
+        ),
+        "north": FromAddress.objects.create(
+            area=areas.north, email="north@clarion.example.org", name="North team"
+        ),
+        "south": FromAddress.objects.create(
+            area=areas.south, email="south@clarion.example.org", name="South team"
+        ),
     }

@@ -14,8 +14,12 @@ BODY = (
 
 def make_mailing(user, segment, **fields) -> Mailing:
     data = {
-        "name": "Library appeal", "subject": "{{ first_name|default:'Friend' }}, save the library",
-        "from_name": "Clarion HQ", "from_email": "hq@clarion.example.org", "body": BODY, "segment": segment,
+        "name": "Library appeal",
+        "subject": "{{ first_name|default:'Friend' }}, save the library",
+        "from_name": "Clarion HQ",
+        "from_email": "hq@clarion.example.org",
+        "body": BODY,
+        "segment": segment,
     }
     data.update(fields)
     return services.mailing_save(mailing=Mailing(**data), actor=user)

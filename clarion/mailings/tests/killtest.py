@@ -19,22 +19,43 @@ class World:
         self.env = {**os.environ, **env}
 
     def shell(self, code: str) -> str:
-        out = subprocess.run([CLARION, "shell", "--no-imports", "-c", code], env=self.env, capture_output=True, text=True, timeout=600)
+        out = subprocess.run(
+            [CLARION, "shell", "--no-imports", "-c", code],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if out.returncode:
             raise RuntimeError(out.stderr[-3000:])
         return out.stdout.strip()
 
     def migrate(self) -> None:
-        out = subprocess.run([CLARION, "migrate", "-v", "0"], env=self.env, capture_output=True, text=True, timeout=900)
+        out = subprocess.run(
+            [CLARION, "migrate", "-v", "0"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         if out.returncode:
             raise RuntimeError(out.stderr[-3000:])
 
     def worker(self) -> subprocess.Popen:
-        return subprocess.Popen([CLARION, "worker"], env=self.env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(
+            [CLARION, "worker"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def status(self, mailing_id: int) -> dict:
-        return json.loads(self.shell(f"from clarion.mailings import bench_support as b; print(b.status({mailing_id}))"))
+        return json.loads(
+            self.shell(
+                f"from clarion.mailings import bench_support as b; print(b.status({mailing_id}))"
+            )
+        )
 
 
 def kill(proc: subprocess.Popen) -> None:
@@ -62,7 +83,9 @@ def postgres_db_env(url: str, suffix: str) -> tuple[dict, callable]:
     admin_url = urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
 
     def run(sql: str) -> None:
-        with psycopg.connect(admin_url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        with psycopg.connect(
+            admin_url.replace("postgres://", "postgresql://", 1), autocommit=True
+        ) as conn:
             conn.execute(sql)
 
     run(f'DROP DATABASE IF EXISTS "{name}"')

@@ -63,7 +63,9 @@ class PipeliningSink:
 
 
 @contextmanager
-def pipelining_sink(settings, *, delay: float = 0.0, backend: str = "django.core.mail.backends.smtp.EmailBackend"):
+def pipelining_sink(
+    settings, *, delay: float = 0.0, backend: str = "django.core.mail.backends.smtp.EmailBackend"
+):
     sink = PipeliningSink(delay=delay)
     port = _free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)

@@ -19,4 +19,5 @@ def extend_world(w) -> None:
     from clarion.mailings.models import FromAddress
 
     w.south_from_address = FromAddress.objects.create(
-        area=w.areas.south, email="south-team@example.org", name=f"{SOUTH_LAST} team")
+        area=w.areas.south, email="south-team@example.org", name=f"{SOUTH_LAST} team"
+    )

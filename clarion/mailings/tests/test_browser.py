@@ -16,8 +16,9 @@ from clarion.core.testing.smtp import body_text
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_staff_composes_and_sends_a_personalised_mailing(page, live_server, admin, subscribed, everyone,
-                                                         smtp_server, mail_settings):
+def test_staff_composes_and_sends_a_personalised_mailing(
+    page, live_server, admin, subscribed, everyone, smtp_server, mail_settings
+):
     login(page, live_server.url, admin.email, PASSWORD)
     page.goto(f"{live_server.url}/staff/mailings/new/")
     page.locator("#id_name").fill("Street stall")
@@ -25,7 +26,9 @@ def test_staff_composes_and_sends_a_personalised_mailing(page, live_server, admi
     page.locator("#id_subject").fill("{{ first_name }}, join us on Saturday")
     page.locator("#id_from_name").fill("Clarion HQ")
     page.locator("#id_from_email").fill("hq@clarion.example.org")
-    page.get_by_role("textbox", name="Body", exact=True).fill('Dear {{ first_name|default:"friend" }},\n\nSee you in {{ area }}.')
+    page.get_by_role("textbox", name="Body", exact=True).fill(
+        'Dear {{ first_name|default:"friend" }},\n\nSee you in {{ area }}.'
+    )
     page.get_by_role("button", name="Save mailing").click()
     page.wait_for_load_state()
     assert "3 people will receive this mailing." in page.content()

@@ -30,12 +30,15 @@ TABLE_BODY = (
 
 @pytest.fixture
 def southerners(areas):
-    return Segment.objects.create(name="Southerners", definition={"op": "all", "conditions": [
-        {"type": "area", "area": "R-S"}]})
+    return Segment.objects.create(
+        name="Southerners",
+        definition={"op": "all", "conditions": [{"type": "area", "area": "R-S"}]},
+    )
 
 
-def test_html_part_is_inlined_and_mobile_friendly_with_a_text_part(admin, subscribed, everyone, smtp_server,
-                                                                   django_capture_on_commit_callbacks):
+def test_html_part_is_inlined_and_mobile_friendly_with_a_text_part(
+    admin, subscribed, everyone, smtp_server, django_capture_on_commit_callbacks
+):
     send_and_work(make_mailing(admin, everyone), admin, django_capture_on_commit_callbacks)
     nora = smtp_server.to("nora@example.net")[0]
     html = body_html(nora)
@@ -53,8 +56,9 @@ def test_html_part_is_inlined_and_mobile_friendly_with_a_text_part(admin, subscr
     assert "Unsubscribe: https://clarion.example.org/m/u/?r=" in text
 
 
-def test_merge_fields_of_the_issue_are_filled(admin, areas, subscribed, everyone, smtp_server,
-                                              django_capture_on_commit_callbacks):
+def test_merge_fields_of_the_issue_are_filled(
+    admin, areas, subscribed, everyone, smtp_server, django_capture_on_commit_callbacks
+):
     from clarion.actions.models import ActionPage
     from clarion.donations.models import Donation
 
@@ -64,19 +68,27 @@ def test_merge_fields_of_the_issue_are_filled(admin, areas, subscribed, everyone
     nell = subscribed["nell"]
     nell.recruiter = nora
     nell.save(update_fields=["recruiter"])
-    page = ActionPage.objects.create(slug="fund", title="Fund", kind=ActionPage.Kind.DONATION,
-                                     status=ActionPage.Status.LIVE)
-    Donation.objects.create(person=nora, page=page, amount_pence=2500, status="succeeded", gateway="test")
-    body = ('Hi {{ first_name|default:"friend" }} in {{ area }}. You recruited {{ recruit_count }}. '
-            "Last time you gave {{ last_gift }}. Share: {{ share_link }}")
-    send_and_work(make_mailing(admin, everyone, body=body), admin, django_capture_on_commit_callbacks)
+    page = ActionPage.objects.create(
+        slug="fund", title="Fund", kind=ActionPage.Kind.DONATION, status=ActionPage.Status.LIVE
+    )
+    Donation.objects.create(
+        person=nora, page=page, amount_pence=2500, status="succeeded", gateway="test"
+    )
+    body = (
+        'Hi {{ first_name|default:"friend" }} in {{ area }}. You recruited {{ recruit_count }}. '
+        "Last time you gave {{ last_gift }}. Share: {{ share_link }}"
+    )
+    send_and_work(
+        make_mailing(admin, everyone, body=body), admin, django_capture_on_commit_callbacks
+    )
     text = body_text(smtp_server.wait_for(3) and smtp_server.to("nora@example.net")[0])
     assert "Hi Nora in City Ward. You recruited 1. Last time you gave £25.00." in text
     assert "Share: https://clarion.example.org/?ref=NORA1" in text
 
 
-def test_first_name_default_covers_a_blank_name(admin, areas, everyone, smtp_server,
-                                                django_capture_on_commit_callbacks):
+def test_first_name_default_covers_a_blank_name(
+    admin, areas, everyone, smtp_server, django_capture_on_commit_callbacks
+):
     from clarion.core.testing import factories
     from clarion.people.services import email_status_set
 
@@ -86,19 +98,26 @@ def test_first_name_default_covers_a_blank_name(admin, areas, everyone, smtp_ser
     assert "Dear friend," in body_text(smtp_server.wait_for(1)[0])
 
 
-def test_segment_blocks_show_each_person_their_own_text(admin, subscribed, everyone, southerners, smtp_server,
-                                                        django_capture_on_commit_callbacks):
-    send_and_work(make_mailing(admin, everyone, body=SEGMENT_BODY), admin, django_capture_on_commit_callbacks)
+def test_segment_blocks_show_each_person_their_own_text(
+    admin, subscribed, everyone, southerners, smtp_server, django_capture_on_commit_callbacks
+):
+    send_and_work(
+        make_mailing(admin, everyone, body=SEGMENT_BODY), admin, django_capture_on_commit_callbacks
+    )
     smtp_server.wait_for(3)
     sid, nora = smtp_server.to("sid@example.net")[0], smtp_server.to("nora@example.net")[0]
     assert "Come to the Easton stall." in body_text(sid) and "Leeds stall" not in body_text(sid)
     assert "Come to the Leeds stall." in body_text(nora) and "Easton stall" not in body_text(nora)
 
 
-def test_segment_block_between_table_rows_stays_in_the_table(admin, subscribed, everyone, southerners,
-                                                             smtp_server, django_capture_on_commit_callbacks):
-    send_and_work(make_mailing(admin, everyone, body=TABLE_BODY, body_format="html"), admin,
-                  django_capture_on_commit_callbacks)
+def test_segment_block_between_table_rows_stays_in_the_table(
+    admin, subscribed, everyone, southerners, smtp_server, django_capture_on_commit_callbacks
+):
+    send_and_work(
+        make_mailing(admin, everyone, body=TABLE_BODY, body_format="html"),
+        admin,
+        django_capture_on_commit_callbacks,
+    )
     smtp_server.wait_for(3)
     sid_html = body_html(smtp_server.to("sid@example.net")[0])
     nora_html = body_html(smtp_server.to("nora@example.net")[0])
@@ -122,18 +141,26 @@ def test_segment_membership_is_computed_once_per_mailing(admin, subscribed, ever
 
 
 def test_unknown_segment_in_a_block_blocks_the_send(admin, subscribed, everyone):
-    mailing = make_mailing(admin, everyone, body='{% if_segment "Nobody here" %}x{% endif_segment %}')
+    mailing = make_mailing(
+        admin, everyone, body='{% if_segment "Nobody here" %}x{% endif_segment %}'
+    )
     problems = selectors.mailing_problems(mailing, admin)
     assert "There is no segment called “Nobody here” (used in an if_segment block)." in problems
 
 
 def test_organiser_cannot_use_a_segment_outside_their_scope_in_a_block(organiser, areas):
-    Segment.objects.create(name="South only", owner_area=areas.south, definition={"op": "all", "conditions": []})
-    assert selectors.segment_block_problems(['{% if_segment "South only" %}x{% endif_segment %}'], organiser) == [
-        "There is no segment called “South only” (used in an if_segment block)."]
+    Segment.objects.create(
+        name="South only", owner_area=areas.south, definition={"op": "all", "conditions": []}
+    )
+    assert selectors.segment_block_problems(
+        ['{% if_segment "South only" %}x{% endif_segment %}'], organiser
+    ) == ["There is no segment called “South only” (used in an if_segment block)."]
 
 
 def test_segment_block_syntax_errors_are_reported():
     assert render.template_problems('{% if_segment "A" %}open') != []
     assert render.template_problems('{% if_segment "A" %}x{% else %}y{% endif_segment %}') == []
-    assert render.segment_names("{% if_segment 'A' %}{% end %}{% if_segment \"B\" %}{% end %}") == ["A", "B"]
+    assert render.segment_names("{% if_segment 'A' %}{% end %}{% if_segment \"B\" %}{% end %}") == [
+        "A",
+        "B",
+    ]

@@ -41,15 +41,21 @@ def _work_until(done, rounds: int = 40) -> None:
 
 def _one_click(url: str) -> int:
     """What a mail provider does for RFC 8058: a POST with no cookies and no login."""
-    request = urllib.request.Request(url, data=b"List-Unsubscribe=One-Click", method="POST",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    request = urllib.request.Request(
+        url,
+        data=b"List-Unsubscribe=One-Click",
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_done_when(page, browser, live_server, admin, areas, subscribed, smtp_server, mail_settings):
+def test_done_when(
+    page, browser, live_server, admin, areas, subscribed, smtp_server, mail_settings
+):
     from clarion.actions.models import ActionPage, Submission
     from clarion.actions.services import page_save
     from clarion.core.testing import factories
@@ -59,21 +65,47 @@ def test_done_when(page, browser, live_server, admin, areas, subscribed, smtp_se
     site = live_server.url
     mail_settings.SITE_URL = site
     mail_settings.CLARION_ACTION_COUNT_SECONDS = 0
-    page_save(page=ActionPage(kind=ActionPage.Kind.PETITION, slug="save-the-library", title="Save the library",
-                              status=ActionPage.Status.LIVE, body="Our library is under threat.", goal=100))
-    page_save(page=ActionPage(kind=ActionPage.Kind.DONATION, slug="fund-the-fight", title="Fund the fight",
-                              status=ActionPage.Status.LIVE, suggested_amounts=[500, 1500]))
+    page_save(
+        page=ActionPage(
+            kind=ActionPage.Kind.PETITION,
+            slug="save-the-library",
+            title="Save the library",
+            status=ActionPage.Status.LIVE,
+            body="Our library is under threat.",
+            goal=100,
+        )
+    )
+    page_save(
+        page=ActionPage(
+            kind=ActionPage.Kind.DONATION,
+            slug="fund-the-fight",
+            title="Fund the fight",
+            status=ActionPage.Status.LIVE,
+            suggested_amounts=[500, 1500],
+        )
+    )
     for i in range(28):
-        p = factories.person(postcode=areas.postcodes["north"], first_name=f"Neighbour{i}",
-                             email=f"n{i}@example.net")
+        p = factories.person(
+            postcode=areas.postcodes["north"], first_name=f"Neighbour{i}", email=f"n{i}@example.net"
+        )
         email_status_set(person=p, status="subscribed")
-    north = Segment.objects.create(name="North supporters", definition={"op": "all", "conditions": [
-        {"type": "area", "area": "R-N"}]})
+    north = Segment.objects.create(
+        name="North supporters",
+        definition={"op": "all", "conditions": [{"type": "area", "area": "R-N"}]},
+    )
     # Last week's newsletter reached everyone in the North: its List-Unsubscribe header
     # is what a waiting recipient will use mid-send.
-    earlier = services.mailing_save(mailing=Mailing(
-        name="Last week", subject="Last week's news", from_name="Clarion HQ", from_email="hq@clarion.example.org",
-        body="News for {{ first_name }}.", segment=north), actor=admin)
+    earlier = services.mailing_save(
+        mailing=Mailing(
+            name="Last week",
+            subject="Last week's news",
+            from_name="Clarion HQ",
+            from_email="hq@clarion.example.org",
+            body="News for {{ first_name }}.",
+            segment=north,
+        ),
+        actor=admin,
+    )
     services.mailing_send(mailing=earlier, actor=admin)
     _work_until(lambda: len(smtp_server.messages) >= 30)
 
@@ -88,7 +120,8 @@ def test_done_when(page, browser, live_server, admin, areas, subscribed, smtp_se
     page.get_by_role("textbox", name="Body", exact=True).fill(
         'Dear {{ first_name|default:"friend" }},\n\n'
         f"[Sign the petition]({site}/act/save-the-library/) and "
-        f"[give what you can]({site}/act/fund-the-fight/) for {{{{ area }}}}.")
+        f"[give what you can]({site}/act/fund-the-fight/) for {{{{ area }}}}."
+    )
     page.locator("#id_ab_variants").fill("2")
     page.locator("#id_ab_test_percent").fill("25")
     page.locator("#id_ab_metric").select_option("clicks")
@@ -103,13 +136,20 @@ def test_done_when(page, browser, live_server, admin, areas, subscribed, smtp_se
     assert "Sending has started." in page.content()
 
     mailing = Mailing.objects.get(name="Library appeal")
-    _work_until(lambda: Recipient.objects.filter(mailing=mailing, status="sent").count() == Recipient.objects.filter(
-        mailing=mailing, variant__isnull=False).count() > 0)
+    _work_until(
+        lambda: (
+            Recipient.objects.filter(mailing=mailing, status="sent").count()
+            == Recipient.objects.filter(mailing=mailing, variant__isnull=False).count()
+            > 0
+        )
+    )
     mailing.refresh_from_db()
     assert mailing.status == Mailing.Status.TESTING
     sample = Recipient.objects.filter(mailing=mailing, status="sent")
     held = list(Recipient.objects.filter(mailing=mailing, status="held").order_by("pk"))
-    assert sample.filter(variant=0).exists() and sample.filter(variant=1).exists() and len(held) >= 2
+    assert (
+        sample.filter(variant=0).exists() and sample.filter(variant=1).exists() and len(held) >= 2
+    )
     subjects = {m["Subject"] for m in smtp_server.messages if m["Subject"] != "Last week's news"}
     assert any(s.endswith(", save our library") for s in subjects)
     assert any(s.startswith("Will you save the library, ") for s in subjects)
@@ -119,7 +159,9 @@ def test_done_when(page, browser, live_server, admin, areas, subscribed, smtp_se
     message = [m for m in smtp_server.to(reader.email) if m["Subject"] != "Last week's news"][0]
     first_name = reader.person.first_name
     assert f"Dear {first_name}," in body_text(message)
-    links = [u.replace("&amp;", "&") for u in re.findall(r'href="([^"]*/m/c/[^"]+)"', body_html(message))]
+    links = [
+        u.replace("&amp;", "&") for u in re.findall(r'href="([^"]*/m/c/[^"]+)"', body_html(message))
+    ]
     assert len(links) == 2 and reader.email not in links[0]
     time.sleep(2.1)  # a person reads before clicking; faster clicks are taken for scanners
     reader_context = browser.new_context(user_agent=HUMAN)
@@ -141,7 +183,9 @@ def test_done_when(page, browser, live_server, admin, areas, subscribed, smtp_se
     supporter.get_by_role("button", name="Pay £15.00").click()
     supporter.wait_for_url("**/act/fund-the-fight/thanks/**")
     reader_context.close()
-    assert Submission.objects.get(page__slug="save-the-library").mailing_token.startswith(f"{mailing.pk}:")
+    assert Submission.objects.get(page__slug="save-the-library").mailing_token.startswith(
+        f"{mailing.pk}:"
+    )
     assert Donation.objects.get(status="succeeded").mailing_token.startswith(f"{mailing.pk}:")
 
     # --- mid-send, a waiting recipient unsubscribes with one click --------------------
@@ -165,7 +209,9 @@ def test_done_when(page, browser, live_server, admin, areas, subscribed, smtp_se
     others = Recipient.objects.filter(pk__in=[r.pk for r in held[1:]]).select_related("person")
     assert set(others.values_list("status", flat=True)) == {"sent"}
     for row in others:
-        got = [m["Subject"] for m in smtp_server.to(row.email) if m["Subject"] != "Last week's news"]
+        got = [
+            m["Subject"] for m in smtp_server.to(row.email) if m["Subject"] != "Last week's news"
+        ]
         assert got == [f"{row.person.first_name}, save our library"]
 
     # --- the report shows the click, the action and the money ----------------------------

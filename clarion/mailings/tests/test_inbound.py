@@ -58,7 +58,9 @@ def arf(original_headers: str) -> bytes:
         "--B2\r\nContent-Type: text/plain\r\n\r\nThis is an email abuse report.\r\n"
         "--B2\r\nContent-Type: message/feedback-report\r\n\r\n"
         "Feedback-Type: abuse\r\nUser-Agent: SomeGenerator/1.0\r\nVersion: 1\r\n\r\n"
-        "--B2\r\nContent-Type: message/rfc822\r\n\r\n" + original_headers + "\r\n\r\nbody\r\n--B2--\r\n"
+        "--B2\r\nContent-Type: message/rfc822\r\n\r\n"
+        + original_headers
+        + "\r\n\r\nbody\r\n--B2--\r\n"
     ).encode()
 
 
@@ -69,7 +71,9 @@ def feed(port: int, rcpt: str, data: bytes) -> None:
 
 @pytest.fixture
 def sent(admin, subscribed, everyone, smtp_server, django_capture_on_commit_callbacks):
-    mailing = send_and_work(make_mailing(admin, everyone), admin, django_capture_on_commit_callbacks)
+    mailing = send_and_work(
+        make_mailing(admin, everyone), admin, django_capture_on_commit_callbacks
+    )
     return {r.email: r for r in Recipient.objects.filter(mailing=mailing)}, smtp_server
 
 
@@ -81,7 +85,9 @@ def test_hard_bounce_over_smtp_suppresses_after_one(sent, inbound, subscribed):
     subscribed["sid"].refresh_from_db()
     assert subscribed["sid"].email_status == "bouncing"
     assert Suppression.objects.filter(email_hash=email_hash("sid@example.net")).exists()
-    assert Activity.objects.filter(person=subscribed["sid"], kind="email", summary__startswith="Hard bounce").exists()
+    assert Activity.objects.filter(
+        person=subscribed["sid"], kind="email", summary__startswith="Hard bounce"
+    ).exists()
     assert Event.objects.filter(recipient=sid, kind="bounce", hard=True).count() == 1
 
 
@@ -103,7 +109,9 @@ def test_forged_bounce_address_suppresses_no_one(sent, inbound, subscribed):
     rows, _ = sent
     sid = rows["sid@example.net"]
     with smtplib.SMTP("127.0.0.1", inbound) as smtp:
-        smtp.sendmail("", [f"bounces+{sid.pk}-00000000000000000000@bounces.example.org"], dsn("sid", "5.1.1"))
+        smtp.sendmail(
+            "", [f"bounces+{sid.pk}-00000000000000000000@bounces.example.org"], dsn("sid", "5.1.1")
+        )
         with pytest.raises(smtplib.SMTPRecipientsRefused):
             smtp.sendmail("", ["someone@elsewhere.example"], dsn("sid", "5.1.1"))
     subscribed["sid"].refresh_from_db()
@@ -115,13 +123,20 @@ def test_forged_bounce_address_suppresses_no_one(sent, inbound, subscribed):
 def test_arf_complaint_unsubscribes_at_once(sent, inbound, subscribed):
     rows, smtp_server = sent
     original = smtp_server.to("nora@example.net")[0]
-    headers = "".join(f"{k}: {v}\r\n" for k, v in original.items() if k.lower() in (
-        "from", "to", "subject", "message-id", "list-unsubscribe")).rstrip("\r\n")
+    headers = "".join(
+        f"{k}: {v}\r\n"
+        for k, v in original.items()
+        if k.lower() in ("from", "to", "subject", "message-id", "list-unsubscribe")
+    ).rstrip("\r\n")
     feed(inbound, "fbl@bounces.example.org", arf(headers))
     subscribed["nora"].refresh_from_db()
     assert subscribed["nora"].email_status == "complained"
-    assert Suppression.objects.filter(email_hash=email_hash("nora@example.net"), reason="complaint").exists()
-    assert Activity.objects.filter(person=subscribed["nora"], summary__contains="Spam complaint").exists()
+    assert Suppression.objects.filter(
+        email_hash=email_hash("nora@example.net"), reason="complaint"
+    ).exists()
+    assert Activity.objects.filter(
+        person=subscribed["nora"], summary__contains="Spam complaint"
+    ).exists()
 
 
 @pytest.mark.django_db(transaction=True)

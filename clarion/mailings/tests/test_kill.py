@@ -41,11 +41,17 @@ def sink():
 def test_killed_worker_neither_duplicates_nor_loses_mail(sink, tmp_path):
     port, received = sink
     env = {
-        "CLARION_SECRET_KEY": "kill-test", "CLARION_SECURE": "0", "CLARION_VAR_DIR": str(tmp_path),
-        "CLARION_EMAIL_HOST": "127.0.0.1", "CLARION_EMAIL_PORT": str(port),
-        "CLARION_MAILINGS_LEASE_SECONDS": "2", "CLARION_MAILINGS_SENDERS": "1",
-        "CLARION_MAILINGS_BATCH": "20", "CLARION_MAILINGS_WINDOW": str(WINDOW),
-        "CLARION_TASK_BACKEND": "database", "CLARION_LOG_LEVEL": "WARNING",
+        "CLARION_SECRET_KEY": "kill-test",
+        "CLARION_SECURE": "0",
+        "CLARION_VAR_DIR": str(tmp_path),
+        "CLARION_EMAIL_HOST": "127.0.0.1",
+        "CLARION_EMAIL_PORT": str(port),
+        "CLARION_MAILINGS_LEASE_SECONDS": "2",
+        "CLARION_MAILINGS_SENDERS": "1",
+        "CLARION_MAILINGS_BATCH": "20",
+        "CLARION_MAILINGS_WINDOW": str(WINDOW),
+        "CLARION_TASK_BACKEND": "database",
+        "CLARION_LOG_LEVEL": "WARNING",
     }
     drop = None
     if django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -57,8 +63,11 @@ def test_killed_worker_neither_duplicates_nor_loses_mail(sink, tmp_path):
     world = World(env=env)
     try:
         world.migrate()
-        mailing_id = int(world.shell(
-            f"from clarion.mailings import bench_support as b; b.seed({N}); print(b.make(rate=60))"))
+        mailing_id = int(
+            world.shell(
+                f"from clarion.mailings import bench_support as b; b.seed({N}); print(b.make(rate=60))"
+            )
+        )
         world.shell(f"from clarion.mailings import bench_support as b; b.send({mailing_id})")
         proc = world.worker()
         deadline = time.monotonic() + 120
@@ -75,8 +84,11 @@ def test_killed_worker_neither_duplicates_nor_loses_mail(sink, tmp_path):
             kill(proc)
         import json
 
-        ledger = json.loads(world.shell(
-            f"from clarion.mailings import bench_support as b; print(b.emails_by_status({mailing_id}))"))
+        ledger = json.loads(
+            world.shell(
+                f"from clarion.mailings import bench_support as b; print(b.emails_by_status({mailing_id}))"
+            )
+        )
     finally:
         if drop:
             drop()

@@ -30,13 +30,16 @@ def _frozen(admin, everyone, capture, **fields) -> Mailing:
 
 
 def test_pipelined_send_records_every_outcome_and_sends_nobody_twice(
-        admin, everyone, settings, django_capture_on_commit_callbacks):
+    admin, everyone, settings, django_capture_on_commit_callbacks
+):
     bench_support.seed(40)
     with pipelining_sink(settings) as sink:
         sink.refuse["p3@bench.example"] = "550 5.1.1 No such user here"
         sink.refuse["p7@bench.example"] = "451 4.7.1 Greylisted, try again"
         sink.drop_after_data.add("p11@bench.example")
-        mailing = send_and_work(make_mailing(admin, everyone), admin, django_capture_on_commit_callbacks)
+        mailing = send_and_work(
+            make_mailing(admin, everyone), admin, django_capture_on_commit_callbacks
+        )
         received = sink.rcpts()
 
     rows = {r.email: r for r in Recipient.objects.filter(mailing=mailing)}
@@ -59,21 +62,29 @@ def test_pipelined_send_records_every_outcome_and_sends_nobody_twice(
     assert mailing.status == Mailing.Status.SENDING  # retries are still due
 
 
-def test_a_receipt_goes_ahead_of_a_running_blast(admin, everyone, settings, django_capture_on_commit_callbacks):
+def test_a_receipt_goes_ahead_of_a_running_blast(
+    admin, everyone, settings, django_capture_on_commit_callbacks
+):
     from django.core.mail import send_mail
 
     n = 60
     bench_support.seed(n)
     settings.CLARION_MAILINGS_CONNECTIONS = 1
-    with pipelining_sink(settings, delay=0.03, backend="clarion.mailings.sending.backend.EmailBackend") as sink:
+    with pipelining_sink(
+        settings, delay=0.03, backend="clarion.mailings.sending.backend.EmailBackend"
+    ) as sink:
         mailing = _frozen(admin, everyone, django_capture_on_commit_callbacks)
         timing = {}
 
         def donor():
             sink.wait_for(5)  # the blast is under way
             timing["asked"] = time.monotonic()
-            timing["result"] = send_mail("Your receipt", "Thank you for your gift of £10.00.",
-                                         "Clarion <receipts@clarion.example.org>", ["donor@example.net"])
+            timing["result"] = send_mail(
+                "Your receipt",
+                "Thank you for your gift of £10.00.",
+                "Clarion <receipts@clarion.example.org>",
+                ["donor@example.net"],
+            )
             timing["returned"] = time.monotonic()
 
         thread = threading.Thread(target=donor)
@@ -102,13 +113,16 @@ def test_a_receipt_goes_ahead_of_a_running_blast(admin, everyone, settings, djan
     assert peers["donor@example.net"] == peers["p0@bench.example"]
     receipt = next(m for _, r, m in arrivals if r == "donor@example.net")
     assert receipt["Subject"] == "Your receipt"
-    assert sorted(order) == sorted(["donor@example.net"] + [f"p{i}@bench.example" for i in range(n)])
+    assert sorted(order) == sorted(
+        ["donor@example.net"] + [f"p{i}@bench.example" for i in range(n)]
+    )
     mailing.refresh_from_db()
     assert mailing.status == Mailing.Status.SENT
 
 
 def test_a_long_send_hands_its_slot_to_a_fresh_task_and_still_sends_once(
-        admin, everyone, settings, django_capture_on_commit_callbacks):
+    admin, everyone, settings, django_capture_on_commit_callbacks
+):
     from django_tasks_db.models import DBTaskResult
 
     bench_support.seed(12)
@@ -121,7 +135,8 @@ def test_a_long_send_hands_its_slot_to_a_fresh_task_and_still_sends_once(
         assert sorted(sink.rcpts()) == sorted(f"p{i}@bench.example" for i in range(5))
         queued = DBTaskResult.objects.ready()
         assert [(t.task_path.rsplit(".", 1)[-1], t.args_kwargs["args"]) for t in queued] == [
-            ("mailing_deliver", [mailing.pk, 0])]
+            ("mailing_deliver", [mailing.pk, 0])
+        ]
         run_tasks(django_capture_on_commit_callbacks, rounds=10)
         received = sink.wait_for(12)
     assert sorted(received) == sorted(f"p{i}@bench.example" for i in range(12))
@@ -136,12 +151,19 @@ def test_transactional_mail_through_the_pool_arrives_and_refusals_raise(settings
 
     with pipelining_sink(settings, backend="clarion.mailings.sending.backend.EmailBackend") as sink:
         sink.refuse["gone@example.net"] = "550 5.1.1 No such user here"
-        message = EmailMultiAlternatives("RSVP confirmed", "See you there.", "Clarion <events@clarion.example.org>",
-                                         ["nora@example.net"], bcc=["archive@example.org"])
+        message = EmailMultiAlternatives(
+            "RSVP confirmed",
+            "See you there.",
+            "Clarion <events@clarion.example.org>",
+            ["nora@example.net"],
+            bcc=["archive@example.org"],
+        )
         message.attach_alternative("<p>See you there.</p>", "text/html")
         assert message.send() == 1
         with pytest.raises(smtplib.SMTPException, match="550 5.1.1"):
-            EmailMultiAlternatives("Receipt", "Thanks", "receipts@clarion.example.org", ["gone@example.net"]).send()
+            EmailMultiAlternatives(
+                "Receipt", "Thanks", "receipts@clarion.example.org", ["gone@example.net"]
+            ).send()
         received = sink.wait_for(2)
     assert sorted(received) == ["archive@example.org", "nora@example.net"]
     nora = next(m for _, r, m in sink.arrivals if r == "nora@example.net")

@@ -44,10 +44,17 @@ def fresh_redis():
 def test_two_rq_workers_send_a_mailing_with_no_double_claim(sink, fresh_redis, tmp_path):
     port, handler = sink
     env = {
-        "CLARION_SECRET_KEY": "rq-test", "CLARION_SECURE": "0", "CLARION_VAR_DIR": str(tmp_path),
-        "CLARION_EMAIL_HOST": "127.0.0.1", "CLARION_EMAIL_PORT": str(port),
-        "CLARION_MAILINGS_SENDERS": "2", "CLARION_MAILINGS_BATCH": "20", "CLARION_MAILINGS_WINDOW": "5",
-        "CLARION_TASK_BACKEND": "rq", "REDIS_URL": REDIS_URL, "CLARION_LOG_LEVEL": "WARNING",
+        "CLARION_SECRET_KEY": "rq-test",
+        "CLARION_SECURE": "0",
+        "CLARION_VAR_DIR": str(tmp_path),
+        "CLARION_EMAIL_HOST": "127.0.0.1",
+        "CLARION_EMAIL_PORT": str(port),
+        "CLARION_MAILINGS_SENDERS": "2",
+        "CLARION_MAILINGS_BATCH": "20",
+        "CLARION_MAILINGS_WINDOW": "5",
+        "CLARION_TASK_BACKEND": "rq",
+        "REDIS_URL": REDIS_URL,
+        "CLARION_LOG_LEVEL": "WARNING",
     }
     drop = None
     if django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -60,15 +67,21 @@ def test_two_rq_workers_send_a_mailing_with_no_double_claim(sink, fresh_redis, t
     workers = []
     try:
         world.migrate()
-        mailing_id = int(world.shell(
-            f"from clarion.mailings import bench_support as b; b.seed({N}); print(b.make())"))
+        mailing_id = int(
+            world.shell(
+                f"from clarion.mailings import bench_support as b; b.seed({N}); print(b.make())"
+            )
+        )
         workers = [world.worker(), world.worker()]
         world.shell(f"from clarion.mailings import bench_support as b; b.send({mailing_id})")
         # The send went through Redis, not the database queue.
         assert fresh_redis.keys("rq:*")
         final = wait_final(world, mailing_id, timeout=240)
-        ledger = json.loads(world.shell(
-            f"from clarion.mailings import bench_support as b; print(b.emails_by_status({mailing_id}))"))
+        ledger = json.loads(
+            world.shell(
+                f"from clarion.mailings import bench_support as b; print(b.emails_by_status({mailing_id}))"
+            )
+        )
         deliveries = _deliver_jobs(fresh_redis)
     finally:
         for proc in workers:
@@ -97,7 +110,9 @@ def _deliver_jobs(client) -> list[tuple[str, int]]:
     out = []
     for job_id in Queue("default", connection=client).finished_job_registry.get_job_ids():
         job = Job.fetch(job_id, connection=client)
-        if "mailing_deliver" not in (job.func_name or "") and "mailing_deliver" not in str(job.args):
+        if "mailing_deliver" not in (job.func_name or "") and "mailing_deliver" not in str(
+            job.args
+        ):
             continue
         result = str(job.return_value() or "")
         if result.startswith("sent "):

@@ -17,14 +17,20 @@ from .helpers import make_mailing, run_tasks, send_and_work
 pytestmark = [pytest.mark.usefixtures("mail_settings"), pytest.mark.django_db(transaction=True)]
 
 
-def test_each_subscriber_gets_one_personalised_copy(admin, subscribed, everyone, smtp_server,
-                                                    django_capture_on_commit_callbacks):
-    mailing = send_and_work(make_mailing(admin, everyone), admin, django_capture_on_commit_callbacks)
+def test_each_subscriber_gets_one_personalised_copy(
+    admin, subscribed, everyone, smtp_server, django_capture_on_commit_callbacks
+):
+    mailing = send_and_work(
+        make_mailing(admin, everyone), admin, django_capture_on_commit_callbacks
+    )
 
     assert mailing.status == Mailing.Status.SENT
     messages = smtp_server.wait_for(3)
     assert sorted(a for m in messages for a in m.envelope_to) == [
-        "nell@example.net", "nora@example.net", "sid@example.net"]
+        "nell@example.net",
+        "nora@example.net",
+        "sid@example.net",
+    ]
     nora = smtp_server.to("nora@example.net")[0]
     assert nora["Subject"] == "Nora, save the library"
     assert nora["To"] == "Nora North <nora@example.net>"
@@ -33,33 +39,43 @@ def test_each_subscriber_gets_one_personalised_copy(admin, subscribed, everyone,
     assert "We need you in City Ward" in body_html(nora)
     assert nora["Message-ID"] and nora["Date"] and nora["MIME-Version"] == "1.0"
     assert nora.get_content_type() == "multipart/alternative"
-    assert set(Recipient.objects.filter(mailing=mailing).values_list("status", flat=True)) == {"sent"}
+    assert set(Recipient.objects.filter(mailing=mailing).values_list("status", flat=True)) == {
+        "sent"
+    }
     assert mailing.recipient_count == 3
 
 
-def test_merge_fields_are_escaped_in_html(admin, areas, everyone, smtp_server, django_capture_on_commit_callbacks):
+def test_merge_fields_are_escaped_in_html(
+    admin, areas, everyone, smtp_server, django_capture_on_commit_callbacks
+):
     from clarion.core.testing import factories
 
-    p = factories.person(postcode=areas.postcodes["north"], first_name="<script>x</script>", email="x@example.net")
+    p = factories.person(
+        postcode=areas.postcodes["north"], first_name="<script>x</script>", email="x@example.net"
+    )
     email_status_set(person=p, status=EmailStatus.SUBSCRIBED)
     send_and_work(make_mailing(admin, everyone), admin, django_capture_on_commit_callbacks)
     html = body_html(smtp_server.wait_for(1)[0])
     assert "<script>x" not in html and "&lt;script&gt;x" in html
 
 
-def test_organiser_mails_only_their_area(organiser, areas, subscribed, smtp_server, from_addresses,
-                                         django_capture_on_commit_callbacks):
+def test_organiser_mails_only_their_area(
+    organiser, areas, subscribed, smtp_server, from_addresses, django_capture_on_commit_callbacks
+):
     from clarion.people.models import Segment
 
     # A segment made in the North that would match everyone, South included.
-    segment = Segment.objects.create(name="All", definition={"op": "all", "conditions": []}, owner_area=areas.north)
+    segment = Segment.objects.create(
+        name="All", definition={"op": "all", "conditions": []}, owner_area=areas.north
+    )
     send_and_work(make_mailing(organiser, segment), organiser, django_capture_on_commit_callbacks)
     received = sorted(a for m in smtp_server.wait_for(2) for a in m.envelope_to)
     assert received == ["nell@example.net", "nora@example.net"]
 
 
-def test_unsubscribed_and_suppressed_people_are_not_mailed(admin, subscribed, everyone, smtp_server,
-                                                           django_capture_on_commit_callbacks):
+def test_unsubscribed_and_suppressed_people_are_not_mailed(
+    admin, subscribed, everyone, smtp_server, django_capture_on_commit_callbacks
+):
     mailing = make_mailing(admin, everyone)
     with django_capture_on_commit_callbacks(execute=True):
         from clarion.mailings import services
@@ -120,13 +136,18 @@ def flaky_smtp(settings):
     controller.stop()
 
 
-def test_5xx_fails_with_the_servers_reason_and_4xx_is_retried(admin, subscribed, everyone, flaky_smtp,
-                                                              django_capture_on_commit_callbacks):
-    mailing = send_and_work(make_mailing(admin, everyone), admin, django_capture_on_commit_callbacks)
+def test_5xx_fails_with_the_servers_reason_and_4xx_is_retried(
+    admin, subscribed, everyone, flaky_smtp, django_capture_on_commit_callbacks
+):
+    mailing = send_and_work(
+        make_mailing(admin, everyone), admin, django_capture_on_commit_callbacks
+    )
     sid = Recipient.objects.get(mailing=mailing, person=subscribed["sid"])
     nell = Recipient.objects.get(mailing=mailing, person=subscribed["nell"])
     assert sid.status == "failed" and "550 5.1.1 No such user here" in sid.reason
-    assert nell.status == "queued" and "451" in nell.reason and nell.next_attempt_at > timezone.now()
+    assert (
+        nell.status == "queued" and "451" in nell.reason and nell.next_attempt_at > timezone.now()
+    )
     assert mailing.status == Mailing.Status.SENDING  # not finished while a retry is due
 
     # The retry falls due; the watcher starts a sender, which delivers it.
@@ -147,7 +168,8 @@ def test_5xx_fails_with_the_servers_reason_and_4xx_is_retried(admin, subscribed,
 
 
 def test_rows_left_in_flight_by_a_dead_sender_become_uncertain_and_are_not_resent(
-        admin, subscribed, everyone, smtp_server, settings, django_capture_on_commit_callbacks):
+    admin, subscribed, everyone, smtp_server, settings, django_capture_on_commit_callbacks
+):
     from clarion.mailings.services import mailing_send, mailing_start_now
 
     mailing = make_mailing(admin, everyone)
@@ -160,24 +182,31 @@ def test_rows_left_in_flight_by_a_dead_sender_become_uncertain_and_are_not_resen
     assert deliver.slot_take(mailing.pk, 0, "deadbeef")
     rows = deliver.claim(mailing.pk, "deadbeef", 10)
     nora_row = next(r for r in rows if r[2] == "nora@example.net")
-    allowed = deliver.mark_in_flight(Mailing.objects.get(pk=mailing.pk), "deadbeef", [nora_row[0]], [nora_row[1]])
+    allowed = deliver.mark_in_flight(
+        Mailing.objects.get(pk=mailing.pk), "deadbeef", [nora_row[0]], [nora_row[1]]
+    )
     assert allowed == {nora_row[0]}
     from clarion.mailings.models import SendSlot
 
-    SendSlot.objects.filter(mailing=mailing, number=0).update(heartbeat_at=timezone.now() - timezone.timedelta(hours=1))
+    SendSlot.objects.filter(mailing=mailing, number=0).update(
+        heartbeat_at=timezone.now() - timezone.timedelta(hours=1)
+    )
 
     assert deliver.recover(mailing.pk) == (2, 1)
     run_tasks(django_capture_on_commit_callbacks)
     nora = Recipient.objects.get(pk=nora_row[0])
     assert nora.status == "uncertain" and "may have been delivered" in nora.reason
     assert sorted(a for m in smtp_server.wait_for(2) for a in m.envelope_to) == [
-        "nell@example.net", "sid@example.net"]
+        "nell@example.net",
+        "sid@example.net",
+    ]
     mailing.refresh_from_db()
     assert mailing.status == Mailing.Status.SENT
 
 
-def test_pause_stops_and_resume_finishes(admin, subscribed, everyone, smtp_server,
-                                         django_capture_on_commit_callbacks):
+def test_pause_stops_and_resume_finishes(
+    admin, subscribed, everyone, smtp_server, django_capture_on_commit_callbacks
+):
     from clarion.mailings import services
 
     mailing = make_mailing(admin, everyone)
@@ -195,8 +224,9 @@ def test_pause_stops_and_resume_finishes(admin, subscribed, everyone, smtp_serve
     assert mailing.status == Mailing.Status.SENT
 
 
-def test_cancel_before_delivery_sends_nothing(admin, subscribed, everyone, smtp_server,
-                                             django_capture_on_commit_callbacks):
+def test_cancel_before_delivery_sends_nothing(
+    admin, subscribed, everyone, smtp_server, django_capture_on_commit_callbacks
+):
     from clarion.mailings import services
 
     mailing = make_mailing(admin, everyone)
@@ -206,7 +236,9 @@ def test_cancel_before_delivery_sends_nothing(admin, subscribed, everyone, smtp_
     assert services.mailing_cancel(mailing=mailing, actor=admin) == 3
     run_tasks(django_capture_on_commit_callbacks)
     assert smtp_server.wait_for(1, timeout=0.5) == []
-    assert set(Recipient.objects.filter(mailing=mailing).values_list("status", flat=True)) == {"cancelled"}
+    assert set(Recipient.objects.filter(mailing=mailing).values_list("status", flat=True)) == {
+        "cancelled"
+    }
 
 
 def test_throttle_limits_messages_per_second(admin, subscribed, everyone):
@@ -214,8 +246,9 @@ def test_throttle_limits_messages_per_second(admin, subscribed, everyone):
     assert granted[0] == 2 and sum(granted) <= 4
 
 
-def test_scheduled_mailing_waits_for_its_time(admin, subscribed, everyone, smtp_server,
-                                              django_capture_on_commit_callbacks):
+def test_scheduled_mailing_waits_for_its_time(
+    admin, subscribed, everyone, smtp_server, django_capture_on_commit_callbacks
+):
     from clarion.mailings import services
 
     mailing = make_mailing(admin, everyone)

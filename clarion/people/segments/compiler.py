@@ -58,7 +58,9 @@ def empty_definition() -> dict[str, Any]:
 
 
 def _label(position: str) -> str:
-    return _("the top group") if not position else _("condition %(position)s") % {"position": position}
+    return (
+        _("the top group") if not position else _("condition %(position)s") % {"position": position}
+    )
 
 
 def _flat_params(params: dict[str, Any]) -> bool:
@@ -78,24 +80,38 @@ class _Cleaner:
 
     def group(self, node: Any, position: str, depth: int) -> CleanGroup | None:
         if not isinstance(node, dict) or "op" not in node:
-            self.errors.append(_("%(what)s must be a group with “op” and “conditions”.")
-                               % {"what": _label(position).capitalize()})
+            self.errors.append(
+                _("%(what)s must be a group with “op” and “conditions”.")
+                % {"what": _label(position).capitalize()}
+            )
             return None
         extra = set(node) - {"op", "conditions"}
         if extra:
-            self.errors.append(_("%(what)s has unknown keys: %(keys)s.")
-                               % {"what": _label(position).capitalize(),
-                                  "keys": ", ".join(sorted(str(k)[:40] for k in extra))})
+            self.errors.append(
+                _("%(what)s has unknown keys: %(keys)s.")
+                % {
+                    "what": _label(position).capitalize(),
+                    "keys": ", ".join(sorted(str(k)[:40] for k in extra)),
+                }
+            )
             return None
         op, children = node.get("op"), node.get("conditions", [])
         if op not in GROUP_OPS:
-            self.errors.append(_("%(what)s: “op” must be all, any or not.") % {"what": _label(position).capitalize()})
+            self.errors.append(
+                _("%(what)s: “op” must be all, any or not.")
+                % {"what": _label(position).capitalize()}
+            )
             return None
         if not isinstance(children, list):
-            self.errors.append(_("%(what)s: “conditions” must be a list.") % {"what": _label(position).capitalize()})
+            self.errors.append(
+                _("%(what)s: “conditions” must be a list.")
+                % {"what": _label(position).capitalize()}
+            )
             return None
         if depth > MAX_DEPTH:
-            self.errors.append(_("Groups can be nested at most %(n)s levels deep.") % {"n": MAX_DEPTH})
+            self.errors.append(
+                _("Groups can be nested at most %(n)s levels deep.") % {"n": MAX_DEPTH}
+            )
             return None
         group = CleanGroup(op=op)
         for index, child in enumerate(children, start=1):
@@ -107,7 +123,9 @@ class _Cleaner:
             if cleaned is not None:
                 group.children.append(cleaned)
             if self.count > MAX_CONDITIONS:
-                self.errors.append(_("A segment can have at most %(n)s conditions.") % {"n": MAX_CONDITIONS})
+                self.errors.append(
+                    _("A segment can have at most %(n)s conditions.") % {"n": MAX_CONDITIONS}
+                )
                 return None
         return group
 
@@ -119,19 +137,25 @@ class _Cleaner:
             return None
         ctype = condition_type(node["type"])
         if ctype is None:
-            self.errors.append(_("%(what)s: there is no condition type “%(type)s”.")
-                               % {"what": what, "type": str(node["type"])[:60]})
+            self.errors.append(
+                _("%(what)s: there is no condition type “%(type)s”.")
+                % {"what": what, "type": str(node["type"])[:60]}
+            )
             return None
         what = f"{what} ({ctype.label})"
         params = {k: v for k, v in node.items() if k != "type"}
         form = ctype.form()
         unknown = set(params) - set(form.fields)
         if unknown:
-            self.errors.append(_("%(what)s has unknown settings: %(keys)s.")
-                               % {"what": what, "keys": ", ".join(sorted(str(k)[:40] for k in unknown))})
+            self.errors.append(
+                _("%(what)s has unknown settings: %(keys)s.")
+                % {"what": what, "keys": ", ".join(sorted(str(k)[:40] for k in unknown))}
+            )
             return None
         if not _flat_params(params):
-            self.errors.append(_("%(what)s: settings must be plain values or lists of them.") % {"what": what})
+            self.errors.append(
+                _("%(what)s: settings must be plain values or lists of them.") % {"what": what}
+            )
             return None
         form = ctype.form(params)
         if not form.is_valid():
@@ -213,8 +237,10 @@ def _combine_any(parts: list[Q]) -> Q:
     rest: list[Q] = []
     for part in parts:
         test = part.children[0] if len(part.children) == 1 and not part.negated else None
-        if isinstance(test, PersonFacts) and len(test.terms) == 1 and (
-            test.terms[0][0] == "&&" or len(test.terms[0][1]) == 1
+        if (
+            isinstance(test, PersonFacts)
+            and len(test.terms) == 1
+            and (test.terms[0][0] == "&&" or len(test.terms[0][1]) == 1)
         ):
             ids.extend(test.terms[0][1])
         else:

@@ -80,7 +80,10 @@ def custom_markers(values: list[tuple[str, Any]], *, using: str) -> list[int] | 
     by the database's ``people_custom_marker`` (its only definition), or None when
     some value gets no marker (numbers, long texts)."""
     for _key_name, value in values:
-        if not (isinstance(value, bool) or (isinstance(value, str) and len(value) <= CUSTOM_MARKER_MAX_LENGTH)):
+        if not (
+            isinstance(value, bool)
+            or (isinstance(value, str) and len(value) <= CUSTOM_MARKER_MAX_LENGTH)
+        ):
             return None
     sql = "SELECT " + ", ".join(["people_custom_marker(%s, %s::jsonb)"] * len(values))
     params = [item for key, value in values for item in (key, json.dumps(value))]
@@ -161,8 +164,10 @@ def range_markers(key: str, operator: str, value: Any, *, using: str) -> list[in
     if labels is None:
         return None
     with connections[using].cursor() as cursor:
-        cursor.execute("SELECT array_agg(people_range_marker(%s, label)) FROM unnest(%s::text[]) AS label",
-                       [key, labels])
+        cursor.execute(
+            "SELECT array_agg(people_range_marker(%s, label)) FROM unnest(%s::text[]) AS label",
+            [key, labels],
+        )
         return list(cursor.fetchone()[0])
 
 
@@ -246,7 +251,9 @@ class HasTag(ConditionType):
     def compile(self, params, *, using):
         ids = sorted(tag.pk for tag in params["tags"])
         if _is_postgres(using) and ids[-1] < AREA_BASE:
-            return Q(PersonFacts.contains(ids) if params["match"] == "all" else PersonFacts.overlaps(ids))
+            return Q(
+                PersonFacts.contains(ids) if params["match"] == "all" else PersonFacts.overlaps(ids)
+            )
         if params["match"] == "all":
             q = Q()
             for pk in ids:
@@ -289,8 +296,12 @@ class OnList(ConditionType):
 
 
 class AreaForm(forms.Form):
-    area = IdField(queryset=Area.objects.all(), alt_field="code", label=_("Area"),
-                   help_text=_("Includes every area inside it."))
+    area = IdField(
+        queryset=Area.objects.all(),
+        alt_field="code",
+        label=_("Area"),
+        help_text=_("Includes every area inside it."),
+    )
 
 
 @register
@@ -301,7 +312,11 @@ class InArea(ConditionType):
 
     def compile(self, params, *, using):
         # The subtree's ids are read now (a few rows), so the query holds a constant list.
-        ids = list(Area.objects.using(using).filter(path__startswith=params["area"].path).values_list("pk", flat=True))
+        ids = list(
+            Area.objects.using(using)
+            .filter(path__startswith=params["area"].path)
+            .values_list("pk", flat=True)
+        )
         if _is_postgres(using):
             # ``facts`` carries a marker for each person's own area.
             return Q(PersonFacts.overlaps([AREA_BASE + pk for pk in ids]))
@@ -317,7 +332,9 @@ EARTH_RADIUS_KM = 6371.0088
 
 
 class NearForm(forms.Form):
-    distance = forms.DecimalField(label=_("Within"), min_value=0, max_value=1000, max_digits=7, decimal_places=2)
+    distance = forms.DecimalField(
+        label=_("Within"), min_value=0, max_value=1000, max_digits=7, decimal_places=2
+    )
     unit = forms.ChoiceField(choices=UNITS, initial="km", label=_("Unit"))
     postcode = forms.CharField(label=_("of postcode"), max_length=10)
 
@@ -327,8 +344,10 @@ class NearForm(forms.Form):
         except InvalidPostcode as exc:
             raise ValidationError(InvalidPostcode.message) from exc
         if not Postcode.objects.filter(postcode=postcode).exists():
-            raise ValidationError(_("We have no location for the postcode %(postcode)s."),
-                                  params={"postcode": postcode})
+            raise ValidationError(
+                _("We have no location for the postcode %(postcode)s."),
+                params={"postcode": postcode},
+            )
         return postcode
 
 
@@ -349,9 +368,9 @@ class NearPostcode(ConditionType):
         box = Q(latitude__range=(lat - dlat, lat + dlat), longitude__range=(lng - dlng, lng + dlng))
         half_dlat = (Radians(F("latitude")) - Value(math.radians(lat))) / Value(2.0)
         half_dlng = (Radians(F("longitude")) - Value(math.radians(lng))) / Value(2.0)
-        hav = Power(Sin(half_dlat), 2) + Value(math.cos(math.radians(lat))) * Cos(Radians(F("latitude"))) * Power(
-            Sin(half_dlng), 2
-        )
+        hav = Power(Sin(half_dlat), 2) + Value(math.cos(math.radians(lat))) * Cos(
+            Radians(F("latitude"))
+        ) * Power(Sin(half_dlng), 2)
         distance = Value(2 * EARTH_RADIUS_KM) * ASin(Sqrt(hav, output_field=FloatField()))
         return box & never_null(LessThanOrEqual(distance, Value(km)))
 
@@ -375,7 +394,9 @@ class EmailStatusIs(ConditionType):
 
     def compile(self, params, *, using):
         if _is_postgres(using) and all(s in EMAIL_CODES for s in params["statuses"]):
-            return Q(PersonFacts.overlaps([EMAIL_BASE + EMAIL_CODES[s] for s in params["statuses"]]))
+            return Q(
+                PersonFacts.overlaps([EMAIL_BASE + EMAIL_CODES[s] for s in params["statuses"]])
+            )
         return Q(email_status__in=sorted(params["statuses"]))
 
     def describe(self, params):
@@ -397,7 +418,11 @@ class MembershipIs(ConditionType):
 
     def compile(self, params, *, using):
         if _is_postgres(using) and all(s in MEMBERSHIP_CODES for s in params["statuses"]):
-            return Q(PersonFacts.overlaps([MEMBERSHIP_BASE + MEMBERSHIP_CODES[s] for s in params["statuses"]]))
+            return Q(
+                PersonFacts.overlaps(
+                    [MEMBERSHIP_BASE + MEMBERSHIP_CODES[s] for s in params["statuses"]]
+                )
+            )
         return Q(membership_status__in=sorted(params["statuses"]))
 
     def describe(self, params):
@@ -443,9 +468,12 @@ class KeyLookup(Expression):
         super().__init__()
         self.key, self.lookup_name, self.value = key, lookup_name, value
 
-    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
-        lhs = KeyTransform(self.key, "custom_fields").resolve_expression(query, allow_joins, reuse, summarize,
-                                                                        for_save)
+    def resolve_expression(
+        self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False
+    ):
+        lhs = KeyTransform(self.key, "custom_fields").resolve_expression(
+            query, allow_joins, reuse, summarize, for_save
+        )
         lookup = lhs.get_lookup(self.lookup_name)(lhs, self.value)
         return lookup.resolve_expression(query, allow_joins, reuse, summarize, for_save)
 
@@ -464,7 +492,9 @@ class ValueField(forms.Field):
         if value in self.empty_values:
             return ""
         if isinstance(value, list | tuple):
-            if len(value) > 100 or not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value):
+            if len(value) > 100 or not all(
+                isinstance(v, str | int | float) and not isinstance(v, bool) for v in value
+            ):
                 raise ValidationError(_("Enter up to 100 plain values."))
             items = [str(v).strip() for v in value]
         elif isinstance(value, str | int | float | bool):
@@ -477,10 +507,15 @@ class ValueField(forms.Field):
 
 
 class CustomFieldForm(forms.Form):
-    field = forms.ModelChoiceField(queryset=CustomField.objects.all(), to_field_name="key", label=_("Field"))
+    field = forms.ModelChoiceField(
+        queryset=CustomField.objects.all(), to_field_name="key", label=_("Field")
+    )
     operator = forms.ChoiceField(choices=OPERATORS, label=_("Test"))
-    value = ValueField(label=_("Value"), required=False,
-                       help_text=_("For “is one of”, separate the choices with commas."))
+    value = ValueField(
+        label=_("Value"),
+        required=False,
+        help_text=_("For “is one of”, separate the choices with commas."),
+    )
 
     def clean(self):
         data = super().clean()
@@ -491,8 +526,11 @@ class CustomFieldForm(forms.Form):
         if operator not in OPERATORS_BY_KIND.get(definition.kind, set()):
             raise ValidationError(
                 _("“%(operator)s” cannot be used with the %(kind)s field %(label)s."),
-                params={"operator": dict(OPERATORS)[operator], "kind": definition.get_kind_display().lower(),
-                        "label": definition.label},
+                params={
+                    "operator": dict(OPERATORS)[operator],
+                    "kind": definition.get_kind_display().lower(),
+                    "label": definition.label,
+                },
             )
         raw = data.get("value", "")
         if operator in NO_VALUE:
@@ -552,7 +590,11 @@ class CustomFieldIs(ConditionType):
         if operator in ("yes", "no"):
             return self._equals(key, operator == "yes", using)
         if operator == "in":
-            markers = custom_markers([(key, item) for item in value], using=using) if _is_postgres(using) else None
+            markers = (
+                custom_markers([(key, item) for item in value], using=using)
+                if _is_postgres(using)
+                else None
+            )
             if markers is not None:
                 # The markers narrow the people down in the facts index; the exact
                 # test then runs on those rows only.
@@ -602,12 +644,18 @@ class CustomFieldIs(ConditionType):
 
 # --- Dates and contact details ----------------------------------------------------------
 
-DATE_OPERATORS = [("since", _("on or after")), ("before", _("before")), ("within", _("in the last"))]
+DATE_OPERATORS = [
+    ("since", _("on or after")),
+    ("before", _("before")),
+    ("within", _("in the last")),
+]
 
 
 class DateForm(forms.Form):
     operator = forms.ChoiceField(choices=DATE_OPERATORS, label=_("When"))
-    date = forms.DateField(label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(
+        label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     days = forms.IntegerField(label=_("Days"), required=False, min_value=1, max_value=36500)
 
     def clean(self):
@@ -634,7 +682,12 @@ class DateCondition(ConditionType):
 
     def compile(self, params, *, using):
         if params["operator"] == "within":
-            return Q(**{f"{self.field_name}__gte": timezone.now() - datetime.timedelta(days=params["days"])})
+            return Q(
+                **{
+                    f"{self.field_name}__gte": timezone.now()
+                    - datetime.timedelta(days=params["days"])
+                }
+            )
         day: datetime.date = params["date"]
         start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
         if params["operator"] == "since":
@@ -643,7 +696,10 @@ class DateCondition(ConditionType):
 
     def describe(self, params):
         if params["operator"] == "within":
-            return _("%(what)s in the last %(days)s days") % {"what": self.label, "days": params["days"]}
+            return _("%(what)s in the last %(days)s days") % {
+                "what": self.label,
+                "days": params["days"],
+            }
         when = dict(DATE_OPERATORS)[params["operator"]]
         return f"{self.label} {when} {params['date'].isoformat()}"
 
@@ -680,7 +736,9 @@ class HasEmail(ConditionType):
         return q if params["present"] == "yes" else ~q
 
     def describe(self, params):
-        return _("Has an email address") if params["present"] == "yes" else _("Has no email address")
+        return (
+            _("Has an email address") if params["present"] == "yes" else _("Has no email address")
+        )
 
 
 @register

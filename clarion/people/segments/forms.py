@@ -36,8 +36,12 @@ OP_CHOICES = [
 
 class SegmentMetaForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Name"), max_length=150)
-    description = forms.CharField(label=gettext_lazy("Description"), required=False, max_length=2000,
-                                  widget=forms.Textarea(attrs={"rows": 2}))
+    description = forms.CharField(
+        label=gettext_lazy("Description"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
 
 @dataclass
@@ -99,11 +103,15 @@ class Builder:
         op = data.get("g0-op", "all")
         builder.root.op = op if op in GROUP_OPS else "all"
         if op not in GROUP_OPS:
-            builder.errors.append(_("Choose whether people must match all, any or none of the conditions."))
+            builder.errors.append(
+                _("Choose whether people must match all, any or none of the conditions.")
+            )
         seen: set[str] = set()
         nodes = data.getlist("node") if hasattr(data, "getlist") else data.get("node", [])
         if len(nodes) > MAX_CONDITIONS + 20:
-            builder.errors.append(_("A segment can have at most %(n)s conditions.") % {"n": MAX_CONDITIONS})
+            builder.errors.append(
+                _("A segment can have at most %(n)s conditions.") % {"n": MAX_CONDITIONS}
+            )
             nodes = nodes[: MAX_CONDITIONS + 20]
         for prefix in nodes:
             if not isinstance(prefix, str) or not PREFIX.match(prefix) or prefix in seen:
@@ -118,7 +126,9 @@ class Builder:
                 if op not in GROUP_OPS or parent.depth >= MAX_UI_DEPTH:
                     builder.errors.append(_("A group could not be read; check its settings."))
                     continue
-                group = GroupNode(prefix=prefix, op=op, parent=parent.prefix, depth=parent.depth + 1)
+                group = GroupNode(
+                    prefix=prefix, op=op, parent=parent.prefix, depth=parent.depth + 1
+                )
                 builder.groups[prefix] = group
                 parent.children.append(group)
             else:
@@ -126,7 +136,12 @@ class Builder:
                 if ctype is None:
                     builder.errors.append(_("A condition has an unknown type and was left out."))
                     continue
-                row = RowNode(prefix=prefix, ctype=ctype, form=ctype.form(data, prefix=prefix), group=parent.prefix)
+                row = RowNode(
+                    prefix=prefix,
+                    ctype=ctype,
+                    form=ctype.form(data, prefix=prefix),
+                    group=parent.prefix,
+                )
                 builder.rows[prefix] = row
                 parent.children.append(row)
             builder._next = max(builder._next, int(prefix[1:]) + 1)
@@ -140,28 +155,42 @@ class Builder:
         builder.root.op = definition.get("op") if definition.get("op") in GROUP_OPS else "all"
 
         def walk(node: dict, group: GroupNode) -> None:
-            for child in node.get("conditions", []) if isinstance(node.get("conditions"), list) else []:
+            for child in (
+                node.get("conditions", []) if isinstance(node.get("conditions"), list) else []
+            ):
                 if not isinstance(child, dict):
                     continue
                 if "op" in child and "type" not in child:
                     if group.depth >= MAX_UI_DEPTH:
-                        builder.errors.append(_("This segment nests groups deeper than the builder shows."))
+                        builder.errors.append(
+                            _("This segment nests groups deeper than the builder shows.")
+                        )
                         continue
-                    sub = GroupNode(prefix=builder._new_prefix("g"), op=child.get("op") if child.get(
-                        "op") in GROUP_OPS else "all", parent=group.prefix, depth=group.depth + 1)
+                    sub = GroupNode(
+                        prefix=builder._new_prefix("g"),
+                        op=child.get("op") if child.get("op") in GROUP_OPS else "all",
+                        parent=group.prefix,
+                        depth=group.depth + 1,
+                    )
                     builder.groups[sub.prefix] = sub
                     group.children.append(sub)
                     walk(child, sub)
                     continue
                 ctype = condition_type(child.get("type"))
                 if ctype is None:
-                    builder.errors.append(_("A condition of an unknown type (%(type)s) was left out.")
-                                          % {"type": str(child.get("type"))[:60]})
+                    builder.errors.append(
+                        _("A condition of an unknown type (%(type)s) was left out.")
+                        % {"type": str(child.get("type"))[:60]}
+                    )
                     continue
                 prefix = builder._new_prefix("r")
                 params = {k: v for k, v in child.items() if k != "type"}
-                row = RowNode(prefix=prefix, ctype=ctype, form=ctype.form(initial=params, prefix=prefix),
-                              group=group.prefix)
+                row = RowNode(
+                    prefix=prefix,
+                    ctype=ctype,
+                    form=ctype.form(initial=params, prefix=prefix),
+                    group=group.prefix,
+                )
                 builder.rows[prefix] = row
                 group.children.append(row)
 
@@ -183,10 +212,14 @@ class Builder:
             self.groups[target].children.append(row)
         elif verb == "addgroup" and target in self.groups and self.groups[target].can_nest:
             parent = self.groups[target]
-            group = GroupNode(prefix=self._new_prefix("g"), op="any", parent=target, depth=parent.depth + 1)
+            group = GroupNode(
+                prefix=self._new_prefix("g"), op="any", parent=target, depth=parent.depth + 1
+            )
             self.groups[group.prefix] = group
             parent.children.append(group)
-        elif verb == "remove" and (target in self.rows or (target in self.groups and target != "g0")):
+        elif verb == "remove" and (
+            target in self.rows or (target in self.groups and target != "g0")
+        ):
             node = self.rows.pop(target, None) or self.groups.pop(target)
             parent = self.groups.get(node.group if isinstance(node, RowNode) else node.parent)
             if parent is not None:
@@ -212,7 +245,9 @@ class Builder:
                 if isinstance(child, GroupNode):
                     items.append(node(child))
                 elif child.form.is_valid():
-                    items.append({"type": child.ctype.name, **child.ctype.to_json(child.form.cleaned_data)})
+                    items.append(
+                        {"type": child.ctype.name, **child.ctype.to_json(child.form.cleaned_data)}
+                    )
                 else:
                     bad_rows += 1
             return {"op": group.op, "conditions": items}

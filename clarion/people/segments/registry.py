@@ -78,7 +78,9 @@ class ConditionType:
     label: ClassVar[Any] = ""
     Form: ClassVar[type[forms.Form]] = forms.Form
 
-    def form(self, data: Any = None, *, prefix: str | None = None, initial: dict | None = None) -> forms.Form:
+    def form(
+        self, data: Any = None, *, prefix: str | None = None, initial: dict | None = None
+    ) -> forms.Form:
         return self.Form(data, prefix=prefix, initial=initial)
 
     def compile(self, params: dict[str, Any], *, using: str) -> Q:
@@ -117,7 +119,9 @@ _BUILTINS_LOADED = False
 def register(cls: type[ConditionType]) -> type[ConditionType]:
     """Class decorator: add a condition type to the registry."""
     if not cls.name or not cls.name.replace("_", "").isalnum():
-        raise ImproperlyConfigured(f"Segment condition {cls!r} needs a name of letters, digits and _.")
+        raise ImproperlyConfigured(
+            f"Segment condition {cls!r} needs a name of letters, digits and _."
+        )
     if cls.name in _REGISTRY and type(_REGISTRY[cls.name]) is not cls:
         raise ImproperlyConfigured(f"A segment condition named {cls.name!r} is already registered.")
     _REGISTRY[cls.name] = cls()
@@ -174,7 +178,8 @@ class IdsField(forms.ModelMultipleChoiceField):
             pk = _valid_id(item)
             if pk is None:
                 raise ValidationError(
-                    _("“%(value)s” is not a valid choice."), code="invalid_choice",
+                    _("“%(value)s” is not a valid choice."),
+                    code="invalid_choice",
                     params={"value": str(item)[:40]},
                 )
             ids.append(pk)
@@ -182,7 +187,8 @@ class IdsField(forms.ModelMultipleChoiceField):
         missing = set(ids) - {obj.pk for obj in found}
         if missing:
             raise ValidationError(
-                _("“%(value)s” is not one of the available choices."), code="invalid_choice",
+                _("“%(value)s” is not one of the available choices."),
+                code="invalid_choice",
                 params={"value": min(missing)},
             )
         return found

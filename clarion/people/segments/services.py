@@ -15,7 +15,9 @@ from ..models import Segment
 from .compiler import validate_definition
 
 
-def segment_create(*, name: str, description: str = "", definition: dict[str, Any], user) -> Segment:
+def segment_create(
+    *, name: str, description: str = "", definition: dict[str, Any], user
+) -> Segment:
     """Save a new segment owned by ``user``'s scope (their area for organisers, None
     for national staff). Raises SegmentDefinitionError for a bad definition."""
     now = timezone.now()
@@ -30,7 +32,9 @@ def segment_create(*, name: str, description: str = "", definition: dict[str, An
     )
 
 
-def segment_update(*, segment: Segment, name: str, description: str = "", definition: dict[str, Any]) -> Segment:
+def segment_update(
+    *, segment: Segment, name: str, description: str = "", definition: dict[str, Any]
+) -> Segment:
     """Change a segment's name, description and definition; forgets the stored count."""
     segment.name = name.strip()
     segment.description = description.strip()
@@ -45,13 +49,21 @@ def segment_update(*, segment: Segment, name: str, description: str = "", defini
 def segment_duplicate(*, segment: Segment, user) -> Segment:
     """A copy named "Copy of …", owned by ``user``'s scope."""
     name = _("Copy of %(name)s") % {"name": segment.name}
-    return segment_create(name=name[:150], description=segment.description, definition=segment.definition, user=user)
+    return segment_create(
+        name=name[:150], description=segment.description, definition=segment.definition, user=user
+    )
 
 
 @transaction.atomic
 def segment_delete(*, segment: Segment, user, request=None) -> None:
-    audit_record(actor=user, action=AuditEntry.Action.DELETE, summary=_("Deleted segment %(name)s") % {
-        "name": segment.name}, object_type="segment", object_id=segment.pk, request=request)
+    audit_record(
+        actor=user,
+        action=AuditEntry.Action.DELETE,
+        summary=_("Deleted segment %(name)s") % {"name": segment.name},
+        object_type="segment",
+        object_id=segment.pk,
+        request=request,
+    )
     segment.delete()
 
 

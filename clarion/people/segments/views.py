@@ -47,8 +47,10 @@ def _templates_context() -> dict:
     ``__group__`` are replaced with real prefixes in the browser)."""
     from .forms import GroupNode, RowNode
 
-    rows = [RowNode(prefix="__prefix__", ctype=t, form=t.form(prefix="__prefix__"), group="__group__")
-            for t in condition_types()]
+    rows = [
+        RowNode(prefix="__prefix__", ctype=t, form=t.form(prefix="__prefix__"), group="__group__")
+        for t in condition_types()
+    ]
     group = GroupNode(prefix="__prefix__", op="any", parent="__group__", depth=2)
     return {"template_rows": rows, "template_group": group}
 
@@ -79,27 +81,44 @@ def _builder_page(request, segment: Segment | None):
             if action == "save" and definition is not None and meta.is_valid():
                 data = meta.cleaned_data
                 if segment is None:
-                    segment = segment_create(name=data["name"], description=data["description"],
-                                             definition=definition, user=request.user)
+                    segment = segment_create(
+                        name=data["name"],
+                        description=data["description"],
+                        definition=definition,
+                        user=request.user,
+                    )
                 else:
-                    segment = segment_update(segment=segment, name=data["name"],
-                                             description=data["description"], definition=definition)
+                    segment = segment_update(
+                        segment=segment,
+                        name=data["name"],
+                        description=data["description"],
+                        definition=definition,
+                    )
                 if count_is_segments_own(request.user, segment):
                     segment_record_count(segment=segment, count=count)
                 messages.success(request, _("Segment “%(name)s” saved.") % {"name": segment.name})
                 return redirect("people:segment_detail", pk=segment.pk)
             if action == "count":
-                meta = SegmentMetaForm(initial={"name": request.POST.get("name", ""),
-                                                "description": request.POST.get("description", "")})
+                meta = SegmentMetaForm(
+                    initial={
+                        "name": request.POST.get("name", ""),
+                        "description": request.POST.get("description", ""),
+                    }
+                )
         else:
             builder.apply(action, request.POST)
             builder.unbind()
-            meta = SegmentMetaForm(initial={"name": request.POST.get("name", ""),
-                                            "description": request.POST.get("description", "")})
+            meta = SegmentMetaForm(
+                initial={
+                    "name": request.POST.get("name", ""),
+                    "description": request.POST.get("description", ""),
+                }
+            )
     else:
         builder = Builder.from_definition(segment.definition if segment else empty_definition())
-        meta = SegmentMetaForm(initial={"name": segment.name, "description": segment.description}
-                               if segment else None)
+        meta = SegmentMetaForm(
+            initial={"name": segment.name, "description": segment.description} if segment else None
+        )
     context = {
         "segment": segment,
         "builder": builder,
@@ -134,13 +153,17 @@ def segment_detail(request, pk):
         errors = exc.messages
     if count is not None and count_is_segments_own(request.user, segment):
         segment_record_count(segment=segment, count=count)
-    return render(request, "people/segment_detail.html", {
-        "segment": segment,
-        "count": count,
-        "count_text": _people_text(count) if count is not None else "",
-        "errors": errors,
-        "description": description,
-    })
+    return render(
+        request,
+        "people/segment_detail.html",
+        {
+            "segment": segment,
+            "count": count,
+            "count_text": _people_text(count) if count is not None else "",
+            "errors": errors,
+            "description": description,
+        },
+    )
 
 
 @login_required

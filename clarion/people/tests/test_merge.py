@@ -40,13 +40,26 @@ def pair(areas, admin):
     CustomField.objects.create(key="shirt", label="Shirt")
     CustomField.objects.create(key="car", label="Car", kind="boolean")
     survivor = person_upsert(
-        email="keep@example.net", first_name="Kim", last_name="", phone="07911 123456", postcode="LS1 4AP",
-        custom_fields={"shirt": "M"}, tags=["Shared", "KeepOnly"], lists=["Callers"],
+        email="keep@example.net",
+        first_name="Kim",
+        last_name="",
+        phone="07911 123456",
+        postcode="LS1 4AP",
+        custom_fields={"shirt": "M"},
+        tags=["Shared", "KeepOnly"],
+        lists=["Callers"],
     ).person
     duplicate = person_upsert(
-        email="dup@example.net", first_name="Kimberly", last_name="Keeper", phone="020 7946 0000",
-        postcode="LS2 7EY", town="Leeds", custom_fields={"shirt": "L", "car": "yes"},
-        tags=["Shared", "DupOnly"], lists=["Callers", "Drivers"], identifier=("crm", "D-1"),
+        email="dup@example.net",
+        first_name="Kimberly",
+        last_name="Keeper",
+        phone="020 7946 0000",
+        postcode="LS2 7EY",
+        town="Leeds",
+        custom_fields={"shirt": "L", "car": "yes"},
+        tags=["Shared", "DupOnly"],
+        lists=["Callers", "Drivers"],
+        identifier=("crm", "D-1"),
         consent=ConsentInput(channel="email", wording="Email me", source="petition"),
         email_status=EmailStatus.SUBSCRIBED,
     ).person
@@ -54,7 +67,9 @@ def pair(areas, admin):
     PersonPhone.objects.create(person=duplicate, number="+441132430000")
     recruit = factories.person(postcode=areas.postcodes["north"])
     Person.objects.filter(pk=recruit.pk).update(recruiter=duplicate)
-    Person.objects.filter(pk=duplicate.pk).update(membership_number="M-77", joined_on=datetime.date(2020, 1, 1))
+    Person.objects.filter(pk=duplicate.pk).update(
+        membership_number="M-77", joined_on=datetime.date(2020, 1, 1)
+    )
     note_add(person=duplicate, text="Dup's history", actor=admin)
     duplicate.refresh_from_db()
     return survivor, duplicate, recruit
@@ -69,8 +84,14 @@ def test_merge_moves_everything_to_the_survivor(pair, admin):
     assert not Person.objects.filter(pk=dup_id).exists()
     kept.refresh_from_db()
     assert kept.email == "keep@example.net"
-    assert set(kept.other_emails.values_list("email", flat=True)) == {"dup@example.net", "dup.work@example.org"}
-    assert set(kept.other_phones.values_list("number", flat=True)) == {"+442079460000", "+441132430000"}
+    assert set(kept.other_emails.values_list("email", flat=True)) == {
+        "dup@example.net",
+        "dup.work@example.org",
+    }
+    assert set(kept.other_phones.values_list("number", flat=True)) == {
+        "+442079460000",
+        "+441132430000",
+    }
     assert kept.phone == "+447911123456"
     assert set(kept.tags.values_list("name", flat=True)) == {"Shared", "KeepOnly", "DupOnly"}
     assert set(kept.lists.values_list("name", flat=True)) == {"Callers", "Drivers"}
@@ -89,7 +110,11 @@ def test_merge_moves_everything_to_the_survivor(pair, admin):
     merged = kept.activities.get(kind=Activity.Kind.MERGED)
     assert f"#{dup_id}" in merged.summary and "Kimberly Keeper" in merged.summary
     entry = AuditEntry.objects.get(action=AuditEntry.Action.MERGE)
-    assert entry.actor == admin and entry.detail["duplicate"] == dup_id and entry.detail["survivor"] == kept.pk
+    assert (
+        entry.actor == admin
+        and entry.detail["duplicate"] == dup_id
+        and entry.detail["survivor"] == kept.pk
+    )
 
 
 def test_merged_person_is_found_by_the_duplicates_email(pair, admin):
@@ -101,8 +126,11 @@ def test_merged_person_is_found_by_the_duplicates_email(pair, admin):
 
 def test_an_unsubscribe_on_the_duplicate_wins_over_subscribed(areas, admin):
     keep = person_upsert(email="a@example.net", email_status=EmailStatus.SUBSCRIBED).person
-    dup = person_upsert(email="b@example.net", email_status=EmailStatus.UNSUBSCRIBED,
-                        email_status_reason="clicked unsubscribe").person
+    dup = person_upsert(
+        email="b@example.net",
+        email_status=EmailStatus.UNSUBSCRIBED,
+        email_status_reason="clicked unsubscribe",
+    ).person
     kept = person_merge(survivor=keep, duplicate=dup, actor=admin)
     kept.refresh_from_db()
     assert kept.email_status == EmailStatus.UNSUBSCRIBED
@@ -117,8 +145,12 @@ def test_merge_with_self_is_refused(north_person, admin):
 def test_registered_merge_hooks_are_called(pair, admin):
     survivor, duplicate, _ = pair
     calls = []
-    privacy.register("testapp", export=lambda p: {}, erase=lambda p: None,
-                     merge=lambda s, d: calls.append((s.pk, d.pk, Person.objects.filter(pk=d.pk).exists())))
+    privacy.register(
+        "testapp",
+        export=lambda p: {},
+        erase=lambda p: None,
+        merge=lambda s, d: calls.append((s.pk, d.pk, Person.objects.filter(pk=d.pk).exists())),
+    )
     try:
         person_merge(survivor=survivor, duplicate=duplicate, actor=admin)
     finally:
@@ -131,13 +163,18 @@ def test_registered_merge_hooks_are_called(pair, admin):
 def test_merge_pages_as_admin(admin_client, pair):
     survivor, duplicate, _ = pair
     search = admin_client.get(reverse("people:merge", args=[survivor.pk]), {"q": "dup@example.net"})
-    assert reverse("people:merge_confirm", args=[survivor.pk, duplicate.pk]) in search.content.decode()
+    assert (
+        reverse("people:merge_confirm", args=[survivor.pk, duplicate.pk]) in search.content.decode()
+    )
     confirm = admin_client.get(reverse("people:merge_confirm", args=[survivor.pk, duplicate.pk]))
     html = confirm.content.decode()
     assert "keep@example.net" in html and "dup@example.net" in html and "DupOnly" in html
     # Keep the second record this time.
-    response = admin_client.post(reverse("people:merge_confirm", args=[survivor.pk, duplicate.pk]),
-                                 {"survivor": duplicate.pk}, follow=True)
+    response = admin_client.post(
+        reverse("people:merge_confirm", args=[survivor.pk, duplicate.pk]),
+        {"survivor": duplicate.pk},
+        follow=True,
+    )
     assert response.status_code == 200
     assert not Person.objects.filter(pk=survivor.pk).exists()
     assert "keep@example.net" in response.content.decode()  # now an other email of the kept record
@@ -146,23 +183,36 @@ def test_merge_pages_as_admin(admin_client, pair):
 
 def test_merge_confirm_rejects_an_unrelated_survivor(admin_client, pair, south_person):
     survivor, duplicate, _ = pair
-    response = admin_client.post(reverse("people:merge_confirm", args=[survivor.pk, duplicate.pk]),
-                                 {"survivor": south_person.pk})
+    response = admin_client.post(
+        reverse("people:merge_confirm", args=[survivor.pk, duplicate.pk]),
+        {"survivor": south_person.pk},
+    )
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
     assert Person.objects.filter(pk=duplicate.pk).exists()
 
 
 def test_merge_with_self_in_the_ui_is_a_message(admin_client, north_person):
-    response = admin_client.get(reverse("people:merge_confirm", args=[north_person.pk, north_person.pk]), follow=True)
+    response = admin_client.get(
+        reverse("people:merge_confirm", args=[north_person.pk, north_person.pk]), follow=True
+    )
     assert "Choose a different person" in response.content.decode()
 
 
-def test_organiser_merges_only_inside_their_scope(organiser_client, areas, north_person, south_person):
-    other_north = factories.person(postcode=areas.postcodes["north2"], first_name="Nora", last_name="North")
+def test_organiser_merges_only_inside_their_scope(
+    organiser_client, areas, north_person, south_person
+):
+    other_north = factories.person(
+        postcode=areas.postcodes["north2"], first_name="Nora", last_name="North"
+    )
     search = organiser_client.get(reverse("people:merge", args=[north_person.pk]), {"q": "North"})
     assert other_north in search.context["candidates"]
-    assert organiser_client.get(reverse("people:merge", args=[north_person.pk]), {"q": "Sid"}).context["candidates"] == []
+    assert (
+        organiser_client.get(reverse("people:merge", args=[north_person.pk]), {"q": "Sid"}).context[
+            "candidates"
+        ]
+        == []
+    )
     for first, second in ((north_person, south_person), (south_person, north_person)):
         url = reverse("people:merge_confirm", args=[first.pk, second.pk])
         assert organiser_client.get(url).status_code == 404
@@ -193,9 +243,15 @@ def test_suggested_duplicates_by_email_variant_phone_and_name(admin_client, area
     phone_a = person_upsert(email="p1@example.net", phone="07911 123456", postcode=north).person
     phone_b = person_upsert(email="p2@example.net", postcode=north).person
     Person.objects.filter(pk=phone_b.pk).update(phone="+447911123456")
-    name_a = person_upsert(email="n1@example.net", first_name="Ann", last_name="Lee", postcode=north).person
-    name_b = person_upsert(email="n2@example.net", first_name="ANN", last_name="lee", postcode=north).person
-    person_upsert(email="n3@example.net", first_name="Ann", last_name="Lee", postcode=areas.postcodes["south"])
+    name_a = person_upsert(
+        email="n1@example.net", first_name="Ann", last_name="Lee", postcode=north
+    ).person
+    name_b = person_upsert(
+        email="n2@example.net", first_name="ANN", last_name="lee", postcode=north
+    ).person
+    person_upsert(
+        email="n3@example.net", first_name="Ann", last_name="Lee", postcode=areas.postcodes["south"]
+    )
     response = admin_client.get(reverse("people:duplicates"))
     pairs = {(p["a"].pk, p["b"].pk): p["reasons"] for p in response.context["pairs"]}
     assert pairs[(gmail_a.pk, gmail_b.pk)] == ["same email address"]

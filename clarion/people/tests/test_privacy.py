@@ -39,7 +39,8 @@ def rows_mentioning(needle: str) -> list[str]:
         if not model._meta.managed or model._meta.proxy:
             continue
         text_fields = [
-            f for f in model._meta.concrete_fields
+            f
+            for f in model._meta.concrete_fields
             if isinstance(f, (models.CharField, models.TextField, models.JSONField))
         ]
         for field in text_fields:
@@ -52,9 +53,18 @@ def rows_mentioning(needle: str) -> list[str]:
 @pytest.fixture
 def zeb(areas, admin):
     person = person_upsert(
-        email=EMAIL, first_name="Zebedee", last_name=NAME, phone="07911 123456", postcode=areas.postcodes["north"],
-        tags=["Donor"], lists=["Callers"], identifier=("crm", "Z-1"), source_code="petition-zeb",
-        consent=ConsentInput(channel="email", wording="Email me, Zebedee Quillfeather", source="form"),
+        email=EMAIL,
+        first_name="Zebedee",
+        last_name=NAME,
+        phone="07911 123456",
+        postcode=areas.postcodes["north"],
+        tags=["Donor"],
+        lists=["Callers"],
+        identifier=("crm", "Z-1"),
+        source_code="petition-zeb",
+        consent=ConsentInput(
+            channel="email", wording="Email me, Zebedee Quillfeather", source="form"
+        ),
     ).person
     PersonEmail.objects.create(person=person, email="zq.work@example.org")
     note_add(person=person, text=f"Zebedee {NAME} phoned in", actor=admin)
@@ -161,7 +171,10 @@ def test_only_admins_export_or_erase(organiser, south_organiser, analyst, zeb):
         client.force_login(user)
         assert client.post(reverse("people:export", args=[zeb.pk])).status_code == expected
         assert client.get(reverse("people:erase", args=[zeb.pk])).status_code == expected
-        assert client.post(reverse("people:erase", args=[zeb.pk]), {"confirm": "erase"}).status_code == expected
+        assert (
+            client.post(reverse("people:erase", args=[zeb.pk]), {"confirm": "erase"}).status_code
+            == expected
+        )
     assert Person.objects.filter(pk=zeb.pk).exists()
     assert not AuditEntry.objects.filter(action__in=["export", "erase"]).exists()
 

@@ -32,7 +32,10 @@ def test_seeding_an_empty_database_loads_the_demo_areas_and_makes_believable_peo
     people = list(Person.objects.all())
     with_email = [p for p in people if p.email]
     assert len({p.email for p in with_email}) == len(with_email) > 300
-    assert all(p.email.endswith((".example.com", "@example.com", "@example.org", "@example.net")) for p in with_email)
+    assert all(
+        p.email.endswith((".example.com", "@example.com", "@example.org", "@example.net"))
+        for p in with_email
+    )
     assert len({p.share_code for p in people}) == 400
     assert sum(1 for p in people if p.area_id) > 300
     assert {p.email_status for p in people} >= {"subscribed", "unsubscribed", "none", "bouncing"}
@@ -53,7 +56,14 @@ def test_the_same_seed_gives_the_same_people_and_a_second_run_never_collides(are
     assert Person.objects.count() == 301
     second = list(Person.objects.order_by("id").values_list("first_name", "last_name")[151:])
     assert first == second  # repeatable
-    assert Person.objects.values("email").exclude(email=None).annotate(n=Count("id")).filter(n__gt=1).count() == 0
+    assert (
+        Person.objects.values("email")
+        .exclude(email=None)
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+        == 0
+    )
     # The areas that already existed were used, not replaced by the demo file.
     assert not Area.objects.filter(code="R-M").exists()
 
@@ -62,13 +72,20 @@ def test_the_same_seed_gives_the_same_people_and_a_second_run_never_collides(are
 def test_seeded_people_are_found_by_segments(areas):
     _seed(count=200, tags=10, seed=5)
     tag = Tag.objects.annotate(n=Count("taggings")).order_by("-n").first()
-    expected = Person.objects.filter(taggings__tag=tag, email_status="subscribed").distinct().count()
+    expected = (
+        Person.objects.filter(taggings__tag=tag, email_status="subscribed").distinct().count()
+    )
     assert expected > 0
     from clarion.core.models import User
 
     admin = User(email="a@example.org", role=User.Role.ADMIN)
-    definition = {"op": "all", "conditions": [{"type": "tag", "tags": [tag.pk], "match": "any"},
-                                              {"type": "email_status", "statuses": ["subscribed"]}]}
+    definition = {
+        "op": "all",
+        "conditions": [
+            {"type": "tag", "tags": [tag.pk], "match": "any"},
+            {"type": "email_status", "statuses": ["subscribed"]},
+        ],
+    }
     assert segment_count(admin, definition) == expected
 
 
@@ -87,8 +104,10 @@ def test_after_seeding_new_taggings_still_count():
                 "(SELECT array_agg(tag_id ORDER BY tag_id) FROM people_tagging t WHERE t.person_id = p.id), '{}')"
             )
             assert cursor.fetchone()[0] == 0
-            cursor.execute("SELECT count(*) FROM pg_indexes WHERE indexname IN "
-                           "('person_facts_gin', 'person_custom_fields_gin', 'tagging_person_idx')")
+            cursor.execute(
+                "SELECT count(*) FROM pg_indexes WHERE indexname IN "
+                "('person_facts_gin', 'person_custom_fields_gin', 'tagging_person_idx')"
+            )
             assert cursor.fetchone()[0] == 3
             # The segment index array was derived for every seeded row (insert trigger).
             cursor.execute(

@@ -27,7 +27,9 @@ def test_organiser_list_shows_only_their_area(organiser_client, north_person, so
     assert "Sid South" not in html
 
 
-@pytest.mark.parametrize("query", ["nora", "North", "Nora North", "nora@example", "nora@example.net", "LS1", "ls14ap"])
+@pytest.mark.parametrize(
+    "query", ["nora", "North", "Nora North", "nora@example", "nora@example.net", "LS1", "ls14ap"]
+)
 def test_search_finds_by_name_email_or_postcode(admin_client, north_person, south_person, query):
     html = admin_client.get(reverse("people:list"), {"q": query}).content.decode()
     assert "Nora North" in html
@@ -68,26 +70,32 @@ def test_segment_filter_is_scoped(organiser, admin, areas, north_person):
 
     from clarion.people.models import Segment
 
-    south_segment = Segment.objects.create(name="South only", definition={"op": "all", "conditions": []},
-                                           owner_area=areas.south)
+    south_segment = Segment.objects.create(
+        name="South only", definition={"op": "all", "conditions": []}, owner_area=areas.south
+    )
     as_organiser, as_admin = Client(), Client()
     as_organiser.force_login(organiser)
     as_admin.force_login(admin)
     # An organiser cannot use a segment made in another area.
-    assert as_organiser.get(reverse("people:list"), {"segment": south_segment.pk}).status_code == 404
+    assert (
+        as_organiser.get(reverse("people:list"), {"segment": south_segment.pk}).status_code == 404
+    )
     assert as_organiser.get(reverse("people:list"), {"segment": "junk"}).status_code == 404
     response = as_admin.get(reverse("people:list"), {"segment": south_segment.pk})
     assert response.status_code == 200
     assert "South only" in response.content.decode()
 
 
-def test_segment_filter_lists_its_people_with_an_exact_count(admin_client, areas, north_person, south_person):
+def test_segment_filter_lists_its_people_with_an_exact_count(
+    admin_client, areas, north_person, south_person
+):
     from clarion.people.models import Segment
 
     tag_add(person=south_person, tag="Donor")
     tag = Tag.objects.get(name="Donor")
     segment = Segment.objects.create(
-        name="Donors", definition={"op": "all", "conditions": [{"type": "tag", "tags": [tag.pk], "match": "any"}]}
+        name="Donors",
+        definition={"op": "all", "conditions": [{"type": "tag", "tags": [tag.pk], "match": "any"}]},
     )
     html = admin_client.get(reverse("people:list"), {"segment": segment.pk}).content.decode()
     assert "Sid South" in html and "Nora North" not in html
@@ -145,13 +153,27 @@ def test_person_page_shows_details_tags_lists_and_timeline(admin_client, admin, 
     list_add(person=north_person, plist=PersonList.objects.create(name="Phone bank"))
     note_add(person=north_person, text="Called, keen to help", actor=admin)
     html = admin_client.get(reverse("people:detail", args=[north_person.pk])).content.decode()
-    for text in ("Nora North", "nora@example.net", "LS1 4AP", "City Ward", "Ward role", "Treasurer",
-                 "Donor", "Phone bank", "Called, keen to help", admin.name, "Joined the database",
-                 "Download their data", "Erase this person"):
+    for text in (
+        "Nora North",
+        "nora@example.net",
+        "LS1 4AP",
+        "City Ward",
+        "Ward role",
+        "Treasurer",
+        "Donor",
+        "Phone bank",
+        "Called, keen to help",
+        admin.name,
+        "Joined the database",
+        "Download their data",
+        "Erase this person",
+    ):
         assert text in html
 
 
-def test_organiser_sees_person_in_scope_but_not_outside(organiser_client, north_person, south_person):
+def test_organiser_sees_person_in_scope_but_not_outside(
+    organiser_client, north_person, south_person
+):
     assert organiser_client.get(reverse("people:detail", args=[north_person.pk])).status_code == 200
     assert organiser_client.get(reverse("people:detail", args=[south_person.pk])).status_code == 404
     html = organiser_client.get(reverse("people:detail", args=[north_person.pk])).content.decode()
@@ -182,7 +204,10 @@ def test_analyst_sees_no_forms_and_cannot_post(client, analyst, north_person):
         reverse("people:export", args=[north_person.pk]),
         reverse("people:erase", args=[north_person.pk]),
     ):
-        assert client.post(url, {"tag-name": "Hacked", "text": "x", "list-name": "x"}).status_code == 403, url
+        assert (
+            client.post(url, {"tag-name": "Hacked", "text": "x", "list-name": "x"}).status_code
+            == 403
+        ), url
     assert not north_person.taggings.exists()
 
 
@@ -199,13 +224,17 @@ def test_add_and_remove_tag_records_timeline(admin_client, north_person):
 
 
 def test_empty_tag_name_is_a_clear_error(admin_client, north_person):
-    response = admin_client.post(reverse("people:tag_add", args=[north_person.pk]), {"tag-name": "  "}, follow=True)
+    response = admin_client.post(
+        reverse("people:tag_add", args=[north_person.pk]), {"tag-name": "  "}, follow=True
+    )
     assert response.status_code == 200
     assert "This field is required" in response.content.decode()
 
 
 def test_add_and_remove_list(admin_client, north_person):
-    admin_client.post(reverse("people:list_add", args=[north_person.pk]), {"list-name": "Canvassers"})
+    admin_client.post(
+        reverse("people:list_add", args=[north_person.pk]), {"list-name": "Canvassers"}
+    )
     plist = PersonList.objects.get(name="Canvassers")
     assert north_person.list_memberships.filter(list=plist).exists()
     admin_client.post(reverse("people:list_remove", args=[north_person.pk, plist.pk]))
@@ -225,15 +254,18 @@ def test_organiser_cannot_act_on_person_outside_scope(organiser_client, south_pe
 
 
 def test_note_shows_with_author(organiser_client, organiser, north_person):
-    organiser_client.post(reverse("people:note_add", args=[north_person.pk]), {"text": "Met at the stall"})
+    organiser_client.post(
+        reverse("people:note_add", args=[north_person.pk]), {"text": "Met at the stall"}
+    )
     html = organiser_client.get(reverse("people:detail", args=[north_person.pk])).content.decode()
     assert "Met at the stall" in html
     assert f"by {organiser.name}" in html
 
 
 def test_hostile_text_is_escaped_on_person_page_and_timeline(admin_client, admin, areas):
-    person = factories.person(postcode=areas.postcodes["north"], first_name="<script>alert(1)</script>",
-                              last_name="Evil")
+    person = factories.person(
+        postcode=areas.postcodes["north"], first_name="<script>alert(1)</script>", last_name="Evil"
+    )
     note_add(person=person, text="<script>alert('note')</script>", actor=admin)
     tag_add(person=person, tag="<img src=x onerror=alert(2)>")
     html = admin_client.get(reverse("people:detail", args=[person.pk])).content.decode()
@@ -254,8 +286,10 @@ def test_timeline_pages_newest_first(admin_client, admin, north_person, monkeypa
     first = admin_client.get(reverse("people:detail", args=[north_person.pk]))
     entries = [a.summary for a in first.context["activities"]]
     assert entries == ["note number 4", "note number 3", "note number 2"]
-    older = admin_client.get(reverse("people:detail", args=[north_person.pk]),
-                             {"before": first.context["timeline_older"]})
+    older = admin_client.get(
+        reverse("people:detail", args=[north_person.pk]),
+        {"before": first.context["timeline_older"]},
+    )
     summaries = [a.summary for a in older.context["activities"]]
     assert summaries == ["note number 1", "note number 0", "Joined the database"]
     assert older.context["timeline_older"] is None
@@ -268,12 +302,24 @@ def test_edit_person_updates_and_records_timeline(admin_client, areas, north_per
     url = reverse("people:edit", args=[north_person.pk])
     form_page = admin_client.get(url)
     assert "Shifts done" in form_page.content.decode()
-    response = admin_client.post(url, {
-        "first_name": "Nora", "last_name": "Northcote", "email": "NORA.new@Example.net", "phone": "07911 123456",
-        "postcode": "bs5 6xx", "email_status": "unsubscribed", "email_status_reason": "asked by phone",
-        "membership_status": "active", "membership_number": "M-1", "joined_on": "2024-01-02",
-        "cf_shifts": "3", "cf_role": "Rep", "cf_driver": "yes",
-    })
+    response = admin_client.post(
+        url,
+        {
+            "first_name": "Nora",
+            "last_name": "Northcote",
+            "email": "NORA.new@Example.net",
+            "phone": "07911 123456",
+            "postcode": "bs5 6xx",
+            "email_status": "unsubscribed",
+            "email_status_reason": "asked by phone",
+            "membership_status": "active",
+            "membership_number": "M-1",
+            "joined_on": "2024-01-02",
+            "cf_shifts": "3",
+            "cf_role": "Rep",
+            "cf_driver": "yes",
+        },
+    )
     assert response.status_code == 302
     north_person.refresh_from_db()
     assert north_person.last_name == "Northcote"
@@ -293,17 +339,32 @@ def test_edit_person_updates_and_records_timeline(admin_client, areas, north_per
 def test_edit_rejects_bad_values_with_form_errors(admin_client, north_person, south_person):
     CustomField.objects.create(key="role", label="Role", kind="choice", choices=["Member"])
     url = reverse("people:edit", args=[north_person.pk])
-    response = admin_client.post(url, {
-        "first_name": "Nora", "email": "sid@example.net", "phone": "12", "postcode": "NOT A CODE",
-        "email_status": "subscribed", "membership_status": "none", "cf_role": "Boss",
-    })
+    response = admin_client.post(
+        url,
+        {
+            "first_name": "Nora",
+            "email": "sid@example.net",
+            "phone": "12",
+            "postcode": "NOT A CODE",
+            "email_status": "subscribed",
+            "membership_status": "none",
+            "cf_role": "Boss",
+        },
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert "Select a valid choice" in html
-    response = admin_client.post(url, {
-        "first_name": "Nora", "email": "sid@example.net", "phone": "12", "postcode": "NOT A CODE",
-        "email_status": "subscribed", "membership_status": "none",
-    })
+    response = admin_client.post(
+        url,
+        {
+            "first_name": "Nora",
+            "email": "sid@example.net",
+            "phone": "12",
+            "postcode": "NOT A CODE",
+            "email_status": "subscribed",
+            "membership_status": "none",
+        },
+    )
     html = response.content.decode()
     assert "Another person already has this email address" in html
     assert "Enter a valid phone number" in html
@@ -317,8 +378,18 @@ def test_edit_can_clear_a_field(admin_client, north_person):
 
     person_upsert(email="nora@example.net", town="Leeds")
     url = reverse("people:edit", args=[north_person.pk])
-    admin_client.post(url, {"first_name": "Nora", "last_name": "North", "email": "nora@example.net",
-                            "town": "", "postcode": "LS1 4AP", "email_status": "none", "membership_status": "none"})
+    admin_client.post(
+        url,
+        {
+            "first_name": "Nora",
+            "last_name": "North",
+            "email": "nora@example.net",
+            "town": "",
+            "postcode": "LS1 4AP",
+            "email_status": "none",
+            "membership_status": "none",
+        },
+    )
     north_person.refresh_from_db()
     assert north_person.town == ""
 
@@ -372,19 +443,32 @@ def test_organiser_cannot_manage_tags_lists_or_fields(organiser_client):
     plist = PersonList.objects.create(name="L")
     field = CustomField.objects.create(key="k", label="K")
     for url in (
-        reverse("people:tag_edit", args=[tag.pk]), reverse("people:tag_delete", args=[tag.pk]),
-        reverse("people:list_edit", args=[plist.pk]), reverse("people:list_delete", args=[plist.pk]),
-        reverse("people:customfield_create"), reverse("people:customfield_edit", args=[field.pk]),
+        reverse("people:tag_edit", args=[tag.pk]),
+        reverse("people:tag_delete", args=[tag.pk]),
+        reverse("people:list_edit", args=[plist.pk]),
+        reverse("people:list_delete", args=[plist.pk]),
+        reverse("people:customfield_create"),
+        reverse("people:customfield_edit", args=[field.pk]),
     ):
-        assert organiser_client.post(url, {"name": "x", "key": "z", "label": "z", "kind": "text"}).status_code == 403
-    assert organiser_client.post(reverse("people:list_list"), {"new-name": "Sneaky"}).status_code == 403
+        assert (
+            organiser_client.post(
+                url, {"name": "x", "key": "z", "label": "z", "kind": "text"}
+            ).status_code
+            == 403
+        )
+    assert (
+        organiser_client.post(reverse("people:list_list"), {"new-name": "Sneaky"}).status_code
+        == 403
+    )
     assert Tag.objects.filter(name="T").exists() and PersonList.objects.filter(name="L").exists()
     for name in ("tag_list", "list_list", "customfield_list"):
         assert organiser_client.get(reverse(f"people:{name}")).status_code == 200
 
 
 def test_admin_manages_lists(admin_client, north_person):
-    admin_client.post(reverse("people:list_list"), {"new-name": "Drivers", "new-description": "Can drive"})
+    admin_client.post(
+        reverse("people:list_list"), {"new-name": "Drivers", "new-description": "Can drive"}
+    )
     plist = PersonList.objects.get(name="Drivers")
     list_add(person=north_person, plist=plist)
     html = admin_client.get(reverse("people:list_list")).content.decode()
@@ -400,26 +484,38 @@ def test_admin_manages_lists(admin_client, north_person):
 
 
 def test_admin_defines_custom_fields(admin_client):
-    response = admin_client.post(reverse("people:customfield_create"),
-                                 {"key": "tshirt", "label": "T-shirt size", "kind": "choice", "choices": "S\nM\n\nL\nm"})
+    response = admin_client.post(
+        reverse("people:customfield_create"),
+        {"key": "tshirt", "label": "T-shirt size", "kind": "choice", "choices": "S\nM\n\nL\nm"},
+    )
     assert response.status_code == 302
     field = CustomField.objects.get(key="tshirt")
     assert field.choices == ["S", "M", "L"]
-    bad = admin_client.post(reverse("people:customfield_create"),
-                            {"key": "tshirt", "label": "Again", "kind": "choice", "choices": ""})
+    bad = admin_client.post(
+        reverse("people:customfield_create"),
+        {"key": "tshirt", "label": "Again", "kind": "choice", "choices": ""},
+    )
     html = bad.content.decode()
     assert "There is already a field with this key" in html
     assert "A choice field needs at least one choice" in html
-    bad_key = admin_client.post(reverse("people:customfield_create"), {"key": "no spaces!", "label": "X", "kind": "text"})
+    bad_key = admin_client.post(
+        reverse("people:customfield_create"), {"key": "no spaces!", "label": "X", "kind": "text"}
+    )
     assert "Use letters, numbers" in bad_key.content.decode()
-    admin_client.post(reverse("people:customfield_edit", args=[field.pk]),
-                      {"key": "changed", "label": "Shirt", "kind": "choice", "choices": "S\nXL"})
+    admin_client.post(
+        reverse("people:customfield_edit", args=[field.pk]),
+        {"key": "changed", "label": "Shirt", "kind": "choice", "choices": "S\nXL"},
+    )
     field.refresh_from_db()
     assert (field.key, field.label, field.choices) == ("tshirt", "Shirt", ["S", "XL"])
     assert "Shirt" in admin_client.get(reverse("people:customfield_list")).content.decode()
 
 
 def test_unknown_ids_are_404(admin_client):
-    for url in (reverse("people:detail", args=[999999]), reverse("people:tag_edit", args=[999999]),
-                reverse("people:list_edit", args=[999999]), reverse("people:customfield_edit", args=[999999])):
+    for url in (
+        reverse("people:detail", args=[999999]),
+        reverse("people:tag_edit", args=[999999]),
+        reverse("people:list_edit", args=[999999]),
+        reverse("people:customfield_edit", args=[999999]),
+    ):
         assert admin_client.get(url).status_code == 404

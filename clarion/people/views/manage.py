@@ -37,7 +37,9 @@ def _add_errors(form, exc: ValidationError) -> None:
 
 @login_required
 def tag_list(request):
-    tags = Tag.objects.annotate(people_count=_scoped_count(request.user, "taggings")).order_by("name")
+    tags = Tag.objects.annotate(people_count=_scoped_count(request.user, "taggings")).order_by(
+        "name"
+    )
     return render(request, "people/tag_list.html", {"tags": tags})
 
 
@@ -64,7 +66,9 @@ def tag_delete(request, tag_id: int):
     tag = get_object_or_404(Tag, pk=tag_id)
     if request.method == "POST":
         count = services.tag_delete(tag=tag, actor=request.user, request=request)
-        messages.success(request, _("Tag deleted; %(count)s people no longer have it.") % {"count": count})
+        messages.success(
+            request, _("Tag deleted; %(count)s people no longer have it.") % {"count": count}
+        )
         return redirect("people:tag_list")
     return render(request, "people/tag_delete.html", {"tag": tag, "count": tag.taggings.count()})
 
@@ -80,7 +84,9 @@ def list_list(request):
         form = ListForm(request.POST, prefix="new")
         if form.is_valid():
             try:
-                services.list_save(name=form.cleaned_data["name"], description=form.cleaned_data["description"])
+                services.list_save(
+                    name=form.cleaned_data["name"], description=form.cleaned_data["description"]
+                )
             except ValidationError as exc:
                 _add_errors(form, exc)
             else:
@@ -93,18 +99,26 @@ def list_list(request):
 def list_edit(request, list_id: int):
     _require_admin(request.user)
     plist = get_object_or_404(PersonList, pk=list_id)
-    form = ListForm(request.POST or None, initial={"name": plist.name, "description": plist.description})
+    form = ListForm(
+        request.POST or None, initial={"name": plist.name, "description": plist.description}
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            services.list_save(plist=plist, name=form.cleaned_data["name"],
-                               description=form.cleaned_data["description"])
+            services.list_save(
+                plist=plist,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+            )
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
             messages.success(request, _("List saved."))
             return redirect("people:list_list")
-    return render(request, "people/list_edit.html", {"plist": plist, "form": form,
-                                                     "count": plist.memberships.count()})
+    return render(
+        request,
+        "people/list_edit.html",
+        {"plist": plist, "form": form, "count": plist.memberships.count()},
+    )
 
 
 @login_required
@@ -115,12 +129,16 @@ def list_delete(request, list_id: int):
         count = services.list_delete(plist=plist, actor=request.user, request=request)
         messages.success(request, _("List deleted; it had %(count)s people.") % {"count": count})
         return redirect("people:list_list")
-    return render(request, "people/list_delete.html", {"plist": plist, "count": plist.memberships.count()})
+    return render(
+        request, "people/list_delete.html", {"plist": plist, "count": plist.memberships.count()}
+    )
 
 
 @login_required
 def customfield_list(request):
-    return render(request, "people/customfield_list.html", {"fields": CustomField.objects.order_by("label")})
+    return render(
+        request, "people/customfield_list.html", {"fields": CustomField.objects.order_by("label")}
+    )
 
 
 @login_required
@@ -132,7 +150,11 @@ def customfield_edit(request, field_id: int | None = None):
         data = form.cleaned_data
         try:
             services.custom_field_save(
-                field=field, key=data["key"], label=data["label"], kind=data["kind"], choices=form.choice_list()
+                field=field,
+                key=data["key"],
+                label=data["label"],
+                kind=data["kind"],
+                choices=form.choice_list(),
             )
         except ValidationError as exc:
             _add_errors(form, exc)
@@ -140,5 +162,3 @@ def customfield_edit(request, field_id: int | None = None):
             messages.success(request, _("Custom field saved."))
             return redirect("people:customfield_list")
     return render(request, "people/customfield_edit.html", {"field": field, "form": form})
-
-

@@ -31,10 +31,18 @@ def person_merge_search(request, person_id: int):
     candidates = []
     if form.is_bound and form.is_valid() and form.cleaned_data["q"]:
         qs = people_search(people_for(request.user), form.cleaned_data["q"])
-        candidates = list(qs.exclude(pk=person.pk).select_related("area").order_by("-pk")[:CANDIDATES])
-    return render(request, "people/person_merge_search.html", {
-        "person": person, "form": form, "candidates": candidates,
-    })
+        candidates = list(
+            qs.exclude(pk=person.pk).select_related("area").order_by("-pk")[:CANDIDATES]
+        )
+    return render(
+        request,
+        "people/person_merge_search.html",
+        {
+            "person": person,
+            "form": form,
+            "candidates": candidates,
+        },
+    )
 
 
 @login_required
@@ -46,9 +54,13 @@ def person_merge_confirm(request, person_id: int, other_id: int):
         return redirect("people:merge", person_id=first.pk)
     form = MergeConfirmForm(request.POST or None, first=first, second=second)
     if request.method == "POST" and form.is_valid():
-        survivor, duplicate = (first, second) if form.cleaned_data["survivor"] == first.pk else (second, first)
+        survivor, duplicate = (
+            (first, second) if form.cleaned_data["survivor"] == first.pk else (second, first)
+        )
         try:
-            kept = services.person_merge(survivor=survivor, duplicate=duplicate, actor=request.user, request=request)
+            kept = services.person_merge(
+                survivor=survivor, duplicate=duplicate, actor=request.user, request=request
+            )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return redirect("people:detail", person_id=survivor.pk)
@@ -56,10 +68,18 @@ def person_merge_confirm(request, person_id: int, other_id: int):
         return redirect("people:detail", person_id=kept.pk)
     rows = []
     for label, attr in (
-        (_("Name"), "full_name"), (_("Email"), "email"), (_("Phone"), "phone"), (_("Address"), "address_line1"),
-        (_("Town"), "town"), (_("Postcode"), "postcode"), (_("Area"), "area"),
-        (_("Email status"), "get_email_status_display"), (_("Membership"), "get_membership_status_display"),
-        (_("Membership number"), "membership_number"), (_("Source"), "source_code"), (_("Created"), "created_at"),
+        (_("Name"), "full_name"),
+        (_("Email"), "email"),
+        (_("Phone"), "phone"),
+        (_("Address"), "address_line1"),
+        (_("Town"), "town"),
+        (_("Postcode"), "postcode"),
+        (_("Area"), "area"),
+        (_("Email status"), "get_email_status_display"),
+        (_("Membership"), "get_membership_status_display"),
+        (_("Membership number"), "membership_number"),
+        (_("Source"), "source_code"),
+        (_("Created"), "created_at"),
     ):
         values = []
         for p in (first, second):
@@ -69,13 +89,22 @@ def person_merge_confirm(request, person_id: int, other_id: int):
     for p in (first, second):
         p.tag_names = list(p.taggings.order_by("tag__name").values_list("tag__name", flat=True))
         p.activity_count = p.activities.count()
-    return render(request, "people/person_merge_confirm.html", {
-        "first": first, "second": second, "rows": rows, "form": form,
-    })
+    return render(
+        request,
+        "people/person_merge_confirm.html",
+        {
+            "first": first,
+            "second": second,
+            "rows": rows,
+            "form": form,
+        },
+    )
 
 
 @login_required
 def person_duplicates(request):
     if not request.user.can_write:
         raise PermissionDenied
-    return render(request, "people/person_duplicates.html", {"pairs": duplicate_pairs(request.user)})
+    return render(
+        request, "people/person_duplicates.html", {"pairs": duplicate_pairs(request.user)}
+    )

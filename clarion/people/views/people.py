@@ -104,26 +104,37 @@ def person_list(request):
     next_params = params.copy()
     if next_after is not None:
         next_params["after"] = str(next_after)
-    return render(request, "people/person_list.html", {
-        "form": form,
-        "people": people,
-        "segment": segment,
-        "count": count,
-        "count_capped": count_capped,
-        "count_cap": COUNT_CAP,
-        "is_first_page": after is None,
-        "first_page_query": params.urlencode(),
-        "next_query": next_params.urlencode() if next_after is not None else "",
-    })
+    return render(
+        request,
+        "people/person_list.html",
+        {
+            "form": form,
+            "people": people,
+            "segment": segment,
+            "count": count,
+            "count_capped": count_capped,
+            "count_cap": COUNT_CAP,
+            "is_first_page": after is None,
+            "first_page_query": params.urlencode(),
+            "next_query": next_params.urlencode() if next_after is not None else "",
+        },
+    )
 
 
 def _timeline(person, before_id: int | None):
-    qs = Activity.objects.filter(person=person).select_related("actor").order_by("-created_at", "-id")
+    qs = (
+        Activity.objects.filter(person=person)
+        .select_related("actor")
+        .order_by("-created_at", "-id")
+    )
     if before_id is not None:
-        anchor = Activity.objects.filter(person=person, pk=before_id).values("created_at", "pk").first()
+        anchor = (
+            Activity.objects.filter(person=person, pk=before_id).values("created_at", "pk").first()
+        )
         if anchor is not None:
             qs = qs.filter(
-                Q(created_at__lt=anchor["created_at"]) | Q(created_at=anchor["created_at"], pk__lt=anchor["pk"])
+                Q(created_at__lt=anchor["created_at"])
+                | Q(created_at=anchor["created_at"], pk__lt=anchor["pk"])
             )
     rows = list(qs[: TIMELINE_PAGE_SIZE + 1])
     more = len(rows) > TIMELINE_PAGE_SIZE
@@ -141,31 +152,37 @@ def person_detail(request, person_id: int):
         {"label": definitions[k].label if k in definitions else k, "value": v}
         for k, v in sorted(person.custom_fields.items())
     ]
-    recruiter_visible = bool(person.recruiter_id) and visible.filter(pk=person.recruiter_id).exists()
+    recruiter_visible = (
+        bool(person.recruiter_id) and visible.filter(pk=person.recruiter_id).exists()
+    )
     before = _int_or_none(request.GET.get("before"))
     activities, next_before = _timeline(person, before)
     taggings = person.taggings.select_related("tag").order_by("tag__name")
     memberships = person.list_memberships.select_related("list").order_by("list__name")
-    return render(request, "people/person_detail.html", {
-        "person": person,
-        "other_emails": person.other_emails.order_by("email"),
-        "other_phones": person.other_phones.order_by("number"),
-        "identifiers": person.identifiers.order_by("system", "value"),
-        "custom": custom,
-        "recruiter_visible": recruiter_visible,
-        "recruit_count": visible.filter(recruiter=person).count(),
-        "taggings": taggings,
-        "memberships": memberships,
-        "consents": person.consents.all()[:50],
-        "activities": activities,
-        "timeline_older": next_before,
-        "timeline_paged": before is not None,
-        "all_tags": Tag.objects.order_by("name").values_list("name", flat=True)[:500],
-        "all_lists": PersonList.objects.order_by("name").values_list("name", flat=True)[:500],
-        "tag_form": NameForm(prefix="tag"),
-        "list_form": NameForm(prefix="list"),
-        "note_form": NoteForm(),
-    })
+    return render(
+        request,
+        "people/person_detail.html",
+        {
+            "person": person,
+            "other_emails": person.other_emails.order_by("email"),
+            "other_phones": person.other_phones.order_by("number"),
+            "identifiers": person.identifiers.order_by("system", "value"),
+            "custom": custom,
+            "recruiter_visible": recruiter_visible,
+            "recruit_count": visible.filter(recruiter=person).count(),
+            "taggings": taggings,
+            "memberships": memberships,
+            "consents": person.consents.all()[:50],
+            "activities": activities,
+            "timeline_older": next_before,
+            "timeline_paged": before is not None,
+            "all_tags": Tag.objects.order_by("name").values_list("name", flat=True)[:500],
+            "all_lists": PersonList.objects.order_by("name").values_list("name", flat=True)[:500],
+            "tag_form": NameForm(prefix="tag"),
+            "list_form": NameForm(prefix="list"),
+            "note_form": NoteForm(),
+        },
+    )
 
 
 def _back(person):
@@ -214,7 +231,9 @@ def person_list_add(request, person_id: int):
         if services.list_add(person=person, plist=plist, actor=request.user):
             messages.success(request, _("Added to the list %(name)s.") % {"name": plist.name})
         else:
-            messages.info(request, _("They were already on the list %(name)s.") % {"name": plist.name})
+            messages.info(
+                request, _("They were already on the list %(name)s.") % {"name": plist.name}
+            )
     else:
         _form_error_message(request, form)
     return _back(person)

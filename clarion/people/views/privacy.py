@@ -47,7 +47,12 @@ def person_erase(request, person_id: int):
             messages.error(request, _("Tick the box to confirm the erasure."))
         else:
             services.person_erase(person=person, actor=request.user, request=request)
-            messages.success(request, _("The person has been erased. Only a hash of their email is kept, so "
-                                        "they are never mailed again."))
+            messages.success(
+                request,
+                _(
+                    "The person has been erased. Only a hash of their email is kept, so "
+                    "they are never mailed again."
+                ),
+            )
             return redirect("people:list")
     return render(request, "people/person_erase.html", {"person": person})

@@ -10,7 +10,9 @@ urlpatterns = [
     path("<int:person_id>/tags/add/", people.person_tag_add, name="tag_add"),
     path("<int:person_id>/tags/<int:tag_id>/remove/", people.person_tag_remove, name="tag_remove"),
     path("<int:person_id>/lists/add/", people.person_list_add, name="list_add"),
-    path("<int:person_id>/lists/<int:list_id>/remove/", people.person_list_remove, name="list_remove"),
+    path(
+        "<int:person_id>/lists/<int:list_id>/remove/", people.person_list_remove, name="list_remove"
+    ),
     path("<int:person_id>/notes/add/", people.person_note_add, name="note_add"),
     path("<int:person_id>/merge/", merge.person_merge_search, name="merge"),
     path("<int:person_id>/merge/<int:other_id>/", merge.person_merge_confirm, name="merge_confirm"),

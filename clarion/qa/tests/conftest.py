@@ -29,11 +29,20 @@ def make_session(**fields) -> Session:
 
 @pytest.fixture
 def session(db):
-    return make_session(join_url="https://example.org/join", donate_url="https://example.org/donate")
+    return make_session(
+        join_url="https://example.org/join", donate_url="https://example.org/donate"
+    )
 
 
-def ask(session, *, name="Nora North", email="nora@example.net", text="What will you do about bus fares?",
-        ip="10.0.0.1", **extra):
+def ask(
+    session,
+    *,
+    name="Nora North",
+    email="nora@example.net",
+    text="What will you do about bus fares?",
+    ip="10.0.0.1",
+    **extra,
+):
     from clarion.qa.services import question_ask
 
     return question_ask(session=session, name=name, email=email, text=text, ip=ip, **extra).question

@@ -24,8 +24,10 @@ def test_live_session_end_to_end(page, browser, live_server, admin):
     url = f"{live_server.url}/qa/{session.slug}/"
 
     # Supporters ask through the public form.
-    asks = [("Nora North", "nora@example.net", "Will you freeze bus fares in the north?"),
-            ("Sid South", "sid@example.net", "What is your plan for council housing?")]
+    asks = [
+        ("Nora North", "nora@example.net", "Will you freeze bus fares in the north?"),
+        ("Sid South", "sid@example.net", "What is your plan for council housing?"),
+    ]
     for name, email, text in asks:
         page.goto(url)
         page.get_by_label("Your name").fill(name)
@@ -36,8 +38,13 @@ def test_live_session_end_to_end(page, browser, live_server, admin):
 
     # A scripted wave: 200 near-identical questions from 200 new addresses.
     for i in range(200):
-        services.question_ask(session=session, name=f"Wrecker {i}", email=f"w{i}@wreck-{i % 7}.test",
-                              text=f"{WAVE_TEXT}{'!' * (i % 3)} {'?' * (i % 2)}", ip=f"10.66.{i // 250}.{i % 250}")
+        services.question_ask(
+            session=session,
+            name=f"Wrecker {i}",
+            email=f"w{i}@wreck-{i % 7}.test",
+            text=f"{WAVE_TEXT}{'!' * (i % 3)} {'?' * (i % 2)}",
+            ip=f"10.66.{i // 250}.{i % 250}",
+        )
     assert QuestionGroup.objects.filter(wave=True).count() == 1
     assert QuestionGroup.objects.get(wave=True).questions.count() >= 190
 
@@ -70,7 +77,9 @@ def test_live_session_end_to_end(page, browser, live_server, admin):
     # A confirmed supporter's vote reorders the questions.
     housing = Question.objects.get(text__contains="council housing")
     voter = browser.new_context().new_page()
-    voter.goto(f"{live_server.url}/qa/confirm/{voting.confirm_token(person_id=housing.person_id, slug=session.slug)}/")
+    voter.goto(
+        f"{live_server.url}/qa/confirm/{voting.confirm_token(person_id=housing.person_id, slug=session.slug)}/"
+    )
     voter.locator(f"#q{housing.pk}").get_by_role("button", name="Upvote").click()
     expect(items.first).to_contain_text("council housing", timeout=15_000)
     expect(items.first.locator(".qa-q__count")).to_have_text("1")
@@ -80,7 +89,9 @@ def test_live_session_end_to_end(page, browser, live_server, admin):
     card = page.locator(f"#host-{housing.pk}")
     card.get_by_role("button", name="Answering now").click()
     expect(audience.locator("#qa-answering")).to_contain_text("council housing", timeout=15_000)
-    page.locator(f"#host-{housing.pk}").get_by_label("Answer").fill("We will build 100,000 homes a year.")
+    page.locator(f"#host-{housing.pk}").get_by_label("Answer").fill(
+        "We will build 100,000 homes a year."
+    )
     page.locator(f"#host-{housing.pk}").get_by_label("Starts in the video").fill("12:30")
     page.locator(f"#host-{housing.pk}").get_by_role("button", name="Save answer").click()
     expect(audience.locator(f"#q{housing.pk}")).to_contain_text("100,000 homes", timeout=15_000)

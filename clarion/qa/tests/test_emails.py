@@ -13,13 +13,25 @@ from .conftest import ask, make_session
 @pytest.mark.django_db(transaction=True)
 def test_publishing_emails_people_whose_question_was_answered_once(smtp_server, areas, admin):
     session = make_session(join_url="https://example.org/join")
-    answered = ask(session, name="Ann", email="ann@example.net", text="Will you <b>freeze</b> fares?")
-    copy = ask(session, name="Cal", email="cal@example.net", text="Will you freeze fares?", ip="10.0.0.2")
-    unanswered = ask(session, name="Una", email="una@example.net", text="Something about parks here?", ip="10.0.0.3")
+    answered = ask(
+        session, name="Ann", email="ann@example.net", text="Will you <b>freeze</b> fares?"
+    )
+    copy = ask(
+        session, name="Cal", email="cal@example.net", text="Will you freeze fares?", ip="10.0.0.2"
+    )
+    unanswered = ask(
+        session,
+        name="Una",
+        email="una@example.net",
+        text="Something about parks here?",
+        ip="10.0.0.3",
+    )
     services.question_approve(question=answered, moderator=admin)
     services.question_approve(question=unanswered, moderator=admin)
     assert Question.objects.get(pk=copy.pk).merged_into_id == answered.pk
-    services.question_answer(question=Question.objects.get(pk=answered.pk), moderator=admin, text="Yes, for a year.")
+    services.question_answer(
+        question=Question.objects.get(pk=answered.pk), moderator=admin, text="Yes, for a year."
+    )
     services.session_set_status(session=session, status=Session.Status.CLOSED, moderator=admin)
     services.session_set_status(session=session, status=Session.Status.PUBLISHED, moderator=admin)
     call_command("worker", "--batch")

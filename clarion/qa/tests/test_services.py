@@ -65,23 +65,48 @@ def test_rate_limits_per_person_ip_and_domain_flag_questions(session):
     session.save()
     reasons = []
     for i in range(services.RATE_IP + 1):
-        q = ask(session, email=f"p{i}@tiny-domain.test", text=f"Distinct question number {'abcdefghijklmnop'[i]} please",
-                ip="10.9.9.9")
+        q = ask(
+            session,
+            email=f"p{i}@tiny-domain.test",
+            text=f"Distinct question number {'abcdefghijklmnop'[i]} please",
+            ip="10.9.9.9",
+        )
         reasons.append(q.reasons)
     assert "rate_ip" in reasons[-1] and "rate_ip" not in reasons[0]
     for i in range(services.RATE_PERSON + 1):
-        q = ask(session, email="same@example.net", text=f"Another question {'qrstuvwxyz'[i]}{'zyxw'[i]} here",
-                ip=f"10.1.1.{i}")
+        q = ask(
+            session,
+            email="same@example.net",
+            text=f"Another question {'qrstuvwxyz'[i]}{'zyxw'[i]} here",
+            ip=f"10.1.1.{i}",
+        )
     assert "rate_person" in q.reasons
     for i in range(services.RATE_DOMAIN - services.RATE_IP + 1):
-        q = ask(session, email=f"d{i}@tiny-domain.test", text=f"Question {i} " + "xyzw"[i % 4] * 3, ip=f"10.2.2.{i}")
+        q = ask(
+            session,
+            email=f"d{i}@tiny-domain.test",
+            text=f"Question {i} " + "xyzw"[i % 4] * 3,
+            ip=f"10.2.2.{i}",
+        )
     assert "rate_domain" in q.reasons
 
 
 def test_near_duplicates_share_a_group_and_show_as_one_card(session):
-    a = ask(session, email="a@example.net", text="Why did you cut funding for the northern rail line?")
-    b = ask(session, email="b@example.net", text="why did you CUT funding for the Northern rail line??", ip="10.0.0.2")
-    c = ask(session, email="c@example.net", text="Will you build council houses in Leeds?", ip="10.0.0.3")
+    a = ask(
+        session, email="a@example.net", text="Why did you cut funding for the northern rail line?"
+    )
+    b = ask(
+        session,
+        email="b@example.net",
+        text="why did you CUT funding for the Northern rail line??",
+        ip="10.0.0.2",
+    )
+    c = ask(
+        session,
+        email="c@example.net",
+        text="Will you build council houses in Leeds?",
+        ip="10.0.0.3",
+    )
     assert a.group_id == b.group_id != c.group_id
     assert "duplicate" in b.reasons
     assert QuestionGroup.objects.get(pk=a.group_id).size == 2
@@ -90,7 +115,13 @@ def test_near_duplicates_share_a_group_and_show_as_one_card(session):
 def test_a_burst_from_many_new_people_is_held_as_one_flagged_wave(session):
     base = "Why are you hiding the truth about the secret deal with the donors"
     questions = [
-        ask(session, name=f"Troll {i}", email=f"t{i}@burner.test", text=f"{base} {'!' * (i % 2)}", ip=f"10.5.0.{i}")
+        ask(
+            session,
+            name=f"Troll {i}",
+            email=f"t{i}@burner.test",
+            text=f"{base} {'!' * (i % 2)}",
+            ip=f"10.5.0.{i}",
+        )
         for i in range(services.WAVE_MIN_PEOPLE + 3)
     ]
     groups = {q.group_id for q in questions}
@@ -102,9 +133,17 @@ def test_a_burst_from_many_new_people_is_held_as_one_flagged_wave(session):
 
 
 def test_similar_questions_from_known_people_do_not_make_a_wave(session):
-    people = [Person.objects.create(email=f"old{i}@example.net") for i in range(services.WAVE_MIN_PEOPLE + 2)]
+    people = [
+        Person.objects.create(email=f"old{i}@example.net")
+        for i in range(services.WAVE_MIN_PEOPLE + 2)
+    ]
     for i, p in enumerate(people):
-        ask(session, email=p.email, text="What is the plan for rural bus routes next year?", ip=f"10.6.0.{i}")
+        ask(
+            session,
+            email=p.email,
+            text="What is the plan for rural bus routes next year?",
+            ip=f"10.6.0.{i}",
+        )
     assert not QuestionGroup.objects.filter(wave=True).exists()
 
 
@@ -120,7 +159,9 @@ def test_claim_on_open_keeps_two_moderators_apart(session, admin, organiser):
     assert services.question_claim(question=q, moderator=organiser)
     services.question_approve(question=q, moderator=organiser)
     with pytest.raises(services.ModerationConflict):
-        services.question_reject(question=Question.objects.get(pk=q.pk), moderator=admin, reason="late")
+        services.question_reject(
+            question=Question.objects.get(pk=q.pk), moderator=admin, reason="late"
+        )
     assert Question.objects.get(pk=q.pk).status == Question.Status.APPROVED
 
 
@@ -143,8 +184,14 @@ def test_every_decision_is_recorded(session, admin):
 
 
 def test_approving_a_card_merges_its_pending_copies(session, admin):
-    a = ask(session, email="a@example.net", text="Why did you cut funding for the northern rail line?")
-    ask(session, email="b@example.net", text="Why did you cut the funding for the northern rail line?")
+    a = ask(
+        session, email="a@example.net", text="Why did you cut funding for the northern rail line?"
+    )
+    ask(
+        session,
+        email="b@example.net",
+        text="Why did you cut the funding for the northern rail line?",
+    )
     services.question_approve(question=a, moderator=admin)
     a.refresh_from_db()
     assert a.also_asked == 1
@@ -156,29 +203,62 @@ def test_a_banned_person_cannot_get_through_by_renaming_or_changing_email_case(s
     services.person_ban(question=q, moderator=admin, reason="abuse")
     q.refresh_from_db()
     assert q.status == Question.Status.REJECTED
-    again = ask(session, name="Totally New Name", email="TROLL@Example.NET", text="An innocent looking question?",
-                ip="10.7.7.7")
+    again = ask(
+        session,
+        name="Totally New Name",
+        email="TROLL@Example.NET",
+        text="An innocent looking question?",
+        ip="10.7.7.7",
+    )
     assert again.status == Question.Status.REJECTED and "banned" in again.reasons
     # A Gmail dot/+tag variant is a new address but the same mailbox.
-    ban_gmail = ask(session, name="G", email="some.troll@gmail.com", text="First gmail question here?", ip="10.7.7.8")
+    ban_gmail = ask(
+        session,
+        name="G",
+        email="some.troll@gmail.com",
+        text="First gmail question here?",
+        ip="10.7.7.8",
+    )
     services.person_ban(question=ban_gmail, moderator=admin, reason="abuse")
-    variant = ask(session, name="H", email="sometroll+qa@gmail.com", text="Second gmail question here?", ip="10.7.7.9")
+    variant = ask(
+        session,
+        name="H",
+        email="sometroll+qa@gmail.com",
+        text="Second gmail question here?",
+        ip="10.7.7.9",
+    )
     assert variant.status == Question.Status.REJECTED
     # Same network address, new everything else: held for a moderator, flagged.
-    other = ask(session, name="X", email="fresh@example.org", text="A question from the same network?", ip="10.0.0.1")
+    other = ask(
+        session,
+        name="X",
+        email="fresh@example.org",
+        text="A question from the same network?",
+        ip="10.0.0.1",
+    )
     assert other.status == Question.Status.PENDING and "banned" in other.reasons
     assert Ban.objects.count() == 2
 
 
 def test_group_actions_on_a_wave(session, admin):
     for i in range(services.WAVE_MIN_PEOPLE + 1):
-        ask(session, email=f"w{i}@burner.test", text="Resign now you have lied about the donors deal", ip=f"10.8.0.{i}")
+        ask(
+            session,
+            email=f"w{i}@burner.test",
+            text="Resign now you have lied about the donors deal",
+            ip=f"10.8.0.{i}",
+        )
     group = QuestionGroup.objects.get(wave=True)
     n = services.group_ban(group=group, moderator=admin, reason="brigade")
     assert n == services.WAVE_MIN_PEOPLE + 1
     assert Ban.objects.count() == services.WAVE_MIN_PEOPLE + 1
     assert not Question.objects.filter(status=Question.Status.PENDING).exists()
-    again = ask(session, email="W0@burner.test", text="Different words entirely from a banned one?", ip="10.99.0.1")
+    again = ask(
+        session,
+        email="W0@burner.test",
+        text="Different words entirely from a banned one?",
+        ip="10.99.0.1",
+    )
     assert again.status == Question.Status.REJECTED
 
 
@@ -192,8 +272,13 @@ def test_votes_are_one_per_person_and_rate_limited(session, admin, north_person,
     q.refresh_from_db()
     assert q.votes_count == 2 == Vote.objects.filter(question=q).count()
     others = [
-        Question.objects.create(session=session, person=south_person, display_name="Sid", text=f"Topic {i}",
-                                status=Question.Status.APPROVED)
+        Question.objects.create(
+            session=session,
+            person=south_person,
+            display_name="Sid",
+            text=f"Topic {i}",
+            status=Question.Status.APPROVED,
+        )
         for i in range(services.VOTES_PER_MINUTE_PERSON)
     ]
     with pytest.raises(services.Throttled):

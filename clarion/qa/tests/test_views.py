@@ -22,9 +22,16 @@ def _live(client, session, etag=None):
 
 
 def test_the_public_form_stores_a_question_and_shows_next_steps(client, session):
-    response = client.post(reverse("qa:ask", args=[session.slug]), {
-        "name": "Nora North", "email": "nora@example.net", "text": "What about bus fares?", "consent": "on",
-    }, follow=True)
+    response = client.post(
+        reverse("qa:ask", args=[session.slug]),
+        {
+            "name": "Nora North",
+            "email": "nora@example.net",
+            "text": "What about bus fares?",
+            "consent": "on",
+        },
+        follow=True,
+    )
     assert response.status_code == 200
     assert "Thank you for your question" in response.content.decode()
     assert "https://example.org/join" in response.content.decode()
@@ -32,12 +39,16 @@ def test_the_public_form_stores_a_question_and_shows_next_steps(client, session)
 
 
 def test_bad_input_gets_form_errors_not_a_500(client, session):
-    response = client.post(reverse("qa:ask", args=[session.slug]), {"name": "", "email": "not-an-email", "text": ""})
+    response = client.post(
+        reverse("qa:ask", args=[session.slug]), {"name": "", "email": "not-an-email", "text": ""}
+    )
     assert response.status_code == 400
     body = response.content.decode()
     assert "This field is required" in body
-    response = client.post(reverse("qa:ask", args=[session.slug]), {
-        "name": "N", "email": "bad@", "text": "A real question here?"})
+    response = client.post(
+        reverse("qa:ask", args=[session.slug]),
+        {"name": "N", "email": "bad@", "text": "A real question here?"},
+    )
     assert response.status_code == 400 and "valid email" in response.content.decode()
     assert client.get("/qa/no-such-session/").status_code == 404
     assert client.get("/qa/no-such-session/live.json").status_code == 404
@@ -46,7 +57,12 @@ def test_bad_input_gets_form_errors_not_a_500(client, session):
 def test_unapproved_questions_never_reach_the_public(client, session, admin):
     ask(session, text=HOSTILE)
     for i in range(services.WAVE_MIN_PEOPLE + 1):
-        ask(session, email=f"w{i}@burner.test", text="Resign now you liar about the donors deal", ip=f"10.4.0.{i}")
+        ask(
+            session,
+            email=f"w{i}@burner.test",
+            text="Resign now you liar about the donors deal",
+            ip=f"10.4.0.{i}",
+        )
     rejected = ask(session, email="r@example.net", text="REJECTED-ONE question text")
     services.question_reject(question=rejected, moderator=admin, reason="no")
     pages = [
@@ -60,19 +76,25 @@ def test_unapproved_questions_never_reach_the_public(client, session, admin):
     for response in pages:
         body = response.content.decode()
         assert response.status_code == 200
-        assert "SECRET-PENDING" not in body and "donors deal" not in body and "REJECTED-ONE" not in body
+        assert (
+            "SECRET-PENDING" not in body
+            and "donors deal" not in body
+            and "REJECTED-ONE" not in body
+        )
     assert json.loads(pages[3].content)["questions"] == []
 
 
 def test_approved_text_is_escaped_in_pages_and_sent_as_data_in_the_feed(client, session, admin):
-    q = ask(session, name='<b>Bold</b> Name', text=HOSTILE)
+    q = ask(session, name="<b>Bold</b> Name", text=HOSTILE)
     services.question_approve(question=q, moderator=admin)
     body = client.get(reverse("qa:session", args=[session.slug])).content.decode()
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
     assert '<script>alert("x")' not in body and "<b>Bold</b>" not in body
     feed = json.loads(_live(client, session).content)
     assert feed["questions"][0]["text"] == HOSTILE
-    assert b"<script>" not in _live(client, session).content  # ensure_ascii keeps it as escaped data
+    assert (
+        b"<script>" not in _live(client, session).content
+    )  # ensure_ascii keeps it as escaped data
 
 
 def test_live_feed_uses_etags_and_changes_when_a_question_is_approved(
@@ -91,7 +113,9 @@ def test_live_feed_uses_etags_and_changes_when_a_question_is_approved(
     assert [x["text"] for x in json.loads(changed.content)["questions"]] == [q.text]
 
 
-def test_confirmed_supporters_vote_once_and_votes_reorder(client, session, admin, north_person, south_person):
+def test_confirmed_supporters_vote_once_and_votes_reorder(
+    client, session, admin, north_person, south_person
+):
     a = ask(session, text="First question about trains?")
     b = ask(session, email="b@example.net", text="Second question about housing?")
     services.question_approve(question=a, moderator=admin)
@@ -117,7 +141,9 @@ def test_confirmed_supporters_vote_once_and_votes_reorder(client, session, admin
 def test_confirmation_request_emails_a_link(client, session, smtp_server):
     from django.core.management import call_command
 
-    response = client.post(reverse("qa:confirm_request", args=[session.slug]), {"email": "new@example.net"})
+    response = client.post(
+        reverse("qa:confirm_request", args=[session.slug]), {"email": "new@example.net"}
+    )
     assert response.status_code == 302
     call_command("worker", "--batch")
     (message,) = smtp_server.wait_for(1)
@@ -129,7 +155,12 @@ def test_console_lists_pending_collapses_waves_and_shows_reasons(admin_client, s
     ask(session, text="A clean question on schools?")
     ask(session, email="l@example.net", text="Look at https://bad.example now", ip="10.0.0.9")
     for i in range(services.WAVE_MIN_PEOPLE + 1):
-        ask(session, email=f"w{i}@burner.test", text="Resign now you liar about the donors deal", ip=f"10.4.0.{i}")
+        ask(
+            session,
+            email=f"w{i}@burner.test",
+            text="Resign now you liar about the donors deal",
+            ip=f"10.4.0.{i}",
+        )
     page = admin_client.get(reverse("qa_staff:console", args=[session.pk])).content.decode()
     assert "A clean question on schools?" in page and "Contains a link" in page
     assert page.count("Resign now you liar") == 1 and "Flagged wave" in page
@@ -146,8 +177,11 @@ def test_moderating_through_the_console_endpoints(admin_client, session, admin):
     assert response.json()["ok"] and Question.objects.get(pk=q.pk).status == "approved"
     again = admin_client.post(url, HTTP_X_REQUESTED_WITH="fetch")
     assert again.status_code == 409
-    reject = admin_client.post(reverse("qa_staff:question_action", args=[session.pk, q.pk, "reject"]), {"reason": ""},
-                               HTTP_X_REQUESTED_WITH="fetch")
+    reject = admin_client.post(
+        reverse("qa_staff:question_action", args=[session.pk, q.pk, "reject"]),
+        {"reason": ""},
+        HTTP_X_REQUESTED_WITH="fetch",
+    )
     assert reject.status_code == 400
     assert ModerationDecision.objects.filter(action="approve").count() == 1
 
@@ -162,26 +196,50 @@ def test_opening_a_question_claims_it(client, session, admin, organiser):
     other.force_login(organiser)
     page = other.get(reverse("qa_staff:question", args=[session.pk, q.pk])).content.decode()
     assert "is handling this question" in page
-    response = other.post(reverse("qa_staff:question_action", args=[session.pk, q.pk, "approve"]),
-                          HTTP_X_REQUESTED_WITH="fetch")
+    response = other.post(
+        reverse("qa_staff:question_action", args=[session.pk, q.pk, "approve"]),
+        HTTP_X_REQUESTED_WITH="fetch",
+    )
     assert response.status_code == 409
 
 
-def test_staff_scope_and_read_only_roles(client, areas, session, organiser, south_organiser, analyst):
+def test_staff_scope_and_read_only_roles(
+    client, areas, session, organiser, south_organiser, analyst
+):
     local = make_session(area=areas.leeds)
     q = ask(local)
     client.force_login(south_organiser)
-    for name, args in [("console", [local.pk]), ("queue", [local.pk]), ("host", [local.pk]), ("report", [local.pk]),
-                       ("question", [local.pk, q.pk]), ("console", [session.pk])]:
+    for name, args in [
+        ("console", [local.pk]),
+        ("queue", [local.pk]),
+        ("host", [local.pk]),
+        ("report", [local.pk]),
+        ("question", [local.pk, q.pk]),
+        ("console", [session.pk]),
+    ]:
         assert client.get(reverse(f"qa_staff:{name}", args=args)).status_code == 404
-    assert client.post(reverse("qa_staff:question_action", args=[local.pk, q.pk, "approve"])).status_code == 404
+    assert (
+        client.post(
+            reverse("qa_staff:question_action", args=[local.pk, q.pk, "approve"])
+        ).status_code
+        == 404
+    )
     assert "Ask the Leader" not in client.get(reverse("qa_staff:list")).content.decode()
     client.force_login(organiser)
-    assert client.post(reverse("qa_staff:question_action", args=[local.pk, q.pk, "approve"])).status_code == 302
+    assert (
+        client.post(
+            reverse("qa_staff:question_action", args=[local.pk, q.pk, "approve"])
+        ).status_code
+        == 302
+    )
     client.force_login(analyst)
     assert client.get(reverse("qa_staff:report", args=[local.pk])).status_code == 200
-    assert client.post(reverse("qa_staff:question_action", args=[local.pk, q.pk, "reject"]),
-                       {"reason": "x"}).status_code == 403
+    assert (
+        client.post(
+            reverse("qa_staff:question_action", args=[local.pk, q.pk, "reject"]), {"reason": "x"}
+        ).status_code
+        == 403
+    )
     assert client.post(reverse("qa_staff:banned_words"), {"phrase": "x"}).status_code == 403
     assert Question.objects.get(pk=q.pk).status == "approved"
 
@@ -192,12 +250,20 @@ def test_host_answers_and_the_report_counts(admin_client, session, admin):
     services.question_approve(question=q, moderator=admin)
     admin_client.post(reverse("qa_staff:question_action", args=[session.pk, q.pk, "answering"]))
     assert Session.objects.get(pk=session.pk).answering_now_id == q.pk
-    assert "Answering now" in admin_client.get(reverse("qa:session", args=[session.slug])).content.decode()
-    bad = admin_client.post(reverse("qa_staff:question_action", args=[session.pk, q.pk, "answer"]),
-                            {"answer_text": "", "answer_at": "1:99"}, follow=True)
+    assert (
+        "Answering now"
+        in admin_client.get(reverse("qa:session", args=[session.slug])).content.decode()
+    )
+    bad = admin_client.post(
+        reverse("qa_staff:question_action", args=[session.pk, q.pk, "answer"]),
+        {"answer_text": "", "answer_at": "1:99"},
+        follow=True,
+    )
     assert "h:mm:ss" in bad.content.decode()
-    admin_client.post(reverse("qa_staff:question_action", args=[session.pk, q.pk, "answer"]),
-                      {"answer_text": "We will freeze them.", "answer_at": "12:30"})
+    admin_client.post(
+        reverse("qa_staff:question_action", args=[session.pk, q.pk, "answer"]),
+        {"answer_text": "We will freeze them.", "answer_at": "12:30"},
+    )
     q.refresh_from_db()
     assert q.answer_seconds == 750 and q.answer_text == "We will freeze them."
     report = admin_client.get(reverse("qa_staff:report", args=[session.pk])).content.decode()
@@ -208,13 +274,30 @@ def test_host_answers_and_the_report_counts(admin_client, session, admin):
 
 
 def test_staff_create_a_session_and_edit_banned_words(admin_client, areas):
-    response = admin_client.post(reverse("qa_staff:create"), {
-        "title": "Ask Alex", "slug": "ask-alex", "host": "Alex", "audience": "anyone", "max_length": 300,
-        "max_per_person": 2, "video_url": "http://insecure.example"})
+    response = admin_client.post(
+        reverse("qa_staff:create"),
+        {
+            "title": "Ask Alex",
+            "slug": "ask-alex",
+            "host": "Alex",
+            "audience": "anyone",
+            "max_length": 300,
+            "max_per_person": 2,
+            "video_url": "http://insecure.example",
+        },
+    )
     assert response.status_code == 200 and "https://" in response.content.decode()
-    response = admin_client.post(reverse("qa_staff:create"), {
-        "title": "Ask Alex", "slug": "ask-alex", "host": "Alex", "audience": "anyone", "max_length": 300,
-        "max_per_person": 2})
+    response = admin_client.post(
+        reverse("qa_staff:create"),
+        {
+            "title": "Ask Alex",
+            "slug": "ask-alex",
+            "host": "Alex",
+            "audience": "anyone",
+            "max_length": 300,
+            "max_per_person": 2,
+        },
+    )
     assert response.status_code == 302 and Session.objects.get(slug="ask-alex").status == "draft"
     assert admin_client.get("/qa/ask-alex/").status_code == 404  # drafts are not public
     admin_client.post(reverse("qa_staff:banned_words"), {"phrase": "Wrecker"})
@@ -228,14 +311,24 @@ def test_staff_create_a_session_and_edit_banned_words(admin_client, areas):
 def test_organiser_can_only_create_sessions_in_their_area(client, areas, role):
     user = factories.staff_user(role=role, area=areas.north)
     client.force_login(user)
-    response = client.post(reverse("qa_staff:create"), {
-        "title": "Leeds Q&A", "slug": "leeds-qa", "host": "Cllr", "audience": "anyone", "max_length": 300,
-        "max_per_person": 2, "area": areas.bristol.pk})
+    response = client.post(
+        reverse("qa_staff:create"),
+        {
+            "title": "Leeds Q&A",
+            "slug": "leeds-qa",
+            "host": "Cllr",
+            "audience": "anyone",
+            "max_length": 300,
+            "max_per_person": 2,
+            "area": areas.bristol.pk,
+        },
+    )
     assert response.status_code == 200 and not Session.objects.filter(slug="leeds-qa").exists()
 
 
-def test_votes_reach_the_live_feed_folded_together(client, session, admin, north_person, monkeypatch,
-                                                   django_capture_on_commit_callbacks):
+def test_votes_reach_the_live_feed_folded_together(
+    client, session, admin, north_person, monkeypatch, django_capture_on_commit_callbacks
+):
     from clarion.qa import live
 
     q = ask(session)
@@ -243,7 +336,9 @@ def test_votes_reach_the_live_feed_folded_together(client, session, admin, north
         services.question_approve(question=q, moderator=admin)
     etag = _live(client, session)["ETag"]
     with django_capture_on_commit_callbacks(execute=True):
-        services.vote_add(question=Question.objects.get(pk=q.pk), person_id=north_person.pk, ip=None)
+        services.vote_add(
+            question=Question.objects.get(pk=q.pk), person_id=north_person.pk, ip=None
+        )
     assert _live(client, session, etag).status_code == 304  # folded in within VOTE_COALESCE seconds
     monkeypatch.setattr(live, "VOTE_COALESCE", 0)
     response = _live(client, session, etag)
@@ -251,22 +346,32 @@ def test_votes_reach_the_live_feed_folded_together(client, session, admin, north
     assert json.loads(response.content)["questions"][0]["votes"] == 1
 
 
-def test_a_current_poll_never_reads_the_feed_body_from_the_cache(client, session, admin, monkeypatch):
+def test_a_current_poll_never_reads_the_feed_body_from_the_cache(
+    client, session, admin, monkeypatch
+):
     from clarion.qa import live
 
     services.question_approve(question=ask(session), moderator=admin)
     etag = _live(client, session)["ETag"]
     read = []
     real_get, real_get_many = live.cache.get, live.cache.get_many
-    monkeypatch.setattr(live.cache, "get", lambda key, *a, **k: read.append(key) or real_get(key, *a, **k))
-    monkeypatch.setattr(live.cache, "get_many", lambda keys, *a, **k: read.extend(keys) or real_get_many(keys, *a, **k))
+    monkeypatch.setattr(
+        live.cache, "get", lambda key, *a, **k: read.append(key) or real_get(key, *a, **k)
+    )
+    monkeypatch.setattr(
+        live.cache,
+        "get_many",
+        lambda keys, *a, **k: read.extend(keys) or real_get_many(keys, *a, **k),
+    )
     assert _live(client, session, etag).status_code == 304
     assert read and not [key for key in read if key.startswith(("qa:live:b:", "qa:live:z:"))]
     assert _live(client, session).status_code == 200
     assert [key for key in read if key.startswith("qa:live:b:")]
 
 
-def test_the_live_feed_is_gzipped_once_per_version_for_clients_that_accept_it(client, session, admin):
+def test_the_live_feed_is_gzipped_once_per_version_for_clients_that_accept_it(
+    client, session, admin
+):
     import gzip
 
     services.question_approve(question=ask(session), moderator=admin)
@@ -277,12 +382,17 @@ def test_the_live_feed_is_gzipped_once_per_version_for_clients_that_accept_it(cl
     assert gzip.decompress(zipped.content) == plain.content
     assert "Accept-Encoding" in zipped["Vary"] and "Accept-Encoding" in plain["Vary"]
     assert zipped["ETag"] != plain["ETag"]  # one validator per content coding
-    assert client.get(url, HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=zipped["ETag"]).status_code == 304
+    assert (
+        client.get(url, HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=zipped["ETag"]).status_code
+        == 304
+    )
     assert client.get(url, HTTP_IF_NONE_MATCH=plain["ETag"]).status_code == 304
     assert "Content-Encoding" not in client.get(url, HTTP_ACCEPT_ENCODING="gzip;q=0, br")
 
 
-def test_the_live_feed_skips_session_and_locale_middleware_but_keeps_the_safety_headers(client, session):
+def test_the_live_feed_skips_session_and_locale_middleware_but_keeps_the_safety_headers(
+    client, session
+):
     url = reverse("qa:live", args=[session.slug])
     response = client.get(url, HTTP_ACCEPT_LANGUAGE="fr")
     assert response.status_code == 200
@@ -304,4 +414,8 @@ def test_a_feed_whose_bytes_left_the_cache_is_rebuilt(client, session, admin):
     version = json.loads(first.content)["version"]
     cache.delete_many([live.body_key(session.slug, version, gzipped=z) for z in (False, True)])
     again = _live(client, session)
-    assert again.status_code == 200 and again.content == first.content and again["ETag"] == first["ETag"]
+    assert (
+        again.status_code == 200
+        and again.content == first.content
+        and again["ETag"] == first["ETag"]
+    )

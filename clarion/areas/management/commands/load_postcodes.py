@@ -21,4 +21,6 @@ class Command(BaseCommand):
             self.stderr.write(error)
         if len(result.errors) > 50:
             self.stderr.write(f"... and {len(result.errors) - 50} more bad lines")
-        self.stdout.write(f"created {result.created}, updated {result.updated}, rejected {len(result.errors)}")
+        self.stdout.write(
+            f"created {result.created}, updated {result.updated}, rejected {len(result.errors)}"
+        )

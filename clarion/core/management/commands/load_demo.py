@@ -49,9 +49,15 @@ class Command(BaseCommand):
         north = Area.objects.get(code="R-N")
         User.objects.create_superuser(DEMO_ADMIN, DEMO_PASSWORD, name="Demo Admin")
         User.objects.create_user(
-            "north@example.org", DEMO_PASSWORD, name="Nadia North", role=User.Role.ORGANISER, area=north
+            "north@example.org",
+            DEMO_PASSWORD,
+            name="Nadia North",
+            role=User.Role.ORGANISER,
+            area=north,
         )
-        User.objects.create_user("analyst@example.org", DEMO_PASSWORD, name="Ana Lyst", role=User.Role.ANALYST)
+        User.objects.create_user(
+            "analyst@example.org", DEMO_PASSWORD, name="Ana Lyst", role=User.Role.ANALYST
+        )
         call_command("seed_people", count=people, tags=40, seed=2026, stdout=self.stdout)
         demo_segments_create()
         demo_pages_create()

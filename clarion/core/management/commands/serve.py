@@ -19,7 +19,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+        parser.add_argument(
+            "--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2"))
+        )
         parser.add_argument("--no-worker", action="store_true", help="Start the web server only.")
 
     def handle(self, *args, host: str, port: int, workers: int, no_worker: bool, **options):
@@ -27,9 +29,18 @@ class Command(BaseCommand):
         python = sys.executable
         procs: list[subprocess.Popen] = []
         web = [
-            python, "-m", "gunicorn", "clarion.wsgi:application",
-            "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--access-logfile", "-", "--graceful-timeout", "10",
+            python,
+            "-m",
+            "gunicorn",
+            "clarion.wsgi:application",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "10",
         ]
         procs.append(subprocess.Popen(web))
         if not no_worker and settings.TASK_BACKEND != "immediate":
@@ -58,6 +69,8 @@ class Command(BaseCommand):
                     proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-        failed = [proc.returncode for proc in procs if proc.returncode not in (0, -signal.SIGTERM, None)]
+        failed = [
+            proc.returncode for proc in procs if proc.returncode not in (0, -signal.SIGTERM, None)
+        ]
         if failed:
             sys.exit(1)

@@ -16,12 +16,18 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--email", required=True, help="Their email address (primary or other).")
+        parser.add_argument(
+            "--email", required=True, help="Their email address (primary or other)."
+        )
         parser.add_argument("--yes", action="store_true", help="Really erase (there is no undo).")
 
     def handle(self, *args, email: str, yes: bool = False, **options):
         person = find_person_by_email(email)
         if not yes:
-            raise CommandError(f"This would erase person #{person.pk} for good. Run again with --yes to do it.")
+            raise CommandError(
+                f"This would erase person #{person.pk} for good. Run again with --yes to do it."
+            )
         hashes = person_erase(person=person, actor=None)
-        self.stdout.write(f"Erased person #{person.pk}; {len(hashes)} address(es) kept on the suppression list as hashes.")
+        self.stdout.write(
+            f"Erased person #{person.pk}; {len(hashes)} address(es) kept on the suppression list as hashes."
+        )

@@ -26,7 +26,9 @@ class Command(BaseCommand):
     help = "Export everything Clarion holds about one person (subject access) as JSON. Audited."
 
     def add_arguments(self, parser):
-        parser.add_argument("--email", required=True, help="Their email address (primary or other).")
+        parser.add_argument(
+            "--email", required=True, help="Their email address (primary or other)."
+        )
         parser.add_argument("--output", help="Write to this file instead of standard output.")
 
     def handle(self, *args, email: str, output: str | None = None, **options):

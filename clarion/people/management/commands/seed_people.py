@@ -77,17 +77,36 @@ ROLES = (
     "supporter,petition signer,volunteer,donor,event attendee,leafleter,canvasser,newsletter reader"
 ).split(",")
 
-EMAIL_STATUSES = (("subscribed", 60), ("none", 15), ("unsubscribed", 15), ("bouncing", 6), ("complained", 4))
+EMAIL_STATUSES = (
+    ("subscribed", 60),
+    ("none", 15),
+    ("unsubscribed", 15),
+    ("bouncing", 6),
+    ("complained", 4),
+)
 MEMBERSHIP = (("none", 70), ("active", 20), ("lapsed", 8), ("cancelled", 2))
 SEED_FIELDS = (
-    ("volunteer_interest", "Volunteer interest", CustomField.Kind.CHOICE,
-     ["Canvassing", "Phone banking", "Leafleting", "Events", "Data entry", "Social media"]),
+    (
+        "volunteer_interest",
+        "Volunteer interest",
+        CustomField.Kind.CHOICE,
+        ["Canvassing", "Phone banking", "Leafleting", "Events", "Data entry", "Social media"],
+    ),
     ("birth_year", "Year of birth", CustomField.Kind.NUMBER, []),
     ("gift_aid", "Gift Aid", CustomField.Kind.BOOLEAN, []),
     ("first_contact", "First contact", CustomField.Kind.DATE, []),
     ("employer", "Employer", CustomField.Kind.TEXT, []),
 )
-EMPLOYERS = ("NHS", "Council", "Tesco", "University", "Self-employed", "School", "Retired", "Civil Service")
+EMPLOYERS = (
+    "NHS",
+    "Council",
+    "Tesco",
+    "University",
+    "Self-employed",
+    "School",
+    "Retired",
+    "Civil Service",
+)
 
 
 def tag_names(count: int) -> list[str]:
@@ -115,10 +134,31 @@ def _base36(n: int) -> str:
 
 
 COLUMNS = (
-    "first_name", "last_name", "email", "phone", "address_line1", "address_line2", "town", "postcode",
-    "country", "area_id", "latitude", "longitude", "custom_fields", "email_status", "email_status_reason",
-    "email_status_changed_at", "membership_number", "membership_status", "joined_on", "renews_on",
-    "recruiter_id", "source_code", "share_code", "created_at", "modified_at",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "address_line1",
+    "address_line2",
+    "town",
+    "postcode",
+    "country",
+    "area_id",
+    "latitude",
+    "longitude",
+    "custom_fields",
+    "email_status",
+    "email_status_reason",
+    "email_status_changed_at",
+    "membership_number",
+    "membership_status",
+    "joined_on",
+    "renews_on",
+    "recruiter_id",
+    "source_code",
+    "share_code",
+    "created_at",
+    "modified_at",
 )
 NULL = "\\N"
 
@@ -130,7 +170,10 @@ class Generator:
 
     def __init__(self, *, rng: random.Random, postcodes, tag_ids, fields, now: datetime.datetime):
         self.random = rng.random
-        self.postcodes = [(pc, str(area) if area else NULL, repr(lat), repr(lng)) for pc, area, lat, lng in postcodes]
+        self.postcodes = [
+            (pc, str(area) if area else NULL, repr(lat), repr(lng))
+            for pc, area, lat, lng in postcodes
+        ]
         self.tag_ids = tag_ids
         # Zipf-like popularity: a few tags most people have, a long tail of niche ones.
         self.tag_cum = list(itertools.accumulate(1.0 / (i + 1) ** 0.7 for i in range(len(tag_ids))))
@@ -146,7 +189,9 @@ class Generator:
     def _day(self, day: int) -> str:
         text = self._days.get(day)
         if text is None:
-            text = self._days[day] = (datetime.date(1970, 1, 1) + datetime.timedelta(days=day)).isoformat()
+            text = self._days[day] = (
+                datetime.date(1970, 1, 1) + datetime.timedelta(days=day)
+            ).isoformat()
         return text
 
     def _ts(self, seconds: int) -> str:
@@ -162,9 +207,15 @@ class Generator:
         modified_s = created_s + int(r() * (self.now_s - created_s))
         created = self._ts(created_s)
         created_day = created_s // 86400
-        pc = self.postcodes[int(r() * len(self.postcodes))] if self.postcodes and r() < 0.9 else None
+        pc = (
+            self.postcodes[int(r() * len(self.postcodes))] if self.postcodes and r() < 0.9 else None
+        )
         has_email = r() < 0.93
-        email_status = self.email_values[bisect.bisect(self.email_cum, r() * self.email_cum[-1])] if has_email else "none"
+        email_status = (
+            self.email_values[bisect.bisect(self.email_cum, r() * self.email_cum[-1])]
+            if has_email
+            else "none"
+        )
         membership = self.member_values[bisect.bisect(self.member_cum, r() * self.member_cum[-1])]
         custom = []
         for key, kind, choices in self.fields:
@@ -239,8 +290,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--count", type=int, required=True, help="How many people to create.")
-        parser.add_argument("--tags", type=int, default=200, help="How many tags to spread over them (default 200).")
-        parser.add_argument("--seed", type=int, default=None, help="Random seed, for repeatable data.")
+        parser.add_argument(
+            "--tags", type=int, default=200, help="How many tags to spread over them (default 200)."
+        )
+        parser.add_argument(
+            "--seed", type=int, default=None, help="Random seed, for repeatable data."
+        )
 
     def handle(self, *args, count: int, tags: int, seed: int | None, **options):
         if count < 1 or count > 50_000_000:
@@ -253,9 +308,16 @@ class Command(BaseCommand):
         self._ensure_areas()
         tag_ids = self._ensure_tags(tags)
         fields = self._ensure_fields()
-        postcodes = list(Postcode.objects.values_list("postcode", "area_id", "latitude", "longitude"))
-        gen = Generator(rng=random.Random(seed), postcodes=postcodes, tag_ids=tag_ids, fields=fields,
-                        now=timezone.now())
+        postcodes = list(
+            Postcode.objects.values_list("postcode", "area_id", "latitude", "longitude")
+        )
+        gen = Generator(
+            rng=random.Random(seed),
+            postcodes=postcodes,
+            tag_ids=tag_ids,
+            fields=fields,
+            now=timezone.now(),
+        )
         if connection.vendor == "postgresql":
             taggings = self._seed_postgres(gen, count)
         else:
@@ -288,9 +350,12 @@ class Command(BaseCommand):
     def _ensure_fields(self) -> list[tuple[str, str, list]]:
         fields = []
         for key, label, kind, choices in SEED_FIELDS:
-            field, _ = CustomField.objects.get_or_create(key=key, defaults={"label": label, "kind": kind,
-                                                                           "choices": choices})
-            if field.kind == kind and (kind != CustomField.Kind.CHOICE or set(choices) <= set(field.choices)):
+            field, _ = CustomField.objects.get_or_create(
+                key=key, defaults={"label": label, "kind": kind, "choices": choices}
+            )
+            if field.kind == kind and (
+                kind != CustomField.Kind.CHOICE or set(choices) <= set(field.choices)
+            ):
                 fields.append((key, kind, choices))
         return fields
 
@@ -343,7 +408,13 @@ class Command(BaseCommand):
             cursor.execute(f"DROP INDEX {qn(name)}")
             rebuild.append(definition)
         # Unique constraints first (FKs elsewhere may need them), then indexes, then FKs.
-        rebuild.sort(key=lambda sql: 2 if "FOREIGN KEY" in sql else (0 if "UNIQUE" in sql and "ADD CONSTRAINT" in sql else 1))
+        rebuild.sort(
+            key=lambda sql: (
+                2
+                if "FOREIGN KEY" in sql
+                else (0 if "UNIQUE" in sql and "ADD CONSTRAINT" in sql else 1)
+            )
+        )
         return rebuild
 
     def _seed_postgres(self, gen: Generator, count: int) -> int:
@@ -373,7 +444,14 @@ class Command(BaseCommand):
                 for i in range(count):
                     n = start + i
                     values, tags, created = gen.row(n)
-                    buf.append(f"{n}\t" + "\t".join(values) + tail + "\t{" + ",".join(map(str, tags)) + "}\n")
+                    buf.append(
+                        f"{n}\t"
+                        + "\t".join(values)
+                        + tail
+                        + "\t{"
+                        + ",".join(map(str, tags))
+                        + "}\n"
+                    )
                     if tags:
                         tag_person.extend([n] * len(tags))
                         tag_id.extend(tags)
@@ -385,13 +463,23 @@ class Command(BaseCommand):
                 if buf:
                     copy.write("".join(buf))
             taggings = len(tag_id)
-            self.stdout.write(f"Copying {taggings:,} taggings… ({time.monotonic() - self._started:.0f}s)")
-            with cursor.copy("COPY people_tagging (person_id, tag_id, created_at) FROM STDIN") as copy:
+            self.stdout.write(
+                f"Copying {taggings:,} taggings… ({time.monotonic() - self._started:.0f}s)"
+            )
+            with cursor.copy(
+                "COPY people_tagging (person_id, tag_id, created_at) FROM STDIN"
+            ) as copy:
                 for offset in range(0, taggings, chunk * 10):
-                    copy.write("".join(
-                        f"{p}\t{t}\t{created_at[p]}\n"
-                        for p, t in zip(tag_person[offset:offset + chunk * 10], tag_id[offset:offset + chunk * 10], strict=True)
-                    ))
+                    copy.write(
+                        "".join(
+                            f"{p}\t{t}\t{created_at[p]}\n"
+                            for p, t in zip(
+                                tag_person[offset : offset + chunk * 10],
+                                tag_id[offset : offset + chunk * 10],
+                                strict=True,
+                            )
+                        )
+                    )
             del tag_person, tag_id, created_at
             self.stdout.write(
                 f"Rebuilding {len(rebuild)} indexes and constraints… ({time.monotonic() - self._started:.0f}s)"
@@ -424,7 +512,9 @@ class Command(BaseCommand):
                         else:
                             data[fields[column].attname] = fields[column].to_python(text)
                     people.append(Person(id=n, **data))
-                    links.extend(Tagging(person_id=n, tag_id=t, created_at=data["created_at"]) for t in tags)
+                    links.extend(
+                        Tagging(person_id=n, tag_id=t, created_at=data["created_at"]) for t in tags
+                    )
                 Person.objects.bulk_create(people)
                 Tagging.objects.bulk_create(links)
                 taggings += len(links)
@@ -433,4 +523,6 @@ class Command(BaseCommand):
 
     def _progress(self, what: str, done: int, total: int) -> None:
         if total >= 100_000 and (done % 200_000 == 0 or done == total):
-            self.stdout.write(f"  {done:,} / {total:,} {what} ({time.monotonic() - self._started:.0f}s)")
+            self.stdout.write(
+                f"  {done:,} / {total:,} {what} ({time.monotonic() - self._started:.0f}s)"
+            )
