@@ -240,8 +240,14 @@ MEDIA_ROOT = Path(os.environ.get("CLARION_MEDIA_ROOT", VAR_DIR / "media"))
 # Hashed, compressed static files need `collectstatic` (done by `clarion serve`); debug
 # runs and tests serve straight from the app folders instead.
 STATIC_MANIFEST = env_bool("CLARION_STATIC_MANIFEST", default=not DEBUG)
+PRIVATE_ROOT = Path(os.environ.get("CLARION_PRIVATE_ROOT", VAR_DIR / "private"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Personal-data files (imports, rejects): never under MEDIA_URL; see core/storage.py.
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": PRIVATE_ROOT, "base_url": None},
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if STATIC_MANIFEST

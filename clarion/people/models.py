@@ -6,6 +6,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clarion.core.storage import import_upload_to, private_storage, rejects_upload_to
+
 
 class EmailStatus(models.TextChoices):
     NONE = "none", _("Not subscribed")
@@ -334,7 +336,7 @@ class ImportJob(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    file = models.FileField(upload_to="imports/%Y/%m/")
+    file = models.FileField(upload_to=import_upload_to, storage=private_storage, max_length=200)
     original_name = models.CharField(max_length=255)
     encoding = models.CharField(max_length=30, blank=True)
     delimiter = models.CharField(max_length=1, blank=True)
@@ -347,7 +349,9 @@ class ImportJob(models.Model):
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
-    rejects = models.FileField(upload_to="imports/rejects/%Y/%m/", blank=True)
+    rejects = models.FileField(
+        upload_to=rejects_upload_to, storage=private_storage, max_length=200, blank=True
+    )
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
