@@ -38,6 +38,7 @@ import re
 from urllib.parse import parse_qsl, unquote
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import re_path, reverse
 from django.utils.translation import gettext as _
@@ -47,7 +48,14 @@ from clarion.api import selectors as api_selectors
 from clarion.api.errors import ApiError
 from clarion.api.filters import _datetime, _text
 from clarion.api.pagination import paginate
-from clarion.api.views import _has_nul, _json_body, _page, endpoint, filter_or_400
+from clarion.api.views import (
+    _has_nul,
+    _json_body,
+    _page,
+    collection_response,
+    endpoint,
+    filter_or_400,
+)
 
 from . import selectors, services
 from .models import ActionPage, Submission
@@ -686,6 +694,373 @@ def person_submission(request, key, person_id, submission_id):
     return hal.hal_response(submission_document(request, found))
 
 
+# --- Advocacy campaigns (letter pages) and their outreaches ------------------------------
+#
+# Action Network keeps letters to a target as advocacy campaigns; each letter a person
+# sends is an outreach. A Clarion letter page has one target (name, role, email); the
+# target's email address is never shown.
+
+LETTER_KINDS = (ActionPage.Kind.LETTER,)
+SURVEY_KINDS = (ActionPage.Kind.SURVEY,)
+OUTREACH_FIELDS = (HELPER_FIELDS - {"comments"}) | {
+    "targets",
+    "subject",
+    "message",
+    "type",
+    "duration",
+    "action_network:advocacy_campaign_id",
+}
+
+
+def _letter_targets(page: ActionPage) -> list[dict]:
+    if not page.target_name:
+        return []
+    target = {"name": page.target_name}
+    if page.target_role:
+        target["title"] = page.target_role
+    return [target]
+
+
+def _page_total(page: ActionPage, total: int | None) -> int | None:
+    """``total`` when given, else the count ``api_pages_with_totals`` annotated, else
+    None (``_page_common`` then counts)."""
+    if total is not None:
+        return total
+    return getattr(page, "api_total", None)
+
+
+def advocacy_campaign_document(request, page: ActionPage, *, total: int | None = None) -> dict:
+    """A letter page as an Action Network advocacy campaign (``type`` email)."""
+    doc = _page_common(request, page, total=_page_total(page, total))
+    doc["total_outreaches"] = doc.pop("_total")
+    doc["summary"] = page.summary
+    doc["type"] = "email"
+    doc["targets"] = _letter_targets(page)
+    doc["_links"] = {
+        "self": {"href": hal.absolute(request, "advocacy_campaign", advocacy_campaign_id=page.pk)},
+        "osdi:outreaches": {
+            "href": hal.absolute(request, "outreaches", advocacy_campaign_id=page.pk)
+        },
+        "osdi:record_outreach_helper": {
+            "href": hal.absolute(request, "outreaches", advocacy_campaign_id=page.pk)
+        },
+        "curies": hal.CURIES,
+    }
+    return doc
+
+
+def outreach_document(request, submission: Submission) -> dict:
+    """A letter sent on a letter page as an Action Network outreach: its subject and
+    message as the person sent them, and the page's target."""
+    page = submission.page
+    answers = submission.answers or {}
+    doc = _action_common(submission)
+    doc.pop("comments")
+    doc["type"] = "email"
+    doc["subject"] = answers.get("subject") or page.letter_subject or page.title
+    doc["message"] = answers.get("letter") or ""
+    doc["targets"] = _letter_targets(page)
+    doc["action_network:advocacy_campaign_id"] = str(submission.page_id)
+    doc["_links"] = {
+        "self": {
+            "href": hal.absolute(
+                request,
+                "outreach",
+                advocacy_campaign_id=submission.page_id,
+                outreach_id=submission.pk,
+            )
+        },
+        "osdi:advocacy_campaign": {
+            "href": hal.absolute(
+                request, "advocacy_campaign", advocacy_campaign_id=submission.page_id
+            )
+        },
+        "osdi:person": {"href": hal.absolute(request, "person", person_id=submission.person_id)},
+        "curies": hal.CURIES,
+    }
+    return doc
+
+
+def survey_document(request, page: ActionPage, *, total: int | None = None) -> dict:
+    """A survey page where Action Network serves surveys (``/surveys``); the same page
+    is also a form under ``/forms``. ``clarion:questions`` are the page's questions."""
+    doc = _page_common(request, page, total=_page_total(page, total))
+    doc["total_responses"] = doc.pop("_total")
+    doc["call_to_action"] = page.button_label
+    doc["clarion:questions"] = [
+        {
+            "key": q.get("key"),
+            "label": q.get("label", ""),
+            "kind": q.get("kind", "text"),
+            **({"choices": q["choices"]} if q.get("choices") else {}),
+        }
+        for q in page.questions or []
+        if isinstance(q, dict)
+    ]
+    doc["_links"] = {
+        "self": {"href": hal.absolute(request, "survey", survey_id=page.pk)},
+        "action_network:responses": {"href": hal.absolute(request, "responses", survey_id=page.pk)},
+        "curies": hal.CURIES,
+    }
+    return doc
+
+
+def response_document(request, submission: Submission) -> dict:
+    """One person's answers to a survey; ``clarion:answers`` maps each question key to
+    the answer given."""
+    doc = _action_common(submission)
+    doc["action_network:survey_id"] = str(submission.page_id)
+    doc["clarion:answers"] = submission.answers or {}
+    doc["_links"] = {
+        "self": {
+            "href": hal.absolute(
+                request, "response", survey_id=submission.page_id, response_id=submission.pk
+            )
+        },
+        "action_network:survey": {
+            "href": hal.absolute(request, "survey", survey_id=submission.page_id)
+        },
+        "osdi:person": {"href": hal.absolute(request, "person", person_id=submission.person_id)},
+        "curies": hal.CURIES,
+    }
+    return doc
+
+
+def _pages(request, key, *, kinds, rel: str, url_name: str, build):
+    return collection_response(
+        request,
+        key,
+        selectors.api_pages(key, kinds),
+        filters=PAGE_FILTER_FIELDS,
+        scope=url_name,
+        rel=rel,
+        url_name=url_name,
+        build=build,
+        reload=selectors.api_pages_with_totals,
+    )
+
+
+def _actions(request, key, qs, *, rel: str, url_name: str, build, **url_kwargs):
+    if not key.allows("people"):
+        raise ApiError(403, _("This API key may not use people."))
+    return collection_response(
+        request,
+        key,
+        qs,
+        filters=SUBMISSION_FILTER_FIELDS,
+        scope=f"{url_name}|{url_kwargs}",
+        rel=rel,
+        url_name=url_name,
+        build=build,
+        **url_kwargs,
+    )
+
+
+def _letter_text(data: dict, name: str, *, max_length: int) -> str | None:
+    return _text_field(data, name, max_length=max_length) if name in data else None
+
+
+def _outreach_input(page: ActionPage, data: dict) -> tuple[str, str]:
+    """The letter's subject and text: as sent, else the page's template. ``targets``
+    may be sent (as Action Network clients do) but the letter goes to the page's own
+    target."""
+    targets = data.get("targets")
+    if targets is not None and (
+        not isinstance(targets, list) or not all(isinstance(t, dict) for t in targets)
+    ):
+        raise ApiError(400, _("targets must be a list of objects."))
+    subject = _letter_text(data, "subject", max_length=200)
+    message = _letter_text(data, "message", max_length=20_000)
+    subject = subject or page.letter_subject or page.title
+    message = message or page.letter_body.strip()
+    if not message:
+        raise ApiError(
+            400,
+            _("This letter page has no letter template; give the letter's text in message."),
+            extra={"errors": {"message": _("Required.")}},
+        )
+    return subject, message
+
+
+def _record_outreach(key, page: ActionPage, data: dict) -> tuple[Submission, bool]:
+    """Action Network's record outreach helper: the person as for the other record
+    helpers (``_links`` or ``person``), the letter recorded through
+    ``services.submission_record`` like a letter sent from the page, so the page's
+    emails and the letter to its target go out as they would from the web. Returns
+    (submission, created); a person who already wrote gets their first letter back."""
+    from clarion.api import services as api_services
+    from clarion.people.services import tag_add, tag_get_or_create
+
+    if not key.allows("people"):
+        raise ApiError(403, _("This API key may not use people."))
+    unknown = sorted(set(data) - OUTREACH_FIELDS)
+    if unknown:
+        raise ApiError(400, _("Unknown fields: %(names)s.") % {"names": ", ".join(unknown[:10])})
+    subject, message = _outreach_input(page, data)
+    tags = _tag_list(data)
+    person = _linked_person(key, data)
+    if person is None and data.get("person") is None:
+        raise ApiError(
+            400,
+            _("Name the person with _links osdi:person, or describe them in person."),
+        )
+    with transaction.atomic():
+        if person is None:
+            person, _created = api_services.person_signup(key=key, data={"person": data["person"]})
+        if not person.email:
+            raise ValidationError(
+                {"email": _("Letters are recorded by email address, and this person has none.")}
+            )
+        for name in tags:
+            tag, _created = tag_get_or_create(name=name)
+            tag_add(person=person, tag=tag, actor=key.owner)
+        result = services.submission_record(
+            page=page,
+            data=services.SubmissionInput(
+                email=person.email, letter_subject=subject, letter_body=message, source="api"
+            ),
+        )
+    return selectors.api_submission(key, page, result.submission.pk), not result.duplicate
+
+
+@background.writer("actions.outreach", resource="people")
+def _outreach_later(key, *, page_id: int, data: dict) -> None:
+    _record_outreach(key, selectors.api_page(key, LETTER_KINDS, page_id), data)
+
+
+@endpoint(methods=("GET",), resource="actions")
+def advocacy_campaigns(request, key):
+    return _pages(
+        request,
+        key,
+        kinds=LETTER_KINDS,
+        rel="osdi:advocacy_campaigns",
+        url_name="advocacy_campaigns",
+        build=advocacy_campaign_document,
+    )
+
+
+@endpoint(methods=("GET",), resource="actions")
+def advocacy_campaign(request, key, advocacy_campaign_id):
+    page = selectors.api_page(key, LETTER_KINDS, advocacy_campaign_id)
+    return hal.hal_response(advocacy_campaign_document(request, page))
+
+
+@endpoint(methods=("GET", "POST"), resource="actions")
+def outreaches(request, key, advocacy_campaign_id):
+    page = selectors.api_page(key, LETTER_KINDS, advocacy_campaign_id)
+    if request.method == "POST":
+        data = _payload(request)
+        if background.requested(request):
+            return background.queue(key=key, name="actions.outreach", page_id=page.pk, data=data)
+        found, created = _record_outreach(key, page, data)
+        return hal.hal_response(outreach_document(request, found), status=201 if created else 200)
+    return _actions(
+        request,
+        key,
+        selectors.api_submissions(key, page=page).select_related("page"),
+        rel="osdi:outreaches",
+        url_name="outreaches",
+        build=outreach_document,
+        advocacy_campaign_id=page.pk,
+    )
+
+
+@endpoint(methods=("GET",), resource="actions")
+def outreach(request, key, advocacy_campaign_id, outreach_id):
+    if not key.allows("people"):
+        raise ApiError(403, _("This API key may not use people."))
+    page = selectors.api_page(key, LETTER_KINDS, advocacy_campaign_id)
+    return hal.hal_response(
+        outreach_document(request, selectors.api_submission(key, page, outreach_id))
+    )
+
+
+@endpoint(methods=("GET",), resource="people")
+def person_outreaches(request, key, person_id):
+    person = api_selectors.api_person(key, person_id)
+    return _actions(
+        request,
+        key,
+        selectors.api_submissions(key, person=person, page__kind__in=LETTER_KINDS).select_related(
+            "page"
+        ),
+        rel="osdi:outreaches",
+        url_name="person_outreaches",
+        build=outreach_document,
+        person_id=person.pk,
+    )
+
+
+@endpoint(methods=("GET",), resource="people")
+def person_outreach(request, key, person_id, outreach_id):
+    found = _person_action(key, person_id, outreach_id, LETTER_KINDS)
+    return hal.hal_response(outreach_document(request, found))
+
+
+@endpoint(methods=("GET",), resource="actions")
+def surveys(request, key):
+    return _pages(
+        request,
+        key,
+        kinds=SURVEY_KINDS,
+        rel="action_network:surveys",
+        url_name="surveys",
+        build=survey_document,
+    )
+
+
+@endpoint(methods=("GET",), resource="actions")
+def survey(request, key, survey_id):
+    return hal.hal_response(
+        survey_document(request, selectors.api_page(key, SURVEY_KINDS, survey_id))
+    )
+
+
+@endpoint(methods=("GET",), resource="actions")
+def responses(request, key, survey_id):
+    page = selectors.api_page(key, SURVEY_KINDS, survey_id)
+    return _actions(
+        request,
+        key,
+        selectors.api_submissions(key, page=page),
+        rel="action_network:responses",
+        url_name="responses",
+        build=response_document,
+        survey_id=page.pk,
+    )
+
+
+@endpoint(methods=("GET",), resource="actions")
+def response(request, key, survey_id, response_id):
+    if not key.allows("people"):
+        raise ApiError(403, _("This API key may not use people."))
+    page = selectors.api_page(key, SURVEY_KINDS, survey_id)
+    return hal.hal_response(
+        response_document(request, selectors.api_submission(key, page, response_id))
+    )
+
+
+@endpoint(methods=("GET",), resource="people")
+def person_responses(request, key, person_id):
+    person = api_selectors.api_person(key, person_id)
+    return _actions(
+        request,
+        key,
+        selectors.api_submissions(key, person=person, page__kind__in=SURVEY_KINDS),
+        rel="action_network:responses",
+        url_name="person_responses",
+        build=response_document,
+        person_id=person.pk,
+    )
+
+
+@endpoint(methods=("GET",), resource="people")
+def person_response(request, key, person_id, response_id):
+    found = _person_action(key, person_id, response_id, SURVEY_KINDS)
+    return hal.hal_response(response_document(request, found))
+
+
 # Paths take the trailing slash either way (see clarion/api/urls.py).
 urlpatterns = [
     re_path(r"^petitions/?$", petitions, name="petitions"),
@@ -721,5 +1096,45 @@ urlpatterns = [
         r"^people/(?P<person_id>[^/]+)/submissions/(?P<submission_id>[^/]+)/?$",
         person_submission,
         name="person_submission",
+    ),
+    re_path(r"^advocacy_campaigns/?$", advocacy_campaigns, name="advocacy_campaigns"),
+    re_path(
+        r"^advocacy_campaigns/(?P<advocacy_campaign_id>[^/]+)/?$",
+        advocacy_campaign,
+        name="advocacy_campaign",
+    ),
+    re_path(
+        r"^advocacy_campaigns/(?P<advocacy_campaign_id>[^/]+)/outreaches/?$",
+        outreaches,
+        name="outreaches",
+    ),
+    re_path(
+        r"^advocacy_campaigns/(?P<advocacy_campaign_id>[^/]+)/outreaches/(?P<outreach_id>[^/]+)/?$",
+        outreach,
+        name="outreach",
+    ),
+    re_path(
+        r"^people/(?P<person_id>[^/]+)/outreaches/?$", person_outreaches, name="person_outreaches"
+    ),
+    re_path(
+        r"^people/(?P<person_id>[^/]+)/outreaches/(?P<outreach_id>[^/]+)/?$",
+        person_outreach,
+        name="person_outreach",
+    ),
+    re_path(r"^surveys/?$", surveys, name="surveys"),
+    re_path(r"^surveys/(?P<survey_id>[^/]+)/?$", survey, name="survey"),
+    re_path(r"^surveys/(?P<survey_id>[^/]+)/responses/?$", responses, name="responses"),
+    re_path(
+        r"^surveys/(?P<survey_id>[^/]+)/responses/(?P<response_id>[^/]+)/?$",
+        response,
+        name="response",
+    ),
+    re_path(
+        r"^people/(?P<person_id>[^/]+)/responses/?$", person_responses, name="person_responses"
+    ),
+    re_path(
+        r"^people/(?P<person_id>[^/]+)/responses/(?P<response_id>[^/]+)/?$",
+        person_response,
+        name="person_response",
     ),
 ]

@@ -351,13 +351,18 @@ def api_page(key, kinds, page_id, *, write: bool = False) -> ActionPage:
     pk = _int_id(page_id)
     page = api_pages(key, kinds).filter(pk=pk).first() if pk else None
     if page is None:
+        if ActionPage.Kind.PETITION in kinds:
+            thing = _("petition")
+        elif tuple(kinds) == (ActionPage.Kind.LETTER,):
+            thing = _("advocacy campaign")
+        elif tuple(kinds) == (ActionPage.Kind.SURVEY,):
+            thing = _("survey")
+        else:
+            thing = _("form")
         raise ApiError(
             404,
             _("Couldn't find %(thing)s with id = %(id)s")
-            % {
-                "thing": _("petition") if ActionPage.Kind.PETITION in kinds else _("form"),
-                "id": str(page_id)[:50],
-            },
+            % {"thing": thing, "id": str(page_id)[:50]},
         )
     if write and not api_page_writable(key, page):
         raise ApiError(403, _("This API key is limited to an area and may not change this page."))
@@ -403,7 +408,10 @@ def api_submission(key, page: ActionPage, submission_id) -> Submission:
     pk = _int_id(submission_id)
     found = api_submissions(key, page=page).filter(pk=pk).first() if pk else None
     if found is None:
-        thing = _("signature") if page.kind == ActionPage.Kind.PETITION else _("submission")
+        thing = {
+            ActionPage.Kind.PETITION: _("signature"),
+            ActionPage.Kind.LETTER: _("outreach"),
+        }.get(page.kind, _("submission"))
         raise ApiError(
             404,
             _("Couldn't find %(thing)s with id = %(id)s")
@@ -419,4 +427,12 @@ def api_page_totals(pages: list[ActionPage]) -> dict[int, int]:
         .values_list("page")
         .annotate(n=Count("id"))
         .order_by()
+    )
+
+
+def api_pages_with_totals(qs: QuerySet[ActionPage]) -> QuerySet[ActionPage]:
+    """``qs`` with ``api_total``, its counted submissions, for one page of API results
+    (the API's ``collection_response`` re-reads a page's rows through this)."""
+    return qs.annotate(
+        api_total=Count("submissions", filter=Q(submissions__status=Submission.Status.CONFIRMED))
     )

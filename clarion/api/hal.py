@@ -32,6 +32,19 @@ STATUS_OUT = {
 }
 
 
+# The collections every person document links, as Action Network's person resource
+# does (its documented ``_links``); clients follow them without checking for them.
+PERSON_RELATIONS = (
+    ("osdi:attendances", "person_attendances"),
+    ("osdi:signatures", "person_signatures"),
+    ("osdi:submissions", "person_submissions"),
+    ("osdi:donations", "person_donations"),
+    ("osdi:outreaches", "person_outreaches"),
+    ("osdi:taggings", "person_taggings"),
+    ("action_network:responses", "person_responses"),
+)
+
+
 def hal_response(data: dict, status: int = 200, headers: dict | None = None) -> JsonResponse:
     response = JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
     response["Content-Type"] = CONTENT_TYPE
@@ -117,12 +130,7 @@ def person_document(request, person: Person) -> dict:
             "self": {"href": self_href},
             **{
                 rel: {"href": absolute(request, name, person_id=person.pk)}
-                for rel, name in (
-                    ("osdi:signatures", "person_signatures"),
-                    ("osdi:submissions", "person_submissions"),
-                    ("osdi:attendances", "person_attendances"),
-                    ("osdi:donations", "person_donations"),
-                )
+                for rel, name in PERSON_RELATIONS
             },
             "curies": CURIES,
         },

@@ -43,7 +43,11 @@ SINGULAR = {
     "outreaches": "outreach",
     "queries": "query",
     "wrappers": "wrapper",
+    "surveys": "survey",
+    "responses": "response",
 }
+# Collections Action Network embeds under its own curie rather than osdi's.
+EMBED_CURIE = {"surveys": "action_network", "responses": "action_network"}
 
 
 # --- schemas ------------------------------------------------------------------------
@@ -214,6 +218,34 @@ RESOURCES: dict[str, dict] = {
             "statistics": _s("object"),
         }
     ),
+    "advocacy_campaign": _resource(
+        {
+            **BROWSER,
+            "summary": NSTR,
+            "type": NSTR,
+            "total_outreaches": INT,
+            "targets": _s("array", items=_s("object")),
+        }
+    ),
+    "outreach": _resource(
+        {
+            "type": NSTR,
+            "subject": NSTR,
+            "message": NSTR,
+            "status": NSTR,
+            "targets": _s("array", items=_s("object")),
+            **HELPER_FIELDS,
+        }
+    ),
+    "survey": _resource(
+        {
+            **BROWSER,
+            "call_to_action": NSTR,
+            "total_responses": INT,
+            "clarion:questions": _s("array", items=_s("object")),
+        }
+    ),
+    "response": _resource({"status": NSTR, "clarion:answers": _s("object")}),
     "list": _resource({**BROWSER}),
     "item": _resource({"item_type": STR}),
     "metadata": {
@@ -266,7 +298,12 @@ def _collection_schema(plural: str, item_ref: str) -> dict:
             "_links": LINKS,
             "_embedded": {
                 "type": "object",
-                "properties": {f"osdi:{plural}": {"type": "array", "items": {"$ref": item_ref}}},
+                "properties": {
+                    f"{EMBED_CURIE.get(plural, 'osdi')}:{plural}": {
+                        "type": "array",
+                        "items": {"$ref": item_ref},
+                    }
+                },
             },
         },
         "required": ["_links", "_embedded"],
@@ -423,6 +460,7 @@ def _operation(method: str, path: str, name: str) -> dict:
             "submission",
             "attendance",
             "donation",
+            "outreach",
         ):
             props.update(HELPER_FIELDS)
             props["remove_tags"] = _s("array", items=STR)

@@ -104,6 +104,25 @@ def api_tagging(key: ApiKey, tag: Tag, tagging_id) -> Tagging:
     return tagging
 
 
+def api_person_taggings(person: Person) -> QuerySet[Tagging]:
+    """The taggings of ``person``, who was already reached through ``api_person``."""
+    return Tagging.objects.filter(person=person)
+
+
+def api_person_tagging(person: Person, tagging_id) -> Tagging:
+    pk = _int_id(tagging_id)
+    tagging = (
+        api_person_taggings(person).select_related("person", "tag").filter(pk=pk).first()
+        if pk
+        else None
+    )
+    if tagging is None:
+        raise ApiError(
+            404, _("Couldn't find tagging with id = %(id)s") % {"id": str(tagging_id)[:50]}
+        )
+    return tagging
+
+
 # --- Lists, their items, saved segments (Action Network "queries"), custom fields ----
 
 

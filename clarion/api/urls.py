@@ -22,6 +22,14 @@ urlpatterns = [
     re_path(
         r"^tags/(?P<tag_id>[^/]+)/taggings/(?P<tagging_id>[^/]+)/?$", views.tagging, name="tagging"
     ),
+    re_path(
+        r"^people/(?P<person_id>[^/]+)/taggings/?$", views.person_taggings, name="person_taggings"
+    ),
+    re_path(
+        r"^people/(?P<person_id>[^/]+)/taggings/(?P<tagging_id>[^/]+)/?$",
+        views.person_tagging,
+        name="person_tagging",
+    ),
     re_path(r"^lists/?$", views.lists, name="lists"),
     re_path(r"^lists/(?P<list_id>[^/]+)/?$", views.person_list, name="list"),
     re_path(r"^lists/(?P<list_id>[^/]+)/items/?$", views.list_items, name="list_items"),

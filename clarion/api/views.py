@@ -222,6 +222,14 @@ def entry_point(request, key):
             "href": hal.absolute(request, "events"),
             "title": "The collection of events in the system",
         },
+        "osdi:advocacy_campaigns": {
+            "href": hal.absolute(request, "advocacy_campaigns"),
+            "title": "The collection of advocacy campaigns (letter pages) in the system",
+        },
+        "action_network:surveys": {
+            "href": hal.absolute(request, "surveys"),
+            "title": "The collection of surveys in the system",
+        },
         "osdi:fundraising_pages": {
             "href": hal.absolute(request, "fundraising_pages"),
             "title": "The collection of fundraising pages in the system",
@@ -248,7 +256,15 @@ def entry_point(request, key):
         }
     for resource, rels in (
         ("messages", ("osdi:messages",)),
-        ("actions", ("osdi:petitions", "osdi:forms")),
+        (
+            "actions",
+            (
+                "osdi:petitions",
+                "osdi:forms",
+                "osdi:advocacy_campaigns",
+                "action_network:surveys",
+            ),
+        ),
         ("events", ("osdi:events",)),
         ("donations", ("osdi:fundraising_pages", "osdi:donations")),
     ):
@@ -382,6 +398,44 @@ def tagging(request, key, tag_id, tagging_id):
     if not key.allows("people"):
         raise ApiError(403, _("This API key may not use people."))
     found = selectors.api_tagging(key, selectors.api_tag(tag_id), tagging_id)
+    if request.method == "DELETE":
+        services.tagging_api_delete(key=key, tagging=found)
+        return hal.hal_response({"notice": _("This tagging was successfully deleted.")})
+    return hal.hal_response(hal.tagging_document(request, found))
+
+
+TAGGING_FILTER_FIELDS: dict = {}
+
+
+@endpoint(methods=("GET",), resource="tags")
+def person_taggings(request, key, person_id):
+    """A person's taggings (Action Network's ``/people/{id}/taggings``); each links its
+    tag and the person. Like a tag's taggings it needs both the tags and people
+    resources."""
+    if not key.allows("people"):
+        raise ApiError(403, _("This API key may not use people."))
+    found = selectors.api_person(key, person_id)
+    _no_filter(request)
+    return collection_response(
+        request,
+        key,
+        selectors.api_person_taggings(found),
+        filters=TAGGING_FILTER_FIELDS,
+        scope=f"person_taggings|{found.pk}",
+        rel="osdi:taggings",
+        url_name="person_taggings",
+        build=hal.tagging_document,
+        person_id=found.pk,
+    )
+
+
+@endpoint(methods=("GET", "DELETE"), resource="tags")
+def person_tagging(request, key, person_id, tagging_id):
+    """One of a person's taggings; ``DELETE`` removes the tag from the person, as
+    ``DELETE /tags/{id}/taggings/{id}`` does."""
+    if not key.allows("people"):
+        raise ApiError(403, _("This API key may not use people."))
+    found = selectors.api_person_tagging(selectors.api_person(key, person_id), tagging_id)
     if request.method == "DELETE":
         services.tagging_api_delete(key=key, tagging=found)
         return hal.hal_response({"notice": _("This tagging was successfully deleted.")})
