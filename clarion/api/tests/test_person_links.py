@@ -151,9 +151,7 @@ def test_every_relation_of_an_active_persons_document_answers(
     assert response["clarion:answers"] == {"q": "buses"}
 
 
-def test_a_person_without_email_links_the_same_collections_empty(
-    client, admin, phone_only_person
-):
+def test_a_person_without_email_links_the_same_collections_empty(client, admin, phone_only_person):
     api = make_api(client, admin)
     doc = api.get(f"people/{phone_only_person.pk}").json()
     assert doc["email_addresses"] == []
