@@ -5,6 +5,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from clarion.core.storage import PUBLIC_MEDIA_PREFIXES
+
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
@@ -37,7 +39,6 @@ class StaffTwoFactorMiddleware:
     type.
     """
 
-    ALLOWED_PREFIXES = ("/static/", "/media/")
     VERIFY_STEP = ("core:logout", "core:two_factor_verify")
     SETUP_STEP = ("core:logout", "core:two_factor_setup")
 
@@ -50,7 +51,7 @@ class StaffTwoFactorMiddleware:
             user is not None
             and user.is_authenticated
             and not user.is_verified()
-            and not request.path.startswith(self.ALLOWED_PREFIXES)
+            and not request.path.startswith(self.allowed_prefixes())
         ):
             from django_otp import user_has_device
 
@@ -60,6 +61,17 @@ class StaffTwoFactorMiddleware:
             elif settings.CLARION_REQUIRE_2FA and not self._is(request.path, self.SETUP_STEP):
                 return redirect(self._with_next("core:two_factor_setup", request))
         return self.get_response(request)
+
+    @staticmethod
+    def allowed_prefixes() -> tuple[str, ...]:
+        """Paths an unverified user may fetch: static assets and public media only.
+
+        Not the whole of MEDIA_URL: a password alone must not open anything under it
+        that is not public by design (see ``clarion.core.storage``).
+        """
+        return (settings.STATIC_URL,) + tuple(
+            settings.MEDIA_URL + prefix for prefix in PUBLIC_MEDIA_PREFIXES
+        )
 
     @staticmethod
     def _is(path: str, names: tuple[str, ...]) -> bool:

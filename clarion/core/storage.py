@@ -14,15 +14,33 @@ ACLs can replace the file system on a multi-machine install.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 from django.core.files.storage import Storage, storages
 from django.utils import timezone
 
+# Folders of the default storage that are public by design (served under MEDIA_URL to
+# anyone): action pages' hero images. Anything else under MEDIA_URL is not meant to be
+# public, and the two-factor middleware does not wave it through.
+PUBLIC_MEDIA_PREFIXES = ("actions/hero/",)
+
 
 def private_storage() -> Storage:
     """The storage for private files (a callable, so the setting is read at run time)."""
     return storages["private"]
+
+
+def storage_walk(storage: Storage, top: str = "") -> Iterator[str]:
+    """Every file name under ``top`` in ``storage``, depth first (``top`` may be missing)."""
+    try:
+        dirs, files = storage.listdir(top)
+    except FileNotFoundError:
+        return
+    for name in sorted(files):
+        yield f"{top}/{name}" if top else name
+    for name in sorted(dirs):
+        yield from storage_walk(storage, f"{top}/{name}" if top else name)
 
 
 def private_name(prefix: str, filename: str) -> str:

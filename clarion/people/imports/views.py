@@ -1,8 +1,10 @@
 """Staff pages for CSV import and export. Thin: forms validate, services do the work.
 
-Jobs are reachable by the user who made them and by national admins only. People are
-reached only through ``clarion.people.selectors`` (the import service applies the
-importer's area scope; the export reads ``people_for``)."""
+Jobs are reachable by the user who made them and by national admins only
+(``selectors.access_import_job``). People are reached only through
+``clarion.people.selectors`` (the import service applies the importer's area scope; the
+export reads ``people_for``). A job's files are private: they are served only here,
+after the reach check, never cached, and each download is audited."""
 
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from clarion.people.models import CustomField, ImportJob
 from clarion.people.selectors import access_segment, segments_for
 
 from .export import SegmentsUnavailable, people_export_stream
+from .files import REJECTS, UPLOAD, PrivateFileMissing, import_file_open
 from .forms import ExportForm, MappingForm, UploadForm
+from .selectors import access_import_job, import_jobs_for
 from .services import (
     import_job_claim,
     import_job_configure,
@@ -30,21 +34,9 @@ from .services import (
 )
 
 
-def _jobs_for(user):
-    jobs = ImportJob.objects.select_related("created_by")
-    return jobs if user.is_admin else jobs.filter(created_by=user)
-
-
-def _access_job(user, pk) -> ImportJob:
-    job = _jobs_for(user).filter(pk=pk).first()
-    if job is None:
-        raise Http404
-    return job
-
-
 @login_required
 def import_list(request):
-    return render(request, "people/import_list.html", {"jobs": _jobs_for(request.user)[:200]})
+    return render(request, "people/import_list.html", {"jobs": import_jobs_for(request.user)[:200]})
 
 
 @login_required
@@ -70,9 +62,17 @@ def import_upload(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def import_detail(request, pk: int):
-    job = _access_job(request.user, pk)
+    job = access_import_job(request.user, pk)
     if job.status != ImportJob.Status.MAPPING:
-        return render(request, "people/import_result.html", {"job": job, "running": _running(job)})
+        return render(
+            request,
+            "people/import_result.html",
+            {
+                "job": job,
+                "running": _running(job),
+                "retention_days": settings.CLARION_PRIVATE_FILE_RETENTION_DAYS,
+            },
+        )
     if not request.user.can_write:
         raise PermissionDenied
     custom = list(CustomField.objects.all())
@@ -108,7 +108,7 @@ def _running(job: ImportJob) -> bool:
 
 @login_required
 def import_progress(request, pk: int):
-    job = _access_job(request.user, pk)
+    job = access_import_job(request.user, pk)
     return JsonResponse(
         {
             "status": job.status,
@@ -124,16 +124,30 @@ def import_progress(request, pk: int):
 
 
 @login_required
+@require_http_methods(["GET"])
 def import_rejects(request, pk: int):
-    job = _access_job(request.user, pk)
-    if not job.rejects:
-        raise Http404
-    return FileResponse(
-        job.rejects.open("rb"),
-        as_attachment=True,
-        filename=f"rejects-{job.pk}.csv",
-        content_type="text/csv",
+    return _private_file_response(request, pk, REJECTS)
+
+
+@login_required
+@require_http_methods(["GET"])
+def import_file(request, pk: int):
+    """The file as it was uploaded."""
+    return _private_file_response(request, pk, UPLOAD)
+
+
+def _private_file_response(request, pk: int, kind: str) -> FileResponse:
+    job = access_import_job(request.user, pk)
+    try:
+        handle, filename = import_file_open(actor=request.user, job=job, kind=kind, request=request)
+    except PrivateFileMissing:
+        raise Http404 from None
+    response = FileResponse(
+        handle, as_attachment=True, filename=filename, content_type="text/csv; charset=utf-8"
     )
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @login_required
