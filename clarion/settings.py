@@ -241,6 +241,26 @@ MEDIA_ROOT = Path(os.environ.get("CLARION_MEDIA_ROOT", VAR_DIR / "media"))
 # runs and tests serve straight from the app folders instead.
 STATIC_MANIFEST = env_bool("CLARION_STATIC_MANIFEST", default=not DEBUG)
 PRIVATE_ROOT = Path(os.environ.get("CLARION_PRIVATE_ROOT", VAR_DIR / "private"))
+for _public_root in (MEDIA_ROOT, STATIC_ROOT):
+    if PRIVATE_ROOT.resolve().is_relative_to(_public_root.resolve()):
+        raise ImproperlyConfigured(
+            f"CLARION_PRIVATE_ROOT ({PRIVATE_ROOT}) is inside {_public_root}, which is served "
+            "to anyone. Put private files in a folder of their own, outside media and static."
+        )
+
+
+def _private_file_retention_days() -> int:
+    raw = os.environ.get("CLARION_PRIVATE_FILE_RETENTION_DAYS", "").strip() or "30"
+    if not raw.isdigit() or int(raw) < 1:
+        raise ImproperlyConfigured(
+            f"CLARION_PRIVATE_FILE_RETENTION_DAYS must be a whole number of days, 1 or more "
+            f"(it is {raw!r}). Import files and reject files older than this are deleted."
+        )
+    return int(raw)
+
+
+# Uploaded import files and reject files are deleted this many days after the import.
+CLARION_PRIVATE_FILE_RETENTION_DAYS = _private_file_retention_days()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Personal-data files (imports, rejects): never under MEDIA_URL; see core/storage.py.
