@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django_tasks import task
 
+from .retention import private_files_purge
 from .services import import_job_claim, import_job_run
 
 
@@ -16,3 +17,9 @@ def import_job_task(job_id: int) -> str:
         return "skipped"
     job = import_job_run(job=job)
     return job.status
+
+
+@task()
+def private_files_purge_task() -> int:
+    """Delete import files past their retention period (daily; safe to run twice)."""
+    return private_files_purge()
