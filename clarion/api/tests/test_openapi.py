@@ -21,6 +21,8 @@ from schemathesis.checks import (
 )
 from schemathesis.specs.openapi.checks import ignored_auth
 
+from clarion.actions.models import ActionPage
+from clarion.actions.services import SubmissionInput, submission_record
 from clarion.api.openapi import RESOURCES, api_routes
 from clarion.people.services import tag_add
 
@@ -50,6 +52,25 @@ def test_the_document_is_public_and_lists_every_api_path(client):
         assert path in doc["paths"], path
     assert set(doc["paths"]["/api/v2/people"]) == {"get", "post"}
     assert set(doc["paths"]["/api/v2/tags/{tag_id}/taggings/{tagging_id}"]) == {"get", "delete"}
+    assert set(doc["paths"]["/api/v2/people/{person_id}/taggings/{tagging_id}"]) == {
+        "get",
+        "delete",
+    }
+    outreaches = doc["paths"]["/api/v2/advocacy_campaigns/{advocacy_campaign_id}/outreaches"]
+    assert set(outreaches) == {"get", "post"}
+    for path in (
+        "/api/v2/people/{person_id}/taggings",
+        "/api/v2/people/{person_id}/outreaches",
+        "/api/v2/people/{person_id}/responses",
+        "/api/v2/advocacy_campaigns",
+        "/api/v2/surveys/{survey_id}/responses/{response_id}",
+    ):
+        assert set(doc["paths"][path]) == {"get"}, path
+    surveys = doc["paths"]["/api/v2/surveys"]["get"]["responses"]["200"]
+    embedded = surveys["content"]["application/hal+json"]["schema"]["properties"]["_embedded"]
+    assert embedded["properties"]["action_network:surveys"]["items"] == {
+        "$ref": "#/components/schemas/survey"
+    }
     people = doc["paths"]["/api/v2/people"]["get"]["responses"]["200"]
     schema = people["content"]["application/hal+json"]["schema"]
     item = schema["properties"]["_embedded"]["properties"]["osdi:people"]["items"]
@@ -70,6 +91,10 @@ def test_the_document_is_public_and_lists_every_api_path(client):
         "list",
         "item",
         "metadata",
+        "advocacy_campaign",
+        "outreach",
+        "survey",
+        "response",
         "error",
     ):
         assert name in doc["components"]["schemas"], name
@@ -98,10 +123,33 @@ def schema(db):
 def _known_ids(north_person, admin) -> dict[str, str]:
     tag_add(person=north_person, tag="volunteer")
     tagging = north_person.taggings.select_related("tag").get()
+    letter = ActionPage.objects.create(
+        kind=ActionPage.Kind.LETTER,
+        slug="letter",
+        title="Write",
+        status=ActionPage.Status.LIVE,
+        target_name="The Mayor",
+        letter_body="Please.",
+    )
+    survey = ActionPage.objects.create(
+        kind=ActionPage.Kind.SURVEY,
+        slug="survey",
+        title="Ask",
+        status=ActionPage.Status.LIVE,
+        questions=[{"key": "q", "label": "Q"}],
+    )
+    outreach = submission_record(page=letter, data=SubmissionInput(email=north_person.email))
+    response = submission_record(
+        page=survey, data=SubmissionInput(email=north_person.email, answers={"q": "a"})
+    )
     return {
         "person_id": str(north_person.pk),
         "tag_id": str(tagging.tag_id),
         "tagging_id": str(tagging.pk),
+        "advocacy_campaign_id": str(letter.pk),
+        "outreach_id": str(outreach.submission.pk),
+        "survey_id": str(survey.pk),
+        "response_id": str(response.submission.pk),
     }
 
 
