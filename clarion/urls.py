@@ -18,6 +18,7 @@ urlpatterns = [
     path("staff/events/", include("clarion.events.staff_urls")),
     path("events/", include("clarion.events.urls")),
     path("groups/", include("clarion.areas.public_urls")),
+    path("you/", include("clarion.people.public_urls")),
     path("api/v2/", include("clarion.api.urls")),
     path("staff/api/", include("clarion.api.staff_urls")),
     path("django-admin/", admin.site.urls),

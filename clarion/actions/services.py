@@ -168,6 +168,10 @@ class SubmissionResult:
     submission: Submission
     person: Person
     duplicate: bool
+    # True when this submission created the person. Only then may the submitter be
+    # shown anything stored about them (their share link, recruits): a public form
+    # proves nothing about who typed an existing person's email.
+    person_created: bool = False
 
 
 _ACTION_SUMMARY = {
@@ -251,6 +255,7 @@ def _submission_write(
         consent=consent,
         recruiter=data.recruiter,
         source_code=data.source or f"action:{page.slug}",
+        public=True,
     )
     person = result.person
     recruiter = (
@@ -305,7 +310,9 @@ def _submission_write(
         },
     )
     _queue_emails(submission)
-    return SubmissionResult(submission=submission, person=person, duplicate=False)
+    return SubmissionResult(
+        submission=submission, person=person, duplicate=False, person_created=result.created
+    )
 
 
 def _tasks_in_this_database() -> bool:
@@ -479,6 +486,7 @@ def donor_upsert(*, page: ActionPage, data: SubmissionInput) -> Person:
         source_code=data.source or f"action:{page.slug}",
         tags=page.tag_names(),
         lists=[page.list_name] if page.list_name else (),
+        public=True,
     ).person
 
 

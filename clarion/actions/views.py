@@ -214,7 +214,9 @@ def _act(request: HttpRequest, page: ActionPage, *, embed: bool) -> HttpResponse
             for field, messages in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, messages)
         else:
-            url = _thanks_url(page, result.person, embed=embed)
+            # An existing person's page (share link, recruits) reaches them by email
+            # only; the submitter may have typed somebody else's address.
+            url = _thanks_url(page, result.person if result.person_created else None, embed=embed)
             if result.duplicate:
                 url += ("&" if "?" in url else "?") + "again=1"
             return redirect(url)

@@ -196,6 +196,7 @@ def group_join(
         else "",
         consent=consent,
         source_code=source or f"group:{area.code}",
+        public=True,
     ).person
     activity_record(
         person=person,

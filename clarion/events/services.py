@@ -256,6 +256,7 @@ def rsvp_create(*, event: Event, data: RsvpInput) -> RsvpResult:
         consent=consent,
         recruiter=data.recruiter,
         source_code=data.source or f"event:{event.pk}",
+        public=True,
     ).person
     recruiter = (
         data.recruiter if data.recruiter is not None and data.recruiter.pk != person.pk else None
@@ -468,6 +469,8 @@ def walkin_add(
         postcode=postcode or None,
         source_code=f"event:{event.pk}",
         actor=actor,
+        # Through the host link (no staff actor) the host vouches for nobody's record.
+        public=actor is None,
     ).person
     event = _lock_event(event)
     rsvp, _created = Rsvp.objects.get_or_create(
@@ -508,6 +511,7 @@ def canvass_contact_record(
         last_name=last_name,
         postcode=postcode or None,
         source_code=f"event:{event.pk}",
+        public=True,
     ).person
     return canvass_record(
         event=event, person=person, outcome=outcome, support_level=support_level, note=note
@@ -582,6 +586,7 @@ def event_propose(
             last_name=last_name,
             postcode=postcode or None,
             source_code="event:proposal",
+            public=True,
         ).person
     except ValidationError as exc:
         # The event has a postcode of its own: say which one was wrong.

@@ -8,4 +8,8 @@ class PeopleConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers people's personal data with clarion.core.privacy (invariant 7).
-        from . import privacy  # noqa: F401
+        # Registers the email that asks a mailbox owner to confirm proposed changes.
+        from . import (
+            privacy,  # noqa: F401
+            proposals,  # noqa: F401
+        )

@@ -260,6 +260,7 @@ class Activity(models.Model):
         DONATION = "donation", _("Donation")
         EVENT = "event", _("Event")
         QUESTION = "question", _("Q&A")
+        PROPOSED = "proposed", _("Change of details proposed")
         OTHER = "other", _("Other")
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="activities")
@@ -362,3 +363,47 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class ProposedChange(models.Model):
+    """What a public, unauthenticated form said about an existing person that differs
+    from what is stored: evidence, never an edit.
+
+    ``changes`` maps a field (``first_name``, ``postcode``, ``phone``, ``email_status``,
+    ``custom:<key>`` …) to ``{"old": stored, "new": typed}``. Nothing is applied until the
+    mailbox owner follows the emailed link (a signed, expiring token naming this row;
+    single use because only a pending row can be confirmed) or staff who can reach the person accept it; either way the
+    change is audited and on the timeline. ``email_status`` (a resubscription) applies
+    only through the mailbox link, which is the double-opt-in click.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for confirmation")
+        CONFIRMED = "confirmed", _("Confirmed by the person")
+        ACCEPTED = "accepted", _("Accepted by staff")
+        DISMISSED = "dismissed", _("Dismissed")
+        SUPERSEDED = "superseded", _("Replaced by a later proposal")
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="proposed_changes")
+    changes = models.JSONField(default=dict)
+    source = models.CharField(max_length=100, blank=True)
+    consent_wording = models.TextField(blank=True)
+    status = models.CharField(max_length=12, choices=Status, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["person", "status"], name="proposed_person_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id}: {', '.join(self.changes)} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.PENDING and self.expires_at > timezone.now()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -28,6 +29,7 @@ from .models import (
     PersonIdentifier,
     PersonList,
     PersonPhone,
+    ProposedChange,
     Tag,
     Tagging,
 )
@@ -85,6 +87,8 @@ class UpsertResult:
     person: Person
     created: bool
     changed: list[str] = field(default_factory=list)
+    # A public submission that differed from what is stored (see _public_evidence).
+    proposal: ProposedChange | None = None
 
 
 def _clean_custom_fields(values: dict[str, Any]) -> dict[str, Any]:
@@ -239,7 +243,7 @@ def _lists_by_name(names: Iterable[str | PersonList]) -> list[PersonList]:
     return lists
 
 
-def _apply_postcode(person: Person, postcode: str) -> None:
+def apply_postcode(person: Person, postcode: str) -> None:
     person.postcode = postcode
     row = Postcode.objects.filter(postcode=postcode).first() if postcode else None
     person.area_id = row.area_id if row else None
@@ -302,8 +306,17 @@ def person_upsert(
     actor=None,
     activity_kind: str = Activity.Kind.UPDATED,
     activity_summary: str = "",
+    public: bool = False,
 ) -> UpsertResult:
     """Create or update the person this input describes, and return them.
+
+    ``public=True`` marks an unauthenticated submission (action pages, donation forms,
+    RSVPs, event proposals, Q&A, group joins, host links): it matches by email only
+    (by phone only when no email is given, so a typed phone never attaches an email to
+    somebody else's record), and an existing person's stored details are never
+    changed. What differs becomes a ``ProposedChange`` (see ``_public_evidence``) that the
+    mailbox owner or in-scope staff confirm; the one direct change allowed is subscribing
+    someone whose email status is "none". New people are created as usual.
 
     Matching order: normalised email (primary or other), then E.164 phone, then
     ``identifier`` (system, value). Blank inputs never erase stored values. The email
@@ -335,7 +348,11 @@ def person_upsert(
         "town": clean_name(town),
     }
 
-    person = person_find(email=email_n, phone=phone_n, identifier=identifier)
+    if public:
+        identifier = None
+        person = person_find(email=email_n) if email_n else person_find(phone=phone_n)
+    else:
+        person = person_find(email=email_n, phone=phone_n, identifier=identifier)
     if person is None:
         try:
             with transaction.atomic():
@@ -354,7 +371,10 @@ def person_upsert(
                 )
         except IntegrityError:
             # Someone else created this person between our look-up and insert.
-            person = person_find(email=email_n, phone=phone_n, identifier=identifier)
+            if public:
+                person = person_find(email=email_n) if email_n else person_find(phone=phone_n)
+            else:
+                person = person_find(email=email_n, phone=phone_n, identifier=identifier)
             if person is None:
                 raise
             result = None
@@ -365,6 +385,20 @@ def person_upsert(
 
     assert person is not None
     person = Person.objects.select_for_update().get(pk=person.pk)
+    if public:
+        return _public_evidence(
+            person=person,
+            profile=profile,
+            phone=phone_n,
+            postcode=postcode_n,
+            custom=cleaned_custom,
+            email_status=email_status,
+            email_status_reason=email_status_reason,
+            consent=consent,
+            source=source_code,
+            tags=tags,
+            lists=lists,
+        )
     changed: list[str] = []
     for name, value in profile.items():
         if value and getattr(person, name) != value:
@@ -381,7 +415,7 @@ def person_upsert(
     elif phone_n and person.phone != phone_n:
         PersonPhone.objects.get_or_create(person=person, number=phone_n)
     if postcode_n and person.postcode != postcode_n:
-        _apply_postcode(person, postcode_n)
+        apply_postcode(person, postcode_n)
         changed.append("postcode")
     for key, value in cleaned_custom.items():
         if value is not None and person.custom_fields.get(key) != value:
@@ -427,6 +461,126 @@ def person_upsert(
     return UpsertResult(person=person, created=False, changed=changed)
 
 
+PROPOSAL_DAYS = 14
+
+
+def _public_evidence(
+    *,
+    person: Person,
+    profile: dict[str, str],
+    phone: str,
+    postcode: str,
+    custom: dict[str, Any],
+    email_status: str | None,
+    email_status_reason: str,
+    consent: ConsentInput | None,
+    source: str,
+    tags: Sequence[str | Tag],
+    lists: Sequence[str | PersonList],
+) -> UpsertResult:
+    """A public submission that matched ``person`` (row locked by the caller).
+
+    Stored details stay as they are. Each typed value that differs from what is stored
+    (including filling a blank: a postcode typed for someone with none would still move
+    them into an area) goes into one pending ``ProposedChange``, which replaces any
+    earlier pending one and is mailed to the person after commit. Subscribing is direct
+    only from status "none"; any other status (unsubscribed, bounced, complained) needs
+    the mailbox's confirming click. The page's tags and list, which describe the action
+    rather than the person, are attached as usual.
+    """
+    changes: dict[str, dict[str, Any]] = {}
+    for name, value in profile.items():
+        if value and getattr(person, name) != value:
+            changes[name] = {"old": getattr(person, name), "new": value}
+    if (
+        phone
+        and phone != person.phone
+        and not PersonPhone.objects.filter(person=person, number=phone).exists()
+    ):
+        changes["phone"] = {"old": person.phone, "new": phone}
+    if postcode and postcode != person.postcode:
+        changes["postcode"] = {"old": person.postcode, "new": postcode}
+    for key, value in custom.items():
+        if value is not None and person.custom_fields.get(key) != value:
+            changes[f"custom:{key}"] = {"old": person.custom_fields.get(key), "new": value}
+    subscribed_now = False
+    if email_status == EmailStatus.SUBSCRIBED and person.email_status != EmailStatus.SUBSCRIBED:
+        if person.email_status == EmailStatus.NONE:
+            email_status_set(
+                person=person, status=EmailStatus.SUBSCRIBED, reason=email_status_reason
+            )
+            subscribed_now = True
+        elif person.email:
+            changes["email_status"] = {"old": person.email_status, "new": EmailStatus.SUBSCRIBED}
+    proposal = None
+    if changes:
+        proposal = _proposal_open(
+            person=person,
+            changes=changes,
+            source=source,
+            consent_wording=consent.wording if consent is not None else "",
+        )
+    _attach(person, tags=tags, lists=lists, consent=consent if subscribed_now else None, actor=None)
+    return UpsertResult(person=person, created=False, changed=[], proposal=proposal)
+
+
+def _proposal_open(
+    *, person: Person, changes: dict[str, dict[str, Any]], source: str, consent_wording: str
+) -> ProposedChange:
+    """Record a pending proposal (superseding older pending ones for ``person``), note it
+    on the timeline and queue the confirmation email after commit. The same changes
+    proposed again while one is pending reuse it and send nothing more, so repeating a
+    submission cannot flood the mailbox."""
+    now = timezone.now()
+    pending = ProposedChange.objects.filter(
+        person=person, status=ProposedChange.Status.PENDING, expires_at__gt=now
+    )
+    for existing in pending:
+        if existing.changes == changes:
+            return existing
+    pending.update(status=ProposedChange.Status.SUPERSEDED, decided_at=now)
+    proposal = ProposedChange.objects.create(
+        person=person,
+        changes=changes,
+        source=clean_name(source),
+        consent_wording=consent_wording[:2000],
+        created_at=now,
+        expires_at=now + timedelta(days=PROPOSAL_DAYS),
+    )
+    activity_record(
+        person=person,
+        kind=Activity.Kind.PROPOSED,
+        summary=_("A public form proposed new details (%(fields)s); waiting for confirmation")
+        % {"fields": ", ".join(field_label(f) for f in changes)},
+        data={"proposal": proposal.pk, "fields": list(changes), "source": proposal.source},
+    )
+    if person.email:
+        for hook in proposal_listeners:
+            transaction.on_commit(partial(hook, proposal.pk), robust=True)
+    return proposal
+
+
+# Callables taking a ProposedChange id, run after the commit that opened it: the
+# people app registers the email that asks the mailbox owner to confirm (apps.py).
+proposal_listeners: list[Callable[[int], None]] = []
+
+
+def field_label(name: str) -> str:
+    if name.startswith("custom:"):
+        return name.split(":", 1)[1]
+    labels = {
+        "first_name": _("first name"),
+        "last_name": _("last name"),
+        "address_line1": _("address"),
+        "address_line2": _("address line 2"),
+        "town": _("town"),
+        "postcode": _("postcode"),
+        "phone": _("phone"),
+        "email_status": _("email subscription"),
+    }
+    return str(labels.get(name, name))
+
+
 def _person_create(
     *,
     email: str,
@@ -457,7 +611,7 @@ def _person_create(
         person.email_status = email_status
         person.email_status_reason = email_status_reason[:200]
         person.email_status_changed_at = now
-    _apply_postcode(person, postcode)
+    apply_postcode(person, postcode)
     person.save()
     if identifier:
         PersonIdentifier.objects.create(person=person, system=identifier[0], value=identifier[1])
@@ -708,7 +862,7 @@ def person_update(
     if "phone" in changed and phone_n:
         PersonPhone.objects.filter(person=locked, number=phone_n).delete()
     if locked.postcode != postcode_n:
-        _apply_postcode(locked, postcode_n)
+        apply_postcode(locked, postcode_n)
         changed.append("postcode")
     custom = dict(locked.custom_fields)
     for key, value in cleaned_custom.items():

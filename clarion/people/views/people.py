@@ -14,13 +14,21 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from clarion.areas.selectors import area_subtree_q
-from clarion.people import services
+from clarion.people import proposals, services
 from clarion.people.forms import NameForm, NoteForm, PeopleFilterForm, PersonEditForm
-from clarion.people.models import Activity, CustomField, Person, PersonList, Tag
+from clarion.people.models import (
+    Activity,
+    CustomField,
+    Person,
+    PersonList,
+    ProposedChange,
+    Tag,
+)
 from clarion.people.selectors import (
     access_person,
     access_segment,
@@ -173,6 +181,12 @@ def person_detail(request, person_id: int):
             "taggings": taggings,
             "memberships": memberships,
             "consents": person.consents.all()[:50],
+            "proposals": [
+                {"proposal": p, "rows": proposals.proposal_rows(p)}
+                for p in person.proposed_changes.filter(
+                    status=ProposedChange.Status.PENDING, expires_at__gt=timezone.now()
+                )[:5]
+            ],
             "activities": activities,
             "timeline_older": next_before,
             "timeline_paged": before is not None,
@@ -263,6 +277,26 @@ def person_note_add(request, person_id: int):
             messages.success(request, _("Note added."))
     else:
         _form_error_message(request, form)
+    return _back(person)
+
+
+@login_required
+@require_POST
+def person_proposal_decide(request, person_id: int, proposal_id: int):
+    """Accept or dismiss a change a public form proposed (old and new are shown side
+    by side on the person page). Only staff who may edit the person reach it."""
+    person = access_person(request.user, person_id, write=True)
+    proposal = get_object_or_404(ProposedChange, pk=proposal_id, person=person)
+    if request.POST.get("decision") == "accept":
+        changed = proposals.proposal_accept(proposal=proposal, actor=request.user, request=request)
+        if changed is None:
+            messages.error(request, _("That proposal is no longer open."))
+        else:
+            messages.success(request, _("The proposed details are applied."))
+    elif proposals.proposal_dismiss(proposal=proposal, actor=request.user, request=request):
+        messages.success(request, _("The proposed details are dismissed."))
+    else:
+        messages.error(request, _("That proposal is no longer open."))
     return _back(person)
 
 

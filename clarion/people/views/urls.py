@@ -14,6 +14,11 @@ urlpatterns = [
         "<int:person_id>/lists/<int:list_id>/remove/", people.person_list_remove, name="list_remove"
     ),
     path("<int:person_id>/notes/add/", people.person_note_add, name="note_add"),
+    path(
+        "<int:person_id>/proposals/<int:proposal_id>/",
+        people.person_proposal_decide,
+        name="proposal_decide",
+    ),
     path("<int:person_id>/merge/", merge.person_merge_search, name="merge"),
     path("<int:person_id>/merge/<int:other_id>/", merge.person_merge_confirm, name="merge_confirm"),
     path("<int:person_id>/export/", privacy.person_export, name="export"),
