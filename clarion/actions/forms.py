@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -13,12 +12,22 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from clarion.areas.postcodes import InvalidPostcode, normalise_postcode
+from clarion.core.money import (
+    MoneyError,
+    format_money,
+    max_pence,
+    parse_money,
+    plain_amount,
+    to_pence,
+)
 from clarion.people.models import CustomField
 from clarion.people.normalise import InvalidEmail, looks_like_formula, normalise_email
 
 from .content import video_embed_url
 from .models import ActionPage
 
+# Between suggested amounts: a comma followed by a space, a semicolon or a new line.
+AMOUNT_SEPARATOR = re.compile(r",\s+|;|\n")
 QUESTION_KINDS = ("text", "choice", "multi", "yesno", "number")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 
@@ -248,7 +257,7 @@ class DonationForm(ActionForm):
     other_amount = forms.CharField(
         label=gettext_lazy("Other amount (£)"),
         required=False,
-        max_length=12,
+        max_length=40,
         widget=forms.TextInput(attrs={"inputmode": "decimal"}),
     )
     frequency = forms.ChoiceField(
@@ -263,8 +272,6 @@ class DonationForm(ActionForm):
     @staticmethod
     def max_pence() -> int:
         # One limit for the form and the donations service (CLARION_DONATION_MAX_PENCE).
-        from clarion.donations.money import max_pence
-
         return max_pence()
 
     def __init__(self, *args, page: ActionPage, **kwargs):
@@ -287,31 +294,24 @@ class DonationForm(ActionForm):
     def clean(self):
         cleaned = super().clean()
         choice = cleaned.get("amount") or ""
-        other = (cleaned.get("other_amount") or "").strip().replace(",", "").lstrip("£$€")
+        other = (cleaned.get("other_amount") or "").strip()
         pence = None
         if choice and choice != "other":
             pence = int(choice)
         elif other:
             try:
-                value = Decimal(other)
-            except InvalidOperation:
-                self.add_error("other_amount", _("Enter an amount in pounds, like 12.50."))
+                # parse_money refuses anything above the online maximum itself.
+                pence = to_pence(
+                    parse_money(other, currency=self.page.currency, maximum_pence=self.max_pence())
+                )
+            except MoneyError as exc:
+                self.add_error("other_amount", exc.message)
                 return cleaned
-            if (
-                not value.is_finite()
-                or abs(value) >= 10**9
-                or value != value.quantize(Decimal("0.01"))
-            ):
-                self.add_error("other_amount", _("Enter an amount in pounds, like 12.50."))
-                return cleaned
-            pence = int(value * 100)
         if pence is None:
             self.add_error("amount", _("Choose an amount or enter another amount."))
         elif pence < self.MIN_PENCE:
             self.add_error("other_amount", _("The smallest gift we can take is 1.00."))
         elif pence > self.max_pence():
-            from clarion.donations.money import format_money
-
             self.add_error(
                 "other_amount",
                 _(
@@ -421,7 +421,7 @@ class PageForm(_Described, forms.ModelForm):
         label=gettext_lazy("Suggested amounts"),
         required=False,
         help_text=gettext_lazy(
-            "Donation pages: amounts in pounds, separated by commas, e.g. 5, 10, 25."
+            "Donation pages: amounts separated by a comma and a space, e.g. 5, 10, 25.50."
         ),
     )
 
@@ -491,7 +491,7 @@ class PageForm(_Described, forms.ModelForm):
         self.fields["video_url"].initial = self.instance.video_url
         self.fields["next_url"].initial = self.instance.next_url
         self.fields["amounts_text"].initial = ", ".join(
-            money_label(a, "GBP").lstrip("£") for a in self.instance.suggested_amounts or []
+            plain_amount(a) for a in self.instance.suggested_amounts or []
         )
         self.order_fields(
             [
@@ -539,34 +539,57 @@ class PageForm(_Described, forms.ModelForm):
     def clean_questions_text(self):
         return parse_questions(self.cleaned_data.get("questions_text", ""))
 
-    def clean_amounts_text(self):
+    @staticmethod
+    def parse_amounts(text: str, currency: str) -> list[int]:
+        """Suggested amounts in pence, from amounts separated by a comma and a space
+        (or a semicolon or a new line): a comma with a digit straight after it could be
+        a thousands separator, so "5,100" is refused rather than read as one amount or
+        as two."""
+        if len(text) > 500:
+            raise ValidationError(_("Give at most eight amounts."))
         amounts = []
-        for part in (self.cleaned_data.get("amounts_text") or "").split(","):
-            part = part.strip().lstrip("£")
+        for part in AMOUNT_SEPARATOR.split(text):
+            part = part.strip()
             if not part:
                 continue
+            if "," in part:
+                raise ValidationError(
+                    _(
+                        "%(value)s could be one amount or several: separate amounts with a "
+                        "comma and a space, like 5, 10, 25, and write thousands without a "
+                        "comma, like 1000."
+                    )
+                    % {"value": part}
+                )
             try:
-                value = Decimal(part)
-            except InvalidOperation:
-                raise ValidationError(_("%(value)s is not an amount.") % {"value": part}) from None
-            if (
-                not value.is_finite()
-                or value <= 0
-                or value >= 10**7
-                or value != value.quantize(Decimal("0.01"))
-            ):
-                raise ValidationError(_("%(value)s is not an amount.") % {"value": part})
-            amounts.append(int(value * 100))
+                amount = parse_money(part, currency=currency)
+            except MoneyError as exc:
+                raise ValidationError(
+                    _("%(value)s: %(problem)s") % {"value": part, "problem": exc.message}
+                ) from None
+            amounts.append(to_pence(amount))
         return amounts[:8]
 
     def clean(self):
         cleaned = super().clean()
         kind = cleaned.get("kind")
+        if "amounts_text" in cleaned:
+            # Read here rather than in clean_amounts_text: the currency is cleaned later.
+            try:
+                cleaned["amounts_text"] = self.parse_amounts(
+                    cleaned["amounts_text"] or "", cleaned.get("currency") or "GBP"
+                )
+            except ValidationError as exc:
+                self.add_error("amounts_text", exc)
         if kind == ActionPage.Kind.LETTER and not cleaned.get("target_email"):
             self.add_error("target_email", _("A letter page needs the target's email address."))
         if kind == ActionPage.Kind.SURVEY and not cleaned.get("questions_text"):
             self.add_error("questions_text", _("A survey needs at least one question."))
-        if kind == ActionPage.Kind.DONATION and not cleaned.get("amounts_text"):
+        if (
+            kind == ActionPage.Kind.DONATION
+            and "amounts_text" in cleaned
+            and not cleaned["amounts_text"]
+        ):
             self.add_error("amounts_text", _("Give at least one suggested amount."))
         step = cleaned.get("next_step")
         if step in (ActionPage.NextStep.PAGE, ActionPage.NextStep.DONATE) and not cleaned.get(

@@ -9,7 +9,6 @@ rather than read through float.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.conf import settings
@@ -39,7 +38,7 @@ from clarion.api.views import collection_response, endpoint
 
 from . import selectors, services
 from .models import Donation
-from .money import clean_currency
+from .money import MoneyError, clean_currency, parse_money, to_pence
 
 PAGE_FIELDS = {"title", "name", "description", "summary", "currency", "action_network:hidden"}
 PAGE_IGNORED = {
@@ -85,10 +84,12 @@ PAYMENT_METHODS = {
     "stripe": "Credit Card",
     "test": "Credit Card",
 }
-MONEY = re.compile(r"^([0-9]{1,9})(?:\.([0-9]{1,2}))?$")
-
 
 # --- Money as text ------------------------------------------------------------------
+
+# What money_pence reads at most (a billion units); the gift itself must also be within
+# the donation maximum, which donation_record_external checks.
+API_MAX_PENCE = 10**11
 
 
 def money_text(pence: int) -> str:
@@ -97,16 +98,26 @@ def money_text(pence: int) -> str:
     return f"{units}.{minor:02d}"
 
 
-def money_pence(value: Any, field: str) -> int:
-    """``"12.50"`` (or a whole number, ``12``) → ``1250``; ApiError(400) otherwise."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9:
-        return value * 100
-    match = MONEY.match(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        raise ApiError(
-            400, _('%(field)s must be an amount as text, like "12.50".') % {"field": field}
-        )
-    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+def money_pence(value: Any, field: str, currency: str = "GBP") -> int:
+    """``"12.50"`` (or a whole number, ``12``) → ``1250``, read by ``parse_money``;
+    ApiError(400) naming ``field`` otherwise, with ``errors`` mapping the field to the
+    problem. Gifts above the donation maximum are refused by the service, which says
+    so in its own words."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        problem = _('Give the amount as text, like "12.50".')
+    else:
+        try:
+            return to_pence(parse_money(value, currency=currency, maximum_pence=API_MAX_PENCE))
+        except MoneyError as exc:
+            problem = exc.message
+    raise ApiError(
+        400,
+        _('%(field)s: %(problem)s Send amounts as text, like "12.50".')
+        % {"field": field, "problem": problem},
+        extra={"errors": {field: problem}},
+    )
 
 
 # --- Documents ------------------------------------------------------------------
@@ -295,7 +306,7 @@ def _fundraising_page_update(*, key, page: ActionPage, data: dict) -> ActionPage
     return page_save(page=page, actor=key.owner)
 
 
-def _donation_amount(data: dict) -> int:
+def _donation_amount(data: dict, currency: str) -> int:
     recipients = nested(data, "recipients", many=True)
     total = None
     if recipients:
@@ -303,9 +314,9 @@ def _donation_amount(data: dict) -> int:
         for recipient in recipients:
             if "amount" not in recipient:
                 raise ApiError(400, _("Each recipient needs an amount."))
-            total += money_pence(recipient["amount"], "recipients.amount")
+            total += money_pence(recipient["amount"], "recipients.amount", currency)
     if data.get("amount") is not None:
-        amount = money_pence(data["amount"], "amount")
+        amount = money_pence(data["amount"], "amount", currency)
         if total is not None and amount != total:
             raise ApiError(400, _("amount must be the sum of the recipients' amounts."))
         total = amount
@@ -322,8 +333,8 @@ def _donation_record(*, key, page: ActionPage, data: dict) -> tuple[Donation, bo
     (Action Network's signup matching, within the key's reach), then record the gift
     through ``donation_record_external``. All committed together or not at all."""
     unknown_fields(data, DONATION_FIELDS)
-    amount = _donation_amount(data)
     currency = clean_currency(data.get("currency") or page.currency)
+    amount = _donation_amount(data, currency)
     payment = nested(data, "payment") or {}
     method = text(payment.get("method"), "payment.method", 30)
     reference = payment.get("reference_number")

@@ -1,36 +1,31 @@
 """Money is integer minor units ("pence") plus an ISO 4217 code; never float.
 
 Only currencies with two decimal places are accepted, so ``amount_pence`` always
-means hundredths of the currency unit.
+means hundredths of the currency unit. Text a person typed is read by ``parse_money``
+(``clarion.core.money``) and nothing else.
 """
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+
+# One parser for every amount a person types lives in core (actions reads amounts too);
+# re-exported here for the donations app.
+from clarion.core.money import (  # noqa: F401
+    SYMBOLS,
+    MoneyError,
+    format_money,
+    max_pence,
+    parse_money,
+    plain_amount,
+    to_pence,
+)
 
 # Two-decimal currencies Stripe settles; zero-decimal ones (JPY, KRW...) would break
 # the "pence" meaning of amount_pence, so they are refused.
 SUPPORTED_CURRENCIES = ("GBP", "EUR", "USD", "CAD", "AUD", "NZD", "CHF", "SEK", "NOK", "DKK")
-SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 MIN_PENCE = 100
-
-
-def max_pence() -> int:
-    return int(getattr(settings, "CLARION_DONATION_MAX_PENCE", 1_000_000))
-
-
-def format_money(pence: int, currency: str = "GBP") -> str:
-    """``1250, "GBP"`` → ``"£12.50"``; other currencies as ``"12.50 SEK"``."""
-    pence = int(pence)
-    sign = "-" if pence < 0 else ""
-    units, minor = divmod(abs(pence), 100)
-    number = f"{units:,}.{minor:02d}"
-    symbol = SYMBOLS.get(currency.upper())
-    if symbol:
-        return f"{sign}{symbol}{number}"
-    return f"{sign}{number} {currency.upper()}"
 
 
 def clean_currency(value) -> str:

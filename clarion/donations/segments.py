@@ -4,23 +4,18 @@ amount, optionally since a date and on one page. Registered from DonationsConfig
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django import forms
 from django.db.models import F, Q, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from clarion.core.money import MoneyField
 from clarion.people.segments.registry import ConditionType, register
 
 
 class DonatedForm(forms.Form):
-    amount = forms.DecimalField(
-        label=gettext_lazy("At least (£)"),
-        min_value=Decimal("0.01"),
-        max_digits=10,
-        decimal_places=2,
-    )
+    # A total over many gifts, so not capped at the single-gift maximum.
+    amount = MoneyField(label=gettext_lazy("At least (£)"), maximum_pence=10**11)
     since = forms.DateField(label=gettext_lazy("Since"), required=False)
     page = forms.IntegerField(label=gettext_lazy("On page (id)"), required=False, min_value=1)
 
