@@ -6,9 +6,13 @@ Resources and how they map onto action pages:
   page's submissions.
 - ``forms`` are action pages of kind sign-up form, survey or pledge (a pledge is
   signed like a form, with no target); their ``submissions`` are the page's
-  submissions. Letter pages are not forms (Action Network keeps letters as advocacy
-  campaigns, which Clarion does not offer through the API), and donation pages
-  belong to the donations app.
+  submissions. Letter pages are not forms, and donation pages belong to the
+  donations app.
+- ``advocacy_campaigns`` are action pages of kind letter (Action Network keeps
+  letters to a target as advocacy campaigns); their ``outreaches`` are the letters
+  sent, recorded through the same service as a letter sent from the page.
+- ``surveys`` are action pages of kind survey, served where Action Network serves
+  surveys as well as among the forms; their ``responses`` are the page's submissions.
 
 A page is read by any key whose reach covers it: national pages by every key, an
 area's page by keys reaching that area. Signatures and submissions are people's
@@ -33,7 +37,6 @@ The document builders (``petition_document``, ``form_document``, ``signature_doc
 
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import parse_qsl, unquote
 
@@ -47,6 +50,7 @@ from clarion.api import background, hal
 from clarion.api import selectors as api_selectors
 from clarion.api.errors import ApiError
 from clarion.api.filters import _datetime, _text
+from clarion.api.jsonload import load_json
 from clarion.api.pagination import paginate
 from clarion.api.views import (
     _has_nul,
@@ -267,10 +271,7 @@ def _payload(request) -> dict:
         return form if form is not None else _json_body(request)
     text = unquote(request.META.get("QUERY_STRING", ""))
     if text.lstrip().startswith("{"):
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError):
-            raise ApiError(400, _("The query string is not a valid JSON object.")) from None
+        data = load_json(text, what=_("The query string"))
         if not isinstance(data, dict):
             raise ApiError(400, _("The request body must be a JSON object."))
     else:

@@ -7,7 +7,6 @@ checks the key's scope, and turns every client error into a JSON body.
 
 from __future__ import annotations
 
-import json
 import re
 from functools import wraps
 
@@ -25,6 +24,7 @@ from clarion.people.models import PersonIdentifier, Tag
 from . import background, documents, hal, selectors, services
 from .errors import ApiError
 from .filters import PEOPLE_FIELDS, FilterError, parse_filter
+from .jsonload import load_json
 from .pagination import page_params, paginate
 
 RATE_WINDOW = 60
@@ -89,10 +89,7 @@ def endpoint(*, methods: tuple[str, ...], resource: str | None = None):
 def _json_body(request):
     if not request.body:
         raise ApiError(400, _("The request body is empty; send a JSON object."))
-    try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ApiError(400, _("The request body is not valid JSON.")) from None
+    data = load_json(request.body)
     if not isinstance(data, dict):
         raise ApiError(400, _("The request body must be a JSON object."))
     if _has_nul(data):
@@ -541,8 +538,8 @@ def supported_collections() -> list[str]:
 @csrf_exempt
 def unsupported(request, rest):
     """Everything else under /api/v2/: resources Clarion does not offer, such as
-    Action Network's campaigns (Clarion has no campaign records), wrappers or
-    advocacy campaigns. Answered as a 404 with a JSON error that says so."""
+    Action Network's campaigns (Clarion has no campaign records), event campaigns
+    or wrappers. Answered as a 404 with a JSON error that says so."""
     name = rest.strip("/").split("/", 1)[0][:50]
     supported = supported_collections()
     if name in supported:
