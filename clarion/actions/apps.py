@@ -7,4 +7,7 @@ class ActionsConfig(AppConfig):
     verbose_name = "Action pages"
 
     def ready(self):
-        from . import privacy  # noqa: F401  (registers export, erase and merge)
+        from . import (
+            privacy,  # noqa: F401  (registers export, erase and merge)
+            retention,  # noqa: F401  (tells people.retention what it keeps)
+        )

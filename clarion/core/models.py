@@ -140,3 +140,95 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_email} {self.action}"
+
+
+class ScheduledJob(models.Model):
+    """When a periodic job (``core.schedule``) is next due, shared by every clock.
+
+    A clock runs a job only after moving ``next_run_at`` forward with a conditional
+    UPDATE, so however many clocks run, one of them wins each period.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    next_run_at = models.DateTimeField()
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_claimed_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("scheduled job")
+        verbose_name_plural = _("scheduled jobs")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RetentionPolicy(models.Model):
+    """How long personal data is kept (storage limitation); one row, ``pk`` 1.
+
+    Off by default: nothing is erased until an admin has previewed and enabled it.
+    The run itself is ``people.retention.retention_run``.
+    """
+
+    enabled = models.BooleanField(_("enabled"), default=False)
+    inactive_years = models.PositiveSmallIntegerField(
+        _("erase people inactive for (years)"),
+        default=3,
+        help_text=_(
+            "People who have done nothing for this long, are not members and have "
+            "no gift inside the record-keeping period are erased."
+        ),
+    )
+    donation_record_years = models.PositiveSmallIntegerField(
+        _("keep donors for (years)"),
+        default=7,
+        help_text=_(
+            "The legal record-keeping period for gifts: in the UK six years plus the current one."
+        ),
+    )
+    unconfirmed_days = models.PositiveSmallIntegerField(
+        _("delete unconfirmed sign-ups after (days)"),
+        default=30,
+        help_text=_(
+            "Actions waiting for email confirmation (double opt-in) that were never confirmed."
+        ),
+    )
+    ip_hash_days = models.PositiveSmallIntegerField(
+        _("forget IP address hashes after (days)"),
+        default=90,
+        help_text=_("Kept on actions and questions to spot abuse."),
+    )
+    ratelimit_days = models.PositiveSmallIntegerField(
+        _("forget rate-limit counters after (days)"),
+        default=1,
+        help_text=_(
+            "Counted per hashed IP address or email; removed this long after their window ends."
+        ),
+    )
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_report = models.JSONField(default=dict, blank=True)
+    modified_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("retention policy")
+        verbose_name_plural = _("retention policy")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="retention_policy_singleton"),
+            models.CheckConstraint(
+                condition=models.Q(inactive_years__gte=1)
+                & models.Q(donation_record_years__gte=1)
+                & models.Q(unconfirmed_days__gte=1)
+                & models.Q(ip_hash_days__gte=1),
+                name="retention_periods_positive",
+                violation_error_message=_("Every period must be at least 1."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Retention policy"))
+
+    @classmethod
+    def load(cls) -> RetentionPolicy:
+        """The policy row, created (disabled, with the defaults) on first use."""
+        policy, _created = cls.objects.get_or_create(pk=1)
+        return policy

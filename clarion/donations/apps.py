@@ -8,5 +8,6 @@ class DonationsConfig(AppConfig):
 
     def ready(self) -> None:
         # privacy: registers donations' personal data with clarion.core.privacy
-        # (invariant 7). segments: adds the "donated" segment condition.
-        from . import privacy, segments  # noqa: F401
+        # (invariant 7). segments: adds the "donated" segment condition. retention:
+        # tells people.retention which gifts keep a donor.
+        from . import privacy, retention, segments  # noqa: F401

@@ -7,4 +7,16 @@ class EventsConfig(AppConfig):
     verbose_name = "Events"
 
     def ready(self):
-        from . import privacy  # noqa: F401  (registers export, erase and merge)
+        from datetime import timedelta
+
+        from clarion.core import schedule
+
+        from . import (
+            privacy,  # noqa: F401  (registers export, erase and merge)
+            retention,  # noqa: F401  (tells people.retention what it keeps)
+        )
+        from .services import reminders_queue
+
+        # Idempotent (each email is claimed by a sent-marker row), so the clock may
+        # call it as often as it likes; it only enqueues.
+        schedule.register("events.reminders", reminders_queue, every=timedelta(minutes=5))

@@ -9,7 +9,10 @@ class MailingsConfig(AppConfig):
     def ready(self):
         from anymail.signals import tracking
 
-        from . import privacy  # noqa: F401  (registers export, erase and merge)
+        from . import (
+            privacy,  # noqa: F401  (registers export, erase and merge)
+            retention,  # noqa: F401  (tells people.retention what it keeps)
+        )
         from .webhooks import on_tracking
 
         tracking.connect(on_tracking, dispatch_uid="clarion.mailings.webhooks")

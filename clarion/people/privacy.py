@@ -103,3 +103,7 @@ def erase(person: Person) -> None:
 
 
 privacy.register("people", export=export, erase=erase)
+
+# The retention policy (storage limitation) registers people's own keepers, the core
+# cleaners and its daily job when it is imported.
+from . import retention  # noqa: E402, F401

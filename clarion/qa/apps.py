@@ -8,4 +8,7 @@ class QaConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers Q&A personal data with clarion.core.privacy (invariant 7).
-        from . import privacy  # noqa: F401
+        from . import (
+            privacy,  # noqa: F401
+            retention,  # noqa: F401  (tells people.retention what it keeps)
+        )
