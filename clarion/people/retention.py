@@ -48,6 +48,7 @@ from clarion.core import schedule
 from clarion.core.models import AuditEntry, RetentionPolicy, User
 from clarion.core.services import audit_record
 
+from .imports.tasks import private_files_purge_task
 from .models import Activity, MembershipStatus, Person
 from .services import person_erase
 
@@ -372,6 +373,10 @@ def retention_daily() -> str:
 
 
 schedule.register("people.retention", retention_daily, every=dt.timedelta(days=1))
+# Import uploads and reject files past CLARION_PRIVATE_FILE_RETENTION_DAYS (invariant 9).
+schedule.register(
+    "people.private_files_purge", private_files_purge_task, every=dt.timedelta(days=1)
+)
 
 
 # --- People's own keepers and the core cleaners ---------------------------------------

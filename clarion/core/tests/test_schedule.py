@@ -57,7 +57,7 @@ class InstantStop(threading.Event):
 
 def test_the_apps_register_the_retention_run_and_event_reminders():
     names = {job.name for job in schedule.jobs()}
-    assert {"people.retention", "events.reminders"} <= names
+    assert {"people.retention", "people.private_files_purge", "events.reminders"} <= names
     retention_job = next(job for job in schedule.jobs() if job.name == "people.retention")
     assert retention_job.every == dt.timedelta(days=1)
     assert retention_job.is_task
