@@ -86,6 +86,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so a lost database anywhere below (sessions, auth, views) answers a
+    # friendly 503 and the next request reconnects (clarion/core/faults.py).
+    "clarion.core.faults.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Answers the audience's live feed before sessions, auth and CSRF (it uses none).
@@ -174,7 +177,11 @@ TASK_BACKEND = os.environ.get("CLARION_TASK_BACKEND", "database")
 if TASK_BACKEND == "rq":
     if not REDIS_URL:
         raise ImproperlyConfigured("CLARION_TASK_BACKEND=rq needs REDIS_URL.")
-    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    TASKS = {
+        # RQ, falling back to a database outbox while Redis is away (core/outbox.py).
+        "default": {"BACKEND": "clarion.core.outbox.OutboxRQBackend", "QUEUES": ["default"]},
+        "outbox": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []},
+    }
 elif TASK_BACKEND == "immediate":
     TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 elif TASK_BACKEND == "database":

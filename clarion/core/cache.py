@@ -1,4 +1,4 @@
-"""Django's Redis cache, without building a new Redis client on every call.
+"""Django's Redis cache, reusing one client, and degrading to misses when Redis is down.
 
 Django's client makes a fresh ``redis.Redis`` around the shared connection pool for
 each cache operation, and building one (its table of reply parsers) costs more CPU
@@ -6,26 +6,90 @@ than the round trip itself: a poll of the Q&A live feed spent about as long on t
 as on everything else. A ``redis.Redis`` is safe to share between threads (each
 command borrows a connection from the pool), so one per pool is kept and reused;
 the pool still checks the process id, so a forked worker opens its own connections.
+
+A cache is an optimisation, so losing Redis must not fail requests: every operation
+that meets a Redis connection error (or finds the breaker in ``core.faults`` open)
+answers as a miss — ``get`` the default, ``add`` False, ``incr`` ``ValueError`` as for
+a missing key, writes do nothing — and logs once per cool-off. redis-py's default of
+ten retries with back-off would hold each operation for seconds; one immediate retry
+and short socket timeouts are the defaults here (``OPTIONS`` may override them).
 """
 
 from __future__ import annotations
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .faults import REDIS_ERRORS, RedisUnavailable, redis_breaker
+
+POOL_DEFAULTS = {"socket_connect_timeout": 1.0, "socket_timeout": 2.0}
 
 
 class ReusedClientRedisCacheClient(RedisCacheClient):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._clients = {}
+        for name, value in POOL_DEFAULTS.items():
+            self._pool_options.setdefault(name, value)
+        self._pool_options.setdefault("retry", Retry(NoBackoff(), 1))
 
     def get_client(self, key=None, *, write=False):
+        if redis_breaker.open():
+            raise RedisUnavailable
         pool = self._get_connection_pool(write)
         client = self._clients.get(id(pool))
         if client is None:
             # A race between threads builds two clients once; either serves.
             client = self._clients[id(pool)] = self._client(connection_pool=pool)
         return client
+
+    def _degrade(self, what, fallback, call, *args):
+        try:
+            return call(*args)
+        except RedisUnavailable:
+            return fallback
+        except REDIS_ERRORS as exc:
+            redis_breaker.failed(f"cache {what}", exc)
+            return fallback
+
+    def add(self, key, value, timeout):
+        return self._degrade("add", False, super().add, key, value, timeout)
+
+    def get(self, key, default):
+        return self._degrade("get", default, super().get, key, default)
+
+    def set(self, key, value, timeout):
+        self._degrade("set", None, super().set, key, value, timeout)
+
+    def touch(self, key, timeout):
+        return self._degrade("touch", False, super().touch, key, timeout)
+
+    def delete(self, key):
+        return self._degrade("delete", False, super().delete, key)
+
+    def get_many(self, keys):
+        return self._degrade("get_many", {}, super().get_many, keys)
+
+    def has_key(self, key):
+        return self._degrade("has_key", False, super().has_key, key)
+
+    def incr(self, key, delta):
+        missing = object()
+        total = self._degrade("incr", missing, super().incr, key, delta)
+        if total is missing:
+            raise ValueError(f"Key '{key}' not found.")
+        return total
+
+    def set_many(self, data, timeout):
+        return self._degrade("set_many", [], super().set_many, data, timeout)
+
+    def delete_many(self, keys):
+        return self._degrade("delete_many", None, super().delete_many, keys)
+
+    def clear(self):
+        return self._degrade("clear", False, super().clear)
 
 
 class RedisCache(DjangoRedisCache):

@@ -4,14 +4,36 @@ The cache is the database cache by default and Redis when ``REDIS_URL`` is set, 
 limit holds across web processes and machines. On Redis the increment is atomic; on
 the database cache two simultaneous hits may count once, which only ever lets an
 attacker one or two extra tries per window.
+
+When Redis is unreachable the limits fail open: a hit is not counted, the request
+goes through and a warning is logged (once per second per process). Public
+submissions are what the limits guard, and during a spike losing supporters to an
+error page costs a campaign more than letting a burst through for the seconds Redis
+is away; the forms' other spam defences and the dedupe on email still hold. (With
+the database cache the limits share the database's fate: if it is away, so is the
+request.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 
 from django.core.cache import cache
+
+from .faults import REDIS_ERRORS, RedisUnavailable, redis_breaker
+
+logger = logging.getLogger("clarion.ratelimit")
+_last_warned = 0.0
+
+
+def _fail_open(scope: str) -> None:
+    global _last_warned
+    now = time.monotonic()
+    if now - _last_warned >= 1.0:
+        _last_warned = now
+        logger.warning("Rate limit %s not counted: Redis unavailable, failing open", scope)
 
 
 def _key(scope: str, ident: str) -> str:
@@ -34,6 +56,10 @@ def ratelimit_hit(*, scope: str, ident: str, window: int) -> int:
     """
     key = _key(scope, ident)
     now = int(time.time())
+    if redis_breaker.open():
+        # The cache would answer every step as a miss; count nothing, as below.
+        _fail_open(scope)
+        return 0
     cache.add(f"{key}:start", now, timeout=window)
     started = int(cache.get(f"{key}:start", now) or now)
     remaining = max(1, window - (now - started))
@@ -41,6 +67,9 @@ def ratelimit_hit(*, scope: str, ident: str, window: int) -> int:
     try:
         total = cache.incr(key)
     except ValueError:
+        if redis_breaker.open():
+            _fail_open(scope)
+            return 0
         # The window expired between add() and incr(): start a new one.
         cache.set(key, 1, timeout=window)
         return 1
@@ -64,7 +93,8 @@ def ratelimit_hits(hits: list[tuple[str, str, int]]) -> list[int]:
     Same fixed windows as ``ratelimit_hit`` (a window starts at its first hit; later
     hits do not extend it). On Redis all counters move in one pipelined round trip
     (INCR, then EXPIRE ... NX, which only sets the expiry the first hit created);
-    other caches fall back to ``ratelimit_hit`` for each.
+    other caches fall back to ``ratelimit_hit`` for each. With Redis unreachable the
+    totals are 0 (fail open, logged).
     """
     from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
@@ -72,11 +102,20 @@ def ratelimit_hits(hits: list[tuple[str, str, int]]) -> list[int]:
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return [ratelimit_hit(scope=s, ident=i, window=w) for s, i, w in hits]
-    client = backend._cache.get_client(write=True)
-    pipe = client.pipeline(transaction=False)
-    for scope, ident, window in hits:
-        key = backend.make_and_validate_key(_key(scope, ident))
-        pipe.incr(key)
-        pipe.expire(key, window, nx=True)
-    results = pipe.execute()
+    try:
+        client = backend._cache.get_client(write=True)
+        pipe = client.pipeline(transaction=False)
+        for scope, ident, window in hits:
+            key = backend.make_and_validate_key(_key(scope, ident))
+            pipe.incr(key)
+            pipe.expire(key, window, nx=True)
+        results = pipe.execute()
+    except RedisUnavailable:
+        results = None
+    except REDIS_ERRORS as exc:
+        redis_breaker.failed("rate limit", exc)
+        results = None
+    if results is None:
+        _fail_open(",".join(scope for scope, _ident, _window in hits))
+        return [0 for _hit in hits]
     return [int(total) for total in results[::2]]

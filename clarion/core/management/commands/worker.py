@@ -1,6 +1,13 @@
+"""``clarion worker``: run background tasks for the configured task backend.
+
+The worker survives a lost database or Redis: it logs, backs off and carries on
+(see ``clarion/core/workers.py``); only a stop signal (or ``--batch`` finishing)
+ends it.
+"""
+
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.utils.crypto import get_random_string
 
 
 class Command(BaseCommand):
@@ -11,14 +18,25 @@ class Command(BaseCommand):
 
     def handle(self, *args, batch: bool = False, **options):
         if settings.TASK_BACKEND == "rq":
-            argv = ["rqworker", "default", "--job-class", "django_tasks_rq.Job"]
-            if batch:
-                argv.append("--burst")
-            call_command(*argv)
+            from clarion.core.workers import run_rq_worker
+
+            run_rq_worker(queues=["default"], batch=batch)
         elif settings.TASK_BACKEND == "immediate":
             self.stdout.write("Tasks run immediately in the web process; no worker is needed.")
         else:
-            argv = ["db_worker", "--queue-name", "*", "--no-reload"]
-            if batch:
-                argv.append("--batch")
-            call_command(*argv)
+            from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS
+
+            from clarion.core.workers import ResilientDBWorker
+
+            worker = ResilientDBWorker(
+                queue_names=["*"],
+                interval=1.0,
+                batch=batch,
+                backend_name=DEFAULT_TASK_BACKEND_ALIAS,
+                startup_delay=not batch,
+                max_tasks=None,
+                worker_id=get_random_string(32),
+                excluded_queue_names=[],
+            )
+            worker.configure_signals()
+            worker.run()
