@@ -1,8 +1,11 @@
 """Private file storage: files that hold personal data (imports, reject files, exports).
 
 They live under ``CLARION_PRIVATE_ROOT`` (default ``var/private``), outside
-``MEDIA_ROOT`` and with no base URL, so no static or media route can ever serve them;
-staff fetch them only through views that check scope and write the audit log. Names
+``MEDIA_ROOT`` (settings refuse a root inside it), so no static or media route can
+ever serve them; staff fetch them only through views that check scope and write the
+audit log (``clarion.people.imports.views``). Never use ``.url`` of a private file:
+with no base URL of its own, Django's file storage falls back to MEDIA_URL, where
+nothing answers for these names. Names
 are random (the name a person gave the file is kept on the row, not in the path), so
 one file's name says nothing about another's. Public media (hero and share images)
 stay in the ``default`` storage under ``MEDIA_URL``.

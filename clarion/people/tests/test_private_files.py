@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from clarion.core import schedule
 from clarion.core.models import AuditEntry
 from clarion.core.storage import private_storage
 from clarion.people.imports.retention import private_files_purge
@@ -319,6 +320,17 @@ def test_purge_command_reports_what_it_deleted(client, organiser, capsys):
     _age(job, 45)
     call_command("purge_private_files")
     assert "Deleted 2 private file(s) older than 30 days." in capsys.readouterr().out
+
+
+def test_the_clock_purges_private_files_daily(client, organiser):
+    job = next(j for j in schedule.jobs() if j.name == "people.private_files_purge")
+    assert job.every == datetime.timedelta(days=1)
+    client.force_login(organiser)
+    old = upload_and_run(client)
+    _age(old, 31)
+    job.target.call()  # what a worker does with the task the clock enqueues
+    old.refresh_from_db()
+    assert not old.file and not old.rejects and old.created_count == 1
 
 
 # --- old installs: moving files out of MEDIA_ROOT -------------------------------------
