@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from clarion.core.models import AuditEntry
 from clarion.core.testing import factories
-from clarion.core.testing.smtp import body_text, smtp_server  # noqa: F401  (fixture)
+from clarion.core.testing.smtp import body_text
 from clarion.people.models import Activity, EmailStatus, Person, ProposedChange
 from clarion.people.services import person_upsert
 
