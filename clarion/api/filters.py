@@ -9,6 +9,8 @@ Grammar (``and`` binds tighter than ``or``; parentheses group)::
     VALUE  := 'single-quoted text' ('' is a quote inside) | bare word
 
 Values only ever become query parameters; field names come from a fixed table.
+Limits keep every request cheap: MAX_LENGTH characters, MAX_CLAUSES conditions and
+brackets at most MAX_DEPTH deep, each refused with its own message.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from clarion.areas.postcodes import postcode_or_none
 OPERATORS = {"eq": "exact", "ne": "exact", "gt": "gt", "ge": "gte", "lt": "lt", "le": "lte"}
 MAX_LENGTH = 2000
 MAX_CLAUSES = 20
+# Brackets nested deeper than this are refused before parsing: the parser recurses
+# three calls per bracket, so without this ~300 brackets would exhaust the stack.
+MAX_DEPTH = 32
 
 
 class FilterError(ValueError):
@@ -100,6 +105,25 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return tokens
 
 
+def _check_brackets(tokens: list[tuple[str, str]]) -> None:
+    """Refuse unbalanced brackets and nesting deeper than MAX_DEPTH, in one flat pass,
+    so the recursive parser below never goes deeper than MAX_DEPTH brackets."""
+    depth = 0
+    for kind, _value in tokens:
+        if kind == "(":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise FilterError(
+                    _("The filter nests brackets more than %(max)s deep.") % {"max": MAX_DEPTH}
+                )
+        elif kind == ")":
+            depth -= 1
+            if depth < 0:
+                raise FilterError(_("The filter closes a bracket it never opened."))
+    if depth:
+        raise FilterError(_("A bracket in the filter is not closed."))
+
+
 class _Parser:
     def __init__(self, tokens: list[tuple[str, str]], fields):
         self.tokens, self.pos, self.fields, self.clauses = tokens, 0, fields, 0
@@ -147,7 +171,10 @@ class _Parser:
             )
         self.clauses += 1
         if self.clauses > MAX_CLAUSES:
-            raise FilterError(_("The filter has too many conditions."))
+            raise FilterError(
+                _("The filter has too many conditions: it can have at most %(max)s.")
+                % {"max": MAX_CLAUSES}
+            )
         op_kind, op = self.take()
         if op_kind != "word" or op.lower() not in OPERATORS:
             raise FilterError(
@@ -169,12 +196,15 @@ def parse_filter(text: str, fields=PEOPLE_FIELDS) -> Q:
     """Parse ``text`` into a Q over the model fields in ``fields``; raise FilterError
     with a message fit to show the API client."""
     if len(text) > MAX_LENGTH:
-        raise FilterError(_("The filter is too long."))
+        raise FilterError(
+            _("The filter is too long: it can be at most %(max)s characters.") % {"max": MAX_LENGTH}
+        )
     if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text):
         raise FilterError(_("The filter may not contain control characters."))
     tokens = _tokens(text)
     if not tokens:
         return Q()
+    _check_brackets(tokens)
     parser = _Parser(tokens, fields)
     q = parser.expr()
     if parser.peek() is not None:

@@ -14,7 +14,6 @@ that says so.
 from __future__ import annotations
 
 import datetime
-import json
 import re
 from typing import Any
 
@@ -26,6 +25,7 @@ from django.utils.translation import gettext as _
 from clarion.people.models import Person
 
 from .errors import ApiError
+from .jsonload import load_json
 from .selectors import _int_id, api_people
 from .views import _has_nul, _json_body
 
@@ -37,12 +37,7 @@ MAX_QUERY_FIELDS = 50
 def _decode_value(value: str) -> Any:
     text = value.strip()
     if text[:1] in ("{", "["):
-        try:
-            return json.loads(text)
-        except (ValueError, RecursionError):
-            raise ApiError(
-                400, _("A parameter that starts with { or [ must be valid JSON.")
-            ) from None
+        return load_json(text, what=_("A parameter that starts with { or ["))
     return value
 
 
