@@ -66,6 +66,9 @@ class Session(models.Model):
     answering_now = models.ForeignKey(
         "Question", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Bumped when questions change group after the fact (a wave absorbing its early
+    # splinters), so each process rebuilds its topic index (grouping.py).
+    regroup_epoch = models.PositiveIntegerField(default=0, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -93,9 +96,22 @@ class Session(models.Model):
 
 
 class BannedPhrase(models.Model):
-    """A word or phrase that holds a question for a moderator (matched on whole words)."""
+    """A word or phrase that holds a question for a moderator (matched on whole words).
 
-    phrase = models.CharField(_("word or phrase"), max_length=100, unique=True)
+    ``area`` empty: the national list, which only admins edit. Otherwise the list of
+    that area, edited by its organisers (and those of the areas above it). A session
+    uses the national list and the lists of its area and every area above it.
+    """
+
+    phrase = models.CharField(_("word or phrase"), max_length=100)
+    area = models.ForeignKey(
+        "areas.Area",
+        verbose_name=_("area"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -103,6 +119,14 @@ class BannedPhrase(models.Model):
 
     class Meta:
         ordering = ["phrase"]
+        constraints = [
+            models.UniqueConstraint(fields=["area", "phrase"], name="qa_phrase_once_per_area"),
+            models.UniqueConstraint(
+                fields=["phrase"],
+                condition=models.Q(area__isnull=True),
+                name="qa_phrase_once_nationally",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.phrase
@@ -166,6 +190,11 @@ class Question(models.Model):
     )
     claimed_until = models.DateTimeField(null=True, blank=True)
     ip_hash = models.CharField(max_length=64, blank=True)
+    # The hash of the sender's network (/24 for IPv4, /48 for IPv6): extra evidence
+    # of a wave, shown to moderators as a count only.
+    net_hash = models.CharField(max_length=64, blank=True)
+    # What the question is about (``screening.content_terms``), for topic grouping.
+    terms = models.JSONField(default=list, blank=True)
     person_was_new = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)

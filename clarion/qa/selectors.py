@@ -7,13 +7,16 @@ from __future__ import annotations
 from collections import Counter
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 
 from clarion.areas.selectors import area_subtree_q
 
 from .models import Question, QuestionGroup, Session
-from .screening import REASONS, reason_labels
+from .screening import REASONS, fold_text, reason_labels
+
+# Different wordings of a wave shown to the moderator.
+WAVE_SAMPLES = 4
 
 
 def public_questions(session: Session) -> QuerySet[Question]:
@@ -140,10 +143,13 @@ def access_group(user, session: Session, group_id, *, write: bool = False) -> Qu
 
 def moderation_queue(session: Session) -> dict:
     """Pending questions for the console: clean ones first, then flagged ones, with
-    near duplicates collapsed to one card (with a count) and waves listed apart."""
+    near duplicates collapsed to one card (with a count) and waves listed apart, the
+    biggest first, each with its distinct askers, email domains (the commonest
+    three), networks and a few different wordings."""
     pending = list(
         Question.objects.filter(session=session, status=Question.Status.PENDING)
         .select_related("group", "claimed_by")
+        .annotate(email=F("person__email"))
         .order_by("created_at", "id")
     )
     waves: dict[int, dict] = {}
@@ -151,10 +157,26 @@ def moderation_queue(session: Session) -> dict:
     for q in pending:
         if q.group_id and q.group.wave:
             wave = waves.setdefault(
-                q.group_id, {"group": q.group, "count": 0, "sample": q, "reasons": Counter()}
+                q.group_id,
+                {
+                    "group": q.group,
+                    "count": 0,
+                    "sample": q,
+                    "reasons": Counter(),
+                    "people": set(),
+                    "domains": Counter(),
+                    "nets": set(),
+                    "samples": {},
+                },
             )
             wave["count"] += 1
             wave["reasons"].update(q.reasons)
+            wave["people"].add(q.person_id)
+            wave["domains"][(q.email or "").rpartition("@")[2]] += 1
+            if q.net_hash:
+                wave["nets"].add(q.net_hash)
+            if len(wave["samples"]) < WAVE_SAMPLES:
+                wave["samples"].setdefault(fold_text(q.text), q)
             continue
         key = ("g", q.group_id) if q.group_id else ("q", q.pk)
         card = cards.get(key)
@@ -167,12 +189,18 @@ def moderation_queue(session: Session) -> dict:
         q.reason_labels = reason_labels(q.reasons)
     for wave in waves.values():
         wave["labels"] = reason_labels(wave["reasons"].keys())
+        wave["askers"] = len(wave.pop("people"))
+        wave["networks"] = len(wave.pop("nets"))
+        domains = wave.pop("domains")
+        wave["domains"] = len(domains)
+        wave["top_domains"] = domains.most_common(3)
+        wave["samples"] = list(wave["samples"].values())
     clean = [c for c in cards.values() if not c["question"].reasons]
     flagged = [c for c in cards.values() if c["question"].reasons]
     return {
         "clean": clean,
         "flagged": flagged,
-        "waves": list(waves.values()),
+        "waves": sorted(waves.values(), key=lambda w: -w["count"]),
         "pending": len(pending),
     }
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -31,13 +32,13 @@ from clarion.people.models import Activity, ConsentRecord, MembershipStatus, Per
 from clarion.people.normalise import InvalidEmail, email_hash, normalise_email
 from clarion.people.services import ConsentInput, activity_record, person_find, person_upsert
 
-from . import live, screening
+from . import grouping, live, screening
 from .models import Ban, BannedPhrase, ModerationDecision, Question, QuestionGroup, Session, Vote
 
 CLAIM_SECONDS = 120
-GROUP_CANDIDATES = 300
 WAVE_WINDOW = dt.timedelta(minutes=10)
 WAVE_MIN_PEOPLE = 8
+WAVE_MIN_PEOPLE_CROWDED = 5
 # Rate-limit windows (seconds) and how many questions each allows before a flag.
 RATE_WINDOW = 600
 RATE_PERSON = 3
@@ -87,8 +88,28 @@ def ip_hash(ip: str | None) -> str:
     return hashlib.sha256(f"qa-ip:{settings.SECRET_KEY}:{ip}".encode()).hexdigest()
 
 
-def _banned_pattern():
-    return screening.phrase_pattern(BannedPhrase.objects.values_list("phrase", flat=True))
+def net_hash(ip: str | None) -> str:
+    """The hash of the network an address is in: its /24 (IPv4) or /48 (IPv6)."""
+    if not ip:
+        return ""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ""
+    prefix = 24 if address.version == 4 else 48
+    network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+    return hashlib.sha256(f"qa-net:{settings.SECRET_KEY}:{network}".encode()).hexdigest()
+
+
+def _banned_pattern(session: Session):
+    """The national list, plus those of the session's area and every area above it."""
+    scope = Q(area__isnull=True)
+    if session.area_id:
+        ancestors = [int(pk) for pk in session.area.path.strip("/").split("/") if pk]
+        scope |= Q(area_id__in=ancestors)
+    return screening.phrase_pattern(
+        BannedPhrase.objects.filter(scope).values_list("phrase", flat=True)
+    )
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -189,6 +210,7 @@ def question_ask(
             if consent
             else None,
             source_code=f"qa:{session.slug}",
+            public=True,
         )
         person = result.person
         reasons: list[str] = []
@@ -202,7 +224,7 @@ def question_ask(
             reject_reason = "banned"
         elif iph and bans.filter(ip_hash=iph).exists():
             reasons.append("banned")
-        reasons += screening.text_reasons(text, banned=_banned_pattern())
+        reasons += screening.text_reasons(text, banned=_banned_pattern(session))
         if ratelimit_hit(scope="qa-person", ident=str(person.pk), window=RATE_WINDOW) > RATE_PERSON:
             reasons.append("rate_person")
         if iph and ratelimit_hit(scope="qa-ip", ident=iph, window=RATE_WINDOW) > RATE_IP:
@@ -215,7 +237,8 @@ def question_ask(
         ):
             reasons.append("rate_domain")
 
-        group, joined = _group_for(session=session, text=text)
+        terms = grouping.question_terms(text)
+        group, joined = grouping.group_for(session=session, terms=terms)
         if joined:
             reasons.append("duplicate")
         question = Question.objects.create(
@@ -228,10 +251,15 @@ def question_ask(
             reject_reason=reject_reason,
             group=group,
             ip_hash=iph,
+            net_hash=net_hash(ip),
+            terms=terms,
             person_was_new=result.created,
             decided_at=timezone.now() if status == Question.Status.REJECTED else None,
         )
-        _wave_check(group=group, question=question)
+        absorbed = grouping.absorb_splinters(session=session, question=question)
+        if absorbed:
+            group.refresh_from_db()
+        _wave_check(group=group, question=question, sweep=bool(absorbed))
         activity_record(
             person=person,
             kind=Activity.Kind.QUESTION,
@@ -242,45 +270,36 @@ def question_ask(
     return AskResult(question=question, person=person)
 
 
-def _group_for(*, session: Session, text: str) -> tuple[QuestionGroup, bool]:
-    """The near-duplicate group this text belongs to (joined) or a new one.
-    Caller holds the session row lock."""
-    sh = screening.shingles(text)
-    best, best_score = None, 0.0
-    candidates = (
-        QuestionGroup.objects.filter(session=session)
-        .order_by("-created_at")
-        .values_list("pk", "shingles")
-    )[:GROUP_CANDIDATES]
-    for pk, other in candidates:
-        score = screening.jaccard(sh, other)
-        if score > best_score:
-            best, best_score = pk, score
-    if best is not None and best_score >= screening.DUPLICATE_THRESHOLD:
-        QuestionGroup.objects.filter(pk=best).update(size=F("size") + 1)
-        return QuestionGroup.objects.get(pk=best), True
-    return QuestionGroup.objects.create(session=session, shingles=sh), False
+def _wave_check(*, group: QuestionGroup, question: Question, sweep: bool = False) -> None:
+    """Flag ``group`` as a coordinated wave when many people new to the database sent
+    it lately, and hold its pending questions with the reason ``wave``.
 
-
-def _wave_check(*, group: QuestionGroup, question: Question) -> None:
-    """Flag ``group`` as a coordinated wave when many new people sent it lately; hold
-    every pending question in it with the reason ``wave``."""
+    The content decides: WAVE_MIN_PEOPLE distinct new askers on one topic within
+    WAVE_WINDOW make a wave from any number of domains and home connections. Askers
+    crowded on few email domains or few networks (/24, /48) are extra evidence that
+    lets WAVE_MIN_PEOPLE_CROWDED suffice. ``sweep``: questions just moved into the
+    group (``grouping.absorb_splinters``) need the reason too."""
     if not group.wave:
         since = timezone.now() - WAVE_WINDOW
-        new_people = (
-            Question.objects.filter(group=group, created_at__gte=since, person_was_new=True)
-            .values("person")
-            .distinct()
-            .count()
-        )
-        if new_people < WAVE_MIN_PEOPLE:
+        recent = Question.objects.filter(group=group, created_at__gte=since, person_was_new=True)
+        people = recent.values("person").distinct().count()
+        if people < WAVE_MIN_PEOPLE_CROWDED:
             return
+        if people < WAVE_MIN_PEOPLE:
+            rows = list(recent.values_list("person__email", "net_hash"))
+            domains = {email.rpartition("@")[2] for email, _ in rows}
+            nets = {net for _, net in rows if net}
+            if len(domains) * 2 > people and len(nets) * 2 > people:
+                return
         group.wave = True
         group.wave_flagged_at = timezone.now()
         group.save(update_fields=["wave", "wave_flagged_at"])
-        members = Question.objects.filter(group=group, status=Question.Status.PENDING)
-    else:
-        members = Question.objects.filter(pk=question.pk)
+        sweep = True
+    members = (
+        Question.objects.filter(group=group, status=Question.Status.PENDING)
+        if sweep
+        else Question.objects.filter(pk=question.pk)
+    )
     for member in members:
         if "wave" not in member.reasons:
             member.reasons = [*member.reasons, "wave"]
@@ -744,19 +763,35 @@ def session_save(*, session: Session, actor: User, moderators=None) -> Session:
     return session
 
 
-def banned_phrase_add(*, phrase: str, actor: User) -> BannedPhrase:
+def banned_phrase_add(*, phrase: str, actor: User, area=None) -> BannedPhrase:
+    """Add to the national list (``area`` None: admins only) or to ``area``'s list (its
+    organisers and those above it). Raises PermissionDenied otherwise."""
+    if not can_edit_phrases(actor, area):
+        raise PermissionDenied
     phrase = " ".join(phrase.split()).lower()
     if not phrase:
         raise ValidationError({"phrase": _("Enter a word or phrase.")})
     try:
         with transaction.atomic():
-            return BannedPhrase.objects.create(phrase=phrase[:100], created_by=actor)
+            return BannedPhrase.objects.create(phrase=phrase[:100], area=area, created_by=actor)
     except IntegrityError:
         raise ValidationError({"phrase": _("That is on the list already.")}) from None
 
 
-def banned_phrase_remove(*, phrase: BannedPhrase) -> None:
+def banned_phrase_remove(*, phrase: BannedPhrase, actor: User) -> None:
+    if not can_edit_phrases(actor, phrase.area):
+        raise PermissionDenied
     phrase.delete()
+
+
+def can_edit_phrases(user: User, area) -> bool:
+    """Admins edit every list; organisers the lists of areas inside their own."""
+    if not user.can_write:
+        return False
+    if user.is_admin:
+        return True
+    scope = user.scope_area
+    return area is not None and scope is not None and area.is_within(scope)
 
 
 # --- voting -----------------------------------------------------------------------
@@ -802,5 +837,5 @@ def supporter_for_confirmation(*, email: str, name: str = "") -> Person:
         return existing
     first, last = _split_name(" ".join(name.split()))
     return person_upsert(
-        email=email_n, first_name=first, last_name=last, source_code="qa:confirm"
+        email=email_n, first_name=first, last_name=last, source_code="qa:confirm", public=True
     ).person

@@ -9,9 +9,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+
+from clarion.areas.selectors import areas_visible_to
 
 from . import live, selectors, services
 from .forms import (
@@ -361,29 +364,50 @@ def report(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @login_required
 def banned_words(request: HttpRequest) -> HttpResponse:
+    """One banned-phrase list at a time: the national one (``?area=`` empty; admins
+    edit it) or an area's (organisers edit those of their own subtree). An area
+    outside the user's reach is a 404; a list they may read but not edit is a 403 on
+    any change."""
+    user = request.user
+    visible = areas_visible_to(user)
+    raw = request.POST.get("area") if request.method == "POST" else request.GET.get("area")
+    if raw is None and user.scope_area is not None:
+        raw = str(user.scope_area.pk)
+    area = None
+    if raw:
+        area = get_object_or_404(visible, pk=raw if str(raw).isdigit() else 0)
+    can_edit = services.can_edit_phrases(user, area)
     form = BannedPhraseForm(request.POST or None)
+    here = reverse("qa_staff:banned_words") + (f"?area={area.pk}" if area else "?area=")
     if request.method == "POST":
-        if not request.user.can_write:
+        if not can_edit:
             raise PermissionDenied
         remove = request.POST.get("remove")
         if remove:
-            phrase = get_object_or_404(BannedPhrase, pk=remove if remove.isdigit() else 0)
-            services.banned_phrase_remove(phrase=phrase)
+            phrase = get_object_or_404(
+                BannedPhrase, pk=remove if remove.isdigit() else 0, area=area
+            )
+            services.banned_phrase_remove(phrase=phrase, actor=user)
             messages.success(request, _("Removed from the list."))
-            return redirect("qa_staff:banned_words")
+            return redirect(here)
         if form.is_valid():
             try:
-                services.banned_phrase_add(phrase=form.cleaned_data["phrase"], actor=request.user)
+                services.banned_phrase_add(
+                    phrase=form.cleaned_data["phrase"], actor=user, area=area
+                )
             except ValidationError as exc:
                 form.add_error("phrase", exc.message_dict["phrase"][0])
             else:
                 messages.success(request, _("Added to the list."))
-                return redirect("qa_staff:banned_words")
+                return redirect(here)
     return render(
         request,
         "qa/staff/banned_words.html",
         {
             "form": form,
-            "phrases": BannedPhrase.objects.all(),
+            "area": area,
+            "areas": visible,
+            "can_edit": can_edit,
+            "phrases": BannedPhrase.objects.filter(area=area),
         },
     )
