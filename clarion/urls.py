@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.static import serve
 
+from clarion.core.storage import PUBLIC_MEDIA_PREFIXES
+
 urlpatterns = [
     path("", include("clarion.core.urls")),
     path("staff/areas/", include("clarion.areas.urls")),
@@ -25,6 +27,15 @@ urlpatterns = [
 ]
 
 if settings.DEBUG or settings.DEMO:
-    # Uploaded media on a single-machine demo; production serves MEDIA_ROOT from the proxy
-    # or an object store.
-    urlpatterns += [path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]
+    # Public uploads (hero images) on a single-machine demo; production serves them from
+    # the proxy or an object store. Only the public prefixes are mounted, so a file an
+    # older install left elsewhere under MEDIA_ROOT (imports before private storage) is
+    # never served here.
+    urlpatterns += [
+        path(
+            f"media/{prefix}<path:path>",
+            serve,
+            {"document_root": settings.MEDIA_ROOT / prefix},
+        )
+        for prefix in PUBLIC_MEDIA_PREFIXES
+    ]

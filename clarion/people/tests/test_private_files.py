@@ -352,8 +352,10 @@ def test_move_command_takes_old_files_out_of_public_media_once(
         status=ImportJob.Status.DONE,
     )
     anonymous = Client()
-    # The hole being closed: before the move, the demo route hands the file to anyone.
-    assert MARKER.encode() in content_of(anonymous.get(f"/media/{legacy_upload}"))
+    # The demo route mounts only public prefixes, so it never served these; but they sit
+    # under MEDIA_ROOT, which a production proxy serves: the move takes them out.
+    assert anonymous.get(f"/media/{legacy_upload}").status_code == 404
+    assert (Path(media_root) / legacy_upload).is_file()
 
     call_command("move_private_files")
     assert "Moved 2 import file(s) and 1 file(s) no import refers to" in capsys.readouterr().out
