@@ -106,8 +106,8 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 def _check_brackets(tokens: list[tuple[str, str]]) -> None:
-    """Refuse unbalanced brackets and nesting deeper than MAX_DEPTH, in one flat pass,
-    so the recursive parser below never goes deeper than MAX_DEPTH brackets."""
+    """Refuse a closing bracket that closes nothing and nesting deeper than MAX_DEPTH,
+    in one flat pass, so the recursive parser never goes deeper than MAX_DEPTH."""
     depth = 0
     for kind, _value in tokens:
         if kind == "(":
@@ -120,8 +120,7 @@ def _check_brackets(tokens: list[tuple[str, str]]) -> None:
             depth -= 1
             if depth < 0:
                 raise FilterError(_("The filter closes a bracket it never opened."))
-    if depth:
-        raise FilterError(_("A bracket in the filter is not closed."))
+    # A bracket left open is reported by the parser, which says where the filter ended.
 
 
 class _Parser:
