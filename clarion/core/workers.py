@@ -188,7 +188,7 @@ def run_rq_worker(*, queues: list[str], batch: bool = False) -> None:
             if time.monotonic() - started > 60:
                 backoff.reset()
             delay = backoff.next()
-            logger.warning("RQ worker loop ended; starting it again in %.1f s", delay)
+            logger.warning("RQ worker loop ended; restarting it in %.1f s", delay)
             # RQ's handlers belong to the worker that just ended; a stop now just exits.
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
             signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
