@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/clarion
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run test test-sqlite test-postgres browser lint bench-import bench-segments clean
+.PHONY: setup run test test-sqlite test-postgres browser lint bench-import bench-segments bench-faults clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Clarion needs Python 3.11 or newer ($(PYTHON) is older)"; exit 1; }
@@ -59,6 +59,13 @@ bench-import: setup
 
 bench-segments: setup
 	$(BIN)/python bench/segments.py
+
+# Fault drills: PostgreSQL and Redis (private instances on free ports) stopped under load.
+bench-faults: setup
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { echo "bench-faults needs the PostgreSQL server binaries: apt-get install postgresql"; exit 1; }
+	@command -v redis-server >/dev/null || { echo "bench-faults needs redis-server: apt-get install redis-server"; exit 1; }
+	$(BIN)/python bench/fault_pg_restart.py
+	$(BIN)/python bench/fault_pg_restart.py --redis
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* var/static build *.egg-info
