@@ -281,6 +281,7 @@ def test_database_worker_survives_a_lost_connection_and_runs_a_task_queued_after
         worker_id="fault-drill",
         excluded_queue_names=[],
     )
+
     def run():
         try:
             worker.run()
