@@ -61,6 +61,7 @@ REDIS_ERRORS = _redis_errors()
 class RedisUnavailable(Exception):
     """Raised instead of trying Redis while ``redis_breaker`` is open."""
 
+
 # Seconds a client is asked to wait before trying again while a service is away.
 RETRY_AFTER_SECONDS = 5
 
