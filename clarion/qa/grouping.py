@@ -25,12 +25,14 @@ two threads of one process from updating one session's index at once.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections import Counter, OrderedDict
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from . import screening
 from .models import Question, QuestionGroup, Session
@@ -70,12 +72,23 @@ class _Group:
         self.df: Counter[str] = Counter()
         self.norm = 0.0
         self.norm_at = -1.0
-        # person id -> when they last asked, for askers new to the database
-        self.new_people: dict[int, dt.datetime] = {}
+        # The last BURST_PEOPLE distinct askers new to the database: person id -> when
+        # they last asked, oldest first (enough to tell a burst, in constant time).
+        self.new_people: OrderedDict[int, dt.datetime] = OrderedDict()
 
-    def bursting(self, since: dt.datetime) -> bool:
-        recent = sum(1 for at in self.new_people.values() if at >= since)
-        return recent >= BURST_PEOPLE
+    def note_new_person(self, person_id: int, at: dt.datetime) -> None:
+        self.new_people.pop(person_id, None)
+        self.new_people[person_id] = at
+        while len(self.new_people) > BURST_PEOPLE:
+            self.new_people.popitem(last=False)
+
+    def bursting(self, since: dt.datetime, extra: int | None = None) -> bool:
+        """BURST_PEOPLE distinct new askers since ``since`` (``extra``: one more asker,
+        not yet in the index, asking now)."""
+        people = [p for p, at in self.new_people.items() if at >= since]
+        if extra is not None and extra not in people:
+            people.append(extra)
+        return len(people) >= BURST_PEOPLE
 
 
 class TopicIndex:
@@ -107,7 +120,7 @@ class TopicIndex:
         group.df.update(terms)
         group.norm_at = -1.0
         if new_person_id is not None and at is not None:
-            group.new_people[new_person_id] = at
+            group.note_new_person(new_person_id, at)
         for term in terms:
             self.postings.setdefault(term, set()).add(group_id)
 
@@ -234,12 +247,18 @@ def index_for(session: Session) -> TopicIndex:
     _indexes.move_to_end(session.pk)
     while len(_indexes) > SESSIONS_KEPT:
         _indexes.popitem(last=False)
-    rows = (
-        Question.objects.filter(session_id=session.pk, id__gt=index.last_id, group__isnull=False)
-        .order_by("id")
-        .values_list("id", "group_id", "terms", "person_id", "person_was_new", "created_at")
-    )
+    # Plain SQL: this runs on every ask, and building the ORM query cost more than
+    # running it (see bench/qa_screen.py).
+    with connection.cursor() as cursor:
+        cursor.execute(_CATCH_UP, [session.pk, index.last_id])
+        rows = cursor.fetchall()
     for pk, group_id, terms, person_id, was_new, created_at in rows:
+        if isinstance(terms, str):
+            terms = json.loads(terms)
+        if isinstance(created_at, str):
+            created_at = parse_datetime(created_at)
+        if created_at is not None and timezone.is_naive(created_at):
+            created_at = timezone.make_aware(created_at, dt.UTC)
         index.add(
             group_id=group_id,
             terms=terms or [],
@@ -248,6 +267,13 @@ def index_for(session: Session) -> TopicIndex:
         )
         index.last_id = pk
     return index
+
+
+_CATCH_UP = (
+    f"SELECT id, group_id, terms, person_id, person_was_new, created_at "  # noqa: S608
+    f"FROM {Question._meta.db_table} "
+    "WHERE session_id = %s AND id > %s AND group_id IS NOT NULL ORDER BY id"
+)
 
 
 def question_terms(text: str) -> list[str]:
@@ -290,10 +316,7 @@ def absorb_splinters(*, session: Session, question: Question) -> int:
     if index is None or group is None:
         return 0
     since = timezone.now() - BURST_WINDOW
-    recent = {p for p, at in group.new_people.items() if at >= since}
-    if question.person_was_new:
-        recent.add(question.person_id)
-    if len(recent) < BURST_PEOPLE:
+    if not group.bursting(since, extra=question.person_id if question.person_was_new else None):
         return 0
     found = index.splinters(question.group_id)
     if not found:

@@ -15,8 +15,8 @@ from clarion.areas.selectors import area_subtree_q
 from .models import Question, QuestionGroup, Session
 from .screening import REASONS, fold_text, reason_labels
 
-# Different wordings of a wave shown to the moderator.
-WAVE_SAMPLES = 4
+# Different wordings of a wave shown to the moderator (the headline one included).
+WAVE_SAMPLES = 5
 
 
 def public_questions(session: Session) -> QuerySet[Question]:
@@ -194,7 +194,8 @@ def moderation_queue(session: Session) -> dict:
         domains = wave.pop("domains")
         wave["domains"] = len(domains)
         wave["top_domains"] = domains.most_common(3)
-        wave["samples"] = list(wave["samples"].values())
+        # The headline wording is shown apart; the samples are the other ones.
+        wave["samples"] = list(wave["samples"].values())[1:]
     clean = [c for c in cards.values() if not c["question"].reasons]
     flagged = [c for c in cards.values() if c["question"].reasons]
     return {

@@ -140,6 +140,10 @@ def queue_json(request: HttpRequest, session_id: int) -> HttpResponse:
                 "group": w["group"].pk,
                 "count": w["count"],
                 "text": w["sample"].text,
+                "askers": w["askers"],
+                "domains": w["domains"],
+                "networks": w["networks"],
+                "samples": [s.text for s in w["samples"]],
                 "reasons": reason_labels(w["reasons"].keys()),
             }
             for w in queue["waves"]

@@ -12,6 +12,7 @@ from clarion.core.testing.factories import PASSWORD
 from clarion.qa import services, voting
 from clarion.qa.models import Question, QuestionGroup
 
+from . import crowd
 from .conftest import make_session
 
 WAVE_TEXT = "Why are you covering up the secret donor deal, you liar"
@@ -108,3 +109,70 @@ def test_live_session_end_to_end(page, browser, live_server, admin):
     expect(page.locator(f"#q{housing.pk}")).to_contain_text("100,000 homes")
     assert WAVE_TEXT not in page.content()
     expect(page.locator("#next-steps")).to_contain_text("Join us")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_paraphrased_look_alike_brigade_through_the_public_form_is_one_wave(
+    page, browser, live_server, admin, settings
+):
+    """Genuine supporters and a brigade (reworded, look-alike letters, emoji, one fresh
+    address and home connection each) ask through the public form over real HTTP; the
+    moderator sees the brigade as one wave and the genuine questions as ordinary cards."""
+    settings.BEHIND_PROXY = True  # each asker's own address arrives in X-Forwarded-For
+    session = make_session(slug="ask-brigade", max_length=280)
+    askers = crowd.mixed_session(seed=21, brigades={"fishing": 30})
+    genuine = [a for a in askers if not a.brigade][:20]
+    attack = [a for a in askers if a.brigade]
+    arriving = genuine[:8] + [
+        x for pair in zip(attack, genuine[8:] + [None] * 30, strict=False) for x in pair if x
+    ]
+    public = browser.new_context().new_page()
+    for asker in arriving:
+        public.set_extra_http_headers({"X-Forwarded-For": asker.ip})
+        public.goto(f"{live_server.url}/qa/{session.slug}/")
+        public.get_by_label("Your name").fill(asker.name)
+        public.get_by_label("Email").first.fill(asker.email)
+        public.get_by_label("Your question").fill(asker.text)
+        public.get_by_role("button", name="Send my question").click()
+        expect(public.get_by_role("heading", name="Thank you for your question")).to_be_visible()
+    assert Question.objects.filter(session=session).count() == len(arriving)
+
+    login(page, live_server.url, admin.email, PASSWORD)
+    page.goto(f"{live_server.url}/staff/qa/{session.pk}/")
+    waves = page.locator("#qa-waves > li")
+    expect(waves).to_have_count(1)
+    wave = waves.first
+    expect(wave.locator(".qa-wave__count")).to_have_text(re.compile(r"^(2[89]|30)$"))
+    expect(wave.locator(".qa-wave__domains")).to_have_text("12")
+    expect(wave.locator(".qa-wave__samples > li")).to_have_count(4)
+    clean = page.locator("#qa-clean > li")
+    expect(clean).to_have_count(len(genuine))
+    for asker in genuine:
+        expect(page.locator("#qa-clean")).to_contain_text(asker.text)
+    # Badges marked hidden stay hidden: nothing is starred, claimed or copied yet.
+    first = clean.first
+    expect(first.locator(".qa-card__star")).to_be_hidden()
+    expect(first.locator(".qa-card__claim")).to_be_hidden()
+    expect(first.locator(".qa-card__count")).to_be_hidden()
+
+    # Star with the keyboard: the card keeps the focus, so "a" then approves it.
+    page.keyboard.press("j")
+    expect(first).to_have_class(re.compile("qa-card--selected"))
+    starred_id = first.get_attribute("data-id")
+    page.keyboard.press("s")
+    expect(page.locator("#qa-console-message")).to_contain_text("Starred")
+    card = page.locator(f"#card-{starred_id}")
+    expect(card.locator(".qa-card__star")).to_be_visible()
+    expect(card).to_be_focused()
+    page.keyboard.press("a")
+    expect(page.locator("#qa-console-message")).to_contain_text("Approved")
+    approved = Question.objects.get(pk=starred_id)
+    assert approved.status == "approved" and approved.starred
+
+    # One key bans the whole wave.
+    page.locator("#qa-waves > li").first.get_by_role("button", name="Ban all senders").click()
+    expect(page.locator("#qa-waves > li")).to_have_count(0)
+    assert not Question.objects.filter(
+        session=session, status="pending", text__in=[a.text for a in attack]
+    ).exists()

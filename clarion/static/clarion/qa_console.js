@@ -87,6 +87,16 @@
     li.id = "wave-" + w.group;
     li.querySelector(".qa-wave__count").textContent = String(w.count);
     li.querySelector(".qa-card__text").textContent = w.text;
+    li.querySelector(".qa-wave__askers").textContent = String(w.askers);
+    li.querySelector(".qa-wave__domains").textContent = String(w.domains);
+    li.querySelector(".qa-wave__networks").textContent = String(w.networks);
+    var samples = li.querySelector(".qa-wave__samples");
+    samples.replaceChildren();
+    w.samples.forEach(function (t) {
+      var item = document.createElement("li");
+      item.textContent = t;
+      samples.appendChild(item);
+    });
     fillReasons(li.querySelector(".qa-card__reasons"), w.reasons);
     li.querySelectorAll("form[data-action]").forEach(function (f) { f.action = gUrl(w.group, f.dataset.action); });
     return li;
@@ -108,6 +118,12 @@
     lists.flagged.replaceChildren.apply(lists.flagged, data.flagged.map(questionCard));
     lists.waves.replaceChildren.apply(lists.waves, data.waves.map(waveCard));
     markSelected();
+    // Re-rendering replaced the cards: give focus back to the selected one, so the
+    // next key (after s, say) acts on it instead of on the page body.
+    var chosen = current();
+    if (chosen && (!document.activeElement || document.activeElement === document.body)) {
+      chosen.focus({ preventScroll: true });
+    }
     return true;
   }
 
@@ -210,8 +226,11 @@
     }
     if (form) {
       event.preventDefault();
-      var next = cards()[cards().indexOf(li) + 1];
-      selected = next ? keyOf(next) : null;
+      if (key !== "s") {
+        // Deciding moves on to the next card; starring keeps the moderator on this one.
+        var next = cards()[cards().indexOf(li) + 1];
+        selected = next ? keyOf(next) : null;
+      }
       send(form);
     }
   });
