@@ -2,40 +2,30 @@
 
 Every setting comes from the environment and has a default that works in a fresh
 checkout (SQLite under ``var/``, console email, database task queue). README.md lists
-each variable. Outside debug and demo mode a secret key must be given.
+each variable. Outside debug and demo mode a secret key must be given. Variables are
+read only through ``clarion.environment`` (environs), so a bad value stops start-up
+with one line naming the variable and what it must be.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from clarion import environment as env
 
 BASE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BASE_DIR.parent
 
-
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-VAR_DIR = Path(os.environ.get("CLARION_VAR_DIR", PROJECT_DIR / "var"))
-DEBUG = env_bool("CLARION_DEBUG")
-DEMO = env_bool("CLARION_DEMO")
+VAR_DIR = env.path("CLARION_VAR_DIR", PROJECT_DIR / "var")
+DEBUG = env.switch("CLARION_DEBUG")
+DEMO = env.switch("CLARION_DEMO")
 
 
 def _secret_key() -> str:
-    key = os.environ.get("CLARION_SECRET_KEY", "")
+    key = env.text("CLARION_SECRET_KEY")
     if key:
         return key
     if not (DEBUG or DEMO):
@@ -54,10 +44,11 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-ALLOWED_HOSTS = env_list("CLARION_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
-CSRF_TRUSTED_ORIGINS = env_list("CLARION_CSRF_TRUSTED_ORIGINS")
-SITE_URL = os.environ.get("CLARION_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
-ORGANISATION_NAME = os.environ.get("CLARION_ORGANISATION_NAME", "Clarion")
+ALLOWED_HOSTS = env.text_list("CLARION_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env.text_list("CLARION_CSRF_TRUSTED_ORIGINS")
+SITE_URL = env.url("CLARION_SITE_URL", "http://127.0.0.1:8000", schemes=("https", "http"))
+SITE_URL = SITE_URL.rstrip("/")
+ORGANISATION_NAME = env.text("CLARION_ORGANISATION_NAME", "Clarion")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -126,16 +117,17 @@ TEMPLATES = [
 ]
 
 # Database: SQLite under var/ unless DATABASE_URL says otherwise.
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+DATABASE_URL = env.text("DATABASE_URL")
+_database = env.database("DATABASE_URL")
+if _database:
+    DATABASES = {"default": _database}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("CLARION_SQLITE_PATH", str(VAR_DIR / "clarion.sqlite3")),
+            "NAME": env.text("CLARION_SQLITE_PATH", str(VAR_DIR / "clarion.sqlite3")),
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -152,7 +144,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-clarion.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = env.url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -173,7 +165,7 @@ else:
     }
 
 # Background tasks: the database backend needs no extra service; RQ scales out.
-TASK_BACKEND = os.environ.get("CLARION_TASK_BACKEND", "database")
+TASK_BACKEND = env.choice("CLARION_TASK_BACKEND", "database", ("database", "rq", "immediate"))
 if TASK_BACKEND == "rq":
     if not REDIS_URL:
         raise ImproperlyConfigured("CLARION_TASK_BACKEND=rq needs REDIS_URL.")
@@ -184,19 +176,15 @@ if TASK_BACKEND == "rq":
     }
 elif TASK_BACKEND == "immediate":
     TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-elif TASK_BACKEND == "database":
-    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 else:
-    raise ImproperlyConfigured(
-        f"CLARION_TASK_BACKEND must be database, rq or immediate, not {TASK_BACKEND!r}."
-    )
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 3600}}
 
 AUTH_USER_MODEL = "core.User"
 LOGIN_URL = "core:login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "core:login"
-if env_bool("CLARION_TEST_FAST_HASHER"):
+if env.switch("CLARION_TEST_FAST_HASHER"):
     # Tests only: a deliberately weak hasher so thousands of logins don't dominate the run.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
@@ -205,49 +193,52 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-CLARION_REQUIRE_2FA = env_bool("CLARION_REQUIRE_2FA")
-LOGIN_MAX_FAILURES = int(os.environ.get("CLARION_LOGIN_MAX_FAILURES", "5"))
-LOGIN_LOCKOUT_SECONDS = int(os.environ.get("CLARION_LOGIN_LOCKOUT_SECONDS", "900"))
-if os.environ.get("CLARION_LOGIN_MAX_IP_FAILURES"):
-    # Failures one address may make per window; unset means 4 × LOGIN_MAX_FAILURES.
-    LOGIN_MAX_IP_FAILURES = int(os.environ["CLARION_LOGIN_MAX_IP_FAILURES"])
+CLARION_REQUIRE_2FA = env.switch("CLARION_REQUIRE_2FA")
+LOGIN_MAX_FAILURES = env.integer("CLARION_LOGIN_MAX_FAILURES", 5, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env.integer("CLARION_LOGIN_LOCKOUT_SECONDS", 900)
+# Failures one address may make per window; unset means 4 × LOGIN_MAX_FAILURES.
+_login_max_ip_failures = env.integer("CLARION_LOGIN_MAX_IP_FAILURES", None, minimum=1)
+if _login_max_ip_failures is not None:
+    LOGIN_MAX_IP_FAILURES = _login_max_ip_failures
 OTP_TOTP_ISSUER = ORGANISATION_NAME
 
-SESSION_COOKIE_AGE = int(os.environ.get("CLARION_SESSION_SECONDS", str(12 * 3600)))
+SESSION_COOKIE_AGE = env.integer("CLARION_SESSION_SECONDS", 12 * 3600, minimum=1)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SECURE = env_bool("CLARION_SECURE", default=not (DEBUG or DEMO))
+SECURE = env.switch("CLARION_SECURE", default=not (DEBUG or DEMO))
 SESSION_COOKIE_SECURE = SECURE
 CSRF_COOKIE_SECURE = SECURE
-SECURE_SSL_REDIRECT = SECURE and env_bool("CLARION_SSL_REDIRECT", default=True)
-SECURE_HSTS_SECONDS = int(os.environ.get("CLARION_HSTS_SECONDS", "31536000" if SECURE else "0"))
+# Read even when not secure, so a bad value is refused whatever the other settings.
+_ssl_redirect = env.switch("CLARION_SSL_REDIRECT", default=True)
+SECURE_SSL_REDIRECT = SECURE and _ssl_redirect
+SECURE_HSTS_SECONDS = env.integer("CLARION_HSTS_SECONDS", 31536000 if SECURE else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_HSTS_PRELOAD = SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-BEHIND_PROXY = env_bool("CLARION_BEHIND_PROXY")
+BEHIND_PROXY = env.switch("CLARION_BEHIND_PROXY")
 if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 X_FRAME_OPTIONS = "DENY"
 
-LANGUAGE_CODE = os.environ.get("CLARION_LANGUAGE", "en-gb")
+LANGUAGE_CODE = env.text("CLARION_LANGUAGE", "en-gb")
 LANGUAGES = [("en-gb", "English"), ("cy", "Cymraeg")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
-TIME_ZONE = os.environ.get("CLARION_TIME_ZONE", "Europe/London")
+TIME_ZONE = env.text("CLARION_TIME_ZONE", "Europe/London")
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = Path(os.environ.get("CLARION_STATIC_ROOT", VAR_DIR / "static"))
+STATIC_ROOT = env.path("CLARION_STATIC_ROOT", VAR_DIR / "static")
 # clarion/static is the project's own static folder (the clarion package is not an app).
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
-MEDIA_ROOT = Path(os.environ.get("CLARION_MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_ROOT = env.path("CLARION_MEDIA_ROOT", VAR_DIR / "media")
 # Hashed, compressed static files need `collectstatic` (done by `clarion serve`); debug
 # runs and tests serve straight from the app folders instead.
-STATIC_MANIFEST = env_bool("CLARION_STATIC_MANIFEST", default=not DEBUG)
-PRIVATE_ROOT = Path(os.environ.get("CLARION_PRIVATE_ROOT", VAR_DIR / "private"))
+STATIC_MANIFEST = env.switch("CLARION_STATIC_MANIFEST", default=not DEBUG)
+PRIVATE_ROOT = env.path("CLARION_PRIVATE_ROOT", VAR_DIR / "private")
 for _public_root in (MEDIA_ROOT, STATIC_ROOT):
     if PRIVATE_ROOT.resolve().is_relative_to(_public_root.resolve()):
         raise ImproperlyConfigured(
@@ -255,19 +246,10 @@ for _public_root in (MEDIA_ROOT, STATIC_ROOT):
             "to anyone. Put private files in a folder of their own, outside media and static."
         )
 
-
-def _private_file_retention_days() -> int:
-    raw = os.environ.get("CLARION_PRIVATE_FILE_RETENTION_DAYS", "").strip() or "30"
-    if not raw.isdigit() or int(raw) < 1:
-        raise ImproperlyConfigured(
-            f"CLARION_PRIVATE_FILE_RETENTION_DAYS must be a whole number of days, 1 or more "
-            f"(it is {raw!r}). Import files and reject files older than this are deleted."
-        )
-    return int(raw)
-
-
 # Uploaded import files and reject files are deleted this many days after the import.
-CLARION_PRIVATE_FILE_RETENTION_DAYS = _private_file_retention_days()
+CLARION_PRIVATE_FILE_RETENTION_DAYS = env.integer(
+    "CLARION_PRIVATE_FILE_RETENTION_DAYS", 30, minimum=1, unit="days"
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Personal-data files (imports, rejects): never under MEDIA_URL; see core/storage.py.
@@ -286,29 +268,32 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 
-EMAIL_HOST = os.environ.get("CLARION_EMAIL_HOST", "")
+EMAIL_HOST = env.text("CLARION_EMAIL_HOST", "")
 if EMAIL_HOST:
     # SMTP through the connection pool bulk mailings use; transactional mail goes first.
     EMAIL_BACKEND = "clarion.mailings.sending.backend.EmailBackend"
-    EMAIL_PORT = int(os.environ.get("CLARION_EMAIL_PORT", "25"))
-    EMAIL_HOST_USER = os.environ.get("CLARION_EMAIL_USER", "")
-    EMAIL_HOST_PASSWORD = os.environ.get("CLARION_EMAIL_PASSWORD", "")
-    EMAIL_USE_TLS = env_bool("CLARION_EMAIL_TLS")
+    EMAIL_PORT = env.integer("CLARION_EMAIL_PORT", 25, minimum=1)
+    EMAIL_HOST_USER = env.text("CLARION_EMAIL_USER", "")
+    EMAIL_HOST_PASSWORD = env.text("CLARION_EMAIL_PASSWORD", "")
+    EMAIL_USE_TLS = env.switch("CLARION_EMAIL_TLS")
     EMAIL_TIMEOUT = 30
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
-DEFAULT_FROM_EMAIL = os.environ.get("CLARION_FROM_EMAIL", "Clarion <noreply@localhost>")
+DEFAULT_FROM_EMAIL = env.text("CLARION_FROM_EMAIL", "Clarion <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Imports larger than this many bytes run in the background task queue.
-IMPORT_INLINE_MAX_BYTES = int(os.environ.get("CLARION_IMPORT_INLINE_MAX_BYTES", str(256 * 1024)))
+IMPORT_INLINE_MAX_BYTES = env.integer("CLARION_IMPORT_INLINE_MAX_BYTES", 256 * 1024)
 
+LOG_LEVEL = env.choice(
+    "CLARION_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("CLARION_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django_tasks": {"level": "WARNING"},
@@ -319,82 +304,76 @@ LOGGING = {
 
 # --- Donations (donations part) ---------------------------------------------------
 # Payment gateway: "test" (built-in, no money moves; the demo default) or "stripe".
-CLARION_PAYMENT_GATEWAY = os.environ.get("CLARION_PAYMENT_GATEWAY", "test")
-if CLARION_PAYMENT_GATEWAY not in ("test", "stripe"):
-    raise ImproperlyConfigured("CLARION_PAYMENT_GATEWAY must be test or stripe.")
-CLARION_STRIPE_SECRET_KEY = os.environ.get("CLARION_STRIPE_SECRET_KEY", "")
-CLARION_STRIPE_WEBHOOK_SECRET = os.environ.get("CLARION_STRIPE_WEBHOOK_SECRET", "")
-CLARION_STRIPE_API_BASE = os.environ.get("CLARION_STRIPE_API_BASE", "https://api.stripe.com")
+CLARION_PAYMENT_GATEWAY = env.choice("CLARION_PAYMENT_GATEWAY", "test", ("test", "stripe"))
+CLARION_STRIPE_SECRET_KEY = env.text("CLARION_STRIPE_SECRET_KEY", "")
+CLARION_STRIPE_WEBHOOK_SECRET = env.text("CLARION_STRIPE_WEBHOOK_SECRET", "")
+CLARION_STRIPE_API_BASE = env.url(
+    "CLARION_STRIPE_API_BASE", "https://api.stripe.com", schemes=("https", "http")
+)
 # Donations at or above this (in pence), or taking a donor's calendar-year total to it,
 # are flagged for a permissibility check (UK: £500).
-CLARION_PERMISSIBILITY_THRESHOLD_PENCE = int(
-    os.environ.get("CLARION_PERMISSIBILITY_THRESHOLD_PENCE", "50000")
+CLARION_PERMISSIBILITY_THRESHOLD_PENCE = env.integer(
+    "CLARION_PERMISSIBILITY_THRESHOLD_PENCE", 50000
 )
 # The largest single online donation accepted, in pence.
-CLARION_DONATION_MAX_PENCE = int(os.environ.get("CLARION_DONATION_MAX_PENCE", "1000000"))
+CLARION_DONATION_MAX_PENCE = env.integer("CLARION_DONATION_MAX_PENCE", 1000000)
 
 # --- Mailings (mailings part) -----------------------------------------------------
 # Bounces come back to bounces+<signed token>@CLARION_MAILINGS_VERP_DOMAIN, which must
 # route (MX) to `clarion inbound`. The mailto of List-Unsubscribe uses the same domain.
-CLARION_MAILINGS_VERP_DOMAIN = os.environ.get("CLARION_MAILINGS_VERP_DOMAIN", "bounces.localhost")
+CLARION_MAILINGS_VERP_DOMAIN = env.text("CLARION_MAILINGS_VERP_DOMAIN", "bounces.localhost")
 # DKIM: a PEM private key file, its selector and signing domain (unset: no signature).
-CLARION_MAILINGS_DKIM_KEY_FILE = os.environ.get("CLARION_MAILINGS_DKIM_KEY_FILE", "")
-CLARION_MAILINGS_DKIM_SELECTOR = os.environ.get("CLARION_MAILINGS_DKIM_SELECTOR", "clarion")
-CLARION_MAILINGS_DKIM_DOMAIN = os.environ.get("CLARION_MAILINGS_DKIM_DOMAIN", "")
+CLARION_MAILINGS_DKIM_KEY_FILE = env.text("CLARION_MAILINGS_DKIM_KEY_FILE", "")
+CLARION_MAILINGS_DKIM_SELECTOR = env.text("CLARION_MAILINGS_DKIM_SELECTOR", "clarion")
+CLARION_MAILINGS_DKIM_DOMAIN = env.text("CLARION_MAILINGS_DKIM_DOMAIN", "")
 # Global bulk throttle across every worker, messages per second (0 = no limit).
-CLARION_MAILINGS_RATE_PER_SECOND = int(os.environ.get("CLARION_MAILINGS_RATE_PER_SECOND", "0"))
+CLARION_MAILINGS_RATE_PER_SECOND = env.integer("CLARION_MAILINGS_RATE_PER_SECOND", 0)
 # Parallel senders (SMTP connections) per mailing, rows claimed per batch, and rows
 # in flight at once per sender (the most a killed worker can leave uncertain).
-CLARION_MAILINGS_SENDERS = int(os.environ.get("CLARION_MAILINGS_SENDERS", "2"))
-CLARION_MAILINGS_BATCH = int(os.environ.get("CLARION_MAILINGS_BATCH", "200"))
-CLARION_MAILINGS_WINDOW = int(os.environ.get("CLARION_MAILINGS_WINDOW", "20"))
+CLARION_MAILINGS_SENDERS = env.integer("CLARION_MAILINGS_SENDERS", 2, minimum=1)
+CLARION_MAILINGS_BATCH = env.integer("CLARION_MAILINGS_BATCH", 200, minimum=1)
+CLARION_MAILINGS_WINDOW = env.integer("CLARION_MAILINGS_WINDOW", 20, minimum=1)
 # Pipelined SMTP connections per worker process (bulk and transactional mail share
 # them), and how long one deliver task runs before handing its slot to a fresh task.
-CLARION_MAILINGS_CONNECTIONS = int(os.environ.get("CLARION_MAILINGS_CONNECTIONS", "1"))
-CLARION_MAILINGS_SLICE_SECONDS = int(os.environ.get("CLARION_MAILINGS_SLICE_SECONDS", "30"))
+CLARION_MAILINGS_CONNECTIONS = env.integer("CLARION_MAILINGS_CONNECTIONS", 1, minimum=1)
+CLARION_MAILINGS_SLICE_SECONDS = env.integer("CLARION_MAILINGS_SLICE_SECONDS", 30)
 # A sender that has not renewed its lease for this long is taken for dead.
-CLARION_MAILINGS_LEASE_SECONDS = int(os.environ.get("CLARION_MAILINGS_LEASE_SECONDS", "60"))
-CLARION_MAILINGS_MAX_ATTEMPTS = int(os.environ.get("CLARION_MAILINGS_MAX_ATTEMPTS", "5"))
+CLARION_MAILINGS_LEASE_SECONDS = env.integer("CLARION_MAILINGS_LEASE_SECONDS", 60)
+CLARION_MAILINGS_MAX_ATTEMPTS = env.integer("CLARION_MAILINGS_MAX_ATTEMPTS", 5, minimum=1)
 # Soft bounces suppress an address after N within D days (a hard bounce after one).
-CLARION_MAILINGS_SOFT_BOUNCES = int(os.environ.get("CLARION_MAILINGS_SOFT_BOUNCES", "3"))
-CLARION_MAILINGS_SOFT_BOUNCE_DAYS = int(os.environ.get("CLARION_MAILINGS_SOFT_BOUNCE_DAYS", "14"))
+CLARION_MAILINGS_SOFT_BOUNCES = env.integer("CLARION_MAILINGS_SOFT_BOUNCES", 3)
+CLARION_MAILINGS_SOFT_BOUNCE_DAYS = env.integer("CLARION_MAILINGS_SOFT_BOUNCE_DAYS", 14)
 # Where `clarion inbound` listens (SMTP; --lmtp for LMTP behind an MTA).
-CLARION_MAILINGS_INBOUND_HOST = os.environ.get("CLARION_MAILINGS_INBOUND_HOST", "127.0.0.1")
-CLARION_MAILINGS_INBOUND_PORT = int(os.environ.get("CLARION_MAILINGS_INBOUND_PORT", "2525"))
+CLARION_MAILINGS_INBOUND_HOST = env.text("CLARION_MAILINGS_INBOUND_HOST", "127.0.0.1")
+CLARION_MAILINGS_INBOUND_PORT = env.integer("CLARION_MAILINGS_INBOUND_PORT", 2525, minimum=1)
 # Provider webhooks (django-anymail tracking) at /m/esp/<esp>/tracking/ for the one
 # email provider named here (e.g. "mailgun", "postmark"; unset: none accepted). Its
 # webhook keys come from CLARION_ANYMAIL_<SETTING>, e.g.
 # CLARION_ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY or CLARION_ANYMAIL_WEBHOOK_SECRET.
-CLARION_MAILINGS_ESP = os.environ.get("CLARION_MAILINGS_ESP", "")
-ANYMAIL = {
-    k[len("CLARION_ANYMAIL_") :]: v
-    for k, v in os.environ.items()
-    if k.startswith("CLARION_ANYMAIL_")
-}
+CLARION_MAILINGS_ESP = env.text("CLARION_MAILINGS_ESP", "")
+ANYMAIL = env.prefixed("CLARION_ANYMAIL_")
 
 # --- API ----------------------------------------------------------------------------
 # Requests one API key may make per minute before it gets 429 with Retry-After.
-CLARION_API_RATE_PER_MINUTE = int(os.environ.get("CLARION_API_RATE_PER_MINUTE", "600"))
+CLARION_API_RATE_PER_MINUTE = env.integer("CLARION_API_RATE_PER_MINUTE", 600)
 
 # --- Geocoding ----------------------------------------------------------------------
 # A postcodes.io-compatible service asked for postcodes the offline table lacks
 # (empty: the table only), its timeout in seconds, and how long answers are cached.
-CLARION_GEOCODER_URL = os.environ.get("CLARION_GEOCODER_URL", "").rstrip("/")
-CLARION_GEOCODER_TIMEOUT = float(os.environ.get("CLARION_GEOCODER_TIMEOUT", "3"))
-CLARION_GEOCODER_CACHE_SECONDS = int(
-    os.environ.get("CLARION_GEOCODER_CACHE_SECONDS", str(7 * 86400))
-)
+CLARION_GEOCODER_URL = env.url("CLARION_GEOCODER_URL", "", schemes=("https", "http")).rstrip("/")
+CLARION_GEOCODER_TIMEOUT = env.number("CLARION_GEOCODER_TIMEOUT", 3.0)
+CLARION_GEOCODER_CACHE_SECONDS = env.integer("CLARION_GEOCODER_CACHE_SECONDS", 7 * 86400)
 
 # --- Local groups -------------------------------------------------------------------
 # Joins through a public group page: per address per 10 minutes, per mailbox per hour.
-CLARION_GROUPS_IP_LIMIT = int(os.environ.get("CLARION_GROUPS_IP_LIMIT", "30"))
-CLARION_GROUPS_EMAIL_LIMIT = int(os.environ.get("CLARION_GROUPS_EMAIL_LIMIT", "5"))
+CLARION_GROUPS_IP_LIMIT = env.integer("CLARION_GROUPS_IP_LIMIT", 30)
+CLARION_GROUPS_EMAIL_LIMIT = env.integer("CLARION_GROUPS_EMAIL_LIMIT", 5)
 
 # --- Action pages -------------------------------------------------------------------
 # Submissions per client address and per email address within a window (seconds),
 # and how long a page's shown count may lag behind the true count.
-CLARION_ACTION_IP_LIMIT = int(os.environ.get("CLARION_ACTION_IP_LIMIT", "60"))
-CLARION_ACTION_IP_WINDOW = int(os.environ.get("CLARION_ACTION_IP_WINDOW", "600"))
-CLARION_ACTION_EMAIL_LIMIT = int(os.environ.get("CLARION_ACTION_EMAIL_LIMIT", "5"))
-CLARION_ACTION_EMAIL_WINDOW = int(os.environ.get("CLARION_ACTION_EMAIL_WINDOW", "3600"))
-CLARION_ACTION_COUNT_SECONDS = int(os.environ.get("CLARION_ACTION_COUNT_SECONDS", "2"))
+CLARION_ACTION_IP_LIMIT = env.integer("CLARION_ACTION_IP_LIMIT", 60)
+CLARION_ACTION_IP_WINDOW = env.integer("CLARION_ACTION_IP_WINDOW", 600)
+CLARION_ACTION_EMAIL_LIMIT = env.integer("CLARION_ACTION_EMAIL_LIMIT", 5)
+CLARION_ACTION_EMAIL_WINDOW = env.integer("CLARION_ACTION_EMAIL_WINDOW", 3600)
+CLARION_ACTION_COUNT_SECONDS = env.integer("CLARION_ACTION_COUNT_SECONDS", 2)
