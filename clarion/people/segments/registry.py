@@ -26,6 +26,7 @@ Other apps register their own types from their ``AppConfig.ready()``::
     from django.db.models import Q, Sum
     from django.utils.translation import gettext_lazy as _
 
+    from clarion.core.money import MoneyField
     from clarion.people.segments.registry import ConditionType, register
 
 
@@ -35,8 +36,7 @@ Other apps register their own types from their ``AppConfig.ready()``::
         label = _("Donated more than")
 
         class Form(forms.Form):
-            amount = forms.DecimalField(label=_("Amount (£)"), min_value=0,
-                                        max_digits=10, decimal_places=2)
+            amount = MoneyField(label=_("Amount (£)"))  # every typed amount: parse_money
             since = forms.DateField(label=_("Since"))
 
         def compile(self, params, *, using):
