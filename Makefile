@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/clarion
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run test test-sqlite test-postgres browser lint bench-import bench-segments bench-faults clean
+.PHONY: setup demo-env run test test-sqlite test-postgres browser lint bench-import bench-segments bench-faults clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Clarion needs Python 3.11 or newer ($(PYTHON) is older)"; exit 1; }
@@ -23,12 +23,24 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	@touch $@
 
-run: setup
+# Links in emails and share links follow the address the demo runs on.
+CLARION_SITE_URL ?= http://$(HOST):$(PORT)
+
+# var/demo.env lets `.venv/bin/clarion <command>` reach this demo without extra settings
+# (clarion/cli.py reads it only when no CLARION_SECRET_KEY is set).
+DEMO_ENV ?= var/demo.env
+demo-env:
+	@mkdir -p $(dir $(DEMO_ENV))
+	@printf '%s\n' '# clarion demo settings' '# Written by make run; the clarion command reads it when CLARION_SECRET_KEY is unset.' \
+	  'CLARION_DEMO=1' 'CLARION_SITE_URL=$(CLARION_SITE_URL)' > $(DEMO_ENV)
+
+run: setup demo-env
 	@mkdir -p var
-	CLARION_DEMO=1 $(BIN)/clarion migrate --noinput
-	CLARION_DEMO=1 $(BIN)/clarion createcachetable
-	CLARION_DEMO=1 $(BIN)/clarion load_demo
-	CLARION_DEMO=1 $(BIN)/clarion serve --host $(HOST) --port $(PORT)
+	CLARION_DEMO=1 CLARION_SITE_URL=$(CLARION_SITE_URL) $(BIN)/clarion migrate --noinput
+	CLARION_DEMO=1 CLARION_SITE_URL=$(CLARION_SITE_URL) $(BIN)/clarion createcachetable
+	CLARION_DEMO=1 CLARION_SITE_URL=$(CLARION_SITE_URL) $(BIN)/clarion load_demo
+	@echo "Clarion demo at $(CLARION_SITE_URL)/ (staff: $(CLARION_SITE_URL)/login/). Other commands: .venv/bin/clarion help"
+	CLARION_DEMO=1 CLARION_SITE_URL=$(CLARION_SITE_URL) $(BIN)/clarion serve --host $(HOST) --port $(PORT)
 
 # Headless Chromium for the browser tests, from Debian's package.
 browser:

@@ -40,7 +40,6 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, unquote
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import re_path, reverse
@@ -60,6 +59,7 @@ from clarion.api.views import (
     endpoint,
     filter_or_400,
 )
+from clarion.core.site import site_url
 
 from . import selectors, services
 from .models import ActionPage, Submission
@@ -159,7 +159,7 @@ def _image_url(request, page: ActionPage) -> str | None:
     if url.startswith(("http://", "https://")):
         return url
     if request is None:
-        return settings.SITE_URL + url
+        return site_url(url)
     return request.build_absolute_uri(url)
 
 

@@ -8,6 +8,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from clarion.core.site import site_url
+
 from .models import Submission
 
 
@@ -30,8 +32,8 @@ def confirmation_email_send(submission: Submission) -> None:
     from .services import confirm_token
 
     page = submission.page
-    url = settings.SITE_URL + reverse(
-        "actions:confirm", kwargs={"slug": page.slug, "token": confirm_token(submission)}
+    url = site_url(
+        reverse("actions:confirm", kwargs={"slug": page.slug, "token": confirm_token(submission)})
     )
     _send(
         template="confirm",
@@ -58,7 +60,7 @@ def thanks_email_send(submission: Submission) -> None:
             "page": page,
             "person": person,
             "share_url": page_public_url(page, ref=person.share_code or ""),
-            "thanks_url": settings.SITE_URL + page_thanks_url(page, person),
+            "thanks_url": site_url(page_thanks_url(page, person)),
             "ORGANISATION_NAME": settings.ORGANISATION_NAME,
         },
     )

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clarion.areas.selectors import area_subtree_q
+from clarion.core.site import site_url
 from clarion.people.models import Person
 
 from .models import ActionPage, Submission
@@ -125,7 +126,7 @@ def page_thanks_url(page: ActionPage, person: Person | None = None) -> str:
 
 
 def page_public_url(page: ActionPage, *, ref: str = "") -> str:
-    url = settings.SITE_URL + reverse("actions:page", kwargs={"slug": page.slug})
+    url = site_url(reverse("actions:page", kwargs={"slug": page.slug}))
     return f"{url}?ref={ref}" if ref else url
 
 

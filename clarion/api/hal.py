@@ -6,10 +6,10 @@ import datetime
 from collections.abc import Iterable
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.http import JsonResponse
 from django.urls import reverse
 
+from clarion.core.site import site_url
 from clarion.people.models import EmailStatus, Person, Tag, Tagging
 
 from .pagination import Page
@@ -70,7 +70,7 @@ def absolute(request, name: str, **kwargs) -> str:
     worker) it is made from ``settings.SITE_URL``."""
     path = reverse(f"api:{name}", kwargs=kwargs or None)
     if request is None:
-        return settings.SITE_URL + path
+        return site_url(path)
     return request.build_absolute_uri(path)
 
 

@@ -35,6 +35,7 @@ from clarion.api.payloads import (
 )
 from clarion.api.selectors import _int_id, api_person
 from clarion.api.views import collection_response, endpoint
+from clarion.core.site import site_url
 
 from . import selectors, services
 from .models import Donation
@@ -125,7 +126,7 @@ def money_pence(value: Any, field: str, currency: str = "GBP") -> int:
 
 def _public_url(request, path: str) -> str:
     if request is None:
-        return settings.SITE_URL + path
+        return site_url(path)
     return request.build_absolute_uri(path)
 
 

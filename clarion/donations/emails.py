@@ -7,6 +7,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from clarion.core.site import site_url
+
 from .models import Donation
 from .money import format_money
 
@@ -21,7 +23,7 @@ def receipt_context(donation: Donation) -> dict:
         "page_title": donation.page.title,
         "reference": f"D{donation.pk:06d}",
         "monthly": donation.recurring,
-        "site_url": settings.SITE_URL,
+        "site_url": site_url(),
         "threshold": format_money(settings.CLARION_PERMISSIBILITY_THRESHOLD_PENCE, "GBP"),
     }
 

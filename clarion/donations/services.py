@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from clarion.core.models import AuditEntry, User
 from clarion.core.services import audit_record
+from clarion.core.site import site_url
 from clarion.people.models import Activity, Person
 from clarion.people.services import activity_record
 
@@ -118,7 +119,6 @@ def donation_start(
         gateway=gateway.name,
         **_clean_attribution(attribution),
     )
-    site = settings.SITE_URL
     request = CheckoutRequest(
         donation_id=donation.pk,
         amount_pence=amount,
@@ -127,9 +127,10 @@ def donation_start(
         description=_("Donation to %(org)s: %(page)s")
         % {"org": settings.ORGANISATION_NAME, "page": page.title},
         email=person.email or "",
-        success_url=site + reverse("actions:thanks", kwargs={"slug": page.slug}),
-        cancel_url=site
-        + reverse("donations:checkout_cancelled", kwargs={"token": _cancel_token(donation)}),
+        success_url=site_url(reverse("actions:thanks", kwargs={"slug": page.slug})),
+        cancel_url=site_url(
+            reverse("donations:checkout_cancelled", kwargs={"token": _cancel_token(donation)})
+        ),
     )
     try:
         result = gateway.checkout_create(request)

@@ -15,7 +15,6 @@ import datetime
 import re
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.urls import re_path, reverse
@@ -35,6 +34,7 @@ from clarion.api.payloads import (
 )
 from clarion.api.selectors import _int_id, api_person
 from clarion.api.views import collection_response, endpoint
+from clarion.core.site import site_url
 
 from . import selectors, services
 from .models import Event, Rsvp
@@ -126,7 +126,7 @@ ATTENDANCE_FILTERS = {
 
 def _public_url(request, path: str) -> str:
     if request is None:
-        return settings.SITE_URL + path
+        return site_url(path)
     return request.build_absolute_uri(path)
 
 

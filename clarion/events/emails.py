@@ -8,6 +8,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from clarion.core.site import site_url
+
 from . import ics
 from .models import Event, HostMessage, Rsvp
 from .selectors import host_token, manage_token
@@ -41,12 +43,12 @@ def _send(
 
 
 def event_url(event: Event) -> str:
-    return settings.SITE_URL + reverse("events:detail", kwargs={"pk": event.pk})
+    return site_url(reverse("events:detail", kwargs={"pk": event.pk}))
 
 
 def manage_url(rsvp: Rsvp) -> str:
-    return settings.SITE_URL + reverse(
-        "events:manage", kwargs={"pk": rsvp.event_id, "token": manage_token(rsvp)}
+    return site_url(
+        reverse("events:manage", kwargs={"pk": rsvp.event_id, "token": manage_token(rsvp)})
     )
 
 
@@ -94,9 +96,7 @@ def followup_email_send(rsvp: Rsvp) -> None:
 
 
 def host_link_email_send(event: Event) -> None:
-    url = settings.SITE_URL + reverse(
-        "events:host", kwargs={"pk": event.pk, "token": host_token(event)}
-    )
+    url = site_url(reverse("events:host", kwargs={"pk": event.pk, "token": host_token(event)}))
     _send(
         template="host_link",
         to=[event.host_person.email],

@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+
+from clarion.core.site import site_host, site_url
 
 from .models import Event
 
@@ -44,7 +45,7 @@ def _utc(value: datetime.datetime) -> str:
 
 
 def _uid(event: Event) -> str:
-    host = settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "clarion"
+    host = site_host() or "clarion"
     return f"event-{event.pk}@{host}"
 
 
@@ -57,7 +58,7 @@ def event_location(event: Event) -> str:
 def _vevent(
     event: Event, *, stamp: datetime.datetime, online_url: str = "", shift=None
 ) -> list[str]:
-    url = settings.SITE_URL + reverse("events:detail", kwargs={"pk": event.pk})
+    url = site_url(reverse("events:detail", kwargs={"pk": event.pk}))
     description = event.description
     if online_url:
         description = f"{online_url}\n\n{description}"

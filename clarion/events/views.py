@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clarion.areas.geocoding import Location, geocode
 from clarion.areas.models import Area
 from clarion.core.ratelimit import ratelimit_hit
+from clarion.core.site import site_url
 
 from . import ics, selectors, services
 from .forms import (
@@ -90,7 +91,7 @@ def find(request: HttpRequest) -> HttpResponse:
 
 
 def _share_links(event: Event, *, ref: str = "") -> dict:
-    url = settings.SITE_URL + reverse("events:detail", kwargs={"pk": event.pk})
+    url = site_url(reverse("events:detail", kwargs={"pk": event.pk}))
     if ref:
         url += "?" + urlencode({"ref": ref})
     return {
@@ -123,7 +124,7 @@ def _detail_context(event: Event, form) -> dict:
         "places_left": selectors.places_left(event),
         "location": ics.event_location(event),
         "share": _share_links(event),
-        "page_url": settings.SITE_URL + reverse("events:detail", kwargs={"pk": event.pk}),
+        "page_url": site_url(reverse("events:detail", kwargs={"pk": event.pk})),
         "recruiter_name": ref_person.first_name if ref_person else "",
         "open": event.status == Event.Status.PUBLISHED,
     }

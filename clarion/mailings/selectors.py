@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.core import signing
@@ -15,6 +16,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from clarion.areas.selectors import area_subtree_q
+from clarion.core.site import is_own_url, site_url
 
 from .models import Event, FromAddress, Link, Mailing, Recipient
 from .sending import render, tokens
@@ -185,9 +187,7 @@ def mailing_problems(mailing: Mailing, user, *, blocking_only: bool = False) -> 
                     "Nobody would receive this mailing: the segment is empty or nobody in it is subscribed."
                 )
             )
-    from django.conf import settings
-
-    if not settings.SITE_URL.startswith("https://"):
+    if not site_url().startswith("https://"):
         warnings.append(
             _(
                 "The site address is not https, so the one-click unsubscribe link will not be "
@@ -212,15 +212,13 @@ def _segment_allowed(user, segment_id) -> bool:
 
 
 def closed_link_warnings(links: list[str]) -> list[str]:
-    from django.conf import settings
-
     if not apps.is_installed("clarion.actions"):
         return []
     page_model = apps.get_model("actions", "ActionPage")
     out = []
-    pattern = re.compile(re.escape(settings.SITE_URL) + r"/(?:act|donate)/([\w-]+)/")
+    pattern = re.compile(r"/(?:act|donate)/([\w-]+)/")
     for url in links:
-        match = pattern.match(url)
+        match = pattern.match(urlsplit(url).path) if is_own_url(url) else None
         if not match:
             continue
         page = page_model.objects.filter(slug=match.group(1)).first()

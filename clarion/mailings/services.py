@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clarion.core.site import site_url
 from clarion.people.models import Activity, EmailStatus, Person, Suppression
 from clarion.people.normalise import email_hash
 from clarion.people.services import activity_record, email_status_set
@@ -453,7 +454,7 @@ def sample_context() -> dict:
         "full_name": "Alex Sample",
         "email": "alex@example.org",
         "area": "Sample Ward",
-        "share_link": f"{settings.SITE_URL}/?ref=SAMPLE",
+        "share_link": site_url("/?ref=SAMPLE"),
         "recruit_count": 3,
         "last_gift": "£10.00",
         "organisation": settings.ORGANISATION_NAME,

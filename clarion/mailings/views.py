@@ -7,13 +7,14 @@ from __future__ import annotations
 import base64
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+
+from clarion.core.site import is_own_url, own_url_on_site
 
 from . import selectors, services
 from .forms import PreferencesForm
@@ -99,10 +100,14 @@ def open_pixel(request: HttpRequest) -> HttpResponse:
 
 
 def _with_attribution(url: str, token: str) -> str:
-    """Add ``mt`` to links into this site, so the action or gift credits the mailing."""
-    if not url.startswith(settings.SITE_URL + "/"):
+    """Add ``mt`` to links into this site, so the action or gift credits the mailing.
+
+    A link is ours by its host name (see ``is_own_url``), not by a prefix of the site
+    address: one written as ``http://host:8000/`` or ``https://`` while the site now
+    runs elsewhere is moved onto the configured address, where it still answers."""
+    if not is_own_url(url):
         return url
-    parts = urlsplit(url)
+    parts = urlsplit(own_url_on_site(url))
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "mt"]
     query.append(("mt", token))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))

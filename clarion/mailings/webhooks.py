@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from clarion.core.site import is_own_url
 from clarion.people.normalise import email_hash
 
 from .models import Event, Link, Recipient
@@ -123,7 +125,7 @@ def on_tracking(sender, event, esp_name, **kwargs) -> None:
         services.open_record(recipient=recipient, user_agent=event.user_agent or "")
     elif kind == "clicked":
         url = event.click_url or ""
-        if url.startswith(f"{settings.SITE_URL}/m/c/"):
+        if is_own_url(url) and urlsplit(url).path.startswith("/m/c/"):
             return  # our own click redirect has counted it already
         link = Link.objects.filter(mailing_id=recipient.mailing_id, url=url).first()
         if link is not None:

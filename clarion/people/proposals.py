@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django_tasks import task
 
 from clarion.core.services import audit_record
+from clarion.core.site import site_url
 
 from .models import Activity, EmailStatus, Person, PersonPhone, ProposedChange
 from .services import (
@@ -209,9 +210,7 @@ def proposal_dismiss(*, proposal: ProposedChange, actor=None, request=None) -> b
 
 def proposal_email_send(proposal: ProposedChange) -> None:
     """Ask the mailbox owner whether the details a public form gave are theirs."""
-    url = settings.SITE_URL + reverse(
-        "people_public:proposal", kwargs={"token": proposal_token(proposal)}
-    )
+    url = site_url(reverse("people_public:proposal", kwargs={"token": proposal_token(proposal)}))
     context = {
         "person": proposal.person,
         "rows": proposal_rows(proposal),

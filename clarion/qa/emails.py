@@ -6,12 +6,14 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from clarion.core.site import site_url
+
 
 def _send(*, template: str, to: str, context: dict) -> None:
     context = {
         **context,
         "ORGANISATION_NAME": settings.ORGANISATION_NAME,
-        "SITE_URL": settings.SITE_URL,
+        "SITE_URL": site_url(),
     }
     subject = " ".join(render_to_string(f"qa/email/{template}_subject.txt", context).split())
     text = render_to_string(f"qa/email/{template}.txt", context)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
 
+from clarion.core.site import site_url
 from clarion.people.models import EmailStatus, Person
 
 from . import emails, voting
@@ -25,7 +25,7 @@ def qa_answered_notify(session_id: int) -> int:
     undone and the task raises, so a retry sends it.
     """
     session = Session.objects.get(pk=session_id)
-    link = settings.SITE_URL + reverse("qa:session", args=[session.slug])
+    link = site_url(reverse("qa:session", args=[session.slug]))
     sent = 0
     answered = Question.objects.filter(
         session=session,
@@ -67,5 +67,5 @@ def qa_confirm_send(person_id: int, session_id: int) -> None:
     if person is None or session is None or not person.email or person.email_status in NO_MAIL:
         return
     token = voting.confirm_token(person_id=person.pk, slug=session.slug)
-    link = settings.SITE_URL + reverse("qa:confirm", args=[token])
+    link = site_url(reverse("qa:confirm", args=[token]))
     emails.confirm_email_send(to=person.email, session=session, link=link)

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.utils import parseaddr
+from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
 from django.db.models import Count
+
+from clarion.core.site import is_own_url, own_url_on_site, site_url
 
 from . import mime, render, tokens
 
@@ -75,7 +78,7 @@ class CompiledMailing:
             )
         self.needs_recruits = render.uses(every, "recruit_count")
         self.needs_gift = render.uses(every, "last_gift")
-        self.site = settings.SITE_URL
+        self.site = site_url()
         self.verp_domain = settings.CLARION_MAILINGS_VERP_DOMAIN
         self.msgid_domain = parseaddr(mailing.from_email)[1].rpartition("@")[2] or "localhost"
         self.reply_to = mailing.reply_to
@@ -84,10 +87,11 @@ class CompiledMailing:
         self.dkim = mime.dkim_signer()
 
     def _share_base(self) -> str:
-        prefix = f"{self.site}/act/"
+        # The first link to an action page, moved onto the site's address in case it
+        # was written while the site ran on another port or scheme.
         for url in self.links:
-            if url.startswith(prefix):
-                return url.split("?", 1)[0]
+            if is_own_url(url) and urlsplit(url).path.startswith("/act/"):
+                return own_url_on_site(url.split("?", 1)[0].split("#", 1)[0])
         return f"{self.site}/"
 
     # --- merge fields -------------------------------------------------------------

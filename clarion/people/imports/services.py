@@ -92,6 +92,8 @@ PG_FIRST_BATCH = 20_000
 class ImportCounts:
     created: int = 0
     updated: int = 0
+    # Matched an existing person and changed nothing about them.
+    unchanged: int = 0
     rejected: int = 0
     processed: int = 0
     warned: int = 0
@@ -192,6 +194,19 @@ class _Plan:
     joined_data: dict = field(default_factory=dict)
     created: int = 0
     updated: int = 0
+    unchanged: int = 0
+
+
+def _writes(plan: _Plan) -> tuple[int, ...]:
+    """How much ``plan`` would write so far: a row that adds nothing left it alone."""
+    return (
+        len(plan.activities),
+        len(plan.other_emails),
+        len(plan.other_phones),
+        len(plan.identifiers),
+        len(plan.taggings),
+        len(plan.listings),
+    )
 
 
 def _lookup(rows: list[CleanRow]):
@@ -290,6 +305,7 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
     plan.joined_summary, plan.joined_data = joined, created_data
     seq = 0
     for row in rows:
+        before: tuple[int, ...] | None = None
         ref = None
         if row.email:
             ref = idx_prim_email.get(row.email) or idx_other_email.get(row.email)
@@ -348,7 +364,7 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
                 if vals["area_id"] not in scope or new_area not in scope:
                     plan.rejects.append(RejectedRow(row.line, outside, []))
                     continue
-            plan.updated += 1
+            before = _writes(plan)
             changed: list[str] = []
             for name in PROFILE_FIELDS:
                 value = getattr(row, name)
@@ -371,6 +387,9 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
                     idx_prim_phone[row.phone] = state
             elif row.phone and vals["phone"] != row.phone:
                 key = (id(state), row.phone)
+                held = idx_other_phone.get(row.phone)
+                if held is state or (held is not None and held == state.pid):
+                    plan.phone_keys.add(key)  # already one of this person's numbers
                 if key not in plan.phone_keys:
                     plan.phone_keys.add(key)
                     plan.other_phones.append((state, row.phone))
@@ -459,6 +478,11 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
                     {"list": plist.pk},
                 )
             )
+        if before is not None:
+            if _writes(plan) == before:
+                plan.unchanged += 1
+            else:
+                plan.updated += 1
     return plan
 
 
@@ -573,8 +597,11 @@ def _slow_batch(
             continue
         if result.created:
             counts.created += 1
-        else:
+        elif result.changed or row.tags or ctx.tags or ctx.lists:
+            # person_upsert does not say whether a tag or list was new: counted as updated.
             counts.updated += 1
+        else:
+            counts.unchanged += 1
 
 
 def person_upsert_row(row: CleanRow, ctx: ImportContext):
@@ -666,10 +693,12 @@ def people_import_rows(
                     _slow_batch(batch, ctx, slow, rejects)
                     counts.created += slow.created
                     counts.updated += slow.updated
+                    counts.unchanged += slow.unchanged
                     write_rejected[0] += slow.rejected
                 else:
                     counts.created += plan.created
                     counts.updated += plan.updated
+                    counts.unchanged += plan.unchanged
                     write_rejected[0] += len(plan.rejects)
                     lines = {r.line: r for r in batch}
                     for reject in plan.rejects:
@@ -816,12 +845,14 @@ def import_job_run(
             total_rows=max(job.total_rows, counts.processed),
             created_count=counts.created,
             updated_count=counts.updated,
+            unchanged_count=counts.unchanged,
             rejected_count=counts.rejected,
         )
         job.processed_rows = counts.processed
-        job.created_count, job.updated_count, job.rejected_count = (
+        job.created_count, job.updated_count, job.unchanged_count, job.rejected_count = (
             counts.created,
             counts.updated,
+            counts.unchanged,
             counts.rejected,
         )
         if progress is not None:
@@ -846,9 +877,10 @@ def import_job_run(
         return job
     job.processed_rows = counts.processed
     job.total_rows = counts.processed
-    job.created_count, job.updated_count, job.rejected_count = (
+    job.created_count, job.updated_count, job.unchanged_count, job.rejected_count = (
         counts.created,
         counts.updated,
+        counts.unchanged,
         counts.rejected,
     )
     if rejects or warned:
@@ -861,11 +893,14 @@ def import_job_run(
     audit_record(
         actor=actor,
         action="import",
-        summary=_("Imported %(name)s: created %(c)s, updated %(u)s, rejected %(r)s%(dry)s")
+        summary=_(
+            "Imported %(name)s: created %(c)s, updated %(u)s, unchanged %(n)s, rejected %(r)s%(dry)s"
+        )
         % {
             "name": job.original_name,
             "c": counts.created,
             "u": counts.updated,
+            "n": counts.unchanged,
             "r": counts.rejected,
             "dry": _(" (dry run)") if job.dry_run else "",
         },
@@ -874,6 +909,7 @@ def import_job_run(
         detail={
             "created": counts.created,
             "updated": counts.updated,
+            "unchanged": counts.unchanged,
             "rejected": counts.rejected,
             "dry_run": job.dry_run,
         },

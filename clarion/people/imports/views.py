@@ -117,6 +117,7 @@ def import_progress(request, pk: int):
             "total": max(job.total_rows, job.processed_rows),
             "created": job.created_count,
             "updated": job.updated_count,
+            "unchanged": job.unchanged_count,
             "rejected": job.rejected_count,
             "running": _running(job),
         }

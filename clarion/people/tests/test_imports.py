@@ -299,7 +299,11 @@ def test_bulk_import_equals_person_upsert_row_by_row(areas, use_copy, batch_size
         updated += not result.created
     reference = _snapshot()
 
-    assert (counts.created, counts.updated, counts.rejected) == (created, updated, 0)
+    assert (counts.created, counts.updated + counts.unchanged, counts.rejected) == (
+        created,
+        updated,
+        0,
+    )
     assert bulk.keys() == reference.keys()
     for key in reference:
         assert bulk[key] == reference[key], key
@@ -323,7 +327,7 @@ def test_dry_run_writes_nothing_but_counts_exactly(areas, use_copy):
     counts, _r, _w = _import(
         "Email\na@example.org\nA@example.org\nb@example.org\n", dry_run=True, use_copy=use_copy
     )
-    assert (counts.created, counts.updated) == (2, 1)
+    assert (counts.created, counts.updated, counts.unchanged) == (2, 0, 1)
     assert Person.objects.count() == 0
 
 
@@ -386,7 +390,7 @@ def test_import_command_reports_counts_and_writes_rejects(areas, admin, tmp_path
     )
     out = capsys.readouterr()
     lines = out.out.strip().splitlines()
-    assert "created 1, updated 1, rejected 1" in lines
+    assert "created 1, updated 0, unchanged 1, rejected 1" in lines
     rejects_path = lines[-1].split(": ", 1)[1]
     content = open(rejects_path, encoding="utf-8-sig").read()
     assert "4,rejected," in content and "bad" in content
@@ -403,7 +407,7 @@ def test_import_command_dry_run_changes_nobody(areas, tmp_path, capsys):
     path = tmp_path / "people.csv"
     path.write_text("Email\nann@example.org\n")
     call_command("import_people", str(path), "--dry-run")
-    assert "created 1, updated 0, rejected 0" in capsys.readouterr().out
+    assert "created 1, updated 0, unchanged 0, rejected 0" in capsys.readouterr().out
     assert Person.objects.count() == 0
 
 
@@ -566,7 +570,7 @@ def test_batch_that_meets_a_concurrent_write_is_replayed_row_by_row(areas, monke
     counts, rejects, _w = _import(
         "Email,First name\nraced@example.org,\nfresh@example.org,Fay\n", use_copy=False
     )
-    assert (counts.created, counts.updated, counts.rejected) == (1, 1, 0)
+    assert (counts.created, counts.updated, counts.unchanged, counts.rejected) == (1, 0, 1, 0)
     assert Person.objects.get(email="raced@example.org").first_name == "First"
     assert Person.objects.get(email="fresh@example.org").first_name == "Fay"
 

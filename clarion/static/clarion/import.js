@@ -15,7 +15,7 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
         if (!data) { return; }
-        ["status_label", "processed", "total", "created", "updated", "rejected"].forEach(function (k) { set(k, data[k]); });
+        ["status_label", "processed", "total", "created", "updated", "unchanged", "rejected"].forEach(function (k) { set(k, data[k]); });
         bar.max = Math.max(data.total, 1);
         bar.value = data.processed;
         if (data.running) { window.setTimeout(poll, 1500); } else { window.location.reload(); }

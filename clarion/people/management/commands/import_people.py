@@ -74,7 +74,7 @@ class Command(BaseCommand):
         def progress(j):
             stderr.write(
                 f"  {j.processed_rows:,} rows: created {j.created_count:,}, updated {j.updated_count:,}, "
-                f"rejected {j.rejected_count:,}"
+                f"unchanged {j.unchanged_count:,}, rejected {j.rejected_count:,}"
             )
             sys.stderr.flush()
 
@@ -84,7 +84,8 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write("Dry run: nothing was written. This is what would happen:")
         self.stdout.write(
-            f"created {job.created_count}, updated {job.updated_count}, rejected {job.rejected_count}"
+            f"created {job.created_count}, updated {job.updated_count}, "
+            f"unchanged {job.unchanged_count}, rejected {job.rejected_count}"
         )
         if job.rejects:
             self.stdout.write(f"rejected rows and warnings: {job.rejects.path}")
