@@ -10,4 +10,5 @@ class ActionsConfig(AppConfig):
         from . import (
             privacy,  # noqa: F401  (registers export, erase and merge)
             retention,  # noqa: F401  (tells people.retention what it keeps)
+            webhooks,  # noqa: F401  (signatures and submissions for outgoing webhooks)
         )

@@ -21,6 +21,8 @@ import secrets
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -51,13 +53,7 @@ OSDI_TYPES = {
     EventType.UNSUBSCRIBE: "clarion:unsubscribe",
     EventType.BOUNCE: "clarion:bounce",
 }
-_WATCHED_KINDS = {
-    Activity.Kind.CREATED,
-    Activity.Kind.ACTION,
-    Activity.Kind.EVENT,
-    Activity.Kind.DONATION,
-    Activity.Kind.EMAIL_STATUS,
-}
+_CORE_KINDS = frozenset({Activity.Kind.CREATED, Activity.Kind.EMAIL_STATUS})
 
 
 # --- settings (read when used, never at import) -------------------------------------
@@ -121,6 +117,32 @@ def forget_active_event_types() -> None:
     _types_cache["at"] = -_TYPES_TTL
 
 
+# --- what each app contributes (registered from its AppConfig.ready()) ---------------
+
+
+@dataclass(frozen=True)
+class WebhookSource:
+    """How one app's timeline entries become webhook events, and how their documents
+    are built. ``classify(activity)`` answers ``(event_type, object_id, event_key)`` or
+    None; ``documents`` maps each event type to ``build(object_id)``, which answers
+    ``(document, person_id)`` or None when the object has gone."""
+
+    activity_kind: str
+    classify: Callable[[Activity], tuple[str, int, str] | None]
+    documents: dict[str, Callable[[int], tuple[dict, int | None] | None]]
+
+
+_sources: dict[str, WebhookSource] = {}
+_builders: dict[str, Callable[[int], tuple[dict, int | None] | None]] = {}
+
+
+def webhook_source_register(source: WebhookSource) -> None:
+    """Called by an app that sits above the API framework (actions, events, donations),
+    so this module never imports them."""
+    _sources[source.activity_kind] = source
+    _builders.update(source.documents)
+
+
 def event_for_activity(activity: Activity) -> tuple[str, int, str] | None:
     """``(event_type, object_id, event_key)`` for a timeline entry, or None.
 
@@ -133,51 +155,15 @@ def event_for_activity(activity: Activity) -> tuple[str, int, str] | None:
     kind = activity.kind
     if kind == Activity.Kind.CREATED:
         return EventType.PERSON_SIGNUP, activity.person_id, f"person_signup:{activity.person_id}"
-    if (
-        kind == Activity.Kind.ACTION
-        and data.get("submission")
-        and data.get("status") == "confirmed"
-    ):
-        page_kind = data.get("kind")
-        if page_kind is None:
-            from clarion.actions.models import Submission
-
-            page_kind = (
-                Submission.objects.filter(pk=data["submission"])
-                .values_list("page__kind", flat=True)
-                .first()
-            )
-        # The same split as the API's petitions and forms; letters have no API resource.
-        from clarion.actions.apis import FORM_KINDS, PETITION_KINDS
-
-        if page_kind in PETITION_KINDS:
-            event = EventType.SIGNATURE
-        elif page_kind in FORM_KINDS:
-            event = EventType.SUBMISSION
-        else:
-            return None
-        return event, int(data["submission"]), f"{event}:{data['submission']}"
-    if (
-        kind == Activity.Kind.EVENT
-        and data.get("rsvp")
-        and data.get("status") in ("going", "waitlisted")
-        and "attendance" not in data
-    ):
-        return EventType.ATTENDANCE, int(data["rsvp"]), f"attendance:{data['rsvp']}"
-    if (
-        kind == Activity.Kind.DONATION
-        and data.get("event") == "succeeded"
-        and data.get("donation_id")
-    ):
-        donation_id = int(data["donation_id"])
-        return EventType.DONATION, donation_id, f"donation:{donation_id}"
     if kind == Activity.Kind.EMAIL_STATUS:
         status = data.get("status")
         if status in (EmailStatus.UNSUBSCRIBED, EmailStatus.COMPLAINED):
             return EventType.UNSUBSCRIBE, activity.person_id, f"unsubscribe:{activity.pk}"
         if status == EmailStatus.BOUNCING:
             return EventType.BOUNCE, activity.person_id, f"bounce:{activity.pk}"
-    return None
+        return None
+    source = _sources.get(kind)
+    return source.classify(activity) if source is not None else None
 
 
 def on_activity(activity: Activity) -> None:
@@ -185,7 +171,9 @@ def on_activity(activity: Activity) -> None:
 
     Costs nothing but a set lookup when no active webhook listens for the entry's event.
     """
-    if activity.kind not in _WATCHED_KINDS or not active_event_types():
+    if (activity.kind not in _CORE_KINDS and activity.kind not in _sources) or not (
+        active_event_types()
+    ):
         return
     found = event_for_activity(activity)
     if found is None or found[0] not in active_event_types():
@@ -311,31 +299,13 @@ def _person(person_id: int | None) -> Person | None:
 def event_document(event_type: str, object_id: int) -> tuple[dict, Person | None] | None:
     """The resource the event is about, in its API shape, and its person (None when the
     object has gone, e.g. a person erased before the delivery ran)."""
-    if event_type in (EventType.SIGNATURE, EventType.SUBMISSION):
-        from clarion.actions.apis import signature_document, submission_document
-        from clarion.actions.models import Submission
-
-        obj = Submission.objects.select_related("page").filter(pk=object_id).first()
-        if obj is None:
+    build = _builders.get(event_type)
+    if build is not None:
+        found = build(object_id)
+        if found is None:
             return None
-        build = signature_document if event_type == EventType.SIGNATURE else submission_document
-        return build(None, obj), _person(obj.person_id)
-    if event_type == EventType.ATTENDANCE:
-        from clarion.events.apis import attendance_document
-        from clarion.events.models import Rsvp
-
-        obj = Rsvp.objects.select_related("event").filter(pk=object_id).first()
-        if obj is None:
-            return None
-        return attendance_document(None, obj), _person(obj.person_id)
-    if event_type == EventType.DONATION:
-        from clarion.donations.apis import donation_document
-        from clarion.donations.models import Donation
-
-        obj = Donation.objects.select_related("page").filter(pk=object_id).first()
-        if obj is None:
-            return None
-        return donation_document(None, obj), _person(obj.person_id)
+        document, person_id = found
+        return document, _person(person_id)
     person = _person(object_id)
     if person is None:
         return None

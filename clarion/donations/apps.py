@@ -10,4 +10,5 @@ class DonationsConfig(AppConfig):
         # privacy: registers donations' personal data with clarion.core.privacy
         # (invariant 7). segments: adds the "donated" segment condition. retention:
         # tells people.retention which gifts keep a donor.
-        from . import privacy, retention, segments  # noqa: F401
+        # webhooks: succeeded gifts for outgoing webhooks.
+        from . import privacy, retention, segments, webhooks  # noqa: F401

@@ -14,6 +14,7 @@ class EventsConfig(AppConfig):
         from . import (
             privacy,  # noqa: F401  (registers export, erase and merge)
             retention,  # noqa: F401  (tells people.retention what it keeps)
+            webhooks,  # noqa: F401  (attendances for outgoing webhooks)
         )
         from .services import reminders_queue
 
