@@ -93,17 +93,31 @@ class MailingForm(forms.ModelForm):
         self.fields["person_list"].queryset = PersonList.objects.all()
         area = self.instance.area if self.instance.pk else user.scope_area
         self.area = area
+        # True when nobody has allowed this area any from address yet: the composer says
+        # so (with where to add one) instead of a bare "This field is required".
+        self.no_from_address = False
         if area is not None:
             # Organisers pick from the addresses an administrator allowed their area.
             allowed = list(
                 selectors.from_addresses_for_area(area).values_list("email", flat=True).distinct()
             )
+            self.no_from_address = not allowed
             self.fields["from_email"] = forms.ChoiceField(
                 label=_("from address"),
                 choices=[(e, e) for e in allowed],
-                help_text=_("The addresses an administrator allowed for your area."),
+                help_text=_("The addresses an administrator allowed for your area.")
+                if allowed
+                else _("No from address is allowed for %(area)s yet: an administrator adds one.")
+                % {"area": area.name},
                 error_messages={
-                    "invalid_choice": _("That from address is not allowed for this area.")
+                    "invalid_choice": _("That from address is not allowed for this area."),
+                    "required": _(
+                        "No from address is allowed for %(area)s yet, so this mailing cannot "
+                        "be saved. An administrator adds one on the From addresses page."
+                    )
+                    % {"area": area.name}
+                    if not allowed
+                    else _("Choose a from address."),
                 },
             )
         if self.instance.pk:

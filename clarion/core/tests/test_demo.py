@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.management import call_command
 from django.test import Client
@@ -37,3 +39,39 @@ def test_demo_loads_once_with_pages_events_and_group_pages():
 
     call_command("load_demo", people=40)  # a second run changes nothing
     assert Event.objects.count() == 6
+
+
+def test_demo_organiser_can_email_everyone_from_an_allowed_address():
+    from clarion.mailings.models import Mailing
+
+    call_command("load_demo", people=40)
+    north = Area.objects.get(code="R-N")
+    client = Client()
+    assert client.login(email="north@example.org", password="clarion-demo")
+    composer = client.post("/staff/dashboard/email-area/", {"area": north.pk}, follow=True)
+    html = composer.content.decode()
+    assert "No from address yet" not in html
+    options = re.findall(r'<option value="([^"]+@demo\.example\.org)"', html)
+    assert options == ["hello@demo.example.org", "north@demo.example.org"]
+    segment = re.search(r'<option value="(\d+)" selected', html).group(1)
+    saved = client.post(
+        composer.redirect_chain[-1][0],
+        {
+            "name": "Saturday",
+            "category": "news",
+            "segment": segment,
+            "subject": "See you Saturday",
+            "from_name": "The North team",
+            "from_email": "north@demo.example.org",
+            "body_format": "markdown",
+            "body": "Dear {{ first_name }}",
+            "ab_variants": 1,
+            "ab_test_percent": 10,
+            "ab_wait_minutes": 240,
+            "ab_metric": "clicks",
+            "frequency_cap_hours": 0,
+            "rate_per_second": 0,
+        },
+    )
+    assert saved.status_code == 302, saved.content.decode()
+    assert Mailing.objects.get(name="Saturday").from_email == "north@demo.example.org"
