@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "clarion.actions",
     "clarion.donations",
     "clarion.qa",
+    "clarion.groups",
     "clarion.mailings",
     "clarion.events",
     "clarion.api",

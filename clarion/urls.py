@@ -19,7 +19,7 @@ urlpatterns = [
     path("m/", include("clarion.mailings.urls")),
     path("staff/events/", include("clarion.events.staff_urls")),
     path("events/", include("clarion.events.urls")),
-    path("groups/", include("clarion.areas.public_urls")),
+    path("groups/", include("clarion.groups.urls")),
     path("you/", include("clarion.people.public_urls")),
     path("api/v2/", include("clarion.api.urls")),
     path("staff/api/", include("clarion.api.staff_urls")),

@@ -23,7 +23,7 @@ from clarion.core.money import (
 from clarion.people.models import CustomField
 from clarion.people.normalise import InvalidEmail, looks_like_formula, normalise_email
 
-from .content import video_embed_url
+from clarion.core.content import video_embed_url
 from .models import ActionPage
 
 # Between suggested amounts: a comma followed by a space, a semicolon or a new line.

@@ -30,7 +30,7 @@ from clarion.people.services import (
     person_upsert,
 )
 
-from .content import render_markdown
+from clarion.core.content import render_markdown
 from .models import ActionPage, Submission
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from clarion.core.middleware import CSP
 from clarion.core.ratelimit import ratelimit_hits
 
 from . import selectors, services
-from .content import VIDEO_HOSTS, video_embed_url
+from clarion.core.content import VIDEO_HOSTS, video_embed_url
 from .forms import ActionForm, DonationForm, money_label
 from .models import ActionPage, Submission
 

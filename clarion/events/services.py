@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from clarion.actions.content import render_markdown
+from clarion.core.content import render_markdown
 from clarion.areas.selectors import postcode_lookup
 from clarion.people.models import Activity, EmailStatus, Person
 from clarion.people.normalise import InvalidEmail, normalise_email

@@ -3,8 +3,4 @@
 URL_KWARGS = {
     # A South area's group page settings (out of a North organiser's reach).
     "areas:group_edit": lambda w: {"pk": w.areas.bristol.pk},
-    # Public group pages: the South's own, and the nation's (which lists South events).
-    "groups:detail": lambda w: [{"pk": w.areas.bristol.pk}, {"pk": w.areas.nation.pk}],
 }
-
-PUBLIC_NAMESPACES = ("groups",)

@@ -199,7 +199,18 @@ URL_KWARGS = {
 # an optional ``extend_world(w)`` that adds South (and North) objects to ``w``, an
 # optional ``snapshot(person_id)`` and an optional ``PUBLIC_NAMESPACES`` tuple.
 WALK_EXTENSIONS = []
-for _app in ("core", "areas", "people", "actions", "donations", "mailings", "events", "qa", "api"):
+for _app in (
+    "core",
+    "areas",
+    "people",
+    "actions",
+    "donations",
+    "mailings",
+    "events",
+    "qa",
+    "groups",
+    "api",
+):
     try:
         _module = importlib.import_module(f"clarion.{_app}.tests.scope_walk")
     except ModuleNotFoundError as _exc:

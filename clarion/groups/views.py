@@ -13,13 +13,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from clarion.areas.geocoding import geocode
+from clarion.areas.models import Area
 from clarion.core.ratelimit import ratelimit_hits
 from clarion.core.services import client_ip
 from clarion.people.normalise import canonical_email
 
 from .forms import GroupFindForm, GroupJoinForm
-from .geocoding import geocode
-from .models import Area
 from .services import group_consent_wording, group_join
 
 MAX_GROUPS_LISTED = 2000
@@ -58,7 +58,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
     rows = [{"area": a, "indent": min(a.depth - top, DEPTH_CLASSES)} for a in areas]
     return render(
         request,
-        "areas/groups/list.html",
+        "groups/list.html",
         {"form": form, "rows": rows},
         status=400 if form.is_bound and form.errors else 200,
     )
@@ -91,7 +91,7 @@ def group_detail(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return render(
             request,
-            "areas/groups/detail.html",
+            "groups/detail.html",
             _context(area, form, joined=request.GET.get("joined") == "1"),
         )
     limits = _limits()
@@ -100,7 +100,7 @@ def group_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         if ratelimit_hits([ip_hit])[0] > limits["ip"]:
             return _too_many(request, area)
-        return render(request, "areas/groups/detail.html", _context(area, form), status=400)
+        return render(request, "groups/detail.html", _context(area, form), status=400)
     if form.honeypot_filled():
         if ratelimit_hits([ip_hit])[0] > limits["ip"]:
             return _too_many(request, area)
@@ -124,11 +124,11 @@ def group_detail(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         for field, messages in exc.message_dict.items():
             form.add_error(field if field in form.fields else None, messages)
-        return render(request, "areas/groups/detail.html", _context(area, form), status=400)
+        return render(request, "groups/detail.html", _context(area, form), status=400)
     return redirect(reverse("groups:detail", kwargs={"pk": area.pk}) + "?joined=1")
 
 
 def _too_many(request: HttpRequest, area: Area) -> HttpResponse:
-    response = render(request, "areas/groups/too_many.html", {"area": area}, status=429)
+    response = render(request, "groups/too_many.html", {"area": area}, status=429)
     response["Retry-After"] = "600"
     return response
