@@ -14,6 +14,11 @@ class FakeStripe:
         self.secret_key = secret_key
         self.requests: list[dict] = []
         self.fail_with: tuple[int, dict] | None = None
+        # Answers given once each, in order, before any other: a Stripe hiccup.
+        self.fail_next: list[tuple[int, dict]] = []
+        # Idempotency keys already answered, with the session they created: Stripe
+        # replays the first answer for a repeated key instead of creating another.
+        self.sessions_by_key: dict[str, dict] = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,26 +56,29 @@ class FakeStripe:
                             }
                         },
                     )
+                if fake.fail_next:
+                    return self._answer(*fake.fail_next.pop(0))
                 if fake.fail_with:
                     return self._answer(*fake.fail_with)
                 if self.command == "POST" and self.path == "/v1/checkout/sessions":
                     if self.headers.get("Content-Type") != "application/x-www-form-urlencoded":
                         return self._answer(400, {"error": {"message": "bad content type"}})
+                    key = self.headers.get("Idempotency-Key", "")
+                    if key and key in fake.sessions_by_key:
+                        return self._answer(200, fake.sessions_by_key[key])
                     n = len(fake.requests)
                     session_id = f"cs_test_a1B2c3{n:04d}"
-                    return self._answer(
-                        200,
-                        {
-                            "id": session_id,
-                            "object": "checkout.session",
-                            "mode": form["mode"][0],
-                            "status": "open",
-                            "payment_status": "unpaid",
-                            "client_reference_id": form.get("client_reference_id", [None])[0],
-                            "metadata": {"donation_id": form.get("metadata[donation_id]", [""])[0]},
-                            "url": f"https://checkout.stripe.com/c/pay/{session_id}#fidkdWxOYHwn",
-                        },
-                    )
+                    fake.sessions_by_key[key] = session = {
+                        "id": session_id,
+                        "object": "checkout.session",
+                        "mode": form["mode"][0],
+                        "status": "open",
+                        "payment_status": "unpaid",
+                        "client_reference_id": form.get("client_reference_id", [None])[0],
+                        "metadata": {"donation_id": form.get("metadata[donation_id]", [""])[0]},
+                        "url": f"https://checkout.stripe.com/c/pay/{session_id}#fidkdWxOYHwn",
+                    }
+                    return self._answer(200, session)
                 if self.command == "DELETE" and self.path.startswith("/v1/subscriptions/"):
                     sub_id = urllib.parse.unquote(self.path.rsplit("/", 1)[1])
                     return self._answer(

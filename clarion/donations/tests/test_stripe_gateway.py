@@ -1,4 +1,5 @@
-"""The Stripe adapter against Stripe's documented wire format, on a loopback server."""
+"""The Stripe adapter (the official SDK) against Stripe's documented wire format, on a
+loopback server."""
 
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ def test_one_off_checkout_session_is_created_as_stripe_documents(fake_stripe):
     sent = fake_stripe.requests[0]
     assert (sent["method"], sent["path"]) == ("POST", "/v1/checkout/sessions")
     assert sent["headers"]["Idempotency-Key"] == "clarion-donation-42"
+    assert sent["headers"]["Authorization"] == "Bearer sk_test_clarion"
+    # The SDK pins the API version its request and response shapes are written for.
+    assert sent["headers"]["Stripe-Version"]
     form = sent["form"]
     assert form["mode"] == "payment"
     assert form["line_items[0][price_data][currency]"] == "gbp"
@@ -103,3 +107,36 @@ def test_subscription_cancel_sends_delete_and_tolerates_already_gone(fake_stripe
     )
     fake_stripe.fail_with = (404, {"error": {"message": "No such subscription"}})
     gateway.subscription_cancel("sub_1MowQVLkdIwHu7ix")  # no error: already cancelled
+
+
+def test_a_stripe_hiccup_is_retried_once_with_the_same_idempotency_key(fake_stripe):
+    fake_stripe.fail_next = [(500, {"error": {"type": "api_error", "message": "Try again"}})]
+    gateway = StripeGateway(secret_key="sk_test_clarion", api_base=fake_stripe.url)
+    result = gateway.checkout_create(_request())
+    assert result.redirect_url.startswith("https://checkout.stripe.com/c/pay/")
+    keys = [sent["headers"]["Idempotency-Key"] for sent in fake_stripe.requests]
+    assert keys == ["clarion-donation-42", "clarion-donation-42"]
+
+
+def test_a_stripe_outage_is_a_gateway_error_after_one_retry(fake_stripe):
+    error = (503, {"error": {"type": "api_error", "message": "Service unavailable"}})
+    fake_stripe.fail_next = [error, error, error]
+    gateway = StripeGateway(secret_key="sk_test_clarion", api_base=fake_stripe.url)
+    with pytest.raises(GatewayError, match="turned the request down"):
+        gateway.checkout_create(_request())
+    assert len(fake_stripe.requests) == 2
+
+
+def test_a_double_submitted_donation_gets_one_checkout_session(fake_stripe):
+    gateway = StripeGateway(secret_key="sk_test_clarion", api_base=fake_stripe.url)
+    first = gateway.checkout_create(_request())
+    again = gateway.checkout_create(_request())
+    assert again == first
+    other = gateway.checkout_create(_request(donation_id=43))
+    assert other.checkout_id != first.checkout_id
+
+
+def test_amounts_go_to_stripe_as_whole_pence(fake_stripe):
+    gateway = StripeGateway(secret_key="sk_test_clarion", api_base=fake_stripe.url)
+    gateway.checkout_create(_request(amount_pence=1000000))
+    assert fake_stripe.requests[0]["form"]["line_items[0][price_data][unit_amount]"] == "1000000"
