@@ -18,6 +18,7 @@ from clarion.areas.selectors import area_subtree_q
 from clarion.core.site import site_url
 from clarion.people.models import Person
 
+from . import plugins
 from .models import ActionPage, Submission
 
 
@@ -66,12 +67,11 @@ def page_progress(page: ActionPage, count: int) -> dict:
 
 
 def page_money(page: ActionPage) -> dict:
-    """Money raised on a donation page, from the donations app."""
-    try:
-        from clarion.donations.selectors import page_totals
-    except ImportError:  # the donations app is being built alongside this one
+    """Money raised on a donation page, from the donations app (see ``plugins``)."""
+    plugin = plugins.donations()
+    if plugin is None:
         return {"count": 0, "amount_pence": 0}
-    return page_totals(page)
+    return plugin.totals(page)
 
 
 def recent_signers(page: ActionPage, *, limit: int = 8) -> list[dict]:

@@ -16,11 +16,12 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from clarion.areas.geocoding import geocode
+from clarion.core.content import VIDEO_HOSTS, video_embed_url
 from clarion.core.middleware import CSP
 from clarion.core.ratelimit import ratelimit_hits
 
-from . import selectors, services
-from clarion.core.content import VIDEO_HOSTS, video_embed_url
+from . import plugins, selectors, services
 from .forms import ActionForm, DonationForm, money_label
 from .models import ActionPage, Submission
 
@@ -243,10 +244,11 @@ def _donate(
     request: HttpRequest, page: ActionPage, form: DonationForm, *, embed: bool
 ) -> HttpResponse:
     data = _submission_input(request, form, embed=embed)
+    plugin = plugins.donations()
+    if plugin is None:
+        raise Http404("Donations are not installed.")
     person = services.donor_upsert(page=page, data=data)
-    from clarion.donations.services import donation_start
-
-    started = donation_start(
+    started = plugin.start(
         page=page,
         person=person,
         amount_pence=form.cleaned_data["amount_pence"],
@@ -321,10 +323,8 @@ NEXT_EVENT_MILES = 25
 def _nearest_event(person):
     """The nearest upcoming event to ``person``'s postcode (the "RSVP to the nearest
     event" next step), or None when there is none or no postcode to go on."""
-    from clarion.areas.geocoding import geocode
-    from clarion.events.selectors import nearest_upcoming_event
-
-    if person is None:
+    plugin = plugins.events()
+    if person is None or plugin is None:
         return None
     latitude, longitude = person.latitude, person.longitude
     if (latitude is None or longitude is None) and person.postcode:
@@ -333,7 +333,7 @@ def _nearest_event(person):
             latitude, longitude = location.latitude, location.longitude
     if latitude is None or longitude is None:
         return None
-    return nearest_upcoming_event(latitude=latitude, longitude=longitude, miles=NEXT_EVENT_MILES)
+    return plugin.nearest(latitude=latitude, longitude=longitude, miles=NEXT_EVENT_MILES)
 
 
 def _next_link(page: ActionPage, token: str) -> str:

@@ -11,4 +11,11 @@ class DonationsConfig(AppConfig):
         # (invariant 7). segments: adds the "donated" segment condition. retention:
         # tells people.retention which gifts keep a donor.
         # webhooks: succeeded gifts for outgoing webhooks.
+        from clarion.actions import plugins
+
         from . import privacy, retention, segments, webhooks  # noqa: F401
+        from .selectors import page_totals
+        from .services import donation_start
+
+        # Donation pages are action pages: they start gifts and total money through us.
+        plugins.donations_register(plugins.DonationPlugin(start=donation_start, totals=page_totals))
