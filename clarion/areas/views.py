@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -13,8 +12,8 @@ from django.views.decorators.http import require_http_methods
 
 from clarion.core.models import AuditEntry
 from clarion.core.services import audit_record
-from clarion.people.selectors import people_for
 
+from . import counts
 from .forms import AreaUploadForm, GroupPageForm
 from .models import Area
 from .selectors import areas_visible_to
@@ -29,12 +28,7 @@ def _people_counts(user, areas: list[Area], within: Area | None = None) -> tuple
     Returns (direct, subtree, no_area): ``no_area`` counts people without an area,
     which only national staff can see.
     """
-    people = people_for(user)
-    if within is not None:
-        people = people.filter(area__path__startswith=within.path)
-    direct: dict[int | None, int] = dict(
-        people.order_by().values("area").annotate(n=Count("pk")).values_list("area", "n")
-    )
+    direct = counts.people_per_area(user, within)
     visible = {a.pk for a in areas}
     path_of = {a.pk: a.path for a in areas}
     subtree: dict[int, int] = dict.fromkeys(visible, 0)

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404
 
 from clarion.areas.selectors import area_subtree_q
@@ -233,3 +233,12 @@ def duplicate_pairs(user, *, limit: int = 50) -> list[dict]:
         if lo in people and hi in people:
             pairs.append({"a": people[lo], "b": people[hi], "reasons": reasons})
     return pairs[: limit * 3]
+
+
+def people_per_area(user, within=None) -> dict[int | None, int]:
+    """People ``user`` may reach, counted per area in one GROUP BY (``within``: only
+    that area's subtree). Registered with ``areas.counts`` for the staff area pages."""
+    people = people_for(user)
+    if within is not None:
+        people = people.filter(area__path__startswith=within.path)
+    return dict(people.order_by().values("area").annotate(n=Count("pk")).values_list("area", "n"))
