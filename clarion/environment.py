@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import marshmallow
 from django.core.exceptions import ImproperlyConfigured
@@ -86,6 +86,10 @@ def switch(name: str, default: bool = False) -> bool:
         raise _bad(name, "on or off (1, true, yes, on / 0, false, no, off)") from None
 
 
+@overload
+def integer(name: str, default: int, *, minimum: int = 0, unit: str = "") -> int: ...
+@overload
+def integer(name: str, default: None, *, minimum: int = 0, unit: str = "") -> int | None: ...
 def integer(name: str, default: int | None, *, minimum: int = 0, unit: str = "") -> int | None:
     """A whole number no smaller than ``minimum``; ``unit`` ("days") goes in the message."""
     expected = f"a whole number{f' of {unit}' if unit else ''}, {minimum} or more"
