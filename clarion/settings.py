@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "clarion.donations",
     "clarion.qa",
     "clarion.groups",
+    "clarion.demo",
     "clarion.mailings",
     "clarion.events",
     "clarion.api",
@@ -279,7 +280,7 @@ if EMAIL_HOST:
     EMAIL_USE_TLS = env.switch("CLARION_EMAIL_TLS")
     EMAIL_TIMEOUT = 30
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    EMAIL_BACKEND = "clarion.core.demo_mail.ConsoleBackend"  # console; a demo keeps copies
 DEFAULT_FROM_EMAIL = env.text("CLARION_FROM_EMAIL", "Clarion <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

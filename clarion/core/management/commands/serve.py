@@ -88,7 +88,7 @@ class Command(BaseCommand):
             self._start(child)
         self._say(f"Clarion is running at http://{host}:{port}/  (Ctrl-C stops it)")
         if settings.DEMO:
-            from .load_demo import DEMO_ADMIN, DEMO_PASSWORD
+            from clarion.core.demo import DEMO_ADMIN, DEMO_PASSWORD
 
             self._say(f"Log in as {DEMO_ADMIN} with password {DEMO_PASSWORD}")
 

@@ -14,11 +14,10 @@ from django.db import transaction
 
 from clarion.areas.models import Area
 from clarion.areas.services import areas_load_csv, postcodes_load_csv
+from clarion.core.demo import DEMO_ADMIN, DEMO_PASSWORD
 from clarion.core.models import User
 
 FIXTURES = Path(__file__).resolve().parents[3] / "areas" / "fixtures"
-DEMO_PASSWORD = "clarion-demo"
-DEMO_ADMIN = "admin@example.org"
 
 
 class Command(BaseCommand):
