@@ -15,8 +15,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from clarion.core.content import render_markdown
 from clarion.areas.selectors import postcode_lookup
+from clarion.core.content import render_markdown
 from clarion.people.models import Activity, EmailStatus, Person
 from clarion.people.normalise import InvalidEmail, normalise_email
 from clarion.people.services import ConsentInput, activity_record, person_upsert
