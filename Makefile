@@ -65,6 +65,7 @@ test: test-sqlite test-postgres
 lint: setup
 	$(BIN)/ruff check clarion bench
 	$(BIN)/ruff format --check clarion bench
+	$(BIN)/lint-imports
 
 bench-import: setup
 	$(BIN)/python bench/import_people.py
