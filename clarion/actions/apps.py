@@ -12,3 +12,6 @@ class ActionsConfig(AppConfig):
             retention,  # noqa: F401  (tells people.retention what it keeps)
             webhooks,  # noqa: F401  (signatures and submissions for outgoing webhooks)
         )
+        from .index import register
+
+        register()  # the public home page's campaigns and donation sections

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from . import views
+from . import index, views
 
 app_name = "actions"
 urlpatterns = [
+    path("", index.page_index, name="index"),
     path("<slug:slug>/", views.page_view, name="page"),
     path("<slug:slug>/thanks/", views.thanks_view, name="thanks"),
     path("<slug:slug>/next/", views.next_view, name="next"),

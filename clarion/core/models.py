@@ -232,3 +232,22 @@ class RetentionPolicy(models.Model):
         """The policy row, created (disabled, with the defaults) on first use."""
         policy, _created = cls.objects.get_or_create(pk=1)
         return policy
+
+
+class DemoMail(models.Model):
+    """A message the demo "sent": kept so the staff Outbox page can show it, since a
+    demo has no mail server (``clarion.core.demo_mail``). Only the latest few hundred
+    are kept."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    from_email = models.CharField(max_length=320)
+    to = models.TextField()
+    subject = models.CharField(max_length=500)
+    text = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.subject

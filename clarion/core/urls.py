@@ -31,4 +31,5 @@ urlpatterns += [
         "staff/users/<int:pk>/password-link/", views.user_password_link, name="user_password_link"
     ),
     path("staff/audit/", views.audit_log, name="audit_log"),
+    path("staff/outbox/", views.outbox, name="outbox"),
 ]

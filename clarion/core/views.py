@@ -40,6 +40,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from clarion.areas.models import Area
 from clarion.areas.selectors import areas_visible_to
 from clarion.people.selectors import people_for
 
@@ -55,7 +56,8 @@ from .forms import (
     TokenForm,
     login_ip_max_failures,
 )
-from .models import AuditEntry, User
+from .home import home_sections
+from .models import AuditEntry, DemoMail, User
 from .ratelimit import ratelimit_hit, ratelimit_reset
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ AUDIT_PAGE_SIZE = 50
 DASHBOARD_CACHE_SECONDS = 60
 DASHBOARD_PICKER_MAX = 1000
 NEVER_ATTENDED_SHOWN = 200
+HOME_GROUPS = 24
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -158,12 +161,33 @@ def _dashboard_counts(user: User) -> dict[str, int]:
     return counts
 
 
-@login_required
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
+    """Staff see their dashboard; everyone else the public home page."""
+    if not request.user.is_authenticated:
+        return public_home(request)
     return render(
         request,
         "core/home.html",
-        {"counts": _dashboard_counts(request.user), "scope": request.user.scope_area},
+        {
+            "counts": _dashboard_counts(request.user),
+            "scope": request.user.scope_area,
+            "demo": settings.DEMO,
+        },
+    )
+
+
+def public_home(request: HttpRequest) -> HttpResponse:
+    """Live campaigns, upcoming events, Q&A and local groups (the sections come from
+    the apps that own them, see ``clarion.core.home``)."""
+    groups = Area.objects.filter(parent__isnull=False, parent__parent__isnull=True)
+    return render(
+        request,
+        "core/public_home.html",
+        {
+            "sections": home_sections(),
+            "groups": list(groups.order_by("name")[:HOME_GROUPS]),
+        },
     )
 
 
@@ -566,5 +590,27 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             "older_url": older_url,
             "paged": bool(request.GET.get("before")),
             "first_url": "?" + urlencode(filters) if filters else "?",
+        },
+    )
+
+
+# --- Demo outbox --------------------------------------------------------------------
+
+OUTBOX_SHOWN = 100
+
+
+@require_safe
+@login_required
+def outbox(request: HttpRequest) -> HttpResponse:
+    """The mail a demo has "sent" (it has no mail server), newest first. Admins only:
+    messages carry supporters' addresses and personal links."""
+    _require_admin(request)
+    return render(
+        request,
+        "core/outbox.html",
+        {
+            "demo": settings.DEMO,
+            "mails": list(DemoMail.objects.all()[:OUTBOX_SHOWN]),
+            "shown": OUTBOX_SHOWN,
         },
     )

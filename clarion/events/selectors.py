@@ -412,3 +412,17 @@ def host_message_recipients(message) -> QuerySet[Rsvp]:
             return qs.none()
         qs = qs.filter(person__in=people_for(message.sent_by).values("pk"))
     return qs
+
+
+def upcoming_public(*, limit: int = 12) -> QuerySet[Event]:
+    """The next events anyone may find (published and listed), soonest first: what the
+    event finder and the home page show before anyone searches."""
+    return (
+        Event.objects.filter(
+            status=Event.Status.PUBLISHED,
+            visibility=Event.Visibility.PUBLIC,
+            starts_at__gte=timezone.now(),
+        )
+        .select_related("area")
+        .order_by("starts_at", "pk")[:limit]
+    )

@@ -82,10 +82,18 @@ def find(request: HttpRequest) -> HttpResponse:
                     kind=form.cleaned_data.get("kind", ""), start=start, end=end
                 )
             )
+    # Before a search (or after a failed one) the page still shows what is coming up.
+    upcoming = list(selectors.upcoming_public()) if results is None else []
     return render(
         request,
         "events/find.html",
-        {"form": form, "results": results, "online": online, "place": place},
+        {
+            "form": form,
+            "results": results,
+            "online": online,
+            "place": place,
+            "upcoming": upcoming,
+        },
         status=400 if form.is_bound and form.errors else 200,
     )
 

@@ -12,3 +12,6 @@ class QaConfig(AppConfig):
             privacy,  # noqa: F401
             retention,  # noqa: F401  (tells people.retention what it keeps)
         )
+        from .index import register
+
+        register()  # the public home page's Q&A section

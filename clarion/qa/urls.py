@@ -1,9 +1,10 @@
 from django.urls import path
 
-from . import views
+from . import index, views
 
 app_name = "qa"
 urlpatterns = [
+    path("", index.session_index, name="index"),
     path("confirm/<str:token>/", views.confirm, name="confirm"),
     path("<slug:slug>/", views.session_page, name="session"),
     path("<slug:slug>/ask/", views.ask, name="ask"),
