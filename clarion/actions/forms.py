@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from clarion.areas.postcodes import InvalidPostcode, normalise_postcode
+from clarion.core.content import video_embed_url
 from clarion.core.money import (
     MoneyError,
     format_money,
@@ -23,7 +24,6 @@ from clarion.core.money import (
 from clarion.people.models import CustomField
 from clarion.people.normalise import InvalidEmail, looks_like_formula, normalise_email
 
-from clarion.core.content import video_embed_url
 from .models import ActionPage
 
 # Between suggested amounts: a comma followed by a space, a semicolon or a new line.

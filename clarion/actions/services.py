@@ -19,6 +19,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from clarion.core.content import render_markdown
 from clarion.core.services import audit_record
 from clarion.people.models import Activity, EmailStatus, Person
 from clarion.people.normalise import InvalidEmail, canonical_email, normalise_email
@@ -30,7 +31,6 @@ from clarion.people.services import (
     person_upsert,
 )
 
-from clarion.core.content import render_markdown
 from .models import ActionPage, Submission
 
 logger = logging.getLogger(__name__)
