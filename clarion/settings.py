@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "clarion.qa",
     "clarion.groups",
     "clarion.demo",
+    "clarion.reports",
     "clarion.mailings",
     "clarion.events",
     "clarion.api",
@@ -184,7 +185,7 @@ RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAUL
 
 AUTH_USER_MODEL = "core.User"
 LOGIN_URL = "core:login"
-LOGIN_REDIRECT_URL = "core:home"
+LOGIN_REDIRECT_URL = "reports:home"
 LOGOUT_REDIRECT_URL = "core:login"
 if env.switch("CLARION_TEST_FAST_HASHER"):
     # Tests only: a deliberately weak hasher so thousands of logins don't dominate the run.

@@ -6,6 +6,7 @@ from django.views.static import serve
 from clarion.core.storage import PUBLIC_MEDIA_PREFIXES
 
 urlpatterns = [
+    path("", include("clarion.reports.urls")),
     path("", include("clarion.core.urls")),
     path("staff/areas/", include("clarion.areas.urls")),
     path("staff/people/", include("clarion.people.urls")),

@@ -8,8 +8,6 @@ from django.contrib.auth import authenticate, password_validation
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from clarion.areas.models import Area
-
 from .models import AuditEntry, User
 from .ratelimit import ratelimit_count
 
@@ -121,7 +119,8 @@ class StaffUserForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["area"].queryset = Area.objects.order_by("path")
+        # The area field's own queryset (areas.Area through the foreign key), in tree order.
+        self.fields["area"].queryset = self.fields["area"].queryset.order_by("path")
         self.fields["area"].help_text = _(
             "Required for area organisers. Analysts with an area read only that area; without one, everything."
         )

@@ -80,6 +80,6 @@ class StaffTwoFactorMiddleware:
     @staticmethod
     def _with_next(name: str, request) -> str:
         url = reverse(name)
-        if request.method == "GET" and request.path != reverse("core:home"):
+        if request.method == "GET" and request.path != reverse("reports:home"):
             url += "?" + urlencode({"next": request.get_full_path()})
         return url

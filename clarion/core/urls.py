@@ -5,10 +5,6 @@ from . import views
 app_name = "core"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("staff/dashboard/", views.organiser_dashboard, name="dashboard"),
-    path("staff/dashboard/never-attended/", views.never_attended_list, name="never_attended"),
-    path("staff/dashboard/email-area/", views.email_area, name="email_area"),
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("staff/two-factor/", views.two_factor_verify, name="two_factor_verify"),

@@ -1,7 +1,7 @@
-"""Staff sign-in, two-factor, staff accounts, audit log and the dashboard.
+"""Staff sign-in, two-factor, staff accounts, the audit log and the demo outbox.
 
-Admin-only views answer 403 to everyone else; nothing here reaches people except the
-dashboard counts, which go through ``people.selectors.people_for``.
+Admin-only views answer 403 to everyone else; nothing here reaches people (the home
+page and dashboard are in ``clarion.reports``).
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.tokens import default_token_generator
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
@@ -40,12 +38,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from clarion.areas.models import Area
-from clarion.areas.selectors import areas_visible_to
-from clarion.people.selectors import people_for
-
 from . import services
-from .dashboard import dashboard_area, dashboard_figures, never_attended
 from .forms import (
     LOGIN_EMAIL_SCOPE,
     LOGIN_IP_SCOPE,
@@ -56,17 +49,12 @@ from .forms import (
     TokenForm,
     login_ip_max_failures,
 )
-from .home import home_sections
 from .models import AuditEntry, DemoMail, User
 from .ratelimit import ratelimit_hit, ratelimit_reset
 
 logger = logging.getLogger(__name__)
 
 AUDIT_PAGE_SIZE = 50
-DASHBOARD_CACHE_SECONDS = 60
-DASHBOARD_PICKER_MAX = 1000
-NEVER_ATTENDED_SHOWN = 200
-HOME_GROUPS = 24
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -92,7 +80,7 @@ def _require_admin(request: HttpRequest) -> None:
 def login_view(request: HttpRequest) -> HttpResponse:
     next_url = _safe_next(request)
     if request.user.is_authenticated:
-        return redirect(next_url or "core:home")
+        return redirect(next_url or "reports:home")
     form = LoginForm(request, data=request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
@@ -140,112 +128,6 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect("core:login")
 
 
-# --- Dashboard ---------------------------------------------------------------------
-
-
-def _dashboard_counts(user: User) -> dict[str, int]:
-    """People counts for ``user``'s scope, cached a minute per scope so a busy team
-    reloading the home page does not count millions of rows each time."""
-    scope = user.scope_area
-    key = f"dashboard:v1:{scope.pk if scope is not None else 'all'}"
-    counts = cache.get(key)
-    if counts is None:
-        people = people_for(user)
-        week_ago = timezone.now() - dt.timedelta(days=7)
-        counts = {
-            "total": people.count(),
-            "new_this_week": people.filter(created_at__gte=week_ago).count(),
-            "subscribed": people.filter(email_status="subscribed").count(),
-        }
-        cache.set(key, counts, DASHBOARD_CACHE_SECONDS)
-    return counts
-
-
-@require_safe
-def home(request: HttpRequest) -> HttpResponse:
-    """Staff see their dashboard; everyone else the public home page."""
-    if not request.user.is_authenticated:
-        return public_home(request)
-    return render(
-        request,
-        "core/home.html",
-        {
-            "counts": _dashboard_counts(request.user),
-            "scope": request.user.scope_area,
-            "demo": settings.DEMO,
-        },
-    )
-
-
-def public_home(request: HttpRequest) -> HttpResponse:
-    """Live campaigns, upcoming events, Q&A and local groups (the sections come from
-    the apps that own them, see ``clarion.core.home``)."""
-    groups = Area.objects.filter(parent__isnull=False, parent__parent__isnull=True)
-    return render(
-        request,
-        "core/public_home.html",
-        {
-            "sections": home_sections(),
-            "groups": list(groups.order_by("name")[:HOME_GROUPS]),
-        },
-    )
-
-
-@login_required
-@require_safe
-def organiser_dashboard(request: HttpRequest) -> HttpResponse:
-    """The organiser dashboard for the area picked (inside the viewer's scope; their
-    whole scope by default, the nation for admins)."""
-    user = request.user
-    area = dashboard_area(user, request.GET.get("area"))
-    picker = list(areas_visible_to(user).order_by("path")[:DASHBOARD_PICKER_MAX])
-    return render(
-        request,
-        "core/dashboard.html",
-        {
-            "scope": user.scope_area,
-            "area": area,
-            "area_query": urlencode({"area": area.pk}) if area is not None else "",
-            "figures": dashboard_figures(user, area),
-            "picker": picker if len(picker) > 1 else [],
-        },
-    )
-
-
-@login_required
-@require_safe
-def never_attended_list(request: HttpRequest) -> HttpResponse:
-    """The people behind the dashboard's "signed up but never came" figure."""
-    area = dashboard_area(request.user, request.GET.get("area"))
-    people = never_attended(request.user, area)
-    return render(
-        request,
-        "core/never_attended.html",
-        {
-            "area": area,
-            "people": list(people.select_related("area")[:NEVER_ATTENDED_SHOWN]),
-            "total": people.count(),
-            "shown": NEVER_ATTENDED_SHOWN,
-        },
-    )
-
-
-@login_required
-@require_POST
-def email_area(request: HttpRequest) -> HttpResponse:
-    """Start a mailing to everyone in an area of the viewer's scope: a saved segment
-    for the area (made once, reused after) preselected in the mailing composer, whose
-    sending applies the sender's scope again."""
-    if not request.user.can_write:
-        raise PermissionDenied
-    raw = request.POST.get("area", "")
-    area = dashboard_area(request.user, raw)
-    if raw and (area is None or str(area.pk) != raw.strip()):
-        raise Http404
-    segment = services.area_segment_get_or_create(user=request.user, area=area)
-    return redirect(reverse("mailings_staff:create") + "?" + urlencode({"segment": segment.pk}))
-
-
 # --- Two-factor ---------------------------------------------------------------------
 
 
@@ -275,14 +157,14 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     user = request.user
     next_url = _safe_next(request)
     if user.is_verified() or not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-        return redirect(next_url or "core:home")
+        return redirect(next_url or "reports:home")
     form = TokenForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         throttled = _throttled(user)
         device = None if throttled else _check_code(user, form.cleaned_data["code"])
         if device is not None:
             otp_login(request, device)
-            return redirect(next_url or "core:home")
+            return redirect(next_url or "reports:home")
         if throttled:
             # django-otp doubles the wait after each wrong code (1 s, 2 s, 4 s, ...).
             form.add_error(
@@ -373,7 +255,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 
 class PasswordChange(auth_views.PasswordChangeView):
     template_name = "core/password_change.html"
-    success_url = reverse_lazy("core:home")
+    success_url = reverse_lazy("reports:home")
 
     def form_valid(self, form):
         response = super().form_valid(form)

@@ -41,8 +41,8 @@ def test_login_page_has_email_and_password_fields(client, db):
 def test_staff_logs_in_with_email_in_any_case(client, organiser):
     response = _login(client, "  North@Example.ORG ")
     assert response.status_code == 302
-    assert response["Location"] == reverse("core:home")
-    assert client.get(reverse("core:home")).status_code == 200
+    assert response["Location"] == reverse("reports:home")
+    assert client.get(reverse("reports:home")).status_code == 200
     entry = AuditEntry.objects.get(action=AuditEntry.Action.LOGIN)
     assert entry.actor == organiser and entry.ip_address == "127.0.0.1"
 
@@ -139,10 +139,12 @@ def test_deactivated_account_cannot_log_in(client, organiser):
 
 def test_deactivating_ends_an_existing_session_on_the_next_request(client, organiser):
     assert _login(client, organiser.email).status_code == 302
-    assert client.get(reverse("core:home")).status_code == 200
+    assert client.get(reverse("reports:dashboard")).status_code == 200
     User.objects.filter(pk=organiser.pk).update(is_active=False)
-    response = client.get(reverse("core:home"))
+    # The home page is public now; a staff page shows the session has ended.
+    response = client.get(reverse("reports:dashboard"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("core:login"))
+    assert "Log out" not in client.get(reverse("reports:home")).content.decode()
 
 
 def test_logout_needs_post(client, organiser):
@@ -150,7 +152,7 @@ def test_logout_needs_post(client, organiser):
     assert client.get(reverse("core:logout")).status_code == 405
     response = client.post(reverse("core:logout"))
     assert response.status_code == 302
-    assert client.get(reverse("core:home")).status_code == 302
+    assert client.get(reverse("reports:dashboard")).status_code == 302
 
 
 def test_login_follows_a_local_next_but_not_another_site(client, organiser):
@@ -158,11 +160,11 @@ def test_login_follows_a_local_next_but_not_another_site(client, organiser):
     assert response["Location"] == "/staff/areas/"
     client.post(reverse("core:logout"))
     response = _login(client, organiser.email, next="https://evil.example.com/")
-    assert response["Location"] == reverse("core:home")
+    assert response["Location"] == reverse("reports:home")
 
 
 def test_staff_pages_need_login(client, db):
-    response = client.get(reverse("core:home"))
+    response = client.get(reverse("reports:dashboard"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("core:login"))
 
 
@@ -206,7 +208,7 @@ def test_dashboard_counts_people_in_the_users_scope(
         postcode=areas.postcodes["north2"], email="sub@example.net", email_status="subscribed"
     )
     client.force_login(organiser)
-    page = client.get(reverse("core:home")).content.decode()
+    page = client.get(reverse("reports:home")).content.decode()
     assert 'data-stat="total">2<' in page
     assert 'data-stat="new">2<' in page
     assert 'data-stat="subscribed">1<' in page
@@ -220,11 +222,11 @@ def test_dashboard_for_an_admin_counts_everyone_and_is_cached(
     from django.test.utils import CaptureQueriesContext
 
     client.force_login(admin)
-    assert 'data-stat="total">2<' in client.get(reverse("core:home")).content.decode()
+    assert 'data-stat="total">2<' in client.get(reverse("reports:home")).content.decode()
     factories.person(email="late@example.net")
     # Within the minute the cached figure is shown, without counting again.
     with CaptureQueriesContext(connection) as queries:
-        page = client.get(reverse("core:home")).content.decode()
+        page = client.get(reverse("reports:home")).content.decode()
     assert not [q for q in queries.captured_queries if "people_person" in q["sql"]]
     assert 'data-stat="total">2<' in page
     assert reverse("people:list") in page and reverse("people:segment_list") in page

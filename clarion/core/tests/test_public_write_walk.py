@@ -50,7 +50,7 @@ NOT_PERSON_FORMS = {
     "events:host_questions": "the host edits RSVP questions; no person details",
     "events:host": "the host tools page; its forms post to the host_* URLs",
     "people_public:proposal": "the mailbox owner confirms a proposed change by its link",
-    "core:home": "the home page; no form",
+    "reports:home": "the home page; no form",
     "core:login": "staff sign-in",
     "core:logout": "staff sign-out",
     "core:password_set": "a staff member sets a password from an emailed, signed link",

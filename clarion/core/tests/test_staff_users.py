@@ -282,7 +282,7 @@ def test_every_user_can_change_their_password(client, analyst):
     )
     assert "Your password has been changed" in ok.content.decode()
     # The session that changed it stays logged in.
-    assert client.get(reverse("core:home")).status_code == 200
+    assert client.get(reverse("reports:home")).status_code == 200
     assert login_works(client, analyst.email, "n3w-pass-phrase")
 
 

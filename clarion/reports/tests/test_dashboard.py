@@ -106,7 +106,7 @@ def scene(areas):
 
 def test_north_organiser_figures_exclude_south_people_and_events(client, organiser, scene):
     client.force_login(organiser)
-    body = client.get(reverse("core:dashboard")).content.decode()
+    body = client.get(reverse("reports:dashboard")).content.decode()
     # New this week in the North: 2 factory people, a, b, noshow.north, came (Olga is old).
     assert _stat(body, "new-supporters") == 6
     assert _stat(body, "new-members") == 1
@@ -120,7 +120,7 @@ def test_north_organiser_figures_exclude_south_people_and_events(client, organis
 
 def test_south_organiser_sees_south_figures(client, south_organiser, scene):
     client.force_login(south_organiser)
-    body = client.get(reverse("core:dashboard")).content.decode()
+    body = client.get(reverse("reports:dashboard")).content.decode()
     assert _stat(body, "new-supporters") == 3 + 3 + 2
     assert _stat(body, "new-members") == 2
     assert _stat(body, "never-attended") == 2
@@ -129,12 +129,12 @@ def test_south_organiser_sees_south_figures(client, south_organiser, scene):
 
 def test_admin_sees_the_nation_and_can_pick_an_area(client, admin, areas, scene):
     client.force_login(admin)
-    body = client.get(reverse("core:dashboard")).content.decode()
+    body = client.get(reverse("reports:dashboard")).content.decode()
     assert _stat(body, "new-supporters") == 6 + 8
     assert _stat(body, "never-attended") == 3
     assert "City Ward doorstep" in body and "Easton doorstep" in body
     assert 'name="area"' in body
-    picked = client.get(reverse("core:dashboard"), {"area": areas.south.pk}).content.decode()
+    picked = client.get(reverse("reports:dashboard"), {"area": areas.south.pk}).content.decode()
     assert "Organising in The South" in picked
     assert _stat(picked, "new-supporters") == 8
     assert _stat(picked, "never-attended") == 2
@@ -143,26 +143,28 @@ def test_admin_sees_the_nation_and_can_pick_an_area(client, admin, areas, scene)
 
 def test_organiser_cannot_pick_an_area_outside_their_scope(client, organiser, areas, scene):
     client.force_login(organiser)
-    body = client.get(reverse("core:dashboard"), {"area": areas.south.pk}).content.decode()
+    body = client.get(reverse("reports:dashboard"), {"area": areas.south.pk}).content.decode()
     assert "Organising in The North" in body
     assert "Easton doorstep" not in body
     assert _stat(body, "never-attended") == 1
     for junk in ("abc", "-1", "999999"):
-        assert client.get(reverse("core:dashboard"), {"area": junk}).status_code == 200
+        assert client.get(reverse("reports:dashboard"), {"area": junk}).status_code == 200
 
 
 def test_never_attended_list_shows_only_scoped_no_shows(client, organiser, areas, scene):
     client.force_login(organiser)
-    body = client.get(reverse("core:never_attended")).content.decode()
+    body = client.get(reverse("reports:never_attended")).content.decode()
     assert "Noshownorth" in body
     assert "Noshowsouth" not in body
-    hostile = client.get(reverse("core:never_attended"), {"area": areas.south.pk}).content.decode()
+    hostile = client.get(
+        reverse("reports:never_attended"), {"area": areas.south.pk}
+    ).content.decode()
     assert "Noshowsouth" not in hostile and "Noshownorth" in hostile
 
 
 def test_email_area_opens_composer_with_area_segment(client, organiser, areas, scene):
     client.force_login(organiser)
-    response = client.post(reverse("core:email_area"), {"area": areas.leeds.pk})
+    response = client.post(reverse("reports:email_area"), {"area": areas.leeds.pk})
     assert response.status_code == 302
     segment = Segment.objects.get(name="Everyone in Leeds Central")
     assert segment.owner_area == areas.north
@@ -170,20 +172,20 @@ def test_email_area_opens_composer_with_area_segment(client, organiser, areas, s
     compose = client.get(response["Location"]).content.decode()
     assert re.search(rf'<option value="{segment.pk}" selected>Everyone in Leeds Central', compose)
     # Pressing it again reuses the segment.
-    client.post(reverse("core:email_area"), {"area": areas.leeds.pk})
+    client.post(reverse("reports:email_area"), {"area": areas.leeds.pk})
     assert Segment.objects.filter(name="Everyone in Leeds Central").count() == 1
 
 
 def test_email_area_refuses_an_area_outside_scope(client, organiser, areas):
     client.force_login(organiser)
-    response = client.post(reverse("core:email_area"), {"area": areas.south.pk})
+    response = client.post(reverse("reports:email_area"), {"area": areas.south.pk})
     assert response.status_code == 404
     assert not Segment.objects.exists()
 
 
 def test_analyst_cannot_start_a_mailing(client, analyst, areas):
     client.force_login(analyst)
-    assert client.post(reverse("core:email_area"), {}).status_code == 403
+    assert client.post(reverse("reports:email_area"), {}).status_code == 403
 
 
 def test_home_links_to_the_dashboard_and_figures_are_cached_a_minute(client, organiser, scene):
@@ -191,11 +193,11 @@ def test_home_links_to_the_dashboard_and_figures_are_cached_a_minute(client, org
     from django.test.utils import CaptureQueriesContext
 
     client.force_login(organiser)
-    assert reverse("core:dashboard") in client.get(reverse("core:home")).content.decode()
-    assert _stat(client.get(reverse("core:dashboard")).content.decode(), "new-supporters") == 6
+    assert reverse("reports:dashboard") in client.get(reverse("reports:home")).content.decode()
+    assert _stat(client.get(reverse("reports:dashboard")).content.decode(), "new-supporters") == 6
     factories.person(postcode="LS1 4AP", last_name="Latecomer")
     with CaptureQueriesContext(connection) as queries:
-        body = client.get(reverse("core:dashboard")).content.decode()
+        body = client.get(reverse("reports:dashboard")).content.decode()
     assert not [q for q in queries.captured_queries if "people_person" in q["sql"]]
     assert _stat(body, "new-supporters") == 6
 
@@ -215,10 +217,10 @@ def test_canvass_totals_per_area_count_only_the_viewers_events(
         event=scene["south_event"], first_name="S", email="s-door@example.net", outcome="refused"
     )
     client.force_login(organiser)
-    body = client.get(reverse("core:dashboard")).content.decode()
+    body = client.get(reverse("reports:dashboard")).content.decode()
     assert _stat(body, "canvass-total") == 3
     assert _stat(body, "support-4") == 1 and _stat(body, "support-5") == 1
     south = Client()
     south.force_login(south_organiser)
-    south_body = south.get(reverse("core:dashboard")).content.decode()
+    south_body = south.get(reverse("reports:dashboard")).content.decode()
     assert _stat(south_body, "canvass-total") == 1 and _stat(south_body, "support-4") == 0
