@@ -48,16 +48,16 @@ from django.utils.translation import gettext as _
 from clarion.api import background, hal
 from clarion.api import selectors as api_selectors
 from clarion.api.errors import ApiError
-from clarion.api.filters import _datetime, _text
+from clarion.api.filters import filter_datetime, filter_text
 from clarion.api.jsonload import load_json
 from clarion.api.pagination import paginate
 from clarion.api.views import (
-    _has_nul,
-    _json_body,
-    _page,
     collection_response,
     endpoint,
     filter_or_400,
+    has_nul,
+    json_body,
+    page_or_400,
 )
 from clarion.core.site import site_url
 
@@ -69,13 +69,13 @@ FORM_KINDS = (ActionPage.Kind.SIGNUP, ActionPage.Kind.SURVEY, ActionPage.Kind.PL
 ORIGIN_SYSTEM = "Clarion"
 
 PAGE_FILTER_FIELDS = {
-    "created_date": ("created_at", _datetime, False),
-    "modified_date": ("modified_at", _datetime, False),
-    "title": ("title", _text, True),
+    "created_date": ("created_at", filter_datetime, False),
+    "modified_date": ("modified_at", filter_datetime, False),
+    "title": ("title", filter_text, True),
 }
 SUBMISSION_FILTER_FIELDS = {
-    "created_date": ("created_at", _datetime, False),
-    "modified_date": ("modified_at", _datetime, False),
+    "created_date": ("created_at", filter_datetime, False),
+    "modified_date": ("modified_at", filter_datetime, False),
 }
 
 # Read-only fields a client may send back unchanged (Action Network documents echo them).
@@ -268,7 +268,7 @@ def _payload(request) -> dict:
     JSON-encoded object (the only way nested fields such as ``person`` survive)."""
     if request.body:
         form = _form_encoded(request.body)
-        return form if form is not None else _json_body(request)
+        return form if form is not None else json_body(request)
     text = unquote(request.META.get("QUERY_STRING", ""))
     if text.lstrip().startswith("{"):
         data = load_json(text, what=_("The query string"))
@@ -278,7 +278,7 @@ def _payload(request) -> dict:
         data = {k: v for k, v in request.GET.items() if k != "background_processing"}
         if not data:
             raise ApiError(400, _("The request body is empty; send a JSON object."))
-    if _has_nul(data):
+    if has_nul(data):
         raise ApiError(
             400, _("Text in the request may not contain control characters such as NUL.")
         )
@@ -300,7 +300,7 @@ def _form_encoded(body: bytes) -> dict | None:
     except ValueError:
         return None
     data = dict(pairs)
-    if _has_nul(data):
+    if has_nul(data):
         raise ApiError(
             400, _("Text in the request may not contain control characters such as NUL.")
         )
@@ -456,7 +456,7 @@ def _key_reach(key) -> str:
 
 
 def _page_collection(request, key, *, kinds, rel: str, url_name: str, build):
-    page_no, per_page = _page(request)
+    page_no, per_page = page_or_400(request)
     condition, text = filter_or_400(request, PAGE_FILTER_FIELDS)
     result = paginate(
         selectors.api_pages(key, kinds).filter(condition),
@@ -474,7 +474,7 @@ def _page_collection(request, key, *, kinds, rel: str, url_name: str, build):
 def _submission_collection(request, key, qs, *, kind: str, rel: str, url_name: str, **url_kwargs):
     if not key.allows("people"):
         raise ApiError(403, _("This API key may not use people."))
-    page_no, per_page = _page(request)
+    page_no, per_page = page_or_400(request)
     condition, text = filter_or_400(request, SUBMISSION_FILTER_FIELDS)
     result = paginate(
         qs.filter(condition),
@@ -611,7 +611,7 @@ def person_signatures(request, key, person_id):
 
 def _person_action(key, person_id, action_id, kinds) -> Submission:
     person = api_selectors.api_person(key, person_id)
-    pk = api_selectors._int_id(action_id)
+    pk = api_selectors.int_id(action_id)
     found = (
         selectors.api_submissions(key, person=person, page__kind__in=kinds).filter(pk=pk).first()
         if pk

@@ -347,9 +347,9 @@ def api_page(key, kinds, page_id, *, write: bool = False) -> ActionPage:
     from django.utils.translation import gettext as _
 
     from clarion.api.errors import ApiError
-    from clarion.api.selectors import _int_id
+    from clarion.api.selectors import int_id
 
-    pk = _int_id(page_id)
+    pk = int_id(page_id)
     page = api_pages(key, kinds).filter(pk=pk).first() if pk else None
     if page is None:
         if ActionPage.Kind.PETITION in kinds:
@@ -404,9 +404,9 @@ def api_submission(key, page: ActionPage, submission_id) -> Submission:
     from django.utils.translation import gettext as _
 
     from clarion.api.errors import ApiError
-    from clarion.api.selectors import _int_id
+    from clarion.api.selectors import int_id
 
-    pk = _int_id(submission_id)
+    pk = int_id(submission_id)
     found = api_submissions(key, page=page).filter(pk=pk).first() if pk else None
     if found is None:
         thing = {

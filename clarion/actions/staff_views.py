@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from . import selectors, services
 from .forms import ActionForm, DonationForm, InvalidateForm, PageForm, money_label
 from .models import ActionPage
-from .views import _page_context, _with_csp
+from .views import page_context, with_csp
 
 
 @login_required
@@ -71,11 +71,11 @@ def page_preview(request: HttpRequest, pk: int) -> HttpResponse:
     """The public page as it will look, drafts included; the form does not submit."""
     page = selectors.access_page(request.user, pk)
     form_class = DonationForm if page.kind == ActionPage.Kind.DONATION else ActionForm
-    context = _page_context(request, page, form_class(page=page))
+    context = page_context(request, page, form_class(page=page))
     context["preview"] = True
     context["is_open"] = True
     response = render(request, "actions/staff/preview.html", context)
-    return _with_csp(response, video=bool(context["video_url"]))
+    return with_csp(response, video=bool(context["video_url"]))
 
 
 @login_required

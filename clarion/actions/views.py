@@ -55,7 +55,9 @@ def _too_many(
     return response
 
 
-def _with_csp(response: HttpResponse, *, video: bool = False, embed: bool = False) -> HttpResponse:
+def with_csp(response: HttpResponse, *, video: bool = False, embed: bool = False) -> HttpResponse:
+    """``response`` with the action pages' Content Security Policy: ``video`` lets the
+    known video hosts be framed, ``embed`` lets any site frame the page."""
     policy = CSP
     if video:
         policy += "; frame-src " + " ".join(VIDEO_HOSTS)
@@ -81,7 +83,9 @@ def _initial_attribution(request: HttpRequest, *, embed: bool) -> dict:
     return {k: str(v)[:500] for k, v in initial.items()}
 
 
-def _page_context(request: HttpRequest, page: ActionPage, form, *, embed: bool = False) -> dict:
+def page_context(request: HttpRequest, page: ActionPage, form, *, embed: bool = False) -> dict:
+    """The template context of a public action page (count, progress, recent signers,
+    video, share links) around ``form``; staff previews render the same context."""
     count = selectors.page_count(page)
     ref_person = None
     if form is not None:
@@ -169,11 +173,11 @@ def _act(request: HttpRequest, page: ActionPage, *, embed: bool) -> HttpResponse
     form_class = DonationForm if page.kind == ActionPage.Kind.DONATION else ActionForm
     if request.method != "POST":
         form = form_class(page=page, initial=_initial_attribution(request, embed=embed))
-        context = _page_context(request, page, form, embed=embed)
+        context = page_context(request, page, form, embed=embed)
         if embed:
             context["form_token"] = signing.TimestampSigner(salt=EMBED_SALT).sign(str(page.pk))
         response = render(request, template, context)
-        return _with_csp(response, video=bool(context["video_url"]) and not embed, embed=embed)
+        return with_csp(response, video=bool(context["video_url"]) and not embed, embed=embed)
 
     # Every POST counts against its IP; a valid one also against its mailbox. Both
     # counters move in one cache round trip, after validation (which touches nothing
@@ -191,7 +195,7 @@ def _act(request: HttpRequest, page: ActionPage, *, embed: bool) -> HttpResponse
     elif form.is_valid():
         if form.honeypot_filled():
             if ratelimit_hits([ip_hit])[0] > limits["ip"]:
-                return _with_csp(_too_many(request, page, embed=embed), embed=embed)
+                return with_csp(_too_many(request, page, embed=embed), embed=embed)
             # Look like success to the bot; record nothing.
             return redirect(_thanks_url(page, None, embed=embed))
         from clarion.people.normalise import canonical_email
@@ -204,7 +208,7 @@ def _act(request: HttpRequest, page: ActionPage, *, embed: bool) -> HttpResponse
         ip_total, email_total = ratelimit_hits([ip_hit, email_hit])
         ip_counted = True
         if ip_total > limits["ip"] or email_total > limits["email"]:
-            return _with_csp(_too_many(request, page, embed=embed), embed=embed)
+            return with_csp(_too_many(request, page, embed=embed), embed=embed)
         try:
             if page.kind == ActionPage.Kind.DONATION:
                 return _donate(request, page, form, embed=embed)
@@ -223,12 +227,12 @@ def _act(request: HttpRequest, page: ActionPage, *, embed: bool) -> HttpResponse
             return redirect(url)
     if not ip_counted and ratelimit_hits([ip_hit])[0] > limits["ip"]:
         # A refused or invalid POST counts against its IP too.
-        return _with_csp(_too_many(request, page, embed=embed), embed=embed)
-    context = _page_context(request, page, form, embed=embed)
+        return with_csp(_too_many(request, page, embed=embed), embed=embed)
+    context = page_context(request, page, form, embed=embed)
     if embed:
         context["form_token"] = signing.TimestampSigner(salt=EMBED_SALT).sign(str(page.pk))
     response = render(request, template, context, status=400 if form.errors else 200)
-    return _with_csp(response, video=bool(context["video_url"]) and not embed, embed=embed)
+    return with_csp(response, video=bool(context["video_url"]) and not embed, embed=embed)
 
 
 def _embed_token_ok(request: HttpRequest, page: ActionPage) -> bool:
@@ -314,7 +318,7 @@ def thanks_view(request: HttpRequest, slug: str) -> HttpResponse:
         "money": selectors.page_money(page) if page.kind == ActionPage.Kind.DONATION else None,
     }
     response = render(request, "actions/thanks.html", context)
-    return _with_csp(response, embed=embed)
+    return with_csp(response, embed=embed)
 
 
 NEXT_EVENT_MILES = 25

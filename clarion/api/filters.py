@@ -39,7 +39,10 @@ class FilterError(ValueError):
     pass
 
 
-def _datetime(value: str) -> datetime.datetime:
+def filter_datetime(value: str) -> datetime.datetime:
+    """A filter value as an aware datetime: a date (midnight UTC) or a datetime, naive
+    ones read as UTC; anything else raises ``FilterError``. For the converter slot of
+    a field table (``PEOPLE_FIELDS`` and the other apps' tables)."""
     try:
         parsed = parse_datetime(value)
         day = parse_date(value) if parsed is None else None
@@ -57,7 +60,8 @@ def _datetime(value: str) -> datetime.datetime:
     return parsed
 
 
-def _text(value: str) -> str:
+def filter_text(value: str) -> str:
+    """A text filter value without surrounding spaces (field-table converter)."""
     return value.strip()
 
 
@@ -71,11 +75,11 @@ def _postcode(value: str) -> str:
 
 # OSDI field -> (model field, converter, case-insensitive equality)
 PEOPLE_FIELDS: dict[str, tuple[str, Callable[[str], Any], bool]] = {
-    "modified_date": ("modified_at", _datetime, False),
-    "created_date": ("created_at", _datetime, False),
+    "modified_date": ("modified_at", filter_datetime, False),
+    "created_date": ("created_at", filter_datetime, False),
     "email_address": ("email", _email, False),
-    "given_name": ("first_name", _text, True),
-    "family_name": ("last_name", _text, True),
+    "given_name": ("first_name", filter_text, True),
+    "family_name": ("last_name", filter_text, True),
     "postal_code": ("postcode", _postcode, False),
 }
 

@@ -1,7 +1,7 @@
 """Reading JSON a client sent, with a bound on how deeply it nests.
 
 ``json.loads`` recurses once per level of nesting, so a body of ten thousand ``[``
-would exhaust the stack; code that walks the result afterwards (``_has_nul``, JSON
+would exhaust the stack; code that walks the result afterwards (``has_nul``, JSON
 fields) recurses as well. ``load_json`` measures the nesting first, in a pass made of
 C-level steps (regular expressions, ``bytes.translate``, ``itertools``) that costs a
 few milliseconds for the largest body Django accepts, and refuses anything deeper than
@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from .errors import ApiError
 
-# Every container up to this depth is also inspected by views._has_nul.
+# Every container up to this depth is also inspected by views.has_nul.
 MAX_DEPTH = 20
 
 _ESCAPE = re.compile(r"\\.", re.DOTALL)

@@ -26,8 +26,8 @@ from clarion.people.models import Person
 
 from .errors import ApiError
 from .jsonload import load_json
-from .selectors import _int_id, api_people
-from .views import _has_nul, _json_body
+from .selectors import api_people, int_id
+from .views import has_nul, json_body
 
 # Query parameters that steer a request rather than describe the record.
 CONTROL_PARAMS = {"background_processing", "page", "per_page", "filter"}
@@ -47,7 +47,7 @@ def request_payload(request) -> dict:
     body = request.body or b""
     if body.strip():
         if body.lstrip()[:1] in (b"{", b"["):
-            return _json_body(request)
+            return json_body(request)
         # A form-encoded body (Parsons' update_event) under whatever content type.
         try:
             text = body.decode("utf-8")
@@ -67,7 +67,7 @@ def request_payload(request) -> dict:
         for name in params:
             values = request.GET.getlist(name)
             data[name] = _decode_value(values[-1]) if len(values) == 1 else values
-    if _has_nul(data):
+    if has_nul(data):
         raise ApiError(
             400, _("Text in the request may not contain control characters such as NUL.")
         )
@@ -109,7 +109,7 @@ def linked_person(key, links: Any) -> Person:
     if not isinstance(href, str):
         raise ApiError(400, _("_links must hold osdi:person with an href."))
     match = re.search(r"/people/([^/?#]+)/?(?:[?#].*)?$", href)
-    pk = _int_id(match.group(1)) if match else None
+    pk = int_id(match.group(1)) if match else None
     person = api_people(key).filter(pk=pk).first() if pk else None
     if person is None:
         raise ApiError(404, _("Couldn't find the person the osdi:person link names."))

@@ -62,7 +62,9 @@ def api_scope_fingerprint(key: ApiKey) -> str:
     return f"{key.owner.role}:{owner_scope.path if owner_scope else '*'}:{key.area.path if key.area_id else '*'}"
 
 
-def _int_id(value) -> int | None:
+def int_id(value) -> int | None:
+    """``value`` (a URL segment or payload field) as a positive id that fits a bigint
+    column, or None, so a malformed id is a 404 rather than a database error."""
     try:
         number = int(str(value))
     except (TypeError, ValueError):
@@ -71,7 +73,7 @@ def _int_id(value) -> int | None:
 
 
 def api_person(key: ApiKey, person_id) -> Person:
-    pk = _int_id(person_id)
+    pk = int_id(person_id)
     person = api_people(key).filter(pk=pk).first() if pk else None
     if person is None:
         raise ApiError(
@@ -81,7 +83,7 @@ def api_person(key: ApiKey, person_id) -> Person:
 
 
 def api_tag(tag_id) -> Tag:
-    pk = _int_id(tag_id)
+    pk = int_id(tag_id)
     tag = Tag.objects.filter(pk=pk).first() if pk else None
     if tag is None:
         raise ApiError(404, _("Couldn't find tag with id = %(id)s") % {"id": str(tag_id)[:50]})
@@ -93,7 +95,7 @@ def api_taggings(key: ApiKey, tag: Tag) -> QuerySet[Tagging]:
 
 
 def api_tagging(key: ApiKey, tag: Tag, tagging_id) -> Tagging:
-    pk = _int_id(tagging_id)
+    pk = int_id(tagging_id)
     tagging = (
         api_taggings(key, tag).select_related("person", "tag").filter(pk=pk).first() if pk else None
     )
@@ -110,7 +112,7 @@ def api_person_taggings(person: Person) -> QuerySet[Tagging]:
 
 
 def api_person_tagging(person: Person, tagging_id) -> Tagging:
-    pk = _int_id(tagging_id)
+    pk = int_id(tagging_id)
     tagging = (
         api_person_taggings(person).select_related("person", "tag").filter(pk=pk).first()
         if pk
@@ -133,7 +135,7 @@ def api_lists() -> QuerySet[PersonList]:
 
 
 def api_list(list_id) -> PersonList:
-    pk = _int_id(list_id)
+    pk = int_id(list_id)
     found = PersonList.objects.filter(pk=pk).first() if pk else None
     if found is None:
         raise ApiError(404, _("Couldn't find list with id = %(id)s") % {"id": str(list_id)[:50]})
@@ -146,7 +148,7 @@ def api_list_items(key: ApiKey, plist: PersonList) -> QuerySet[ListMembership]:
 
 
 def api_list_item(key: ApiKey, plist: PersonList, item_id) -> ListMembership:
-    pk = _int_id(item_id)
+    pk = int_id(item_id)
     item = api_list_items(key, plist).filter(pk=pk).first() if pk else None
     if item is None:
         raise ApiError(404, _("Couldn't find item with id = %(id)s") % {"id": str(item_id)[:50]})
@@ -164,7 +166,7 @@ def api_segments(key: ApiKey) -> QuerySet[Segment]:
 
 
 def api_segment(key: ApiKey, segment_id) -> Segment:
-    pk = _int_id(segment_id)
+    pk = int_id(segment_id)
     found = api_segments(key).filter(pk=pk).first() if pk else None
     if found is None:
         raise ApiError(

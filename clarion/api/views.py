@@ -86,13 +86,15 @@ def endpoint(*, methods: tuple[str, ...], resource: str | None = None):
     return decorate
 
 
-def _json_body(request):
+def json_body(request):
+    """The request body as a JSON object (a dict); an empty body, malformed JSON, a value
+    other than an object or text containing NUL is a 400 ``ApiError``."""
     if not request.body:
         raise ApiError(400, _("The request body is empty; send a JSON object."))
     data = load_json(request.body)
     if not isinstance(data, dict):
         raise ApiError(400, _("The request body must be a JSON object."))
-    if _has_nul(data):
+    if has_nul(data):
         # PostgreSQL cannot store NUL in text; refuse it here rather than fail later.
         raise ApiError(
             400, _("Text in the request may not contain control characters such as NUL.")
@@ -100,19 +102,23 @@ def _json_body(request):
     return data
 
 
-def _has_nul(value, depth: int = 0) -> bool:
+def has_nul(value, depth: int = 0) -> bool:
+    """Whether any string in ``value`` (keys included, nested up to 20 levels) holds a NUL
+    character, which PostgreSQL cannot store in text."""
     if isinstance(value, str):
         return "\x00" in value
     if depth > 20:
         return False
     if isinstance(value, dict):
-        return any(_has_nul(k, depth + 1) or _has_nul(v, depth + 1) for k, v in value.items())
+        return any(has_nul(k, depth + 1) or has_nul(v, depth + 1) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v, depth + 1) for v in value)
+        return any(has_nul(v, depth + 1) for v in value)
     return False
 
 
-def _page(request):
+def page_or_400(request) -> tuple[int, int]:
+    """``(page, per_page)`` from the query string; a value that is not a whole number of
+    1 or more is a 400 ``ApiError``."""
     try:
         return page_params(request.GET)
     except ValueError as exc:
@@ -150,7 +156,7 @@ def collection_response(
     given, re-reads the page's rows with annotations (counts, totals) that would be too
     costly on the whole collection.
     """
-    page, per_page = _page(request)
+    page, per_page = page_or_400(request)
     condition, raw = filter_or_400(request, filters)
     result = paginate(
         qs.filter(condition),
@@ -168,11 +174,6 @@ def collection_response(
             request, page=result, rel=rel, items=items, url_name=url_name, **url_kwargs
         )
     )
-
-
-# For other apps' apis.py: the same body, paging and filter checks as these views.
-json_body = _json_body
-page_or_400 = _page
 
 
 def _people_prefetch(qs):
@@ -288,7 +289,7 @@ def entry_point(request, key):
 @endpoint(methods=("GET", "POST"), resource="people")
 def people(request, key):
     if request.method == "POST":
-        data = _json_body(request)
+        data = json_body(request)
         if background.requested(request):
             return background.queue(key=key, name="people.signup", data=data)
         person, created = services.person_signup(key=key, data=data)
@@ -296,7 +297,7 @@ def people(request, key):
         return hal.hal_response(
             hal.person_document(request, person), status=201 if created else 200
         )
-    page, per_page = _page(request)
+    page, per_page = page_or_400(request)
     condition, text = filter_or_400(request, PEOPLE_FIELDS)
     qs = selectors.api_people(key).filter(condition)
     result = paginate(
@@ -323,7 +324,7 @@ def people(request, key):
 def person(request, key, person_id):
     found = selectors.api_person(key, person_id)
     if request.method == "PUT":
-        data = _json_body(request)
+        data = json_body(request)
         if background.requested(request):
             return background.queue(key=key, name="people.update", person_id=found.pk, data=data)
         found = services.person_api_update(key=key, person=found, data=data)
@@ -331,21 +332,19 @@ def person(request, key, person_id):
     return hal.hal_response(hal.person_document(request, found))
 
 
-def _no_filter(request):
+def no_filter(request) -> None:
+    """Refuse ``filter=`` with a 400 on a collection that cannot be filtered."""
     if request.GET.get("filter"):
         raise ApiError(400, _("This collection cannot be filtered."))
-
-
-no_filter = _no_filter
 
 
 @endpoint(methods=("GET", "POST"), resource="tags")
 def tags(request, key):
     if request.method == "POST":
-        tag, _created = services.tag_api_create(data=_json_body(request))
+        tag, _created = services.tag_api_create(data=json_body(request))
         return hal.hal_response(hal.tag_document(request, tag))
-    _no_filter(request)
-    page, per_page = _page(request)
+    no_filter(request)
+    page, per_page = page_or_400(request)
     result = paginate(Tag.objects.all(), page=page, per_page=per_page, cache_scope="tags")
     items = [hal.tag_document(request, t) for t in result.rows]
     return hal.hal_response(
@@ -364,13 +363,13 @@ def taggings(request, key, tag_id):
     if not key.allows("people"):
         raise ApiError(403, _("This API key may not use people."))
     if request.method == "POST":
-        data = _json_body(request)
+        data = json_body(request)
         if background.requested(request):
             return background.queue(key=key, name="tags.tagging", tag_id=found.pk, data=data)
         tagging = services.tagging_api_create(key=key, tag=found, data=data)
         return hal.hal_response(hal.tagging_document(request, tagging))
-    _no_filter(request)
-    page, per_page = _page(request)
+    no_filter(request)
+    page, per_page = page_or_400(request)
     result = paginate(
         selectors.api_taggings(key, found),
         page=page,
@@ -412,7 +411,7 @@ def person_taggings(request, key, person_id):
     if not key.allows("people"):
         raise ApiError(403, _("This API key may not use people."))
     found = selectors.api_person(key, person_id)
-    _no_filter(request)
+    no_filter(request)
     return collection_response(
         request,
         key,
@@ -443,8 +442,8 @@ def person_tagging(request, key, person_id, tagging_id):
 
 
 def _collection(request, *, qs, cache_scope: str, rel: str, url_name: str, document, **kwargs):
-    _no_filter(request)
-    page, per_page = _page(request)
+    no_filter(request)
+    page, per_page = page_or_400(request)
     result = paginate(qs, page=page, per_page=per_page, cache_scope=cache_scope)
     items = [document(request, row) for row in result.rows]
     return hal.hal_response(

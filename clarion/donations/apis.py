@@ -24,7 +24,7 @@ from clarion.actions.services import page_save
 from clarion.api import background, hal
 from clarion.api import services as api_services
 from clarion.api.errors import ApiError
-from clarion.api.filters import _datetime, _text
+from clarion.api.filters import filter_datetime, filter_text
 from clarion.api.payloads import (
     linked_person,
     nested,
@@ -33,7 +33,7 @@ from clarion.api.payloads import (
     unknown_fields,
     when,
 )
-from clarion.api.selectors import _int_id, api_person
+from clarion.api.selectors import api_person, int_id
 from clarion.api.views import collection_response, endpoint
 from clarion.core.site import site_url
 
@@ -73,13 +73,13 @@ DONATION_FIELDS = {
     "action_network:referrer_data",
 }
 PAGE_FILTERS = {
-    "created_date": ("created_at", _datetime, False),
-    "modified_date": ("modified_at", _datetime, False),
-    "title": ("title", _text, True),
+    "created_date": ("created_at", filter_datetime, False),
+    "modified_date": ("modified_at", filter_datetime, False),
+    "title": ("title", filter_text, True),
 }
 DONATION_FILTERS = {
-    "created_date": ("created_at", _datetime, False),
-    "modified_date": ("modified_at", _datetime, False),
+    "created_date": ("created_at", filter_datetime, False),
+    "modified_date": ("modified_at", filter_datetime, False),
 }
 PAYMENT_METHODS = {
     "stripe": "Credit Card",
@@ -239,7 +239,7 @@ def donation_document(request, donation: Donation) -> dict:
 
 
 def _fundraising_page(key, page_id) -> ActionPage:
-    pk = _int_id(page_id)
+    pk = int_id(page_id)
     page = selectors.api_fundraising_pages(key).filter(pk=pk).first() if pk else None
     if page is None:
         raise ApiError(
@@ -476,7 +476,7 @@ def donations(request, key):
 @endpoint(methods=("GET",), resource="donations")
 def donation(request, key, donation_id):
     _require_people(key)
-    pk = _int_id(donation_id)
+    pk = int_id(donation_id)
     found = selectors.api_donations(key).filter(pk=pk).first() if pk else None
     if found is None:
         raise ApiError(

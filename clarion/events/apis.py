@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from clarion.api import background, hal
 from clarion.api import services as api_services
 from clarion.api.errors import ApiError
-from clarion.api.filters import _datetime, _text
+from clarion.api.filters import filter_datetime, filter_text
 from clarion.api.payloads import (
     linked_person,
     nested,
@@ -32,7 +32,7 @@ from clarion.api.payloads import (
     unknown_fields,
     when,
 )
-from clarion.api.selectors import _int_id, api_person
+from clarion.api.selectors import api_person, int_id
 from clarion.api.views import collection_response, endpoint
 from clarion.core.site import site_url
 
@@ -109,15 +109,15 @@ ATTENDANCE_FIELDS = {
     "clarion:guests",
 }
 EVENT_FILTERS = {
-    "created_date": ("created_at", _datetime, False),
-    "modified_date": ("created_at", _datetime, False),
-    "start_date": ("starts_at", _datetime, False),
-    "end_date": ("ends_at", _datetime, False),
-    "title": ("title", _text, True),
+    "created_date": ("created_at", filter_datetime, False),
+    "modified_date": ("created_at", filter_datetime, False),
+    "start_date": ("starts_at", filter_datetime, False),
+    "end_date": ("ends_at", filter_datetime, False),
+    "title": ("title", filter_text, True),
 }
 ATTENDANCE_FILTERS = {
-    "created_date": ("created_at", _datetime, False),
-    "modified_date": ("created_at", _datetime, False),
+    "created_date": ("created_at", filter_datetime, False),
+    "modified_date": ("created_at", filter_datetime, False),
 }
 
 
@@ -237,7 +237,7 @@ def _with_counts(qs: QuerySet[Event]) -> QuerySet[Event]:
 
 
 def _event(key, event_id) -> Event:
-    pk = _int_id(event_id)
+    pk = int_id(event_id)
     event = selectors.api_events(key).filter(pk=pk).first() if pk else None
     if event is None:
         raise ApiError(404, _("Couldn't find event with id = %(id)s") % {"id": str(event_id)[:50]})
@@ -500,7 +500,7 @@ def event_attendances(request, key, event_id):
 
 
 def _attendance(key, attendance_id, **where) -> Rsvp:
-    pk = _int_id(attendance_id)
+    pk = int_id(attendance_id)
     rsvp = selectors.api_rsvps(key).filter(pk=pk, **where).first() if pk else None
     if rsvp is None:
         raise ApiError(

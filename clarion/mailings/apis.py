@@ -91,7 +91,7 @@ def api_mailings(key: ApiKey) -> QuerySet[Mailing]:
 
 
 def api_mailing(key: ApiKey, message_id) -> Mailing:
-    pk = api_selectors._int_id(message_id)
+    pk = api_selectors.int_id(message_id)
     found = api_mailings(key).filter(pk=pk).first() if pk else None
     if found is None:
         raise ApiError(

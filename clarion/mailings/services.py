@@ -306,7 +306,7 @@ def mailing_finish_if_done(*, mailing_id: int) -> bool:
 
 def mailing_watch_once(*, mailing_id: int) -> bool:
     """One round of the watcher; returns True while the mailing still needs watching."""
-    from .sending.deliver import _lease, recover
+    from .sending.deliver import recover, send_lease
     from .tasks import mailing_deliver
 
     mailing = Mailing.objects.filter(pk=mailing_id).first()
@@ -334,7 +334,7 @@ def mailing_watch_once(*, mailing_id: int) -> bool:
             .exists()
         )
         if work:
-            stale = timezone.now() - _lease()
+            stale = timezone.now() - send_lease()
             for slot in SendSlot.objects.filter(mailing_id=mailing_id):
                 # A dead (or never started) sender: reserve the slot for one lease and
                 # enqueue a new sender for it.

@@ -52,7 +52,9 @@ def _dt(value):
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def _lease() -> timedelta:
+def send_lease() -> timedelta:
+    """How long a sender's slot stays its own without a heartbeat
+    (``CLARION_MAILINGS_LEASE_SECONDS``); a slot quiet for longer is taken over."""
     return timedelta(seconds=settings.CLARION_MAILINGS_LEASE_SECONDS)
 
 
@@ -64,7 +66,7 @@ def slot_take(mailing_id: int, number: int, owner: str) -> bool:
     now = timezone.now()
     return bool(
         SendSlot.objects.filter(mailing_id=mailing_id, number=number)
-        .filter(Q(owner="") | Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - _lease()))
+        .filter(Q(owner="") | Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - send_lease()))
         .update(owner=owner, heartbeat_at=now)
     )
 
@@ -89,7 +91,9 @@ def recover(mailing_id: int) -> tuple[int, int]:
     Returns (requeued, uncertain). Safe to run at any time and from any process.
     """
     live = (
-        SendSlot.objects.filter(mailing_id=mailing_id, heartbeat_at__gte=timezone.now() - _lease())
+        SendSlot.objects.filter(
+            mailing_id=mailing_id, heartbeat_at__gte=timezone.now() - send_lease()
+        )
         .exclude(owner="")
         .values("owner")
     )
