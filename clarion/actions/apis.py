@@ -50,14 +50,11 @@ from clarion.api import selectors as api_selectors
 from clarion.api.errors import ApiError
 from clarion.api.filters import filter_datetime, filter_text
 from clarion.api.jsonload import load_json
-from clarion.api.pagination import paginate
 from clarion.api.views import (
     collection_response,
     endpoint,
-    filter_or_400,
     has_nul,
     json_body,
-    page_or_400,
 )
 from clarion.core.site import site_url
 
@@ -166,7 +163,7 @@ def _image_url(request, page: ActionPage) -> str | None:
 def petition_document(request, page: ActionPage, *, total: int | None = None) -> dict:
     """A petition in Action Network's shape. ``total`` is the counted signatures when
     the caller already has it (a listing counts all its pages in one query)."""
-    doc = _page_common(request, page, total=total)
+    doc = _page_common(request, page, total=_page_total(page, total))
     doc["total_signatures"] = doc.pop("_total")
     doc["petition_text"] = page.summary
     doc["target"] = [{"name": page.target_name}] if page.target_name else []
@@ -183,7 +180,7 @@ def petition_document(request, page: ActionPage, *, total: int | None = None) ->
 
 def form_document(request, page: ActionPage, *, total: int | None = None) -> dict:
     """A form (sign-up, survey or pledge page) in Action Network's shape."""
-    doc = _page_common(request, page, total=total)
+    doc = _page_common(request, page, total=_page_total(page, total))
     doc["total_submissions"] = doc.pop("_total")
     doc["call_to_action"] = page.button_label
     doc["_links"] = {
@@ -451,46 +448,6 @@ def _update_later(key, *, kinds: list[str], page_id: int, data: dict) -> None:
 # --- Views --------------------------------------------------------------------------------
 
 
-def _key_reach(key) -> str:
-    return api_selectors.api_scope_fingerprint(key)
-
-
-def _page_collection(request, key, *, kinds, rel: str, url_name: str, build):
-    page_no, per_page = page_or_400(request)
-    condition, text = filter_or_400(request, PAGE_FILTER_FIELDS)
-    result = paginate(
-        selectors.api_pages(key, kinds).filter(condition),
-        page=page_no,
-        per_page=per_page,
-        cache_scope=f"{url_name}|{_key_reach(key)}|{text}",
-    )
-    totals = selectors.api_page_totals(result.rows)
-    items = [build(request, p, total=totals.get(p.pk, 0)) for p in result.rows]
-    return hal.hal_response(
-        hal.collection_document(request, page=result, rel=rel, items=items, url_name=url_name)
-    )
-
-
-def _submission_collection(request, key, qs, *, kind: str, rel: str, url_name: str, **url_kwargs):
-    if not key.allows("people"):
-        raise ApiError(403, _("This API key may not use people."))
-    page_no, per_page = page_or_400(request)
-    condition, text = filter_or_400(request, SUBMISSION_FILTER_FIELDS)
-    result = paginate(
-        qs.filter(condition),
-        page=page_no,
-        per_page=per_page,
-        cache_scope=f"{url_name}|{url_kwargs}|{_key_reach(key)}|{text}",
-    )
-    build = signature_document if kind == "signature" else submission_document
-    items = [build(request, s) for s in result.rows]
-    return hal.hal_response(
-        hal.collection_document(
-            request, page=result, rel=rel, items=items, url_name=url_name, **url_kwargs
-        )
-    )
-
-
 def _allowed_fields(kind: str) -> set[str]:
     return PETITION_FIELDS if kind in PETITION_KINDS else FORM_FIELDS
 
@@ -538,7 +495,7 @@ def _post_action(request, key, page: ActionPage, *, kinds, build):
 def petitions(request, key):
     if request.method == "POST":
         return _post_page(request, key, kind=ActionPage.Kind.PETITION, build=petition_document)
-    return _page_collection(
+    return _pages(
         request,
         key,
         kinds=PETITION_KINDS,
@@ -561,11 +518,11 @@ def signatures(request, key, petition_id):
     page = selectors.api_page(key, PETITION_KINDS, petition_id)
     if request.method == "POST":
         return _post_action(request, key, page, kinds=PETITION_KINDS, build=signature_document)
-    return _submission_collection(
+    return _actions(
         request,
         key,
         selectors.api_submissions(key, page=page),
-        kind="signature",
+        build=signature_document,
         rel="osdi:signatures",
         url_name="signatures",
         petition_id=page.pk,
@@ -598,11 +555,11 @@ def _update_comment(request, found: Submission) -> Submission:
 def person_signatures(request, key, person_id):
     person = api_selectors.api_person(key, person_id)
     qs = selectors.api_submissions(key, person=person, page__kind__in=PETITION_KINDS)
-    return _submission_collection(
+    return _actions(
         request,
         key,
         qs,
-        kind="signature",
+        build=signature_document,
         rel="osdi:signatures",
         url_name="person_signatures",
         person_id=person.pk,
@@ -634,7 +591,7 @@ def person_signature(request, key, person_id, signature_id):
 def forms(request, key):
     if request.method == "POST":
         return _post_page(request, key, kind=ActionPage.Kind.SIGNUP, build=form_document)
-    return _page_collection(
+    return _pages(
         request, key, kinds=FORM_KINDS, rel="osdi:forms", url_name="forms", build=form_document
     )
 
@@ -652,11 +609,11 @@ def submissions(request, key, form_id):
     page = selectors.api_page(key, FORM_KINDS, form_id)
     if request.method == "POST":
         return _post_action(request, key, page, kinds=FORM_KINDS, build=submission_document)
-    return _submission_collection(
+    return _actions(
         request,
         key,
         selectors.api_submissions(key, page=page),
-        kind="submission",
+        build=submission_document,
         rel="osdi:submissions",
         url_name="submissions",
         form_id=page.pk,
@@ -678,11 +635,11 @@ def submission(request, key, form_id, submission_id):
 def person_submissions(request, key, person_id):
     person = api_selectors.api_person(key, person_id)
     qs = selectors.api_submissions(key, person=person, page__kind__in=FORM_KINDS)
-    return _submission_collection(
+    return _actions(
         request,
         key,
         qs,
-        kind="submission",
+        build=submission_document,
         rel="osdi:submissions",
         url_name="person_submissions",
         person_id=person.pk,

@@ -39,8 +39,7 @@ from clarion.api import hal
 from clarion.api import selectors as api_selectors
 from clarion.api.errors import ApiError
 from clarion.api.models import ApiKey
-from clarion.api.pagination import paginate
-from clarion.api.views import endpoint, json_body, no_filter, page_or_400
+from clarion.api.views import collection_response, endpoint, json_body, no_filter
 from clarion.areas.selectors import area_subtree_q
 
 from . import selectors, services
@@ -359,6 +358,9 @@ def message_update(*, key: ApiKey, mailing: Mailing, data: dict) -> Mailing:
 
 # --- views -------------------------------------------------------------------------------
 
+# Messages cannot be filtered (``no_filter`` refuses ``filter=``).
+MESSAGE_FILTER_FIELDS: dict = {}
+
 
 @endpoint(methods=("GET", "POST"), resource="messages")
 def messages(request, key):
@@ -366,18 +368,15 @@ def messages(request, key):
         mailing = message_create(key=key, data=json_body(request))
         return hal.hal_response(message_document(request, key, api_mailing(key, mailing.pk)))
     no_filter(request)
-    page, per_page = page_or_400(request)
-    result = paginate(
+    return collection_response(
+        request,
+        key,
         api_mailings(key),
-        page=page,
-        per_page=per_page,
-        cache_scope=f"messages|{api_selectors.api_scope_fingerprint(key)}",
-    )
-    items = [message_document(request, key, m) for m in result.rows]
-    return hal.hal_response(
-        hal.collection_document(
-            request, page=result, rel="osdi:messages", items=items, url_name="messages"
-        )
+        filters=MESSAGE_FILTER_FIELDS,
+        scope="messages",
+        rel="osdi:messages",
+        url_name="messages",
+        build=lambda request, mailing: message_document(request, key, mailing),
     )
 
 
