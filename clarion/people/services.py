@@ -18,12 +18,15 @@ from django.utils.translation import gettext as _
 from clarion.areas.models import Postcode
 from clarion.areas.postcodes import InvalidPostcode, normalise_postcode
 
+from . import matching
+from .matching import PROFILE_FIELDS, Given
 from .models import (
     Activity,
     ConsentRecord,
     CustomField,
     EmailStatus,
     ListMembership,
+    MembershipStatus,
     Person,
     PersonEmail,
     PersonIdentifier,
@@ -41,8 +44,6 @@ from .normalise import (
     normalise_email,
     normalise_phone,
 )
-
-PROFILE_FIELDS = ("first_name", "last_name", "address_line1", "address_line2", "town")
 
 
 def activity_record(
@@ -166,41 +167,46 @@ def custom_field_value(definition: CustomField, raw: Any) -> Any:
 def person_find(
     *, email: str = "", phone: str = "", identifier: tuple[str, str] | None = None
 ) -> Person | None:
-    """Find the person an input refers to: by email, then phone, then external id.
+    """Find the person an input refers to: by email, then phone, then external id
+    (``matching.match``). Inputs must already be normalised."""
+    return matching.match(
+        email=email,
+        phone=phone,
+        identifier=identifier,
+        by_email=_person_by_email,
+        by_phone=_person_by_phone,
+        by_identifier=_person_by_identifier,
+    )
 
-    Inputs must already be normalised.
-    """
-    if email:
-        # Both columns are unique, so no ordering is needed; the other-address look-up
-        # reads only the id, because most people acting are new and match nothing.
-        person = next(iter(Person.objects.filter(email=email).order_by()[:1]), None)
-        if person is None:
-            other_ids = PersonEmail.objects.filter(email=email).values_list("person_id", flat=True)
-            other_id = next(iter(other_ids[:1]), None)
-            person = Person.objects.filter(pk=other_id).first() if other_id is not None else None
-        if person is not None:
-            return person
-    if phone:
-        person = Person.objects.filter(phone=phone).order_by("pk").first()
-        if person is None:
-            other = (
-                PersonPhone.objects.select_related("person")
-                .filter(number=phone)
-                .order_by("pk")
-                .first()
-            )
-            person = other.person if other else None
-        if person is not None:
-            return person
-    if identifier:
-        ident = (
-            PersonIdentifier.objects.select_related("person")
-            .filter(system=identifier[0], value=identifier[1])
-            .first()
-        )
-        if ident is not None:
-            return ident.person
-    return None
+
+def _person_by_email(email: str) -> Person | None:
+    # Both columns are unique, so no ordering is needed; the other-address look-up
+    # reads only the id, because most people acting are new and match nothing.
+    person = next(iter(Person.objects.filter(email=email).order_by()[:1]), None)
+    if person is None:
+        other_ids = PersonEmail.objects.filter(email=email).values_list("person_id", flat=True)
+        other_id = next(iter(other_ids[:1]), None)
+        person = Person.objects.filter(pk=other_id).first() if other_id is not None else None
+    return person
+
+
+def _person_by_phone(phone: str) -> Person | None:
+    # Several people may share a number: the one created first wins, as in the import.
+    person = Person.objects.filter(phone=phone).order_by("pk").first()
+    if person is None:
+        other = PersonPhone.objects.select_related("person").filter(number=phone).order_by("pk")
+        found = other.first()
+        person = found.person if found else None
+    return person
+
+
+def _person_by_identifier(identifier: tuple[str, str]) -> Person | None:
+    ident = (
+        PersonIdentifier.objects.select_related("person")
+        .filter(system=identifier[0], value=identifier[1])
+        .first()
+    )
+    return ident.person if ident is not None else None
 
 
 def _tags_by_name(names: Iterable[str | Tag]) -> list[Tag]:
@@ -245,10 +251,14 @@ def _lists_by_name(names: Iterable[str | PersonList]) -> list[PersonList]:
 
 def apply_postcode(person: Person, postcode: str) -> None:
     person.postcode = postcode
+    person.area_id, person.latitude, person.longitude = _locate(postcode)
+
+
+def _locate(postcode: str) -> matching.Place:
+    """(area id, latitude, longitude) of a normalised postcode; ``NOWHERE`` for a blank
+    or unmapped one. One query, none for a blank postcode."""
     row = Postcode.objects.filter(postcode=postcode).first() if postcode else None
-    person.area_id = row.area_id if row else None
-    person.latitude = row.latitude if row else None
-    person.longitude = row.longitude if row else None
+    return (row.area_id, row.latitude, row.longitude) if row else matching.NOWHERE
 
 
 def new_share_code() -> str:
@@ -281,6 +291,47 @@ def _normalise_contact(
     if email_status is not None and email_status not in EmailStatus.values:
         errors["email_status"] = _("Unknown email status.")
     return email_n, phone_n, postcode_n, errors
+
+
+def _upsert_given(
+    *,
+    email: str | None,
+    phone: str | None,
+    identifier: tuple[str, str] | None,
+    profile: tuple[str | None, str | None, str | None, str | None, str | None],
+    postcode: str | None,
+    custom_fields: dict[str, Any] | None,
+    email_status: str | None,
+) -> Given:
+    """Validate and normalise one ``person_upsert`` input; raises ValidationError
+    (field → message) listing everything wrong with it. Reads custom field definitions,
+    writes nothing."""
+    email_n, phone_n, postcode_n, errors = _normalise_contact(
+        email=email, phone=phone, postcode=postcode, email_status=email_status
+    )
+    try:
+        cleaned_custom = _clean_custom_fields(custom_fields or {})
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+        cleaned_custom = {}
+    if not errors and not (email_n or phone_n or identifier):
+        errors["email"] = _("Give an email address or a phone number.")
+    if errors:
+        raise ValidationError(errors)
+    first_name, last_name, address_line1, address_line2, town = profile
+    return Given(
+        email=email_n,
+        phone=phone_n,
+        identifier=identifier,
+        first_name=clean_name(first_name),
+        last_name=clean_name(last_name),
+        address_line1=clean_name(address_line1, 200),
+        address_line2=clean_name(address_line2, 200),
+        town=clean_name(town),
+        postcode=postcode_n,
+        custom=cleaned_custom,
+        email_status=email_status,
+    )
 
 
 @transaction.atomic
@@ -318,146 +369,154 @@ def person_upsert(
     mailbox owner or in-scope staff confirm; the one direct change allowed is subscribing
     someone whose email status is "none". New people are created as usual.
 
-    Matching order: normalised email (primary or other), then E.164 phone, then
-    ``identifier`` (system, value). Blank inputs never erase stored values. The email
-    subscription status changes only when ``email_status`` is given. ``recruiter`` and
+    Matching and merging follow ``clarion.people.matching`` (the bulk import uses the
+    same rules): email (primary or other), then E.164 phone, then ``identifier``
+    (system, value); blank inputs never erase stored values; the email subscription
+    status changes only when ``email_status`` is given. ``recruiter`` and
     ``source_code`` are recorded only when the person is created.
 
     Raises ValidationError (field → message) for an invalid email, phone, postcode or
     custom field value, before anything is written. Safe under concurrency: two calls
-    racing to create the same email end with one person (the loser updates it).
+    racing to create the same email end with one person (the loser updates it). An
+    existing person's row is locked (``select_for_update``) until the caller's
+    transaction commits.
     """
-    email_n, phone_n, postcode_n, errors = _normalise_contact(
-        email=email, phone=phone, postcode=postcode, email_status=email_status
+    given = _upsert_given(
+        email=email,
+        phone=phone,
+        identifier=identifier,
+        profile=(first_name, last_name, address_line1, address_line2, town),
+        postcode=postcode,
+        custom_fields=custom_fields,
+        email_status=email_status,
     )
-    try:
-        cleaned_custom = _clean_custom_fields(custom_fields or {})
-    except ValidationError as exc:
-        errors.update({k: v[0] for k, v in exc.message_dict.items()})
-        cleaned_custom = {}
-    if not errors and not (email_n or phone_n or identifier):
-        errors["email"] = _("Give an email address or a phone number.")
-    if errors:
-        raise ValidationError(errors)
-
-    profile = {
-        "first_name": clean_name(first_name),
-        "last_name": clean_name(last_name),
-        "address_line1": clean_name(address_line1, 200),
-        "address_line2": clean_name(address_line2, 200),
-        "town": clean_name(town),
-    }
-
+    extras = _UpsertExtras(
+        tags=tags,
+        lists=lists,
+        email_status_reason=email_status_reason,
+        consent=consent,
+        recruiter=recruiter,
+        source_code=source_code,
+        actor=actor,
+        activity_kind=activity_kind,
+        activity_summary=activity_summary,
+    )
     if public:
-        identifier = None
-        person = person_find(email=email_n) if email_n else person_find(phone=phone_n)
-    else:
-        person = person_find(email=email_n, phone=phone_n, identifier=identifier)
-    if person is None:
-        try:
-            with transaction.atomic():
-                result = _person_create(
-                    email=email_n,
-                    phone=phone_n,
-                    identifier=identifier,
-                    profile=profile,
-                    postcode=postcode_n,
-                    custom=cleaned_custom,
-                    email_status=email_status,
-                    email_status_reason=email_status_reason,
-                    recruiter=recruiter,
-                    source_code=source_code,
-                    actor=actor,
-                )
-        except IntegrityError:
-            # Someone else created this person between our look-up and insert.
-            if public:
-                person = person_find(email=email_n) if email_n else person_find(phone=phone_n)
-            else:
-                person = person_find(email=email_n, phone=phone_n, identifier=identifier)
-            if person is None:
-                raise
-            result = None
-        if result is not None:
-            person = result.person
-            _attach(person, tags=tags, lists=lists, consent=consent, actor=actor)
-            return result
+        # A public form never matches by, nor records, an identifier.
+        given.identifier = None
+    return _upsert(given, extras, public=public)
 
-    assert person is not None
+
+@dataclass(frozen=True, slots=True)
+class _UpsertExtras:
+    """The parts of a ``person_upsert`` call that are not about who the person is."""
+
+    tags: Sequence[str | Tag]
+    lists: Sequence[str | PersonList]
+    email_status_reason: str
+    consent: ConsentInput | None
+    recruiter: Person | None
+    source_code: str
+    actor: Any
+    activity_kind: str
+    activity_summary: str
+
+
+def _upsert(given: Given, extras: _UpsertExtras, *, public: bool) -> UpsertResult:
+    """``person_upsert`` after validation: match, then create, merge or (``public``)
+    propose. Runs inside its transaction; locks the matched person's row."""
+    keys = matching.match_keys(
+        email=given.email, phone=given.phone, identifier=given.identifier, public=public
+    )
+    person = person_find(email=keys[0], phone=keys[1], identifier=keys[2])
+    if person is None:
+        created = _person_create_or_find(given, extras, keys=keys)
+        if created.created:
+            _attach_extras(created.person, extras, consent=extras.consent)
+            return created
+        person = created.person
+
     person = Person.objects.select_for_update().get(pk=person.pk)
     if public:
-        return _public_evidence(
-            person=person,
-            profile=profile,
-            phone=phone_n,
-            postcode=postcode_n,
-            custom=cleaned_custom,
-            email_status=email_status,
-            email_status_reason=email_status_reason,
-            consent=consent,
-            source=source_code,
-            tags=tags,
-            lists=lists,
-        )
-    changed: list[str] = []
-    for name, value in profile.items():
-        if value and getattr(person, name) != value:
-            setattr(person, name, value)
-            changed.append(name)
-    if email_n and not person.email:
-        person.email = email_n
-        changed.append("email")
-    elif email_n and person.email != email_n:
-        PersonEmail.objects.get_or_create(email=email_n, defaults={"person": person})
-    if phone_n and not person.phone:
-        person.phone = phone_n
-        changed.append("phone")
-    elif phone_n and person.phone != phone_n:
-        PersonPhone.objects.get_or_create(person=person, number=phone_n)
-    if postcode_n and person.postcode != postcode_n:
-        apply_postcode(person, postcode_n)
-        changed.append("postcode")
-    for key, value in cleaned_custom.items():
-        if value is not None and person.custom_fields.get(key) != value:
-            person.custom_fields[key] = value
-            changed.append(f"custom:{key}")
-    if identifier:
+        return _public_evidence(person=person, given=given, extras=extras)
+    result = _person_merge_given(person, given, extras)
+    _attach_extras(person, extras, consent=extras.consent)
+    return result
+
+
+def _attach_extras(person: Person, extras: _UpsertExtras, *, consent: ConsentInput | None) -> None:
+    _attach(person, tags=extras.tags, lists=extras.lists, consent=consent, actor=extras.actor)
+
+
+def _person_create_or_find(
+    given: Given, extras: _UpsertExtras, *, keys: tuple[str, str, tuple[str, str] | None]
+) -> UpsertResult:
+    """Create the person ``given`` describes (nobody matched ``keys``), in a savepoint.
+
+    When a concurrent call created them first (a unique email, phone or identifier
+    clash), the savepoint is rolled back and the person found by ``keys`` is returned
+    with ``created=False`` for the caller to update; the IntegrityError is raised again
+    only if nobody is found."""
+    try:
+        with transaction.atomic():
+            return _person_create(given, extras)
+    except IntegrityError:
+        # Someone else created this person between our look-up and insert.
+        person = person_find(email=keys[0], phone=keys[1], identifier=keys[2])
+        if person is None:
+            raise
+        return UpsertResult(person=person, created=False)
+
+
+def _person_merge_given(person: Person, given: Given, extras: _UpsertExtras) -> UpsertResult:
+    """Merge ``given`` into ``person`` (row locked by the caller) by the rules of
+    ``matching.merge``; save, and note what changed on the timeline. An email or phone
+    that differs from the primary one is kept among the person's others; an identifier
+    is added unless some person already holds it."""
+    actor, activity_kind, activity_summary = (
+        extras.actor,
+        extras.activity_kind,
+        extras.activity_summary,
+    )
+    stored = matching.stored_of(person)
+    merged = matching.merge(
+        stored, given, locate=_locate, now=timezone.now(), reason=extras.email_status_reason
+    )
+    if merged.other_email:
+        PersonEmail.objects.get_or_create(email=merged.other_email, defaults={"person": person})
+    if merged.other_phone:
+        PersonPhone.objects.get_or_create(person=person, number=merged.other_phone)
+    if given.identifier:
         PersonIdentifier.objects.get_or_create(
-            system=identifier[0], value=identifier[1], defaults={"person": person}
+            system=given.identifier[0], value=given.identifier[1], defaults={"person": person}
         )
-    status_changed = False
-    if email_status is not None and email_status != person.email_status:
-        person.email_status = email_status
-        person.email_status_reason = email_status_reason[:200]
-        person.email_status_changed_at = timezone.now()
-        changed.append("email_status")
-        status_changed = True
-    if changed:
-        person.modified_at = timezone.now()
-        person.save()
-        summary = activity_summary or _("Details changed: %(fields)s") % {
-            "fields": ", ".join(f for f in changed if f != "email_status")
-        }
-        if set(changed) - {"email_status"}:
+    changed = merged.changed
+    if not changed:
+        if activity_summary:
             activity_record(
-                person=person,
-                kind=activity_kind,
-                summary=summary,
-                data={"fields": changed},
-                actor=actor,
+                person=person, kind=activity_kind, summary=activity_summary, actor=actor
             )
-        if status_changed:
-            activity_record(
-                person=person,
-                kind=Activity.Kind.EMAIL_STATUS,
-                summary=_("Email status: %(status)s")
-                % {"status": person.get_email_status_display()},
-                data={"status": person.email_status, "reason": person.email_status_reason},
-                actor=actor,
-            )
-    elif activity_summary:
-        activity_record(person=person, kind=activity_kind, summary=activity_summary, actor=actor)
-    _attach(person, tags=tags, lists=lists, consent=consent, actor=actor)
+        return UpsertResult(person=person, created=False, changed=changed)
+    for name, value in stored.items():
+        setattr(person, name, value)
+    person.save()
+    details = matching.details_summary(changed)
+    if details is not None:
+        activity_record(
+            person=person,
+            kind=activity_kind,
+            summary=activity_summary or details,
+            data={"fields": changed},
+            actor=actor,
+        )
+    if "email_status" in changed:
+        activity_record(
+            person=person,
+            kind=Activity.Kind.EMAIL_STATUS,
+            summary=matching.status_summary(person.email_status),
+            data={"status": person.email_status, "reason": person.email_status_reason},
+            actor=actor,
+        )
     return UpsertResult(person=person, created=False, changed=changed)
 
 
@@ -467,16 +526,8 @@ PROPOSAL_DAYS = 14
 def _public_evidence(
     *,
     person: Person,
-    profile: dict[str, str],
-    phone: str,
-    postcode: str,
-    custom: dict[str, Any],
-    email_status: str | None,
-    email_status_reason: str,
-    consent: ConsentInput | None,
-    source: str,
-    tags: Sequence[str | Tag],
-    lists: Sequence[str | PersonList],
+    given: Given,
+    extras: _UpsertExtras,
 ) -> UpsertResult:
     """A public submission that matched ``person`` (row locked by the caller).
 
@@ -488,26 +539,15 @@ def _public_evidence(
     the mailbox's confirming click. The page's tags and list, which describe the action
     rather than the person, are attached as usual.
     """
-    changes: dict[str, dict[str, Any]] = {}
-    for name, value in profile.items():
-        if value and getattr(person, name) != value:
-            changes[name] = {"old": getattr(person, name), "new": value}
-    if (
-        phone
-        and phone != person.phone
-        and not PersonPhone.objects.filter(person=person, number=phone).exists()
-    ):
-        changes["phone"] = {"old": person.phone, "new": phone}
-    if postcode and postcode != person.postcode:
-        changes["postcode"] = {"old": person.postcode, "new": postcode}
-    for key, value in custom.items():
-        if value is not None and person.custom_fields.get(key) != value:
-            changes[f"custom:{key}"] = {"old": person.custom_fields.get(key), "new": value}
+    changes = _public_differences(person, given)
     subscribed_now = False
-    if email_status == EmailStatus.SUBSCRIBED and person.email_status != EmailStatus.SUBSCRIBED:
+    if (
+        given.email_status == EmailStatus.SUBSCRIBED
+        and person.email_status != EmailStatus.SUBSCRIBED
+    ):
         if person.email_status == EmailStatus.NONE:
             email_status_set(
-                person=person, status=EmailStatus.SUBSCRIBED, reason=email_status_reason
+                person=person, status=EmailStatus.SUBSCRIBED, reason=extras.email_status_reason
             )
             subscribed_now = True
         elif person.email:
@@ -517,11 +557,47 @@ def _public_evidence(
         proposal = _proposal_open(
             person=person,
             changes=changes,
-            source=source,
-            consent_wording=consent.wording if consent is not None else "",
+            source=extras.source_code,
+            consent_wording=extras.consent.wording if extras.consent is not None else "",
         )
-    _attach(person, tags=tags, lists=lists, consent=consent if subscribed_now else None, actor=None)
+    # A public form acts for nobody on staff, whoever the caller passed as actor.
+    _attach(
+        person,
+        tags=extras.tags,
+        lists=extras.lists,
+        consent=extras.consent if subscribed_now else None,
+        actor=None,
+    )
     return UpsertResult(person=person, created=False, changed=[], proposal=proposal)
+
+
+def _public_differences(person: Person, given: Given) -> dict[str, dict[str, Any]]:
+    """What a public submission would change about ``person`` under the merge rules
+    (name, address, phone, postcode, custom fields, in that order), as field →
+    {"old", "new"}; nothing is changed. A phone counts unless it is already one of the
+    person's numbers, since a public form may not decide which is primary."""
+    stored = matching.stored_of(person)
+    proposed = dict(stored)
+    names = matching.profile_fill(proposed, given)
+    phone = given.phone
+    if (
+        phone
+        and phone != person.phone
+        and not PersonPhone.objects.filter(person=person, number=phone).exists()
+    ):
+        proposed["phone"] = phone
+        names.append("phone")
+    # Where a proposed postcode is does not matter until it is accepted.
+    names += matching.place_fill(proposed, given, lambda _postcode: matching.NOWHERE)
+    changes: dict[str, dict[str, Any]] = {}
+    for name in names:
+        if name.startswith("custom:"):
+            key = name.split(":", 1)[1]
+            old, new = stored["custom_fields"].get(key), proposed["custom_fields"][key]
+        else:
+            old, new = stored[name], proposed[name]
+        changes[name] = {"old": old, "new": new}
+    return changes
 
 
 def _proposal_open(
@@ -581,38 +657,24 @@ def field_label(name: str) -> str:
     return str(labels.get(name, name))
 
 
-def _person_create(
-    *,
-    email: str,
-    phone: str,
-    identifier: tuple[str, str] | None,
-    profile: dict[str, str],
-    postcode: str,
-    custom: dict[str, Any],
-    email_status: str | None,
-    email_status_reason: str,
-    recruiter: Person | None,
-    source_code: str,
-    actor,
-) -> UpsertResult:
+def _person_create(given: Given, extras: _UpsertExtras) -> UpsertResult:
+    """Insert the person ``given`` describes (the caller found nobody) with their
+    identifier and a CREATED timeline entry. An IntegrityError (a concurrent insert of
+    the same email, phone or identifier) leaves the caller's savepoint to roll back."""
     now = timezone.now()
+    recruiter, source_code = extras.recruiter, extras.source_code
+    values = matching.new_values(
+        given, place=_locate(given.postcode), now=now, reason=extras.email_status_reason
+    )
     person = Person(
-        email=email or None,
-        phone=phone,
-        custom_fields={k: v for k, v in custom.items() if v is not None},
         recruiter=recruiter,
         source_code=clean_name(source_code),
         share_code=new_share_code(),
         created_at=now,
-        modified_at=now,
-        **profile,
+        **values,
     )
-    if email_status is not None:
-        person.email_status = email_status
-        person.email_status_reason = email_status_reason[:200]
-        person.email_status_changed_at = now
-    apply_postcode(person, postcode)
     person.save()
+    identifier = given.identifier
     if identifier:
         PersonIdentifier.objects.create(person=person, system=identifier[0], value=identifier[1])
     summary = _("Joined the database")
@@ -623,7 +685,7 @@ def _person_create(
         kind=Activity.Kind.CREATED,
         summary=summary,
         data={"recruiter": recruiter.pk if recruiter else None},
-        actor=actor,
+        actor=extras.actor,
     )
     return UpsertResult(person=person, created=True, changed=[])
 
@@ -818,8 +880,89 @@ def person_update(
     error. Raises ValidationError (field → message) before anything is written.
     Locks the person row; records UPDATED / EMAIL_STATUS / MEMBERSHIP timeline entries.
     """
-    from .models import MembershipStatus
+    email_n, phone_n, postcode_n, member_no, cleaned_custom = _update_validate(
+        person=person,
+        email=email,
+        phone=phone,
+        postcode=postcode,
+        custom_fields=custom_fields,
+        email_status=email_status,
+        membership_number=membership_number,
+        membership_status=membership_status,
+    )
+    locked = Person.objects.select_for_update().get(pk=person.pk)
+    values: dict[str, Any] = {
+        "first_name": clean_name(first_name),
+        "last_name": clean_name(last_name),
+        "address_line1": clean_name(address_line1, 200),
+        "address_line2": clean_name(address_line2, 200),
+        "town": clean_name(town),
+        "phone": phone_n,
+        "email": email_n or None,
+    }
+    changed = _update_details(locked, values, postcode=postcode_n, custom=cleaned_custom)
+    membership_changed = _update_set(
+        locked,
+        {
+            "membership_number": member_no or None,
+            "membership_status": membership_status
+            if membership_status is not None
+            else locked.membership_status,
+            "joined_on": joined_on,
+            "renews_on": renews_on,
+        },
+    )
+    now = timezone.now()
+    status_changed = _update_status(locked, email_status, email_status_reason.strip(), now)
+    if not (changed or membership_changed or status_changed):
+        return []
+    locked.modified_at = now
+    locked.save()
+    _update_record(
+        locked,
+        changed=changed,
+        membership_changed=membership_changed,
+        status_changed=status_changed,
+        actor=actor,
+    )
+    # Keep the caller's instance current.
+    for name in [*values, *_UPDATE_ALSO_COPIED]:
+        setattr(person, name, getattr(locked, name))
+    return changed + membership_changed + (["email_status"] if status_changed else [])
 
+
+# Fields person_update may change besides the ones it is given directly.
+_UPDATE_ALSO_COPIED = (
+    "postcode",
+    "area_id",
+    "latitude",
+    "longitude",
+    "custom_fields",
+    "membership_number",
+    "membership_status",
+    "joined_on",
+    "renews_on",
+    "email_status",
+    "email_status_reason",
+    "email_status_changed_at",
+    "modified_at",
+)
+
+
+def _update_validate(
+    *,
+    person: Person,
+    email: str,
+    phone: str,
+    postcode: str,
+    custom_fields: dict[str, Any] | None,
+    email_status: str | None,
+    membership_number: str,
+    membership_status: str | None,
+) -> tuple[str, str, str, str, dict[str, Any]]:
+    """Normalised email, phone, postcode, membership number and custom values of a staff
+    edit of ``person``; raises ValidationError (field → message) with everything wrong,
+    including an email or membership number another person holds. Writes nothing."""
     email_n, phone_n, postcode_n, errors = _normalise_contact(
         email=email, phone=phone, postcode=postcode, email_status=email_status
     )
@@ -840,65 +983,69 @@ def person_update(
         errors["membership_number"] = _("Another person already has this membership number.")
     if errors:
         raise ValidationError(errors)
+    return email_n, phone_n, postcode_n, member_no, cleaned_custom
 
-    locked = Person.objects.select_for_update().get(pk=person.pk)
-    values: dict[str, Any] = {
-        "first_name": clean_name(first_name),
-        "last_name": clean_name(last_name),
-        "address_line1": clean_name(address_line1, 200),
-        "address_line2": clean_name(address_line2, 200),
-        "town": clean_name(town),
-        "phone": phone_n,
-        "email": email_n or None,
-    }
+
+def _update_status(locked: Person, status: str | None, reason: str, now) -> bool:
+    """Set the email status of ``locked`` (unsaved) when one is given and differs;
+    returns whether it changed."""
+    if status is None or status == locked.email_status:
+        return False
+    locked.email_status = status
+    locked.email_status_reason = reason[:200]
+    locked.email_status_changed_at = now
+    return True
+
+
+def _update_set(locked: Person, values: dict[str, Any]) -> list[str]:
+    """Set each field of ``values`` on ``locked`` (unsaved); returns those that differed."""
     changed = []
     for name, value in values.items():
         if getattr(locked, name) != value:
             setattr(locked, name, value)
             changed.append(name)
-    if "email" in changed and email_n:
+    return changed
+
+
+def _update_details(
+    locked: Person, values: dict[str, Any], *, postcode: str, custom: dict[str, Any]
+) -> list[str]:
+    """Set name, address, email and phone (``values``), postcode and custom fields on
+    ``locked`` (row locked, saved by the caller); returns the names changed. A custom
+    value of None removes the field. A new primary email or phone that was one of the
+    person's other ones stops being listed there (deleted now)."""
+    changed = _update_set(locked, values)
+    email, phone = values["email"], values["phone"]
+    if "email" in changed and email:
         # The new primary address may have been one of their other addresses.
-        PersonEmail.objects.filter(person=locked, email=email_n).delete()
-    if "phone" in changed and phone_n:
-        PersonPhone.objects.filter(person=locked, number=phone_n).delete()
-    if locked.postcode != postcode_n:
-        apply_postcode(locked, postcode_n)
+        PersonEmail.objects.filter(person=locked, email=email).delete()
+    if "phone" in changed and phone:
+        PersonPhone.objects.filter(person=locked, number=phone).delete()
+    if locked.postcode != postcode:
+        apply_postcode(locked, postcode)
         changed.append("postcode")
-    custom = dict(locked.custom_fields)
-    for key, value in cleaned_custom.items():
+    stored = dict(locked.custom_fields)
+    for key, value in custom.items():
         if value is None:
-            if key in custom:
-                del custom[key]
+            if key in stored:
+                del stored[key]
                 changed.append(f"custom:{key}")
-        elif custom.get(key) != value:
-            custom[key] = value
+        elif stored.get(key) != value:
+            stored[key] = value
             changed.append(f"custom:{key}")
-    locked.custom_fields = custom
+    locked.custom_fields = stored
+    return changed
 
-    membership_changed = []
-    for name, value in (
-        ("membership_number", member_no or None),
-        (
-            "membership_status",
-            membership_status if membership_status is not None else locked.membership_status,
-        ),
-        ("joined_on", joined_on),
-        ("renews_on", renews_on),
-    ):
-        if getattr(locked, name) != value:
-            setattr(locked, name, value)
-            membership_changed.append(name)
 
-    status_changed = email_status is not None and email_status != locked.email_status
-    now = timezone.now()
-    if status_changed:
-        locked.email_status = email_status
-        locked.email_status_reason = email_status_reason.strip()[:200]
-        locked.email_status_changed_at = now
-    if not (changed or membership_changed or status_changed):
-        return []
-    locked.modified_at = now
-    locked.save()
+def _update_record(
+    locked: Person,
+    *,
+    changed: list[str],
+    membership_changed: list[str],
+    status_changed: bool,
+    actor,
+) -> None:
+    """The timeline entries of a staff edit of ``locked`` (already saved)."""
     if changed:
         activity_record(
             person=locked,
@@ -926,25 +1073,6 @@ def person_update(
             data={"status": locked.email_status, "reason": reason},
             actor=actor,
         )
-    # Keep the caller's instance current.
-    for name in [
-        *values,
-        "postcode",
-        "area_id",
-        "latitude",
-        "longitude",
-        "custom_fields",
-        "membership_number",
-        "membership_status",
-        "joined_on",
-        "renews_on",
-        "email_status",
-        "email_status_reason",
-        "email_status_changed_at",
-        "modified_at",
-    ]:
-        setattr(person, name, getattr(locked, name))
-    return changed + membership_changed + (["email_status"] if status_changed else [])
 
 
 # Statuses that record a person's wish (or their mailbox's verdict) to stop mail. When
@@ -969,11 +1097,46 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
     data). Caller checks that ``actor`` may reach both people.
     """
     from clarion.core import privacy
-    from clarion.core.models import AuditEntry
-    from clarion.core.services import audit_record
 
-    from .models import MembershipStatus
+    keep, dup = _merge_lock(survivor, duplicate)
+    dup_snapshot = {
+        "id": dup.pk,
+        "name": dup.full_name,
+        "email": dup.email or "",
+        "phone": dup.phone,
+    }
+    _merge_move_memberships(keep, dup)
+    _merge_contacts(keep, dup)
+    _merge_fields(keep, dup)
+    keep.modified_at = timezone.now()
 
+    hooks = privacy.merge_person(keep, dup)
+    # Consents, the timeline, identifiers, other emails, and any other app's rows that
+    # its hook did not move: nothing that points at the duplicate is lost with it.
+    repointed = _merge_repoint_remaining(keep=keep, dup=dup)
+    if keep.email:
+        PersonEmail.objects.filter(person=keep, email=keep.email).delete()
+    keep.save()
+    activity_record(
+        person=keep,
+        kind=Activity.Kind.MERGED,
+        summary=_("Merged with duplicate record #%(id)s (%(who)s)")
+        % {
+            "id": dup.pk,
+            "who": dup_snapshot["name"] or dup_snapshot["email"] or dup_snapshot["phone"],
+        },
+        data={"duplicate": dup_snapshot},
+        actor=actor,
+    )
+    dup.delete()
+    _merge_audit(keep, dup_snapshot, hooks=hooks, repointed=repointed, actor=actor, request=request)
+    return keep
+
+
+def _merge_lock(survivor: Person, duplicate: Person) -> tuple[Person, Person]:
+    """Fresh, locked copies of (survivor, duplicate), locked in id order so two merges of
+    the same pair cannot deadlock; ValidationError if they are one person or either
+    is gone. Call inside the merge's transaction."""
     if survivor.pk == duplicate.pk:
         raise ValidationError(_("A person cannot be merged with themselves."))
     rows = {
@@ -984,15 +1147,12 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
     }
     if len(rows) != 2:
         raise ValidationError(_("One of these people no longer exists."))
-    keep, dup = rows[survivor.pk], rows[duplicate.pk]
-    dup_snapshot = {
-        "id": dup.pk,
-        "name": dup.full_name,
-        "email": dup.email or "",
-        "phone": dup.phone,
-    }
+    return rows[survivor.pk], rows[duplicate.pk]
 
-    # Many-to-many rows: move what the survivor lacks, drop the rest.
+
+def _merge_move_memberships(keep: Person, dup: Person) -> None:
+    """Move the duplicate's tags, lists and other phones that the survivor lacks (the
+    rest are deleted), and point the duplicate's recruits at the survivor."""
     Tagging.objects.filter(person=dup).exclude(
         tag__in=Tagging.objects.filter(person=keep).values("tag")
     ).update(person=keep)
@@ -1010,7 +1170,12 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
     PersonPhone.objects.filter(person=dup).delete()
     Person.objects.filter(recruiter=dup).exclude(pk=keep.pk).update(recruiter=keep)
 
-    # Free the duplicate's unique values before the survivor takes them.
+
+def _merge_contacts(keep: Person, dup: Person) -> None:
+    """Give the survivor (unsaved) the duplicate's primary email and phone: as its own
+    primary where it has none, else as another address / number. Clears the
+    duplicate's unique email, membership number and share code in the database first,
+    so the survivor can take them."""
     Person.objects.filter(pk=dup.pk).update(email=None, membership_number=None, share_code=None)
     if dup.email:
         if not keep.email:
@@ -1022,6 +1187,13 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
             keep.phone = dup.phone
         elif dup.phone != keep.phone:
             PersonPhone.objects.get_or_create(person=keep, number=dup.phone)
+
+
+def _merge_fields(keep: Person, dup: Person) -> None:
+    """Fill the survivor's (unsaved) blank fields from the duplicate. Custom fields
+    merge with the survivor's values winning; an unsubscribe or complaint on either
+    record wins over "subscribed", so a merge never re-subscribes anyone; the earlier
+    creation date is kept."""
     for name in (
         *PROFILE_FIELDS,
         "source_code",
@@ -1053,27 +1225,15 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
         **{k: v for k, v in keep.custom_fields.items() if v is not None},
     }
     keep.created_at = min(keep.created_at, dup.created_at)
-    keep.modified_at = timezone.now()
 
-    hooks = privacy.merge_person(keep, dup)
-    # Consents, the timeline, identifiers, other emails, and any other app's rows that
-    # its hook did not move: nothing that points at the duplicate is lost with it.
-    repointed = _merge_repoint_remaining(keep=keep, dup=dup)
-    if keep.email:
-        PersonEmail.objects.filter(person=keep, email=keep.email).delete()
-    keep.save()
-    activity_record(
-        person=keep,
-        kind=Activity.Kind.MERGED,
-        summary=_("Merged with duplicate record #%(id)s (%(who)s)")
-        % {
-            "id": dup.pk,
-            "who": dup_snapshot["name"] or dup_snapshot["email"] or dup_snapshot["phone"],
-        },
-        data={"duplicate": dup_snapshot},
-        actor=actor,
-    )
-    dup.delete()
+
+def _merge_audit(
+    keep: Person, dup_snapshot: dict[str, Any], *, hooks, repointed, actor, request
+) -> None:
+    """The "merge" audit entry: ids and what moved, no personal data."""
+    from clarion.core.models import AuditEntry
+    from clarion.core.services import audit_record
+
     audit_record(
         actor=actor,
         action=AuditEntry.Action.MERGE,
@@ -1088,7 +1248,6 @@ def person_merge(*, survivor: Person, duplicate: Person, actor, request=None) ->
         },
         request=request,
     )
-    return keep
 
 
 def _merge_repoint_remaining(*, keep: Person, dup: Person) -> list[str]:
