@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from clarion.areas.postcodes import InvalidPostcode, normalise_postcode
+from clarion.core import hashing
 from clarion.core.content import video_embed_url
 from clarion.core.money import (
     MoneyError,
@@ -639,15 +640,13 @@ class InvalidateForm(_Described, forms.Form):
     def clean_ip(self):
         from ipaddress import ip_address
 
-        from .services import ip_hash
-
         value = check_text(self.cleaned_data.get("ip", ""), label=_("IP address")).strip()
         if not value:
             return ""
         if re.fullmatch(r"[0-9a-f]{32}", value):
             return value
         try:
-            return ip_hash(str(ip_address(value)))
+            return hashing.ip_hash(str(ip_address(value)))
         except ValueError:
             raise ValidationError(_("Enter an IP address or a 32-character hash.")) from None
 

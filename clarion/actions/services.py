@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -19,6 +15,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from clarion.core import tokens
 from clarion.core.content import render_markdown
 from clarion.core.services import audit_record
 from clarion.people.models import Activity, EmailStatus, Person
@@ -34,11 +31,6 @@ from clarion.people.services import (
 from .models import ActionPage, Submission
 
 logger = logging.getLogger(__name__)
-
-MAILING_LINK_SALT = "clarion.mailing-link"
-CONFIRM_SALT = "clarion.actions.confirm"
-THANKS_SALT = "clarion.actions.thanks"
-
 
 # --- Pages ----------------------------------------------------------------------------
 
@@ -90,51 +82,32 @@ def page_close(*, page: ActionPage, actor=None) -> ActionPage:
 # --- Attribution helpers --------------------------------------------------------------
 
 
-def ip_hash(ip: str) -> str:
-    """A keyed hash of an IP address: stable enough to spot a flood, useless to
-    anyone without the secret key."""
-    if not ip:
-        return ""
-    digest = hmac.new(settings.SECRET_KEY.encode(), ip.strip().encode(), hashlib.sha256)
-    return digest.hexdigest()[:32]
-
-
 def mailing_token_sign(value: str) -> str:
     """A ``?mt=`` token for the verified payload ``value``: the next step a supporter
     takes after acting carries the mailing that brought them, so the mailing's report
     counts the gift too."""
-    return signing.dumps(value, salt=MAILING_LINK_SALT)
+    return tokens.sign(value, salt=tokens.MAILING_LINK)
 
 
 def mailing_token_value(token: str) -> str:
     """The verified payload of a mailing link token (``?mt=``), or '' if it does not
-    verify. Mailings sign with ``signing.dumps(value, salt="clarion.mailing-link")``."""
-    if not token or len(token) > 500:
-        return ""
-    try:
-        value = signing.loads(token, salt=MAILING_LINK_SALT)
-    except signing.BadSignature:
-        return ""
-    return str(value)[:200]
+    verify (mailings sign with the same salt, ``tokens.MAILING_LINK``)."""
+    value = tokens.unsign(token, salt=tokens.MAILING_LINK)
+    return str(value)[:200] if value is not None else ""
 
 
 def thanks_token(person: Person) -> str:
-    return signing.dumps(person.pk, salt=THANKS_SALT, compress=True)
+    return tokens.sign(person.pk, salt=tokens.ACTIONS_THANKS, compress=True)
 
 
 def thanks_person(token: str) -> Person | None:
     """The person a thank-you link was made for (links last 90 days)."""
-    if not token or len(token) > 200:
-        return None
-    try:
-        pk = signing.loads(token, salt=THANKS_SALT, max_age=90 * 86400)
-    except signing.BadSignature:
-        return None
+    pk = tokens.unsign(token, salt=tokens.ACTIONS_THANKS, max_age=90 * 86400)
     return Person.objects.filter(pk=pk).first() if isinstance(pk, int) else None
 
 
 def confirm_token(submission: Submission) -> str:
-    return signing.dumps(submission.pk, salt=CONFIRM_SALT)
+    return tokens.sign(submission.pk, salt=tokens.ACTIONS_CONFIRM)
 
 
 # --- Submissions ----------------------------------------------------------------------

@@ -4,7 +4,6 @@ live count and share image. Staff views live in ``staff_views``."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -17,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from clarion.areas.geocoding import geocode
+from clarion.core import hashing, tokens
 from clarion.core.content import VIDEO_HOSTS, video_embed_url
 from clarion.core.middleware import CSP
 from clarion.core.ratelimit import ratelimit_hits
@@ -24,8 +24,6 @@ from clarion.core.ratelimit import ratelimit_hits
 from . import plugins, selectors, services
 from .forms import ActionForm, DonationForm, money_label
 from .models import ActionPage, Submission
-
-EMBED_SALT = "clarion.actions.embed-form"
 
 
 def _ip(request: HttpRequest) -> str:
@@ -163,7 +161,7 @@ def _submission_input(
         mailing_token=services.mailing_token_value(data.get("mt", "")),
         recruiter=selectors.page_by_share_code(data.get("ref", "")),
         embedded=embed,
-        ip_hash=services.ip_hash(_ip(request)),
+        ip_hash=hashing.ip_hash(_ip(request)),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
     )
 
@@ -175,13 +173,13 @@ def _act(request: HttpRequest, page: ActionPage, *, embed: bool) -> HttpResponse
         form = form_class(page=page, initial=_initial_attribution(request, embed=embed))
         context = page_context(request, page, form, embed=embed)
         if embed:
-            context["form_token"] = signing.TimestampSigner(salt=EMBED_SALT).sign(str(page.pk))
+            context["form_token"] = tokens.stamp(str(page.pk), salt=tokens.ACTIONS_EMBED_FORM)
         response = render(request, template, context)
         return with_csp(response, video=bool(context["video_url"]) and not embed, embed=embed)
 
     # Every POST counts against its IP; a valid one also against its mailbox. Both
-    # counters move in one cache round trip, after validation (which touches nothing
-    # shared), and any over-limit answer is the same 429 as before.
+    # counters move after validation (which touches nothing shared), and any
+    # over-limit answer is the same 429 as before.
     limits = _limits()
     ip_hit = ("actions:ip", _ip(request), limits["ip_window"])
     ip_counted = False
@@ -230,18 +228,15 @@ def _act(request: HttpRequest, page: ActionPage, *, embed: bool) -> HttpResponse
         return with_csp(_too_many(request, page, embed=embed), embed=embed)
     context = page_context(request, page, form, embed=embed)
     if embed:
-        context["form_token"] = signing.TimestampSigner(salt=EMBED_SALT).sign(str(page.pk))
+        context["form_token"] = tokens.stamp(str(page.pk), salt=tokens.ACTIONS_EMBED_FORM)
     response = render(request, template, context, status=400 if form.errors else 200)
     return with_csp(response, video=bool(context["video_url"]) and not embed, embed=embed)
 
 
 def _embed_token_ok(request: HttpRequest, page: ActionPage) -> bool:
     token = request.POST.get("ft", "")
-    try:
-        value = signing.TimestampSigner(salt=EMBED_SALT).unsign(token[:200], max_age=86400)
-    except signing.BadSignature:
-        return False
-    return value == str(page.pk)
+    value = tokens.unstamp(token, salt=tokens.ACTIONS_EMBED_FORM, max_age=86400)
+    return value is not None and value == str(page.pk)
 
 
 def _donate(
@@ -389,9 +384,8 @@ def confirm_view(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     """Double opt-in: the emailed link shows a button (so link scanners that fetch
     the address do not confirm on someone's behalf); pressing it counts the action."""
     page = selectors.public_page(slug)
-    try:
-        pk = signing.loads(token[:300], salt=services.CONFIRM_SALT, max_age=30 * 86400)
-    except signing.BadSignature:
+    pk = tokens.unsign(token, salt=tokens.ACTIONS_CONFIRM, max_age=30 * 86400)
+    if pk is None:
         return render(request, "actions/confirm.html", {"page": page, "bad": True}, status=400)
     submission = (
         Submission.objects.select_related("person", "page").filter(pk=pk, page=page).first()

@@ -22,7 +22,7 @@ import time
 
 from django.core.cache import cache
 
-from .faults import REDIS_ERRORS, RedisUnavailable, redis_breaker
+from .faults import redis_breaker
 
 logger = logging.getLogger("clarion.ratelimit")
 _last_warned = 0.0
@@ -84,38 +84,7 @@ def ratelimit_reset(*, scope: str, ident: str) -> None:
     cache.delete_many([key, f"{key}:start"])
 
 
-# --- Several counters in one round trip (added for the action pages' signature path) --
-
-
 def ratelimit_hits(hits: list[tuple[str, str, int]]) -> list[int]:
-    """Count one hit on each ``(scope, ident, window)`` and return the new totals.
-
-    Same fixed windows as ``ratelimit_hit`` (a window starts at its first hit; later
-    hits do not extend it). On Redis all counters move in one pipelined round trip
-    (INCR, then EXPIRE ... NX, which only sets the expiry the first hit created);
-    other caches fall back to ``ratelimit_hit`` for each. With Redis unreachable the
-    totals are 0 (fail open, logged).
-    """
-    from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
-
-    backend = caches["default"]
-    if not isinstance(backend, RedisCache):
-        return [ratelimit_hit(scope=s, ident=i, window=w) for s, i, w in hits]
-    try:
-        client = backend._cache.get_client(write=True)
-        pipe = client.pipeline(transaction=False)
-        for scope, ident, window in hits:
-            key = backend.make_and_validate_key(_key(scope, ident))
-            pipe.incr(key)
-            pipe.expire(key, window, nx=True)
-        results = pipe.execute()
-    except RedisUnavailable:
-        results = None
-    except REDIS_ERRORS as exc:
-        redis_breaker.failed("rate limit", exc)
-        results = None
-    if results is None:
-        _fail_open(",".join(scope for scope, _ident, _window in hits))
-        return [0 for _hit in hits]
-    return [int(total) for total in results[::2]]
+    """Count one hit on each ``(scope, ident, window)`` and return the new totals, as
+    ``ratelimit_hit`` does for each (with Redis unreachable, 0s: fail open, logged)."""
+    return [ratelimit_hit(scope=scope, ident=ident, window=window) for scope, ident, window in hits]

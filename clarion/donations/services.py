@@ -19,8 +19,13 @@ from django.db.models import F, Sum
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from clarion.actions.models import ActionPage
+from clarion.actions.services import page_save
+from clarion.areas.models import Area
+from clarion.core import tokens
 from clarion.core.models import AuditEntry, User
 from clarion.core.services import audit_record
 from clarion.core.site import site_url
@@ -146,22 +151,12 @@ def donation_start(
     return DonationStart(donation=donation, redirect_url=result.redirect_url)
 
 
-CANCEL_SALT = "clarion.donations.cancel"
-
-
 def _cancel_token(donation: Donation) -> str:
-    from django.core import signing
-
-    return signing.dumps({"d": donation.pk}, salt=CANCEL_SALT)
+    return tokens.sign({"d": donation.pk}, salt=tokens.DONATIONS_CANCEL)
 
 
 def cancel_token_read(token: str) -> int | None:
-    from django.core import signing
-
-    try:
-        data = signing.loads(token, salt=CANCEL_SALT, max_age=7 * 24 * 3600)
-    except signing.BadSignature:
-        return None
+    data = tokens.unsign(token, salt=tokens.DONATIONS_CANCEL, max_age=7 * 24 * 3600)
     value = data.get("d") if isinstance(data, dict) else None
     return value if isinstance(value, int) else None
 
@@ -653,3 +648,36 @@ def donation_record_external(
             object_id=donation.pk,
         )
     return donation, True
+
+
+def _free_page_slug(title: str) -> str:
+    base = slugify(title)[:70] or "fundraiser"
+    slug, n = base, 1
+    while ActionPage.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def fundraising_page_create(*, fields: dict[str, Any], area: Area | None, actor) -> ActionPage:
+    """A donation page made through the API, with ``fields`` (ActionPage attributes
+    already checked by the caller) and a web address made from its title. It starts
+    hidden (a draft) unless ``fields`` say otherwise: such a page is usually where gifts
+    taken elsewhere are recorded, and staff publish it when it should take gifts
+    online."""
+    page = ActionPage(kind=ActionPage.Kind.DONATION, status=ActionPage.Status.DRAFT, area=area)
+    for name, value in fields.items():
+        setattr(page, name, value)
+    page.slug = _free_page_slug(page.title)
+    return page_save(page=page, actor=actor)
+
+
+@transaction.atomic
+def fundraising_page_update(*, page: ActionPage, fields: dict[str, Any], actor) -> ActionPage:
+    """Change the attributes in ``fields`` (checked by the caller) of a donation page
+    and save it; the row is locked while it changes so two updates do not interleave."""
+    page = ActionPage.objects.select_for_update().get(pk=page.pk)
+    for name, value in fields.items():
+        setattr(page, name, value)
+    return page_save(page=page, actor=actor)

@@ -8,7 +8,6 @@ import datetime
 import math
 from dataclasses import dataclass
 
-from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet, Sum, Value
 from django.http import Http404
@@ -16,14 +15,13 @@ from django.utils import timezone
 
 from clarion.areas.models import Area
 from clarion.areas.selectors import area_subtree_q
+from clarion.core import tokens
+from clarion.core.geo import great_circle_miles
 from clarion.people.models import Person
 from clarion.people.selectors import people_for
 
 from .models import CanvassResult, Event, Rsvp
 
-MANAGE_SALT = "clarion.events.rsvp-manage"
-HOST_SALT = "clarion.events.host"
-EARTH_MILES = 3958.8
 MILES_PER_DEGREE = 69.05
 
 
@@ -31,14 +29,14 @@ MILES_PER_DEGREE = 69.05
 
 
 def manage_token(rsvp: Rsvp) -> str:
-    return signing.dumps([rsvp.event_id, rsvp.pk], salt=MANAGE_SALT, compress=True)
+    return tokens.sign([rsvp.event_id, rsvp.pk], salt=tokens.EVENTS_RSVP_MANAGE, compress=True)
 
 
 def rsvp_from_token(event: Event, token: str) -> Rsvp | None:
     """The RSVP a manage link names, or None if it is forged or for another event."""
     try:
-        event_id, rsvp_id = signing.loads(token, salt=MANAGE_SALT)
-    except (signing.BadSignature, ValueError, TypeError):
+        event_id, rsvp_id = tokens.unsign(token, salt=tokens.EVENTS_RSVP_MANAGE)
+    except (ValueError, TypeError):
         return None
     if event_id != event.pk:
         return None
@@ -46,14 +44,14 @@ def rsvp_from_token(event: Event, token: str) -> Rsvp | None:
 
 
 def host_token(event: Event) -> str:
-    return signing.dumps([event.pk, event.host_person_id], salt=HOST_SALT, compress=True)
+    return tokens.sign([event.pk, event.host_person_id], salt=tokens.EVENTS_HOST, compress=True)
 
 
 def host_token_ok(event: Event, token: str) -> bool:
     """True if ``token`` is this event's host link for its current member host."""
     try:
-        event_id, person_id = signing.loads(token, salt=HOST_SALT)
-    except (signing.BadSignature, ValueError, TypeError):
+        event_id, person_id = tokens.unsign(token, salt=tokens.EVENTS_HOST)
+    except (ValueError, TypeError):
         return False
     return (
         event_id == event.pk
@@ -100,15 +98,6 @@ def places_left(event: Event) -> int | None:
     if event.capacity is None:
         return None
     return max(0, event.capacity - places_taken(event))
-
-
-def distance_miles(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp = p2 - p1
-    dl = math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_MILES * math.asin(min(1.0, math.sqrt(a)))
 
 
 @dataclass
@@ -177,7 +166,7 @@ def events_near(
         "area_id",
     )
     for event in qs.only(*shown)[: limit + 10]:
-        d = distance_miles(latitude, longitude, event.latitude, event.longitude)
+        d = great_circle_miles(latitude, longitude, event.latitude, event.longitude)
         if d <= miles:
             found.append(NearbyEvent(event=event, miles=d))
     found.sort(key=lambda n: (n.miles, n.event.starts_at, n.event.pk))

@@ -8,7 +8,6 @@ import re
 from urllib.parse import urlsplit
 
 from django.apps import apps
-from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncHour
@@ -16,6 +15,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from clarion.areas.selectors import area_subtree_q
+from clarion.core import tokens as core_tokens
 from clarion.core.site import is_own_url, site_url
 
 from .models import Event, FromAddress, Link, Mailing, Recipient
@@ -66,10 +66,10 @@ def mailing_from_token(token: str) -> dict | None:
         return None
     parsed = tokens.parse_payload(token)
     if parsed is None:
-        try:
-            parsed = tokens.parse_payload(str(signing.loads(token, salt=tokens.MAILING_LINK_SALT)))
-        except signing.BadSignature:
+        value = core_tokens.unsign(token, salt=core_tokens.MAILING_LINK)
+        if value is None:
             return None
+        parsed = tokens.parse_payload(str(value))
     if parsed is None:
         return None
     mailing = Mailing.objects.filter(pk=parsed[0]).first()

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -21,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tasks import task
 
+from clarion.core import tokens
 from clarion.core.services import audit_record
 from clarion.core.site import site_url
 
@@ -35,22 +35,15 @@ from .services import (
     proposal_listeners,
 )
 
-TOKEN_SALT = "clarion.people.proposed-change"
-
 
 def proposal_token(proposal: ProposedChange) -> str:
-    return signing.dumps(proposal.pk, salt=TOKEN_SALT, compress=True)
+    return tokens.sign(proposal.pk, salt=tokens.PEOPLE_PROPOSED_CHANGE, compress=True)
 
 
 def proposal_by_token(token: str) -> ProposedChange | None:
     """The proposal a link names, if the signature holds (expiry and single use are
     the row's: see ``ProposedChange.is_open``)."""
-    if not token or len(token) > 200:
-        return None
-    try:
-        pk = signing.loads(token, salt=TOKEN_SALT)
-    except signing.BadSignature:
-        return None
+    pk = tokens.unsign(token, salt=tokens.PEOPLE_PROPOSED_CHANGE)
     if not isinstance(pk, int):
         return None
     return ProposedChange.objects.select_related("person").filter(pk=pk).first()

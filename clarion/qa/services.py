@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import ipaddress
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -25,6 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clarion.core.hashing import ip_hash, network_hash
 from clarion.core.models import AuditEntry, User
 from clarion.core.ratelimit import ratelimit_hit
 from clarion.core.services import audit_record
@@ -82,23 +82,13 @@ class ModerationConflict(Exception):
     """Another moderator holds or already decided this question; ``str()`` is for staff."""
 
 
-def ip_hash(ip: str | None) -> str:
+def _legacy_ban_ip_hash(ip: str | None) -> str:
+    """The unkeyed-prefix hash Q&A stored before it shared ``core.hashing.ip_hash``
+    (64 hex digits; the shared one has 32). Bans never expire, so a ban made then is
+    still matched by it; drop this once no ``Ban.ip_hash`` is 64 characters long."""
     if not ip:
         return ""
     return hashlib.sha256(f"qa-ip:{settings.SECRET_KEY}:{ip}".encode()).hexdigest()
-
-
-def net_hash(ip: str | None) -> str:
-    """The hash of the network an address is in: its /24 (IPv4) or /48 (IPv6)."""
-    if not ip:
-        return ""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ""
-    prefix = 24 if address.version == 4 else 48
-    network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
-    return hashlib.sha256(f"qa-net:{settings.SECRET_KEY}:{network}".encode()).hexdigest()
 
 
 def _banned_pattern(session: Session):
@@ -222,7 +212,7 @@ def question_ask(
             reasons.append("banned")
             status = Question.Status.REJECTED
             reject_reason = "banned"
-        elif iph and bans.filter(ip_hash=iph).exists():
+        elif iph and bans.filter(ip_hash__in=[iph, _legacy_ban_ip_hash(ip)]).exists():
             reasons.append("banned")
         reasons += screening.text_reasons(text, banned=_banned_pattern(session))
         if ratelimit_hit(scope="qa-person", ident=str(person.pk), window=RATE_WINDOW) > RATE_PERSON:
@@ -251,7 +241,7 @@ def question_ask(
             reject_reason=reject_reason,
             group=group,
             ip_hash=iph,
-            net_hash=net_hash(ip),
+            net_hash=network_hash(ip),
             terms=terms,
             person_was_new=result.created,
             decided_at=timezone.now() if status == Question.Status.REJECTED else None,

@@ -15,13 +15,13 @@ members.
 
 from __future__ import annotations
 
-from django.core import signing
 from django.http import HttpRequest, HttpResponse
 
+from clarion.core import tokens
+
 COOKIE = "clarion_qa_supporter"
-COOKIE_SALT = "clarion.qa.supporter"
+COOKIE_SALT = tokens.QA_SUPPORTER_COOKIE
 COOKIE_AGE = 90 * 24 * 3600
-LINK_SALT = "clarion.qa.confirm"
 LINK_AGE = 2 * 24 * 3600
 
 
@@ -46,12 +46,12 @@ def supporter_set(response: HttpResponse, *, person_id: int, secure: bool) -> No
 
 
 def confirm_token(*, person_id: int, slug: str) -> str:
-    return signing.dumps({"p": person_id, "s": slug}, salt=LINK_SALT, compress=True)
+    return tokens.sign({"p": person_id, "s": slug}, salt=tokens.QA_CONFIRM, compress=True)
 
 
 def confirm_token_read(token: str) -> tuple[int, str] | None:
+    data = tokens.unsign(token, salt=tokens.QA_CONFIRM, max_age=LINK_AGE)
     try:
-        data = signing.loads(token, salt=LINK_SALT, max_age=LINK_AGE)
         return int(data["p"]), str(data["s"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
         return None

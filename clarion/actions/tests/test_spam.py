@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from clarion.actions.models import Submission
 from clarion.actions.selectors import page_count
-from clarion.actions.services import ip_hash
+from clarion.core.hashing import ip_hash
 from clarion.people.models import Person
 
 from .test_submit import sign

@@ -26,9 +26,9 @@ def test_200_concurrent_signatures_are_all_counted(settings):
     settings.CLARION_ACTION_COUNT_SECONDS = 1
     page = make_page(goal=1000)
     page_count(page)  # a count is cached before the spike, as on a busy page
-    # The test run's in-memory SQLite database takes table locks that fail at once
-    # instead of waiting (a real SQLite file waits, with WAL), so there the signatures
-    # go one after another; PostgreSQL takes them 16 at a time.
+    # SQLite has one write lock for the whole file, so writers there only queue and a
+    # spike proves nothing more than a sequence: the signatures go one after another.
+    # PostgreSQL takes them 16 at a time.
     workers = 1 if connection.vendor == "sqlite" else 16
     start = threading.Barrier(workers)
 

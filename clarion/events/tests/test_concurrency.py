@@ -18,10 +18,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _race(calls) -> list[BaseException]:
-    """Run ``calls`` at once in threads. The test run's in-memory SQLite database takes
-    table locks that fail at once instead of waiting (a real SQLite file waits, and
-    IMMEDIATE transactions serialise writers), so there they run one after another;
-    on PostgreSQL they start together and contend for the event row lock."""
+    """Run ``calls`` at once in threads. SQLite's IMMEDIATE transactions serialise
+    writers on the one database lock, so there is no row lock to contend for and they
+    run one after another; on PostgreSQL they start together and contend for the
+    event row lock."""
     errors: list[BaseException] = []
     together = connection.vendor == "postgresql"
     barrier = threading.Barrier(len(calls))

@@ -6,8 +6,9 @@ import pytest
 from django.core import signing
 from django.urls import reverse
 
+from clarion.core.tokens import EVENTS_RSVP_MANAGE
 from clarion.events.models import Rsvp
-from clarion.events.selectors import MANAGE_SALT, manage_token, places_left
+from clarion.events.selectors import manage_token, places_left
 from clarion.events.services import RsvpInput, rsvp_cancel, rsvp_create
 from clarion.people.models import Activity, ConsentRecord, EmailStatus, Person
 
@@ -118,7 +119,7 @@ def test_forged_or_other_event_links_are_refused(client, areas, event):
     )
     # a validly signed token for a different event's RSVP
     other_rsvp = rsvp_create(event=other, data=RsvpInput(email="b@example.net")).rsvp
-    cross = signing.dumps([other.pk, other_rsvp.pk], salt=MANAGE_SALT)
+    cross = signing.dumps([other.pk, other_rsvp.pk], salt=EVENTS_RSVP_MANAGE)
     assert (
         client.get(reverse("events:manage", kwargs={"pk": event.pk, "token": cross})).status_code
         == 404

@@ -5,8 +5,8 @@
   message, which is what RFC 8058 asks of an unsubscribe URL.
 - VERP token: the local part ``bounces+<id>-<hmac>`` of the return path, lower-case hex
   because some MTAs fold local parts to lower case.
-- mailing-link token (``mt``): ``django.core.signing`` with salt
-  ``clarion.mailing-link`` whose payload is ``"<mailing>:<variant>:<person>"``; action
+- mailing-link token (``mt``): ``core.tokens.sign`` with salt
+  ``core.tokens.MAILING_LINK`` whose payload is ``"<mailing>:<variant>:<person>"``; action
   pages and donations store the verified payload as their attribution.
 """
 
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import hmac
 
-from django.core import signing
 from django.utils.crypto import salted_hmac
 
-RECIPIENT_SALT = "clarion.mailings.recipient"
-VERP_SALT = "clarion.mailings.verp"
-MAILING_LINK_SALT = "clarion.mailing-link"
+from clarion.core import tokens
+
+RECIPIENT_SALT = tokens.MAILINGS_RECIPIENT
+VERP_SALT = tokens.MAILINGS_VERP
 VERP_PREFIX = "bounces+"
 
 
@@ -65,8 +65,8 @@ def mailing_link_payload(mailing_id: int, variant: int | None, person_id: int | 
 
 
 def mailing_link_token(mailing_id: int, variant: int | None, person_id: int | None) -> str:
-    return signing.dumps(
-        mailing_link_payload(mailing_id, variant, person_id), salt=MAILING_LINK_SALT
+    return tokens.sign(
+        mailing_link_payload(mailing_id, variant, person_id), salt=tokens.MAILING_LINK
     )
 
 

@@ -44,6 +44,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clarion.areas.models import Area, Postcode
 from clarion.areas.postcodes import InvalidPostcode, normalise_postcode
+from clarion.core.geo import EARTH_RADIUS_KM, KM_PER_MILE
 
 from ..models import (
     CustomField,
@@ -327,8 +328,6 @@ class InArea(ConditionType):
 
 
 UNITS = [("km", _("km")), ("miles", _("miles"))]
-KM_PER_MILE = 1.609344
-EARTH_RADIUS_KM = 6371.0088
 
 
 class NearForm(forms.Form):
