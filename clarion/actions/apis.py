@@ -40,7 +40,6 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, unquote
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import re_path, reverse
 from django.utils.translation import gettext as _
@@ -847,7 +846,6 @@ def _record_outreach(key, page: ActionPage, data: dict) -> tuple[Submission, boo
     emails and the letter to its target go out as they would from the web. Returns
     (submission, created); a person who already wrote gets their first letter back."""
     from clarion.api import services as api_services
-    from clarion.people.services import tag_add, tag_get_or_create
 
     if not key.allows("people"):
         raise ApiError(403, _("This API key may not use people."))
@@ -865,18 +863,8 @@ def _record_outreach(key, page: ActionPage, data: dict) -> tuple[Submission, boo
     with transaction.atomic():
         if person is None:
             person, _created = api_services.person_signup(key=key, data={"person": data["person"]})
-        if not person.email:
-            raise ValidationError(
-                {"email": _("Letters are recorded by email address, and this person has none.")}
-            )
-        for name in tags:
-            tag, _created = tag_get_or_create(name=name)
-            tag_add(person=person, tag=tag, actor=key.owner)
-        result = services.submission_record(
-            page=page,
-            data=services.SubmissionInput(
-                email=person.email, letter_subject=subject, letter_body=message, source="api"
-            ),
+        result = services.outreach_api_record(
+            page=page, person=person, subject=subject, message=message, tags=tags, actor=key.owner
         )
     return selectors.api_submission(key, page, result.submission.pk), not result.duplicate
 

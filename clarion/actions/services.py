@@ -528,6 +528,42 @@ def submission_api_record(
     )
 
 
+@transaction.atomic
+def outreach_api_record(
+    *,
+    page: ActionPage,
+    person: Person,
+    subject: str,
+    message: str,
+    tags: list[str] | tuple[str, ...] = (),
+    actor=None,
+) -> SubmissionResult:
+    """Record ``person``'s letter on the letter page ``page`` for an API client (Action
+    Network's record outreach helper), adding ``tags`` to them, as a letter sent from
+    the page: its emails and the letter to its target are queued as from the web.
+
+    ``person`` was already found or created, and scope-checked, by the caller. Letters
+    are kept once per mailbox, so a person without an email address cannot write
+    (ValidationError); one who already wrote gets their first letter back
+    (``duplicate``). Committed on return.
+    """
+    from clarion.people.services import tag_add, tag_get_or_create
+
+    if not person.email:
+        raise ValidationError(
+            {"email": _("Letters are recorded by email address, and this person has none.")}
+        )
+    for name in tags:
+        tag, _created = tag_get_or_create(name=name)
+        tag_add(person=person, tag=tag, actor=actor)
+    return submission_record(
+        page=page,
+        data=SubmissionInput(
+            email=person.email, letter_subject=subject, letter_body=message, source="api"
+        ),
+    )
+
+
 def submission_api_update(*, submission: Submission, comment: str) -> Submission:
     """Change a submission's comment (Action Network lets a signature's comments be
     edited); nothing else about an action can change after the fact."""

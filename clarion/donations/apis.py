@@ -16,11 +16,9 @@ from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.urls import re_path, reverse
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from clarion.actions.models import ActionPage
-from clarion.actions.services import page_save
 from clarion.api import background, hal
 from clarion.api import services as api_services
 from clarion.api.errors import ApiError
@@ -254,57 +252,42 @@ def _require_people(key) -> None:
         raise ApiError(403, _("This API key may not use people."))
 
 
-def _free_slug(title: str) -> str:
-    base = slugify(title)[:70] or "fundraiser"
-    slug, n = base, 1
-    while ActionPage.objects.filter(slug=slug).exists():
-        n += 1
-        slug = f"{base}-{n}"
-    return slug
-
-
-def _apply_page_fields(page: ActionPage, data: dict, *, creating: bool) -> None:
+def _page_fields(data: dict, *, creating: bool) -> dict[str, Any]:
+    """The ActionPage attributes ``data`` sets, checked (ApiError 400 otherwise)."""
     unknown_fields(data, PAGE_FIELDS | PAGE_IGNORED)
+    fields: dict[str, Any] = {}
     if "title" in data or creating:
         title = text(data.get("title"), "title", 200)
         if not title:
             raise ApiError(400, _("Give the fundraising page a title."))
-        page.title = title
+        fields["title"] = title
     if "description" in data:
-        page.body = text(data["description"], "description", 50_000)
+        fields["body"] = text(data["description"], "description", 50_000)
     if "summary" in data:
-        page.summary = text(data["summary"], "summary", 300)
+        fields["summary"] = text(data["summary"], "summary", 300)
     if "currency" in data:
-        page.currency = clean_currency(data["currency"])
+        fields["currency"] = clean_currency(data["currency"])
     if "action_network:hidden" in data:
         hidden = data["action_network:hidden"]
         if hidden in ("true", "false"):
             hidden = hidden == "true"
         if not isinstance(hidden, bool):
             raise ApiError(400, _("action_network:hidden must be true or false."))
-        page.status = ActionPage.Status.DRAFT if hidden else ActionPage.Status.LIVE
+        fields["status"] = ActionPage.Status.DRAFT if hidden else ActionPage.Status.LIVE
+    return fields
 
 
-@transaction.atomic
 def _fundraising_page_create(*, key, data: dict) -> ActionPage:
-    """A donation page made through the API starts hidden (a draft) unless the client
-    says ``action_network:hidden: false``: it is usually where gifts taken elsewhere
-    are recorded, and staff publish it when it should take gifts online."""
-    page = ActionPage(
-        kind=ActionPage.Kind.DONATION,
-        status=ActionPage.Status.DRAFT,
+    return services.fundraising_page_create(
+        fields=_page_fields(data, creating=True),
         area=key.area or key.owner.scope_area,
+        actor=key.owner,
     )
-    _apply_page_fields(page, data, creating=True)
-    page.slug = _free_slug(page.title)
-    return page_save(page=page, actor=key.owner)
 
 
-@transaction.atomic
 def _fundraising_page_update(*, key, page: ActionPage, data: dict) -> ActionPage:
-    page = ActionPage.objects.select_for_update().get(pk=page.pk)
-    _apply_page_fields(page, data, creating=False)
-    return page_save(page=page, actor=key.owner)
+    fields = _page_fields(data, creating=False)
+    return services.fundraising_page_update(page=page, fields=fields, actor=key.owner)
 
 
 def _donation_amount(data: dict, currency: str) -> int:

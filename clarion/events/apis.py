@@ -348,13 +348,10 @@ def _require_reach(key, event: Event) -> None:
 def _event_create(*, key, data: dict) -> Event:
     event = Event(host_user=key.owner, status=Event.Status.PUBLISHED)
     _apply_event_fields(event, data, creating=True)
-    services.event_save(event=event, actor=key.owner)
-    if event.area_id is None:
-        # No postcode to place it: it belongs where the key works.
-        area = key.area or key.owner.scope_area
-        if area is not None:
-            event.area = area
-            event.save(update_fields=["area"])
+    # No postcode to place it: it belongs where the key works.
+    services.event_api_save(
+        event=event, actor=key.owner, default_area=key.area or key.owner.scope_area
+    )
     _require_reach(key, event)
     return event
 
@@ -365,12 +362,10 @@ def _event_update(*, key, event: Event, data: dict) -> Event:
     old_capacity = _apply_event_fields(event, data, creating=False)
     if "location" in data and "postal_code" in (data.get("location") or {}):
         event.area = None  # placed again from the new postcode
-    services.event_save(event=event, actor=key.owner)
-    if event.area_id is None:
-        area = key.area or key.owner.scope_area
-        if area is not None:
-            event.area = area
-            event.save(update_fields=["area"])
+    # No postcode to place it: it belongs where the key works.
+    services.event_api_save(
+        event=event, actor=key.owner, default_area=key.area or key.owner.scope_area
+    )
     _require_reach(key, event)
     if old_capacity is not None and (event.capacity is None or event.capacity > old_capacity):
         services.event_capacity_raise(event=event)

@@ -7,14 +7,17 @@ People are written only through ``clarion.people.services``."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.forms import BaseInlineFormSet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clarion.areas.models import Area
 from clarion.areas.selectors import postcode_lookup
 from clarion.core.content import render_markdown
 from clarion.people.models import Activity, EmailStatus, Person
@@ -78,6 +81,31 @@ def event_save(*, event: Event, actor=None) -> Event:
     old = stored["capacity"] if stored else None
     if old is not None and (event.capacity is None or event.capacity > old):
         _promote_waiting(event)
+    return event
+
+
+@transaction.atomic
+def event_parts_save(*, event: Event, parts: Iterable[BaseInlineFormSet], actor=None) -> Event:
+    """Save ``event`` as ``event_save`` does, then each bound inline formset in
+    ``parts`` (the staff form's shifts and questions) against it, all in one
+    transaction: a ValidationError from ``event_save`` leaves nothing written."""
+    event_save(event=event, actor=actor)
+    for formset in parts:
+        if formset.is_bound:
+            formset.instance = event
+            formset.save()
+    return event
+
+
+@transaction.atomic
+def event_api_save(*, event: Event, actor, default_area: Area | None) -> Event:
+    """Save ``event`` for an API client as ``event_save`` does; an event its postcode
+    did not place is put in ``default_area`` (the key's area, else its owner's
+    scope), so an area's key never makes an event it cannot reach again."""
+    event_save(event=event, actor=actor)
+    if event.area_id is None and default_area is not None:
+        event.area = default_area
+        event.save(update_fields=["area"])
     return event
 
 

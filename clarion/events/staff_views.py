@@ -7,7 +7,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -88,12 +87,7 @@ def _event_form_page(request: HttpRequest, event: Event | None) -> HttpResponse:
         if event is None:
             changed.host_user = request.user
         try:
-            with transaction.atomic():
-                services.event_save(event=changed, actor=request.user)
-                for formset in (shifts, questions):
-                    if formset.is_bound:
-                        formset.instance = changed
-                        formset.save()
+            services.event_parts_save(event=changed, parts=(shifts, questions), actor=request.user)
         except ValidationError as exc:
             if event is None:
                 changed.pk = None
