@@ -185,18 +185,116 @@ def question_open(request: HttpRequest, session_id: int, question_id: int) -> Ht
     )
 
 
-ACTIONS = {
-    "claim",
-    "release",
-    "approve",
-    "reject",
-    "star",
-    "edit",
-    "merge",
-    "ban",
-    "answering",
-    "answer",
+# Each moderation action on one question: (request, session, question) -> response.
+# A handler answers a form error itself; ModerationConflict and ValidationError are
+# turned into answers by ``question_action``.
+
+
+def _claim(request: HttpRequest, session: Session, question: Question) -> HttpResponse:
+    if not services.question_claim(question=question, moderator=request.user):
+        raise services.ModerationConflict(_("Another moderator is handling this question."))
+    return _done(request, session, _("You are handling this question."))
+
+
+def _release(request: HttpRequest, session: Session, question: Question) -> HttpResponse:
+    services.question_release(question=question, moderator=request.user)
+    return _done(request, session, _("Released."))
+
+
+def _approve(request: HttpRequest, session: Session, question: Question) -> HttpResponse:
+    services.question_approve(question=question, moderator=request.user)
+    return _done(request, session, _("Approved: the audience can see it now."))
+
+
+def _star(request: HttpRequest, session: Session, question: Question) -> HttpResponse:
+    services.question_star(question=question, moderator=request.user)
+    message = _("Starred for the host.") if question.starred else _("Star removed.")
+    return _done(request, session, message)
+
+
+def _reject(request: HttpRequest, session: Session, question: Question) -> HttpResponse:
+    form = RejectForm(request.POST)
+    if not form.is_valid():
+        return _done(request, session, _("Give a reason to reject."), ok=False, status=400)
+    services.question_reject(
+        question=question, moderator=request.user, reason=form.cleaned_data["reason"]
+    )
+    return _done(request, session, _("Rejected."))
+
+
+def _edit(request: HttpRequest, session: Session, question: Question) -> HttpResponse:
+    form = EditForm(request.POST)
+    if not form.is_valid():
+        return _done(request, session, _("The question cannot be empty."), ok=False, status=400)
+    services.question_edit(
+        question=question, moderator=request.user, text=form.cleaned_data["text"]
+    )
+    return _done(request, session, _("Question edited; the original is kept."))
+
+
+def _merge(request: HttpRequest, session: Session, question: Question) -> HttpResponse:
+    form = MergeForm(request.POST)
+    if not form.is_valid():
+        message = _("Give the number of the question to merge into.")
+        return _done(request, session, message, ok=False, status=400)
+    into = Question.objects.filter(session=session, pk=form.cleaned_data["into"]).first()
+    if into is None:
+        message = _("No question with that number in this session.")
+        return _done(request, session, message, ok=False, status=400)
+    services.question_merge(question=question, into=into, moderator=request.user)
+    return _done(request, session, _("Merged into question %(n)s.") % {"n": into.pk})
+
+
+def _ban(request: HttpRequest, session: Session, question: Question) -> HttpResponse:
+    form = BanForm(request.POST)
+    if not form.is_valid():
+        return _done(request, session, _("Give a reason to ban."), ok=False, status=400)
+    services.person_ban(
+        question=question,
+        moderator=request.user,
+        reason=form.cleaned_data["reason"],
+        request=request,
+    )
+    return _done(request, session, _("The asker is banned and their waiting questions rejected."))
+
+
+def _answering(request: HttpRequest, session: Session, question: Question) -> HttpResponse:
+    target = None if request.POST.get("clear") else question
+    services.session_answering_set(session=session, question=target, moderator=request.user)
+    messages.success(request, _("The audience sees which question is being answered."))
+    return redirect("qa_staff:host", session_id=session.pk)
+
+
+def _answer(request: HttpRequest, session: Session, question: Question) -> HttpResponse:
+    form = AnswerForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+        return redirect("qa_staff:host", session_id=session.pk)
+    services.question_answer(
+        question=question,
+        moderator=request.user,
+        text=form.cleaned_data["answer_text"],
+        seconds=form.cleaned_data["answer_at"],
+    )
+    messages.success(request, _("Answer published."))
+    return redirect("qa_staff:host", session_id=session.pk)
+
+
+HANDLERS = {
+    "claim": _claim,
+    "release": _release,
+    "approve": _approve,
+    "reject": _reject,
+    "star": _star,
+    "edit": _edit,
+    "merge": _merge,
+    "ban": _ban,
+    "answering": _answering,
+    "answer": _answer,
 }
+ACTIONS = set(HANDLERS)
+# The host's screen actions answer with a message on the host page, not JSON.
+HOST_ACTIONS = {"answering", "answer"}
 
 
 @login_required
@@ -206,101 +304,15 @@ def question_action(
 ) -> HttpResponse:
     session = selectors.access_session(request.user, session_id, write=True)
     question = selectors.access_question(request.user, session, question_id, write=True)
-    if action not in ACTIONS:
+    handler = HANDLERS.get(action)
+    if handler is None:
         return _done(request, session, _("Unknown action."), ok=False, status=404)
-    user = request.user
     try:
-        if action == "claim":
-            if not services.question_claim(question=question, moderator=user):
-                raise services.ModerationConflict(_("Another moderator is handling this question."))
-            return _done(request, session, _("You are handling this question."))
-        if action == "release":
-            services.question_release(question=question, moderator=user)
-            return _done(request, session, _("Released."))
-        if action == "approve":
-            services.question_approve(question=question, moderator=user)
-            return _done(request, session, _("Approved: the audience can see it now."))
-        if action == "star":
-            services.question_star(question=question, moderator=user)
-            return _done(
-                request,
-                session,
-                _("Starred for the host.") if question.starred else _("Star removed."),
-            )
-        if action == "reject":
-            form = RejectForm(request.POST)
-            if not form.is_valid():
-                return _done(request, session, _("Give a reason to reject."), ok=False, status=400)
-            services.question_reject(
-                question=question, moderator=user, reason=form.cleaned_data["reason"]
-            )
-            return _done(request, session, _("Rejected."))
-        if action == "edit":
-            form = EditForm(request.POST)
-            if not form.is_valid():
-                return _done(
-                    request, session, _("The question cannot be empty."), ok=False, status=400
-                )
-            services.question_edit(
-                question=question, moderator=user, text=form.cleaned_data["text"]
-            )
-            return _done(request, session, _("Question edited; the original is kept."))
-        if action == "merge":
-            form = MergeForm(request.POST)
-            if not form.is_valid():
-                return _done(
-                    request,
-                    session,
-                    _("Give the number of the question to merge into."),
-                    ok=False,
-                    status=400,
-                )
-            into = Question.objects.filter(session=session, pk=form.cleaned_data["into"]).first()
-            if into is None:
-                return _done(
-                    request,
-                    session,
-                    _("No question with that number in this session."),
-                    ok=False,
-                    status=400,
-                )
-            services.question_merge(question=question, into=into, moderator=user)
-            return _done(request, session, _("Merged into question %(n)s.") % {"n": into.pk})
-        if action == "ban":
-            form = BanForm(request.POST)
-            if not form.is_valid():
-                return _done(request, session, _("Give a reason to ban."), ok=False, status=400)
-            services.person_ban(
-                question=question,
-                moderator=user,
-                reason=form.cleaned_data["reason"],
-                request=request,
-            )
-            return _done(
-                request, session, _("The asker is banned and their waiting questions rejected.")
-            )
-        if action == "answering":
-            target = None if request.POST.get("clear") else question
-            services.session_answering_set(session=session, question=target, moderator=user)
-            messages.success(request, _("The audience sees which question is being answered."))
-            return redirect("qa_staff:host", session_id=session.pk)
-        # answer
-        form = AnswerForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
-            return redirect("qa_staff:host", session_id=session.pk)
-        services.question_answer(
-            question=question,
-            moderator=user,
-            text=form.cleaned_data["answer_text"],
-            seconds=form.cleaned_data["answer_at"],
-        )
-        messages.success(request, _("Answer published."))
-        return redirect("qa_staff:host", session_id=session.pk)
+        return handler(request, session, question)
     except services.ModerationConflict as exc:
         return _done(request, session, str(exc), ok=False, status=409)
     except ValidationError as exc:
-        if action in ("answering", "answer"):
+        if action in HOST_ACTIONS:
             messages.error(request, exc.messages[0])
             return redirect("qa_staff:host", session_id=session.pk)
         return _done(request, session, exc.messages[0], ok=False, status=400)
