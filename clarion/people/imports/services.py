@@ -34,22 +34,25 @@ import io
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clarion.areas.models import Area, Postcode
 from clarion.core.services import audit_record
+from clarion.people import matching
 from clarion.people import services as people_services
+from clarion.people.matching import STATE_FIELDS
 from clarion.people.models import (
     Activity,
-    EmailStatus,
     ImportJob,
     ListMembership,
     Person,
@@ -66,21 +69,6 @@ from .parsing import CleanRow, RejectedRow, RowCleaner, csv_open, custom_field_d
 
 log = logging.getLogger(__name__)
 
-PROFILE_FIELDS = ("first_name", "last_name", "address_line1", "address_line2", "town")
-STATE_FIELDS = (
-    "email",
-    "phone",
-    *PROFILE_FIELDS,
-    "postcode",
-    "area_id",
-    "latitude",
-    "longitude",
-    "custom_fields",
-    "email_status",
-    "email_status_reason",
-    "email_status_changed_at",
-    "modified_at",
-)
 ORM_BATCH = 2000
 # A chunk is one transaction: large enough that per-chunk statements cost nothing per
 # row, small enough to keep memory and the replay-on-race fallback bounded.
@@ -249,27 +237,247 @@ def _lookup(rows: list[CleanRow]):
 
 
 def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
-    """Replay ``rows`` in order against the people they match; nothing is written."""
-    plan = _Plan(rows=rows)
-    prim_email, other_email, prim_phone, other_phone, ident = _lookup(rows)
-    idx_prim_email: dict[str, Any] = dict(prim_email)
-    idx_other_email: dict[str, Any] = dict(other_email)
-    idx_prim_phone: dict[str, Any] = dict(prim_phone)
-    idx_other_phone: dict[str, Any] = dict(other_phone)
-    idx_ident: dict[tuple[str, str], Any] = dict(ident)
+    """Replay ``rows`` in order against the people they match; nothing is written.
 
-    existing_ids = set(prim_email.values()) | set(other_email.values()) | set(prim_phone.values())
-    existing_ids |= set(other_phone.values()) | set(ident.values())
+    On PostgreSQL the matched people's rows are locked (FOR UPDATE) until the caller's
+    transaction commits, so nobody changes them under the replay."""
+    return _Replay(rows, ctx, now).run()
+
+
+class _Replay:
+    """One chunk replayed row by row, in file order, with the rules of
+    ``clarion.people.matching`` (as ``person_upsert`` applies them), against the
+    people the chunk's keys matched and the people earlier rows created.
+
+    The indexes map an email, phone or identifier to a person id (loaded) or a
+    ``_State`` (created or re-keyed by an earlier row), as ``person_find`` would see
+    them after the earlier rows had been written."""
+
+    def __init__(self, rows: list[CleanRow], ctx: ImportContext, now) -> None:
+        self.plan = _Plan(rows=rows)
+        self.ctx = ctx
+        self.now = now
+        prim_email, other_email, prim_phone, other_phone, ident = _lookup(rows)
+        self.prim_email: dict[str, Any] = dict(prim_email)
+        self.other_email: dict[str, Any] = dict(other_email)
+        self.prim_phone: dict[str, Any] = dict(prim_phone)
+        self.other_phone: dict[str, Any] = dict(other_phone)
+        self.ident: dict[tuple[str, str], Any] = dict(ident)
+        existing = {*prim_email.values(), *other_email.values(), *prim_phone.values()}
+        existing |= {*other_phone.values(), *ident.values()}
+        self.states = _load_states(existing)
+        self.tags, self.plists = _load_memberships(self.states, rows, ctx)
+        self.places = _load_places(rows)
+        self.scope = ctx.scope_ids()
+        self.outside = _(
+            "Outside your area: you can only import people whose postcode is in your area."
+        )
+        self.seq = 0
+        self.plan.joined_summary = _("Joined the database")
+        self.plan.joined_data = {"recruiter": None, "import": ctx.job_id}
+
+    def run(self) -> _Plan:
+        plan = self.plan
+        for row in plan.rows:
+            ref = matching.match(
+                email=row.email,
+                phone=row.phone,
+                identifier=row.identifier,
+                by_email=self._by_email,
+                by_phone=self._by_phone,
+                by_identifier=self.ident.get,
+            )
+            place = self.places.get(row.postcode) if row.postcode else None
+            if ref is None:
+                if _out_of_scope(self.scope, row, place, stored=None):
+                    plan.rejects.append(RejectedRow(row.line, self.outside, []))
+                    continue
+                self._attach(self._create(row, place), row)
+                continue
+            state = self.states[ref] if isinstance(ref, int) else ref
+            stored = (state.vals["area_id"], state.vals["postcode"])
+            if _out_of_scope(self.scope, row, place, stored=stored):
+                plan.rejects.append(RejectedRow(row.line, self.outside, []))
+                continue
+            before = _writes(plan)
+            self._merge(state, row)
+            self._attach(state, row)
+            if _writes(plan) == before:
+                plan.unchanged += 1
+            else:
+                plan.updated += 1
+        return plan
+
+    def _by_email(self, email: str) -> Any:
+        return self.prim_email.get(email) or self.other_email.get(email)
+
+    def _by_phone(self, phone: str) -> Any:
+        return self.prim_phone.get(phone) or self.other_phone.get(phone)
+
+    def _locate(self, postcode: str) -> matching.Place:
+        return self.places.get(postcode) or matching.NOWHERE
+
+    def _create(self, row: CleanRow, place: matching.Place | None) -> _State:
+        """A new person from ``row`` (nobody matched), indexed by their keys so later
+        rows of the chunk find them."""
+        plan = self.plan
+        self.seq += 1
+        vals = matching.new_values(row, place=place or matching.NOWHERE, now=self.now)
+        state = _State(None, self.seq, vals, new=True)
+        plan.new.append(state)
+        plan.created += 1
+        if row.email:
+            self.prim_email[row.email] = state
+        # An earlier holder of the number was created first, so keeps it (lowest id).
+        if row.phone and row.phone not in self.prim_phone:
+            self.prim_phone[row.phone] = state
+        if row.identifier:
+            plan.identifiers.append((state, *row.identifier))
+            self.ident.setdefault(row.identifier, state)
+        plan.activities.append(
+            (state, Activity.Kind.CREATED, plan.joined_summary, plan.joined_data)
+        )
+        return state
+
+    def _merge(self, state: _State, row: CleanRow) -> None:
+        """Merge ``row`` into a matched person by ``matching.merge``; plan the other
+        email, phone and identifier it brings and the timeline entries of what
+        changed, and keep the indexes as ``person_find`` would then see them."""
+        plan = self.plan
+        merged = matching.merge(state.vals, row, locate=self._locate, now=self.now)
+        changed = merged.changed
+        if "email" in changed:
+            self.prim_email[row.email] = state
+        # As person_upsert's get_or_create: an address already held by anyone stays put.
+        if merged.other_email and merged.other_email not in self.other_email:
+            self.other_email[row.email] = state
+            plan.other_emails.append((state, row.email))
+        if "phone" in changed:
+            current = self.prim_phone.get(row.phone)
+            if current is None or state.order() < _order(current):
+                self.prim_phone[row.phone] = state
+        if merged.other_phone:
+            self._other_phone(state, row.phone)
+        if row.identifier and row.identifier not in self.ident:
+            self.ident[row.identifier] = state
+            plan.identifiers.append((state, *row.identifier))
+        if changed:
+            self._note_changes(state, changed)
+
+    def _other_phone(self, state: _State, phone: str) -> None:
+        """Plan ``phone`` as one of ``state``'s other numbers unless it already is
+        (per person, as person_upsert's get_or_create)."""
+        plan = self.plan
+        key = (id(state), phone)
+        held = self.other_phone.get(phone)
+        if held is state or (held is not None and held == state.pid):
+            plan.phone_keys.add(key)  # already one of this person's numbers
+        if key not in plan.phone_keys:
+            plan.phone_keys.add(key)
+            plan.other_phones.append((state, phone))
+            self.other_phone.setdefault(phone, state)
+
+    def _note_changes(self, state: _State, changed: list[str]) -> None:
+        """Mark the columns ``changed`` touches for writing, queue an existing person
+        for the update, and plan the timeline entries ``person_upsert`` would write."""
+        plan = self.plan
+        dirty = state.dirty
+        dirty.update(f for f in changed if not f.startswith("custom:"))
+        if any(f.startswith("custom:") for f in changed):
+            dirty.add("custom_fields")
+        if "postcode" in changed:
+            dirty.update(("area_id", "latitude", "longitude"))
+        if "email_status" in changed:
+            dirty.update(("email_status_reason", "email_status_changed_at"))
+        dirty.add("modified_at")
+        self._queue(state)
+        summary = matching.details_summary(changed)
+        if summary is not None:
+            plan.activities.append((state, Activity.Kind.IMPORTED, summary, {"fields": changed}))
+        if "email_status" in changed:
+            status = state.vals["email_status"]
+            plan.activities.append(
+                (
+                    state,
+                    Activity.Kind.EMAIL_STATUS,
+                    matching.status_summary(status),
+                    {"status": status, "reason": ""},
+                )
+            )
+
+    def _queue(self, state: _State) -> None:
+        """Put an existing person on the plan's update list (once)."""
+        if not state.new and not state.queued:
+            state.queued = True
+            self.plan.changed.append(state)
+
+    def _attach(self, state: _State, row: CleanRow) -> None:
+        """Plan the row's and the import's tags and the import's lists that ``state``
+        lacks, with their timeline entries; a new tag touches an existing person's
+        modification time, as ``tag_add`` does."""
+        plan, ctx = self.plan, self.ctx
+        for name in [*row.tags, *ctx.tags]:
+            key = name.lower()
+            tag = self.tags[key] if key in self.tags else ctx.tag(name)
+            if tag.pk in state.tag_ids:
+                continue
+            state.tag_ids.add(tag.pk)
+            plan.taggings.append((state, tag.pk))
+            summary = _("Tagged %(tag)s") % {"tag": tag.name}
+            plan.activities.append((state, Activity.Kind.TAGGED, summary, {"tag": tag.pk}))
+            if not state.new:
+                state.vals["modified_at"] = self.now
+                state.dirty.add("modified_at")
+                self._queue(state)
+        for plist in self.plists:
+            if plist.pk in state.list_ids:
+                continue
+            state.list_ids.add(plist.pk)
+            plan.listings.append((state, plist.pk))
+            summary = _("Added to list %(name)s") % {"name": plist.name}
+            plan.activities.append((state, Activity.Kind.LISTED, summary, {"list": plist.pk}))
+
+
+def _out_of_scope(
+    scope: set[int] | None,
+    row: CleanRow,
+    place: matching.Place | None,
+    *,
+    stored: tuple[int | None, str] | None,
+) -> bool:
+    """Whether an organiser's import may not apply ``row``: it would create a person
+    (``stored`` None) whose postcode is not mapped inside ``scope``, or it matched a
+    person (``stored`` = their area id and postcode) outside it or would move them
+    out. ``place`` is where the row's postcode is; no scope means national reach."""
+    if scope is None:
+        return False
+    row_area = place[0] if place else None
+    if stored is None:
+        return row_area not in scope
+    area_id, postcode = stored
+    new_area = row_area if row.postcode and row.postcode != postcode else area_id
+    return area_id not in scope or new_area not in scope
+
+
+def _load_states(ids: set[int]) -> dict[int, _State]:
+    """The stored values of people ``ids``; on PostgreSQL their rows are locked until
+    the chunk commits, so nobody changes them under the replay."""
     states: dict[int, _State] = {}
-    on_pg = connection.vendor == "postgresql"
-    if existing_ids and on_pg:
-        # Locked until the chunk commits, so nobody changes them under the replay.
-        for pid, vals in pgwrite.people_for_update(sorted(existing_ids), STATE_FIELDS):
+    if ids and connection.vendor == "postgresql":
+        for pid, vals in pgwrite.people_for_update(sorted(ids), STATE_FIELDS):
             states[pid] = _State(pid, 0, vals, new=False)
-    elif existing_ids:
-        for vals in Person.objects.filter(pk__in=existing_ids).values("pk", *STATE_FIELDS):
+    elif ids:
+        for vals in Person.objects.filter(pk__in=ids).values("pk", *STATE_FIELDS):
             pid = vals.pop("pk")
             states[pid] = _State(pid, 0, vals, new=False)
+    return states
+
+
+def _load_memberships(
+    states: dict[int, _State], rows: list[CleanRow], ctx: ImportContext
+) -> tuple[dict[str, Tag], list[PersonList]]:
+    """The chunk's tags (by lower-case name) and the import's lists, created if new;
+    notes on each loaded person which of them they already have."""
     row_tags = {name for r in rows for name in r.tags} | set(ctx.tags)
     tags = {name.lower(): ctx.tag(name) for name in row_tags}
     plists = [ctx.plist(name) for name in ctx.lists]
@@ -279,7 +487,7 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
     ):
         if not (states and wanted):
             continue
-        if on_pg:
+        if connection.vendor == "postgresql":
             pairs = pgwrite.pairs_of(model._meta.db_table, column, list(states), wanted)
         else:
             pairs = model.objects.filter(
@@ -287,203 +495,20 @@ def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now) -> _Plan:
             ).values_list("person_id", column)
         for pid, other in pairs:
             getattr(states[pid], attr).add(other)
-    postcodes = {r.postcode for r in rows if r.postcode}
-    pc_rows = (
-        {
-            pc: (area_id, lat, lng)
-            for pc, area_id, lat, lng in Postcode.objects.filter(
-                postcode__in=list(postcodes)
-            ).values_list("postcode", "area_id", "latitude", "longitude")
-        }
-        if postcodes
-        else {}
-    )
-    scope = ctx.scope_ids()
-    outside = _("Outside your area: you can only import people whose postcode is in your area.")
-    joined = _("Joined the database")
-    created_data = {"recruiter": None, "import": ctx.job_id}
-    plan.joined_summary, plan.joined_data = joined, created_data
-    seq = 0
-    for row in rows:
-        before: tuple[int, ...] | None = None
-        ref = None
-        if row.email:
-            ref = idx_prim_email.get(row.email) or idx_other_email.get(row.email)
-        if ref is None and row.phone:
-            ref = idx_prim_phone.get(row.phone) or idx_other_phone.get(row.phone)
-        if ref is None and row.identifier:
-            ref = idx_ident.get(row.identifier)
-        if isinstance(ref, int):
-            ref = states[ref]
-        pc = pc_rows.get(row.postcode) if row.postcode else None
+    return tags, plists
 
-        if ref is None:
-            area_id = pc[0] if pc else None
-            if scope is not None and area_id not in scope:
-                plan.rejects.append(RejectedRow(row.line, outside, []))
-                continue
-            seq += 1
-            vals = {
-                "email": row.email or None,
-                "phone": row.phone,
-                "first_name": row.first_name,
-                "last_name": row.last_name,
-                "address_line1": row.address_line1,
-                "address_line2": row.address_line2,
-                "town": row.town,
-                "postcode": row.postcode,
-                "area_id": area_id,
-                "latitude": pc[1] if pc else None,
-                "longitude": pc[2] if pc else None,
-                "custom_fields": {k: v for k, v in row.custom.items() if v is not None},
-                "email_status": row.email_status or EmailStatus.NONE.value,
-                "email_status_reason": "",
-                "email_status_changed_at": now if row.email_status is not None else None,
-                "modified_at": now,
-            }
-            state = _State(None, seq, vals, new=True)
-            plan.new.append(state)
-            plan.created += 1
-            if row.email:
-                idx_prim_email[row.email] = state
-            if row.phone and row.phone not in idx_prim_phone:
-                idx_prim_phone[row.phone] = state
-            if row.identifier:
-                plan.identifiers.append((state, *row.identifier))
-                idx_ident.setdefault(row.identifier, state)
-            plan.activities.append((state, Activity.Kind.CREATED, joined, created_data))
-        else:
-            state = ref
-            vals = state.vals
-            if scope is not None:
-                new_area = (
-                    (pc[0] if pc else None)
-                    if row.postcode and row.postcode != vals["postcode"]
-                    else vals["area_id"]
-                )
-                if vals["area_id"] not in scope or new_area not in scope:
-                    plan.rejects.append(RejectedRow(row.line, outside, []))
-                    continue
-            before = _writes(plan)
-            changed: list[str] = []
-            for name in PROFILE_FIELDS:
-                value = getattr(row, name)
-                if value and vals[name] != value:
-                    vals[name] = value
-                    changed.append(name)
-            if row.email and not vals["email"]:
-                vals["email"] = row.email
-                changed.append("email")
-                idx_prim_email[row.email] = state
-            elif row.email and vals["email"] != row.email:
-                if row.email not in idx_other_email:
-                    idx_other_email[row.email] = state
-                    plan.other_emails.append((state, row.email))
-            if row.phone and not vals["phone"]:
-                vals["phone"] = row.phone
-                changed.append("phone")
-                current = idx_prim_phone.get(row.phone)
-                if current is None or state.order() < _order(current):
-                    idx_prim_phone[row.phone] = state
-            elif row.phone and vals["phone"] != row.phone:
-                key = (id(state), row.phone)
-                held = idx_other_phone.get(row.phone)
-                if held is state or (held is not None and held == state.pid):
-                    plan.phone_keys.add(key)  # already one of this person's numbers
-                if key not in plan.phone_keys:
-                    plan.phone_keys.add(key)
-                    plan.other_phones.append((state, row.phone))
-                    idx_other_phone.setdefault(row.phone, state)
-            if row.postcode and vals["postcode"] != row.postcode:
-                vals["postcode"] = row.postcode
-                vals["area_id"], vals["latitude"], vals["longitude"] = (
-                    pc if pc else (None, None, None)
-                )
-                changed.append("postcode")
-            for key, value in row.custom.items():
-                if value is not None and vals["custom_fields"].get(key) != value:
-                    vals["custom_fields"] = {**vals["custom_fields"], key: value}
-                    changed.append(f"custom:{key}")
-            if row.identifier and row.identifier not in idx_ident:
-                idx_ident[row.identifier] = state
-                plan.identifiers.append((state, *row.identifier))
-            status_changed = False
-            if row.email_status is not None and row.email_status != vals["email_status"]:
-                vals["email_status"] = row.email_status
-                vals["email_status_reason"] = ""
-                vals["email_status_changed_at"] = now
-                changed.append("email_status")
-                status_changed = True
-            if changed:
-                vals["modified_at"] = now
-                state.dirty.update(f for f in changed if not f.startswith("custom:"))
-                if any(f.startswith("custom:") for f in changed):
-                    state.dirty.add("custom_fields")
-                if "postcode" in changed:
-                    state.dirty.update(("area_id", "latitude", "longitude"))
-                if "email_status" in changed:
-                    state.dirty.update(("email_status_reason", "email_status_changed_at"))
-                state.dirty.add("modified_at")
-                if not state.new and not state.queued:
-                    state.queued = True
-                    plan.changed.append(state)
-                fields = [f for f in changed if f != "email_status"]
-                if fields:
-                    summary = _("Details changed: %(fields)s") % {"fields": ", ".join(fields)}
-                    plan.activities.append(
-                        (state, Activity.Kind.IMPORTED, summary, {"fields": changed})
-                    )
-                if status_changed:
-                    summary = _("Email status: %(status)s") % {
-                        "status": EmailStatus(vals["email_status"]).label
-                    }
-                    plan.activities.append(
-                        (
-                            state,
-                            Activity.Kind.EMAIL_STATUS,
-                            str(summary),
-                            {"status": vals["email_status"], "reason": ""},
-                        )
-                    )
-        for name in [*row.tags, *ctx.tags]:
-            tag = tags[name.lower()] if name.lower() in tags else ctx.tag(name)
-            if tag.pk in state.tag_ids:
-                continue
-            state.tag_ids.add(tag.pk)
-            plan.taggings.append((state, tag.pk))
-            plan.activities.append(
-                (
-                    state,
-                    Activity.Kind.TAGGED,
-                    _("Tagged %(tag)s") % {"tag": tag.name},
-                    {"tag": tag.pk},
-                )
-            )
-            if not state.new:
-                vals["modified_at"] = now
-                state.dirty.add("modified_at")
-                if not state.queued:
-                    state.queued = True
-                    plan.changed.append(state)
-        for plist in plists:
-            if plist.pk in state.list_ids:
-                continue
-            state.list_ids.add(plist.pk)
-            plan.listings.append((state, plist.pk))
-            plan.activities.append(
-                (
-                    state,
-                    Activity.Kind.LISTED,
-                    _("Added to list %(name)s") % {"name": plist.name},
-                    {"list": plist.pk},
-                )
-            )
-        if before is not None:
-            if _writes(plan) == before:
-                plan.unchanged += 1
-            else:
-                plan.updated += 1
-    return plan
+
+def _load_places(rows: list[CleanRow]) -> dict[str, matching.Place]:
+    """Where each of the chunk's mapped postcodes is (unmapped ones are absent)."""
+    postcodes = {r.postcode for r in rows if r.postcode}
+    if not postcodes:
+        return {}
+    return {
+        pc: (area_id, lat, lng)
+        for pc, area_id, lat, lng in Postcode.objects.filter(
+            postcode__in=list(postcodes)
+        ).values_list("postcode", "area_id", "latitude", "longitude")
+    }
 
 
 def _order(ref: Any) -> tuple[int, int]:
@@ -646,108 +671,133 @@ def people_import_rows(
         use_copy = connection.vendor == "postgresql"
     if use_copy and connection.vendor != "postgresql":
         raise ValueError("The COPY path needs PostgreSQL.")
-    size = batch_size or (PG_BATCH if use_copy else ORM_BATCH)
-    counts = ImportCounts()
-    rejects: list[RejectedRow] = []
-    warned: list[CleanRow] = []
+    run = _ImportRun(ctx, use_copy=use_copy, batch_size=batch_size, progress=progress)
+    if dry_run:
+        with transaction.atomic():
+            run.run(rows)
+            transaction.set_rollback(True)
+    elif use_copy and not connection.in_atomic_block:
+        run.run_pipelined(rows)
+    else:
+        run.run(rows)
+    run.rejects.sort(key=lambda r: r.line)
+    return run.counts, run.rejects, run.warned
 
-    seen = [0]
-    # Rejections found while reading (main thread) and while writing (maybe another
-    # thread) are counted apart so neither thread updates the other's number.
-    read_rejected = [0]
-    write_rejected = [0]
 
-    # The first chunk is smaller so the writer starts while the rest is still read.
-    limit = [min(size, PG_FIRST_BATCH) if use_copy and not batch_size else size]
+class _ImportRun:
+    """The state of one ``people_import_rows`` call: counts, rejected and warned rows,
+    and how the rows are cut into batches."""
 
-    def batches() -> Iterator[tuple[list[CleanRow], int, int]]:
+    def __init__(
+        self,
+        ctx: ImportContext,
+        *,
+        use_copy: bool,
+        batch_size: int | None,
+        progress: Callable[[ImportCounts], None] | None,
+    ) -> None:
+        self.ctx = ctx
+        self.use_copy = use_copy
+        self.progress = progress
+        self.size = batch_size or (PG_BATCH if use_copy else ORM_BATCH)
+        # The first chunk is smaller so the writer starts while the rest is still read.
+        self.limit = min(self.size, PG_FIRST_BATCH) if use_copy and not batch_size else self.size
+        self.counts = ImportCounts()
+        self.rejects: list[RejectedRow] = []
+        self.warned: list[CleanRow] = []
+        self.seen = 0
+        # Rejections found while reading (main thread) and while writing (maybe another
+        # thread) are counted apart so neither thread updates the other's number.
+        self.read_rejected = 0
+        self.write_rejected = 0
+
+    def batches(self, rows: Iterable[CleanRow | RejectedRow]) -> Iterator[tuple[list, int, int]]:
+        """(batch, rows read so far, rejected while reading so far), the last batch
+        possibly empty. Rows rejected by the cleaner are kept aside, not batched."""
         batch: list[CleanRow] = []
         for item in rows:
-            seen[0] += 1
+            self.seen += 1
             if isinstance(item, RejectedRow):
-                rejects.append(item)
-                read_rejected[0] += 1
+                self.rejects.append(item)
+                self.read_rejected += 1
                 continue
             if item.warnings:
-                warned.append(item)
-                counts.warned += 1
+                self.warned.append(item)
+                self.counts.warned += 1
             batch.append(item)
-            if len(batch) >= limit[0]:
-                yield batch, seen[0], read_rejected[0]
+            if len(batch) >= self.limit:
+                yield batch, self.seen, self.read_rejected
                 batch = []
-                limit[0] = size
-        yield batch, seen[0], read_rejected[0]
+                self.limit = self.size
+        yield batch, self.seen, self.read_rejected
 
-    def write_batch(batch: list[CleanRow], processed: int, read_rejects: int) -> None:
+    def write_batch(self, batch: list[CleanRow], processed: int, read_rejects: int) -> None:
+        """Plan and write ``batch`` in one transaction (committed on return unless the
+        caller holds one), replaying it row by row if it met a concurrent write; then
+        report progress."""
+        counts = self.counts
         if batch:
             now = timezone.now()
             with pgwrite.step("chunk (all of it, with commit)"), transaction.atomic():
                 with pgwrite.step("plan"):
-                    plan = _plan_batch(batch, ctx, now)
+                    plan = _plan_batch(batch, self.ctx, now)
                 try:
                     with transaction.atomic():
-                        (_write_pg if use_copy else _write_orm)(plan, ctx, now)
+                        (_write_pg if self.use_copy else _write_orm)(plan, self.ctx, now)
                 except IntegrityError:
                     log.warning("Import batch met a concurrent write; replaying it row by row.")
-                    slow = ImportCounts()
-                    _slow_batch(batch, ctx, slow, rejects)
-                    counts.created += slow.created
-                    counts.updated += slow.updated
-                    counts.unchanged += slow.unchanged
-                    write_rejected[0] += slow.rejected
+                    self._replay_slowly(batch)
                 else:
-                    counts.created += plan.created
-                    counts.updated += plan.updated
-                    counts.unchanged += plan.unchanged
-                    write_rejected[0] += len(plan.rejects)
-                    lines = {r.line: r for r in batch}
-                    for reject in plan.rejects:
-                        reject.cells = lines[reject.line].cells
-                        rejects.append(reject)
+                    self._count_plan(plan, batch)
                 written = time.perf_counter()
             pgwrite.step_record("commit", time.perf_counter() - written)
         counts.processed = processed
-        counts.rejected = read_rejects + write_rejected[0]
-        if progress is not None:
-            progress(counts)
+        counts.rejected = read_rejects + self.write_rejected
+        if self.progress is not None:
+            self.progress(counts)
 
-    def run() -> None:
-        for batch, processed, read_rejects in batches():
-            write_batch(batch, processed, read_rejects)
+    def _replay_slowly(self, batch: list[CleanRow]) -> None:
+        slow = ImportCounts()
+        _slow_batch(batch, self.ctx, slow, self.rejects)
+        self.counts.created += slow.created
+        self.counts.updated += slow.updated
+        self.counts.unchanged += slow.unchanged
+        self.write_rejected += slow.rejected
 
-    def run_pipelined() -> None:
+    def _count_plan(self, plan: _Plan, batch: list[CleanRow]) -> None:
+        self.counts.created += plan.created
+        self.counts.updated += plan.updated
+        self.counts.unchanged += plan.unchanged
+        self.write_rejected += len(plan.rejects)
+        lines = {r.line: r for r in batch}
+        for reject in plan.rejects:
+            # The planner leaves the cells out; the rejects file shows them.
+            reject.cells = lines[reject.line].cells
+            self.rejects.append(reject)
+
+    def run(self, rows: Iterable[CleanRow | RejectedRow]) -> None:
+        for batch, processed, read_rejects in self.batches(rows):
+            self.write_batch(batch, processed, read_rejects)
+
+    def run_pipelined(self, rows: Iterable[CleanRow | RejectedRow]) -> None:
         """Read and clean the next batch while a second thread (with its own database
         connection) matches and writes the previous one. Batches still commit in file
         order: a batch is handed over only when the one before it has committed."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from django.db import connections
 
         def in_thread(batch: list[CleanRow], processed: int, read_rejects: int) -> None:
             try:
-                write_batch(batch, processed, read_rejects)
+                self.write_batch(batch, processed, read_rejects)
             finally:
                 connections.close_all()
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clarion-import") as pool:
             pending = None
-            for batch, processed, read_rejects in batches():
+            for batch, processed, read_rejects in self.batches(rows):
                 if pending is not None:
                     pending.result()
                 pending = pool.submit(in_thread, batch, processed, read_rejects)
             if pending is not None:
                 pending.result()
-
-    if dry_run:
-        with transaction.atomic():
-            run()
-            transaction.set_rollback(True)
-    elif use_copy and not connection.in_atomic_block:
-        run_pipelined()
-    else:
-        run()
-    rejects.sort(key=lambda r: r.line)
-    return counts, rejects, warned
 
 
 # --- jobs: a file, its mapping, a run -------------------------------------------------
@@ -823,66 +873,30 @@ def import_job_run(
     error, and batches already committed stay.
     """
     actor = job.created_by
-    scope_area = actor.scope_area if actor is not None else None
     if actor is not None and not actor.can_write:
-        job.status = ImportJob.Status.FAILED
-        job.error = _("Your role cannot import people.")
-        job.finished_at = timezone.now()
-        job.save()
-        return job
+        return _job_fail(job, _("Your role cannot import people."))
     ctx = ImportContext(
         actor=actor,
-        scope_area=scope_area,
+        scope_area=actor.scope_area if actor is not None else None,
         tags=[t for t in job.options.get("tags", []) if t],
         lists=[x for x in job.options.get("lists", []) if x],
         job_id=job.pk,
     )
-    columns = job.mapping.get("columns", [])
-
-    def on_progress(counts: ImportCounts) -> None:
-        ImportJob.objects.filter(pk=job.pk).update(
-            processed_rows=counts.processed,
-            total_rows=max(job.total_rows, counts.processed),
-            created_count=counts.created,
-            updated_count=counts.updated,
-            unchanged_count=counts.unchanged,
-            rejected_count=counts.rejected,
-        )
-        job.processed_rows = counts.processed
-        job.created_count, job.updated_count, job.unchanged_count, job.rejected_count = (
-            counts.created,
-            counts.updated,
-            counts.unchanged,
-            counts.rejected,
-        )
-        if progress is not None:
-            progress(job)
-
     try:
         with job.file.open("rb") as handle:
             csv_file = csv_open(handle, encoding=job.encoding, delimiter=job.delimiter)
-            cleaner = RowCleaner(columns, custom_field_defs())
+            cleaner = RowCleaner(job.mapping.get("columns", []), custom_field_defs())
             counts, rejects, warned = people_import_rows(
                 rows=_clean_rows(csv_file, cleaner),
                 ctx=ctx,
                 dry_run=job.dry_run,
-                progress=on_progress,
+                progress=partial(_job_progress, job, progress),
             )
     except Exception as exc:  # a broken file or database error: record it, don't crash the worker
         log.exception("Import %s failed", job.pk)
-        job.status = ImportJob.Status.FAILED
-        job.error = str(exc)[:2000] or exc.__class__.__name__
-        job.finished_at = timezone.now()
-        job.save()
-        return job
-    job.processed_rows = counts.processed
+        return _job_fail(job, str(exc)[:2000] or exc.__class__.__name__)
+    _job_counts_set(job, counts)
     job.total_rows = counts.processed
-    job.created_count, job.updated_count, job.unchanged_count, job.rejected_count = (
-        counts.created,
-        counts.updated,
-        counts.unchanged,
-        counts.rejected,
-    )
     if rejects or warned:
         job.rejects.save(
             f"rejects-{job.pk}.csv", ContentFile(rejects_csv(rejects, warned)), save=False
@@ -890,8 +904,52 @@ def import_job_run(
     job.status = ImportJob.Status.DONE
     job.finished_at = timezone.now()
     job.save()
+    _job_audit(job, counts)
+    return job
+
+
+def _job_fail(job: ImportJob, error: str) -> ImportJob:
+    """Record ``job`` as FAILED with ``error`` (saved now); returns it."""
+    job.status = ImportJob.Status.FAILED
+    job.error = error
+    job.finished_at = timezone.now()
+    job.save()
+    return job
+
+
+def _job_counts_set(job: ImportJob, counts: ImportCounts) -> None:
+    """Copy ``counts`` onto the ``job`` instance (not saved)."""
+    job.processed_rows = counts.processed
+    job.created_count, job.updated_count, job.unchanged_count, job.rejected_count = (
+        counts.created,
+        counts.updated,
+        counts.unchanged,
+        counts.rejected,
+    )
+
+
+def _job_progress(
+    job: ImportJob, progress: Callable[[ImportJob], None] | None, counts: ImportCounts
+) -> None:
+    """After each batch: store the counts on the job's row at once (one UPDATE, in the
+    batch's thread), so the progress page shows them while the import runs."""
+    ImportJob.objects.filter(pk=job.pk).update(
+        processed_rows=counts.processed,
+        total_rows=max(job.total_rows, counts.processed),
+        created_count=counts.created,
+        updated_count=counts.updated,
+        unchanged_count=counts.unchanged,
+        rejected_count=counts.rejected,
+    )
+    _job_counts_set(job, counts)
+    if progress is not None:
+        progress(job)
+
+
+def _job_audit(job: ImportJob, counts: ImportCounts) -> None:
+    """The "import" audit entry of a finished job: its name and counts."""
     audit_record(
-        actor=actor,
+        actor=job.created_by,
         action="import",
         summary=_(
             "Imported %(name)s: created %(c)s, updated %(u)s, unchanged %(n)s, rejected %(r)s%(dry)s"
@@ -914,7 +972,6 @@ def import_job_run(
             "dry_run": job.dry_run,
         },
     )
-    return job
 
 
 def _clean_rows(csv_file, cleaner: RowCleaner) -> Iterator[CleanRow | RejectedRow]:
