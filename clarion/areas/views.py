@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from clarion.core.models import AuditEntry
-from clarion.core.services import audit_record
+from clarion.core.services import audit_record, client_ip
 
 from . import counts
 from .forms import AreaUploadForm, GroupPageForm
@@ -132,7 +132,7 @@ def area_upload(request: HttpRequest) -> HttpResponse:
                             "updated": result.updated,
                             "rejected": len(result.errors),
                         },
-                        request=request,
+                        ip=client_ip(request),
                     )
     return render(
         request,

@@ -92,7 +92,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 actor=user,
                 action=AuditEntry.Action.LOGIN,
                 summary=f"{user.email} logged in",
-                request=request,
+                ip=services.client_ip(request),
             )
             return redirect(next_url or settings.LOGIN_REDIRECT_URL)
         if form.locked:
@@ -117,7 +117,7 @@ def _record_login_failure(request: HttpRequest, email: str) -> None:
         summary=f"Failed login for {email}" + (" (now locked out)" if locked else ""),
         # Only what an admin needs to spot an attack; never the password typed.
         detail={"email": email, "reason": "password", "failures": by_email, "locked": locked},
-        request=request,
+        ip=services.client_ip(request),
     )
 
 
@@ -180,7 +180,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             action=AuditEntry.Action.LOGIN_FAILED,
             summary=f"Wrong two-factor code for {user.email}",
             detail={"email": user.email, "reason": "two_factor"},
-            request=request,
+            ip=services.client_ip(request),
         )
     return render(request, "core/two_factor_verify.html", {"form": form, "next": next_url})
 
@@ -226,7 +226,9 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         code = form.cleaned_data["code"]
         if code.isdigit() and device.verify_token(code):
-            codes = services.two_factor_confirm(user=user, device=device, request=request)
+            codes = services.two_factor_confirm(
+                user=user, device=device, ip=services.client_ip(request)
+            )
             otp_login(request, device)
             return render(
                 request, "core/two_factor_codes.html", {"codes": codes, "next": _safe_next(request)}
@@ -319,12 +321,14 @@ def user_create(request: HttpRequest) -> HttpResponse:
             role=data["role"],
             area=data["area"],
             password=data["password"] or None,
-            request=request,
+            ip=services.client_ip(request),
         )
         if data["password"]:
             messages.success(request, _("%(email)s can now log in.") % {"email": user.email})
             return redirect("core:user_list")
-        services.staff_user_password_link_record(actor=request.user, user=user, request=request)
+        services.staff_user_password_link_record(
+            actor=request.user, user=user, ip=services.client_ip(request)
+        )
         return render(
             request,
             "core/user_password_link.html",
@@ -349,7 +353,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 name=data["name"],
                 role=data["role"],
                 area=data["area"],
-                request=request,
+                ip=services.client_ip(request),
             )
         except services.StaffUserError as exc:
             form.add_error("role", str(exc))
@@ -370,7 +374,7 @@ def user_set_active(request: HttpRequest, pk: int) -> HttpResponse:
     active = request.POST.get("active") == "1"
     try:
         services.staff_user_set_active(
-            actor=request.user, user=staff, active=active, request=request
+            actor=request.user, user=staff, active=active, ip=services.client_ip(request)
         )
     except services.StaffUserError as exc:
         messages.error(request, str(exc))
@@ -390,7 +394,7 @@ def user_set_active(request: HttpRequest, pk: int) -> HttpResponse:
 def user_two_factor_reset(request: HttpRequest, pk: int) -> HttpResponse:
     _require_admin(request)
     staff = get_object_or_404(User, pk=pk)
-    services.two_factor_reset(actor=request.user, user=staff, request=request)
+    services.two_factor_reset(actor=request.user, user=staff, ip=services.client_ip(request))
     messages.success(
         request,
         _(
@@ -406,7 +410,9 @@ def user_two_factor_reset(request: HttpRequest, pk: int) -> HttpResponse:
 def user_password_link(request: HttpRequest, pk: int) -> HttpResponse:
     _require_admin(request)
     staff = get_object_or_404(User, pk=pk)
-    services.staff_user_password_link_record(actor=request.user, user=staff, request=request)
+    services.staff_user_password_link_record(
+        actor=request.user, user=staff, ip=services.client_ip(request)
+    )
     return render(
         request,
         "core/user_password_link.html",

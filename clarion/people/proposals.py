@@ -136,7 +136,7 @@ def _decide(proposal_id: int, status: str, actor) -> ProposedChange | None:
 
 
 @transaction.atomic
-def proposal_confirm(*, proposal: ProposedChange, request=None) -> list[str] | None:
+def proposal_confirm(*, proposal: ProposedChange, ip: str | None = None) -> list[str] | None:
     """The mailbox owner confirmed by the link: apply every change, a resubscription
     included. Returns the fields that changed, or None when the link was already used,
     superseded, dismissed or has expired (nothing is written then)."""
@@ -151,13 +151,13 @@ def proposal_confirm(*, proposal: ProposedChange, request=None) -> list[str] | N
         object_type="person",
         object_id=decided.person_id,
         detail={"proposal": decided.pk, "fields": changed},
-        request=request,
+        ip=ip,
     )
     return changed
 
 
 @transaction.atomic
-def proposal_accept(*, proposal: ProposedChange, actor, request=None) -> list[str] | None:
+def proposal_accept(*, proposal: ProposedChange, actor, ip: str | None = None) -> list[str] | None:
     """Staff who can reach the person accept the change (the caller checks scope).
     A resubscription is not applied: only the person's own click can do that."""
     decided = _decide(proposal.pk, ProposedChange.Status.ACCEPTED, actor)
@@ -171,13 +171,13 @@ def proposal_accept(*, proposal: ProposedChange, actor, request=None) -> list[st
         object_type="person",
         object_id=decided.person_id,
         detail={"proposal": decided.pk, "fields": changed},
-        request=request,
+        ip=ip,
     )
     return changed
 
 
 @transaction.atomic
-def proposal_dismiss(*, proposal: ProposedChange, actor=None, request=None) -> bool:
+def proposal_dismiss(*, proposal: ProposedChange, actor=None, ip: str | None = None) -> bool:
     """Staff (or the person, by the link) turn the change down; nothing is applied."""
     decided = _decide(proposal.pk, ProposedChange.Status.DISMISSED, actor)
     if decided is None:
@@ -196,7 +196,7 @@ def proposal_dismiss(*, proposal: ProposedChange, actor=None, request=None) -> b
         object_type="person",
         object_id=decided.person_id,
         detail={"proposal": decided.pk},
-        request=request,
+        ip=ip,
     )
     return True
 

@@ -323,7 +323,9 @@ def retention_run(
     return report
 
 
-def retention_policy_update(*, policy: RetentionPolicy, actor, request=None) -> RetentionPolicy:
+def retention_policy_update(
+    *, policy: RetentionPolicy, actor, ip: str | None = None
+) -> RetentionPolicy:
     """Save the admin's changes to ``policy`` (already validated) and audit them."""
     policy.modified_at = timezone.now()
     with transaction.atomic():
@@ -344,7 +346,7 @@ def retention_policy_update(*, policy: RetentionPolicy, actor, request=None) -> 
                 "ip_hash_days": policy.ip_hash_days,
                 "ratelimit_days": policy.ratelimit_days,
             },
-            request=request,
+            ip=ip,
         )
     return policy
 

@@ -55,14 +55,14 @@ def segment_duplicate(*, segment: Segment, user) -> Segment:
 
 
 @transaction.atomic
-def segment_delete(*, segment: Segment, user, request=None) -> None:
+def segment_delete(*, segment: Segment, user, ip: str | None = None) -> None:
     audit_record(
         actor=user,
         action=AuditEntry.Action.DELETE,
         summary=_("Deleted segment %(name)s") % {"name": segment.name},
         object_type="segment",
         object_id=segment.pk,
-        request=request,
+        ip=ip,
     )
     segment.delete()
 

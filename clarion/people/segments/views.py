@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from clarion.core.services import client_ip
 from clarion.people.models import Segment
 from clarion.people.selectors import access_segment, segments_for
 
@@ -180,7 +181,7 @@ def segment_remove(request, pk):
     segment = access_segment(request.user, pk, write=True)
     if request.method == "POST":
         name = segment.name
-        segment_delete(segment=segment, user=request.user, request=request)
+        segment_delete(segment=segment, user=request.user, ip=client_ip(request))
         messages.success(request, _("Segment “%(name)s” deleted.") % {"name": name})
         return redirect("people:segment_list")
     return render(request, "people/segment_confirm_delete.html", {"segment": segment})

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from clarion.areas.selectors import area_subtree_q
+from clarion.core.services import client_ip
 from clarion.people import proposals, services
 from clarion.people.forms import NameForm, NoteForm, PeopleFilterForm, PersonEditForm
 from clarion.people.models import (
@@ -288,12 +289,14 @@ def person_proposal_decide(request, person_id: int, proposal_id: int):
     person = access_person(request.user, person_id, write=True)
     proposal = get_object_or_404(ProposedChange, pk=proposal_id, person=person)
     if request.POST.get("decision") == "accept":
-        changed = proposals.proposal_accept(proposal=proposal, actor=request.user, request=request)
+        changed = proposals.proposal_accept(
+            proposal=proposal, actor=request.user, ip=client_ip(request)
+        )
         if changed is None:
             messages.error(request, _("That proposal is no longer open."))
         else:
             messages.success(request, _("The proposed details are applied."))
-    elif proposals.proposal_dismiss(proposal=proposal, actor=request.user, request=request):
+    elif proposals.proposal_dismiss(proposal=proposal, actor=request.user, ip=client_ip(request)):
         messages.success(request, _("The proposed details are dismissed."))
     else:
         messages.error(request, _("That proposal is no longer open."))

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from clarion.core.services import client_ip
 from clarion.people import proposals
 
 
@@ -20,10 +21,10 @@ def proposal_view(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "people/proposal_confirm.html", {"outcome": "bad"}, status=404)
     if request.method == "POST":
         if request.POST.get("decision") == "dismiss":
-            proposals.proposal_dismiss(proposal=proposal, request=request)
+            proposals.proposal_dismiss(proposal=proposal, ip=client_ip(request))
             outcome = "dismissed"
         else:
-            done = proposals.proposal_confirm(proposal=proposal, request=request)
+            done = proposals.proposal_confirm(proposal=proposal, ip=client_ip(request))
             outcome = "confirmed" if done is not None else "bad"
         return render(request, "people/proposal_confirm.html", {"outcome": outcome})
     context = {"outcome": "", "rows": proposals.proposal_rows(proposal)}

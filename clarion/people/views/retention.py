@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from clarion.core.models import RetentionPolicy
+from clarion.core.services import client_ip
 from clarion.people import retention
 
 PERIOD_FIELDS = (
@@ -97,7 +98,7 @@ def retention_policy(request):
                 form = RetentionPolicyForm(data, instance=policy, running_key=running)
         elif form.is_valid():
             retention.retention_policy_update(
-                policy=form.save(commit=False), actor=request.user, request=request
+                policy=form.save(commit=False), actor=request.user, ip=client_ip(request)
             )
             messages.success(
                 request,

@@ -1,4 +1,4 @@
-"""The events issue's "Done when", end to end in headless Chromium:
+"""An event from proposal to canvass results, end to end in headless Chromium:
 
 a member proposes a canvass, the area organiser approves it, two supporters find it by
 postcode and RSVP (capacity 1: the second is waitlisted), the first cancels through the
@@ -90,7 +90,9 @@ def _south_and_past_world(areas) -> None:
 
 
 @pytest.mark.browser
-def test_done_when(page, browser, live_server, areas, organiser, south_organiser, smtp_server):
+def test_a_canvass_goes_from_proposal_to_rsvps_reminders_check_in_and_results(
+    page, browser, live_server, areas, organiser, south_organiser, smtp_server
+):
     base = live_server.url
     _south_and_past_world(areas)
     run_worker()  # the set-up RSVPs' confirmations

@@ -1,5 +1,5 @@
-"""The issue's "Done when", end to end in headless Chromium against the live server and
-a real SMTP server on loopback:
+"""A mailing from composer to report, end to end in headless Chromium against the live
+server and a real SMTP server on loopback:
 
 a staff user composes a personalised mailing to a segment in the browser, A/B tests two
 subjects and sends it (the task worker runs the send); a recipient follows the tracked
@@ -53,7 +53,7 @@ def _one_click(url: str) -> int:
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_done_when(
+def test_a_mailing_is_sent_tracked_to_an_action_and_a_gift_and_stops_at_unsubscribe(
     page, browser, live_server, admin, areas, subscribed, smtp_server, mail_settings
 ):
     from clarion.actions.models import ActionPage, Submission
