@@ -203,10 +203,10 @@ def submission_record(*, page: ActionPage, data: SubmissionInput) -> SubmissionR
         return SubmissionResult(submission=existing, person=existing.person, duplicate=True)
 
 
-def _submission_write(
-    *, page: ActionPage, data: SubmissionInput, email: str, canon: str
-) -> SubmissionResult:
-    # Runs inside submission_record's transaction; raises _AlreadyActed to undo it.
+def _submitter_upsert(*, page: ActionPage, data: SubmissionInput, email: str):
+    """Find or create the person acting on ``page`` through ``person_upsert`` as a
+    public write (invariant 8), subscribing them when they consent on a page without
+    double opt-in. Returns person_upsert's result."""
     pending = page.double_opt_in
     consent = None
     email_status = None
@@ -230,21 +230,32 @@ def _submission_write(
         source_code=data.source or f"action:{page.slug}",
         public=True,
     )
-    person = result.person
+    return result
+
+
+def _submission_answers(page: ActionPage, data: SubmissionInput) -> dict:
+    if page.kind == ActionPage.Kind.LETTER:
+        return {"subject": data.letter_subject, "letter": data.letter_body}
+    return dict(data.answers)
+
+
+def _submission_build(
+    *, page: ActionPage, data: SubmissionInput, person: Person, email: str, canon: str
+) -> Submission:
+    """The unsaved Submission of ``person`` on ``page``, pending when the page asks for
+    double opt-in; a recruiter never recruits themselves."""
+    pending = page.double_opt_in
     recruiter = (
         data.recruiter if data.recruiter is not None and data.recruiter.pk != person.pk else None
     )
-    answers = dict(data.answers)
-    if page.kind == ActionPage.Kind.LETTER:
-        answers = {"subject": data.letter_subject, "letter": data.letter_body}
     now = timezone.now()
-    submission = Submission(
+    return Submission(
         page=page,
         person=person,
         email_canonical=canon,
         email_domain=email.rpartition("@")[2],
         status=Submission.Status.PENDING if pending else Submission.Status.CONFIRMED,
-        answers=answers,
+        answers=_submission_answers(page, data),
         comment=data.comment,
         show_name=data.show_name,
         consent_given=data.email_consent,
@@ -261,6 +272,15 @@ def _submission_write(
         created_at=now,
         confirmed_at=None if pending else now,
     )
+
+
+def _submission_write(
+    *, page: ActionPage, data: SubmissionInput, email: str, canon: str
+) -> SubmissionResult:
+    # Runs inside submission_record's transaction; raises _AlreadyActed to undo it.
+    result = _submitter_upsert(page=page, data=data, email=email)
+    person = result.person
+    submission = _submission_build(page=page, data=data, person=person, email=email, canon=canon)
     try:
         # No savepoint of its own: a clash undoes the whole attempt (see the caller).
         submission.save(force_insert=True)
@@ -279,7 +299,7 @@ def _submission_write(
             "kind": page.kind,
             "submission": submission.pk,
             "status": submission.status,
-            **({"letter": answers} if page.kind == ActionPage.Kind.LETTER else {}),
+            **({"letter": submission.answers} if page.kind == ActionPage.Kind.LETTER else {}),
         },
     )
     _queue_emails(submission)

@@ -184,93 +184,65 @@ def _people_prefetch(qs):
     )
 
 
+# The entry point's links: (rel, URL name, title), in the order they are listed.
+ENTRY_LINKS = (
+    ("osdi:people", "people", "The collection of people in the system"),
+    ("osdi:tags", "tags", "The collection of tags in the system"),
+    ("osdi:person_signup_helper", "people", "The person signup helper for the system"),
+    ("osdi:lists", "lists", "The collection of lists in the system"),
+    ("osdi:queries", "queries", "The collection of queries (saved segments) in the system"),
+    ("osdi:petitions", "petitions", "The collection of petitions in the system"),
+    ("osdi:forms", "forms", "The collection of forms in the system"),
+    ("osdi:events", "events", "The collection of events in the system"),
+    (
+        "osdi:advocacy_campaigns",
+        "advocacy_campaigns",
+        "The collection of advocacy campaigns (letter pages) in the system",
+    ),
+    ("action_network:surveys", "surveys", "The collection of surveys in the system"),
+    (
+        "osdi:fundraising_pages",
+        "fundraising_pages",
+        "The collection of fundraising pages in the system",
+    ),
+    ("osdi:donations", "donations", "The collection of donations in the system"),
+    ("osdi:messages", "messages", "The collection of messages (mailings) in the system"),
+    ("action_network:metadata", "metadata", "Metadata, such as the custom fields in the system"),
+)
+# The API key resource each rel needs; a key without it is not shown the link.
+ENTRY_LINK_RESOURCES = {
+    "people": ("osdi:people", "osdi:person_signup_helper", "osdi:lists", "osdi:queries"),
+    "messages": ("osdi:messages",),
+    "actions": (
+        "osdi:petitions",
+        "osdi:forms",
+        "osdi:advocacy_campaigns",
+        "action_network:surveys",
+    ),
+    "events": ("osdi:events",),
+    "donations": ("osdi:fundraising_pages", "osdi:donations"),
+    "tags": ("osdi:tags",),
+}
+
+
+def _entry_links(request, key) -> dict:
+    """The entry point's ``_links``: every collection the key may use, then curies."""
+    hidden = {
+        rel
+        for resource, rels in ENTRY_LINK_RESOURCES.items()
+        if not key.allows(resource)
+        for rel in rels
+    }
+    links: dict = {"self": {"href": hal.absolute(request, "entry")}}
+    for rel, url_name, title in ENTRY_LINKS:
+        if rel not in hidden:
+            links[rel] = {"href": hal.absolute(request, url_name), "title": title}
+    links["curies"] = hal.CURIES
+    return links
+
+
 @endpoint(methods=("GET",))
 def entry_point(request, key):
-    links = {
-        "self": {"href": hal.absolute(request, "entry")},
-        "osdi:people": {
-            "href": hal.absolute(request, "people"),
-            "title": "The collection of people in the system",
-        },
-        "osdi:tags": {
-            "href": hal.absolute(request, "tags"),
-            "title": "The collection of tags in the system",
-        },
-        "osdi:person_signup_helper": {
-            "href": hal.absolute(request, "people"),
-            "title": "The person signup helper for the system",
-        },
-        "osdi:lists": {
-            "href": hal.absolute(request, "lists"),
-            "title": "The collection of lists in the system",
-        },
-        "osdi:queries": {
-            "href": hal.absolute(request, "queries"),
-            "title": "The collection of queries (saved segments) in the system",
-        },
-        "osdi:petitions": {
-            "href": hal.absolute(request, "petitions"),
-            "title": "The collection of petitions in the system",
-        },
-        "osdi:forms": {
-            "href": hal.absolute(request, "forms"),
-            "title": "The collection of forms in the system",
-        },
-        "osdi:events": {
-            "href": hal.absolute(request, "events"),
-            "title": "The collection of events in the system",
-        },
-        "osdi:advocacy_campaigns": {
-            "href": hal.absolute(request, "advocacy_campaigns"),
-            "title": "The collection of advocacy campaigns (letter pages) in the system",
-        },
-        "action_network:surveys": {
-            "href": hal.absolute(request, "surveys"),
-            "title": "The collection of surveys in the system",
-        },
-        "osdi:fundraising_pages": {
-            "href": hal.absolute(request, "fundraising_pages"),
-            "title": "The collection of fundraising pages in the system",
-        },
-        "osdi:donations": {
-            "href": hal.absolute(request, "donations"),
-            "title": "The collection of donations in the system",
-        },
-        "osdi:messages": {
-            "href": hal.absolute(request, "messages"),
-            "title": "The collection of messages (mailings) in the system",
-        },
-        "action_network:metadata": {
-            "href": hal.absolute(request, "metadata"),
-            "title": "Metadata, such as the custom fields in the system",
-        },
-        "curies": hal.CURIES,
-    }
-    if not key.allows("people"):
-        links = {
-            k: v
-            for k, v in links.items()
-            if k not in ("osdi:people", "osdi:person_signup_helper", "osdi:lists", "osdi:queries")
-        }
-    for resource, rels in (
-        ("messages", ("osdi:messages",)),
-        (
-            "actions",
-            (
-                "osdi:petitions",
-                "osdi:forms",
-                "osdi:advocacy_campaigns",
-                "action_network:surveys",
-            ),
-        ),
-        ("events", ("osdi:events",)),
-        ("donations", ("osdi:fundraising_pages", "osdi:donations")),
-    ):
-        if not key.allows(resource):
-            for rel in rels:
-                links.pop(rel, None)
-    if not key.allows("tags"):
-        links.pop("osdi:tags", None)
     return hal.hal_response(
         {
             "motd": _(
@@ -281,7 +253,7 @@ def entry_point(request, key):
             "osdi_version": "1.1.1",
             "max_pagesize": 25,
             "namespace": "clarion",
-            "_links": links,
+            "_links": _entry_links(request, key),
         }
     )
 

@@ -552,6 +552,50 @@ def webhook_event_claim(*, gateway: str, event_id: str, type: str) -> WebhookEve
 EXTERNAL_GATEWAY = "external"
 
 
+def _external_gift_check(*, page, person: Person | None, amount_pence: int) -> None:
+    """ValidationError unless ``page`` takes donations, the donor is saved and the
+    amount is a whole number of pence within the single-gift limit."""
+    from clarion.actions.models import ActionPage
+
+    from .money import max_pence
+
+    if not isinstance(page, ActionPage) or page.kind != ActionPage.Kind.DONATION:
+        raise ValidationError({"__all__": _("This page does not take donations.")})
+    if person is None or not person.pk:
+        raise ValidationError({"__all__": _("We need to know who gave.")})
+    if isinstance(amount_pence, bool) or not isinstance(amount_pence, int) or amount_pence < 1:
+        raise ValidationError({"amount": _("The amount must be more than nothing.")})
+    if amount_pence > max_pence():
+        raise ValidationError(
+            {
+                "amount": _("A single gift can be at most %(max)s.")
+                % {"max": format_money(max_pence())}
+            }
+        )
+
+
+def _external_gift_noted(*, donation: Donation, actor: User | None) -> None:
+    """A recorded gift on the donor's timeline and in the audit log."""
+    amount = format_money(donation.amount_pence, donation.currency)
+    _timeline(
+        donation,
+        _("Donated %(amount)s on %(page)s (recorded from %(origin)s)")
+        % {
+            "amount": amount,
+            "page": donation.page.title,
+            "origin": donation.origin_system or _("another system"),
+        },
+        "recorded",
+    )
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.OTHER,
+        summary=f"Donation #{donation.pk} of {amount} recorded from {donation.origin_system or 'the API'}",
+        object_type="donation",
+        object_id=donation.pk,
+    )
+
+
 def donation_record_external(
     *,
     page,
@@ -577,23 +621,7 @@ def donation_record_external(
     (gateway, checkout id) constraint holds this under concurrency. Returns
     (donation, created). Raises ValidationError (``amount``, ``currency``, ``__all__``).
     """
-    from clarion.actions.models import ActionPage
-
-    from .money import max_pence
-
-    if not isinstance(page, ActionPage) or page.kind != ActionPage.Kind.DONATION:
-        raise ValidationError({"__all__": _("This page does not take donations.")})
-    if person is None or not person.pk:
-        raise ValidationError({"__all__": _("We need to know who gave.")})
-    if isinstance(amount_pence, bool) or not isinstance(amount_pence, int) or amount_pence < 1:
-        raise ValidationError({"amount": _("The amount must be more than nothing.")})
-    if amount_pence > max_pence():
-        raise ValidationError(
-            {
-                "amount": _("A single gift can be at most %(max)s.")
-                % {"max": format_money(max_pence())}
-            }
-        )
+    _external_gift_check(page=page, person=person, amount_pence=amount_pence)
     code = clean_currency(currency)
     reference = _text(reference, 255)
     now = timezone.now()
@@ -629,24 +657,7 @@ def donation_record_external(
             ), False
         donation.permissibility = _permissibility_for(donation)
         donation.save(update_fields=["permissibility"])
-        amount = format_money(donation.amount_pence, donation.currency)
-        _timeline(
-            donation,
-            _("Donated %(amount)s on %(page)s (recorded from %(origin)s)")
-            % {
-                "amount": amount,
-                "page": page.title,
-                "origin": donation.origin_system or _("another system"),
-            },
-            "recorded",
-        )
-        audit_record(
-            actor=actor,
-            action=AuditEntry.Action.OTHER,
-            summary=f"Donation #{donation.pk} of {amount} recorded from {donation.origin_system or 'the API'}",
-            object_type="donation",
-            object_id=donation.pk,
-        )
+        _external_gift_noted(donation=donation, actor=actor)
     return donation, True
 
 

@@ -253,6 +253,36 @@ def rsvp_create(*, event: Event, data: RsvpInput) -> RsvpResult:
     Raises ValidationError for bad details, a full shift or an event that takes no
     RSVPs; nothing is written then.
     """
+    email = _rsvp_email_checked(event=event, data=data)
+    answers = _clean_answers(event, data.answers)
+    person = _rsvper_upsert(event=event, data=data, email=email)
+    event = _lock_event(event)
+    existing = Rsvp.objects.filter(event=event, person=person).first()
+    if existing is not None and existing.status != Rsvp.Status.CANCELLED:
+        return RsvpResult(rsvp=existing, duplicate=True)
+    places = 1 + data.guests
+    shifts = _check_shifts(event, data.shift_ids, places=places, rsvp=existing)
+    left = selectors.places_left(event)
+    waitlisted_ahead = Rsvp.objects.filter(event=event, status=Rsvp.Status.WAITLISTED).exists()
+    going = left is None or (places <= left and not waitlisted_ahead)
+    rsvp = _rsvp_save(
+        rsvp=existing or Rsvp(event=event, person=person), data=data, person=person, going=going
+    )
+    _set_shifts(rsvp, shifts)
+    _set_answers(rsvp, answers)
+    _rsvp_activity(
+        event=event, rsvp=rsvp, person=person, going=going, shifts=shifts, answers=answers
+    )
+    EventEmail.objects.filter(
+        event=event, person=person, kind__in=["confirm", "waitlist", "promoted"]
+    ).delete()
+    _queue("rsvp_confirmation_email", rsvp_id=rsvp.pk)
+    return RsvpResult(rsvp=rsvp)
+
+
+def _rsvp_email_checked(*, event: Event, data: RsvpInput) -> str:
+    """The normalised email, once the details and the event's state allow an RSVP
+    (ValidationError otherwise)."""
     try:
         email = normalise_email(data.email)
     except InvalidEmail:
@@ -265,13 +295,18 @@ def rsvp_create(*, event: Event, data: RsvpInput) -> RsvpResult:
         )
     if event.status != Event.Status.PUBLISHED or event.ends_at < timezone.now():
         raise ValidationError({"__all__": _("This event is not taking RSVPs.")})
-    answers = _clean_answers(event, data.answers)
+    return email
+
+
+def _rsvper_upsert(*, event: Event, data: RsvpInput, email: str) -> Person:
+    """Find or create the person RSVPing through ``person_upsert`` as a public write
+    (invariant 8), subscribing them when they consent."""
     consent = None
     if data.email_consent:
         consent = ConsentInput(
             channel="email", wording=data.consent_wording, source=f"event:{event.pk}"
         )
-    person = person_upsert(
+    return person_upsert(
         email=email,
         phone=data.phone or None,
         first_name=data.first_name,
@@ -286,20 +321,14 @@ def rsvp_create(*, event: Event, data: RsvpInput) -> RsvpResult:
         source_code=data.source or f"event:{event.pk}",
         public=True,
     ).person
+
+
+def _rsvp_save(*, rsvp: Rsvp, data: RsvpInput, person: Person, going: bool) -> Rsvp:
+    """Save ``rsvp`` (new, or a cancelled one brought back) as going or waitlisted; a
+    recruiter never recruits themselves."""
     recruiter = (
         data.recruiter if data.recruiter is not None and data.recruiter.pk != person.pk else None
     )
-
-    event = _lock_event(event)
-    existing = Rsvp.objects.filter(event=event, person=person).first()
-    if existing is not None and existing.status != Rsvp.Status.CANCELLED:
-        return RsvpResult(rsvp=existing, duplicate=True)
-    places = 1 + data.guests
-    shifts = _check_shifts(event, data.shift_ids, places=places, rsvp=existing)
-    left = selectors.places_left(event)
-    waitlisted_ahead = Rsvp.objects.filter(event=event, status=Rsvp.Status.WAITLISTED).exists()
-    going = left is None or (places <= left and not waitlisted_ahead)
-    rsvp = existing or Rsvp(event=event, person=person)
     rsvp.status = Rsvp.Status.GOING if going else Rsvp.Status.WAITLISTED
     rsvp.guests = data.guests
     rsvp.source = data.source[:100]
@@ -309,8 +338,12 @@ def rsvp_create(*, event: Event, data: RsvpInput) -> RsvpResult:
     rsvp.cancelled_at = None
     rsvp.attendance = Rsvp.Attendance.UNKNOWN
     rsvp.save()
-    _set_shifts(rsvp, shifts)
-    _set_answers(rsvp, answers)
+    return rsvp
+
+
+def _rsvp_activity(
+    *, event: Event, rsvp: Rsvp, person: Person, going: bool, shifts: list[Shift], answers: dict
+) -> None:
     activity_record(
         person=person,
         kind=Activity.Kind.EVENT,
@@ -327,11 +360,6 @@ def rsvp_create(*, event: Event, data: RsvpInput) -> RsvpResult:
             **_choices_data(shifts, answers),
         },
     )
-    EventEmail.objects.filter(
-        event=event, person=person, kind__in=["confirm", "waitlist", "promoted"]
-    ).delete()
-    _queue("rsvp_confirmation_email", rsvp_id=rsvp.pk)
-    return RsvpResult(rsvp=rsvp)
 
 
 def _promote_waiting(event: Event) -> list[Rsvp]:

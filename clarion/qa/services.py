@@ -115,6 +115,114 @@ class AskResult:
     person: Person
 
 
+def _ask_input(*, session: Session, name: str, email: str, text: str) -> tuple[str, str, str]:
+    """The asker's name, normalised email and question text, or AskRefused (nothing
+    stored) when the session is closed or a field is missing or out of bounds."""
+    name = " ".join(name.split())[:100]
+    text = text.strip()
+    if not session.accepting_questions():
+        raise AskRefused({"text": _("This session is not taking questions now.")})
+    if len(text) < 5:
+        raise AskRefused({"text": _("Write a question of at least 5 characters.")})
+    if len(text) > session.max_length:
+        raise AskRefused(
+            {"text": _("Keep your question under %(n)s characters.") % {"n": session.max_length}}
+        )
+    if not name:
+        raise AskRefused({"name": _("Enter your name.")})
+    try:
+        email_n = normalise_email(email)
+    except InvalidEmail:
+        raise AskRefused({"email": _("Enter a valid email address.")}) from None
+    if not email_n:
+        raise AskRefused({"email": _("Enter your email address.")})
+    return name, email_n, text
+
+
+def _audience_check(
+    *, session: Session, existing: Person | None, confirmed_person_id: int | None
+) -> None:
+    """AskRefused unless the asker may ask in a session for confirmed supporters or
+    members only (``existing`` is the person the email belongs to, if any)."""
+    if session.audience != Session.Audience.ANYONE:
+        if existing is None or existing.pk != confirmed_person_id:
+            raise AskRefused(
+                {
+                    "email": _(
+                        "This session is for confirmed supporters: confirm your email address first."
+                    )
+                }
+            )
+        if (
+            session.audience == Session.Audience.MEMBERS
+            and existing.membership_status != MembershipStatus.ACTIVE
+        ):
+            raise AskRefused({"email": _("This session is for members only.")})
+
+
+def _asked_limit_check(*, session: Session, existing: Person | None) -> None:
+    """AskRefused when a known asker reached the session's limit (session locked)."""
+    if existing is not None:
+        asked = Question.objects.filter(session=session, person=existing).count()
+        if asked >= session.max_per_person:
+            raise AskRefused(
+                {
+                    "text": _("You have asked %(n)s questions in this session, the most allowed.")
+                    % {"n": session.max_per_person}
+                }
+            )
+
+
+def _asker_upsert(*, session: Session, email_n: str, name: str, existing, consent: bool):
+    """Find or create the asker through ``person_upsert`` as a public write
+    (invariant 8). Returns person_upsert's result."""
+    first, last = _split_name(name)
+    # The public form never renames a known person (anyone can type an address).
+    return person_upsert(
+        email=email_n,
+        first_name=None if existing else first,
+        last_name=None if existing else last,
+        consent=ConsentInput(
+            channel=ConsentRecord.Channel.EMAIL,
+            wording=str(CONSENT_WORDING),
+            source=f"qa:{session.slug}",
+        )
+        if consent
+        else None,
+        source_code=f"qa:{session.slug}",
+        public=True,
+    )
+
+
+def _ask_screening(
+    *, session: Session, person: Person, email_n: str, text: str, ip: str | None, iph: str
+) -> tuple[list[str], str, str]:
+    """The moderators' reasons to look twice at a question (bans, banned words and
+    links, rate limits), its starting status and any reject reason. A banned person's
+    or email's question starts rejected. Counts the rate limits' hits."""
+    reasons: list[str] = []
+    status = Question.Status.PENDING
+    reject_reason = ""
+    ban_q = Q(person=person) | Q(email_hash=email_hash(email_n))
+    bans = Ban.objects.filter(Q(session__isnull=True) | Q(session=session))
+    if bans.filter(ban_q).exists():
+        reasons.append("banned")
+        status = Question.Status.REJECTED
+        reject_reason = "banned"
+    elif iph and bans.filter(ip_hash__in=[iph, _legacy_ban_ip_hash(ip)]).exists():
+        reasons.append("banned")
+    reasons += screening.text_reasons(text, banned=_banned_pattern(session))
+    if ratelimit_hit(scope="qa-person", ident=str(person.pk), window=RATE_WINDOW) > RATE_PERSON:
+        reasons.append("rate_person")
+    if iph and ratelimit_hit(scope="qa-ip", ident=iph, window=RATE_WINDOW) > RATE_IP:
+        reasons.append("rate_ip")
+    domain = email_n.rpartition("@")[2]
+    limit = RATE_DOMAIN_WEBMAIL if domain in WEBMAIL else RATE_DOMAIN
+    if ratelimit_hit(scope="qa-domain", ident=f"{session.pk}:{domain}", window=RATE_WINDOW) > limit:
+        reasons.append("rate_domain")
+    return reasons, status, reject_reason
+
+
 def question_ask(
     *,
     session: Session,
@@ -134,99 +242,24 @@ def question_ask(
     duplicates, waves, bans) is stored with reasons for the moderators. A banned
     person's or email's question is stored already rejected, without telling them.
     """
-    name = " ".join(name.split())[:100]
-    text = text.strip()
-    if not session.accepting_questions():
-        raise AskRefused({"text": _("This session is not taking questions now.")})
-    if len(text) < 5:
-        raise AskRefused({"text": _("Write a question of at least 5 characters.")})
-    if len(text) > session.max_length:
-        raise AskRefused(
-            {"text": _("Keep your question under %(n)s characters.") % {"n": session.max_length}}
-        )
-    if not name:
-        raise AskRefused({"name": _("Enter your name.")})
-    try:
-        email_n = normalise_email(email)
-    except InvalidEmail:
-        raise AskRefused({"email": _("Enter a valid email address.")}) from None
-    if not email_n:
-        raise AskRefused({"email": _("Enter your email address.")})
+    name, email_n, text = _ask_input(session=session, name=name, email=email, text=text)
     iph = ip_hash(ip)
     if iph and ratelimit_hit(scope="qa-ask-hard", ident=iph, window=60) > HARD_IP_PER_MINUTE:
         raise Throttled
 
     existing = person_find(email=email_n)
-    if session.audience != Session.Audience.ANYONE:
-        if existing is None or existing.pk != confirmed_person_id:
-            raise AskRefused(
-                {
-                    "email": _(
-                        "This session is for confirmed supporters: confirm your email address first."
-                    )
-                }
-            )
-        if (
-            session.audience == Session.Audience.MEMBERS
-            and existing.membership_status != MembershipStatus.ACTIVE
-        ):
-            raise AskRefused({"email": _("This session is for members only.")})
-
-    first, last = _split_name(name)
+    _audience_check(session=session, existing=existing, confirmed_person_id=confirmed_person_id)
     with transaction.atomic():
         # Lock the session: near-duplicate grouping must see every earlier question.
         session = Session.objects.select_for_update().get(pk=session.pk)
-        if existing is not None:
-            asked = Question.objects.filter(session=session, person=existing).count()
-            if asked >= session.max_per_person:
-                raise AskRefused(
-                    {
-                        "text": _(
-                            "You have asked %(n)s questions in this session, the most allowed."
-                        )
-                        % {"n": session.max_per_person}
-                    }
-                )
-        # The public form never renames a known person (anyone can type an address).
-        result = person_upsert(
-            email=email_n,
-            first_name=None if existing else first,
-            last_name=None if existing else last,
-            consent=ConsentInput(
-                channel=ConsentRecord.Channel.EMAIL,
-                wording=str(CONSENT_WORDING),
-                source=f"qa:{session.slug}",
-            )
-            if consent
-            else None,
-            source_code=f"qa:{session.slug}",
-            public=True,
+        _asked_limit_check(session=session, existing=existing)
+        result = _asker_upsert(
+            session=session, email_n=email_n, name=name, existing=existing, consent=consent
         )
         person = result.person
-        reasons: list[str] = []
-        status = Question.Status.PENDING
-        reject_reason = ""
-        ban_q = Q(person=person) | Q(email_hash=email_hash(email_n))
-        bans = Ban.objects.filter(Q(session__isnull=True) | Q(session=session))
-        if bans.filter(ban_q).exists():
-            reasons.append("banned")
-            status = Question.Status.REJECTED
-            reject_reason = "banned"
-        elif iph and bans.filter(ip_hash__in=[iph, _legacy_ban_ip_hash(ip)]).exists():
-            reasons.append("banned")
-        reasons += screening.text_reasons(text, banned=_banned_pattern(session))
-        if ratelimit_hit(scope="qa-person", ident=str(person.pk), window=RATE_WINDOW) > RATE_PERSON:
-            reasons.append("rate_person")
-        if iph and ratelimit_hit(scope="qa-ip", ident=iph, window=RATE_WINDOW) > RATE_IP:
-            reasons.append("rate_ip")
-        domain = email_n.rpartition("@")[2]
-        limit = RATE_DOMAIN_WEBMAIL if domain in WEBMAIL else RATE_DOMAIN
-        if (
-            ratelimit_hit(scope="qa-domain", ident=f"{session.pk}:{domain}", window=RATE_WINDOW)
-            > limit
-        ):
-            reasons.append("rate_domain")
-
+        reasons, status, reject_reason = _ask_screening(
+            session=session, person=person, email_n=email_n, text=text, ip=ip, iph=iph
+        )
         terms = grouping.question_terms(text)
         group, joined = grouping.group_for(session=session, terms=terms)
         if joined:
