@@ -28,6 +28,7 @@ from clarion.people.normalise import (
     normalise_email,
     normalise_phone,
 )
+from clarion.people.services import custom_field_value
 
 SAMPLE_BYTES = 64 * 1024
 
@@ -397,10 +398,22 @@ class RowCleaner:
         return cells[i]
 
     def clean(self, line: int, cells: list[str]) -> CleanRow | RejectedRow:
-        from clarion.people.services import custom_field_value
-
+        """The row at ``line`` cleaned by the rules above; reads nothing but the cells
+        and the custom field definitions given to the cleaner."""
         row = CleanRow(line=line, cells=cells)
-        warnings = row.warnings
+        rejected = self._clean_keys(row, cells) or self._clean_names(row, cells)
+        if rejected is not None:
+            return rejected
+        self._clean_postcode_and_status(row, cells)
+        if self.tag_indexes:
+            self._clean_tags(row, cells)
+        if self.custom_indexes:
+            self._clean_custom(row, cells)
+        return row
+
+    def _clean_keys(self, row: CleanRow, cells: list[str]) -> RejectedRow | None:
+        """Set the row's email, phone and external id; the rejection if it has none
+        that is valid (an invalid email is only a warning when a phone or id is left)."""
         raw_email = self._cell(cells, "email").strip()
         raw_phone = self._cell(cells, "phone").strip()
         email_bad = False
@@ -413,7 +426,7 @@ class RowCleaner:
             try:
                 row.phone = fast_phone(raw_phone)
             except InvalidPhone:
-                warnings.append(
+                row.warnings.append(
                     _("Phone %(value)s is not a valid number; left out.")
                     % {"value": raw_phone[:40]}
                 )
@@ -425,24 +438,27 @@ class RowCleaner:
         if email_bad:
             if not (row.phone or row.identifier):
                 return RejectedRow(
-                    line,
+                    row.line,
                     _("Invalid email address %(value)s and no valid phone number.")
                     % {"value": raw_email[:80]},
                     cells,
                 )
-            warnings.append(
+            row.warnings.append(
                 _("Email %(value)s is not valid; left out.") % {"value": raw_email[:80]}
             )
         if not (row.email or row.phone or row.identifier):
-            return RejectedRow(line, _("No email address, phone number or external id."), cells)
+            return RejectedRow(row.line, _("No email address, phone number or external id."), cells)
+        return None
 
+    def _clean_names(self, row: CleanRow, cells: list[str]) -> RejectedRow | None:
+        """Set names, address and town; the rejection if a name looks like a formula."""
         for name in ("first_name", "last_name"):
             value = clean_name(self._cell(cells, name))
             if value == "-":
                 value = ""
             if looks_like_formula(value):
                 return RejectedRow(
-                    line,
+                    row.line,
                     _("The name %(value)s looks like a spreadsheet formula.")
                     % {"value": value[:40]},
                     cells,
@@ -453,28 +469,32 @@ class RowCleaner:
             if looks_like_formula(value):
                 value = ("'" + value)[:limit]
             setattr(row, name, value)
+        return None
 
+    def _clean_postcode_and_status(self, row: CleanRow, cells: list[str]) -> None:
+        """Set the postcode and email status; an invalid one is left out with a warning."""
         raw_postcode = self._cell(cells, "postcode").strip()
         if raw_postcode:
             try:
                 row.postcode = fast_postcode(raw_postcode)
             except InvalidPostcode:
-                warnings.append(
+                row.warnings.append(
                     _("Postcode %(value)s is not a valid UK postcode; left out.")
                     % {"value": raw_postcode[:20]}
                 )
-
         raw_status = self._cell(cells, "email_status").strip().lower()
         if raw_status:
             status = _STATUS_WORDS.get(raw_status)
             if status is None:
-                warnings.append(
+                row.warnings.append(
                     _("Email status %(value)s is not recognised; left unchanged.")
                     % {"value": raw_status[:30]}
                 )
             else:
                 row.email_status = str(status)
 
+    def _clean_tags(self, row: CleanRow, cells: list[str]) -> None:
+        """Add the tag columns' names (split on ; and ,), each once, case-insensitively."""
         for i in self.tag_indexes:
             if i < len(cells) and cells[i].strip():
                 for name in re.split(r"[;,]", cells[i]):
@@ -486,6 +506,9 @@ class RowCleaner:
                     if name.lower() not in (t.lower() for t in row.tags):
                         row.tags.append(name)
 
+    def _clean_custom(self, row: CleanRow, cells: list[str]) -> None:
+        """Set the custom field values; one that does not fit its field is left out
+        with a warning."""
         for i, definition in self.custom_indexes:
             raw = cells[i] if i < len(cells) else ""
             if not raw.strip():
@@ -493,11 +516,10 @@ class RowCleaner:
             try:
                 value = custom_field_value(definition, raw)
             except ValueError as exc:
-                warnings.append(str(exc))
+                row.warnings.append(str(exc))
                 continue
             if value is not None:
                 row.custom[definition.key] = value
-        return row
 
 
 def custom_field_defs() -> dict[str, CustomField]:

@@ -207,79 +207,18 @@ def _is_share_code_clash(exc: IntegrityError) -> bool:
 
 
 def _insert_new_people(cur, plan, ctx, now) -> None:
-    table = Person._meta.db_table
-    seq_name = f"pg_get_serial_sequence('{table}', 'id')"
-    cur.execute(f"SELECT {seq_name}")
-    sequence = cur.fetchone()[0]
+    """Insert the plan's new people and their "joined" timeline entries, and set the
+    id of each new person the rest of the plan refers to. Inside the chunk's
+    transaction; a share-code clash is retried (in a savepoint) with fresh codes."""
     with step("stage_new"):
-        _temp(
-            cur,
-            "clarion_import_new",
-            # Ids are drawn as rows arrive: in file order, as person_upsert would.
-            f"id bigint NOT NULL DEFAULT nextval('{sequence}'), seq integer, email text, "
-            "phone text, first_name text, last_name text, address_line1 text, "
-            "address_line2 text, town text, postcode text, area_id bigint, latitude float8, "
-            "longitude float8, custom_fields jsonb, email_status text, "
-            "email_status_changed_at timestamptz",
-        )
-        empty = "{}"
-        _copy(
-            cur,
-            "clarion_import_new",
-            ("seq", *NEW_COLUMNS),
-            (
-                (
-                    s.seq,
-                    v["email"],
-                    v["phone"],
-                    v["first_name"],
-                    v["last_name"],
-                    v["address_line1"],
-                    v["address_line2"],
-                    v["town"],
-                    v["postcode"],
-                    v["area_id"],
-                    v["latitude"],
-                    v["longitude"],
-                    json.dumps(v["custom_fields"]) if v["custom_fields"] else empty,
-                    v["email_status"],
-                    v["email_status_changed_at"],
-                )
-                for s in plan.new
-                for v in (s.vals,)
-            ),
-        )
-    fixed = {
-        "email_status_reason": "",
-        "country": "GB",
-        "membership_status": "none",
-        "source_code": "",
-        "created_at": now,
-        "modified_at": now,
-    }
-    # Any other required column (added later by another app) gets its default.
-    known = {"id", "share_code", *NEW_COLUMNS, *fixed}
-    for f in Person._meta.concrete_fields:
-        if f.column not in known and not f.null:
-            fixed[f.column] = f.get_db_prep_save(f.get_default(), connection)
-    columns = ["id", *NEW_COLUMNS, "share_code", *fixed]
-    select = ", ".join(
-        [
-            *(f"n.{_q(c)}" for c in ("id", *NEW_COLUMNS)),
-            SHARE_CODE_SQL,
-            *(["%s"] * len(fixed)),
-        ]
-    )
-    sql = (
-        f"INSERT INTO {_q(table)} ({', '.join(_q(c) for c in columns)}) "  # noqa: S608
-        f"SELECT {select} FROM clarion_import_new n ORDER BY n.email"
-    )
+        _stage_new(cur, plan)
+    sql, params = _insert_new_sql(now)
     with step("insert_people"):
         cur.execute("SET LOCAL work_mem = '64MB'")
         for attempt in range(SHARE_CODE_TRIES):
             try:
                 with transaction.atomic(), connection.wrap_database_errors:
-                    cur.execute(sql, list(fixed.values()))
+                    cur.execute(sql, params)
                 break
             except IntegrityError as exc:
                 if not _is_share_code_clash(exc) or attempt == SHARE_CODE_TRIES - 1:
@@ -305,6 +244,83 @@ def _insert_new_people(cur, plan, ctx, now) -> None:
         for s in plan.new:
             if s.seq in ids:
                 s.pid = ids[s.seq]
+
+
+def _stage_new(cur, plan) -> None:
+    """COPY the plan's new people into the temporary ``clarion_import_new``, which draws
+    their ids from the people sequence as rows arrive: in file order, as
+    ``person_upsert`` would."""
+    table = Person._meta.db_table
+    cur.execute(f"SELECT pg_get_serial_sequence('{table}', 'id')")
+    sequence = cur.fetchone()[0]
+    _temp(
+        cur,
+        "clarion_import_new",
+        f"id bigint NOT NULL DEFAULT nextval('{sequence}'), seq integer, email text, "
+        "phone text, first_name text, last_name text, address_line1 text, "
+        "address_line2 text, town text, postcode text, area_id bigint, latitude float8, "
+        "longitude float8, custom_fields jsonb, email_status text, "
+        "email_status_changed_at timestamptz",
+    )
+    empty = "{}"
+    _copy(
+        cur,
+        "clarion_import_new",
+        ("seq", *NEW_COLUMNS),
+        (
+            (
+                s.seq,
+                v["email"],
+                v["phone"],
+                v["first_name"],
+                v["last_name"],
+                v["address_line1"],
+                v["address_line2"],
+                v["town"],
+                v["postcode"],
+                v["area_id"],
+                v["latitude"],
+                v["longitude"],
+                json.dumps(v["custom_fields"]) if v["custom_fields"] else empty,
+                v["email_status"],
+                v["email_status_changed_at"],
+            )
+            for s in plan.new
+            for v in (s.vals,)
+        ),
+    )
+
+
+def _insert_new_sql(now) -> tuple[str, list[Any]]:
+    """The ``INSERT ... SELECT`` moving staged people into the people table, sorted by
+    email (B-tree locality), with fresh share codes, and its parameters: the columns
+    every new person shares, and the default of any other required column (added
+    later by another app)."""
+    fixed = {
+        "email_status_reason": "",
+        "country": "GB",
+        "membership_status": "none",
+        "source_code": "",
+        "created_at": now,
+        "modified_at": now,
+    }
+    known = {"id", "share_code", *NEW_COLUMNS, *fixed}
+    for f in Person._meta.concrete_fields:
+        if f.column not in known and not f.null:
+            fixed[f.column] = f.get_db_prep_save(f.get_default(), connection)
+    columns = ["id", *NEW_COLUMNS, "share_code", *fixed]
+    select = ", ".join(
+        [
+            *(f"n.{_q(c)}" for c in ("id", *NEW_COLUMNS)),
+            SHARE_CODE_SQL,
+            *(["%s"] * len(fixed)),
+        ]
+    )
+    sql = (
+        f"INSERT INTO {_q(Person._meta.db_table)} ({', '.join(_q(c) for c in columns)}) "  # noqa: S608
+        f"SELECT {select} FROM clarion_import_new n ORDER BY n.email"
+    )
+    return sql, list(fixed.values())
 
 
 def _referenced(plan) -> Iterator[Any]:
