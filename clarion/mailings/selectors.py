@@ -292,8 +292,9 @@ def _figures() -> dict:
     }
 
 
-def mailing_report(mailing: Mailing) -> dict:
-    """Figures for the whole mailing and per variant, plus unique clicks per link."""
+def _report_by_variant(mailing: Mailing, events: QuerySet) -> dict[int | None, dict]:
+    """Recipient statuses, unique opens/clicks/unsubscribes/complaints/bounces and
+    attributed actions and gifts, per variant (None when the mailing is not A/B)."""
     by_variant: dict[int | None, dict] = {}
 
     def row(v):
@@ -311,7 +312,6 @@ def mailing_report(mailing: Mailing) -> dict:
             r[status] += n
         elif status in ("queued", "claimed", "in_flight", "held"):
             r["queued"] += n
-    events = Event.objects.filter(mailing=mailing)
     uniq = {
         "opens": events.filter(kind=Event.Kind.OPEN, machine=False),
         "machine_opens": events.filter(kind=Event.Kind.OPEN, machine=True),
@@ -331,39 +331,59 @@ def mailing_report(mailing: Mailing) -> dict:
         r = row(v)
         for k in ("actions", "donations", "pence"):
             r[k] += figs[k]
-    total = _figures()
-    for figs in by_variant.values():
-        for k in total:
-            total[k] += figs[k]
-    for figs in [total, *by_variant.values()]:
-        figs["money"] = money(figs["pence"])
-    links = []
+    return by_variant
+
+
+def _report_links(mailing: Mailing, events: QuerySet) -> list[dict]:
+    """Each link of the mailing with its unique human clicks."""
     counts = dict(
         events.filter(kind=Event.Kind.CLICK, machine=False)
         .values("link_index")
         .annotate(n=Count("recipient_id", distinct=True))
         .values_list("link_index", "n")
     )
-    for link in Link.objects.filter(mailing=mailing):
-        links.append({"url": link.url, "index": link.index, "clicks": counts.get(link.index, 0)})
-    variants = []
-    if mailing.is_ab:
-        from .sending.compose import variant_sources
+    return [
+        {"url": link.url, "index": link.index, "clicks": counts.get(link.index, 0)}
+        for link in Link.objects.filter(mailing=mailing)
+    ]
 
-        sources = variant_sources(mailing)
-        for i in range(mailing.ab_variants):
-            figs = by_variant.get(i) or {**_figures(), "money": money(0)}
-            variants.append(
-                {
-                    "index": i,
-                    "label": "ABCD"[i],
-                    "subject": sources[i]["subject"],
-                    "from_name": sources[i]["from_name"],
-                    "own_body": sources[i]["body"] != mailing.body,
-                    **figs,
-                    "rate": _rate(mailing, figs),
-                }
-            )
+
+def _report_variants(mailing: Mailing, by_variant: dict[int | None, dict]) -> list[dict]:
+    """An A/B mailing's variants with their sources and figures ([] otherwise)."""
+    variants: list[dict] = []
+    if not mailing.is_ab:
+        return variants
+    from .sending.compose import variant_sources
+
+    sources = variant_sources(mailing)
+    for i in range(mailing.ab_variants):
+        figs = by_variant.get(i) or {**_figures(), "money": money(0)}
+        variants.append(
+            {
+                "index": i,
+                "label": "ABCD"[i],
+                "subject": sources[i]["subject"],
+                "from_name": sources[i]["from_name"],
+                "own_body": sources[i]["body"] != mailing.body,
+                **figs,
+                "rate": _rate(mailing, figs),
+            }
+        )
+    return variants
+
+
+def mailing_report(mailing: Mailing) -> dict:
+    """Figures for the whole mailing and per variant, plus unique clicks per link."""
+    events = Event.objects.filter(mailing=mailing)
+    by_variant = _report_by_variant(mailing, events)
+    total = _figures()
+    for figs in by_variant.values():
+        for k in total:
+            total[k] += figs[k]
+    for figs in [total, *by_variant.values()]:
+        figs["money"] = money(figs["pence"])
+    links = _report_links(mailing, events)
+    variants = _report_variants(mailing, by_variant)
     timeline = list(
         events.filter(machine=False, kind__in=[Event.Kind.OPEN, Event.Kind.CLICK])
         .annotate(hour=TruncHour("created_at"))
