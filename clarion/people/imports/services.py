@@ -278,16 +278,19 @@ class _Replay:
 
     def run(self) -> _Plan:
         plan = self.plan
+        # Bound once: this loop runs for every row of a file of millions.
+        match, places = matching.match, self.places
+        by_email, by_phone, by_identifier = self._by_email, self._by_phone, self.ident.get
         for row in plan.rows:
-            ref = matching.match(
+            ref = match(
                 email=row.email,
                 phone=row.phone,
                 identifier=row.identifier,
-                by_email=self._by_email,
-                by_phone=self._by_phone,
-                by_identifier=self.ident.get,
+                by_email=by_email,
+                by_phone=by_phone,
+                by_identifier=by_identifier,
             )
-            place = self.places.get(row.postcode) if row.postcode else None
+            place = places.get(row.postcode) if row.postcode else None
             if ref is None:
                 if _out_of_scope(self.scope, row, place, stored=None):
                     plan.rejects.append(RejectedRow(row.line, self.outside, []))
