@@ -20,20 +20,11 @@ from clarion.core import hashing, tokens
 from clarion.core.content import VIDEO_HOSTS, video_embed_url
 from clarion.core.middleware import CSP
 from clarion.core.ratelimit import ratelimit_hits
+from clarion.core.services import client_ip
 
 from . import plugins, selectors, services
 from .forms import ActionForm, DonationForm, money_label
 from .models import ActionPage, Submission
-
-
-def _ip(request: HttpRequest) -> str:
-    # Behind the operator's proxy (CLARION_BEHIND_PROXY) the last X-Forwarded-For
-    # entry is the one their proxy added; anything before it is client-supplied.
-    if getattr(settings, "USE_X_FORWARDED_HOST", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "") or ""
 
 
 def _limits() -> dict:
@@ -161,7 +152,7 @@ def _submission_input(
         mailing_token=services.mailing_token_value(data.get("mt", "")),
         recruiter=selectors.page_by_share_code(data.get("ref", "")),
         embedded=embed,
-        ip_hash=hashing.ip_hash(_ip(request)),
+        ip_hash=hashing.ip_hash(client_ip(request) or ""),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
     )
 
@@ -181,7 +172,7 @@ def _act(request: HttpRequest, page: ActionPage, *, embed: bool) -> HttpResponse
     # counters move after validation (which touches nothing shared), and any
     # over-limit answer is the same 429 as before.
     limits = _limits()
-    ip_hit = ("actions:ip", _ip(request), limits["ip_window"])
+    ip_hit = ("actions:ip", client_ip(request) or "", limits["ip_window"])
     ip_counted = False
     form = form_class(request.POST, page=page)
     if embed and not _embed_token_ok(request, page):

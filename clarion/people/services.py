@@ -209,7 +209,9 @@ def _person_by_identifier(identifier: tuple[str, str]) -> Person | None:
     return ident.person if ident is not None else None
 
 
-def _tags_by_name(names: Iterable[str | Tag]) -> list[Tag]:
+def tags_by_name(names: Iterable[str | Tag]) -> list[Tag]:
+    """The tags named (case-insensitively), made when missing; safe when two requests
+    make the same tag at once (the unique index decides, the loser reads it)."""
     tags = []
     for item in names:
         if isinstance(item, Tag):
@@ -229,7 +231,8 @@ def _tags_by_name(names: Iterable[str | Tag]) -> list[Tag]:
     return tags
 
 
-def _lists_by_name(names: Iterable[str | PersonList]) -> list[PersonList]:
+def lists_by_name(names: Iterable[str | PersonList]) -> list[PersonList]:
+    """The lists named, made when missing, as ``tags_by_name`` does for tags."""
     lists = []
     for item in names:
         if isinstance(item, PersonList):
@@ -691,9 +694,9 @@ def _person_create(given: Given, extras: _UpsertExtras) -> UpsertResult:
 
 
 def _attach(person: Person, *, tags, lists, consent: ConsentInput | None, actor) -> None:
-    for tag in _tags_by_name(tags):
+    for tag in tags_by_name(tags):
         tag_add(person=person, tag=tag, actor=actor)
-    for plist in _lists_by_name(lists):
+    for plist in lists_by_name(lists):
         list_add(person=person, plist=plist, actor=actor)
     if consent is not None:
         consent_record(person=person, consent=consent, actor=actor)
@@ -722,7 +725,7 @@ def consent_record(*, person: Person, consent: ConsentInput, actor=None) -> Cons
 def tag_add(*, person: Person, tag: Tag | str, actor=None) -> bool:
     """Tag ``person``; returns False if they already had the tag. Idempotent."""
     if not isinstance(tag, Tag):
-        tag = _tags_by_name([tag])[0]
+        tag = tags_by_name([tag])[0]
     try:
         with transaction.atomic():
             Tagging.objects.create(person=person, tag=tag)

@@ -112,13 +112,13 @@ class ImportContext:
     def tag(self, name: str) -> Tag:
         key = name.lower()
         if key not in self._tag_cache:
-            self._tag_cache[key] = people_services._tags_by_name([name])[0]
+            self._tag_cache[key] = people_services.tags_by_name([name])[0]
         return self._tag_cache[key]
 
     def plist(self, name: str) -> PersonList:
         key = name.lower()
         if key not in self._list_cache:
-            self._list_cache[key] = people_services._lists_by_name([name])[0]
+            self._list_cache[key] = people_services.lists_by_name([name])[0]
         return self._list_cache[key]
 
     @property

@@ -242,7 +242,7 @@ def person_list_add(request, person_id: int):
     person = access_person(request.user, person_id, write=True)
     form = NameForm(request.POST, prefix="list")
     if form.is_valid():
-        plist = services._lists_by_name([form.cleaned_data["name"]])[0]
+        plist = services.lists_by_name([form.cleaned_data["name"]])[0]
         if services.list_add(person=person, plist=plist, actor=request.user):
             messages.success(request, _("Added to the list %(name)s.") % {"name": plist.name})
         else:
