@@ -140,34 +140,43 @@ def proposal_confirm(*, proposal: ProposedChange, ip: str | None = None) -> list
     """The mailbox owner confirmed by the link: apply every change, a resubscription
     included. Returns the fields that changed, or None when the link was already used,
     superseded, dismissed or has expired (nothing is written then)."""
-    decided = _decide(proposal.pk, ProposedChange.Status.CONFIRMED, None)
-    if decided is None:
-        return None
-    changed = _apply(decided, with_status=True, actor=None)
-    audit_record(
+    return _decide_and_apply(
+        proposal,
+        ProposedChange.Status.CONFIRMED,
         actor=None,
-        action="other",
-        summary=f"Proposed change {decided.pk} confirmed by the person's email link",
-        object_type="person",
-        object_id=decided.person_id,
-        detail={"proposal": decided.pk, "fields": changed},
+        with_status=True,
+        summary="confirmed by the person's email link",
         ip=ip,
     )
-    return changed
 
 
 @transaction.atomic
 def proposal_accept(*, proposal: ProposedChange, actor, ip: str | None = None) -> list[str] | None:
     """Staff who can reach the person accept the change (the caller checks scope).
     A resubscription is not applied: only the person's own click can do that."""
-    decided = _decide(proposal.pk, ProposedChange.Status.ACCEPTED, actor)
+    return _decide_and_apply(
+        proposal,
+        ProposedChange.Status.ACCEPTED,
+        actor=actor,
+        with_status=False,
+        summary="accepted",
+        ip=ip,
+    )
+
+
+def _decide_and_apply(
+    proposal: ProposedChange, status: str, *, actor, with_status: bool, summary: str, ip
+) -> list[str] | None:
+    """Close the proposal as ``status``, apply it and audit it (inside the caller's
+    transaction); None when it was no longer open."""
+    decided = _decide(proposal.pk, status, actor)
     if decided is None:
         return None
-    changed = _apply(decided, with_status=False, actor=actor)
+    changed = _apply(decided, with_status=with_status, actor=actor)
     audit_record(
         actor=actor,
         action="other",
-        summary=f"Proposed change {decided.pk} accepted",
+        summary=f"Proposed change {decided.pk} {summary}",
         object_type="person",
         object_id=decided.person_id,
         detail={"proposal": decided.pk, "fields": changed},
