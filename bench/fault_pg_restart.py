@@ -338,10 +338,17 @@ def main() -> None:
                 "SELECT count(*) FROM actions_submission s JOIN actions_actionpage p"
                 " ON p.id = s.page_id WHERE p.slug = %s AND s.email_sent_at IS NULL"
             )
-            deadline = time.monotonic() + 90
+            # Bounded by progress, not by a fixed time: a fast run queues more mail than
+            # one worker sends in a minute. Stop when the queue empties, when nothing
+            # was sent for 30 s (a lost task), or after 10 minutes in all.
+            give_up = time.monotonic() + 600
+            last, stalled_since = None, time.monotonic()
             while True:
                 unsent = conn.execute(unsent_sql, (SLUG,)).fetchone()[0]
-                if unsent == 0 or time.monotonic() > deadline:
+                if unsent != last:
+                    last, stalled_since = unsent, time.monotonic()
+                now = time.monotonic()
+                if unsent == 0 or now - stalled_since > 30 or now > give_up:
                     break
                 time.sleep(1)
         restarts = (work / "serve.log").read_text().count("exited with status")
