@@ -166,6 +166,9 @@ class Submission(models.Model):
         INVALID = "invalid", _("Invalidated")
 
     page = models.ForeignKey(ActionPage, on_delete=models.CASCADE, related_name="submissions")
+    # What the form said about the person (name, postcode), as typed: a public form
+    # never rewrites a stored person, so this is where the submitter's words are kept.
+    submitted = models.JSONField(default=dict, blank=True)
     person = models.ForeignKey(
         "people.Person", on_delete=models.CASCADE, related_name="action_submissions"
     )

@@ -20,6 +20,7 @@ def export(person) -> dict:
                 "status": s.status,
                 "created_at": s.created_at.isoformat(),
                 "answers": s.answers,
+                "submitted": s.submitted,
                 "comment": s.comment,
                 "show_name": s.show_name,
                 "consent_given": s.consent_given,

@@ -233,6 +233,11 @@ def _submitter_upsert(*, page: ActionPage, data: SubmissionInput, email: str):
     return result
 
 
+def _typed(**fields: str) -> dict[str, str]:
+    """The person details a form gave, as typed (trimmed, blanks left out, capped)."""
+    return {k: str(v).strip()[:200] for k, v in fields.items() if v and str(v).strip()}
+
+
 def _submission_answers(page: ActionPage, data: SubmissionInput) -> dict:
     if page.kind == ActionPage.Kind.LETTER:
         return {"subject": data.letter_subject, "letter": data.letter_body}
@@ -256,6 +261,9 @@ def _submission_build(
         email_domain=email.rpartition("@")[2],
         status=Submission.Status.PENDING if pending else Submission.Status.CONFIRMED,
         answers=_submission_answers(page, data),
+        submitted=_typed(
+            first_name=data.first_name, last_name=data.last_name, postcode=data.postcode
+        ),
         comment=data.comment,
         show_name=data.show_name,
         consent_given=data.email_consent,

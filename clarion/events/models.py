@@ -153,6 +153,8 @@ class Rsvp(models.Model):
         NO_SHOW = "no_show", _("No-show")
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="rsvps")
+    # The person details the RSVP form gave, as typed (see actions.Submission.submitted).
+    submitted = models.JSONField(default=dict, blank=True)
     person = models.ForeignKey(
         "people.Person", on_delete=models.CASCADE, related_name="event_rsvps"
     )

@@ -18,6 +18,7 @@ def export(person) -> dict:
                 "starts_at": r.event.starts_at.isoformat(),
                 "status": r.status,
                 "guests": r.guests,
+                "submitted": r.submitted,
                 "attendance": r.attendance,
                 "walk_in": r.walk_in,
                 "source": r.source,

@@ -333,6 +333,17 @@ def _rsvp_save(*, rsvp: Rsvp, data: RsvpInput, person: Person, going: bool) -> R
     rsvp.guests = data.guests
     rsvp.source = data.source[:100]
     rsvp.referrer = data.referrer[:500]
+    # As typed: a public RSVP never rewrites the stored person (see people.services).
+    rsvp.submitted = {
+        k: str(v).strip()[:200]
+        for k, v in (
+            ("first_name", data.first_name),
+            ("last_name", data.last_name),
+            ("postcode", data.postcode),
+            ("phone", data.phone),
+        )
+        if v and str(v).strip()
+    }
     rsvp.recruiter = recruiter
     rsvp.created_at = timezone.now()
     rsvp.cancelled_at = None

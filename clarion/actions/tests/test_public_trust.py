@@ -48,3 +48,23 @@ def test_a_new_signer_still_gets_their_personal_thank_you(client, areas):
     assert "?p=" in response["Location"]
     thanks = client.get(response["Location"]).content.decode()
     assert "brought in" in thanks
+
+
+def test_what_the_submitter_typed_is_kept_on_the_submission(client, areas):
+    from clarion.actions.models import Submission
+    from clarion.core.privacy import export_person
+
+    victim = factories.person(email="kept@example.net", first_name="Kay")
+    page = make_page()
+    sign(client, page, email="kept@example.net", first_name="Mallory", postcode="BS5 6XX")
+    submission = Submission.objects.get(page=page)
+    assert submission.person_id == victim.pk
+    assert submission.submitted == {
+        "first_name": "Mallory",
+        "last_name": "Lovelace",
+        "postcode": "BS5 6XX",
+    }
+    victim.refresh_from_db()
+    assert victim.first_name == "Kay"
+    exported = export_person(victim)
+    assert "Mallory" in str(exported)

@@ -192,3 +192,24 @@ def test_a_cancelled_rsvp_cannot_be_changed(client, event):
     assert again.status_code == 302
     assert Rsvp.objects.get().guests == 0
     assert "Change my RSVP" not in client.get(manage).content.decode()
+
+
+def test_an_rsvp_keeps_what_was_typed_and_leaves_the_stored_person_alone(client, event, areas):
+    from clarion.core.testing import factories
+    from clarion.events.models import Rsvp
+
+    from .conftest import rsvp_post
+
+    stored = factories.person(
+        email="typed@example.net", first_name="Tess", postcode=areas.postcodes["south"]
+    )
+    rsvp_post(client, event, email="typed@example.net", first_name="Mallory", postcode="LS2 7EY")
+    rsvp = Rsvp.objects.get(event=event)
+    assert rsvp.person_id == stored.pk
+    assert rsvp.submitted == {
+        "first_name": "Mallory",
+        "last_name": "Lovelace",
+        "postcode": "LS2 7EY",
+    }
+    stored.refresh_from_db()
+    assert stored.first_name == "Tess" and stored.area_id == areas.bristol_east.pk
