@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "clarion.donations",
     "clarion.qa",
     "clarion.groups",
+    "clarion.engagement",
+    "clarion.members",
     "clarion.demo",
     "clarion.reports",
     "clarion.mailings",
