@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "clarion.groups",
     "clarion.engagement",
     "clarion.members",
+    "clarion.journeys",
     "clarion.demo",
     "clarion.reports",
     "clarion.mailings",
