@@ -1,0 +1,99 @@
+"""The staff side in headless Chromium at phone and desktop widths: the grouped
+navigation (a "Menu" disclosure on a phone, a Settings drop-down on a desktop, both by
+keyboard), the organiser dashboard's area picker, no serious axe-core violations and
+nothing wider than the screen. Set CLARION_SCREENSHOTS=DIR to keep screenshots."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from clarion.core.testing.browser import login
+from clarion.core.testing.factories import PASSWORD
+
+AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def axe_violations(page) -> list[dict]:
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:120] for n in v["nodes"][:3]]}
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def check_page(page, name: str) -> None:
+    """The page as loaded: fits the viewport, axe clean, optionally kept as a screenshot."""
+    shots = os.environ.get("CLARION_SCREENSHOTS")
+    if shots:
+        size = page.viewport_size
+        page.screenshot(path=f"{shots}/{name}-{size['width']}.png", full_page=True)
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= page.viewport_size["width"], f"{name} is {wide}px wide"
+    assert axe_violations(page) == [], name
+
+
+@pytest.fixture
+def staff_page(browser):
+    assert AXE.exists(), "run `npm ci` at the repository root to install axe-core"
+    context = browser.new_context(bypass_csp=True, viewport=DESKTOP)  # lets axe be injected
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_phone_menu_opens_by_keyboard_and_marks_the_current_section(
+    staff_page, live_server, organiser
+):
+    page = staff_page
+    login(page, live_server.url, organiser.email, PASSWORD)
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/staff/people/segments/")
+    segments = page.get_by_role("link", name="Segments", exact=True)
+    assert not segments.is_visible()
+    check_page(page, "nav-closed")
+    menu = page.locator(".site-menu__toggle")
+    menu.focus()
+    page.keyboard.press("Enter")
+    assert segments.is_visible()
+    assert segments.get_attribute("aria-current") == "page"
+    assert page.get_by_role("link", name="People", exact=True).get_attribute("aria-current") is None
+    check_page(page, "nav-open")
+
+    page.set_viewport_size(DESKTOP)
+    page.goto(f"{live_server.url}/staff/dashboard/")
+    assert not page.locator(".site-menu__toggle").is_visible()
+    assert page.get_by_role("link", name="Action pages").is_visible()
+    keys = page.get_by_role("link", name="API keys")
+    assert not keys.is_visible()
+    page.locator(".nav-more summary").focus()
+    page.keyboard.press("Enter")
+    assert keys.is_visible()
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent")
+    assert focused == "Areas and groups"
+    check_page(page, "nav-settings")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboards_show_button_sits_beside_the_area_picker(staff_page, live_server, admin):
+    page = staff_page
+    login(page, live_server.url, admin.email, PASSWORD)
+    for size in (PHONE, DESKTOP):
+        page.set_viewport_size(size)
+        page.goto(f"{live_server.url}/staff/dashboard/")
+        select = page.locator("#dashboard-area").bounding_box()
+        button = page.get_by_role("button", name="Show").bounding_box()
+        assert button["y"] < select["y"] + select["height"], size  # same line, not below
+        assert button["x"] > select["x"] + select["width"] - 1, size
+        check_page(page, "dashboard")
