@@ -9,3 +9,22 @@ class JourneysConfig(AppConfig):
     name = "clarion.journeys"
     label = "journeys"
     verbose_name = "Journeys"
+
+    def ready(self) -> None:
+        from datetime import timedelta
+
+        from clarion.core import schedule
+        from clarion.people.services import activity_listeners
+
+        from . import (
+            privacy,  # noqa: F401  (registers export, erase and merge)
+            segments,  # noqa: F401  (the "journey" segment condition)
+        )
+        from .tasks import journeys_advance
+        from .triggers import listener
+
+        # Timeline entries enter people into journeys (after their commit).
+        if listener not in activity_listeners:
+            activity_listeners.append(listener)
+        # Waits run out with time, not with events: the clock starts the engine.
+        schedule.register("journeys.advance", journeys_advance, every=timedelta(seconds=30))

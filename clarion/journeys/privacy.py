@@ -1,0 +1,65 @@
+"""What journeys hold about a person (enrolments, step runs, to-dos), for subject
+access, erasure and merging (invariant 7)."""
+
+from __future__ import annotations
+
+from clarion.core import privacy
+
+from .models import Enrolment, Todo
+
+
+def export(person) -> dict:
+    return {
+        "enrolments": [
+            {
+                "journey": e.journey.name,
+                "journey_id": e.journey_id,
+                "version": e.version,
+                "state": e.state,
+                "entered_at": e.entered_at.isoformat(),
+                "done_at": e.done_at.isoformat() if e.done_at else None,
+                "steps": [
+                    {
+                        "step": r.step.key,
+                        "type": r.step.type,
+                        "outcome": r.outcome,
+                        "detail": r.detail,
+                        "at": r.created_at.isoformat(),
+                    }
+                    for r in e.runs.select_related("step").order_by("seq")
+                ],
+            }
+            for e in Enrolment.objects.filter(person=person)
+            .select_related("journey")
+            .order_by("entered_at", "id")
+        ],
+        "todos": [
+            {
+                "journey_id": t.journey_id,
+                "note": t.note,
+                "status": t.status,
+                "outcome_note": t.outcome_note,
+                "created_at": t.created_at.isoformat(),
+                "done_at": t.done_at.isoformat() if t.done_at else None,
+            }
+            for t in Todo.objects.filter(person=person).order_by("created_at", "id")
+        ],
+    }
+
+
+def erase(person) -> None:
+    # Step runs go with the enrolments (cascade).
+    Enrolment.objects.filter(person=person).delete()
+    Todo.objects.filter(person=person).delete()
+
+
+def merge(survivor, duplicate) -> None:
+    """The survivor keeps their own enrolment where both were in a journey (the
+    unique constraints allow one); the duplicate's others and all to-dos move."""
+    both = set(Enrolment.objects.filter(person=survivor).values_list("journey_id", flat=True))
+    Enrolment.objects.filter(person=duplicate, journey_id__in=both).delete()
+    Enrolment.objects.filter(person=duplicate).update(person=survivor)
+    Todo.objects.filter(person=duplicate).update(person=survivor)
+
+
+privacy.register("journeys", export=export, erase=erase, merge=merge)

@@ -1,0 +1,132 @@
+"""Reads for journeys: the staff user's journeys and to-dos, and per-step figures."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from clarion.areas.selectors import area_subtree_q
+from clarion.mailings.models import Event, Recipient
+from clarion.people.selectors import people_for
+
+from .models import Enrolment, Journey, Step, StepRun, Todo
+
+
+def journeys_for(user) -> QuerySet[Journey]:
+    """National staff see every journey; organisers and area analysts those made
+    inside their area subtree."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Journey.objects.none()
+    scope = user.scope_area
+    if scope is None:
+        return Journey.objects.all()
+    return Journey.objects.filter(area_subtree_q(scope, field="area"))
+
+
+def access_journey(user, journey_id, *, write: bool = False) -> Journey:
+    try:
+        pk = int(journey_id)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    journey = journeys_for(user).select_related("area").filter(pk=pk).first()
+    if journey is None:
+        raise Http404
+    if write and not user.can_write:
+        raise PermissionDenied
+    return journey
+
+
+def todos_for(user, *, open_only: bool = True) -> QuerySet[Todo]:
+    """The "ask a human" to-dos ``user`` should act on: those assigned to them, and
+    those nobody could be assigned (no organiser for the area) about people in their
+    scope. Only people ``people_for(user)`` reaches, always."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Todo.objects.none()
+    qs = Todo.objects.filter(Q(assignee=user) | Q(assignee__isnull=True)).filter(
+        person__in=people_for(user)
+    )
+    if open_only:
+        qs = qs.filter(status=Todo.Status.OPEN)
+    return qs.select_related("person", "journey").order_by("created_at", "id")
+
+
+def access_todo(user, todo_id) -> Todo:
+    try:
+        pk = int(todo_id)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    todo = todos_for(user, open_only=False).filter(pk=pk).first()
+    if todo is None:
+        raise Http404
+    return todo
+
+
+def step_stats(journey: Journey, version: int | None = None) -> list[dict]:
+    """Per step of a version, in order: entered (people who reached it), waiting now,
+    passed, left there, converted there, and for email steps the ledger's sent,
+    opened and clicked (unique people)."""
+    version = version or journey.version
+    steps = list(Step.objects.filter(journey=journey, version=version))
+    runs = {
+        (row["step_id"], row["outcome"]): row["n"]
+        for row in StepRun.objects.filter(step__in=steps)
+        .values("step_id", "outcome")
+        .annotate(n=Count("enrolment_id", distinct=True))
+    }
+    reached = dict(
+        StepRun.objects.filter(step__in=steps)
+        .values("step_id")
+        .annotate(n=Count("enrolment_id", distinct=True))
+        .values_list("step_id", "n")
+    )
+    here = {
+        (row["step_id"], row["state"]): row["n"]
+        for row in Enrolment.objects.filter(journey=journey, version=version, step__in=steps)
+        .values("step_id", "state")
+        .annotate(n=Count("id"))
+    }
+    mailing_ids = [s.mailing_id for s in steps if s.mailing_id]
+    sent = dict(
+        Recipient.objects.filter(mailing_id__in=mailing_ids, status=Recipient.Status.SENT)
+        .values("mailing_id")
+        .annotate(n=Count("id"))
+        .values_list("mailing_id", "n")
+    )
+    tracked = {
+        (row["mailing_id"], row["kind"]): row["n"]
+        for row in Event.objects.filter(
+            mailing_id__in=mailing_ids, kind__in=[Event.Kind.OPEN, Event.Kind.CLICK], machine=False
+        )
+        .values("mailing_id", "kind")
+        .annotate(n=Count("recipient_id", distinct=True))
+    }
+    out = []
+    for step in steps:
+        passed = sum(
+            runs.get((step.pk, o), 0)
+            for o in (
+                StepRun.Outcome.DONE,
+                StepRun.Outcome.YES,
+                StepRun.Outcome.NO,
+                StepRun.Outcome.QUEUED,
+                StepRun.Outcome.SKIPPED,
+                StepRun.Outcome.COMPLETED,
+            )
+        )
+        out.append(
+            {
+                "step": step,
+                "entered": reached.get(step.pk, 0),
+                "waiting": here.get((step.pk, Enrolment.State.ACTIVE), 0),
+                "passed": passed,
+                "left": here.get((step.pk, Enrolment.State.LEFT), 0),
+                "converted": runs.get((step.pk, StepRun.Outcome.CONVERTED), 0),
+                "yes": runs.get((step.pk, StepRun.Outcome.YES), 0),
+                "no": runs.get((step.pk, StepRun.Outcome.NO), 0),
+                "sent": sent.get(step.mailing_id, 0),
+                "opened": tracked.get((step.mailing_id, Event.Kind.OPEN), 0),
+                "clicked": tracked.get((step.mailing_id, Event.Kind.CLICK), 0),
+            }
+        )
+    return out

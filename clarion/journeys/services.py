@@ -1,0 +1,419 @@
+"""Writes for journeys: building and versioning journeys, entering people, to-dos,
+and journeys as JSON files.
+
+A journey's steps are given as a list of dicts (the same shape as the JSON export)::
+
+    [{"key": "thanks", "type": "email", "config": {...}, "next": "wait"},
+     {"key": "wait", "type": "wait", "config": {"days": 2}, "next": "gave"},
+     {"key": "gave", "type": "decision", "config": {"definition": {...}},
+      "yes": "end", "no": "ask"}, ...]
+
+The first step is where people enter. ``next``/``yes``/``no`` name other steps by key
+(``next`` for every type except decisions and random splits, which have ``yes`` and
+``no``; ``end`` has none). A missing branch ends the journey there (completed).
+Everything is checked before anything is written; problems are one
+``ValidationError`` whose messages name the step ("Step 2 (wait): ...").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clarion.core.models import User
+from clarion.mailings.single import standing_create, standing_problems
+from clarion.people.models import Person
+
+from .models import Enrolment, Journey, Step, Todo
+from .steps import step_type
+from .triggers import trigger_type
+
+EXPORT_FORMAT = "clarion-journey/1"
+MAX_STEPS = 100
+_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def _clean_steps(steps: Any, *, area) -> list[dict[str, Any]]:
+    if not isinstance(steps, list) or not steps:
+        raise ValidationError(_("A journey needs at least one step."))
+    if len(steps) > MAX_STEPS:
+        raise ValidationError(_("A journey has at most %(n)s steps.") % {"n": MAX_STEPS})
+    errors: list[str] = []
+    cleaned: list[dict[str, Any]] = []
+    keys: set[str] = set()
+    for index, raw in enumerate(steps, start=1):
+        where = _("Step %(n)s") % {"n": index}
+        if not isinstance(raw, dict):
+            errors.append(_("%(where)s must be an object.") % {"where": where})
+            continue
+        unknown = set(raw) - {"key", "type", "config", "next", "yes", "no"}
+        if unknown:
+            errors.append(
+                _("%(where)s has unknown keys: %(keys)s.")
+                % {"where": where, "keys": ", ".join(sorted(str(k)[:40] for k in unknown))}
+            )
+            continue
+        key = raw.get("key")
+        if not isinstance(key, str) or not _KEY_RE.match(key):
+            errors.append(
+                _("%(where)s needs a key of lower-case letters, digits, - and _.")
+                % {"where": where}
+            )
+            continue
+        if key in keys:
+            errors.append(
+                _("%(where)s: the key “%(key)s” is used twice.") % {"where": where, "key": key}
+            )
+            continue
+        keys.add(key)
+        stype = step_type(raw.get("type"))
+        if stype is None:
+            errors.append(
+                _("%(where)s: there is no step type “%(type)s”.")
+                % {"where": where, "type": str(raw.get("type"))[:40]}
+            )
+            continue
+        where = f"{where} ({stype.label})"
+        try:
+            config = stype.clean(raw.get("config", {}))
+        except ValidationError as exc:
+            errors += [f"{where}: {m}" for m in exc.messages]
+            continue
+        if stype.name == "email":
+            errors += [
+                f"{where}: {m}"
+                for m in standing_problems(
+                    subject=config["subject"],
+                    body=config["body"],
+                    area=area,
+                    from_email=config["from_email"],
+                )
+            ]
+        links = {}
+        for branch in ("next", "yes", "no"):
+            target = raw.get(branch)
+            if target in (None, ""):
+                continue
+            if branch not in stype.branches:
+                errors.append(
+                    _("%(where)s cannot have a “%(branch)s” branch.")
+                    % {"where": where, "branch": branch}
+                )
+                continue
+            if not isinstance(target, str):
+                errors.append(_("%(where)s: branches name a step key.") % {"where": where})
+                continue
+            links[branch] = target
+        cleaned.append({"key": key, "type": stype.name, "config": config, **links})
+    for item in cleaned:
+        for branch in ("next", "yes", "no"):
+            target = item.get(branch)
+            if target is not None and target not in keys:
+                errors.append(
+                    _("Step “%(key)s”: its “%(branch)s” branch names no step (“%(target)s”).")
+                    % {"key": item["key"], "branch": branch, "target": target[:40]}
+                )
+            if target == item["key"]:
+                errors.append(_("Step “%(key)s” cannot lead to itself.") % {"key": item["key"]})
+    if errors:
+        raise ValidationError(list(dict.fromkeys(errors)))
+    return cleaned
+
+
+def _clean_trigger(trigger_type_name: Any, config: Any) -> dict[str, Any]:
+    ttype = trigger_type(trigger_type_name)
+    if ttype is None:
+        raise ValidationError(
+            _("There is no trigger “%(type)s”.") % {"type": str(trigger_type_name)[:40]}
+        )
+    try:
+        return ttype.clean(config if config is not None else {})
+    except ValidationError as exc:
+        raise ValidationError(
+            [f"{_('Trigger')} ({ttype.label}): {m}" for m in exc.messages]
+        ) from None
+
+
+def _write_steps(journey: Journey, version: int, steps: list[dict[str, Any]]) -> list[Step]:
+    rows = {
+        item["key"]: Step.objects.create(
+            journey=journey,
+            version=version,
+            key=item["key"],
+            position=position,
+            type=item["type"],
+            config=item["config"],
+        )
+        for position, item in enumerate(steps)
+    }
+    for item in steps:
+        row = rows[item["key"]]
+        for branch in ("next", "yes", "no"):
+            if item.get(branch):
+                setattr(row, f"{branch}_id", rows[item[branch]].pk)
+        row.save(update_fields=["next", "yes", "no"])
+    return list(rows.values())
+
+
+def _prepare_emails(journey: Journey, version: int, actor) -> None:
+    """Make the standing mailing of every email step of ``version`` that lacks one."""
+    for step in Step.objects.filter(journey=journey, version=version, type="email", mailing=None):
+        c = step.config
+        step.mailing = standing_create(
+            name=_("Journey: %(journey)s · %(step)s") % {"journey": journey.name, "step": step.key},
+            subject=c["subject"],
+            body=c["body"],
+            from_name=c["from_name"],
+            from_email=c["from_email"],
+            category=c.get("category") or "news",
+            frequency_cap_hours=c.get("frequency_cap_hours") or 0,
+            area=journey.area,
+            actor=actor,
+        )
+        step.save(update_fields=["mailing"])
+
+
+def _check_writer(actor) -> None:
+    if not getattr(actor, "can_write", False):
+        raise PermissionDenied
+
+
+@transaction.atomic
+def journey_create(
+    *,
+    actor,
+    name: str,
+    trigger_type: str,
+    trigger_config: dict[str, Any] | None,
+    steps: list[dict[str, Any]],
+    reentry_allowed: bool = False,
+    description: str = "",
+) -> Journey:
+    """A draft journey in the actor's scope, with its first version of steps."""
+    _check_writer(actor)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError(_("Give the journey a name."))
+    area = actor.scope_area
+    config = _clean_trigger(trigger_type, trigger_config)
+    cleaned = _clean_steps(steps, area=area)
+    journey = Journey.objects.create(
+        name=name[:150],
+        description=(description or "")[:2000],
+        area=area,
+        trigger_type=trigger_type,
+        trigger_config=config,
+        reentry_allowed=bool(reentry_allowed),
+        created_by=actor,
+    )
+    _write_steps(journey, 1, cleaned)
+    return journey
+
+
+@transaction.atomic
+def journey_steps_replace(*, journey: Journey, actor, steps: list[dict[str, Any]]) -> int:
+    """Change a journey's steps; returns the version new entrants now start on.
+
+    A draft's steps are replaced in place. Once the journey has run (published,
+    paused or archived) the new steps become a new version: people already on the
+    way stay on the steps of the version they started (``docs/journeys.md``).
+    """
+    _check_writer(actor)
+    locked = Journey.objects.select_for_update().get(pk=journey.pk)
+    cleaned = _clean_steps(steps, area=locked.area)
+    if locked.status == Journey.Status.DRAFT and not locked.enrolments.exists():
+        Step.objects.filter(journey=locked, version=locked.version).delete()
+        _write_steps(locked, locked.version, cleaned)
+    else:
+        locked.version += 1
+        _write_steps(locked, locked.version, cleaned)
+        if locked.status == Journey.Status.PUBLISHED:
+            _prepare_emails(locked, locked.version, actor)
+    locked.modified_at = timezone.now()
+    locked.save(update_fields=["version", "modified_at"])
+    journey.version = locked.version
+    return locked.version
+
+
+_MOVES = {
+    "publish": (
+        {Journey.Status.DRAFT, Journey.Status.TEST, Journey.Status.PAUSED},
+        Journey.Status.PUBLISHED,
+    ),
+    "pause": ({Journey.Status.PUBLISHED}, Journey.Status.PAUSED),
+    "archive": (
+        {
+            Journey.Status.DRAFT,
+            Journey.Status.TEST,
+            Journey.Status.PUBLISHED,
+            Journey.Status.PAUSED,
+        },
+        Journey.Status.ARCHIVED,
+    ),
+}
+
+
+@transaction.atomic
+def journey_set_status(*, journey: Journey, actor, move: str) -> Journey:
+    """publish / pause / archive. Publishing prepares the email steps' standing
+    mailings. A paused journey enters nobody and moves nobody on; publishing it again
+    resumes where everyone was. An archived journey is stopped for good: people still
+    in it are left where they are (``left``)."""
+    _check_writer(actor)
+    if move not in _MOVES:
+        raise ValidationError(_("Unknown change."))
+    allowed, target = _MOVES[move]
+    locked = Journey.objects.select_for_update().get(pk=journey.pk)
+    if locked.status not in allowed:
+        raise ValidationError(
+            _("A journey that is %(status)s cannot be changed that way.")
+            % {"status": locked.get_status_display().lower()}
+        )
+    if target == Journey.Status.PUBLISHED:
+        _prepare_emails(locked, locked.version, actor)
+    if target == Journey.Status.ARCHIVED:
+        locked.enrolments.filter(state=Enrolment.State.ACTIVE).update(
+            state=Enrolment.State.LEFT, done_at=timezone.now(), next_run_at=None
+        )
+    locked.status = target
+    locked.modified_at = timezone.now()
+    locked.save(update_fields=["status", "modified_at"])
+    return locked
+
+
+def first_step(journey: Journey, version: int | None = None) -> Step | None:
+    return (
+        Step.objects.filter(journey=journey, version=version or journey.version)
+        .order_by("position", "id")
+        .first()
+    )
+
+
+def enrol(*, journey: Journey, person_id: int, source: dict | None = None) -> bool:
+    """Enter ``person_id`` into ``journey`` at its current version's first step, due
+    now. Returns False (and writes nothing) when they are in it already, or have been
+    and re-entry is not allowed: the database's unique constraints decide, so two
+    processes entering the same person at once enter them once."""
+    step = first_step(journey)
+    if step is None:
+        return False
+    try:
+        with transaction.atomic():
+            Enrolment.objects.create(
+                journey=journey,
+                person_id=person_id,
+                version=journey.version,
+                step=step,
+                once=not journey.reentry_allowed,
+                next_run_at=timezone.now(),
+                source=source or {},
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def organiser_for(person: Person) -> User | None:
+    """The organiser nearest above ``person``'s area (the deepest area first; among
+    several there, the one with the fewest open to-dos, then the earliest account)."""
+    from django.db.models import Count, Q
+
+    if person.area_id is None:
+        return None
+    ancestors = [int(p) for p in person.area.path.strip("/").split("/") if p]
+    return (
+        User.objects.filter(role=User.Role.ORGANISER, is_active=True, area_id__in=ancestors)
+        .annotate(
+            open_todos=Count("journey_todos", filter=Q(journey_todos__status=Todo.Status.OPEN))
+        )
+        .order_by("-area__depth", "open_todos", "pk")
+        .first()
+    )
+
+
+def todo_create(*, step: Step, person: Person) -> Todo:
+    """An "ask a human" to-do for the organiser of ``person``'s area (unassigned, and
+    so shown to national staff, when the area has none)."""
+    return Todo.objects.create(
+        journey_id=step.journey_id,
+        step=step,
+        person=person,
+        area_id=person.area_id,
+        assignee=organiser_for(person),
+        note=step.config.get("note", ""),
+    )
+
+
+@transaction.atomic
+def todo_mark(*, todo: Todo, actor, status: str, note: str = "") -> Todo:
+    """Record a to-do's outcome (done / not reached). The caller reached the to-do
+    through ``selectors.access_todo``."""
+    _check_writer(actor)
+    if status not in (Todo.Status.DONE, Todo.Status.NOT_REACHED):
+        raise ValidationError({"status": _("Choose done or not reached.")})
+    locked = Todo.objects.select_for_update().get(pk=todo.pk)
+    locked.status = status
+    locked.outcome_note = (note or "")[:2000]
+    locked.done_at = timezone.now()
+    locked.done_by = actor
+    locked.save(update_fields=["status", "outcome_note", "done_at", "done_by"])
+    return locked
+
+
+# --- journeys as files ------------------------------------------------------------------
+
+
+def journey_export(journey: Journey) -> dict[str, Any]:
+    """The journey's current version as a JSON-ready dict (``journey_import`` reads it)."""
+    steps = []
+    for step in Step.objects.filter(journey=journey, version=journey.version).select_related(
+        "next", "yes", "no"
+    ):
+        item: dict[str, Any] = {"key": step.key, "type": step.type, "config": step.config}
+        for branch in ("next", "yes", "no"):
+            target = getattr(step, branch)
+            if target is not None:
+                item[branch] = target.key
+        steps.append(item)
+    return {
+        "format": EXPORT_FORMAT,
+        "name": journey.name,
+        "description": journey.description,
+        "reentry_allowed": journey.reentry_allowed,
+        "trigger": {"type": journey.trigger_type, "config": journey.trigger_config},
+        "steps": steps,
+    }
+
+
+def journey_import(*, data: Any, actor) -> Journey:
+    """A draft journey from an exported dict (validated as ``journey_create`` does)."""
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise ValidationError(
+            _("This is not a Clarion journey file (format %(format)s).") % {"format": EXPORT_FORMAT}
+        )
+    unknown = set(data) - {"format", "name", "description", "reentry_allowed", "trigger", "steps"}
+    if unknown:
+        raise ValidationError(
+            _("Unknown keys: %(keys)s.") % {"keys": ", ".join(sorted(str(k)[:40] for k in unknown))}
+        )
+    trigger = data.get("trigger")
+    if not isinstance(trigger, dict):
+        raise ValidationError(_("The journey needs a trigger with a type."))
+    name = data.get("name")
+    if not isinstance(name, str):
+        raise ValidationError(_("Give the journey a name."))
+    description = data.get("description", "")
+    return journey_create(
+        actor=actor,
+        name=name,
+        description=description if isinstance(description, str) else "",
+        trigger_type=trigger.get("type"),
+        trigger_config=trigger.get("config", {}),
+        steps=data.get("steps"),
+        reentry_allowed=data.get("reentry_allowed") is True,
+    )

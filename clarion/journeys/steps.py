@@ -1,0 +1,401 @@
+"""The step-type registry: what a journey can do to a person, one type per kind of step.
+
+As with segment conditions (``people.segments.registry``), a step type declares a
+stable ``name`` (stored on ``Step.type``; never rename a shipped one), a ``label``, a
+``Form`` whose fields are its settings (the same form validates the JSON of an
+imported journey and the staff form, so bad input is a form error, never a 500),
+``branches`` (``("next",)`` or ``("yes", "no")`` or ``()`` for the last step), and
+``run(ctx)``, which does the step for one person and says where to go.
+
+``run`` is called by the engine inside the transaction that also records the step's
+run and moves the enrolment on (``engine``), with the enrolment row locked. So a step
+must do its work only through the database in that transaction (people services, the
+mailing ledger), never by talking to the outside world: then a worker killed
+mid-step leaves no trace of it, and a committed step is never run again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from django import forms
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from clarion.mailings.models import Mailing
+from clarion.people.models import Person, Tag
+from clarion.people.segments.compiler import compile_definition, validate_definition
+from clarion.people.segments.registry import SegmentDefinitionError
+
+from .models import StepRun
+
+
+class DefinitionField(forms.Field):
+    """A segment definition (a JSON object), validated by the segment compiler."""
+
+    def to_python(self, value):
+        if value in (None, "", {}):
+            return {"op": "all", "conditions": []}
+        if isinstance(value, str):
+            import json
+
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValidationError(_("Enter a valid JSON object."), code="invalid") from None
+        try:
+            return validate_definition(value)
+        except SegmentDefinitionError as exc:
+            raise ValidationError(exc.messages) from None
+
+
+@dataclass
+class Context:
+    """What a step sees: the enrolment (locked), its person, the step, the time."""
+
+    enrolment: Any
+    person: Person
+    step: Any
+    now: datetime.datetime
+    # mailing id -> ledger rows queued in this transaction (woken once, at the end)
+    ledger: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    outcome: str
+    follow: str | None = "next"  # "next", "yes", "no", or None to stop here
+    detail: str = ""
+    wait_until: datetime.datetime | None = None
+    state: str | None = None  # an Enrolment.State to end in
+    recipient: Any = None
+
+
+class StepType:
+    name: ClassVar[str] = ""
+    label: ClassVar[Any] = ""
+    branches: ClassVar[tuple[str, ...]] = ("next",)
+    Form: ClassVar[type[forms.Form]] = forms.Form
+
+    def clean(self, config: Any) -> dict[str, Any]:
+        """The stored form of ``config`` (raises ValidationError with the messages)."""
+        if not isinstance(config, dict):
+            raise ValidationError(_("A step's settings must be an object."))
+        form = self.Form(config)
+        unknown = set(config) - set(form.fields)
+        if unknown:
+            raise ValidationError(
+                _("Unknown settings: %(keys)s.")
+                % {"keys": ", ".join(sorted(str(k)[:40] for k in unknown))}
+            )
+        if not form.is_valid():
+            messages = []
+            for name, errors in form.errors.items():
+                label = form.fields[name].label if name in form.fields else ""
+                messages += [f"{label}: {e}" if label else str(e) for e in errors]
+            raise ValidationError(messages)
+        return {k: _jsonable(v) for k, v in form.cleaned_data.items()}
+
+    def run(self, ctx: Context) -> Result:
+        raise NotImplementedError
+
+    def describe(self, config: dict[str, Any]) -> str:
+        return str(self.label)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    return value
+
+
+_REGISTRY: dict[str, StepType] = {}
+
+
+def register(cls: type[StepType]) -> type[StepType]:
+    if cls.name in _REGISTRY and type(_REGISTRY[cls.name]) is not cls:
+        raise ImproperlyConfigured(f"A journey step named {cls.name!r} is already registered.")
+    _REGISTRY[cls.name] = cls()
+    return cls
+
+
+def step_type(name: Any) -> StepType | None:
+    return _REGISTRY.get(name) if isinstance(name, str) else None
+
+
+def step_types() -> list[StepType]:
+    return list(_REGISTRY.values())
+
+
+def person_matches(person: Person, definition: dict) -> bool:
+    """Whether ``person`` meets a (validated) segment definition right now."""
+    return Person.objects.filter(pk=person.pk).filter(compile_definition(definition)).exists()
+
+
+# --- the built-in steps ---------------------------------------------------------------
+
+
+class EmailForm(forms.Form):
+    subject = forms.CharField(label=gettext_lazy("Subject"), max_length=250)
+    body = forms.CharField(label=gettext_lazy("Body (Markdown)"), max_length=50_000)
+    from_name = forms.CharField(label=gettext_lazy("From name"), max_length=100)
+    from_email = forms.EmailField(label=gettext_lazy("From address"))
+    category = forms.ChoiceField(
+        label=gettext_lazy("Category"), choices=Mailing.Category.choices, initial="news"
+    )
+    frequency_cap_hours = forms.IntegerField(
+        label=gettext_lazy("Skip anyone mailed in the last N hours"),
+        min_value=0,
+        max_value=24 * 30,
+        required=False,
+    )
+
+    def clean_frequency_cap_hours(self):
+        return self.cleaned_data.get("frequency_cap_hours") or 0
+
+
+@register
+class SendEmail(StepType):
+    """Queues the step's message in its standing mailing's ledger (``mailings.single``)
+    in the engine's transaction; the mailing senders deliver it. Someone who is not
+    subscribed skips the step (and goes on)."""
+
+    name = "email"
+    label = gettext_lazy("Send an email")
+    Form = EmailForm
+
+    def run(self, ctx: Context) -> Result:
+        from clarion.mailings.single import ledger_add
+
+        step = ctx.step
+        if step.mailing_id is None:
+            return Result(StepRun.Outcome.SKIPPED, detail="The email has not been prepared.")
+        if not ctx.person.email:
+            return Result(StepRun.Outcome.SKIPPED, detail="No email address.")
+        if ctx.person.email_status != "subscribed":
+            return Result(
+                StepRun.Outcome.SKIPPED, detail=f"Email status is {ctx.person.email_status}."
+            )
+        row = ledger_add(mailing_id=step.mailing_id, person=ctx.person)
+        if row is None:
+            return Result(StepRun.Outcome.SKIPPED, detail="Already sent this email before.")
+        ctx.ledger[step.mailing_id] = ctx.ledger.get(step.mailing_id, 0) + 1
+        return Result(StepRun.Outcome.QUEUED, recipient=row)
+
+    def describe(self, config):
+        return _("Email: %(subject)s") % {"subject": config.get("subject", "")}
+
+
+class WaitForm(forms.Form):
+    days = forms.IntegerField(
+        label=gettext_lazy("Days"), min_value=0, max_value=3650, required=False
+    )
+    hours = forms.IntegerField(
+        label=gettext_lazy("Hours"), min_value=0, max_value=1000, required=False
+    )
+    minutes = forms.IntegerField(
+        label=gettext_lazy("Minutes"), min_value=0, max_value=100_000, required=False
+    )
+    until = forms.DateTimeField(label=gettext_lazy("Until (date and time)"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        span = sum(data.get(k) or 0 for k in ("days", "hours", "minutes"))
+        if data.get("until") and span:
+            raise ValidationError(_("Wait either for a time or until a date, not both."))
+        if not data.get("until") and not span:
+            raise ValidationError(_("Say how long to wait, or until when."))
+        if data.get("until") and timezone.is_naive(data["until"]):
+            data["until"] = timezone.make_aware(data["until"])
+        return data
+
+
+@register
+class Wait(StepType):
+    name = "wait"
+    label = gettext_lazy("Wait")
+    Form = WaitForm
+
+    def run(self, ctx: Context) -> Result:
+        config = ctx.step.config
+        if config.get("until"):
+            until = datetime.datetime.fromisoformat(config["until"])
+        else:
+            until = ctx.now + datetime.timedelta(
+                days=config.get("days") or 0,
+                hours=config.get("hours") or 0,
+                minutes=config.get("minutes") or 0,
+            )
+        return Result(StepRun.Outcome.WAITING, wait_until=until)
+
+    def describe(self, config):
+        if config.get("until"):
+            return _("Wait until %(when)s") % {"when": config["until"][:16].replace("T", " ")}
+        parts = [
+            f"{config[k]} {label}"
+            for k, label in (("days", _("days")), ("hours", _("hours")), ("minutes", _("min")))
+            if config.get(k)
+        ]
+        return _("Wait %(span)s") % {"span": " ".join(parts)}
+
+
+class DecisionForm(forms.Form):
+    definition = DefinitionField(label=gettext_lazy("Condition"))
+
+
+@register
+class Decision(StepType):
+    name = "decision"
+    label = gettext_lazy("Decision")
+    branches = ("yes", "no")
+    Form = DecisionForm
+
+    def run(self, ctx: Context) -> Result:
+        yes = person_matches(ctx.person, ctx.step.config["definition"])
+        return (
+            Result(StepRun.Outcome.YES, follow="yes")
+            if yes
+            else Result(StepRun.Outcome.NO, follow="no")
+        )
+
+
+class SplitForm(forms.Form):
+    percent = forms.IntegerField(
+        label=gettext_lazy("Share going the “yes” way (%)"), min_value=1, max_value=99
+    )
+
+
+@register
+class RandomSplit(StepType):
+    """Deterministic per person and step: the same person always goes the same way
+    (also in a later version of the journey, as the step keeps its key)."""
+
+    name = "split"
+    label = gettext_lazy("Random split")
+    branches = ("yes", "no")
+    Form = SplitForm
+
+    def run(self, ctx: Context) -> Result:
+        seed = f"{ctx.step.journey_id}:{ctx.step.key}:{ctx.person.pk}".encode()
+        bucket = int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") % 100
+        if bucket < ctx.step.config["percent"]:
+            return Result(StepRun.Outcome.YES, follow="yes")
+        return Result(StepRun.Outcome.NO, follow="no")
+
+
+class TagForm(forms.Form):
+    tag = forms.CharField(label=gettext_lazy("Tag"), max_length=100)
+
+
+@register
+class TagAdd(StepType):
+    name = "tag_add"
+    label = gettext_lazy("Add a tag")
+    Form = TagForm
+
+    def run(self, ctx: Context) -> Result:
+        from clarion.people.services import tag_add
+
+        added = tag_add(person=ctx.person, tag=ctx.step.config["tag"])
+        return Result(StepRun.Outcome.DONE, detail="" if added else "Had the tag already.")
+
+    def describe(self, config):
+        return _("Add tag “%(tag)s”") % {"tag": config.get("tag", "")}
+
+
+@register
+class TagRemove(StepType):
+    name = "tag_remove"
+    label = gettext_lazy("Remove a tag")
+    Form = TagForm
+
+    def run(self, ctx: Context) -> Result:
+        from clarion.people.services import tag_remove
+
+        tag = Tag.objects.filter(name__iexact=ctx.step.config["tag"]).first()
+        removed = tag is not None and tag_remove(person=ctx.person, tag=tag)
+        return Result(StepRun.Outcome.DONE, detail="" if removed else "Did not have the tag.")
+
+    def describe(self, config):
+        return _("Remove tag “%(tag)s”") % {"tag": config.get("tag", "")}
+
+
+class ListForm(forms.Form):
+    list = forms.CharField(label=gettext_lazy("List"), max_length=100)
+
+
+@register
+class ListAdd(StepType):
+    name = "list_add"
+    label = gettext_lazy("Add to a list")
+    Form = ListForm
+
+    def run(self, ctx: Context) -> Result:
+        from clarion.people.services import list_add, lists_by_name
+
+        plists = lists_by_name([ctx.step.config["list"]])
+        added = bool(plists) and list_add(person=ctx.person, plist=plists[0])
+        return Result(StepRun.Outcome.DONE, detail="" if added else "Was on the list already.")
+
+    def describe(self, config):
+        return _("Add to list “%(name)s”") % {"name": config.get("list", "")}
+
+
+class HumanForm(forms.Form):
+    note = forms.CharField(label=gettext_lazy("What to ask the organiser"), max_length=2000)
+
+
+@register
+class AskHuman(StepType):
+    """Creates a to-do for an organiser of the person's area (the nearest one above
+    it) and goes on at once; the to-do's outcome (done / not reached) is recorded on
+    the to-do. An unsubscribed person still gets this step."""
+
+    name = "human"
+    label = gettext_lazy("Ask a human")
+    Form = HumanForm
+
+    def run(self, ctx: Context) -> Result:
+        from .services import todo_create
+
+        todo = todo_create(step=ctx.step, person=ctx.person)
+        who = todo.assignee.email if todo.assignee_id else "nobody (no organiser for the area)"
+        return Result(StepRun.Outcome.DONE, detail=f"To-do {todo.pk} for {who}"[:300])
+
+    def describe(self, config):
+        return _("Ask a human: %(note)s") % {"note": config.get("note", "")[:80]}
+
+
+class GoalForm(forms.Form):
+    definition = DefinitionField(label=gettext_lazy("Goal reached when"))
+
+
+@register
+class Goal(StepType):
+    """A goal is checked before every step of the version (``engine``): the moment
+    the person meets it they leave the journey as converted. Reached in sequence it
+    is checked once more and, if not met, the person goes on."""
+
+    name = "goal"
+    label = gettext_lazy("Goal")
+    Form = GoalForm
+
+    def run(self, ctx: Context) -> Result:
+        if person_matches(ctx.person, ctx.step.config["definition"]):
+            return Result(StepRun.Outcome.CONVERTED, follow=None, state="converted")
+        return Result(StepRun.Outcome.DONE)
+
+
+@register
+class End(StepType):
+    name = "end"
+    label = gettext_lazy("End")
+    branches = ()
+
+    def run(self, ctx: Context) -> Result:
+        return Result(StepRun.Outcome.COMPLETED, follow=None, state="completed")
