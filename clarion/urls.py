@@ -22,6 +22,7 @@ urlpatterns = [
     path("events/", include("clarion.events.urls")),
     path("groups/", include("clarion.groups.urls")),
     path("you/", include("clarion.people.public_urls")),
+    path("members/", include("clarion.members.urls")),
     path("api/v2/", include("clarion.api.urls")),
     path("staff/api/", include("clarion.api.staff_urls")),
     path("django-admin/", admin.site.urls),

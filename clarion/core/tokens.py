@@ -26,6 +26,7 @@ QA_CONFIRM = "clarion.qa.confirm"
 PEOPLE_PROPOSED_CHANGE = "clarion.people.proposed-change"
 DONATIONS_CANCEL = "clarion.donations.cancel"
 DONATIONS_TEST_CHECKOUT = "clarion.donations.test-checkout"
+MEMBERS_CARD = "clarion.members.card"  # the membership card's QR code
 # Salt of ``stamp``/``unstamp`` tokens (a plain string and a timestamp).
 ACTIONS_EMBED_FORM = "clarion.actions.embed-form"
 # Salt of the Q&A supporter cookie (``HttpResponse.set_signed_cookie``).

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.apps import AppConfig
 
 
@@ -9,3 +11,11 @@ class MembersConfig(AppConfig):
     name = "clarion.members"
     label = "members"
     verbose_name = "Members"
+
+    def ready(self):
+        from clarion.core import schedule
+
+        from . import privacy  # noqa: F401  (registers)
+        from .services import expired_rows_delete
+
+        schedule.register("members.cleanup", expired_rows_delete, every=timedelta(hours=6))

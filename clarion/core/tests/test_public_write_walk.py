@@ -54,6 +54,12 @@ NOT_PERSON_FORMS = {
     "core:login": "staff sign-in",
     "core:logout": "staff sign-out",
     "core:password_set": "a staff member sets a password from an emailed, signed link",
+    "members:sign_in_link": "spends an emailed sign-in link in the browser that asked for it",
+    "members:sign_out": "ends the member session its cookie names",
+    "members:details": "a signed-in member's own details (mailbox proven by the link)",
+    "members:proposal_decide": "a signed-in member decides a change proposed for them",
+    "members:preferences": "a signed-in member's own subscription and consent",
+    "members:event_cancel": "a signed-in member cancels their own RSVP",
 }
 
 STAFF_PREFIXES = ("staff/", "api/", "django-admin/", "media/", "static/")

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import views
+
+app_name = "members"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("sign-in/", views.sign_in, name="sign_in"),
+    path("sign-in/<str:token>/", views.sign_in_link, name="sign_in_link"),
+    path("sign-out/", views.sign_out, name="sign_out"),
+    path("details/", views.details, name="details"),
+    path("details/proposal/", views.proposal_decide, name="proposal_decide"),
+    path("preferences/", views.preferences, name="preferences"),
+    path("membership/", views.membership, name="membership"),
+    path("membership/card/", views.card, name="card"),
+    path("events/", views.events, name="events"),
+    path("events/cancel/", views.event_cancel, name="event_cancel"),
+]

@@ -1,0 +1,374 @@
+"""The members' home: sign in by email link, my details, preferences and consent,
+membership and card, and my events. Every page but sign-in needs a member session
+(``auth.member_required``) and shows only the signed-in person's own records."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import segno
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from clarion.core.ratelimit import ratelimit_hits
+from clarion.core.services import client_ip
+from clarion.events.models import Event, Rsvp
+from clarion.events.selectors import host_token, manage_token
+from clarion.events.services import rsvp_cancel
+from clarion.people import proposals
+from clarion.people.models import ConsentRecord, EmailStatus, MembershipStatus, ProposedChange
+from clarion.people.services import person_find
+
+from . import auth, services
+from .forms import DetailsForm, PreferencesForm, SignInForm
+from .tasks import signin_email
+
+# --- Signing in ----------------------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def sign_in(request: HttpRequest) -> HttpResponse:
+    """Ask for a link. The answer is the same whether the address is known or not, and
+    so is the work done here: both look the address up and count the same limits;
+    only a known address has a link made and emailed, by a task."""
+    if request.method != "POST" and auth.current_member(request) is not None:
+        return redirect("members:home")
+    form = SignInForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        ip = client_ip(request) or "unknown"
+        per_email, per_ip = ratelimit_hits(
+            [
+                ("members-link-email", email, services.LINK_LIMIT_WINDOW),
+                ("members-link-ip", ip, services.LINK_LIMIT_WINDOW),
+            ]
+        )
+        if per_email > services.LINK_EMAIL_LIMIT or per_ip > services.LINK_IP_LIMIT:
+            form.add_error(
+                None, _("Too many sign-in links were asked for. Please try again in an hour.")
+            )
+            return render(request, "members/sign_in.html", {"form": form}, status=429)
+        secret = request.COOKIES.get(auth.BROWSER_COOKIE, "")
+        if not secret or len(secret) > 100:
+            secret = services.new_secret()
+        person = person_find(email=email)
+        if person is not None and person.email:
+            browser_hash = services.secret_hash(secret)
+            transaction.on_commit(
+                lambda: signin_email.enqueue(person_id=person.pk, browser_hash=browser_hash)
+            )
+        response = render(request, "members/sign_in_sent.html", {"minutes": services.LINK_MINUTES})
+        auth.browser_cookie_set(response, secret)
+        return response
+    return render(
+        request, "members/sign_in.html", {"form": form}, status=400 if form.is_bound else 200
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def sign_in_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The emailed link. A GET only shows a button (mail scanners follow links); the
+    POST spends the link, in the browser that asked for it only."""
+    link = services.signin_link_find(token)
+    now = timezone.now()
+    if link is None or link.used_at is not None or link.expires_at <= now:
+        return _link_refused(request, "bad")
+    browser = request.COOKIES.get(auth.BROWSER_COOKIE, "")
+    if not browser or services.secret_hash(browser) != link.browser_hash:
+        return _link_refused(request, "other_browser")
+    if request.method != "POST":
+        return render(request, "members/sign_in_link.html", {})
+    result = services.signin_link_use(token=token, browser_secret=browser, ip=client_ip(request))
+    if result.outcome != "ok":
+        return _link_refused(request, result.outcome)
+    response = redirect("members:home")
+    auth.member_cookie_set(response, result.session_key)
+    response.delete_cookie(auth.BROWSER_COOKIE, samesite="Lax")
+    return response
+
+
+def _link_refused(request: HttpRequest, outcome: str) -> HttpResponse:
+    return render(
+        request,
+        "members/sign_in_refused.html",
+        {"outcome": outcome, "form": SignInForm()},
+        status=404 if outcome == "bad" else 403,
+    )
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    services.member_session_end(
+        key=request.COOKIES.get(auth.MEMBER_COOKIE, ""), ip=client_ip(request)
+    )
+    response = redirect("members:sign_in")
+    auth.member_cookie_clear(response)
+    messages.success(request, _("You have signed out."))
+    return response
+
+
+# --- Home ----------------------------------------------------------------------------
+
+
+@require_safe
+@auth.member_required
+def home(request: HttpRequest) -> HttpResponse:
+    member = request.member
+    return render(
+        request,
+        "members/home.html",
+        {
+            "member": member,
+            "is_member": member.membership_status != MembershipStatus.NONE,
+            "proposals": _open_proposals(member).count(),
+            "section": "home",
+        },
+    )
+
+
+# --- My details ----------------------------------------------------------------------
+
+
+def _open_proposals(member):
+    return ProposedChange.objects.filter(
+        person=member, status=ProposedChange.Status.PENDING, expires_at__gt=timezone.now()
+    ).order_by("-created_at")
+
+
+DETAIL_FIELDS = (
+    "first_name",
+    "last_name",
+    "address_line1",
+    "address_line2",
+    "town",
+    "postcode",
+    "phone",
+)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@auth.member_required
+def details(request: HttpRequest) -> HttpResponse:
+    member = request.member
+    initial = {name: getattr(member, name) for name in DETAIL_FIELDS}
+    form = DetailsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = services.member_details_update(
+                person=member, ip=client_ip(request), **form.cleaned_data
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            if changed:
+                messages.success(request, _("Your details are saved."))
+            else:
+                messages.info(request, _("Nothing was changed."))
+            return redirect("members:details")
+    rows = [
+        {"proposal": p, "rows": proposals.proposal_rows(p)} for p in _open_proposals(member)[:5]
+    ]
+    return render(
+        request,
+        "members/details.html",
+        {"form": form, "member": member, "proposals": rows, "section": "details"},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@require_POST
+@auth.member_required
+def proposal_decide(request: HttpRequest) -> HttpResponse:
+    """Accept or dismiss a change a public form proposed, for the member's own record
+    only. Accepting is the mailbox owner's confirmation (they signed in by a link sent
+    to that mailbox), so it is the same as confirming by the emailed link."""
+    try:
+        pk = int(request.POST.get("proposal", ""))
+    except ValueError:
+        raise Http404 from None
+    proposal = _open_proposals(request.member).filter(pk=pk).select_related("person").first()
+    if proposal is None:
+        messages.error(request, _("That change was already decided or has expired."))
+        return redirect("members:details")
+    if request.POST.get("decision") == "accept":
+        done = proposals.proposal_confirm(proposal=proposal, ip=client_ip(request))
+        if done is None:
+            messages.error(request, _("That change was already decided or has expired."))
+        else:
+            messages.success(request, _("The new details are saved."))
+    else:
+        proposals.proposal_dismiss(proposal=proposal, ip=client_ip(request))
+        messages.success(request, _("The change was dismissed; nothing was changed."))
+    return redirect("members:details")
+
+
+# --- Preferences and consent ---------------------------------------------------------
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@auth.member_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    member = request.member
+    suppressed = services.email_suppressed(member)
+    consents = {
+        channel: services.consent_current(member, channel)
+        for channel in (ConsentRecord.Channel.SMS, ConsentRecord.Channel.PHONE)
+    }
+    initial = {
+        "email": member.email_status == EmailStatus.SUBSCRIBED,
+        "sms": bool(consents["sms"] and consents["sms"].granted),
+        "phone": bool(consents["phone"] and consents["phone"].granted),
+    }
+    form = PreferencesForm(
+        request.POST or None, initial=initial, email_label=services.EMAIL_CONSENT_WORDING
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                changed = services.member_email_subscription_set(
+                    person=member, subscribe=data["email"]
+                )
+                for channel in ("sms", "phone"):
+                    changed |= services.member_consent_set(
+                        person=member, channel=channel, granted=data[channel]
+                    )
+        except services.PreferenceRefused as exc:
+            form.add_error("email", str(exc))
+        else:
+            if changed:
+                messages.success(request, _("Your choices are saved."))
+            else:
+                messages.info(request, _("Nothing was changed."))
+            return redirect("members:preferences")
+    return render(
+        request,
+        "members/preferences.html",
+        {
+            "form": form,
+            "member": member,
+            "suppressed": suppressed,
+            "consents": consents,
+            "section": "preferences",
+        },
+        status=400 if form.is_bound else 200,
+    )
+
+
+# --- Membership ----------------------------------------------------------------------
+
+
+@require_safe
+@auth.member_required
+def membership(request: HttpRequest) -> HttpResponse:
+    member = request.member
+    return render(
+        request,
+        "members/membership.html",
+        {
+            "member": member,
+            "is_member": member.membership_status != MembershipStatus.NONE,
+            "active": member.membership_status == MembershipStatus.ACTIVE,
+            "section": "membership",
+        },
+    )
+
+
+def _qr_data_uri(text: str) -> str:
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(
+        buffer, kind="svg", scale=5, border=2, xmldecl=False, dark="#1b1f24"
+    )
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+@require_safe
+@auth.member_required
+def card(request: HttpRequest) -> HttpResponse:
+    """The printable membership card: only for an active member."""
+    member = request.member
+    if member.membership_status != MembershipStatus.ACTIVE:
+        return render(request, "members/card.html", {"member": member, "card": None}, status=404)
+    card = services.member_card_get_or_create(person=member)
+    return render(
+        request,
+        "members/card.html",
+        {
+            "member": member,
+            "card": card,
+            "qr": _qr_data_uri(services.member_card_token(card)),
+        },
+    )
+
+
+# --- My events -----------------------------------------------------------------------
+
+
+def _my_rsvps(member):
+    since = timezone.now()
+    return (
+        Rsvp.objects.filter(person=member, event__ends_at__gte=since)
+        .exclude(status=Rsvp.Status.CANCELLED)
+        .exclude(event__status__in=(Event.Status.CANCELLED, Event.Status.DECLINED))
+        .select_related("event")
+        .order_by("event__starts_at")
+    )
+
+
+@require_safe
+@auth.member_required
+def events(request: HttpRequest) -> HttpResponse:
+    member = request.member
+    rsvps = [
+        {
+            "rsvp": r,
+            "manage_url": reverse(
+                "events:manage", kwargs={"pk": r.event_id, "token": manage_token(r)}
+            ),
+        }
+        for r in _my_rsvps(member)[:50]
+    ]
+    hosted = [
+        {
+            "event": e,
+            "host_url": reverse("events:host", kwargs={"pk": e.pk, "token": host_token(e)}),
+        }
+        for e in Event.objects.filter(host_person=member, ends_at__gte=timezone.now())
+        .exclude(status__in=(Event.Status.CANCELLED, Event.Status.DECLINED))
+        .order_by("starts_at")[:50]
+    ]
+    return render(
+        request,
+        "members/events.html",
+        {"member": member, "rsvps": rsvps, "hosted": hosted, "section": "events"},
+    )
+
+
+@require_POST
+@auth.member_required
+def event_cancel(request: HttpRequest) -> HttpResponse:
+    """Cancel one of the member's own RSVPs (through the events service)."""
+    try:
+        pk = int(request.POST.get("rsvp", ""))
+    except ValueError:
+        raise Http404 from None
+    rsvp = _my_rsvps(request.member).filter(pk=pk).first()
+    if rsvp is None:
+        raise Http404
+    rsvp_cancel(rsvp=rsvp)
+    messages.success(
+        request, _("Your RSVP to “%(title)s” is cancelled.") % {"title": rsvp.event.title}
+    )
+    return redirect("members:events")
