@@ -13,6 +13,7 @@ urlpatterns = [
     path("staff/actions/", include("clarion.actions.staff_urls")),
     path("staff/donations/", include("clarion.donations.staff_urls")),
     path("staff/qa/", include("clarion.qa.staff_urls")),
+    path("staff/engagement/", include("clarion.engagement.urls")),
     path("act/", include("clarion.actions.urls")),
     path("donate/", include("clarion.donations.urls")),
     path("qa/", include("clarion.qa.urls")),

@@ -38,6 +38,8 @@ from clarion.people.selectors import (
     people_search,
 )
 
+from .panels import person_panels
+
 PAGE_SIZE = 50
 TIMELINE_PAGE_SIZE = 25
 # Without a search or segment the list shows "more than N" instead of counting
@@ -196,6 +198,7 @@ def person_detail(request, person_id: int):
             "tag_form": NameForm(prefix="tag"),
             "list_form": NameForm(prefix="list"),
             "note_form": NoteForm(),
+            "panels": person_panels(request, person),
         },
     )
 

@@ -1,0 +1,375 @@
+"""Writes: folding one timeline entry into a score, the set-based recompute, the
+settings, and combining two people's scores when they are merged.
+
+Locking and ordering:
+
+- ``score_add`` is one statement (INSERT … ON CONFLICT DO UPDATE), so two entries for
+  one person folded at the same moment both count: the database serialises the two
+  upserts on the row, and each decays what the other wrote.
+- ``recompute`` deletes and rebuilds every row in one transaction while holding a
+  lock that makes folds wait (PostgreSQL: SHARE ROW EXCLUSIVE on the score table;
+  SQLite has one writer anyway). An entry committed just before the rebuild whose
+  fold runs just after it counts twice until the next recompute; the window is the
+  time between a commit and its after-commit listener (milliseconds).
+- Settings are read through a per-process cache of ``SETTINGS_TTL`` seconds, so a
+  change reaches other processes' folds within that time; the recompute that a
+  change starts runs after it, on the new settings.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime
+from typing import Any
+
+from django.db import connections, transaction
+from django.utils import timezone
+
+from clarion.core.models import AuditEntry
+from clarion.core.services import audit_record
+
+from .categories import BY_KEY, CATEGORIES, CATEGORY_KEYS, SCORED_KINDS, category_sql, classify
+from .models import RISING_HALF_LIFE_DAYS, EngagementScore, EngagementSettings
+
+LN2 = math.log(2)
+DAY = 86400.0
+TABLE = EngagementScore._meta.db_table
+SETTINGS_TTL = 5.0
+# A decay factor below e^-69 (about 1e-30) is taken as 0, so no product underflows
+# (PostgreSQL raises on float underflow).
+MIN_EXPONENT = -69.0
+
+_cache: dict[str, Any] = {"at": -SETTINGS_TTL, "settings": None}
+
+
+# --- settings ------------------------------------------------------------------------
+
+
+def settings_get(*, fresh: bool = False) -> EngagementSettings:
+    """The settings row (made with the defaults the first time), cached per process
+    for ``SETTINGS_TTL`` seconds unless ``fresh``."""
+    now = time.monotonic()
+    if fresh or _cache["settings"] is None or now - _cache["at"] >= SETTINGS_TTL:
+        row, _created = EngagementSettings.objects.get_or_create(pk=1)
+        _cache.update(at=now, settings=row)
+    return _cache["settings"]
+
+
+def settings_forget() -> None:
+    _cache.update(at=-SETTINGS_TTL, settings=None)
+
+
+def weight(settings: EngagementSettings, key: str) -> float:
+    try:
+        return float(settings.weights.get(key, BY_KEY[key].default_points))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def half_life_seconds(settings: EngagementSettings) -> float:
+    return settings.half_life_days * DAY
+
+
+RECENT_HALF_LIFE = RISING_HALF_LIFE_DAYS * DAY
+
+
+@transaction.atomic
+def settings_save(
+    *,
+    weights: dict[str, int],
+    half_life_days: int,
+    levels: list[tuple[str, int]],
+    actor,
+    ip: str | None = None,
+) -> EngagementSettings:
+    """Store new weights, half-life and levels (validated by ``forms.SettingsForm``),
+    write an audit entry with what was and what is, and, when the weights or the
+    half-life changed, queue the full recompute after commit."""
+    row = EngagementSettings.objects.select_for_update().filter(pk=1).first()
+    if row is None:
+        row = EngagementSettings.objects.create(pk=1)
+        row = EngagementSettings.objects.select_for_update().get(pk=1)
+    before = {"weights": row.weights, "half_life_days": row.half_life_days, "levels": row.levels}
+    row.weights = {key: int(weights.get(key, 0)) for key in CATEGORY_KEYS}
+    row.half_life_days = int(half_life_days)
+    row.levels = [[str(name), int(threshold)] for name, threshold in levels]
+    row.updated_at = timezone.now()
+    row.updated_by = actor if getattr(actor, "pk", None) else None
+    row.save()
+    after = {"weights": row.weights, "half_life_days": row.half_life_days, "levels": row.levels}
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.OTHER,
+        summary="Engagement settings changed",
+        object_type="engagement_settings",
+        object_id=row.pk,
+        detail={"before": before, "after": after},
+        ip=ip,
+    )
+    settings_forget()
+    transaction.on_commit(settings_forget)
+    if before["weights"] != after["weights"] or before["half_life_days"] != row.half_life_days:
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.engagement_recompute.enqueue(), robust=True)
+    return row
+
+
+# --- SQL helpers ---------------------------------------------------------------------
+
+
+def _vendor(using: str) -> str:
+    return connections[using].vendor
+
+
+def _greatest(vendor: str, a: str, b: str) -> str:
+    return f"GREATEST({a}, {b})" if vendor == "postgresql" else f"MAX({a}, {b})"
+
+
+def _decay(exponent: str) -> str:
+    """2^(exponent-in-half-lives) given ``exponent`` already multiplied by ln 2."""
+    return f"(CASE WHEN ({exponent}) < {MIN_EXPONENT} THEN 0.0 ELSE EXP({exponent}) END)"
+
+
+def _epoch(vendor: str, column: str) -> str:
+    if vendor == "postgresql":
+        return f"EXTRACT(EPOCH FROM {column})::float8"
+    return f"((julianday({column}) - 2440587.5) * 86400.0)"
+
+
+COLUMNS = ("ref", "total", "key", "recent", "recent_key", "last_at", *CATEGORY_KEYS)
+
+
+def _fold_sql(vendor: str) -> str:
+    """The upsert that adds one entry's points: the stored values and the new points
+    are both decayed to the later of the two reference times and summed."""
+    t = TABLE
+    g = _greatest(vendor, f"{t}.ref", "excluded.ref")
+    f_old = _decay(f"({t}.ref - {g}) * %(ln2)s / %(h)s")
+    f_new = _decay(f"(excluded.ref - {g}) * %(ln2)s / %(h)s")
+    r_old = _decay(f"({t}.ref - {g}) * %(ln2)s / %(hr)s")
+    r_new = _decay(f"(excluded.ref - {g}) * %(ln2)s / %(hr)s")
+    total = f"({t}.total * {f_old} + excluded.total * {f_new})"
+    recent = f"({t}.recent * {r_old} + excluded.recent * {r_new})"
+    sets = [
+        f"ref = {g}",
+        f"total = {total}",
+        f'"key" = CASE WHEN {total} > 0 THEN LN({total}) / %(ln2)s + {g} / %(h)s END',
+        f"recent = {recent}",
+        f"recent_key = CASE WHEN {recent} > 0 THEN LN({recent}) / %(ln2)s + {g} / %(hr)s END",
+        f"last_at = CASE WHEN {t}.last_at IS NULL OR excluded.last_at > {t}.last_at "
+        f"THEN excluded.last_at ELSE {t}.last_at END",
+        *(f'"{c}" = {t}."{c}" * {f_old} + excluded."{c}" * {f_new}' for c in CATEGORY_KEYS),
+    ]
+    columns = ", ".join(f'"{c}"' for c in COLUMNS)
+    values = ", ".join(f"%({c})s" for c in COLUMNS)
+    return (
+        f"INSERT INTO {t} (person_id, {columns}) "  # noqa: S608 (names are ours; values are parameters)
+        f"SELECT %(person_id)s, {values} WHERE EXISTS "
+        f"(SELECT 1 FROM people_person WHERE id = %(person_id)s) "
+        f"ON CONFLICT (person_id) DO UPDATE SET {', '.join(sets)}"
+    )
+
+
+_fold_sql_cache: dict[str, str] = {}
+
+
+# --- the incremental fold ------------------------------------------------------------
+
+
+def score_add(
+    *,
+    person_id: int,
+    category: str,
+    points: float,
+    at: datetime,
+    settings: EngagementSettings | None = None,
+    using: str = "default",
+) -> None:
+    """Add ``points`` earned at ``at`` under ``category`` to the person's score, in one
+    atomic statement (see the module docstring). Nothing happens for a person who no
+    longer exists (erased or merged away before the fold ran)."""
+    if points <= 0:
+        return
+    settings = settings or settings_get()
+    vendor = _vendor(using)
+    sql = _fold_sql_cache.get(vendor)
+    if sql is None:
+        sql = _fold_sql_cache[vendor] = _fold_sql(vendor)
+    h = half_life_seconds(settings)
+    ref = at.timestamp()
+    log_points = math.log2(points)
+    params: dict[str, Any] = {
+        "person_id": person_id,
+        "ln2": LN2,
+        "h": h,
+        "hr": RECENT_HALF_LIFE,
+        "ref": ref,
+        "total": points,
+        "key": log_points + ref / h,
+        "recent": points,
+        "recent_key": log_points + ref / RECENT_HALF_LIFE,
+        "last_at": at,
+        **{key: (points if key == category else 0.0) for key in CATEGORY_KEYS},
+    }
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def activity_fold(activity) -> None:
+    """Activity listener (registered in ``EngagementConfig.ready``, run after the commit
+    that wrote ``activity``): add the points the entry earns, and for a newcomer
+    someone recruited, the recruiter's points. Costs one cached settings read and
+    nothing else for an entry that earns nothing."""
+    if activity.kind not in SCORED_KINDS:
+        return
+    settings = settings_get()
+    category = classify(activity.kind, activity.data)
+    if category is not None:
+        score_add(
+            person_id=activity.person_id,
+            category=category,
+            points=weight(settings, category),
+            at=activity.created_at,
+            settings=settings,
+        )
+    if activity.kind == "created":
+        recruiter = (activity.data or {}).get("recruiter")
+        if isinstance(recruiter, int) and not isinstance(recruiter, bool):
+            person = activity.person
+            score_add(
+                person_id=recruiter,
+                category="recruit",
+                points=weight(settings, "recruit"),
+                at=person.created_at,
+                settings=settings,
+            )
+
+
+# --- the set-based recompute ---------------------------------------------------------
+
+
+def recompute_sql(vendor: str) -> str:
+    """INSERT … SELECT that rebuilds every score from the timeline (and, for recruits,
+    the people table) in one statement; the parameters are the weights, the half-lives
+    and the time the scores refer to."""
+    epoch_a = _epoch(vendor, "a.created_at")
+    epoch_p = _epoch(vendor, "p.created_at")
+    kinds = ", ".join(f"'{k}'" for k in SCORED_KINDS)
+    weight_case = (
+        "CASE cat "
+        + " ".join(f"WHEN {c.code} THEN %(w_{c.key})s" for c in CATEGORIES)
+        + " ELSE 0 END"
+    )
+    d = _decay("age * %(ln2)s / %(h)s")
+    dr = _decay("age * %(ln2)s / %(hr)s")
+    parts = ", ".join(
+        f'SUM(CASE WHEN cat = {c.code} THEN d ELSE 0 END) * %(w_{c.key})s AS "{c.key}"'
+        for c in CATEGORIES
+    )
+    columns = ", ".join(f'"{c}"' for c in COLUMNS)
+    categories = ", ".join(f's."{c}"' for c in CATEGORY_KEYS)
+    # Names and codes are ours; every value is a parameter.
+    return f"""
+INSERT INTO {TABLE} (person_id, {columns})
+SELECT s.person_id, %(now)s, s.total,
+       CASE WHEN s.total > 0 THEN LN(s.total) / %(ln2)s + %(now)s / %(h)s END,
+       s.recent,
+       CASE WHEN s.recent > 0 THEN LN(s.recent) / %(ln2)s + %(now)s / %(hr)s END,
+       s.last_at, {categories}
+FROM (
+  SELECT person_id, SUM(d * w) AS total, SUM(dr * w) AS recent,
+         MAX(created_at) AS last_at, {parts}
+  FROM (
+    SELECT person_id, cat, created_at, {weight_case} AS w, {d} AS d, {dr} AS dr
+    FROM (
+      SELECT a.person_id, {category_sql(vendor)} AS cat, a.created_at,
+             {epoch_a} - %(now)s AS age
+      FROM people_activity a WHERE a.kind IN ({kinds})
+      UNION ALL
+      SELECT p.recruiter_id, {BY_KEY["recruit"].code}, p.created_at, {epoch_p} - %(now)s
+      FROM people_person p WHERE p.recruiter_id IS NOT NULL
+    ) raw
+    WHERE cat IS NOT NULL
+  ) weighted
+  WHERE w > 0
+  GROUP BY person_id
+) s
+WHERE s.total > 0
+"""  # noqa: S608
+
+
+def recompute(*, now: datetime | None = None, using: str = "default") -> int:
+    """Rebuild every score from the timeline with the current settings, set-based (one
+    DELETE and one INSERT … SELECT, in one transaction). Returns the number of people
+    with a score. Idempotent; folds wait for it (see the module docstring)."""
+    settings = settings_get(fresh=True)
+    now = now or timezone.now()
+    vendor = _vendor(using)
+    params: dict[str, Any] = {
+        "now": now.timestamp(),
+        "ln2": LN2,
+        "h": half_life_seconds(settings),
+        "hr": RECENT_HALF_LIFE,
+        **{f"w_{key}": weight(settings, key) for key in CATEGORY_KEYS},
+    }
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        if vendor == "postgresql":
+            cursor.execute(f"LOCK TABLE {TABLE} IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608 (our table)
+        cursor.execute(recompute_sql(vendor), params)
+        count = cursor.rowcount
+        EngagementSettings.objects.using(using).filter(pk=settings.pk).update(
+            recomputed_at=timezone.now(), recomputed_people=max(count, 0)
+        )
+    return count
+
+
+# --- privacy -------------------------------------------------------------------------
+
+
+def scores_merge(survivor, duplicate) -> None:
+    """Merge hook: the survivor's score becomes the sum of both, each decayed to the
+    later reference time (the duplicate's timeline and recruits move to the survivor,
+    so this equals what a recompute would give). Runs inside ``person_merge``'s
+    transaction; locks both score rows."""
+    rows = {
+        r.person_id: r
+        for r in EngagementScore.objects.select_for_update()
+        .filter(person_id__in=[survivor.pk, duplicate.pk])
+        .order_by("person_id")
+    }
+    dup = rows.get(duplicate.pk)
+    if dup is None:
+        return
+    keep = rows.get(survivor.pk)
+    if keep is None:
+        EngagementScore.objects.filter(person_id=duplicate.pk).update(person_id=survivor.pk)
+        return
+    settings = settings_get()
+    h = half_life_seconds(settings)
+    ref = max(keep.ref, dup.ref)
+
+    def decayed(value: float, at: float, half_life: float) -> float:
+        return value * 2 ** (-(ref - at) / half_life)
+
+    for name in (*CATEGORY_KEYS, "total"):
+        setattr(
+            keep,
+            name,
+            decayed(getattr(keep, name), keep.ref, h) + decayed(getattr(dup, name), dup.ref, h),
+        )
+    keep.recent = decayed(keep.recent, keep.ref, RECENT_HALF_LIFE) + decayed(
+        dup.recent, dup.ref, RECENT_HALF_LIFE
+    )
+    keep.ref = ref
+    keep.key = math.log2(keep.total) + ref / h if keep.total > 0 else None
+    keep.recent_key = math.log2(keep.recent) + ref / RECENT_HALF_LIFE if keep.recent > 0 else None
+    keep.last_at = max(filter(None, [keep.last_at, dup.last_at]), default=None)
+    dup.delete()
+    keep.save()
+
+
+def scores_erase(person) -> None:
+    EngagementScore.objects.filter(person_id=person.pk).delete()
