@@ -417,3 +417,13 @@ def journey_import(*, data: Any, actor) -> Journey:
         steps=data.get("steps"),
         reentry_allowed=data.get("reentry_allowed") is True,
     )
+
+
+def journey_from_template(*, key: str, actor, from_name: str, from_email: str) -> Journey:
+    """A draft journey from a shipped template (``library``), sending as given."""
+    from .library import template_data
+
+    data = template_data(key, from_name=from_name, from_email=from_email)
+    if data is None:
+        raise ValidationError(_("There is no such template."))
+    return journey_import(data={"format": EXPORT_FORMAT, **data}, actor=actor)

@@ -146,7 +146,10 @@ class EmailForm(forms.Form):
     from_name = forms.CharField(label=gettext_lazy("From name"), max_length=100)
     from_email = forms.EmailField(label=gettext_lazy("From address"))
     category = forms.ChoiceField(
-        label=gettext_lazy("Category"), choices=Mailing.Category.choices, initial="news"
+        label=gettext_lazy("Category"),
+        choices=Mailing.Category.choices,
+        initial="news",
+        required=False,
     )
     frequency_cap_hours = forms.IntegerField(
         label=gettext_lazy("Skip anyone mailed in the last N hours"),
@@ -154,6 +157,9 @@ class EmailForm(forms.Form):
         max_value=24 * 30,
         required=False,
     )
+
+    def clean_category(self):
+        return self.cleaned_data.get("category") or Mailing.Category.NEWS
 
     def clean_frequency_cap_hours(self):
         return self.cleaned_data.get("frequency_cap_hours") or 0
