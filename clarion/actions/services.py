@@ -72,6 +72,12 @@ def page_duplicate(*, page: ActionPage, actor=None) -> ActionPage:
     return page_save(page=copy, actor=actor)
 
 
+def page_publish(*, page: ActionPage, actor=None) -> ActionPage:
+    """Set a draft live: it starts taking actions (within its opening times)."""
+    page.status = ActionPage.Status.LIVE
+    return page_save(page=page, actor=actor)
+
+
 def page_close(*, page: ActionPage, actor=None) -> ActionPage:
     """Stop a page taking actions. It stays online and still shows its count."""
     page.status = ActionPage.Status.CLOSED

@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:pk>/edit/", views.page_edit, name="edit"),
     path("<int:pk>/preview/", views.page_preview, name="preview"),
     path("<int:pk>/duplicate/", views.page_duplicate, name="duplicate"),
+    path("<int:pk>/publish/", views.page_publish, name="publish"),
     path("<int:pk>/close/", views.page_close, name="close"),
     path("<int:pk>/invalidate/", views.page_invalidate, name="invalidate"),
     path("<int:pk>/results/", views.page_results, name="results"),

@@ -39,7 +39,7 @@ def page_create(request: HttpRequest) -> HttpResponse:
     form = PageForm(request.POST or None, request.FILES or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         page = services.page_save(page=form.save(commit=False), actor=request.user)
-        messages.success(request, _("Page created. Preview it, then set it live."))
+        messages.success(request, _("Page created as a draft. Preview it, then press Publish."))
         return redirect("actions_staff:detail", pk=page.pk)
     return render(
         request,
@@ -89,10 +89,36 @@ def page_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("actions_staff:edit", pk=copy.pk)
 
 
+def _confirm(request: HttpRequest, page: ActionPage, *, action: str) -> HttpResponse:
+    """The step before publishing or closing: says what will happen, asks once more."""
+    return render(request, "actions/staff/confirm_status.html", {"page": page, "action": action})
+
+
 @login_required
-@require_POST
-def page_close(request: HttpRequest, pk: int) -> HttpResponse:
+@require_http_methods(["GET", "HEAD", "POST"])
+def page_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks, POST sets the draft live."""
     page = selectors.access_page(request.user, pk, write=True)
+    if page.status != ActionPage.Status.DRAFT:
+        messages.info(request, _("This page is not a draft, so there is nothing to publish."))
+        return redirect("actions_staff:detail", pk=page.pk)
+    if request.method != "POST":
+        return _confirm(request, page, action="publish")
+    services.page_publish(page=page, actor=request.user)
+    messages.success(request, _("The page is live. Share its address."))
+    return redirect("actions_staff:detail", pk=page.pk)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def page_close(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks, POST stops the page taking actions."""
+    page = selectors.access_page(request.user, pk, write=True)
+    if page.status == ActionPage.Status.CLOSED:
+        messages.info(request, _("This page is already closed."))
+        return redirect("actions_staff:detail", pk=page.pk)
+    if request.method != "POST":
+        return _confirm(request, page, action="close")
     services.page_close(page=page, actor=request.user)
     messages.success(request, _("The page is closed. It still shows its count."))
     return redirect("actions_staff:detail", pk=page.pk)

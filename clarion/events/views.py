@@ -199,12 +199,16 @@ def manage(request: HttpRequest, pk: int, token: str) -> HttpResponse:
     if rsvp is None:
         return render(request, "events/bad_link.html", {"event": event}, status=404)
     change_form = None
+    confirm_cancel = False
     if request.method == "POST":
         action = request.POST.get("action")
-        if action == "cancel":
+        if action == "cancel" and request.POST.get("confirm") == "yes":
             services.rsvp_cancel(rsvp=rsvp)
             return redirect("events:manage", pk=event.pk, token=token)
-        if action == "change" and rsvp.status != Rsvp.Status.CANCELLED:
+        if action == "cancel" and rsvp.status != Rsvp.Status.CANCELLED:
+            # The first press only asks: cancelling gives the place away at once.
+            confirm_cancel = True
+        elif action == "change" and rsvp.status != Rsvp.Status.CANCELLED:
             change_form = RsvpChangeForm(request.POST, rsvp=rsvp)
             if change_form.is_valid():
                 try:
@@ -232,7 +236,8 @@ def manage(request: HttpRequest, pk: int, token: str) -> HttpResponse:
             "token": token,
             "shifts": [s.shift for s in rsvp.shift_signups.select_related("shift")],
             "answers": rsvp.answers.select_related("question"),
-            "change_form": change_form,
+            "change_form": None if confirm_cancel else change_form,
+            "confirm_cancel": confirm_cancel,
             "changed": request.GET.get("changed") == "1" and change_form is not None,
             "location": ics.event_location(event),
             "share": _share_links(event, ref=rsvp.person.share_code or ""),

@@ -10,6 +10,7 @@ def _signature(w, page):
 
 
 URL_KWARGS = {
+    "actions_staff:publish": lambda w: [{"pk": w.south_page.pk}, {"pk": w.national_page.pk}],
     # The API (Action Network petitions and forms): South pages the South person acted on.
     "api:petition": lambda w: [
         {"petition_id": w.south_page.pk},

@@ -97,3 +97,60 @@ def test_the_dashboards_show_button_sits_beside_the_area_picker(staff_page, live
         assert button["y"] < select["y"] + select["height"], size  # same line, not below
         assert button["x"] > select["x"] + select["width"] - 1, size
         check_page(page, "dashboard")
+
+
+def _beside(page, first: str, second: str) -> bool:
+    """Two buttons or links sit in one row of page actions (not floating apart)."""
+    a = page.get_by_role("link", name=first, exact=True).bounding_box()
+    b = page.get_by_role("link", name=second, exact=True).bounding_box()
+    return abs(a["y"] - b["y"]) < 4 and 0 <= b["x"] - (a["x"] + a["width"]) < 24
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_draft_mailing_keeps_its_actions_together_and_sends_in_two_steps(
+    staff_page, live_server, admin
+):
+    from clarion.mailings.tests.helpers import make_mailing
+    from clarion.people.models import Segment
+
+    everyone = Segment.objects.create(name="Everyone", definition={"op": "all", "conditions": []})
+    mailing = make_mailing(admin, everyone)
+    page = staff_page
+    login(page, live_server.url, admin.email, PASSWORD)
+    for size in (PHONE, DESKTOP):
+        page.set_viewport_size(size)
+        page.goto(f"{live_server.url}/staff/mailings/{mailing.pk}/")
+        assert _beside(page, "Edit", "Preview"), size
+        steps = page.locator(".send-step h3").all_inner_texts()
+        assert steps == ["1. Send a test", "2. Send or schedule"]
+        primary = page.locator("main .button:not(.button--secondary):not(.button--quiet)")
+        assert primary.all_inner_texts() == ["Send mailing"]
+        check_page(page, "mailing-draft")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_an_rsvp_asks_first_on_a_phone(staff_page, live_server, areas):
+    from clarion.events.models import Rsvp
+    from clarion.events.tests.conftest import make_event
+
+    event = make_event(area=areas.leeds_central)
+    page = staff_page
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/events/{event.pk}/")
+    page.get_by_role("textbox", name="First name").fill("Ada")
+    page.get_by_role("textbox", name="Email").fill("ada@example.net")
+    page.get_by_role("button", name="RSVP").click()
+    page.wait_for_url("**/rsvp/**")
+    page.get_by_role("button", name="Cancel my RSVP").click()
+    assert page.get_by_role("heading", name="Cancel your RSVP?").is_visible()
+    check_page(page, "rsvp-cancel-confirm")
+    assert Rsvp.objects.get().status == Rsvp.Status.GOING
+    page.get_by_role("link", name="No, keep my place").click()
+    assert "Ada, you're going." in page.locator(".event-status").inner_text()
+    page.get_by_role("button", name="Cancel my RSVP").click()
+    page.get_by_role("button", name="Yes, cancel my RSVP").click()
+    page.wait_for_load_state()
+    assert "Your RSVP is cancelled." in page.content()
+    assert Rsvp.objects.get().status == Rsvp.Status.CANCELLED

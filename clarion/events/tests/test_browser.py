@@ -46,6 +46,7 @@ def test_find_by_postcode_rsvp_waitlist_promotion_and_check_in(
 
     page.goto(ada_manage)
     page.get_by_role("button", name="Cancel my RSVP").click()
+    page.get_by_role("button", name="Yes, cancel my RSVP").click()
     page.wait_for_load_state()
     assert "Your RSVP is cancelled." in page.content()
     friend.goto(bea_manage)

@@ -52,7 +52,7 @@ def test_waitlisted_person_is_told_and_promoted_person_is_told(client, areas, sm
     smtp_server.wait_for(2)
     [waiting] = smtp_server.to("second@example.net")
     assert "waiting list" in waiting["Subject"]
-    client.post(first["Location"], {"action": "cancel"})
+    client.post(first["Location"], {"action": "cancel", "confirm": "yes"})
     assert Rsvp.objects.get(person__email="second@example.net").status == Rsvp.Status.GOING
     run_worker()
     messages = smtp_server.wait_for(3)

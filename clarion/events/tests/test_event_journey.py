@@ -178,6 +178,7 @@ def test_a_canvass_goes_from_proposal_to_rsvps_reminders_check_in_and_results(
     # 4. Ada cancels through the link in her email; Bea is promoted and told.
     ada.goto(link_in(ada_confirm, r"/events/\d+/rsvp/", base))
     ada.get_by_role("button", name="Cancel my RSVP").click()
+    ada.get_by_role("button", name="Yes, cancel my RSVP").click()
     ada.wait_for_load_state()
     assert "Your RSVP is cancelled." in ada.content()
     ada.context.close()

@@ -84,7 +84,7 @@ def test_bad_input_gets_form_errors_not_500(client, event):
 def test_cancel_through_the_signed_link(client, event):
     response = rsvp_post(client, event)
     manage = response["Location"]
-    client.post(manage, {"action": "cancel"})
+    client.post(manage, {"action": "cancel", "confirm": "yes"})
     rsvp = Rsvp.objects.get()
     assert rsvp.status == Rsvp.Status.CANCELLED
     assert "Your RSVP is cancelled." in client.get(manage).content.decode()
@@ -187,7 +187,7 @@ def test_fewer_guests_gives_the_places_to_the_waiting_list(areas):
 def test_a_cancelled_rsvp_cannot_be_changed(client, event):
     response = rsvp_post(client, event)
     manage = response["Location"]
-    client.post(manage, {"action": "cancel"})
+    client.post(manage, {"action": "cancel", "confirm": "yes"})
     again = client.post(manage, {"action": "change", "guests": "3"})
     assert again.status_code == 302
     assert Rsvp.objects.get().guests == 0
