@@ -162,7 +162,7 @@ DETAIL_FIELDS = (
 def details(request: HttpRequest) -> HttpResponse:
     member = request.member
     initial = {name: getattr(member, name) for name in DETAIL_FIELDS}
-    form = DetailsForm(request.POST or None, initial=initial)
+    form = DetailsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             changed = services.member_details_update(
@@ -232,7 +232,9 @@ def preferences(request: HttpRequest) -> HttpResponse:
         "phone": bool(consents["phone"] and consents["phone"].granted),
     }
     form = PreferencesForm(
-        request.POST or None, initial=initial, email_label=services.EMAIL_CONSENT_WORDING
+        request.POST if request.method == "POST" else None,
+        initial=initial,
+        email_label=services.EMAIL_CONSENT_WORDING,
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
