@@ -7,9 +7,9 @@ from django_tasks import task
 
 
 @task()
-def journeys_advance() -> str:
-    """Advance every due enrolment (for up to a time slice; the schedule and the
-    triggers enqueue it again)."""
+def journeys_advance(batch: int = 200, seconds: float = 20.0) -> str:
+    """Advance every due enrolment, in batches of ``batch``, for up to ``seconds``
+    (the schedule and the triggers enqueue it again)."""
     from .engine import advance_all
 
-    return f"advanced {advance_all()}"
+    return f"advanced {advance_all(batch=batch, seconds=seconds)}"
