@@ -49,6 +49,13 @@ STAGE_LABELS = {
     "returned": _("Came back (attended two or more)"),
     "hosted": _("Hosted an event"),
 }
+STAGE_SHORT_LABELS = {
+    "action": _("Acted online"),
+    "rsvp": _("RSVP'd"),
+    "attended": _("Attended"),
+    "returned": _("Came back"),
+    "hosted": _("Hosted"),
+}
 LEFT_UNSUBSCRIBED = (EmailStatus.UNSUBSCRIBED, EmailStatus.COMPLAINED)
 LEFT_BOUNCED = (EmailStatus.BOUNCING,)
 
@@ -177,6 +184,7 @@ def stage_first_at(stage: str, period: Period) -> Subquery:
 class StageFigures:
     key: str
     label: str
+    short_label: str
     count: int
     from_previous: int | None = None  # reached this stage and the one before
     conversion: float | None = None  # from_previous / count of the stage before, in %
@@ -264,7 +272,12 @@ def funnel_figures(user, area: Area | None, period: Period) -> Funnel:
     )
     stages = []
     for i, stage in enumerate(STAGES):
-        figures = StageFigures(key=stage, label=str(STAGE_LABELS[stage]), count=counts[stage])
+        figures = StageFigures(
+            key=stage,
+            label=str(STAGE_LABELS[stage]),
+            short_label=str(STAGE_SHORT_LABELS[stage]),
+            count=counts[stage],
+        )
         if i:
             prev = STAGES[i - 1]
             figures.from_previous = counts[f"{prev}__{stage}"]
@@ -361,7 +374,7 @@ def list_growth(user, area: Area | None, period: Period) -> list[GrowthRow]:
 
 # --- The chart: geometry for the server-rendered SVG (reports/funnel_chart.html)
 
-CHART_WIDTH = 480
+CHART_WIDTH = 360
 CHART_BAR = 18
 CHART_LABEL = 22  # room for a stage's label above its bars
 CHART_GAP = 14
