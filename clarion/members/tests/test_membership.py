@@ -1,0 +1,74 @@
+"""My membership and the membership card: what the member sees, and a QR code that
+names the card by a signed random code, carrying nothing about the member."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import re
+
+from clarion.core import tokens
+from clarion.members.models import MemberCard
+from clarion.members.services import (
+    member_card_get_or_create,
+    member_card_person,
+    member_card_token,
+)
+from clarion.people.models import MembershipStatus, Person
+
+
+def _make_member(person, status=MembershipStatus.ACTIVE):
+    Person.objects.filter(pk=person.pk).update(
+        membership_status=status,
+        membership_number="M-004211",
+        joined_on=datetime.date(2024, 3, 1),
+        renews_on=datetime.date(2027, 3, 1),
+    )
+
+
+def test_membership_page_shows_status_number_and_dates(member_client, member):
+    _make_member(member)
+    page = member_client.get("/members/membership/").content.decode()
+    for text in ("Active", "M-004211", "1 March 2024", "1 March 2027", "membership card"):
+        assert text in page
+
+
+def test_a_supporter_who_is_not_a_member_is_told_so_and_has_no_card(member_client, member):
+    page = member_client.get("/members/membership/").content.decode()
+    assert "not a member of the party yet" in page
+    response = member_client.get("/members/membership/card/")
+    assert response.status_code == 404
+    assert not MemberCard.objects.exists()
+
+
+def test_a_lapsed_member_has_no_card(member_client, member):
+    _make_member(member, MembershipStatus.LAPSED)
+    assert "Lapsed" in member_client.get("/members/membership/").content.decode()
+    assert member_client.get("/members/membership/card/").status_code == 404
+
+
+def test_card_shows_the_member_and_a_qr_code(member_client, member):
+    _make_member(member)
+    response = member_client.get("/members/membership/card/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Mo Member" in page and "M-004211" in page
+    svg = base64.b64decode(re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', page).group(1))
+    assert svg.startswith(b"<svg")
+    assert "private" in response["Cache-Control"]
+
+
+def test_the_card_token_names_the_member_and_carries_no_personal_data(member):
+    card = member_card_get_or_create(person=member)
+    assert member_card_get_or_create(person=member) == card
+    token = member_card_token(card)
+    assert member_card_person(token) == member
+    payload = base64.urlsafe_b64decode(token.split(":")[0] + "==").decode()
+    assert payload == f'"{card.code}"'
+    for private in (member.email, member.last_name, member.phone, "M-0"):
+        assert private not in payload
+    assert member_card_person(token[:-2] + "xx") is None
+    assert member_card_person(tokens.sign(card.code, salt=tokens.EVENTS_HOST)) is None
+    # A new card voids the old one.
+    MemberCard.objects.filter(pk=card.pk).delete()
+    assert member_card_person(token) is None
