@@ -20,6 +20,7 @@ urlpatterns = [
     path("staff/mailings/", include("clarion.mailings.staff_urls")),
     path("m/", include("clarion.mailings.urls")),
     path("staff/events/", include("clarion.events.staff_urls")),
+    path("staff/journeys/", include("clarion.journeys.urls")),
     path("events/", include("clarion.events.urls")),
     path("groups/", include("clarion.groups.urls")),
     path("you/", include("clarion.people.public_urls")),

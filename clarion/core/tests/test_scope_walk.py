@@ -209,6 +209,7 @@ for _app in (
     "events",
     "qa",
     "groups",
+    "journeys",
     "members",
     "api",
 ):

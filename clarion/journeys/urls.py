@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "journeys_staff"
+urlpatterns = [
+    path("", views.journey_list, name="list"),
+    path("<int:pk>/", views.journey_detail, name="detail"),
+    path("<int:pk>/status/", views.journey_status, name="status"),
+    path("todos/", views.todo_list, name="todos"),
+    path("todos/<int:pk>/", views.todo_mark, name="todo_mark"),
+]

@@ -1,0 +1,126 @@
+"""Staff pages for journeys: the list, a journey from a template, a journey drawn with
+its per-step figures, publish / pause / archive, and the user's to-dos. Journeys are
+reached only through ``selectors.access_journey`` and to-dos through
+``selectors.access_todo`` (which keeps to people ``people_for(user)`` reaches)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clarion.mailings.selectors import from_addresses_for_area
+
+from . import selectors, services
+from .drawing import journey_drawing
+from .forms import FromTemplateForm, StatusForm, TodoForm
+from .models import Enrolment
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def journey_list(request: HttpRequest) -> HttpResponse:
+    journeys = (
+        selectors.journeys_for(request.user)
+        .annotate(
+            entered=Count("enrolments"),
+            active=Count("enrolments", filter=Q(enrolments__state=Enrolment.State.ACTIVE)),
+            converted=Count("enrolments", filter=Q(enrolments__state=Enrolment.State.CONVERTED)),
+        )
+        .select_related("area")[:200]
+    )
+    allowed = from_addresses_for_area(request.user.scope_area).first()
+    initial = {
+        "from_name": (allowed.name if allowed and allowed.name else request.user.get_full_name()),
+        "from_email": allowed.email if allowed else request.user.email,
+    }
+    form = FromTemplateForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if not request.user.can_write:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                journey = services.journey_from_template(
+                    key=form.cleaned_data["template"],
+                    actor=request.user,
+                    from_name=form.cleaned_data["from_name"],
+                    from_email=form.cleaned_data["from_email"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, _("Journey made as a draft. Publish it to start it."))
+                return redirect("journeys_staff:detail", pk=journey.pk)
+    return render(
+        request,
+        "journeys/list.html",
+        {"journeys": journeys, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+def journey_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    journey = selectors.access_journey(request.user, pk)
+    stats = selectors.step_stats(journey)
+    return render(
+        request,
+        "journeys/detail.html",
+        {"journey": journey, "stats": stats, "drawing": journey_drawing(stats)},
+    )
+
+
+@login_required
+@require_POST
+def journey_status(request: HttpRequest, pk: int) -> HttpResponse:
+    journey = selectors.access_journey(request.user, pk, write=True)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose publish, pause or archive."))
+        return redirect("journeys_staff:detail", pk=journey.pk)
+    move = form.cleaned_data["move"]
+    if move == "archive" and request.POST.get("confirm") != "yes":
+        # Archiving stops the journey for good and takes everyone out: ask first.
+        return render(request, "journeys/archive_confirm.html", {"journey": journey})
+    try:
+        services.journey_set_status(journey=journey, actor=request.user, move=move)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("Journey updated."))
+    return redirect("journeys_staff:detail", pk=journey.pk)
+
+
+@login_required
+def todo_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "journeys/todos.html",
+        {"todos": selectors.todos_for(request.user)[:200], "form": TodoForm()},
+    )
+
+
+@login_required
+@require_POST
+def todo_mark(request: HttpRequest, pk: int) -> HttpResponse:
+    todo = selectors.access_todo(request.user, pk)
+    if not request.user.can_write:
+        raise PermissionDenied
+    form = TodoForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose done or not reached."))
+        return redirect("journeys_staff:todos")
+    services.todo_mark(
+        todo=todo,
+        actor=request.user,
+        status=form.cleaned_data["status"],
+        note=form.cleaned_data["note"],
+    )
+    messages.success(request, _("To-do recorded."))
+    return redirect("journeys_staff:todos")
