@@ -51,6 +51,8 @@ CATEGORIES: tuple[Category, ...] = (
     Category(9, "group", _("Joined a local group"), 5),
     Category(10, "joined", _("Joined the database"), 0),
 )
+# The recompute looks points up by code in an array: codes are 1, 2, … in this order.
+assert [c.code for c in CATEGORIES] == list(range(1, len(CATEGORIES) + 1))
 CATEGORY_KEYS: tuple[str, ...] = tuple(c.key for c in CATEGORIES)
 BY_KEY = {c.key: c for c in CATEGORIES}
 

@@ -70,8 +70,17 @@ class EngagementScore(models.Model):
     """One person's score and its breakdown, all as of ``ref``. Written only by
     ``services`` (one atomic upsert per scored entry, or the set-based recompute)."""
 
+    # No database foreign key: the recompute rewrites every row, and a per-row
+    # constraint check would double its cost. Every writer checks the person exists
+    # (the fold's WHERE EXISTS; the recompute reads ids from rows that reference
+    # people), deleting a person through the ORM cascades here, and erasure and
+    # merging have their own hooks (privacy.py).
     person = models.OneToOneField(
-        "people.Person", primary_key=True, on_delete=models.CASCADE, related_name="engagement"
+        "people.Person",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="engagement",
+        db_constraint=False,
     )
     ref = models.FloatField(help_text="Seconds since the Unix epoch the values refer to.")
     total = models.FloatField(default=0)
@@ -92,10 +101,10 @@ class EngagementScore(models.Model):
 
     class Meta:
         verbose_name = _("engagement score")
-        indexes = [
-            models.Index(fields=["key"], name="engagement_key_idx"),
-            models.Index(fields=["recent_key"], name="engagement_recent_key_idx"),
-        ]
+        # Only ``key`` is indexed (segments compare it). Rising lists sort the few
+        # people active lately by ``recent_key`` without one: a second index on a
+        # float that the recompute rewrites would double the recompute's write cost.
+        indexes = [models.Index(fields=["key"], name="engagement_key_idx")]
 
     def __str__(self) -> str:
         return f"#{self.person_id}: {self.total:.1f}"

@@ -134,7 +134,7 @@ def _decay(exponent: str) -> str:
 
 def _epoch(vendor: str, column: str) -> str:
     if vendor == "postgresql":
-        return f"EXTRACT(EPOCH FROM {column})::float8"
+        return f"date_part('epoch', {column})"
     return f"((julianday({column}) - 2440587.5) * 86400.0)"
 
 
@@ -250,75 +250,99 @@ def activity_fold(activity) -> None:
 # --- the set-based recompute ---------------------------------------------------------
 
 
-def recompute_sql(vendor: str) -> str:
-    """INSERT … SELECT that rebuilds every score from the timeline (and, for recruits,
-    the people table) in one statement; the parameters are the weights, the half-lives
-    and the time the scores refer to."""
-    epoch_a = _epoch(vendor, "a.created_at")
-    epoch_p = _epoch(vendor, "p.created_at")
+def _weight_sql(vendor: str) -> str:
+    """The points of one entry of category ``cat`` (NULL for none, so sums skip it)."""
+    if vendor == "postgresql":
+        return "(%(weights)s::float8[])[cat]"
+    return "CASE cat " + " ".join(f"WHEN {c.code} THEN %(w_{c.key})s" for c in CATEGORIES) + " END"
+
+
+def scores_select_sql(vendor: str) -> str:
+    """A SELECT of every person's score columns, rebuilt from the timeline (and, for
+    recruits, the people table) with the current settings as parameters.
+
+    Each entry's category is computed once (in the UNION's branches; no filter on it,
+    which the planner would push down and evaluate again); entries without one reach
+    the sums as NULL points and add nothing."""
     kinds = ", ".join(f"'{k}'" for k in SCORED_KINDS)
-    weight_case = (
-        "CASE cat "
-        + " ".join(f"WHEN {c.code} THEN %(w_{c.key})s" for c in CATEGORIES)
-        + " ELSE 0 END"
-    )
-    d = _decay("age * %(ln2)s / %(h)s")
-    dr = _decay("age * %(ln2)s / %(hr)s")
+    w = _weight_sql(vendor)
+
+    def decays(column: str) -> str:
+        age = f"({_epoch(vendor, column)} - %(now)s)"
+        return (
+            f"{_decay(f'{age} * %(ln2)s / %(h)s')} AS d, "
+            f"{_decay(f'{age} * %(ln2)s / %(hr)s')} AS dr"
+        )
+
     parts = ", ".join(
-        f'SUM(CASE WHEN cat = {c.code} THEN d ELSE 0 END) * %(w_{c.key})s AS "{c.key}"'
+        f'COALESCE(SUM(CASE WHEN cat = {c.code} THEN d END), 0) * %(w_{c.key})s AS "{c.key}"'
         for c in CATEGORIES
     )
-    columns = ", ".join(f'"{c}"' for c in COLUMNS)
     categories = ", ".join(f's."{c}"' for c in CATEGORY_KEYS)
-    # Names and codes are ours; every value is a parameter.
+    # Names and codes are ours; every value is a parameter. The decay factors are
+    # computed in the UNION's branches, so once per row.
     return f"""
-INSERT INTO {TABLE} (person_id, {columns})
-SELECT s.person_id, %(now)s, s.total,
-       CASE WHEN s.total > 0 THEN LN(s.total) / %(ln2)s + %(now)s / %(h)s END,
+SELECT s.person_id, %(now)s AS ref, s.total,
+       CASE WHEN s.total > 0 THEN LN(s.total) / %(ln2)s + %(now)s / %(h)s END AS "key",
        s.recent,
-       CASE WHEN s.recent > 0 THEN LN(s.recent) / %(ln2)s + %(now)s / %(hr)s END,
+       CASE WHEN s.recent > 0 THEN LN(s.recent) / %(ln2)s + %(now)s / %(hr)s END AS recent_key,
        s.last_at, {categories}
 FROM (
-  SELECT person_id, SUM(d * w) AS total, SUM(dr * w) AS recent,
-         MAX(created_at) AS last_at, {parts}
+  SELECT person_id, SUM(d * {w}) AS total, SUM(dr * {w}) AS recent,
+         MAX(CASE WHEN {w} > 0 THEN created_at END) AS last_at, {parts}
   FROM (
-    SELECT person_id, cat, created_at, {weight_case} AS w, {d} AS d, {dr} AS dr
-    FROM (
-      SELECT a.person_id, {category_sql(vendor)} AS cat, a.created_at,
-             {epoch_a} - %(now)s AS age
-      FROM people_activity a WHERE a.kind IN ({kinds})
-      UNION ALL
-      SELECT p.recruiter_id, {BY_KEY["recruit"].code}, p.created_at, {epoch_p} - %(now)s
-      FROM people_person p WHERE p.recruiter_id IS NOT NULL
-    ) raw
-    WHERE cat IS NOT NULL
-  ) weighted
-  WHERE w > 0
+    SELECT a.person_id, {category_sql(vendor)} AS cat, a.created_at, {decays("a.created_at")}
+    FROM people_activity a WHERE a.kind IN ({kinds})
+    UNION ALL
+    SELECT p.recruiter_id, {BY_KEY["recruit"].code}, p.created_at, {decays("p.created_at")}
+    FROM people_person p WHERE p.recruiter_id IS NOT NULL
+  ) raw
   GROUP BY person_id
 ) s
 WHERE s.total > 0
 """  # noqa: S608
 
 
+RECOMPUTE_WORK_MEM = "256MB"
+
+
 def recompute(*, now: datetime | None = None, using: str = "default") -> int:
-    """Rebuild every score from the timeline with the current settings, set-based (one
-    DELETE and one INSERT … SELECT, in one transaction). Returns the number of people
-    with a score. Idempotent; folds wait for it (see the module docstring)."""
+    """Rebuild every score from the timeline with the current settings, set-based, in
+    one transaction: on PostgreSQL the SELECT fills a temporary table (CREATE TABLE …
+    AS runs in parallel, INSERT … SELECT cannot), then the rows replace the old ones;
+    on SQLite one INSERT … SELECT. Returns the number of people with a score.
+    Idempotent; folds wait for it (see the module docstring)."""
     settings = settings_get(fresh=True)
     now = now or timezone.now()
     vendor = _vendor(using)
+    weights = [weight(settings, key) for key in CATEGORY_KEYS]
     params: dict[str, Any] = {
         "now": now.timestamp(),
         "ln2": LN2,
         "h": half_life_seconds(settings),
         "hr": RECENT_HALF_LIFE,
-        **{f"w_{key}": weight(settings, key) for key in CATEGORY_KEYS},
+        **{f"w_{key}": w for key, w in zip(CATEGORY_KEYS, weights, strict=True)},
     }
+    if vendor == "postgresql":
+        params["weights"] = weights  # indexed by code: CATEGORIES are coded 1, 2, … in order
+    columns = "person_id, " + ", ".join(f'"{c}"' for c in COLUMNS)
+    select = scores_select_sql(vendor)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         if vendor == "postgresql":
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [RECOMPUTE_WORK_MEM])
             cursor.execute(f"LOCK TABLE {TABLE} IN SHARE ROW EXCLUSIVE MODE")
-        cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608 (our table)
-        cursor.execute(recompute_sql(vendor), params)
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE engagement_rebuild ON COMMIT DROP AS {select}", params
+            )
+            cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608 (our table)
+            cursor.execute(
+                f"INSERT INTO {TABLE} ({columns}) "  # noqa: S608
+                # In key order, so the key index is filled from one end.
+                f'SELECT {columns} FROM engagement_rebuild ORDER BY "key"'
+            )
+        else:
+            cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608 (our table)
+            cursor.execute(f"INSERT INTO {TABLE} ({columns}) {select}", params)  # noqa: S608
         count = cursor.rowcount
         EngagementSettings.objects.using(using).filter(pk=settings.pk).update(
             recomputed_at=timezone.now(), recomputed_people=max(count, 0)
