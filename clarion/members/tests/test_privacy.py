@@ -1,0 +1,54 @@
+"""What the members' home stores is exported, erased and merged with the person
+(invariant 7), and nothing readable is left behind."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from clarion.core import privacy
+from clarion.core.models import AuditEntry
+from clarion.core.testing import factories
+from clarion.members.models import MemberCard, MemberSession, SignInLink
+from clarion.members.services import member_card_get_or_create
+from clarion.people.models import Person
+from clarion.people.services import person_erase, person_merge
+from clarion.people.tests.test_privacy import rows_mentioning
+
+from .conftest import sign_in
+
+
+def test_export_lists_links_sessions_and_card(client, member):
+    sign_in(client, member)
+    member_card_get_or_create(person=member)
+    data = privacy.export_person(member)["members"]
+    assert len(data["sign_in_links"]) == 1 and data["sign_in_links"][0]["used_at"]
+    assert len(data["sessions"]) == 1 and len(data["membership_card"]) == 1
+    json.dumps(data, cls=DjangoJSONEncoder)
+
+
+def test_erasure_leaves_nothing_of_the_member(client, member, admin):
+    sign_in(client, member)
+    member_card_get_or_create(person=member)
+    client.post(
+        "/members/details/", {"first_name": "Mo", "last_name": "Zanzibarova", "town": "Leeds"}
+    )
+    assert Person.objects.get(pk=member.pk).last_name == "Zanzibarova"
+    person_erase(person=member, actor=admin)
+    assert not SignInLink.objects.exists()
+    assert not MemberSession.objects.exists()
+    assert not MemberCard.objects.exists()
+    assert rows_mentioning("mo@example.net") == []
+    assert rows_mentioning("Zanzibarova") == []
+
+
+def test_merge_ends_the_duplicates_sessions_and_card(client, member, admin, areas):
+    duplicate = factories.person(postcode=areas.postcodes["north"], email="mo.two@example.net")
+    sign_in(client, duplicate)
+    member_card_get_or_create(person=duplicate)
+    person_merge(survivor=member, duplicate=duplicate, actor=admin)
+    assert not Person.objects.filter(pk=duplicate.pk).exists()
+    assert not MemberSession.objects.exists() and not MemberCard.objects.exists()
+    assert client.get("/members/")["Location"] == "/members/sign-in/"
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.MERGE).exists()
