@@ -130,3 +130,42 @@ def step_stats(journey: Journey, version: int | None = None) -> list[dict]:
             }
         )
     return out
+
+
+def journey_totals(journey: Journey) -> dict:
+    """People by how their way through the journey stands, and the money given by
+    those who reached its goal, counted from when they entered (net of refunds)."""
+    from django.db.models import F, OuterRef, Subquery, Sum
+
+    from clarion.core.money import format_money
+    from clarion.donations.models import Donation
+
+    states = dict(
+        Enrolment.objects.filter(journey=journey)
+        .values("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    entered_at = Enrolment.objects.filter(
+        journey=journey, person=OuterRef("person"), state=Enrolment.State.CONVERTED
+    ).values("entered_at")[:1]
+    pence = (
+        Donation.objects.filter(
+            status=Donation.Status.SUCCEEDED,
+            person__journey_enrolments__journey=journey,
+            person__journey_enrolments__state=Enrolment.State.CONVERTED,
+        )
+        .annotate(since=Subquery(entered_at))
+        .filter(succeeded_at__gte=F("since"))
+        .aggregate(total=Sum(F("amount_pence") - F("refunded_pence")))["total"]
+        or 0
+    )
+    return {
+        "entered": sum(states.values()),
+        "active": states.get(Enrolment.State.ACTIVE, 0),
+        "completed": states.get(Enrolment.State.COMPLETED, 0),
+        "converted": states.get(Enrolment.State.CONVERTED, 0),
+        "left": states.get(Enrolment.State.LEFT, 0),
+        "money_pence": pence,
+        "money": format_money(pence),
+    }

@@ -71,7 +71,12 @@ def journey_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "journeys/detail.html",
-        {"journey": journey, "stats": stats, "drawing": journey_drawing(stats)},
+        {
+            "journey": journey,
+            "stats": stats,
+            "drawing": journey_drawing(stats),
+            "totals": selectors.journey_totals(journey),
+        },
     )
 
 

@@ -137,3 +137,67 @@ def test_the_organiser_marks_a_to_do_done_from_their_list(
     todo.refresh_from_db()
     assert (todo.status, todo.outcome_note, todo.done_by) == ("done", "Will host in May", organiser)
     assert "Nothing to do." in client.get("/staff/journeys/todos/").content.decode()
+
+
+def test_the_page_counts_conversions_and_the_money_given_since_entering(
+    admin_client, admin, north_person, south_person
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from clarion.actions.models import ActionPage
+    from clarion.donations import services as donations
+
+    page = ActionPage.objects.create(
+        kind=ActionPage.Kind.DONATION,
+        slug="give",
+        title="Give",
+        status="live",
+        suggested_amounts=[500],
+    )
+
+    def give(person, pence):
+        d = donations.donation_start(
+            page=page,
+            person=person,
+            amount_pence=pence,
+            currency="GBP",
+            recurring=False,
+            attribution={},
+        ).donation
+        donations.donation_succeed(donation_id=d.pk)
+
+    give(north_person, 9900)  # before entering: not counted
+    from clarion.donations.models import Donation
+
+    Donation.objects.update(succeeded_at=timezone.now() - timedelta(days=1))
+    journey = make_journey(
+        admin,
+        [
+            {"key": "wait", "type": "wait", "config": {"days": 1}, "next": "goal"},
+            {
+                "key": "goal",
+                "type": "goal",
+                "config": {
+                    "definition": {
+                        "op": "all",
+                        "conditions": [{"type": "donated", "amount": "100"}],
+                    }
+                },
+            },
+        ],
+    )
+    from clarion.journeys.models import Enrolment as E
+
+    for p in (north_person, south_person):
+        services.enrol(journey=journey, person_id=p.pk)
+    engine.advance_due()
+    give(north_person, 1500)
+    engine.advance_due(now=timezone.now() + timedelta(days=2))
+
+    page_html = admin_client.get(f"/staff/journeys/{journey.pk}/").content.decode()
+    assert E.objects.get(person=north_person).state == "converted"
+    assert E.objects.get(person=south_person).state == "completed"
+    totals = page_html.split('id="journey-totals"')[1].split("</dl>")[0]
+    assert "£15.00" in totals
