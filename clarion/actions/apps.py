@@ -10,6 +10,7 @@ class ActionsConfig(AppConfig):
         from . import (
             privacy,  # noqa: F401  (registers export, erase and merge)
             retention,  # noqa: F401  (tells people.retention what it keeps)
+            segments,  # noqa: F401  (the "action_taken" and "recruited" conditions)
             webhooks,  # noqa: F401  (signatures and submissions for outgoing webhooks)
         )
         from .index import register

@@ -8,7 +8,7 @@ class DonationsConfig(AppConfig):
 
     def ready(self) -> None:
         # privacy: registers donations' personal data with clarion.core.privacy
-        # (invariant 7). segments: adds the "donated" segment condition. retention:
+        # (invariant 7). segments: adds the money segment conditions. retention:
         # tells people.retention which gifts keep a donor.
         # webhooks: succeeded gifts for outgoing webhooks.
         from clarion.actions import plugins

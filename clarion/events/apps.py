@@ -15,6 +15,7 @@ class EventsConfig(AppConfig):
         from . import (
             privacy,  # noqa: F401  (registers export, erase and merge)
             retention,  # noqa: F401  (tells people.retention what it keeps)
+            segments,  # noqa: F401  (the "event" segment condition)
             webhooks,  # noqa: F401  (attendances for outgoing webhooks)
         )
         from .home import register

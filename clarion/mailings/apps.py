@@ -12,6 +12,7 @@ class MailingsConfig(AppConfig):
         from . import (
             privacy,  # noqa: F401  (registers export, erase and merge)
             retention,  # noqa: F401  (tells people.retention what it keeps)
+            segments,  # noqa: F401  (the "email" segment condition)
         )
         from .webhooks import on_tracking
 
