@@ -399,6 +399,87 @@ def format_questions(questions: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# The builder's fields that belong to one kind of page; a form for a kind has only its own.
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    ActionPage.Kind.PETITION: (),
+    ActionPage.Kind.PLEDGE: ("pledge_text",),
+    ActionPage.Kind.SIGNUP: ("questions_text",),
+    ActionPage.Kind.LETTER: (
+        "target_name",
+        "target_role",
+        "target_email",
+        "letter_subject",
+        "letter_body",
+    ),
+    ActionPage.Kind.SURVEY: ("questions_text",),
+    ActionPage.Kind.DONATION: ("amounts_text", "allow_monthly", "currency"),
+}
+KIND_HELP = {
+    ActionPage.Kind.PETITION: gettext_lazy("People add their name to a demand; the count grows."),
+    ActionPage.Kind.PLEDGE: gettext_lazy("People promise to do something: “I pledge to …”."),
+    ActionPage.Kind.SIGNUP: gettext_lazy(
+        "Collect volunteers or interest, with your own questions."
+    ),
+    ActionPage.Kind.LETTER: gettext_lazy(
+        "People email a decision-maker a letter they can edit first."
+    ),
+    ActionPage.Kind.SURVEY: gettext_lazy("Ask questions and see the answers tallied."),
+    ActionPage.Kind.DONATION: gettext_lazy("Raise money, one-off or monthly."),
+}
+# The builder in sections, in order; ``None`` stands for the kind's own fields.
+PAGE_SECTIONS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
+    (
+        gettext_lazy("The page"),
+        ("title", "slug", "summary", "body", "hero_image", "hero_alt", "video_url"),
+    ),
+    (gettext_lazy("Details for this kind of page"), None),
+    (gettext_lazy("Who and when"), ("area", "starts_at", "ends_at", "goal")),
+    (
+        gettext_lazy("The form"),
+        (
+            "ask_postcode",
+            "ask_comment",
+            "consent_wording",
+            "button_label",
+            "double_opt_in",
+            "tags",
+            "list_name",
+        ),
+    ),
+    (
+        gettext_lazy("After someone acts"),
+        ("thanks_message", "share_text", "next_step", "next_page", "next_url"),
+    ),
+    (gettext_lazy("Status"), ("status",)),
+)
+
+
+def unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
+    """A free web address made from ``title`` (``-2``, ``-3`` … added when taken)."""
+    base = slugify(title)[:70].strip("-") or "page"
+    taken = ActionPage.objects.exclude(pk=exclude_pk)
+    slug, n = base, 1
+    while taken.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def kind_choices() -> list[tuple[str, str, str]]:
+    """Each kind as (value, label, what it is for), for the builder's first step."""
+    return [(value, label, KIND_HELP[value]) for value, label in ActionPage.Kind.choices]
+
+
+class KindChoiceForm(forms.Form):
+    """The builder's first step: what kind of page."""
+
+    kind = forms.ChoiceField(
+        label=gettext_lazy("What kind of page?"),
+        choices=ActionPage.Kind.choices,
+        widget=forms.RadioSelect,
+    )
+
+
 class PageForm(_Described, forms.ModelForm):
     video_url = forms.URLField(
         label=gettext_lazy("Video"),
@@ -473,7 +554,7 @@ class PageForm(_Described, forms.ModelForm):
             "thanks_message": forms.Textarea(attrs={"rows": 3}),
         }
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, kind: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         from clarion.areas.selectors import areas_visible_to
 
@@ -493,6 +574,22 @@ class PageForm(_Described, forms.ModelForm):
         self.fields["next_url"].initial = self.instance.next_url
         self.fields["amounts_text"].initial = ", ".join(
             plain_amount(a) for a in self.instance.suggested_amounts or []
+        )
+        # The kind is chosen first (or is the page's own) and fixed: the form for a kind
+        # has only that kind's fields, so a petition never shows a letter's target.
+        self.kind = self.instance.kind if self.instance.pk else kind
+        if self.kind not in KIND_FIELDS:
+            self.kind = ActionPage.Kind.PETITION
+        del self.fields["kind"]
+        own = set(KIND_FIELDS[self.kind])
+        for name in {n for names in KIND_FIELDS.values() for n in names} - own:
+            del self.fields[name]
+        if not self.instance.pk:
+            # A new page starts as a draft; the page's Publish button sets it live.
+            del self.fields["status"]
+        self.fields["slug"].required = False
+        self.fields["slug"].help_text = _(
+            "The end of the page's address. Leave empty to make one from the title."
         )
         self.order_fields(
             [
@@ -571,9 +668,28 @@ class PageForm(_Described, forms.ModelForm):
             amounts.append(to_pence(amount))
         return amounts[:8]
 
+    def sections(self) -> list[tuple[str, list]]:
+        """The form's bound fields in the builder's sections (empty sections left out)."""
+        result = []
+        for title, names in PAGE_SECTIONS:
+            if names is None:
+                title = _("%(kind)s details") % {"kind": ActionPage.Kind(self.kind).label}
+                names = KIND_FIELDS[self.kind]
+            fields = [self[name] for name in names if name in self.fields]
+            if fields:
+                result.append((title, fields))
+        return result
+
+    def clean_slug(self):
+        slug = self.cleaned_data.get("slug") or ""
+        if not slug:
+            title = (self.data.get(self.add_prefix("title")) or "").strip()
+            slug = unique_slug(title, exclude_pk=self.instance.pk)
+        return slug
+
     def clean(self):
         cleaned = super().clean()
-        kind = cleaned.get("kind")
+        kind = self.kind
         if "amounts_text" in cleaned:
             # Read here rather than in clean_amounts_text: the currency is cleaned later.
             try:
@@ -606,10 +722,13 @@ class PageForm(_Described, forms.ModelForm):
 
     def save(self, commit=True):
         page = super().save(commit=False)
+        page.kind = self.kind
         page.video_url = self.cleaned_data.get("video_url") or ""
         page.next_url = self.cleaned_data.get("next_url") or ""
-        page.questions = self.cleaned_data.get("questions_text") or []
-        page.suggested_amounts = self.cleaned_data.get("amounts_text") or []
+        if "questions_text" in self.fields:
+            page.questions = self.cleaned_data.get("questions_text") or []
+        if "amounts_text" in self.fields:
+            page.suggested_amounts = self.cleaned_data.get("amounts_text") or []
         return page
 
 

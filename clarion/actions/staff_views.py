@@ -15,7 +15,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import selectors, services
-from .forms import ActionForm, DonationForm, InvalidateForm, PageForm, money_label
+from .forms import (
+    ActionForm,
+    DonationForm,
+    InvalidateForm,
+    KindChoiceForm,
+    PageForm,
+    kind_choices,
+    money_label,
+)
 from .models import ActionPage
 from .views import page_context, with_csp
 
@@ -30,13 +38,28 @@ def page_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def page_create(request: HttpRequest) -> HttpResponse:
+    """Step one chooses the kind (``?kind=``); step two is that kind's form only."""
     if not request.user.can_write:
         raise PermissionDenied
-    kind = request.GET.get("kind", ActionPage.Kind.PETITION)
-    initial = {"kind": kind if kind in ActionPage.Kind.values else ActionPage.Kind.PETITION}
+    chooser = KindChoiceForm(request.POST or request.GET or None)
+    if not chooser.is_valid():
+        return render(
+            request,
+            "actions/staff/page_kind.html",
+            {"form": KindChoiceForm(), "kinds": kind_choices()},
+            status=400 if request.method == "POST" else 200,
+        )
+    kind = chooser.cleaned_data["kind"]
+    initial = {}
     if request.user.scope_area is not None:
         initial["area"] = request.user.scope_area
-    form = PageForm(request.POST or None, request.FILES or None, user=request.user, initial=initial)
+    form = PageForm(
+        request.POST or None,
+        request.FILES or None,
+        user=request.user,
+        kind=kind,
+        initial=initial,
+    )
     if request.method == "POST" and form.is_valid():
         page = services.page_save(page=form.save(commit=False), actor=request.user)
         messages.success(request, _("Page created as a draft. Preview it, then press Publish."))
@@ -44,7 +67,7 @@ def page_create(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "actions/staff/page_form.html",
-        {"form": form, "page": None},
+        {"form": form, "page": None, "kind_label": ActionPage.Kind(kind).label},
         status=400 if form.errors else 200,
     )
 
@@ -61,7 +84,7 @@ def page_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "actions/staff/page_form.html",
-        {"form": form, "page": page},
+        {"form": form, "page": page, "kind_label": page.get_kind_display()},
         status=400 if form.errors else 200,
     )
 

@@ -46,6 +46,8 @@ def test_admin_builds_a_page_with_markdown_hero_and_video(admin_client, settings
     response = admin_client.post(reverse("actions_staff:create"), data)
     assert response.status_code == 302, response.content.decode()[:3000]
     page = ActionPage.objects.get(slug="fix-the-roads")
+    assert page.status == ActionPage.Status.DRAFT
+    admin_client.post(reverse("actions_staff:publish", kwargs={"pk": page.pk}))
     assert "<strong>sign</strong>" in page.body_html
     assert "<script>" not in page.body_html
     assert page.hero_image.name.startswith("actions/hero/")
@@ -64,6 +66,7 @@ def test_vimeo_and_bad_video_addresses(admin_client):
         reverse("actions_staff:create"), {**BASE, "video_url": "https://vimeo.com/76979871"}
     )
     assert ok.status_code == 302
+    admin_client.post(ok["Location"] + "publish/")
     assert (
         "https://player.vimeo.com/video/76979871"
         in admin_client.get("/act/fix-the-roads/").content.decode()

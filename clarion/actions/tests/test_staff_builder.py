@@ -68,3 +68,127 @@ def test_an_analyst_cannot_publish_and_another_area_cannot_see(
     assert client.post(_url("publish", draft)).status_code == 404
     draft.refresh_from_db()
     assert draft.status == ActionPage.Status.DRAFT
+
+
+# --- the kind first, then only that kind's fields ---------------------------------------
+
+
+def test_a_new_page_starts_by_choosing_its_kind(admin_client, db):
+    html = admin_client.get(reverse("actions_staff:create")).content.decode()
+    assert "What kind of page?" in html
+    for label in ("Petition", "Pledge", "Letter to a target", "Donation page"):
+        assert label in html
+    assert 'name="title"' not in html
+
+
+def test_a_petition_form_has_only_a_petitions_fields(admin_client, db):
+    html = admin_client.get(reverse("actions_staff:create") + "?kind=petition").content.decode()
+    assert 'name="title"' in html and 'name="kind" value="petition"' in html
+    for name in ("target_email", "letter_body", "amounts_text", "pledge_text", "questions_text"):
+        assert f'name="{name}"' not in html
+    assert 'name="status"' not in html  # a new page is a draft until published
+
+
+def test_a_letter_form_asks_for_the_target(admin_client, db):
+    html = admin_client.get(reverse("actions_staff:create") + "?kind=letter").content.decode()
+    assert 'name="target_email"' in html and "Letter to a target details" in html
+    assert 'name="amounts_text"' not in html
+
+
+def test_fields_of_another_kind_are_ignored(admin_client, db):
+    admin_client.post(
+        reverse("actions_staff:create"),
+        {
+            "kind": "petition",
+            "title": "Fix the roads",
+            "consent_wording": "Email me",
+            "next_step": "share",
+            "target_email": "mayor@example.org",
+            "pledge_text": "walk",
+        },
+    )
+    page = ActionPage.objects.get()
+    assert (page.kind, page.status) == ("petition", "draft")
+    assert page.target_email == "" and page.pledge_text == ""
+
+
+def test_editing_keeps_the_kind_and_shows_status(admin_client, db):
+    letter = make_page(kind=ActionPage.Kind.LETTER, target_email="mayor@example.org")
+    html = admin_client.get(_url("edit", letter)).content.decode()
+    assert 'name="target_email"' in html and 'name="status"' in html
+    assert 'name="kind"' not in html
+
+
+# --- the web address from the title ------------------------------------------------------
+
+
+def _create(client, title: str, **extra):
+    data = {
+        "kind": "petition",
+        "title": title,
+        "consent_wording": "Email me",
+        "next_step": "share",
+    }
+    return client.post(reverse("actions_staff:create"), {**data, **extra})
+
+
+def test_an_empty_web_address_is_made_from_the_title_and_kept_unique(admin_client, db):
+    assert _create(admin_client, "Save Our Buses!").status_code == 302
+    assert _create(admin_client, "Save our buses").status_code == 302
+    slugs = sorted(ActionPage.objects.values_list("slug", flat=True))
+    assert slugs == ["save-our-buses", "save-our-buses-2"]
+
+
+def test_a_typed_web_address_is_kept_and_a_taken_one_is_a_form_error(admin_client, db):
+    assert _create(admin_client, "Buses", slug="buses-now").status_code == 302
+    taken = _create(admin_client, "Other", slug="buses-now")
+    assert taken.status_code == 400
+    assert "already exists" in taken.content.decode()
+
+
+def test_an_organiser_builds_a_page_in_their_area_without_choosing_one(organiser_client, areas):
+    assert _create(organiser_client, "North buses", area=areas.north.pk).status_code == 302
+    assert ActionPage.objects.get().area == areas.north
+
+
+# --- the error summary -------------------------------------------------------------------
+
+
+def test_errors_are_summarised_at_the_top_with_links_to_the_fields(admin_client, db):
+    response = admin_client.post(
+        reverse("actions_staff:create"),
+        {"kind": "letter", "title": "", "consent_wording": "Email me", "next_step": "share"},
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    summary = html[
+        html.index('class="error-summary"') : html.index("</div>", html.index("error-summary"))
+    ]
+    assert "There is a problem" in summary
+    assert '<a href="#id_title">Title: This field is required.</a>' in summary
+    assert '<a href="#id_target_email">' in summary
+    assert html.index("error-summary") < html.index('name="title"')
+    assert 'id="id_title_error"' in html  # and still beside the field
+
+
+def test_the_mailing_composer_shows_the_summary(admin_client, areas):
+    response = admin_client.post(reverse("mailings_staff:create"), {"name": ""})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert 'class="error-summary"' in html and '<a href="#id_name">' in html
+
+
+def test_the_event_form_shows_the_summary(admin_client, areas):
+    response = admin_client.post(
+        reverse("events_staff:create"),
+        {
+            "title": "",
+            "shifts-TOTAL_FORMS": "0",
+            "shifts-INITIAL_FORMS": "0",
+            "questions-TOTAL_FORMS": "0",
+            "questions-INITIAL_FORMS": "0",
+        },
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert 'class="error-summary"' in html and '<a href="#id_title">' in html

@@ -154,3 +154,48 @@ def test_cancelling_an_rsvp_asks_first_on_a_phone(staff_page, live_server, areas
     page.wait_for_load_state()
     assert "Your RSVP is cancelled." in page.content()
     assert Rsvp.objects.get().status == Rsvp.Status.CANCELLED
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_north_organiser_builds_and_publishes_a_petition(staff_page, live_server, organiser):
+    """Kind first, only a petition's fields, the web address from the title, the error
+    summary linking to the field, then Publish with its confirmation: 6 page loads and
+    4 form submissions from the list to a live page."""
+    from clarion.actions.models import ActionPage
+
+    page = staff_page
+    login(page, live_server.url, organiser.email, PASSWORD)
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/staff/actions/")
+    page.get_by_role("link", name="New page").click()
+    check_page(page, "action-kind")
+    page.get_by_label("Petition").check()
+    page.get_by_role("button", name="Continue").click()
+    assert page.get_by_label("Target email").count() == 0
+    assert page.get_by_label("Suggested amounts").count() == 0
+    page.get_by_role("button", name="Save draft").click()  # no title yet
+    summary = page.locator("#error-summary")
+    assert "There is a problem" in summary.inner_text()
+    check_page(page, "action-form-errors")
+    summary.get_by_role("link", name="Title: This field is required.").click()
+    assert page.evaluate("document.activeElement.id") == "id_title"
+    page.keyboard.type("Keep Leeds buses running")
+    page.set_viewport_size(DESKTOP)
+    check_page(page, "action-form")
+    page.get_by_role("button", name="Save draft").click()
+    assert "Page created as a draft" in page.locator(".messages").inner_text()
+    built = ActionPage.objects.get()
+    assert (built.slug, built.status, built.area) == (
+        "keep-leeds-buses-running",
+        "draft",
+        organiser.area,
+    )
+    page.get_by_role("link", name="Publish").click()
+    check_page(page, "action-publish-confirm")
+    page.get_by_role("button", name="Publish now").click()
+    assert "The page is live." in page.locator(".messages").inner_text()
+    built.refresh_from_db()
+    assert built.status == ActionPage.Status.LIVE
+    check_page(page, "action-live")
+    assert page.get_by_role("link", name="Close page").is_visible()
