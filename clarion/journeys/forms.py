@@ -19,6 +19,28 @@ class FromTemplateForm(forms.Form):
         self.fields["template"].choices = template_choices()
 
 
+class StepsForm(forms.Form):
+    steps = forms.CharField(
+        label=_("Steps (JSON)"),
+        widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false"}),
+        max_length=200_000,
+        help_text=_(
+            "A list of steps as in an exported journey file. Saving a journey that has "
+            "run makes a new version; people on the way stay on theirs."
+        ),
+    )
+
+    def clean_steps(self):
+        import json
+
+        try:
+            return json.loads(self.cleaned_data["steps"])
+        except ValueError as exc:
+            raise forms.ValidationError(
+                _("This is not valid JSON: %(error)s") % {"error": exc}
+            ) from None
+
+
 class StatusForm(forms.Form):
     move = forms.ChoiceField(
         choices=[("publish", _("Publish")), ("pause", _("Pause")), ("archive", _("Archive"))]

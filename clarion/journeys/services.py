@@ -427,3 +427,10 @@ def journey_from_template(*, key: str, actor, from_name: str, from_email: str) -
     if data is None:
         raise ValidationError(_("There is no such template."))
     return journey_import(data={"format": EXPORT_FORMAT, **data}, actor=actor)
+
+
+def journey_duplicate(*, journey: Journey, actor) -> Journey:
+    """A draft copy of ``journey``'s current version, in the actor's area."""
+    data = journey_export(journey)
+    data["name"] = (_("Copy of %(name)s") % {"name": journey.name})[:150]
+    return journey_import(data=data, actor=actor)

@@ -5,6 +5,8 @@ reached only through ``selectors.access_journey`` and to-dos through
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,7 +20,7 @@ from clarion.mailings.selectors import from_addresses_for_area
 
 from . import selectors, services
 from .drawing import journey_drawing
-from .forms import FromTemplateForm, StatusForm, TodoForm
+from .forms import FromTemplateForm, StatusForm, StepsForm, TodoForm
 from .models import Enrolment
 
 
@@ -100,6 +102,46 @@ def journey_status(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("Journey updated."))
     return redirect("journeys_staff:detail", pk=journey.pk)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def journey_steps(request: HttpRequest, pk: int) -> HttpResponse:
+    journey = selectors.access_journey(request.user, pk, write=request.method == "POST")
+    current = json.dumps(services.journey_export(journey)["steps"], indent=2, ensure_ascii=False)
+    form = StepsForm(request.POST or None, initial={"steps": current})
+    if request.method == "POST" and form.is_valid():
+        try:
+            version = services.journey_steps_replace(
+                journey=journey, actor=request.user, steps=form.cleaned_data["steps"]
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(request, _("Steps saved (version %(n)s).") % {"n": version})
+            return redirect("journeys_staff:detail", pk=journey.pk)
+    return render(
+        request,
+        "journeys/steps.html",
+        {"journey": journey, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def journey_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
+    journey = selectors.access_journey(request.user, pk, write=True)
+    try:
+        copy = services.journey_duplicate(journey=journey, actor=request.user)
+    except ValidationError as exc:
+        # e.g. a from address the copier's area may not use
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect("journeys_staff:detail", pk=journey.pk)
+    messages.success(request, _("Copied as a draft."))
+    return redirect("journeys_staff:detail", pk=copy.pk)
 
 
 @login_required

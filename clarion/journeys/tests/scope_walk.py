@@ -6,6 +6,8 @@ from __future__ import annotations
 URL_KWARGS = {
     "journeys_staff:detail": lambda w: {"pk": w.south_journey.pk},
     "journeys_staff:status": lambda w: {"pk": w.south_journey.pk},
+    "journeys_staff:steps": lambda w: {"pk": w.south_journey.pk},
+    "journeys_staff:duplicate": lambda w: {"pk": w.south_journey.pk},
     "journeys_staff:todo_mark": lambda w: {"pk": w.south_todo.pk},
 }
 

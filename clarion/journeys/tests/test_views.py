@@ -201,3 +201,35 @@ def test_the_page_counts_conversions_and_the_money_given_since_entering(
     assert E.objects.get(person=south_person).state == "completed"
     totals = page_html.split('id="journey-totals"')[1].split("</dl>")[0]
     assert "£15.00" in totals
+
+
+def test_editing_the_steps_of_a_published_journey_makes_a_new_version(
+    admin_client, admin, north_person
+):
+    import json
+
+    journey = make_journey(admin, CALL)
+    services.enrol(journey=journey, person_id=north_person.pk)
+    url = f"/staff/journeys/{journey.pk}/steps/"
+    assert '"key": "call"' in admin_client.get(url).content.decode().replace("&quot;", '"')
+
+    bad = admin_client.post(
+        url, {"steps": json.dumps([{"key": "x", "type": "wait", "config": {}}])}
+    )
+    assert bad.status_code == 400 and "how long to wait" in bad.content.decode()
+    assert admin_client.post(url, {"steps": "[{"}).status_code == 400
+
+    ok = admin_client.post(url, {"steps": json.dumps([{"key": "bye", "type": "end"}])})
+    assert ok.status_code == 302
+    journey.refresh_from_db()
+    assert journey.version == 2
+    assert Enrolment.objects.get().step.key == "call"  # still on version 1
+
+
+def test_a_journey_is_duplicated_as_a_draft(admin_client, admin):
+    journey = make_journey(admin, CALL, name="Ladder")
+    response = admin_client.post(f"/staff/journeys/{journey.pk}/duplicate/")
+    copy = Journey.objects.exclude(pk=journey.pk).get()
+    assert response["Location"] == f"/staff/journeys/{copy.pk}/"
+    assert (copy.name, copy.status) == ("Copy of Ladder", "draft")
+    assert services.journey_export(copy)["steps"] == services.journey_export(journey)["steps"]
