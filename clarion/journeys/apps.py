@@ -27,4 +27,4 @@ class JourneysConfig(AppConfig):
         if listener not in activity_listeners:
             activity_listeners.append(listener)
         # Waits run out with time, not with events: the clock starts the engine.
-        schedule.register("journeys.advance", journeys_advance, every=timedelta(seconds=30))
+        schedule.register("journeys.advance", journeys_advance, every=timedelta(seconds=10))

@@ -242,6 +242,20 @@ def listener(activity: Activity) -> None:
             enrol(journey=journey, person_id=activity.person_id, source={"activity": activity.pk})
         )
     if entered:
-        from .tasks import journeys_advance
+        kick()
 
+
+KICK_SECONDS = 2
+
+
+def kick() -> None:
+    """Start the engine soon: at most one task per ``KICK_SECONDS`` across every
+    process (``cache.add`` is atomic), so a burst of signups does not queue a task
+    each. Someone entered just after a kicked task finished waits for the clock's
+    next run (``journeys.advance``, every few seconds)."""
+    from django.core.cache import cache
+
+    from .tasks import journeys_advance
+
+    if cache.add("journeys:kick", 1, timeout=KICK_SECONDS):
         journeys_advance.enqueue()

@@ -183,3 +183,18 @@ def test_rsvp_and_attendance_enter_their_journeys(admin, areas, capture):
         checkin_mark(rsvp=Rsvp.objects.get(person__email="ann@example.net"), attendance="attended")
         checkin_mark(rsvp=Rsvp.objects.get(person__email="bob@example.net"), attendance="no_show")
     assert enrolled(came) == ["ann@example.net"]
+
+
+def test_a_burst_of_entries_queues_one_engine_task(admin, areas, capture):
+    from django_tasks_db.models import DBTaskResult
+
+    from clarion.core.testing import factories
+
+    make_journey(admin, STEPS, trigger_config={"tag": "burst"})
+    people = [factories.person() for _ in range(5)]
+    before = DBTaskResult.objects.filter(task_path__contains="journeys_advance").count()
+    with capture():
+        for p in people:
+            tag_add(person=p, tag="burst")
+    assert Enrolment.objects.count() == 5
+    assert DBTaskResult.objects.filter(task_path__contains="journeys_advance").count() == before + 1
