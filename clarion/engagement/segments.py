@@ -103,7 +103,12 @@ def _level_choices():
 
 class LevelForm(forms.Form):
     level = forms.ChoiceField(choices=_level_choices, label=_("Ladder level"))
-    match = forms.ChoiceField(choices=LEVEL_MATCH, initial="at_least", label=_("Match"))
+    match = forms.ChoiceField(
+        choices=LEVEL_MATCH, initial="at_least", required=False, label=_("Match")
+    )
+
+    def clean_match(self):
+        return self.cleaned_data.get("match") or "at_least"
 
 
 @register

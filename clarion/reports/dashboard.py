@@ -12,10 +12,12 @@ from django.utils import timezone
 
 from clarion.areas.models import Area
 from clarion.areas.selectors import area_subtree_q, areas_visible_to
+from clarion.engagement.selectors import cooling, rising
 from clarion.people.models import MembershipStatus, Person
 from clarion.people.selectors import people_for
 
 UPCOMING_EVENTS_SHOWN = 10
+ENGAGEMENT_SHOWN = 5
 FIGURES_CACHE_SECONDS = 60
 
 
@@ -124,11 +126,18 @@ def canvass_totals(user, area: Area | None, *, days: int = CANVASS_DAYS) -> dict
     }
 
 
+def engagement_movers(user, area: Area | None, *, limit: int = ENGAGEMENT_SHOWN) -> dict:
+    """Who is rising (earning most engagement points lately) and who is cooling off
+    (engaged, but quiet for a month) among the people the viewer may see in ``area``."""
+    people = dashboard_people(user, area)
+    return {"rising": rising(people, limit=limit), "cooling": cooling(people, limit=limit)}
+
+
 def dashboard_figures(user, area: Area | None) -> dict:
     """The organiser dashboard's figures for ``area`` as ``user`` sees it, cached a
     minute per (scope, area): plain values only, so the cache holds no model rows."""
     scope = user.scope_area
-    key = "dashboard:organiser:v2:{}:{}".format(
+    key = "dashboard:organiser:v3:{}:{}".format(
         scope.pk if scope is not None else "all", area.pk if area is not None else "all"
     )
     figures = cache.get(key)
@@ -143,6 +152,7 @@ def dashboard_figures(user, area: Area | None) -> dict:
             "never_attended": never_attended(user, area).count(),
             "events": upcoming_events(user, area),
             "canvass": canvass_totals(user, area),
+            "engagement": engagement_movers(user, area),
         }
         cache.set(key, figures, FIGURES_CACHE_SECONDS)
     return figures
