@@ -358,17 +358,24 @@ def events(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 @auth.member_required
 def event_cancel(request: HttpRequest) -> HttpResponse:
-    """Cancel one of the member's own RSVPs (through the events service)."""
+    """Cancel one of the member's own RSVPs (through the events service), after a
+    confirmation page."""
     try:
-        pk = int(request.POST.get("rsvp", ""))
+        pk = int(
+            request.POST.get("rsvp", "")
+            if request.method == "POST"
+            else request.GET.get("rsvp", "")
+        )
     except ValueError:
         raise Http404 from None
     rsvp = _my_rsvps(request.member).filter(pk=pk).first()
     if rsvp is None:
         raise Http404
+    if request.method != "POST":
+        return render(request, "members/event_cancel.html", {"rsvp": rsvp, "section": "events"})
     rsvp_cancel(rsvp=rsvp)
     messages.success(
         request, _("Your RSVP to “%(title)s” is cancelled.") % {"title": rsvp.event.title}

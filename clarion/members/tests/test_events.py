@@ -54,6 +54,10 @@ def test_member_cancels_an_rsvp_and_the_waiting_list_moves_up(
     mine = rsvp_create(event=event, data=RsvpInput(email=member.email)).rsvp
     waiting = rsvp_create(event=event, data=RsvpInput(email=south_person.email)).rsvp
     assert waiting.status == Rsvp.Status.WAITLISTED
+    ask = member_client.get("/members/events/cancel/", {"rsvp": mine.pk})
+    assert ask.status_code == 200 and "Small meeting" in ask.content.decode()
+    mine.refresh_from_db()
+    assert mine.status == Rsvp.Status.GOING  # asking first changes nothing
     response = member_client.post("/members/events/cancel/", {"rsvp": mine.pk})
     assert response.status_code == 302
     mine.refresh_from_db()
@@ -68,6 +72,7 @@ def test_member_cannot_cancel_someone_elses_rsvp(member_client, areas, south_per
     theirs = rsvp_create(event=event, data=RsvpInput(email=south_person.email)).rsvp
     assert member_client.post("/members/events/cancel/", {"rsvp": theirs.pk}).status_code == 404
     assert member_client.post("/members/events/cancel/", {"rsvp": "x"}).status_code == 404
+    assert member_client.get("/members/events/cancel/", {"rsvp": theirs.pk}).status_code == 404
     theirs.refresh_from_db()
     assert theirs.status == Rsvp.Status.GOING
     assert "Meeting" not in member_client.get("/members/events/").content.decode()
