@@ -3,6 +3,7 @@
     .venv/bin/python bench/signups.py [--seconds 15] [--connections 64] [--workers 4]
                                       [--worker-class sync] [--threads 1]
                                       [--pg postgres://postgres@127.0.0.1:5432]
+                                      [--scoring on|off]
 
 Needs PostgreSQL, wrk and Redis on 127.0.0.1:6379. It runs as production does at
 scale: ``REDIS_URL`` is set, so the cache and the per-IP and per-email rate limits
@@ -27,6 +28,10 @@ over threads in ``done``; committed = rows on the measured page once the server 
 drained (the count is polled until it stops changing, with a timeout). A signature
 still unanswered after the grace period commits without being acknowledged and shows
 as committed > acknowledged; acknowledged > committed would be a lost signature.
+
+``--scoring off`` sets ``CLARION_ENGAGEMENT_LIVE = False`` in the server's settings, so
+no engagement score is folded after each signature (the default, ``on``, folds it as
+production does); run both to see what keeping the score current costs.
 
 Then, in the same run with the same server, wrk drives a minimal Django view that
 inserts one row (the physical baseline) the same way. The last line is ``key=value``
@@ -261,6 +266,12 @@ def main() -> None:
     parser.add_argument(
         "--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
     )
+    parser.add_argument(
+        "--scoring",
+        choices=["on", "off"],
+        default="on",
+        help="fold the engagement score after each signature (as production does) or not",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -270,7 +281,9 @@ def main() -> None:
         )
 
     work = Path(tempfile.mkdtemp(prefix="clarion-bench-signups-"))
-    (work / "bench_signups_settings.py").write_text(SETTINGS)
+    (work / "bench_signups_settings.py").write_text(
+        SETTINGS + f"CLARION_ENGAGEMENT_LIVE = {args.scoring == 'on'}\n"
+    )
     (work / "bench_signups_urls.py").write_text(URLS)
     env = dict(os.environ)
     env.update(
@@ -370,6 +383,7 @@ def main() -> None:
                 " JOIN actions_actionpage p ON p.id = s.page_id WHERE p.slug = %s",
                 (SLUG,),
             ).fetchone()[0]
+            scored = conn.execute("SELECT count(*) FROM engagement_engagementscore").fetchone()[0]
 
         run_wrk(
             f"{base}/bench/insert/", lua, args.warm_up, args.connections, {**bare, "RUN": "warm"}
@@ -397,11 +411,13 @@ def main() -> None:
         + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")
         + f", DEBUG off, CONN_MAX_AGE=600, cache and rate limits on Redis; wrk 2 threads, "
         f"{args.connections} connections, {args.seconds:g}s each after {args.warm_up:g}s warm-up; "
+        f"engagement scoring {args.scoring}; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
     print(
         f"signups_per_s={signs['per_s']:.0f} p99_ms={signs['p99_ms']:.1f} committed={committed} "
-        f"acknowledged={signs['acks']} baseline_per_s={baseline['per_s']:.0f} ratio={ratio:.2f}"
+        f"acknowledged={signs['acks']} baseline_per_s={baseline['per_s']:.0f} ratio={ratio:.2f} "
+        f"scoring={args.scoring} scored_people={scored}"
     )
 
 

@@ -23,6 +23,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.db import connections, transaction
 from django.utils import timezone
 
@@ -213,8 +214,22 @@ def score_add(
         "last_at": at,
         **{key: (points if key == category else 0.0) for key in CATEGORY_KEYS},
     }
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
+    if vendor == "postgresql":
+        # A score is derived data that a recompute rebuilds, so its commit need not
+        # wait for the WAL flush: a crash can lose the last few folds, never a
+        # signature (that committed before this ran).
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")
+            cursor.execute(sql, params)
+    else:
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def live() -> bool:
+    """Whether folds run as entries arrive (``CLARION_ENGAGEMENT_LIVE``, default on).
+    An operator may turn it off for a bulk load and run ``engagement_recompute`` after."""
+    return bool(getattr(django_settings, "CLARION_ENGAGEMENT_LIVE", True))
 
 
 def activity_fold(activity) -> None:
@@ -222,7 +237,7 @@ def activity_fold(activity) -> None:
     that wrote ``activity``): add the points the entry earns, and for a newcomer
     someone recruited, the recruiter's points. Costs one cached settings read and
     nothing else for an entry that earns nothing."""
-    if activity.kind not in SCORED_KINDS:
+    if activity.kind not in SCORED_KINDS or not live():
         return
     settings = settings_get()
     category = classify(activity.kind, activity.data)

@@ -208,3 +208,14 @@ def test_two_concurrent_folds_both_count():
     assert row.total == pytest.approx(61, rel=1e-9)
     assert row.key == pytest.approx(math.log2(61) + row.ref / (120 * 86400.0))
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+@pytest.mark.django_db
+def test_live_folding_can_be_turned_off_for_a_bulk_load(entry, settings):
+    settings.CLARION_ENGAGEMENT_LIVE = False
+    person = factories.person()
+    EngagementScore.objects.all().delete()
+    entry(person, "action", {"status": "confirmed"})
+    assert person_engagement(person) is None
+    services.recompute()
+    assert person_engagement(person)["score"] == pytest.approx(3, rel=1e-4)
