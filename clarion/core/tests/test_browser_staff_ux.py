@@ -199,3 +199,81 @@ def test_the_north_organiser_builds_and_publishes_a_petition(staff_page, live_se
     assert built.status == ActionPage.Status.LIVE
     check_page(page, "action-live")
     assert page.get_by_role("link", name="Close page").is_visible()
+
+
+def _tagged_people(areas):
+    """Ten tags (enough for the filter box); two North people and one South person
+    tagged "Buses petition signer"."""
+    from clarion.core.testing import factories
+    from clarion.people.models import Tag
+    from clarion.people.services import tag_add
+
+    names = ["Housing", "Climate", "NHS", "Buses petition signer", "Libraries"]
+    names += [f"Ward {n}" for n in range(1, 6)]
+    tags = {name: Tag.objects.create(name=name) for name in names}
+    pc = areas.postcodes
+    for first, postcode in (("Ann", pc["north"]), ("Ben", pc["north2"]), ("Cat", pc["south"])):
+        person = factories.person(first_name=first, postcode=postcode)
+        tag_add(person=person, tag=tags["Buses petition signer"])
+    return tags
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_north_organiser_picks_a_tag_by_filter_and_keyboard(
+    staff_page, live_server, areas, organiser
+):
+    """ "Signed that petition, in my area": a tag picked from a checkbox list through
+    its filter box, by keyboard; the live count is the North's two people."""
+    from clarion.people.models import Segment
+
+    tags = _tagged_people(areas)
+    page = staff_page
+    login(page, live_server.url, organiser.email, PASSWORD)
+    page.goto(f"{live_server.url}/staff/people/segments/new/")
+    page.get_by_label("Name").fill("Bus petition signers")
+    page.locator("#id_add-type-g0").select_option("tag")
+    page.get_by_role("button", name="Add condition").first.click()
+    boxes = page.locator("[data-picker] input[type=checkbox]")
+    assert boxes.count() == 10
+    page.get_by_label("Filter tags").focus()
+    page.keyboard.type("petition")
+    assert page.locator("[data-picker] input[type=checkbox]:visible").count() == 1
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")
+    assert page.get_by_role("checkbox", name="Buses petition signer").is_checked()
+    page.locator("#segment-count").filter(has_text="2 people").wait_for()
+    for size in (PHONE, DESKTOP):
+        page.set_viewport_size(size)
+        check_page(page, "segment-picker")
+    page.get_by_role("button", name="Save segment").click()
+    page.wait_for_url("**/segments/*/")
+    segment = Segment.objects.get(name="Bus petition signers")
+    assert segment.definition["conditions"][0]["tags"] == [tags["Buses petition signer"].pk]
+    assert segment.last_count == 2
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_tag_picker_works_without_javascript(browser, live_server, areas, organiser):
+    from clarion.people.models import Segment
+
+    tags = _tagged_people(areas)
+    context = browser.new_context(java_script_enabled=False, viewport=PHONE)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    login(page, live_server.url, organiser.email, PASSWORD)
+    page.goto(f"{live_server.url}/staff/people/segments/new/")
+    page.get_by_label("Name").fill("Housing and NHS")
+    page.locator("#id_add-type-g0").select_option("tag")
+    page.get_by_role("button", name="Add condition").first.click()  # the server adds it
+    assert page.get_by_label("Filter tags").count() == 0
+    page.get_by_role("checkbox", name="Housing").check()
+    page.get_by_role("checkbox", name="NHS").check()
+    page.get_by_role("button", name="Save segment").click()
+    page.wait_for_url("**/segments/*/")
+    segment = Segment.objects.get(name="Housing and NHS")
+    assert sorted(segment.definition["conditions"][0]["tags"]) == sorted(
+        [tags["Housing"].pk, tags["NHS"].pk]
+    )
+    context.close()

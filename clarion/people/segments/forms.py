@@ -44,6 +44,27 @@ class SegmentMetaForm(forms.Form):
     )
 
 
+# Condition types whose choices are shown as a checkbox list rather than a multi-select.
+PICKER_TYPES = ("tag", "list")
+
+
+class PickerWidget(forms.CheckboxSelectMultiple):
+    """Tags or lists as checkboxes: no Ctrl-click to pick several, works without
+    JavaScript; segments.js adds a filter box over a long list."""
+
+
+def use_pickers(ctype: ConditionType, form: forms.Form) -> forms.Form:
+    """Swap the multi-selects of a tag or list condition's form for checkbox lists (the
+    field, its cleaning and the POST layout are unchanged: repeated values)."""
+    if ctype.name in PICKER_TYPES:
+        for field in form.fields.values():
+            if type(field.widget) is forms.SelectMultiple:
+                picker = PickerWidget(attrs=field.widget.attrs)
+                picker.choices = field.widget.choices
+                field.widget = picker
+    return form
+
+
 @dataclass
 class RowNode:
     prefix: str
@@ -53,10 +74,15 @@ class RowNode:
 
     is_group = False
 
+    def __post_init__(self) -> None:
+        use_pickers(self.ctype, self.form)
+
     def unbind(self) -> None:
         if self.form.is_bound:
             initial = {bf.name: bf.value() for bf in self.form}
-            self.form = self.ctype.form(initial=initial, prefix=self.prefix)
+            self.form = use_pickers(
+                self.ctype, self.ctype.form(initial=initial, prefix=self.prefix)
+            )
 
 
 @dataclass

@@ -60,6 +60,46 @@
     });
   }
 
+  // A filter box over a long tag or list picker (the checkboxes work without it).
+  // Ticked choices stay in view whatever the filter says.
+  var PICKER_FILTER_FROM = 8;
+
+  function enhancePickers(root) {
+    root.querySelectorAll("[data-picker]").forEach(function (picker) {
+      var options = picker.querySelector(".segment-picker__options");
+      var boxes = picker.querySelectorAll("input[type=checkbox]");
+      if (!options || picker.querySelector(".segment-picker__filter") || boxes.length < PICKER_FILTER_FROM) {
+        return;
+      }
+      var base = (boxes[0].id || "picker").replace(/_0$/, "");
+      var wrap = document.createElement("div");
+      wrap.className = "segment-picker__filter";
+      var label = document.createElement("label");
+      label.setAttribute("for", base + "-filter");
+      label.textContent = picker.getAttribute("data-filter-label") || "Filter";
+      var input = document.createElement("input");
+      input.type = "search";
+      input.id = base + "-filter";
+      input.setAttribute("autocomplete", "off");
+      wrap.appendChild(label);
+      wrap.appendChild(input);
+      options.parentNode.insertBefore(wrap, options);
+      input.addEventListener("input", function () {
+        var words = input.value.trim().toLowerCase();
+        boxes.forEach(function (box) {
+          var row = box.closest("label").parentNode;
+          var text = box.closest("label").textContent.toLowerCase();
+          row.hidden = Boolean(words) && !box.checked && text.indexOf(words) === -1;
+        });
+      });
+      input.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") {
+          event.preventDefault(); // filtering, not submitting the builder
+        }
+      });
+    });
+  }
+
   function addCondition(groupPrefix) {
     var select = form.querySelector('[name="add-type-' + groupPrefix + '"]');
     var container = childrenOf(groupPrefix);
@@ -74,6 +114,9 @@
     var row = fragment.firstElementChild;
     container.appendChild(fragment);
     updateEmptyNotes();
+    if (row) {
+      enhancePickers(row);
+    }
     var first = row && row.querySelector("select, input:not([type=hidden]), textarea");
     if (first) {
       first.focus();
@@ -198,5 +241,6 @@
   });
 
   updateEmptyNotes();
+  enhancePickers(form);
   refresh();
 })();
