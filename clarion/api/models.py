@@ -167,3 +167,22 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_key} → webhook {self.webhook_id}: {self.status}"
+
+
+class ApiState(models.Model):
+    """Short-lived numbers the API keeps between requests when the cache is the
+    database: per-key rate-limit counters, paging boundaries and cached counts.
+
+    Django's database cache spends a transaction, a culling ``COUNT(*)`` and a read
+    before each write; this table is read with one ``SELECT`` and written with one
+    upsert per request (``api/state.py``). ``expires`` is Unix seconds; expired rows
+    read as missing and are deleted by the ``api.state_cleanup`` job. With Redis as the
+    cache none of this is used.
+    """
+
+    key = models.CharField(max_length=120, primary_key=True)
+    value = models.BigIntegerField()
+    expires = models.BigIntegerField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.key

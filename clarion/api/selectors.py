@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
-from django.db.models import QuerySet
+from django.db.models import CharField, F, IntegerField, QuerySet, Value
 from django.utils.translation import gettext as _
 
 from clarion.areas.selectors import area_subtree_q
@@ -14,7 +14,10 @@ from clarion.people.models import (
     CustomField,
     ListMembership,
     Person,
+    PersonEmail,
+    PersonIdentifier,
     PersonList,
+    PersonPhone,
     Segment,
     Tag,
     Tagging,
@@ -54,6 +57,50 @@ def api_people(key: ApiKey) -> QuerySet[Person]:
     if key.area_id:
         qs = qs.filter(area_subtree_q(key.area))
     return qs
+
+
+# What a person document shows besides the person row: (relation, model, text field).
+_CONTACTS = (
+    ("identifiers", PersonIdentifier, "value"),
+    ("other_emails", PersonEmail, "email"),
+    ("other_phones", PersonPhone, "number"),
+)
+
+
+def people_contacts_load(people: list[Person]) -> None:
+    """Load the foreign identifiers, other emails and other phones of ``people`` in one
+    query (a UNION ALL instead of three prefetches), ordered by id, into the same cache
+    ``prefetch_related`` fills, so ``person.other_emails.all()`` reads no more rows.
+    The loaded rows carry only what a person document shows."""
+    ids = [p.pk for p in people]
+    if not ids:
+        return
+    parts = []
+    for kind, (_relation, model, text) in enumerate(_CONTACTS):
+        qs = model.objects.filter(person_id__in=ids).annotate(
+            contact_kind=Value(kind, output_field=IntegerField()),
+            contact_system=Value("", output_field=CharField())
+            if model is not PersonIdentifier
+            else F("system"),
+            contact_text=F(text),
+        )
+        parts.append(
+            qs.values_list("contact_kind", "pk", "person_id", "contact_system", "contact_text")
+        )
+    loaded: dict[tuple[int, int], list] = {}
+    for kind, pk, person_id, system, text in parts[0].union(*parts[1:], all=True):
+        _relation, model, field = _CONTACTS[kind]
+        row = model(pk=pk, person_id=person_id, **{field: text})
+        if model is PersonIdentifier:
+            row.system = system
+        loaded.setdefault((kind, person_id), []).append(row)
+    for person in people:
+        cache = person.__dict__.setdefault("_prefetched_objects_cache", {})
+        for kind, (relation, _model, _field) in enumerate(_CONTACTS):
+            qs = getattr(person, relation).get_queryset()
+            qs._result_cache = sorted(loaded.get((kind, person.pk), []), key=lambda r: r.pk)
+            qs._prefetch_done = True
+            cache[relation] = qs
 
 
 def api_scope_fingerprint(key: ApiKey) -> str:

@@ -18,7 +18,6 @@ from django.urls import URLPattern
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from clarion.core.ratelimit import ratelimit_hit
 from clarion.people.models import PersonIdentifier, Tag
 
 from . import background, documents, hal, selectors, services
@@ -26,6 +25,7 @@ from .errors import ApiError
 from .filters import PEOPLE_FIELDS, FilterError, parse_filter
 from .jsonload import load_json
 from .pagination import page_params, paginate
+from .state import rate_hit
 
 RATE_WINDOW = 60
 TOKEN_HEADER = "HTTP_OSDI_API_TOKEN"
@@ -53,7 +53,7 @@ def endpoint(*, methods: tuple[str, ...], resource: str | None = None):
                 key = selectors.api_key_for_token(request.META.get(TOKEN_HEADER, "").strip())
                 if key is None:
                     raise ApiError(401, _("Give a valid API key in the OSDI-API-Token header."))
-                hits = ratelimit_hit(scope="api", ident=str(key.pk), window=RATE_WINDOW)
+                hits = rate_hit(ident=str(key.pk), window=RATE_WINDOW)
                 if hits > _rate_limit():
                     raise ApiError(
                         429,
@@ -271,20 +271,14 @@ def people(request, key):
         )
     page, per_page = page_or_400(request)
     condition, text = filter_or_400(request, PEOPLE_FIELDS)
-    qs = selectors.api_people(key).filter(condition)
     result = paginate(
-        qs,
+        selectors.api_people(key).filter(condition),
         page=page,
         per_page=per_page,
         cache_scope=f"people|{selectors.api_scope_fingerprint(key)}|{text}",
     )
-    rows = {
-        p.pk: p
-        for p in _people_prefetch(selectors.api_people(key)).filter(
-            pk__in=[r.pk for r in result.rows]
-        )
-    }
-    items = [hal.person_document(request, rows[r.pk]) for r in result.rows if r.pk in rows]
+    selectors.people_contacts_load(result.rows)
+    items = [hal.person_document(request, p) for p in result.rows]
     return hal.hal_response(
         hal.collection_document(
             request, page=result, rel="osdi:people", items=items, url_name="people"
