@@ -17,7 +17,11 @@ API's own work), times ``GET /api/v2/people?page=N&per_page=25``:
 - a deep page near the end, cold, skipping from the start.
 
 Each figure is the median of ``--repeat`` tries after one warm-up. The last line is
-``key=value`` pairs ending in ``ratio`` = page 4,000 (cold) / page 1.
+``key=value`` pairs ending in ``ratio`` = page 4,000 (cold) / page 1 and
+``queries_per_request``: the SQL statements one page-1 request sends (counted with
+``connection.execute_wrapper``, transactions' own BEGIN/COMMIT not included), with the
+cache the settings give (the database cache unless ``REDIS_URL`` is set).
+``queries_cold`` is the same for page 1 with nothing cached (count, boundaries).
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from clarion.api.models import ApiState
     from clarion.api.services import api_key_create
     from clarion.core.models import User
     from clarion.people.models import Person
@@ -121,6 +126,21 @@ def main() -> None:
         )
         return elapsed, data
 
+    def clear_paging_state() -> None:
+        cache.clear()
+        ApiState.objects.all().delete()
+
+    def queries(page: int) -> int:
+        statements: list[str] = []
+
+        def count(execute, sql, params, many, context):
+            statements.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count):
+            get(page)
+        return len(statements)
+
     def median_of(fn) -> float:
         fn()  # warm-up
         return statistics.median(fn() for _ in range(args.repeat))
@@ -131,7 +151,7 @@ def main() -> None:
     page1 = median_of(lambda: get(1)[0])
 
     def cold(page: int) -> float:
-        cache.clear()
+        clear_paging_state()
         get(1)
         ms, data = get(page)
         assert data["page"] == page and data["_embedded"]["osdi:people"], data.get("_links")
@@ -142,8 +162,12 @@ def main() -> None:
     page_n_warm = median_of(lambda: get(args.page)[0])
     deep_cold = median_of(lambda: cold(deep_page))
 
+    clear_paging_state()
+    queries_cold = queries(1)
+    queries_per_request = queries(1)
+
     # Rows really differ from page to page: the first id of page N is 25×(N-1) ids on.
-    cache.clear()
+    clear_paging_state()
     first_ids = [get(p)[1]["_embedded"]["osdi:people"][0]["identifiers"][0] for p in (1, args.page)]
     print(f"people={people:,} total_pages={total_pages:,} first ids: {first_ids}")
     print(
@@ -154,7 +178,8 @@ def main() -> None:
     print(
         f"people={people} per_page={PER_PAGE} page1_ms={page1:.1f} "
         f"page{args.page}_warm_ms={page_n_warm:.1f} deep_page={deep_page} deep_ms={deep_cold:.1f} "
-        f"page{args.page}_ms={page_n_cold:.1f} ratio={page_n_cold / page1:.2f}"
+        f"page{args.page}_ms={page_n_cold:.1f} ratio={page_n_cold / page1:.2f} "
+        f"queries_cold={queries_cold} queries_per_request={queries_per_request}"
     )
 
 
