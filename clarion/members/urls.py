@@ -14,6 +14,7 @@ urlpatterns = [
     path("preferences/", views.preferences, name="preferences"),
     path("membership/", views.membership, name="membership"),
     path("membership/card/", views.card, name="card"),
+    path("card/<str:token>/", views.card_check, name="card_check"),
     path("events/", views.events, name="events"),
     path("events/cancel/", views.event_cancel, name="event_cancel"),
 ]

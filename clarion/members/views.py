@@ -15,17 +15,20 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from clarion.core.ratelimit import ratelimit_hits
 from clarion.core.services import client_ip
+from clarion.core.site import site_url
 from clarion.events.models import Event, Rsvp
 from clarion.events.selectors import host_token, manage_token
 from clarion.events.services import rsvp_cancel
 from clarion.people import proposals
 from clarion.people.models import ConsentRecord, EmailStatus, MembershipStatus, ProposedChange
+from clarion.people.selectors import people_for
 from clarion.people.services import person_find
 
 from . import auth, services
@@ -310,9 +313,43 @@ def card(request: HttpRequest) -> HttpResponse:
         {
             "member": member,
             "card": card,
-            "qr": _qr_data_uri(services.member_card_token(card)),
+            "qr": _qr_data_uri(
+                site_url(
+                    reverse(
+                        "members:card_check", kwargs={"token": services.member_card_token(card)}
+                    )
+                )
+            ),
         },
     )
+
+
+@never_cache
+@require_safe
+def card_check(request: HttpRequest, token: str) -> HttpResponse:
+    """Where a phone's camera lands when it reads a card's QR code. Staff whose scope
+    covers the member see who it is and whether the membership is active; anyone else
+    (signed out, another area, a forged or replaced card) learns nothing, not even
+    whether the card is real."""
+    person = None
+    if request.user.is_authenticated:
+        found = services.member_card_person(token)
+        if found is not None:
+            person = people_for(request.user).filter(pk=found.pk).first()
+    response = render(
+        request,
+        "members/card_check.html",
+        {
+            "person": person,
+            "staff": request.user.is_authenticated,
+            "active": person is not None
+            and person.membership_status == MembershipStatus.ACTIVE
+            and (person.renews_on is None or person.renews_on >= timezone.localdate()),
+        },
+        status=200 if person is not None or not request.user.is_authenticated else 404,
+    )
+    patch_cache_control(response, private=True)
+    return response
 
 
 # --- My events -----------------------------------------------------------------------

@@ -72,3 +72,61 @@ def test_the_card_token_names_the_member_and_carries_no_personal_data(member):
     # A new card voids the old one.
     MemberCard.objects.filter(pk=card.pk).delete()
     assert member_card_person(token) is None
+
+
+def _card_url(person):
+    return f"/members/card/{member_card_token(member_card_get_or_create(person=person))}/"
+
+
+def test_the_qr_code_opens_the_card_check_page(member_client, member):
+    _make_member(member)
+    page = member_client.get("/members/membership/card/").content.decode()
+    assert "Mo Member" in page
+    # The QR code encodes the card-check address with the signed card token.
+    import segno
+
+    url = "http://127.0.0.1:8000" + _card_url(member)
+    expected = io_svg(segno.make(url, error="m"))
+    assert expected in page
+
+
+def io_svg(qr) -> str:
+    import io
+
+    buffer = io.BytesIO()
+    qr.save(buffer, kind="svg", scale=5, border=2, xmldecl=False, dark="#1b1f24")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def test_staff_in_scope_see_whether_the_card_is_valid(client, member, organiser):
+    _make_member(member)
+    client.force_login(organiser)
+    response = client.get(_card_url(member))
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "Active member" in text and "Mo Member" in text and "M-004211" in text
+
+
+def test_staff_of_another_area_and_the_public_learn_nothing(client, member, south_organiser):
+    _make_member(member)
+    url = _card_url(member)
+    anonymous = client.get(url)
+    forged = client.get("/members/card/forged-token/")
+    assert anonymous.status_code == forged.status_code == 200
+
+    def without_next(response):
+        return re.sub(r"\?next=[^\"]*", "", response.content.decode())
+
+    assert without_next(anonymous) == without_next(forged)
+    assert "Mo Member" not in anonymous.content.decode()
+    client.force_login(south_organiser)
+    response = client.get(url)
+    assert response.status_code == 404
+    assert "Mo Member" not in response.content.decode()
+    assert "M-004211" not in response.content.decode()
+
+
+def test_a_member_session_does_not_check_cards(member_client, member):
+    _make_member(member)
+    text = member_client.get(_card_url(member)).content.decode()
+    assert "M-004211" not in text and "Log in to check it" in text
