@@ -94,8 +94,9 @@ def bare_insert(request):
     return HttpResponse(status=201)
 
 
-# Only the public action pages: the petition under test needs nothing else.
-urlpatterns = [path("bench/insert/", bare_insert), path("act/", include("clarion.actions.urls"))]
+# The bare insert, then the project's own URLs (public pages link to other apps, such
+# as the members' sign-in, so a partial URL conf breaks rendering).
+urlpatterns = [path("bench/insert/", bare_insert), path("", include("clarion.urls"))]
 """
 
 # Placeholders are filled with str.replace (Lua uses % itself).

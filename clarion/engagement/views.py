@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from clarion.core.services import client_ip
 
 from .forms import SettingsForm
+from .selectors import person_engagement
 from .services import settings_get, settings_save
 
 
@@ -44,6 +45,4 @@ def engagement_settings(request):
 
 def person_panel_context(request, person) -> dict:
     """The person page's engagement panel (the page has checked the viewer's scope)."""
-    from .selectors import person_engagement
-
     return {"engagement": person_engagement(person), "can_configure": request.user.is_admin}
