@@ -47,6 +47,8 @@ class ActionTakenForm(WindowForm):
     page = IdField(
         queryset=ActionPage.objects.all(),
         alt_field="slug",
+        # A text box, not a menu: there may be thousands of them.
+        widget=forms.TextInput,
         label=gettext_lazy("Page (id or web address)"),
         required=False,
         error_messages={"invalid_choice": gettext_lazy("There is no action page with that id.")},

@@ -54,6 +54,8 @@ class EventForm(WindowForm):
     )
     event = IdField(
         queryset=Event.objects.all(),
+        # A text box, not a menu: there may be thousands of them.
+        widget=forms.TextInput,
         label=gettext_lazy("Event (id)"),
         required=False,
         error_messages={"invalid_choice": gettext_lazy("There is no event with that id.")},

@@ -45,6 +45,8 @@ class EmailForm(forms.Form):
     what = forms.ChoiceField(choices=WHAT, initial="opened", label=gettext_lazy("What"))
     mailing = IdField(
         queryset=Mailing.objects.all(),
+        # A text box, not a menu: there may be thousands of them.
+        widget=forms.TextInput,
         label=gettext_lazy("Mailing (id)"),
         required=False,
         error_messages={"invalid_choice": gettext_lazy("There is no mailing with that id.")},
