@@ -182,3 +182,14 @@ def test_erased_person_is_signed_out_and_unknown(client, member, admin):
     person_erase(person=member, actor=admin)
     assert client.get("/members/")["Location"] == "/members/sign-in/"
     assert not MemberSession.objects.exists() and not SignInLink.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_complained_address_still_gets_the_link_it_asked_for(client, member, smtp_server):
+    from clarion.people.models import EmailStatus, Person
+
+    Person.objects.filter(pk=member.pk).update(email_status=EmailStatus.COMPLAINED)
+    _ask(client, "mo@example.net")
+    [message] = smtp_server.wait_for(1)
+    assert message.envelope_to == ["mo@example.net"]
+    assert Person.objects.get(pk=member.pk).email_status == EmailStatus.COMPLAINED
