@@ -153,6 +153,16 @@ class QuestionGroup(models.Model):
         return f"group {self.pk} ({self.size})"
 
 
+def public_name(display_name: str) -> str:
+    """First name and last initial of ``display_name`` (what the public sees of an asker)."""
+    parts = display_name.split()
+    if not parts:
+        return ""
+    if len(parts) == 1:
+        return parts[0]
+    return f"{parts[0]} {parts[-1][0]}."
+
+
 class Question(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting for a moderator")
@@ -214,12 +224,7 @@ class Question(models.Model):
     @property
     def public_name(self) -> str:
         """First name and last initial: enough to be a real person, not a doxx."""
-        parts = self.display_name.split()
-        if not parts:
-            return ""
-        if len(parts) == 1:
-            return parts[0]
-        return f"{parts[0]} {parts[-1][0]}."
+        return public_name(self.display_name)
 
     @property
     def answered(self) -> bool:

@@ -12,7 +12,7 @@ from django.http import Http404
 
 from clarion.areas.selectors import area_subtree_q
 
-from .models import Question, QuestionGroup, Session
+from .models import Question, QuestionGroup, Session, public_name
 from .screening import REASONS, fold_text, reason_labels
 
 # Different wordings of a wave shown to the moderator (the headline one included).
@@ -40,7 +40,9 @@ def live_feed(slug: str) -> dict | None:
     session = public_session(slug)
     if session is None:
         return None
-    rows = public_questions(session).values(
+    # Tuples, not model instances: the feed is rebuilt every couple of seconds in a
+    # busy session, while the other pollers of that process wait on the GIL.
+    rows = public_questions(session).values_list(
         "id",
         "display_name",
         "text",
@@ -51,22 +53,20 @@ def live_feed(slug: str) -> dict | None:
         "answered_at",
         "created_at",
     )
-    questions = []
-    for row in rows:
-        q = Question(display_name=row["display_name"])
-        questions.append(
-            {
-                "id": row["id"],
-                "name": q.public_name,
-                "text": row["text"],
-                "votes": row["votes_count"],
-                "also": row["also_asked"],
-                "answer": row["answer_text"],
-                "at": row["answer_seconds"],
-                "answered": row["answered_at"] is not None,
-                "created": row["created_at"].timestamp(),
-            }
-        )
+    questions = [
+        {
+            "id": pk,
+            "name": public_name(name),
+            "text": text,
+            "votes": votes,
+            "also": also,
+            "answer": answer,
+            "at": at,
+            "answered": answered_at is not None,
+            "created": created_at.timestamp(),
+        }
+        for pk, name, text, votes, also, answer, at, answered_at, created_at in rows
+    ]
     questions.sort(key=lambda q: (-q["votes"], q["created"], q["id"]))
     return {
         "status": session.status,

@@ -419,3 +419,21 @@ def test_a_feed_whose_bytes_left_the_cache_is_rebuilt(client, session, admin):
         and again.content == first.content
         and again["ETag"] == first["ETag"]
     )
+
+
+def test_the_live_feed_names_askers_by_first_name_and_initial_only(client, session, admin):
+    services.question_approve(question=ask(session, name="Nora Jane North"), moderator=admin)
+    services.question_approve(
+        question=ask(session, name="Cher", email="cher@example.net", text="Will trains run later?"),
+        moderator=admin,
+    )
+    names = sorted(q["name"] for q in json.loads(_live(client, session).content)["questions"])
+    assert names == ["Cher", "Nora N."]
+
+
+def test_a_path_ending_in_live_json_that_is_no_feed_goes_through_the_full_stack(client, session):
+    # Remembered per path: asking twice must answer the same, and never as a feed.
+    for _ in range(2):
+        response = client.get(f"/qa/{session.slug}/other/live.json")
+        assert response.status_code == 404
+        assert "ETag" not in response
