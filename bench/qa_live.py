@@ -11,7 +11,11 @@ does: each connection sends If-None-Match with the last ETag it saw. In the same
 the same load hits a minimal Django view that returns cached bytes (with the same
 ETag logic) as the baseline. Last line:
 
-    polls_per_s=... p99_ms=... baseline_per_s=... ratio=... votes_per_s=...
+    polls_per_s=... p99_ms=... baseline_per_s=... ratio=... votes_per_s=... baseline_p99_ms=...
+
+``baseline_p99_ms`` is the baseline view's p99 under the same load: on a busy machine
+it shows how much of ``p99_ms`` is the machine (queueing behind other work) rather
+than the feed.
 """
 
 from __future__ import annotations
@@ -277,7 +281,8 @@ def main() -> None:
     print(f"baseline_p99_ms={base_p99:.1f} session={session_id}", file=sys.stderr)
     print(
         f"polls_per_s={polls:.0f} p99_ms={p99:.1f} baseline_per_s={baseline:.0f} "
-        f"ratio={polls / baseline:.2f} votes_per_s={vote_count / args.seconds:.1f}"
+        f"ratio={polls / baseline:.2f} votes_per_s={vote_count / args.seconds:.1f} "
+        f"baseline_p99_ms={base_p99:.1f}"
     )
 
 
