@@ -177,7 +177,11 @@ class Rsvp(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["event", "person"], name="events_one_rsvp_per_person"),
         ]
-        indexes = [models.Index(fields=["event", "status", "created_at"], name="events_rsvp_queue")]
+        indexes = [
+            models.Index(fields=["event", "status", "created_at"], name="events_rsvp_queue"),
+            # Segments: "attended" and "no-show" read person ids from the index alone.
+            models.Index(fields=["attendance", "person"], name="events_rsvp_attendance"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.person_id} → {self.event_id}"
