@@ -269,6 +269,15 @@ def _insert_select(cursor, model, exprs: dict, tail: str, params: list) -> int:
 
 
 MARKER = "bench-activity-"
+ACTIVITY_TABLES = (
+    "actions_submission",
+    "events_event",
+    "events_rsvp",
+    "mailings_recipient",
+    "mailings_event",
+    "donations_donation",
+    "donations_recurringplan",
+)
 
 
 def seed_activity(people: int) -> dict:
@@ -482,16 +491,11 @@ def seed_activity(people: int) -> dict:
         )
         print(f"  {n:,} monthly plans", flush=True)
         ActionPage.objects.create(kind="signup", slug=marker, title="bench marker")
-        for table in (
-            "actions_submission",
-            "events_event",
-            "events_rsvp",
-            "mailings_recipient",
-            "mailings_event",
-            "donations_donation",
-            "donations_recurringplan",
-        ):
-            cursor.execute(f"ANALYZE {table}")
+    # VACUUM (outside the transaction) sets the visibility map, so the counts can use
+    # index-only scans as they would on a settled database.
+    with connection.cursor() as cursor:
+        for table in ACTIVITY_TABLES:
+            cursor.execute(f"VACUUM ANALYZE {table}")
     print(f"activity seeded in {time.monotonic() - started:.0f}s", flush=True)
     return {"page": pages[3]}
 

@@ -21,7 +21,7 @@ import datetime
 from typing import Any
 
 from django import forms
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -166,9 +166,10 @@ def at_least_field(label: Any = None) -> forms.IntegerField:
 
 
 def people_with_rows(rows: QuerySet, person_field: str, at_least: int = 1) -> Q:
-    """``pk IN`` the non-NULL ``person_field`` of ``rows``, or of those appearing in at
-    least ``at_least`` of them. NULLs are left out of the subquery so that the ``Q``
-    stays TRUE or FALSE under NOT (``x NOT IN (…, NULL)`` would be NULL)."""
+    """People with a row in ``rows`` (``EXISTS``), or ``pk IN`` the non-NULL
+    ``person_field`` of those with at least ``at_least`` rows. NULLs are left out of
+    the subquery so that the ``Q`` stays TRUE or FALSE under NOT (``x NOT IN (…,
+    NULL)`` would be NULL)."""
     rows = rows.filter(**{f"{person_field}__isnull": False}).order_by()
     if at_least > 1:
         rows = (
@@ -177,9 +178,11 @@ def people_with_rows(rows: QuerySet, person_field: str, at_least: int = 1) -> Q:
             .filter(n__gte=at_least)
             .values(person_field)
         )
-    else:
-        rows = rows.values(person_field)
-    return Q(pk__in=rows)
+        return Q(pk__in=rows)
+    # EXISTS rather than IN: under "none of" it becomes NOT EXISTS, which PostgreSQL
+    # runs as an anti-join driven by the other conditions instead of probing a hash of
+    # every matching row for each person in scope.
+    return Q(Exists(rows.filter(**{person_field: OuterRef("pk")})))
 
 
 def describe_times(at_least: int) -> str:
