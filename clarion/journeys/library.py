@@ -15,8 +15,8 @@ def _petition_donate(sender: dict) -> dict[str, Any]:
     return {
         "name": _("Petition signer → donor"),
         "description": _(
-            "Thank a petition signer, wait two days, ask them to give; they leave as "
-            "converted when they give."
+            "Thank a petition signer, wait two days, ask them to give; those who give "
+            "leave as converted."
         ),
         "trigger": {"type": "action", "config": {"page_kind": "petition"}},
         "steps": [
@@ -47,8 +47,10 @@ def _petition_donate(sender: dict) -> dict[str, Any]:
                         "are paid for by people like you. Could you give £5 today?"
                     ),
                 },
-                "next": "gave",
+                "next": "give_time",
             },
+            # Goals are noticed when the person's next step is due: give them time.
+            {"key": "give_time", "type": "wait", "config": {"days": 3}, "next": "gave"},
             {"key": "gave", "type": "goal", "config": {"definition": DONATED}, "next": "end"},
             {"key": "end", "type": "end"},
         ],
