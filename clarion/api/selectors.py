@@ -68,39 +68,31 @@ _CONTACTS = (
 
 
 def people_contacts_load(people: list[Person]) -> None:
-    """Load the foreign identifiers, other emails and other phones of ``people`` in one
-    query (a UNION ALL instead of three prefetches), ordered by id, into the same cache
-    ``prefetch_related`` fills, so ``person.other_emails.all()`` reads no more rows.
-    The loaded rows carry only what a person document shows."""
+    """Load the identifiers, other emails and other phones of ``people`` in one query
+    (a UNION ALL instead of three prefetches), ordered by id, as each person's
+    ``api_contacts``: ``([(system, value)], [email], [number])``, which
+    ``hal.person_document`` reads instead of querying the relations."""
     ids = [p.pk for p in people]
     if not ids:
         return
     parts = []
     for kind, (_relation, model, text) in enumerate(_CONTACTS):
+        system = F("system") if model is PersonIdentifier else Value("", CharField())
         qs = model.objects.filter(person_id__in=ids).annotate(
             contact_kind=Value(kind, output_field=IntegerField()),
-            contact_system=Value("", output_field=CharField())
-            if model is not PersonIdentifier
-            else F("system"),
+            contact_system=system,
             contact_text=F(text),
         )
         parts.append(
             qs.values_list("contact_kind", "pk", "person_id", "contact_system", "contact_text")
         )
-    loaded: dict[tuple[int, int], list] = {}
-    for kind, pk, person_id, system, text in parts[0].union(*parts[1:], all=True):
-        _relation, model, field = _CONTACTS[kind]
-        row = model(pk=pk, person_id=person_id, **{field: text})
-        if model is PersonIdentifier:
-            row.system = system
-        loaded.setdefault((kind, person_id), []).append(row)
+    loaded: dict[int, tuple[list, list, list]] = {pk: ([], [], []) for pk in ids}
+    for kind, _pk, person_id, system, text in sorted(
+        parts[0].union(*parts[1:], all=True), key=lambda row: (row[0], row[1])
+    ):
+        loaded[person_id][kind].append((system, text) if kind == 0 else text)
     for person in people:
-        cache = person.__dict__.setdefault("_prefetched_objects_cache", {})
-        for kind, (relation, _model, _field) in enumerate(_CONTACTS):
-            qs = getattr(person, relation).get_queryset()
-            qs._result_cache = sorted(loaded.get((kind, person.pk), []), key=lambda r: r.pk)
-            qs._prefetch_done = True
-            cache[relation] = qs
+        person.api_contacts = loaded[person.pk]
 
 
 def api_scope_fingerprint(key: ApiKey) -> str:
