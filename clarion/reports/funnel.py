@@ -15,8 +15,10 @@ funnel and a segment built from it count the same people.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.db import connections, transaction
 from django.db.models import (
     Count,
     DateField,
@@ -39,6 +41,7 @@ from clarion.areas.models import Area
 from clarion.areas.selectors import area_subtree_q
 from clarion.events.models import Event, Rsvp
 from clarion.people.models import EmailStatus, Person
+from clarion.people.segments.selectors import COUNT_WORK_MEM
 from clarion.people.selectors import people_for
 
 STAGES = ("action", "rsvp", "attended", "returned", "hosted")
@@ -177,6 +180,66 @@ def stage_first_at(stage: str, period: Period) -> Subquery:
     raise ValueError(stage)
 
 
+def stage_first_min(stage: str, period: Period):
+    """When a person first reached ``stage`` in ``period``, as an aggregate over their
+    own rows (one JOIN and GROUP BY person, no per-person subquery); None for "came
+    back", whose date is the second event's start (``stage_first_at``)."""
+    since, until = period.since, period.until
+    if stage == "action":
+        return Min(
+            "action_submissions__created_at",
+            filter=Q(
+                action_submissions__status=Submission.Status.CONFIRMED,
+                action_submissions__created_at__gte=since,
+                action_submissions__created_at__lt=until,
+            ),
+        )
+    if stage == "rsvp":
+        return Min(
+            "event_rsvps__created_at",
+            filter=Q(event_rsvps__created_at__gte=since, event_rsvps__created_at__lt=until)
+            & ~Q(event_rsvps__status=Rsvp.Status.CANCELLED),
+        )
+    if stage == "attended":
+        return Min(
+            "event_rsvps__event__starts_at",
+            filter=Q(
+                event_rsvps__attendance=Rsvp.Attendance.ATTENDED,
+                event_rsvps__event__starts_at__gte=since,
+                event_rsvps__event__starts_at__lt=until,
+            ),
+        )
+    if stage == "hosted":
+        return Min(
+            "hosted_events__starts_at",
+            filter=Q(
+                hosted_events__status=Event.Status.PUBLISHED,
+                hosted_events__starts_at__gte=since,
+                hosted_events__starts_at__lt=until,
+            ),
+        )
+    return None
+
+
+def _first(stage: str, period: Period):
+    return stage_first_min(stage, period) or stage_first_at(stage, period)
+
+
+def grouped_counts(qs: QuerySet, column: str) -> list[tuple]:
+    """``SELECT column, COUNT(*) FROM (qs) GROUP BY column``: a GROUP BY over a value
+    computed from aggregates (a person's first dates), which the ORM cannot group by
+    itself. The inner query is the ORM's own SQL with its parameters kept apart."""
+    sql, params = qs.values_list(column).query.sql_with_params()
+    connection = connections[qs.db]
+    name = connection.ops.quote_name(column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {name}, COUNT(*) FROM ({sql}) funnel_rows GROUP BY {name}",  # noqa: S608 (ORM SQL, parameters apart)
+            params,
+        )
+        return cursor.fetchall()
+
+
 # --- The figures
 
 
@@ -232,8 +295,11 @@ def _median_from_histogram(rows: list[tuple[int, int]]) -> float | None:
 
 
 def _days(value) -> int:
-    """A date difference from the database: a timedelta (PostgreSQL, SQLite) or days."""
-    return value.days if isinstance(value, dt.timedelta) else int(value)
+    """A whole-day difference read from the database: a timedelta (PostgreSQL) or
+    microseconds (SQLite)."""
+    if isinstance(value, dt.timedelta):
+        return value.days
+    return int(value) // 86_400_000_000  # SQLite keeps a duration as microseconds
 
 
 def median_days_between(people: QuerySet[Person], earlier: str, later: str, period: Period):
@@ -244,68 +310,78 @@ def median_days_between(people: QuerySet[Person], earlier: str, later: str, peri
     both = people.filter(pk__in=stage_person_ids(earlier, period)).filter(
         pk__in=stage_person_ids(later, period)
     )
-    rows = (
-        both.annotate(
-            a=TruncDate(stage_first_at(earlier, period), tzinfo=tz, output_field=DateField()),
-            b=TruncDate(stage_first_at(later, period), tzinfo=tz, output_field=DateField()),
-        )
-        .annotate(gap=ExpressionWrapper(F("b") - F("a"), output_field=DurationField()))
-        .filter(b__gte=F("a"))
-        .values("gap")
-        .annotate(n=Count("pk"))
-        .order_by("gap")
-    )
-    histogram = sorted((_days(row["gap"]), row["n"]) for row in rows)
-    return _median_from_histogram(histogram)
+    dated = both.annotate(
+        a=TruncDate(_first(earlier, period), tzinfo=tz, output_field=DateField()),
+        b=TruncDate(_first(later, period), tzinfo=tz, output_field=DateField()),
+    ).annotate(gap=ExpressionWrapper(F("b") - F("a"), output_field=DurationField()))
+    # Each person's first dates come from one JOIN and GROUP BY person; the gaps are
+    # then counted per value, and the few negative ones dropped here.
+    histogram = sorted((_days(gap), n) for gap, n in grouped_counts(dated, "gap"))
+    return _median_from_histogram([(days, n) for days, n in histogram if days >= 0])
 
 
 def funnel_figures(user, area: Area | None, period: Period) -> Funnel:
-    """The funnel for ``area`` (None: the viewer's whole reach) in ``period``."""
-    people = funnel_people(user, area)
-    ids = {stage: stage_person_ids(stage, period) for stage in STAGES}
-    counts = people.aggregate(
-        **{stage: Count("pk", filter=Q(pk__in=ids[stage])) for stage in STAGES},
-        **{
-            f"{prev}__{stage}": Count("pk", filter=Q(pk__in=ids[prev]) & Q(pk__in=ids[stage]))
-            for prev, stage in zip(STAGES, STAGES[1:], strict=False)
-        },
-    )
-    stages = []
-    for i, stage in enumerate(STAGES):
-        figures = StageFigures(
-            key=stage,
-            label=str(STAGE_LABELS[stage]),
-            short_label=str(STAGE_SHORT_LABELS[stage]),
-            count=counts[stage],
-        )
-        if i:
-            prev = STAGES[i - 1]
-            figures.from_previous = counts[f"{prev}__{stage}"]
-            if counts[prev]:
-                figures.conversion = round(100 * figures.from_previous / counts[prev], 1)
-            figures.median_days = median_days_between(people, prev, stage, period)
-        stages.append(figures)
-    return Funnel(area=area, period=period, stages=stages, cohorts=cohorts(people, period, ids))
+    """The funnel for ``area`` (None: the viewer's whole reach) in ``period``.
+
+    Every count is its own ``SELECT COUNT(*) … WHERE id IN (…) [AND id IN (…)]``: in
+    a WHERE clause PostgreSQL joins the stage's ids as a hashed semi-join, where the same
+    test inside ``COUNT(…) FILTER`` would be re-run for every person once the ids
+    outgrow ``work_mem``."""
+    with _reading(people_for(user).db):
+        people = funnel_people(user, area)
+        ids = {stage: stage_person_ids(stage, period) for stage in STAGES}
+        stages = []
+        for i, stage in enumerate(STAGES):
+            figures = StageFigures(
+                key=stage,
+                label=str(STAGE_LABELS[stage]),
+                short_label=str(STAGE_SHORT_LABELS[stage]),
+                count=people.filter(pk__in=ids[stage]).count(),
+            )
+            if i:
+                prev = STAGES[i - 1]
+                previous = stages[-1].count
+                figures.from_previous = (
+                    people.filter(pk__in=ids[prev]).filter(pk__in=ids[stage]).count()
+                )
+                if previous:
+                    figures.conversion = round(100 * figures.from_previous / previous, 1)
+                figures.median_days = median_days_between(people, prev, stage, period)
+            stages.append(figures)
+        return Funnel(area=area, period=period, stages=stages, cohorts=cohorts(people, period))
 
 
-def cohorts(people: QuerySet[Person], period: Period, ids: dict | None = None) -> list[CohortRow]:
+@contextmanager
+def _reading(alias: str):
+    """One transaction for the funnel's queries; on PostgreSQL with the larger
+    ``work_mem`` segment counts use (SET LOCAL), so hashes of millions of ids stay in
+    memory."""
+    connection = connections[alias]
+    with transaction.atomic(using=alias):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('work_mem', %s, true)", [COUNT_WORK_MEM])
+                # Compiling these one-off queries costs more than it saves.
+                cursor.execute("SELECT set_config('jit', 'off', true)")
+        yield
+
+
+def cohorts(people: QuerySet[Person], period: Period) -> list[CohortRow]:
     """People by the month (organisation's time zone) of their first online action in
-    the period, and how many of them reached each stage in the period."""
-    ids = ids or {stage: stage_person_ids(stage, period) for stage in STAGES}
+    the period, and how many of them reached each stage in the period: one GROUP BY
+    month per stage."""
     tz = timezone.get_current_timezone()
-    rows = (
-        people.filter(pk__in=ids["action"])
-        .annotate(
-            month=TruncMonth(stage_first_at("action", period), tzinfo=tz, output_field=DateField())
+    acted = people.filter(pk__in=stage_person_ids("action", period))
+    by_month: dict[dt.date, list[int]] = {}
+    for i, stage in enumerate(STAGES):
+        reached = (
+            acted if stage == "action" else acted.filter(pk__in=stage_person_ids(stage, period))
         )
-        .values("month")
-        .annotate(
-            action=Count("pk"),
-            **{stage: Count("pk", filter=Q(pk__in=ids[stage])) for stage in STAGES[1:]},
+        dated = reached.annotate(
+            month=TruncMonth(_first("action", period), tzinfo=tz, output_field=DateField())
         )
-        .order_by("month")
-    )
-    by_month = {_as_date(row["month"]): [row[stage] for stage in STAGES] for row in rows}
+        for month, n in grouped_counts(dated, "month"):
+            by_month.setdefault(_as_date(month), [0] * len(STAGES))[i] = n
     return [CohortRow(month=m, counts=by_month.get(m, [0] * len(STAGES))) for m in period.months()]
 
 
