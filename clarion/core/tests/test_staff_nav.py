@@ -21,9 +21,25 @@ def test_the_bar_groups_sections_by_job_and_keeps_settings_in_a_menu(admin_clien
     groups = re.findall(r'class="nav-group__label">([^<]+)<', nav)
     assert groups == ["Supporters", "Campaigning", "Money and reports"]
     settings = nav[nav.index('<details class="nav-more">') :]
-    for label in ("API keys", "Webhooks", "Audit log", "From addresses", "Staff", "Retention"):
+    for label in (
+        "API keys",
+        "Webhooks",
+        "Audit log",
+        "From addresses",
+        "Staff",
+        "Retention",
+        "Engagement scoring",
+    ):
         assert f">{label}</a>" in settings
-    for label in ("People", "Segments", "Mailings", "Events", "Action pages", "Q&amp;A"):
+    for label in (
+        "People",
+        "Segments",
+        "Mailings",
+        "Events",
+        "Action pages",
+        "Q&amp;A",
+        "Journeys",
+    ):
         assert f">{label}</a>" in nav[: nav.index('<details class="nav-more">')]
 
 
@@ -43,6 +59,6 @@ def test_an_organiser_sees_their_area_and_not_the_admin_settings(organiser_clien
     nav = _nav(html)
     assert _current(html) == ["Events"]
     assert ">API keys</a>" in nav
-    for label in ("Webhooks", "Audit log", "Staff", "Retention", "Outbox"):
+    for label in ("Webhooks", "Audit log", "Staff", "Retention", "Outbox", "Engagement scoring"):
         assert f">{label}</a>" not in nav
     assert "· The North" in html[html.index('class="site-user"') :]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import json
+import re
 
 import pytest
 from django.db import connection, transaction
@@ -610,7 +611,10 @@ def test_the_edit_page_shows_a_saved_nested_definition(world, admin_client):
         ),
     )
     page = admin_client.get(reverse("people:segment_edit", args=[segment.pk])).content.decode()
-    assert 'name="g2-op"' in page and f'<option value="{world["tags"]["nhs"]}" selected>' in page
+    nhs = world["tags"]["nhs"]
+    assert 'name="g2-op"' in page
+    assert re.search(rf'<input type="checkbox" name="r\d+-tags" value="{nhs}"[^>]* checked>', page)
+    assert len(re.findall(r'type="checkbox" name="r\d+-tags"[^>]* checked>', page)) == 1
     assert 'id="segment-template-tag"' in page and "clarion/segments.js" in page
 
 
