@@ -1,5 +1,7 @@
 """Segment condition ``event``: what people did at events (registered from
-EventsConfig.ready()). The window is on the event's start time.
+EventsConfig.ready()). The window is on the event's start time, except for ``rsvp``,
+where it is on when the RSVP was made (an RSVP is an act of its own; the funnel report
+counts its "RSVP'd" stage the same way, and its figures must equal these counts).
 
 Roles:
 
@@ -105,7 +107,8 @@ class EventRole(ConditionType):
             rows = rows.filter(**{f"{prefix}pk" if prefix else "pk": params["event"].pk})
         if params.get("kind"):
             rows = rows.filter(**{f"{prefix}kind": params["kind"]})
-        rows = rows.filter(window_q(params, f"{prefix}starts_at"))
+        when = "created_at" if role == "rsvp" else f"{prefix}starts_at"
+        rows = rows.filter(window_q(params, when))
         return people_with_rows(rows, person, params["at_least"])
 
     def to_json(self, params):

@@ -144,19 +144,39 @@ def test_windows_are_on_the_event_start(scene, admin):
     assert names(window="between", start=day.isoformat(), end=day.isoformat()) == {"Ann"}
     next_day = (day + datetime.timedelta(days=1)).isoformat()
     assert names(window="between", start=next_day, end=next_day) == set()
-    # RSVP'd to something starting in the next two weeks (waiting list included).
-    future = {"type": "event", "role": "rsvp", "window": "between"}
-    today = timezone.localdate()
-    assert _names(
-        admin,
-        _all(
-            {
-                **future,
-                "start": (today + datetime.timedelta(days=1)).isoformat(),
-                "end": (today + datetime.timedelta(days=14)).isoformat(),
-            }
-        ),
-    ) == {"Ben", "Cat"}
+
+
+def test_the_rsvp_window_is_on_when_the_rsvp_was_made(scene, admin):
+    # Times in UTC: Ann RSVP'd at 00:00 on 2 March 2026 (GMT, so London midnight), Ben
+    # at 23:59:59 London time on 31 March (BST from 29 March) and at 00:00 on 1 April.
+    utc = datetime.UTC
+    made = {
+        ("past_canvass", "Ann"): datetime.datetime(2026, 3, 2, 0, 0, 0, tzinfo=utc),
+        ("past_canvass", "Ben"): datetime.datetime(2026, 3, 31, 22, 59, 59, tzinfo=utc),
+        ("past_social", "Ben"): datetime.datetime(2026, 3, 31, 23, 0, 0, tzinfo=utc),
+    }
+    Rsvp.objects.update(created_at=timezone.now() - datetime.timedelta(days=400))
+    for (event, name), at in made.items():
+        Rsvp.objects.filter(event=scene[event], person=scene[name]).update(created_at=at)
+
+    def names(start, end, **extra):
+        rsvp = {"type": "event", "role": "rsvp", "window": "between", "start": start, "end": end}
+        return _names(admin, _all({**rsvp, **extra}))
+
+    # 31 March 22:59:59 UTC is 23:59:59 in London (BST from 29 March); 23:00 UTC is
+    # already 1 April.
+    assert names("2026-03-02", "2026-03-31") == {"Ann", "Ben"}
+    assert names("2026-03-03", "2026-03-31") == {"Ben"}
+    assert names("2026-03-01", "2026-03-01") == set()
+    assert names("2026-04-01", "2026-04-01") == {"Ben"}
+    assert names("2026-03-01", "2026-04-30", at_least=2) == {"Ben"}
+    recount = _people(
+        Rsvp.objects.exclude(status=C).filter(
+            created_at__gte=datetime.datetime(2026, 3, 2, tzinfo=utc),
+            created_at__lt=datetime.datetime(2026, 3, 31, 23, tzinfo=utc),
+        )
+    )
+    assert names("2026-03-02", "2026-03-31") == recount
 
 
 def test_kind_narrows_to_events_of_that_kind(scene, admin):
