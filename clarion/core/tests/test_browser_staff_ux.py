@@ -160,8 +160,9 @@ def test_cancelling_an_rsvp_asks_first_on_a_phone(staff_page, live_server, areas
 @pytest.mark.django_db(transaction=True)
 def test_the_north_organiser_builds_and_publishes_a_petition(staff_page, live_server, organiser):
     """Kind first, only a petition's fields, the web address from the title, the error
-    summary linking to the field, then Publish with its confirmation: 6 page loads and
-    4 form submissions from the list to a live page."""
+    summary linking to the field, then Publish with its confirmation. From the list to a
+    live page: 6 page loads and 3 form submissions (Continue, Save draft, Publish now);
+    this test adds one deliberate error round."""
     from clarion.actions.models import ActionPage
 
     page = staff_page
