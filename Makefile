@@ -90,8 +90,10 @@ define bench_tool
 	fi
 endef
 
+# pg_isready (Debian's postgresql-client) when present, else a connection from the venv.
 define bench_pg
-	@$(BIN)/python -c "import psycopg; psycopg.connect('$(BENCH_PG)/postgres', connect_timeout=3).close()" 2>/dev/null \
+	@if command -v pg_isready >/dev/null 2>&1; then pg_isready -q -t 3 -d '$(BENCH_PG)/postgres'; \
+	  else $(BIN)/python -c "import psycopg; psycopg.connect('$(BENCH_PG)/postgres', connect_timeout=3).close()" 2>/dev/null; fi \
 	  || { echo "$@ needs PostgreSQL answering at $(BENCH_PG): apt-get install postgresql, then start it"; exit 1; }
 endef
 
