@@ -368,20 +368,44 @@ def _reading(alias: str):
 
 def cohorts(people: QuerySet[Person], period: Period) -> list[CohortRow]:
     """People by the month (organisation's time zone) of their first online action in
-    the period, and how many of them reached each stage in the period: one GROUP BY
-    month per stage."""
+    the period, and how many of them reached each stage in the period.
+
+    One pass: an inner query gives each person who acted their month and what else
+    they reached (first dates and the number of events attended, from one JOIN and
+    GROUP BY person), and an outer one counts those per month."""
     tz = timezone.get_current_timezone()
-    acted = people.filter(pk__in=stage_person_ids("action", period))
-    by_month: dict[dt.date, list[int]] = {}
-    for i, stage in enumerate(STAGES):
-        reached = (
-            acted if stage == "action" else acted.filter(pk__in=stage_person_ids(stage, period))
+    since, until = period.since, period.until
+    attended = Q(
+        event_rsvps__attendance=Rsvp.Attendance.ATTENDED,
+        event_rsvps__event__starts_at__gte=since,
+        event_rsvps__event__starts_at__lt=until,
+    )
+    rows = (
+        people.filter(pk__in=stage_person_ids("action", period))
+        .annotate(
+            month=TruncMonth(
+                stage_first_min("action", period), tzinfo=tz, output_field=DateField()
+            ),
+            rsvp_at=stage_first_min("rsvp", period),
+            events_attended=Count("event_rsvps", filter=attended, distinct=True),
+            hosted_at=stage_first_min("hosted", period),
         )
-        dated = reached.annotate(
-            month=TruncMonth(_first("action", period), tzinfo=tz, output_field=DateField())
+        .values_list("month", "rsvp_at", "events_attended", "hosted_at")
+    )
+    sql, params = rows.query.sql_with_params()
+    connection = connections[rows.db]
+    month, rsvp_at, events, hosted_at = map(
+        connection.ops.quote_name, ("month", "rsvp_at", "events_attended", "hosted_at")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {month}, COUNT(*), COUNT({rsvp_at}), "  # noqa: S608 (ORM SQL, parameters apart)
+            f"SUM(CASE WHEN {events} >= 1 THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN {events} >= 2 THEN 1 ELSE 0 END), COUNT({hosted_at}) "
+            f"FROM ({sql}) funnel_rows GROUP BY {month}",
+            params,
         )
-        for month, n in grouped_counts(dated, "month"):
-            by_month.setdefault(_as_date(month), [0] * len(STAGES))[i] = n
+        by_month = {_as_date(row[0]): [int(n or 0) for n in row[1:]] for row in cursor.fetchall()}
     return [CohortRow(month=m, counts=by_month.get(m, [0] * len(STAGES))) for m in period.months()]
 
 
