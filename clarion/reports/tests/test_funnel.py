@@ -291,3 +291,17 @@ def test_funnel_needs_a_login(client):
     response = client.get(reverse("reports:funnel"), PERIOD)
     assert response.status_code == 302 and "/login/" in response["Location"]
     assert client.get(reverse("reports:funnel_csv"), PERIOD).status_code == 302
+
+
+def test_page_and_csv_share_figures_cached_five_minutes(client, organiser, areas, people):
+    from django.core.cache import cache
+
+    client.force_login(organiser)
+    assert _figures(client.get(reverse("reports:funnel"), PERIOD).content.decode()) == NORTH_COUNTS
+    scene.act(people["eve"], scene.at(4, 2))
+    cached = client.get(reverse("reports:funnel"), PERIOD).content.decode()
+    assert _figures(cached)["action"] == NORTH_COUNTS["action"]
+    assert "Figures are kept for five minutes." in cached
+    cache.clear()
+    fresh = client.get(reverse("reports:funnel"), PERIOD).content.decode()
+    assert _figures(fresh)["action"] == NORTH_COUNTS["action"] + 1
