@@ -224,3 +224,19 @@ def test_canvass_totals_per_area_count_only_the_viewers_events(
     south.force_login(south_organiser)
     south_body = south.get(reverse("reports:dashboard")).content.decode()
     assert _stat(south_body, "canvass-total") == 1 and _stat(south_body, "support-4") == 0
+
+
+def test_home_go_to_list_reaches_every_section(client, organiser):
+    client.force_login(organiser)
+    page = client.get(reverse("reports:home")).content.decode()
+    go_to = page.split("Go to", 1)[1]
+    for name in (
+        "actions_staff:list",
+        "mailings_staff:list",
+        "events_staff:list",
+        "journeys_staff:list",
+        "qa_staff:list",
+        "people:list",
+        "reports:funnel",
+    ):
+        assert f'href="{reverse(name)}"' in go_to, name
