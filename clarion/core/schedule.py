@@ -52,6 +52,9 @@ from .models import ScheduledJob
 
 logger = logging.getLogger(__name__)
 
+# Jobs due more often than this start too often to announce each start.
+QUIET_BELOW = dt.timedelta(minutes=1)
+
 
 @dataclass(frozen=True)
 class Job:
@@ -130,7 +133,10 @@ def run_due(*, now: dt.datetime | None = None, claimer: str = "") -> list[str]:
             except Exception:
                 logger.exception("periodic job %s failed", job.name)
                 continue
-        logger.info("periodic job %s started", job.name)
+        # A job that runs every few seconds would fill the operator's console; its
+        # starts are logged at DEBUG (failures are always logged).
+        level = logging.DEBUG if job.every < QUIET_BELOW else logging.INFO
+        logger.log(level, "periodic job %s started", job.name)
         started.append(job.name)
     return started
 

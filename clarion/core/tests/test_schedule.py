@@ -182,3 +182,17 @@ def test_clock_once_starts_what_is_due_and_exits(registry):
     assert counter.calls == 1
     call_command("clock", "--once", stdout=io.StringIO())
     assert counter.calls == 1
+
+
+@pytest.mark.django_db
+def test_a_job_due_every_few_seconds_runs_without_filling_the_console(registry, caplog):
+    hourly, frequent = Counter(), Counter()
+    registry.register("test.hourly", hourly, every=HOUR)
+    registry.register("test.frequent", frequent, every=dt.timedelta(seconds=10))
+    out = io.StringIO()
+    with caplog.at_level(logging.INFO, logger="clarion.core.schedule"):
+        call_command("clock", "--once", stdout=out)
+    assert hourly.calls == 1 and frequent.calls == 1
+    assert "started test.hourly" in out.getvalue()
+    assert "started test.frequent" not in out.getvalue()
+    assert "test.hourly" in caplog.text and "test.frequent" not in caplog.text

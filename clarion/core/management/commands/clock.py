@@ -108,10 +108,16 @@ class Command(BaseCommand):
         claimer = f"{socket.gethostname()}:{os.getpid()}"
         names = ", ".join(job.name for job in schedule.jobs()) or "none"
         self.stdout.write(f"clock: jobs {names}")
+        frequent = {job.name for job in schedule.jobs() if job.every < schedule.QUIET_BELOW}
+
+        def announce(name: str) -> None:
+            if name not in frequent:
+                self.stdout.write(f"clock: started {name}")
+
         clock_loop(
             stop=stop,
             tick=max(tick, 1.0),
             claimer=claimer,
-            on_start=lambda name: self.stdout.write(f"clock: started {name}"),
+            on_start=announce,
             max_ticks=1 if once else None,
         )
