@@ -15,6 +15,14 @@ GAP = 34
 LEFT = 20
 
 
+# About how many characters of the 14 px bold title fit in a box.
+TITLE_CHARS = 48
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1].rstrip() + "…"
+
+
 def journey_drawing(stats: list[dict]) -> dict:
     boxes = []
     y = 10
@@ -59,7 +67,7 @@ def journey_drawing(stats: list[dict]) -> dict:
                 "w": BOX_W,
                 "h": BOX_H,
                 "key": step.key,
-                "title": str(title)[:70],
+                "title": _fit(str(title)),
                 "figures": figures,
                 "extra": " · ".join(extra),
                 "branches": ", ".join(branches),

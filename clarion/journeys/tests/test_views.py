@@ -233,3 +233,13 @@ def test_a_journey_is_duplicated_as_a_draft(admin_client, admin):
     assert response["Location"] == f"/staff/journeys/{copy.pk}/"
     assert (copy.name, copy.status) == ("Copy of Ladder", "draft")
     assert services.journey_export(copy)["steps"] == services.journey_export(journey)["steps"]
+
+
+def test_a_long_step_title_is_cut_to_fit_its_box():
+    from clarion.journeys.drawing import TITLE_CHARS, _fit
+
+    short = "Email: Thanks"
+    long = "Email: " + "Will you chip in to keep the campaign on the road this winter? " * 2
+    assert _fit(short) == short
+    cut = _fit(long)
+    assert len(cut) == TITLE_CHARS and cut.endswith("…") and long.startswith(cut[:-1])
