@@ -16,12 +16,16 @@ from clarion.areas.models import Area
 from clarion.areas.services import areas_load_csv, postcodes_load_csv
 from clarion.core.demo import DEMO_ADMIN, DEMO_PASSWORD
 from clarion.core.models import User
+from clarion.demo.history import demo_history_create
 
 FIXTURES = Path(__file__).resolve().parents[3] / "areas" / "fixtures"
 
 
 class Command(BaseCommand):
-    help = "Load the demo organisation (areas, staff, ~2,000 people, tags, segments, pages, events) once."
+    help = (
+        "Load the demo organisation (areas, staff, ~2,000 people, tags, segments, pages, "
+        "events, a year of history) once."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--people", type=int, default=2000)
@@ -70,6 +74,9 @@ class Command(BaseCommand):
         from clarion.mailings.demo import demo_from_addresses_create
 
         demo_from_addresses_create(actor=admin)
+        # Once: the history's past events are its marker (see demo_history_create).
+        if demo_history_create():
+            self.stdout.write("Added a year of history (actions, past events, gifts).")
 
     def _print_login(self):
         self.stdout.write(
