@@ -32,6 +32,7 @@ from clarion.people.models import Person, Tag
 from clarion.people.segments.compiler import compile_definition, validate_definition
 from clarion.people.segments.registry import SegmentDefinitionError
 
+from .configs import settings_clean
 from .models import StepRun
 
 
@@ -84,22 +85,10 @@ class StepType:
 
     def clean(self, config: Any) -> dict[str, Any]:
         """The stored form of ``config`` (raises ValidationError with the messages)."""
-        if not isinstance(config, dict):
-            raise ValidationError(_("A step's settings must be an object."))
-        form = self.Form(config)
-        unknown = set(config) - set(form.fields)
-        if unknown:
-            raise ValidationError(
-                _("Unknown settings: %(keys)s.")
-                % {"keys": ", ".join(sorted(str(k)[:40] for k in unknown))}
-            )
-        if not form.is_valid():
-            messages = []
-            for name, errors in form.errors.items():
-                label = form.fields[name].label if name in form.fields else ""
-                messages += [f"{label}: {e}" if label else str(e) for e in errors]
-            raise ValidationError(messages)
-        return {k: _jsonable(v) for k, v in form.cleaned_data.items()}
+        cleaned = settings_clean(
+            self.Form, config, not_object=_("A step's settings must be an object.")
+        )
+        return {k: _jsonable(v) for k, v in cleaned.items()}
 
     def run(self, ctx: Context) -> Result:
         raise NotImplementedError

@@ -25,6 +25,8 @@ from clarion.core.money import MoneyField
 from clarion.donations.models import Donation
 from clarion.people.models import Activity, Tag
 
+from .configs import settings_clean
+
 log = logging.getLogger(__name__)
 
 
@@ -35,25 +37,10 @@ class TriggerType:
     Form: ClassVar[type[forms.Form]] = forms.Form
 
     def clean(self, config: Any) -> dict[str, Any]:
-        if not isinstance(config, dict):
-            raise ValidationError(_("A trigger's settings must be an object."))
-        form = self.Form(config)
-        unknown = set(config) - set(form.fields)
-        if unknown:
-            raise ValidationError(
-                _("Unknown settings: %(keys)s.")
-                % {"keys": ", ".join(sorted(str(k)[:40] for k in unknown))}
-            )
-        if not form.is_valid():
-            messages = []
-            for name, errors in form.errors.items():
-                label = form.fields[name].label if name in form.fields else ""
-                messages += [f"{label}: {e}" if label else str(e) for e in errors]
-            raise ValidationError(messages)
-        return {
-            k: (str(v) if k == "amount" and v is not None else v)
-            for k, v in form.cleaned_data.items()
-        }
+        cleaned = settings_clean(
+            self.Form, config, not_object=_("A trigger's settings must be an object.")
+        )
+        return {k: (str(v) if k == "amount" and v is not None else v) for k, v in cleaned.items()}
 
     def matches(self, activity: Activity, config: dict[str, Any]) -> bool:
         raise NotImplementedError
