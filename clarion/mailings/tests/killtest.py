@@ -3,6 +3,7 @@ mid-send and restarting it. Shared by the suite's kill test and bench/blast_cras
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -92,3 +93,54 @@ def postgres_db_env(url: str, suffix: str) -> tuple[dict, callable]:
     run(f'CREATE DATABASE "{name}"')
     env = {"DATABASE_URL": urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))}
     return env, lambda: run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def recipient_sink():
+    """A real SMTP server on loopback that notes each recipient; yields (port, got)."""
+    from aiosmtpd.controller import Controller
+
+    from clarion.core.testing.smtp import _free_port
+
+    got: list[str] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            got.extend(envelope.rcpt_tos)
+            return "250 OK"
+
+    port = _free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, got
+    finally:
+        controller.stop()
+
+
+def world_env(tmp_path, port: int, *, window: int, name: str) -> tuple[dict, callable]:
+    """The environment of a separate Clarion process sending to ``port`` on its own
+    database (a fresh PostgreSQL database when the suite runs on PostgreSQL, else a
+    SQLite file); returns (env, drop), drop being None for SQLite."""
+    from django.conf import settings as django_settings
+
+    env = {
+        "CLARION_SECRET_KEY": "kill-test",
+        "CLARION_SECURE": "0",
+        "CLARION_VAR_DIR": str(tmp_path),
+        "CLARION_EMAIL_HOST": "127.0.0.1",
+        "CLARION_EMAIL_PORT": str(port),
+        "CLARION_MAILINGS_LEASE_SECONDS": "2",
+        "CLARION_MAILINGS_SENDERS": "1",
+        "CLARION_MAILINGS_BATCH": "20",
+        "CLARION_MAILINGS_WINDOW": str(window),
+        "CLARION_TASK_BACKEND": "database",
+        "CLARION_LOG_LEVEL": "WARNING",
+    }
+    if django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        extra, drop = postgres_db_env(os.environ["DATABASE_URL"], f"_{name}")
+        env.update(extra)
+        return env, drop
+    env["DATABASE_URL"] = ""
+    env["CLARION_SQLITE_PATH"] = str(tmp_path / f"{name}.sqlite3")
+    return env, None

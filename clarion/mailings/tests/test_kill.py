@@ -6,13 +6,11 @@ with its own database, since the worker is a separate process."""
 from __future__ import annotations
 
 import collections
-import os
 import time
 
 import pytest
-from django.conf import settings as django_settings
 
-from .killtest import World, kill, postgres_db_env, wait_final
+from .killtest import World, kill, recipient_sink, wait_final, world_env
 
 N = 240
 WINDOW = 5
@@ -20,46 +18,13 @@ WINDOW = 5
 
 @pytest.fixture
 def sink():
-    from aiosmtpd.controller import Controller
-
-    from clarion.core.testing.smtp import _free_port
-
-    got: list[str] = []
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):
-            got.extend(envelope.rcpt_tos)
-            return "250 OK"
-
-    port = _free_port()
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port, got
-    controller.stop()
+    with recipient_sink() as port_got:
+        yield port_got
 
 
 def test_killed_worker_neither_duplicates_nor_loses_mail(sink, tmp_path):
     port, received = sink
-    env = {
-        "CLARION_SECRET_KEY": "kill-test",
-        "CLARION_SECURE": "0",
-        "CLARION_VAR_DIR": str(tmp_path),
-        "CLARION_EMAIL_HOST": "127.0.0.1",
-        "CLARION_EMAIL_PORT": str(port),
-        "CLARION_MAILINGS_LEASE_SECONDS": "2",
-        "CLARION_MAILINGS_SENDERS": "1",
-        "CLARION_MAILINGS_BATCH": "20",
-        "CLARION_MAILINGS_WINDOW": str(WINDOW),
-        "CLARION_TASK_BACKEND": "database",
-        "CLARION_LOG_LEVEL": "WARNING",
-    }
-    drop = None
-    if django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        extra, drop = postgres_db_env(os.environ["DATABASE_URL"], "_kill")
-        env.update(extra)
-    else:
-        env["DATABASE_URL"] = ""
-        env["CLARION_SQLITE_PATH"] = str(tmp_path / "kill.sqlite3")
+    env, drop = world_env(tmp_path, port, window=WINDOW, name="kill")
     world = World(env=env)
     try:
         world.migrate()
