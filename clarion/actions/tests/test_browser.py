@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from clarion.actions.models import ActionPage, Submission
-from clarion.core.testing.browser import login
+from clarion.core.testing.browser import AXE, axe_violations, login
 from clarion.core.testing.factories import PASSWORD
 from clarion.people.models import Person
 
 from .conftest import make_page
-
-AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.mark.browser
@@ -61,16 +57,6 @@ def test_sign_share_recruit_and_see_the_timeline(page, browser, live_server, adm
     page.goto(f"{live_server.url}/staff/actions/{petition.pk}/")
     assert "Recruited by supporters" in page.content()
     assert Submission.objects.filter(page=petition, recruiter=ada).count() == 1
-
-
-def _axe_violations(page) -> list[dict]:
-    page.add_script_tag(path=str(AXE))
-    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:120] for n in v["nodes"][:3]]}
-        for v in results["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.mark.browser
@@ -133,13 +119,13 @@ def test_every_public_page_kind_has_no_serious_accessibility_violations(
         "save-the-library/thanks/",
     ):
         page.goto(f"{live_server.url}/act/{path}")
-        found[path] = _axe_violations(page)
+        found[path] = axe_violations(page)
     # The error state: an empty form sent back with messages tied to the fields.
     page.goto(f"{live_server.url}/act/signup/")
     page.get_by_role("button", name="Sign up").click()
     page.wait_for_load_state()
     assert "Please correct the highlighted fields." in page.content()
-    found["signup/ (errors)"] = _axe_violations(page)
+    found["signup/ (errors)"] = axe_violations(page)
     context.close()
     assert found == {path: [] for path in found}
 

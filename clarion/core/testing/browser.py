@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 CHROMIUM = os.environ.get("CLARION_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -24,3 +25,40 @@ def login(page, live_server_url: str, email: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_load_state()
+
+
+# axe-core, installed by `npm ci` (package.json), checks each page kind in the tests.
+AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's serious and critical violations on the page as loaded."""
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:120] for n in v["nodes"][:3]]}
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def check_page(page, name: str) -> None:
+    """The page as loaded: fits the viewport, axe clean, kept as a screenshot when
+    CLARION_SCREENSHOTS names a folder."""
+    shots = os.environ.get("CLARION_SCREENSHOTS")
+    size = page.viewport_size
+    if shots:
+        page.screenshot(path=f"{shots}/{name}-{size['width']}.png", full_page=True)
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= size["width"], f"{name} is {wide}px wide at {size['width']}px"
+    assert axe_violations(page) == [], f"{name} at {size['width']}px"
+
+
+def check_url(page, url: str, name: str) -> None:
+    """``check_page`` for ``url`` at phone and desktop width."""
+    for size in (PHONE, DESKTOP):
+        page.set_viewport_size(size)
+        page.goto(url)
+        check_page(page, name)

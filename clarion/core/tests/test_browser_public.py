@@ -5,8 +5,6 @@ nothing wider than a phone. Set CLARION_SCREENSHOTS=DIR to keep screenshots."""
 from __future__ import annotations
 
 import datetime
-import os
-from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -14,37 +12,11 @@ from django.utils import timezone
 
 from clarion.actions.models import ActionPage
 from clarion.actions.services import page_save
-from clarion.core.testing.browser import login
+from clarion.core.testing.browser import AXE, check_url, login
 from clarion.core.testing.factories import PASSWORD
 from clarion.events.models import Event
 from clarion.events.services import event_save
 from clarion.qa.models import Session
-
-AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
-
-
-def _axe_violations(page) -> list[dict]:
-    page.add_script_tag(path=str(AXE))
-    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:120] for n in v["nodes"][:3]]}
-        for v in results["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-def _check(page, url: str, name: str) -> None:
-    shots = os.environ.get("CLARION_SCREENSHOTS")
-    for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
-        page.set_viewport_size(size)
-        page.goto(url)
-        if shots:
-            page.screenshot(path=f"{shots}/{name}-{label}.png", full_page=True)
-        wide = page.evaluate("document.documentElement.scrollWidth")
-        assert wide <= size["width"], f"{name} is {wide}px wide on a {label}"
-        assert _axe_violations(page) == [], name
 
 
 @pytest.mark.browser
@@ -94,7 +66,7 @@ def test_public_pages_errors_and_outbox_are_accessible_on_phone_and_desktop(
         ("/events/", "events"),
         ("/no-such-page/", "404"),
     ):
-        _check(page, site + path, name)
+        check_url(page, site + path, name)
 
     settings.DEMO = True
     settings.EMAIL_BACKEND = "clarion.core.demo_mail.ConsoleBackend"
@@ -105,11 +77,11 @@ def test_public_pages_errors_and_outbox_are_accessible_on_phone_and_desktop(
         ["ada@example.net"],
     )
     login(page, site, organiser.email, PASSWORD)
-    _check(page, site + "/staff/mailings/new/", "composer-no-from-address")
-    _check(page, site + "/staff/outbox/", "403")
+    check_url(page, site + "/staff/mailings/new/", "composer-no-from-address")
+    check_url(page, site + "/staff/outbox/", "403")
     page.context.clear_cookies()
     login(page, site, admin.email, PASSWORD)
-    _check(page, site + "/staff/outbox/", "outbox")
+    check_url(page, site + "/staff/outbox/", "outbox")
     page.get_by_text("Please confirm your signature").click()
     assert page.get_by_text("Click to confirm").is_visible()
     context.close()

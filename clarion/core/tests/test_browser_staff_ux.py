@@ -5,38 +5,10 @@ nothing wider than the screen. Set CLARION_SCREENSHOTS=DIR to keep screenshots."
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from clarion.core.testing.browser import login
+from clarion.core.testing.browser import AXE, DESKTOP, PHONE, check_page, login
 from clarion.core.testing.factories import PASSWORD
-
-AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
-
-
-def axe_violations(page) -> list[dict]:
-    page.add_script_tag(path=str(AXE))
-    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:120] for n in v["nodes"][:3]]}
-        for v in results["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-def check_page(page, name: str) -> None:
-    """The page as loaded: fits the viewport, axe clean, optionally kept as a screenshot."""
-    shots = os.environ.get("CLARION_SCREENSHOTS")
-    if shots:
-        size = page.viewport_size
-        page.screenshot(path=f"{shots}/{name}-{size['width']}.png", full_page=True)
-    wide = page.evaluate("document.documentElement.scrollWidth")
-    assert wide <= page.viewport_size["width"], f"{name} is {wide}px wide"
-    assert axe_violations(page) == [], name
 
 
 @pytest.fixture

@@ -3,25 +3,11 @@ person page's engagement panel, each checked with axe-core."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from clarion.core.testing.browser import login
+from clarion.core.testing.browser import AXE, axe_violations, login
 from clarion.core.testing.factories import PASSWORD
 from clarion.engagement.models import EngagementSettings
-
-AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
-
-
-def _axe_violations(page) -> list[dict]:
-    page.add_script_tag(path=str(AXE))
-    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:120] for n in v["nodes"][:3]]}
-        for v in results["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.mark.browser
@@ -35,13 +21,13 @@ def test_settings_page_and_person_panel(browser, live_server, admin, north_perso
     login(page, live_server.url, admin.email, PASSWORD)
 
     page.goto(f"{live_server.url}/staff/engagement/")
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     page.get_by_label("Came to an event").fill("-5")
     page.get_by_label("Level 2 from (points)").fill("0")
     page.get_by_role("button", name="Save settings").click()
     page.get_by_text("Please correct the errors below.").wait_for()
     assert "Ensure this value is greater than or equal to 0." in page.content()
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     assert EngagementSettings.objects.get(pk=1).weights["attend"] == 15
 
     page.get_by_label("Came to an event").fill("20")
@@ -58,5 +44,5 @@ def test_settings_page_and_person_panel(browser, live_server, admin, north_perso
     assert panel.locator("[data-stat=engagement-score]").inner_text() == "33"
     assert panel.locator("[data-engagement-level]").inner_text() == "activist"
     assert panel.get_by_text("Hosted an event").count() == 1
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     context.close()

@@ -7,27 +7,16 @@ from __future__ import annotations
 import datetime
 import os
 import re
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from clarion.core.testing import factories
+from clarion.core.testing.browser import AXE, axe_violations
 from clarion.core.testing.smtp import body_text
 from clarion.people.models import MembershipStatus, Person
 
-AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = os.environ.get("CLARION_SCREENSHOTS", "")
-
-
-def _axe(page) -> list[dict]:
-    page.add_script_tag(path=str(AXE))
-    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [
-        {"id": v["id"], "nodes": [n["html"][:120] for n in v["nodes"][:3]]}
-        for v in results["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def _shot(page, name: str) -> None:
@@ -60,24 +49,24 @@ def test_sign_in_by_email_link_change_postcode_and_show_the_card(
     page.goto(f"{live_server.url}/")
     page.get_by_role("link", name="Members' sign-in").click()
     page.wait_for_url("**/members/sign-in/")
-    found["sign-in"] = _axe(page)
+    found["sign-in"] = axe_violations(page)
     _shot(page, "sign-in")
     page.get_by_label("Your email address").fill("ada@example.net")
     page.get_by_role("button", name="Email me a sign-in link").click()
     page.wait_for_load_state()
     assert "Check your email" in page.content()
-    found["sent"] = _axe(page)
+    found["sent"] = axe_violations(page)
 
     call_command("worker", "--batch")
     [message] = smtp_server.wait_for(1)
     link = re.search(r"https?://\S+/members/sign-in/\S+/", body_text(message)).group(0)
     path = "/" + link.split("://", 1)[1].split("/", 1)[1]
     page.goto(live_server.url + path)
-    found["link"] = _axe(page)
+    found["link"] = axe_violations(page)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/members/")
     assert "Hello, Ada" in page.content()
-    found["home"] = _axe(page)
+    found["home"] = axe_violations(page)
     _shot(page, "home")
 
     page.get_by_role("link", name="My details").first.click()
@@ -86,7 +75,7 @@ def test_sign_in_by_email_link_change_postcode_and_show_the_card(
     page.get_by_role("button", name="Save my details").click()
     page.wait_for_url("**/members/details/")
     assert "Your details are saved." in page.content()
-    found["details"] = _axe(page)
+    found["details"] = axe_violations(page)
     _shot(page, "details")
     person.refresh_from_db()
     assert person.postcode == "BS5 6XX" and person.area_id == areas.bristol_east.pk
@@ -94,19 +83,19 @@ def test_sign_in_by_email_link_change_postcode_and_show_the_card(
     page.get_by_role("link", name="Membership").first.click()
     page.wait_for_url("**/members/membership/")
     assert "M-000042" in page.content()
-    found["membership"] = _axe(page)
+    found["membership"] = axe_violations(page)
     page.get_by_role("link", name="Show my membership card").click()
     page.wait_for_url("**/members/membership/card/")
     assert page.locator(".member-card__qr").is_visible()
     assert "Ada Lovelace" in page.locator(".member-card").inner_text()
-    found["card"] = _axe(page)
+    found["card"] = axe_violations(page)
     _shot(page, "card")
 
     page.goto(f"{live_server.url}/members/preferences/")
-    found["preferences"] = _axe(page)
+    found["preferences"] = axe_violations(page)
     _shot(page, "preferences")
     page.goto(f"{live_server.url}/members/events/")
-    found["events"] = _axe(page)
+    found["events"] = axe_violations(page)
     if SHOTS:
         page.set_viewport_size({"width": 1280, "height": 900})
         for name in ("details", "membership/card", "preferences", "events", ""):

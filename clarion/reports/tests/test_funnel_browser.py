@@ -7,42 +7,15 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 import pytest
 
-from clarion.core.testing.browser import login
+from clarion.core.testing.browser import AXE, DESKTOP, check_url, login
 from clarion.core.testing.factories import PASSWORD
 
 from . import funnel_scene as scene
 from .funnel_scene import END, NORTH_COUNTS, START
-
-AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
-
-
-def _axe_violations(page) -> list[dict]:
-    page.add_script_tag(path=str(AXE))
-    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:120] for n in v["nodes"][:3]]}
-        for v in results["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-def _check(page, url: str, name: str) -> None:
-    shots = os.environ.get("CLARION_SCREENSHOTS")
-    for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
-        page.set_viewport_size(size)
-        page.goto(url)
-        if shots:
-            page.screenshot(path=f"{shots}/{name}-{label}.png", full_page=True)
-        wide = page.evaluate("document.documentElement.scrollWidth")
-        assert wide <= size["width"], f"{name} is {wide}px wide on a {label}"
-        assert _axe_violations(page) == [], f"{name} on a {label}"
 
 
 @pytest.mark.browser
@@ -64,7 +37,7 @@ def test_organiser_reads_the_funnel_with_its_chart_and_csv(browser, live_server,
     assert chart.bounding_box()["width"] > 300
     row = page.locator('section.funnel-panel tr[data-stage="attended"] [data-stat="count"]')
     assert row.inner_text() == str(NORTH_COUNTS["attended"])
-    _check(page, page.url, "funnel")
+    check_url(page, page.url, "funnel")
 
     page.set_viewport_size(DESKTOP)
     with page.expect_download() as download_info:
@@ -79,11 +52,11 @@ def test_organiser_reads_the_funnel_with_its_chart_and_csv(browser, live_server,
     page.get_by_role("button", name="Show").click()
     page.wait_for_load_state()
     assert page.locator("section.funnel-panel").count() == 2
-    _check(page, page.url, "funnel-compare")
+    check_url(page, page.url, "funnel-compare")
     page.locator("#id_end").fill("2025-01-01")
     page.get_by_role("button", name="Show").click()
     page.wait_for_load_state()
     assert "The end date must be on or after the start date." in page.content()
     assert page.locator("svg.funnel-chart").count() == 0
-    _check(page, page.url, "funnel-errors")
+    check_url(page, page.url, "funnel-errors")
     context.close()
