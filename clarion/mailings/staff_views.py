@@ -103,11 +103,11 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {"mailing": mailing, "send_form": SendForm()}
     if mailing.is_editable:
         context["problems"] = selectors.mailing_problems(mailing, request.user)
-        context["count"] = (
-            selectors.recipient_count(mailing, request.user)
-            if mailing.segment_id or mailing.person_list_id
-            else 0
-        )
+        if mailing.segment_id or mailing.person_list_id:
+            breakdown = selectors.audience_breakdown(mailing, request.user)
+            context["breakdown"], context["count"] = breakdown, breakdown["recipients"]
+        else:
+            context["count"] = 0
     else:
         context["report"] = selectors.mailing_report(mailing)
     context["merge_fields"] = render_mod.MERGE_FIELDS

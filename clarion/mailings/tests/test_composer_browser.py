@@ -1,0 +1,35 @@
+"""The mailing composer's pages in a browser at phone and desktop width: they fit and
+axe-core finds nothing serious."""
+
+from __future__ import annotations
+
+import pytest
+
+from clarion.core.testing.browser import check_url, login
+from clarion.core.testing.factories import PASSWORD
+from clarion.people.models import EmailStatus
+from clarion.people.services import email_status_set
+
+from .helpers import make_mailing
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(bypass_csp=True)  # lets the test inject axe itself
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_mailing_page_with_audience_breakdown_fits_and_is_accessible(
+    page, live_server, admin, subscribed, everyone, mail_settings
+):
+    email_status_set(person=subscribed["sid"], status=EmailStatus.UNSUBSCRIBED)
+    mailing = make_mailing(admin, everyone, frequency_cap_hours=24)
+    login(page, live_server.url, admin.email, PASSWORD)
+    check_url(page, f"{live_server.url}/staff/mailings/{mailing.pk}/", "mailing-breakdown")
+    assert "2 people will receive this mailing." in page.content()
+    assert "unsubscribed or never subscribed" in page.content()
