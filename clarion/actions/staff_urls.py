@@ -14,4 +14,6 @@ urlpatterns = [
     path("<int:pk>/close/", views.page_close, name="close"),
     path("<int:pk>/invalidate/", views.page_invalidate, name="invalidate"),
     path("<int:pk>/results/", views.page_results, name="results"),
+    path("<int:pk>/export/", views.page_export, name="export"),
+    path("<int:pk>/segment/", views.page_segment, name="segment"),
 ]

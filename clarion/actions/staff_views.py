@@ -7,14 +7,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import selectors, services
+from .exports import signers_export_stream, signers_segment_create
 from .forms import (
     ActionForm,
     DonationForm,
@@ -225,3 +227,34 @@ def page_results(request: HttpRequest, pk: int) -> HttpResponse:
             "count": selectors.page_count_fresh(page),
         },
     )
+
+
+def _no_signers(page: ActionPage) -> None:
+    # Gifts live in the donations app, above this one; its pages have no signers here.
+    if page.kind == ActionPage.Kind.DONATION:
+        raise Http404
+
+
+@login_required
+def page_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """The page's signers in the user's scope as CSV (audited, streamed)."""
+    page = selectors.access_page(request.user, pk)
+    _no_signers(page)
+    lines = signers_export_stream(user=request.user, page=page, request=request)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="page-{page.pk}-signers-{stamp}.csv"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_POST
+def page_segment(request: HttpRequest, pk: int) -> HttpResponse:
+    """Save a segment of the page's signers and open it."""
+    page = selectors.access_page(request.user, pk, write=True)
+    _no_signers(page)
+    segment = signers_segment_create(user=request.user, page=page)
+    messages.success(request, _("Segment “%(name)s” saved.") % {"name": segment.name})
+    return redirect("people:segment_detail", pk=segment.pk)

@@ -17,4 +17,6 @@ urlpatterns = [
     path("<int:pk>/sign-in-sheet/", views.sheet, name="sheet"),
     path("<int:pk>/approve/", views.approve, name="approve"),
     path("<int:pk>/decline/", views.decline, name="decline"),
+    path("<int:pk>/export/", views.event_export, name="export"),
+    path("<int:pk>/segment/", views.event_segment, name="segment"),
 ]

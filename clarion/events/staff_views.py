@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clarion.people.selectors import access_person
 
 from . import selectors, services, views
+from .exports import rsvps_export_stream, rsvps_segment_create
 from .forms import (
     CanvassForm,
     DeclineForm,
@@ -320,3 +321,26 @@ def sheet(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         back_url=reverse("events_staff:detail", kwargs={"pk": event.pk}),
     )
+
+
+@login_required
+def event_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """The event's RSVPs in the user's scope as CSV (audited, streamed)."""
+    event = selectors.access_event(request.user, pk)
+    lines = rsvps_export_stream(user=request.user, event=event, request=request)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="event-{event.pk}-rsvps-{stamp}.csv"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_POST
+def event_segment(request: HttpRequest, pk: int) -> HttpResponse:
+    """Save a segment of the people who RSVP'd to or attended the event and open it."""
+    event = selectors.access_event(request.user, pk, write=True)
+    segment = rsvps_segment_create(user=request.user, event=event)
+    messages.success(request, _("Segment “%(name)s” saved.") % {"name": segment.name})
+    return redirect("people:segment_detail", pk=segment.pk)

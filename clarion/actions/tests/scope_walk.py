@@ -11,6 +11,12 @@ def _signature(w, page):
 
 URL_KWARGS = {
     "actions_staff:publish": lambda w: [{"pk": w.south_page.pk}, {"pk": w.national_page.pk}],
+    # Signers' export and segment: a South page (404) and a national page the South
+    # person signed (only North signers may show).
+    **{
+        f"actions_staff:{name}": (lambda w: [{"pk": w.south_page.pk}, {"pk": w.national_page.pk}])
+        for name in ("export", "segment")
+    },
     # The API (Action Network petitions and forms): South pages the South person acted on.
     "api:petition": lambda w: [
         {"petition_id": w.south_page.pk},

@@ -10,7 +10,7 @@ import datetime
 URL_KWARGS = {
     **{
         f"events_staff:{name}": (lambda w: [{"pk": w.south_event.pk}, {"pk": w.north_event.pk}])
-        for name in ("message", "sheet")
+        for name in ("message", "sheet", "export", "segment")
     },
     **{
         f"events:{name}": (lambda w: {"pk": w.south_event.pk, "token": "bad-token"})
