@@ -394,6 +394,46 @@ def mailing_cancel(*, mailing: Mailing, actor) -> int:
         ).update(status=Recipient.Status.CANCELLED, reason="Cancelled by staff.")
 
 
+def mailing_schedule_cancel(*, mailing: Mailing, actor, ip: str | None = None) -> Mailing:
+    """Take a scheduled mailing back to draft, so it can be changed and sent again.
+
+    Race-safe against the worker starting it: one conditional UPDATE on
+    ``status='scheduled'``. ``mailing_start_now`` moves the status on under the row's
+    lock, so either this UPDATE wins (the pending start task then finds a draft and
+    does nothing) or the send has begun and this raises ``ValidationError``, changing
+    nothing. Audited in the same transaction.
+    """
+    from clarion.core.models import AuditEntry
+    from clarion.core.services import audit_record
+
+    if not actor.can_write:
+        raise PermissionDenied
+    with transaction.atomic():
+        changed = Mailing.objects.filter(pk=mailing.pk, status=Mailing.Status.SCHEDULED).update(
+            status=Mailing.Status.DRAFT, scheduled_at=None, modified_at=timezone.now()
+        )
+        if not changed:
+            raise ValidationError(
+                _(
+                    "This mailing is no longer scheduled: sending has already started, so it "
+                    "can only be paused or cancelled from its report."
+                )
+            )
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.OTHER,
+            summary=f"Scheduled send of mailing {mailing.pk} cancelled; back to draft",
+            object_type="mailing",
+            object_id=mailing.pk,
+            detail={"was_scheduled_at": mailing.scheduled_at.isoformat()}
+            if mailing.scheduled_at
+            else {},
+            ip=ip,
+        )
+    mailing.refresh_from_db()
+    return mailing
+
+
 def mailing_winner_set(*, mailing: Mailing, variant: int, actor) -> int:
     """Send the rest (held rows) the winning variant. Returns how many were queued."""
     if variant < 0 or variant >= mailing.ab_variants:

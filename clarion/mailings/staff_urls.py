@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/preview/frame/", views.mailing_preview_frame, name="preview_frame"),
     path("<int:pk>/test/", views.mailing_test, name="test"),
     path("<int:pk>/send/", views.mailing_send, name="send"),
+    path("<int:pk>/unschedule/", views.mailing_unschedule, name="unschedule"),
     path("<int:pk>/control/", views.mailing_control, name="control"),
     path("<int:pk>/winner/", views.mailing_winner, name="winner"),
     path("from-addresses/", views.from_address_list, name="from_addresses"),

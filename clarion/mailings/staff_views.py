@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_http_methods, require_POST
 
+from clarion.core.services import client_ip
 from clarion.people.selectors import access_person
 
 from . import selectors, services
@@ -228,6 +229,38 @@ def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Sending has started."))
     return redirect("mailings_staff:detail", pk=mailing.pk)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def mailing_unschedule(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel a scheduled send: GET asks to confirm, POST takes it back to draft."""
+    mailing = selectors.access_mailing(request.user, pk, write=True)
+    if request.method == "POST":
+        try:
+            services.mailing_schedule_cancel(
+                mailing=mailing, actor=request.user, ip=client_ip(request)
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(
+                request, _("The scheduled send was cancelled. The mailing is a draft again.")
+            )
+        return redirect("mailings_staff:detail", pk=mailing.pk)
+    if mailing.status != Mailing.Status.SCHEDULED:
+        messages.error(
+            request,
+            _(
+                "This mailing is no longer scheduled: sending has already started, so it "
+                "can only be paused or cancelled from its report."
+            )
+            if not mailing.is_editable
+            else _("This mailing is not scheduled."),
+        )
+        return redirect("mailings_staff:detail", pk=mailing.pk)
+    return render(request, "mailings/staff/unschedule.html", {"mailing": mailing})
 
 
 @login_required

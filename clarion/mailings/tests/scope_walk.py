@@ -5,6 +5,8 @@ from __future__ import annotations
 URL_KWARGS = {
     # A from address an administrator allowed for the South only.
     "mailings_staff:from_address_delete": lambda w: {"pk": w.south_from_address.pk},
+    # Cancelling the South mailing's scheduled send.
+    "mailings_staff:unschedule": lambda w: {"pk": w.south_mailing.pk},
     # Provider webhooks: the walk's organiser is no provider; none is configured.
     "mailings:esp_tracking": lambda w: [{"esp": "mailgun"}, {"esp": "postmark"}],
     # API messages: the South's mailing.

@@ -3,10 +3,14 @@ axe-core finds nothing serious."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from clarion.core.testing.browser import check_url, login
 from clarion.core.testing.factories import PASSWORD
+from clarion.mailings import services
 from clarion.people.models import EmailStatus
 from clarion.people.services import email_status_set
 
@@ -33,3 +37,20 @@ def test_mailing_page_with_audience_breakdown_fits_and_is_accessible(
     check_url(page, f"{live_server.url}/staff/mailings/{mailing.pk}/", "mailing-breakdown")
     assert "2 people will receive this mailing." in page.content()
     assert "unsubscribed or never subscribed" in page.content()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_a_scheduled_send_fits_and_is_accessible(
+    page, live_server, admin, subscribed, everyone, mail_settings
+):
+    mailing = make_mailing(admin, everyone)
+    services.mailing_send(mailing=mailing, actor=admin, when=timezone.now() + timedelta(days=1))
+    login(page, live_server.url, admin.email, PASSWORD)
+    check_url(page, f"{live_server.url}/staff/mailings/{mailing.pk}/", "mailing-scheduled")
+    check_url(
+        page, f"{live_server.url}/staff/mailings/{mailing.pk}/unschedule/", "mailing-unschedule"
+    )
+    page.get_by_role("button", name="Cancel the scheduled send").click()
+    page.wait_for_load_state()
+    assert "The mailing is a draft again." in page.content()
