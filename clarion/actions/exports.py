@@ -4,7 +4,8 @@ The rows are the page's counted (confirmed) submissions from people in the staff
 user's scope (``people_for``, invariant 4), so an organiser exporting a national page
 gets only their own area's people. The segment uses the registered ``action_taken``
 condition with this page, which counts the same submissions, so for the same user its
-count equals the export's rows (one submission per person and page).
+count equals the export's rows: a person who acted twice on the page (with two of
+their addresses) is one row, their first submission.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import csv
 import json
 from collections.abc import Iterator
 
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,12 +32,15 @@ HEADER = ("first_name", "last_name", "email", "postcode", "area", "signed_at", "
 
 
 def signers_for(user, page: ActionPage) -> QuerySet[Submission]:
-    """The page's counted submissions from people ``user`` may see."""
-    return Submission.objects.filter(
+    """The page's counted submissions from people ``user`` may see, the first of each
+    person's."""
+    counted = Submission.objects.filter(
         page=page,
         status=Submission.Status.CONFIRMED,
         person__in=people_for(user).values("pk"),
     )
+    first = counted.order_by().values("person_id").annotate(first=Min("pk")).values("first")
+    return Submission.objects.filter(pk__in=first)
 
 
 class _Echo:

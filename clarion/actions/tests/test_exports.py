@@ -162,3 +162,19 @@ def test_staff_page_links_to_export_and_segment(client, admin, organiser, analys
     client.force_login(analyst)
     text = client.get(reverse("actions_staff:detail", args=[national.pk])).content.decode()
     assert export in text and segment not in text
+
+
+def test_a_person_who_signed_twice_is_one_row(client, admin, national):
+    nora = Submission.objects.get(page=national, person__first_name="Nora").person
+    Submission.objects.create(
+        page=national,
+        person=nora,
+        email_canonical="nora.other@example.net",
+        email_domain="example.net",
+        comment="Second time",
+    )
+    client.force_login(admin)
+    rows = _rows(client.get(reverse("actions_staff:export", args=[national.pk])))
+    assert [r["comment"] for r in rows if r["first_name"] == "Nora"] == ["Keep it open"]
+    client.post(reverse("actions_staff:segment", args=[national.pk]))
+    assert segment_count(admin, Segment.objects.get()) == len(rows) == 3
