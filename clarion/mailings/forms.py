@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -221,6 +223,43 @@ class SendForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
     )
     confirm = forms.BooleanField(label=_("I have checked the preview and the recipient count."))
+
+
+MAX_TEST_ADDRESSES = 5
+
+
+class TestSendForm(forms.Form):
+    """Where a test goes: up to five addresses of staff users (blank: your own)."""
+
+    addresses = forms.CharField(
+        label=_("Send the test to"),
+        required=False,
+        help_text=_(
+            "Up to five staff addresses, separated by commas or spaces. Blank: your own address."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_addresses(self) -> list[str]:
+        raw = [a for a in re.split(r"[\s,;]+", self.cleaned_data["addresses"] or "") if a]
+        addresses = list({a.lower(): a for a in raw}.values())
+        if not addresses:
+            return [self.user.email]
+        if len(addresses) > MAX_TEST_ADDRESSES:
+            raise forms.ValidationError(
+                _("A test can go to at most %(n)s addresses.") % {"n": MAX_TEST_ADDRESSES}
+            )
+        others = selectors.not_staff_addresses(addresses, self.user)
+        if others:
+            raise forms.ValidationError(
+                _("Tests go only to staff users' addresses; these are not: %(list)s")
+                % {"list": ", ".join(others)}
+            )
+        return addresses
 
 
 class PreferencesForm(forms.Form):

@@ -685,3 +685,26 @@ def _suppressed(model, hashes: dict[str, list[int]]) -> set[int]:
         return set()
     found = model.objects.filter(email_hash__in=list(hashes)).values_list("email_hash", flat=True)
     return {pk for h in found for pk in hashes[h]}
+
+
+def not_staff_addresses(addresses: list[str], user) -> list[str]:
+    """Those of ``addresses`` that are neither ``user``'s own nor an active staff
+    user's (compared without case), in the order given."""
+    from django.contrib.auth import get_user_model
+
+    staff = {
+        e.lower()
+        for e in get_user_model()
+        .objects.filter(is_active=True)
+        .filter(_iexact_any("email", {a.lower() for a in addresses}))
+        .values_list("email", flat=True)
+    }
+    staff.add((user.email or "").lower())
+    return [a for a in addresses if a.lower() not in staff]
+
+
+def _iexact_any(field: str, values) -> Q:
+    q = Q(pk__in=[])
+    for value in values:
+        q |= Q(**{f"{field}__iexact": value})
+    return q

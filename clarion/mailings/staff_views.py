@@ -17,7 +17,7 @@ from clarion.core.services import client_ip
 from clarion.people.selectors import access_person
 
 from . import selectors, services
-from .forms import FromAddressForm, MailingForm, SendForm, WinnerForm
+from .forms import FromAddressForm, MailingForm, SendForm, TestSendForm, WinnerForm
 from .models import Mailing
 from .sending import render as render_mod
 from .sending.compose import CompiledMailing
@@ -101,7 +101,15 @@ def mailing_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     mailing = selectors.access_mailing(request.user, pk)
-    context = {"mailing": mailing, "send_form": SendForm()}
+    return render(request, "mailings/staff/detail.html", _detail_context(request, mailing))
+
+
+def _detail_context(request: HttpRequest, mailing: Mailing, **extra) -> dict:
+    context = {
+        "mailing": mailing,
+        "send_form": SendForm(),
+        "test_form": TestSendForm(user=request.user),
+    }
     if mailing.is_editable:
         context["problems"] = selectors.mailing_problems(mailing, request.user)
         if mailing.segment_id or mailing.person_list_id:
@@ -112,7 +120,8 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         context["report"] = selectors.mailing_report(mailing)
     context["merge_fields"] = render_mod.MERGE_FIELDS
-    return render(request, "mailings/staff/detail.html", context)
+    context.update(extra)
+    return context
 
 
 def _preview_person(request: HttpRequest):
@@ -193,15 +202,28 @@ def mailing_test(request: HttpRequest, pk: int) -> HttpResponse:
     person = None
     if request.POST.get("person"):
         person = access_person(request.user, request.POST["person"])
+    form = TestSendForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return render(
+            request,
+            "mailings/staff/detail.html",
+            _detail_context(request, mailing, test_form=form),
+            status=400,
+        )
+    addresses = form.cleaned_data["addresses"]
     try:
-        services.mailing_test_send(
-            mailing=mailing, actor=request.user, person=person, variant=_variant(request, mailing)
+        services.mailing_test_send_to(
+            mailing=mailing,
+            actor=request.user,
+            addresses=addresses,
+            person=person,
+            variant=_variant(request, mailing),
         )
     except (ValidationError, render_mod.MergeError) as exc:
         messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
     else:
         messages.success(
-            request, _("A test was sent to %(email)s.") % {"email": request.user.email}
+            request, _("A test was sent to %(email)s.") % {"email": ", ".join(addresses)}
         )
     return redirect("mailings_staff:detail", pk=mailing.pk)
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from clarion.core.testing.browser import check_url, login
+from clarion.core.testing.browser import DESKTOP, PHONE, check_page, check_url, login
 from clarion.core.testing.factories import PASSWORD
 from clarion.mailings import services
 from clarion.people.models import EmailStatus
@@ -54,3 +54,20 @@ def test_cancelling_a_scheduled_send_fits_and_is_accessible(
     page.get_by_role("button", name="Cancel the scheduled send").click()
     page.wait_for_load_state()
     assert "The mailing is a draft again." in page.content()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_test_send_error_fits_and_is_accessible(
+    page, live_server, admin, subscribed, everyone, mail_settings
+):
+    mailing = make_mailing(admin, everyone)
+    login(page, live_server.url, admin.email, PASSWORD)
+    for size in (PHONE, DESKTOP):
+        page.set_viewport_size(size)
+        page.goto(f"{live_server.url}/staff/mailings/{mailing.pk}/")
+        page.get_by_label("Send the test to").fill("nora@example.net")
+        page.get_by_role("button", name="Send a test").click()
+        page.wait_for_load_state()
+        assert "these are not: nora@example.net" in page.content()
+        check_page(page, "mailing-test-error")
