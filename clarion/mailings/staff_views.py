@@ -135,6 +135,10 @@ def _preview_person(request: HttpRequest):
 def mailing_preview(request: HttpRequest, pk: int) -> HttpResponse:
     mailing = selectors.access_mailing(request.user, pk)
     person = _preview_person(request)
+    find = request.GET.get("find", "").strip()[:254]
+    matches = selectors.preview_people(request.user, find) if find and person is None else []
+    if len(matches) == 1:
+        person = matches[0]
     variant = _variant(request, mailing)
     try:
         compiled = CompiledMailing(mailing)
@@ -154,6 +158,8 @@ def mailing_preview(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "mailing": mailing,
             "person": person,
+            "find": find,
+            "matches": matches,
             "subject": subject,
             "error": error,
             "variant": variant,

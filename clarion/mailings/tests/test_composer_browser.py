@@ -71,3 +71,17 @@ def test_test_send_error_fits_and_is_accessible(
         page.wait_for_load_state()
         assert "these are not: nora@example.net" in page.content()
         check_page(page, "mailing-test-error")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_preview_by_name_fits_and_is_accessible(
+    page, live_server, admin, subscribed, everyone, mail_settings
+):
+    mailing = make_mailing(admin, everyone)
+    login(page, live_server.url, admin.email, PASSWORD)
+    base = f"{live_server.url}/staff/mailings/{mailing.pk}/preview/"
+    check_url(page, f"{base}?find=Nor", "mailing-preview-matches")
+    check_url(page, f"{base}?find=nobody%40example.net", "mailing-preview-not-found")
+    check_url(page, f"{base}?find=Nora+North", "mailing-preview-person")
+    assert "Showing the mailing as Nora North will see it." in page.content()
