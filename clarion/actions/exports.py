@@ -10,7 +10,6 @@ their addresses) is one row, their first submission.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 
@@ -20,14 +19,13 @@ from django.utils.translation import gettext as _
 
 from clarion.core.models import AuditEntry
 from clarion.core.services import audit_record
-from clarion.people.imports.export import neutralise
+from clarion.people.imports.export import csv_stream, pk_chunks
 from clarion.people.models import Segment
 from clarion.people.segments.services import segment_create
 from clarion.people.selectors import people_for
 
 from .models import ActionPage, Submission
 
-CHUNK = 2000
 HEADER = ("first_name", "last_name", "email", "postcode", "area", "signed_at", "answers", "comment")
 
 
@@ -43,14 +41,11 @@ def signers_for(user, page: ActionPage) -> QuerySet[Submission]:
     return Submission.objects.filter(pk__in=first)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _rows(queryset: QuerySet[Submission]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(HEADER)
+    return csv_stream(HEADER, _signer_cells(queryset))
+
+
+def _signer_cells(queryset: QuerySet[Submission]) -> Iterator[list]:
     fields = (
         "pk",
         "person__first_name",
@@ -62,18 +57,12 @@ def _rows(queryset: QuerySet[Submission]) -> Iterator[str]:
         "answers",
         "comment",
     )
-    last = 0
-    base = queryset.order_by("pk")
-    while True:
-        chunk = list(base.filter(pk__gt=last).values_list(*fields)[:CHUNK])
-        if not chunk:
-            break
+    for chunk in pk_chunks(queryset, fields):
         for _pk, first, last_name, email, postcode, area, created, answers, comment in chunk:
             when = timezone.localtime(created).isoformat(timespec="seconds") if created else ""
             text = json.dumps(answers, ensure_ascii=False, sort_keys=True) if answers else ""
             cells = [first, last_name, email, postcode, area, when, text, comment]
-            yield writer.writerow([neutralise(c) for c in cells])
-        last = chunk[-1][0]
+            yield cells
 
 
 def signers_export_stream(*, user, page: ActionPage, request=None) -> Iterator[str]:

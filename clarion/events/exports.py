@@ -9,7 +9,6 @@ did not come (the condition's ``rsvp`` role leaves cancellations out).
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
@@ -18,14 +17,13 @@ from django.utils.translation import gettext as _
 
 from clarion.core.models import AuditEntry
 from clarion.core.services import audit_record
-from clarion.people.imports.export import neutralise
+from clarion.people.imports.export import csv_stream, pk_chunks
 from clarion.people.models import Segment
 from clarion.people.segments.services import segment_create
 from clarion.people.selectors import people_for
 
 from .models import Event, Rsvp
 
-CHUNK = 2000
 HEADER = ("first_name", "last_name", "email", "status", "attended", "rsvp_at")
 STATUS = {
     Rsvp.Status.GOING: "going",
@@ -39,14 +37,11 @@ def rsvps_for_export(user, event: Event) -> QuerySet[Rsvp]:
     return Rsvp.objects.filter(event=event, person__in=people_for(user).values("pk"))
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _rows(queryset: QuerySet[Rsvp]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(HEADER)
+    return csv_stream(HEADER, _rsvp_cells(queryset))
+
+
+def _rsvp_cells(queryset: QuerySet[Rsvp]) -> Iterator[list]:
     fields = (
         "pk",
         "person__first_name",
@@ -56,18 +51,12 @@ def _rows(queryset: QuerySet[Rsvp]) -> Iterator[str]:
         "attendance",
         "created_at",
     )
-    last = 0
-    base = queryset.order_by("pk")
-    while True:
-        chunk = list(base.filter(pk__gt=last).values_list(*fields)[:CHUNK])
-        if not chunk:
-            break
+    for chunk in pk_chunks(queryset, fields):
         for _pk, first, last_name, email, status, attendance, created in chunk:
             when = timezone.localtime(created).isoformat(timespec="seconds") if created else ""
             attended = "yes" if attendance == Rsvp.Attendance.ATTENDED else "no"
             cells = [first, last_name, email, STATUS.get(status, status), attended, when]
-            yield writer.writerow([neutralise(c) for c in cells])
-        last = chunk[-1][0]
+            yield cells
 
 
 def rsvps_export_stream(*, user, event: Event, request=None) -> Iterator[str]:

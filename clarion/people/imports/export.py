@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -71,21 +71,39 @@ class _Echo:
         return value
 
 
+def pk_chunks(queryset: QuerySet, fields, *, size: int = CHUNK) -> Iterator[list[tuple]]:
+    """``queryset.values_list(*fields)`` in primary-key order, ``size`` rows at a time,
+    so memory stays flat for millions of rows. The first field must be the primary key."""
+    last = 0
+    base = queryset.order_by("pk")
+    while True:
+        chunk = list(base.filter(pk__gt=last).values_list(*fields)[:size])
+        if not chunk:
+            return
+        yield chunk
+        last = chunk[-1][0]
+
+
+def csv_stream(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
+    """CSV text lines for a streaming response: a byte-order mark and ``header``, then
+    each row with every cell made safe for spreadsheets (``neutralise``)."""
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow(header)
+    for cells in rows:
+        yield writer.writerow([neutralise(c) for c in cells])
+
+
 def export_rows(queryset: QuerySet[Person], *, counter: list[int] | None = None) -> Iterator[str]:
     """CSV lines (header first) for ``queryset``, read in primary-key chunks so memory
     stays flat for millions of people. ``counter[0]`` counts the people written."""
     custom = list(CustomField.objects.order_by("key").values_list("key", flat=True))
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(
-        [name for name, _path in COLUMNS] + ["tags"] + [f"custom:{k}" for k in custom]
-    )
+    header = [name for name, _path in COLUMNS] + ["tags"] + [f"custom:{k}" for k in custom]
+    return csv_stream(header, _person_cells(queryset, custom, counter))
+
+
+def _person_cells(queryset, custom: list[str], counter: list[int] | None) -> Iterator[list]:
     fields = [path for _name, path in COLUMNS] + ["custom_fields"]
-    last = 0
-    base = queryset.order_by("pk")
-    while True:
-        chunk = list(base.filter(pk__gt=last).values_list(*fields)[:CHUNK])
-        if not chunk:
-            break
+    for chunk in pk_chunks(queryset, fields):
         ids = [row[0] for row in chunk]
         tags: dict[int, list[str]] = {}
         for pid, name in (
@@ -100,13 +118,13 @@ def export_rows(queryset: QuerySet[Person], *, counter: list[int] | None = None)
             if created is not None:
                 values[-1] = timezone.localtime(created).isoformat(timespec="seconds")
             custom_values = row[-1] or {}
-            cells = [neutralise(v) for v in values]
-            cells.append(neutralise("; ".join(tags.get(row[0], []))))
-            cells += [neutralise(custom_values.get(k, "")) for k in custom]
             if counter is not None:
                 counter[0] += 1
-            yield writer.writerow(cells)
-        last = ids[-1]
+            yield (
+                values
+                + ["; ".join(tags.get(row[0], []))]
+                + [custom_values.get(k, "") for k in custom]
+            )
 
 
 def people_export_audit(

@@ -76,3 +76,23 @@ def test_export_command_is_scoped_and_audited(organiser, north_person, south_per
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     assert [r["email"] for r in rows] == [north_person.email]
     assert AuditEntry.objects.filter(action="export", actor=organiser).exists()
+
+
+def test_pk_chunks_reads_every_row_once_in_key_order_across_chunk_edges(areas):
+    from clarion.people.imports.export import pk_chunks
+    from clarion.people.models import Person
+
+    made = [factories.person(email=f"chunk{i}@example.net").pk for i in range(5)]
+    queryset = Person.objects.filter(pk__in=made)
+    for size in (1, 2, 5, 6):
+        chunks = list(pk_chunks(queryset, ("pk", "email"), size=size))
+        assert [row[0] for chunk in chunks for row in chunk] == sorted(made)
+        assert all(len(chunk) <= size for chunk in chunks)
+
+
+def test_csv_stream_neutralises_every_cell_but_keeps_the_header():
+    from clarion.people.imports.export import csv_stream
+
+    lines = list(csv_stream(["=header"], [["=SUM(A1)", "@x", "plain", None]]))
+    assert lines[0] == "\ufeff=header\r\n"
+    assert next(csv.reader(io.StringIO(lines[1]))) == ["'=SUM(A1)", "'@x", "plain", ""]
