@@ -192,6 +192,9 @@ def question_open(request: HttpRequest, session_id: int, question_id: int) -> Ht
 
 def _claim(request: HttpRequest, session: Session, question: Question) -> HttpResponse:
     if not services.question_claim(question=question, moderator=request.user):
+        question.refresh_from_db(fields=["status"])
+        if question.status != Question.Status.PENDING:
+            raise services.ModerationConflict(_("This question has already been decided."))
         raise services.ModerationConflict(_("Another moderator is handling this question."))
     return _done(request, session, _("You are handling this question."))
 

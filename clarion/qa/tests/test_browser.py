@@ -60,9 +60,21 @@ def test_live_session_end_to_end(page, browser, live_server, admin):
     expect(waves).to_have_count(1)
     expect(waves.first).to_contain_text("Flagged wave")
     expect(page.locator("#qa-clean > li")).to_have_count(2)
+    # Hold the claim that selecting sends until the approval has answered: a fast
+    # moderator's "j a" can decide the question before the claim arrives, and the
+    # claim's late refusal must not replace "Approved" with "someone else has it".
+    held = []
+    page.route("**/claim/", lambda route: held.append(route))
     page.keyboard.press("j")
     expect(page.locator("#qa-clean > li").first).to_have_class(re.compile("qa-card--selected"))
     page.keyboard.press("a")
+    expect(page.locator("#qa-console-message")).to_contain_text("Approved")
+    assert len(held) == 1
+    with page.expect_response("**/claim/") as late:
+        held[0].continue_()
+    page.unroute("**/claim/")
+    assert late.value.status == 409
+    page.wait_for_timeout(200)
     expect(page.locator("#qa-console-message")).to_contain_text("Approved")
     expect(page.locator("#qa-clean > li")).to_have_count(1)
     page.keyboard.press("a")

@@ -150,7 +150,13 @@
       .then(function () { if (mine === seq) { timer = window.setTimeout(poll, 2000); } });
   }
 
+  // Counts decisions sent. A claim's failure is shown only if no decision was sent
+  // after it started: pressing "a" straight after "j" can decide the question before
+  // the claim arrives, and that claim's late "someone else has it" is then stale.
+  var sent = 0;
+
   function send(form) {
+    sent += 1;
     return fetch(form.action, {
       method: "POST", body: new FormData(form), credentials: "same-origin",
       headers: { "X-Requested-With": "fetch" }
@@ -176,9 +182,12 @@
     var form = li.querySelector("form[data-action=approve]");
     if (!form) { return; }
     var body = new FormData(form);
+    var before = sent;
     fetch(qUrl(li.dataset.id, "claim"), {
       method: "POST", body: body, credentials: "same-origin", headers: { "X-Requested-With": "fetch" }
-    }).then(function (r) { return r.json(); }).then(function (d) { if (!d.ok) { say(d.message, false); } });
+    }).then(function (r) { return r.json(); }).then(function (d) {
+      if (!d.ok && before === sent) { say(d.message, false); }
+    });
   }
 
   function move(step) {
