@@ -10,13 +10,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import F, Sum
 from django.db.models.functions import Coalesce
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from clarion.actions.models import ActionPage
+from clarion.actions.selectors import access_page
 
 from . import services
+from .exports import donors_export_stream, donors_segment_create
 from .forms import DonationFilterForm, PermissibilityForm, PlanCancelForm
 from .models import Donation, RecurringPlan
 from .selectors import access_donation, access_plan, compliance_queue, donations_for, plans_for
@@ -190,3 +194,35 @@ def plan_cancel(request, pk: int):
     )
     messages.success(request, _("The monthly donation was stopped."))
     return redirect("donations_staff:plans")
+
+
+def _donation_page(user, pk: int, *, write: bool = False) -> ActionPage:
+    # The action page selector's scope (an organiser never opens a national page), and
+    # only donation pages have donors.
+    page = access_page(user, pk, write=write)
+    if page.kind != ActionPage.Kind.DONATION:
+        raise Http404
+    return page
+
+
+@login_required
+def page_donors_export(request, pk: int):
+    """The page's donors in the user's scope as CSV (audited, streamed)."""
+    page = _donation_page(request.user, pk)
+    lines = donors_export_stream(user=request.user, page=page, request=request)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="page-{page.pk}-donors-{stamp}.csv"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_POST
+def page_donors_segment(request, pk: int):
+    """Save a segment of the page's donors and open it."""
+    page = _donation_page(request.user, pk, write=True)
+    segment = donors_segment_create(user=request.user, page=page)
+    messages.success(request, _("Segment “%(name)s” saved.") % {"name": segment.name})
+    return redirect("people:segment_detail", pk=segment.pk)
