@@ -42,6 +42,11 @@ def journey_drawing(stats: list[dict]) -> dict:
                 _("sent %(s)s · opened %(o)s · clicked %(c)s")
                 % {"s": row["sent"], "o": row["opened"], "c": row["clicked"]}
             )
+        if step.type == "human":
+            extra.append(
+                _("to do %(o)s · done %(d)s · not reached %(n)s")
+                % {"o": row["todo_open"], "d": row["todo_done"], "n": row["todo_not_reached"]}
+            )
         if step.type in ("decision", "split"):
             extra.append(_("yes %(y)s · no %(n)s") % {"y": row["yes"], "n": row["no"]})
         if row["converted"]:

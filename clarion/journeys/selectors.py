@@ -51,12 +51,41 @@ def todos_for(user, *, open_only: bool = True) -> QuerySet[Todo]:
     return qs.select_related("person", "journey").order_by("created_at", "id")
 
 
+def dashboard_todos(user, area=None, *, limit: int = 50) -> tuple[list[Todo], int]:
+    """The oldest ``limit`` open to-dos for the organiser dashboard and how many there
+    are, narrowed to ``area`` (which the caller checked is inside ``user``'s scope;
+    None: the whole scope). Organisers get ``todos_for`` (theirs, and the unassigned
+    ones about people they reach); national staff every open to-do, as they may pick
+    any area. The people table is read only when there is an open to-do at all, so
+    the dashboard of an area with nothing to do costs one small query."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return [], 0
+    national = user.scope_area is None
+    candidates = Todo.objects.filter(status=Todo.Status.OPEN)
+    if not national:
+        candidates = candidates.filter(Q(assignee=user) | Q(assignee__isnull=True))
+    if not candidates.exists():
+        return [], 0
+    qs = candidates if national else todos_for(user)
+    if area is not None:
+        qs = qs.filter(area_subtree_q(area, field="person__area"))
+    total = qs.count()
+    rows = list(
+        qs.select_related("person", "journey", "assignee").order_by("created_at", "id")[:limit]
+    )
+    return rows, total
+
+
 def access_todo(user, todo_id) -> Todo:
     try:
         pk = int(todo_id)
     except (TypeError, ValueError):
         raise Http404 from None
-    todo = todos_for(user, open_only=False).filter(pk=pk).first()
+    if getattr(user, "is_authenticated", False) and user.is_active and user.scope_area is None:
+        # National staff may act on any to-do (they see them all on the dashboard).
+        todo = Todo.objects.filter(pk=pk).select_related("person", "journey").first()
+    else:
+        todo = todos_for(user, open_only=False).filter(pk=pk).first()
     if todo is None:
         raise Http404
     return todo
@@ -64,8 +93,9 @@ def access_todo(user, todo_id) -> Todo:
 
 def step_stats(journey: Journey, version: int | None = None) -> list[dict]:
     """Per step of a version, in order: entered (people who reached it), waiting now,
-    passed, left there, converted there, and for email steps the ledger's sent,
-    opened and clicked (unique people)."""
+    passed, left there, converted there, for email steps the ledger's sent, opened
+    and clicked (unique people), and for "ask a human" steps their to-dos still open,
+    done and not reached."""
     version = version or journey.version
     steps = list(Step.objects.filter(journey=journey, version=version))
     runs = {
@@ -101,6 +131,12 @@ def step_stats(journey: Journey, version: int | None = None) -> list[dict]:
         .values("mailing_id", "kind")
         .annotate(n=Count("recipient_id", distinct=True))
     }
+    todos = {
+        (row["step_id"], row["status"]): row["n"]
+        for row in Todo.objects.filter(step__in=[s for s in steps if s.type == "human"])
+        .values("step_id", "status")
+        .annotate(n=Count("id"))
+    }
     out = []
     for step in steps:
         passed = sum(
@@ -127,6 +163,9 @@ def step_stats(journey: Journey, version: int | None = None) -> list[dict]:
                 "sent": sent.get(step.mailing_id, 0),
                 "opened": tracked.get((step.mailing_id, Event.Kind.OPEN), 0),
                 "clicked": tracked.get((step.mailing_id, Event.Kind.CLICK), 0),
+                "todo_open": todos.get((step.pk, Todo.Status.OPEN), 0),
+                "todo_done": todos.get((step.pk, Todo.Status.DONE), 0),
+                "todo_not_reached": todos.get((step.pk, Todo.Status.NOT_REACHED), 0),
             }
         )
     return out

@@ -13,6 +13,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -160,9 +162,15 @@ def todo_mark(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.user.can_write:
         raise PermissionDenied
     form = TodoForm(request.POST)
+    # The dashboard's forms come back to the dashboard; only a path on this site.
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ) or not back.startswith("/"):
+        back = reverse("journeys_staff:todos")
     if not form.is_valid():
         messages.error(request, _("Choose done or not reached."))
-        return redirect("journeys_staff:todos")
+        return redirect(back)
     services.todo_mark(
         todo=todo,
         actor=request.user,
@@ -170,4 +178,4 @@ def todo_mark(request: HttpRequest, pk: int) -> HttpResponse:
         note=form.cleaned_data["note"],
     )
     messages.success(request, _("To-do recorded."))
-    return redirect("journeys_staff:todos")
+    return redirect(back)

@@ -25,6 +25,7 @@ from clarion.areas.models import Area
 from clarion.areas.selectors import areas_visible_to
 from clarion.core.home import home_sections
 from clarion.core.models import User
+from clarion.journeys.selectors import dashboard_todos
 from clarion.people.imports.export import neutralise
 from clarion.people.selectors import people_for
 
@@ -34,6 +35,7 @@ from .services import area_segment_get_or_create
 
 DASHBOARD_CACHE_SECONDS = 60
 DASHBOARD_PICKER_MAX = 1000
+DASHBOARD_TODOS_SHOWN = 50
 NEVER_ATTENDED_SHOWN = 200
 HOME_GROUPS = 24
 
@@ -90,10 +92,13 @@ def public_home(request: HttpRequest) -> HttpResponse:
 @require_safe
 def organiser_dashboard(request: HttpRequest) -> HttpResponse:
     """The organiser dashboard for the area picked (inside the viewer's scope; their
-    whole scope by default, the nation for admins)."""
+    whole scope by default, the nation for admins), with the open "ask a human"
+    to-dos from journeys about people there (not cached: they change as they are
+    marked)."""
     user = request.user
     area = dashboard_area(user, request.GET.get("area"))
     picker = list(areas_visible_to(user).order_by("path")[:DASHBOARD_PICKER_MAX])
+    todos, todos_total = dashboard_todos(user, area, limit=DASHBOARD_TODOS_SHOWN)
     return render(
         request,
         "reports/dashboard.html",
@@ -103,6 +108,9 @@ def organiser_dashboard(request: HttpRequest) -> HttpResponse:
             "area_query": urlencode({"area": area.pk}) if area is not None else "",
             "figures": dashboard_figures(user, area),
             "picker": picker if len(picker) > 1 else [],
+            "todos": todos,
+            "todos_total": todos_total,
+            "back": request.get_full_path(),
         },
     )
 
