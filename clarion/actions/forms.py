@@ -281,6 +281,13 @@ class DonationForm(ActionForm):
         self.fields["amount"].choices = [
             (str(a), money_label(a, page.currency)) for a in amounts
         ] + [("other", _("Other amount"))]
+        # One amount chosen when the form opens (the second, as donation pages usually
+        # put the one they hope for there); "once" is chosen for how often.
+        if amounts:
+            self.fields["amount"].initial = str(amounts[1] if len(amounts) > 1 else amounts[0])
+        self.fields["other_amount"].help_text = _(
+            "Typing an amount here replaces the one chosen above."
+        )
         if page.currency != "GBP":
             self.fields["other_amount"].label = _("Other amount (%(currency)s)") % {
                 "currency": page.currency
@@ -297,7 +304,9 @@ class DonationForm(ActionForm):
         choice = cleaned.get("amount") or ""
         other = (cleaned.get("other_amount") or "").strip()
         pence = None
-        if choice and choice != "other":
+        # A typed amount wins over the chosen button: one is chosen for the supporter
+        # when the form opens, and typing an amount is the clearer wish.
+        if choice and choice != "other" and not other:
             pence = int(choice)
         elif other:
             try:

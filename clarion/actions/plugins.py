@@ -21,6 +21,9 @@ class DonationPlugin:
     start: Callable[..., Any]
     # totals(page) -> {"count": int, "amount_pence": int}
     totals: Callable[[Any], dict]
+    # gift(token, page) -> {"amount": "£25.00", "monthly": bool, "status": str,
+    # "email": masked address} for the thank-you page's ?g= token, or None.
+    gift: Callable[..., dict | None] | None = None
 
 
 @dataclass(frozen=True)

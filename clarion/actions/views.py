@@ -302,12 +302,22 @@ def thanks_view(request: HttpRequest, slug: str) -> HttpResponse:
         else None,
         "embed": embed,
         "money": selectors.page_money(page) if page.kind == ActionPage.Kind.DONATION else None,
+        "gift": _gift(page, request.GET.get("g", "")),
     }
     response = render(request, "actions/thanks.html", context)
     return with_csp(response, embed=embed)
 
 
 NEXT_EVENT_MILES = 25
+
+
+def _gift(page: ActionPage, token: str) -> dict | None:
+    """What the donor just gave (amount, how often, where the receipt goes), from the
+    signed ``?g=`` the gateway returned them with; None on other pages or a bad token."""
+    plugin = plugins.donations()
+    if page.kind != ActionPage.Kind.DONATION or not token or plugin is None or not plugin.gift:
+        return None
+    return plugin.gift(token, page)
 
 
 def _nearest_event(person):

@@ -25,6 +25,7 @@ EVENTS_HOST = "clarion.events.host"
 QA_CONFIRM = "clarion.qa.confirm"
 PEOPLE_PROPOSED_CHANGE = "clarion.people.proposed-change"
 DONATIONS_CANCEL = "clarion.donations.cancel"
+DONATIONS_THANKS = "clarion.donations.thanks"  # ?g=: the gift a thank-you page confirms
 DONATIONS_TEST_CHECKOUT = "clarion.donations.test-checkout"
 MEMBERS_CARD = "clarion.members.card"  # the membership card's QR code
 # Salt of ``stamp``/``unstamp`` tokens (a plain string and a timestamp).

@@ -15,7 +15,9 @@ class DonationsConfig(AppConfig):
 
         from . import privacy, retention, segments, webhooks  # noqa: F401
         from .selectors import page_totals
-        from .services import donation_start
+        from .services import donation_start, gift_for_thanks
 
         # Donation pages are action pages: they start gifts and total money through us.
-        plugins.donations_register(plugins.DonationPlugin(start=donation_start, totals=page_totals))
+        plugins.donations_register(
+            plugins.DonationPlugin(start=donation_start, totals=page_totals, gift=gift_for_thanks)
+        )

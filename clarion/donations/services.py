@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -132,7 +133,7 @@ def donation_start(
         description=_("Donation to %(org)s: %(page)s")
         % {"org": settings.ORGANISATION_NAME, "page": page.title},
         email=person.email or "",
-        success_url=site_url(reverse("actions:thanks", kwargs={"slug": page.slug})),
+        success_url=site_url(gift_thanks_url(donation)),
         cancel_url=site_url(
             reverse("donations:checkout_cancelled", kwargs={"token": _cancel_token(donation)})
         ),
@@ -149,6 +150,43 @@ def donation_start(
     )
     donation.gateway_checkout_id = result.checkout_id
     return DonationStart(donation=donation, redirect_url=result.redirect_url)
+
+
+GIFT_TOKEN_DAYS = 7
+
+
+def gift_thanks_url(donation: Donation) -> str:
+    """The thank-you page with a signed ``?g=`` naming the gift, so it can confirm the
+    amount, how often and where the receipt goes."""
+    token = tokens.sign({"d": donation.pk}, salt=tokens.DONATIONS_THANKS)
+    url = reverse("actions:thanks", kwargs={"slug": donation.page.slug})
+    return f"{url}?{urlencode({'g': token})}"
+
+
+def _masked(email: str) -> str:
+    local, at, domain = (email or "").partition("@")
+    if not at or not local:
+        return ""
+    return f"{local[0]}•••@{domain}"
+
+
+def gift_for_thanks(token: str, page) -> dict | None:
+    """What the thank-you page may say about the gift ``token`` names (only on its own
+    page, for a week): amount, monthly, status and a masked receipt address. Nothing
+    that names the donor."""
+    data = tokens.unsign(token, salt=tokens.DONATIONS_THANKS, max_age=GIFT_TOKEN_DAYS * 86400)
+    pk = data.get("d") if isinstance(data, dict) else None
+    if not isinstance(pk, int) or isinstance(pk, bool):
+        return None
+    donation = Donation.objects.select_related("person").filter(pk=pk, page=page).first()
+    if donation is None:
+        return None
+    return {
+        "amount": format_money(donation.amount_pence, donation.currency),
+        "monthly": donation.recurring,
+        "status": donation.status,
+        "email": _masked(donation.person.email) if donation.person else "",
+    }
 
 
 def _cancel_token(donation: Donation) -> str:

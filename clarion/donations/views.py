@@ -11,7 +11,6 @@ import logging
 from django.conf import settings
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -66,7 +65,7 @@ def test_checkout(request, token: str):
     decision = request.POST.get("decision")
     if decision == "pay":
         services.donation_succeed(donation_id=donation.pk)
-        return HttpResponseRedirect(reverse("actions:thanks", kwargs={"slug": donation.page.slug}))
+        return HttpResponseRedirect(services.gift_thanks_url(donation))
     if decision == "decline":
         services.donation_fail(donation_id=donation.pk, reason="declined on the test checkout")
         return render(request, "donations/test_checkout_declined.html", context)

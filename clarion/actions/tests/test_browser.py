@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from clarion.actions.models import ActionPage, Submission
 from clarion.core.testing.browser import AXE, axe_violations, login
@@ -140,7 +141,16 @@ def test_donate_through_the_test_gateway_and_see_the_money(page, live_server, ad
         suggested_amounts=[500, 1000],
     )
     page.goto(f"{live_server.url}/act/fund-us/")
-    page.get_by_text("£10", exact=False).first.click()
+    # The second amount is chosen when the page opens; typing another amount chooses
+    # "Other amount", and choosing a button again clears what was typed.
+    ten = page.get_by_role("radio", name="£10")
+    expect(ten).to_be_checked()
+    page.get_by_role("textbox", name="Other amount (£)").fill("7.50")
+    expect(page.get_by_role("radio", name="Other amount")).to_be_checked()
+    page.get_by_text("£5", exact=True).click()
+    expect(page.get_by_role("textbox", name="Other amount (£)")).to_have_value("")
+    page.get_by_text("£10", exact=True).click()
+    expect(ten).to_be_checked()
     page.get_by_role("textbox", name="First name", exact=True).fill("Mary")
     page.get_by_role("textbox", name="Email", exact=True).fill("mary@example.net")
     page.locator("form.act-form button[type=submit], form button.act-submit").first.click()
@@ -149,6 +159,9 @@ def test_donate_through_the_test_gateway_and_see_the_money(page, live_server, ad
     page.get_by_role("button", name="Pay £10.00").click()
     page.wait_for_url("**/act/fund-us/thanks/**")
     assert "Thank you" in page.content()
+    gift = page.locator(".act-gift").inner_text()
+    assert "Your gift of £10.00 has been received." in gift
+    assert "m•••@example.net" in gift
 
     mary = Person.objects.get(email="mary@example.net")
     assert mary.donations.get().status == "succeeded"

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from clarion.actions.models import ActionPage
 from clarion.donations import services
 from clarion.donations.gateways.testgateway import checkout_token
 from clarion.donations.models import Donation, RecurringPlan
@@ -51,8 +52,14 @@ def test_donor_gives_through_the_public_page_and_the_test_checkout(client, donat
 
     paid = client.post(checkout_url, {"decision": "pay"})
     assert paid.status_code == 302
-    assert paid["Location"] == reverse("actions:thanks", kwargs={"slug": donation_page.slug})
-    assert client.get(paid["Location"]).status_code == 200
+    thanks = reverse("actions:thanks", kwargs={"slug": donation_page.slug})
+    assert paid["Location"].startswith(thanks + "?g=")
+    shown = client.get(paid["Location"])
+    assert shown.status_code == 200
+    # The thank-you page confirms the gift and where the receipt goes, masked.
+    text = shown.content.decode()
+    assert "Your gift of <strong>£12.50</strong> has been received." in text
+    assert "d•••@example.net" in text and "dana@example.net" not in text
 
     donor = Person.objects.get(email="dana@example.net")
     donation = Donation.objects.get()
@@ -191,3 +198,64 @@ def test_an_unreachable_gateway_is_explained_to_the_donor(
     assert "Please try again" in response.content.decode()
     # The attempt is on record (invariant 1), marked failed.
     assert Donation.objects.get().status == "failed"
+
+
+def test_the_form_opens_with_an_amount_chosen_and_a_typed_amount_wins(client, donation_page, areas):
+    url = reverse("actions:page", kwargs={"slug": donation_page.slug})
+    html = client.get(url).content.decode()
+    # suggested [500, 1000, 2500]: £10 (the second) is chosen, "once" too.
+    assert re.search(r'<input[^>]*value="1000"[^>]*checked', html)
+    assert re.search(r'<input[^>]*value="once"[^>]*checked', html)
+    # A typed amount replaces the chosen button...
+    response = client.post(url, _form(areas, amount="1000", other_amount="7.25"))
+    assert response.status_code == 302
+    assert Donation.objects.get().amount_pence == 725
+    # ...and without one, the button counts.
+    Donation.objects.all().delete()
+    client.post(url, _form(areas, amount="2500", other_amount="  "))
+    assert Donation.objects.get().amount_pence == 2500
+    # "Other amount" with nothing typed, or a made-up button value, is a form error.
+    for data in (_form(areas, amount="other", other_amount=""), _form(areas, amount="777")):
+        response = client.post(url, data)
+        assert response.status_code == 400
+        assert "Please correct the highlighted fields." in response.content.decode()
+    assert Donation.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "recurring", "says"),
+    [
+        ("succeeded", False, "Your gift of <strong>£8.00</strong> has been received."),
+        ("succeeded", True, "Your gift of <strong>£8.00 a month</strong> is set up."),
+        ("pending", False, "is being confirmed by the payment provider"),
+        ("failed", False, "did not go through, and nothing was taken."),
+        ("cancelled", True, "did not go through, and nothing was taken."),
+    ],
+)
+def test_the_thank_you_page_confirms_what_happened_to_the_gift(
+    client, donation_page, north_person, status, recurring, says
+):
+    donation = _start(donation_page, north_person, amount=800, recurring=recurring).donation
+    Donation.objects.filter(pk=donation.pk).update(status=status)
+    html = client.get(services.gift_thanks_url(donation)).content.decode()
+    assert says in html
+    assert north_person.email not in html
+    if status == "succeeded":
+        assert "A receipt is on its way to" in html
+    else:
+        assert "A receipt is on its way to" not in html
+
+
+def test_a_gift_token_confirms_nothing_on_another_page_or_when_tampered(
+    client, donation_page, north_person
+):
+    donation = _start(donation_page, north_person, amount=800).donation
+    url = services.gift_thanks_url(donation)
+    other = ActionPage.objects.create(
+        kind=ActionPage.Kind.DONATION, slug="other-fund", title="Other", status="live"
+    )
+    moved = url.replace(donation_page.slug, other.slug)
+    for bad in (moved, url[:-3] + "abc", url.split("?")[0] + "?g=", url.split("?")[0] + "?g=%00"):
+        response = client.get(bad)
+        assert response.status_code == 200
+        assert "Your gift of" not in response.content.decode()

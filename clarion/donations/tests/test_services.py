@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import pytest
 from django.core.exceptions import ValidationError
-from django.urls import reverse
 
+from clarion.actions.models import ActionPage
 from clarion.donations import services
 from clarion.donations.models import Donation, RecurringPlan
 from clarion.donations.money import format_money
@@ -196,9 +198,19 @@ def test_stripe_start_redirects_to_the_hosted_checkout(
     assert start.redirect_url.startswith("https://checkout.stripe.com/c/pay/cs_test_")
     assert start.donation.gateway_checkout_id.startswith("cs_test_")
     form = fake_stripe.requests[0]["form"]
-    assert form["success_url"] == settings.SITE_URL + reverse(
-        "actions:thanks", kwargs={"slug": "fund-the-fight"}
-    )
+    assert form["success_url"] == settings.SITE_URL + services.gift_thanks_url(start.donation)
+    # Stripe returns the donor to the thank-you page naming this gift, which confirms it.
+    token = form["success_url"].split("?g=", 1)[1]
+    gift = services.gift_for_thanks(unquote(token), donation_page)
+    assert gift == {
+        "amount": "£15.00",
+        "monthly": False,
+        "status": "pending",
+        "email": gift["email"],
+    }
+    assert gift["email"].endswith("@" + north_person.email.split("@")[1])
+    assert services.gift_for_thanks(unquote(token), ActionPage(pk=donation_page.pk + 1)) is None
+    assert services.gift_for_thanks(unquote(token)[:-2] + "xx", donation_page) is None
     assert form["cancel_url"].startswith(settings.SITE_URL + "/donate/cancelled/")
     assert form["metadata[donation_id]"] == str(start.donation.pk)
 

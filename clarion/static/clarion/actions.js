@@ -33,6 +33,21 @@
     });
   });
 
+  // Donation amounts: typing another amount chooses "Other amount"; choosing a button
+  // clears the typed amount (the server takes a typed amount over a button).
+  var other = document.querySelector("input[name=other_amount]");
+  if (other) {
+    var otherRadio = document.querySelector("input[name=amount][value=other]");
+    other.addEventListener("input", function () {
+      if (other.value.trim() && otherRadio) { otherRadio.checked = true; }
+    });
+    document.querySelectorAll("input[name=amount]").forEach(function (radio) {
+      radio.addEventListener("change", function () {
+        if (radio.value === "other") { other.focus(); } else { other.value = ""; }
+      });
+    });
+  }
+
   // Inline validation: say what is wrong when a field loses focus.
   var form = document.querySelector("form[data-live-validate]");
   if (!form) { return; }
