@@ -383,3 +383,9 @@ CLARION_ACTION_IP_WINDOW = env.integer("CLARION_ACTION_IP_WINDOW", 600)
 CLARION_ACTION_EMAIL_LIMIT = env.integer("CLARION_ACTION_EMAIL_LIMIT", 5)
 CLARION_ACTION_EMAIL_WINDOW = env.integer("CLARION_ACTION_EMAIL_WINDOW", 3600)
 CLARION_ACTION_COUNT_SECONDS = env.integer("CLARION_ACTION_COUNT_SECONDS", 2)
+
+# --- Membership ---------------------------------------------------------------------
+# Days a member whose payment failed (or is overdue) stays a member before lapsing,
+# and how many days before renews_on the renewal reminder is sent.
+CLARION_MEMBERSHIP_GRACE_DAYS = env.integer("CLARION_MEMBERSHIP_GRACE_DAYS", 14, unit="days")
+CLARION_MEMBERSHIP_REMINDER_DAYS = env.integer("CLARION_MEMBERSHIP_REMINDER_DAYS", 14, unit="days")

@@ -72,3 +72,225 @@ class MemberCard(models.Model):
 
     def __str__(self) -> str:
         return f"card for person {self.person_id}"
+
+
+# --- Membership ------------------------------------------------------------------------
+# Written only through ``members.membership`` (the lifecycle services), which keeps
+# ``Person.membership_status`` / ``membership_number`` / ``joined_on`` / ``renews_on`` in
+# step through ``people.services.person_membership_set``.
+
+
+class MembershipType(models.Model):
+    """A kind of membership staff offer (e.g. "Standard", "Concession"), at a rate per
+    period. Retired types stay (``active`` off) so existing members keep theirs."""
+
+    class Period(models.TextChoices):
+        MONTHLY = "monthly", _("Monthly")
+        ANNUAL = "annual", _("Annual")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    rate_pence = models.PositiveIntegerField(_("rate in pence"))
+    period = models.CharField(_("period"), max_length=10, choices=Period)
+    active = models.BooleanField(_("offered to new members"), default=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+        verbose_name = _("membership type")
+        verbose_name_plural = _("membership types")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(period__in=["monthly", "annual"]),
+                name="membership_type_period_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MembershipNumberCounter(models.Model):
+    """The last membership number handed out: one row (pk 1), locked with
+    ``SELECT … FOR UPDATE`` inside the joining transaction, so numbers are gapless
+    and never reused (see ``members.membership.number_allocate``)."""
+
+    last = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"last membership number {self.last}"
+
+
+class Membership(models.Model):
+    """A person's membership: one per person, kept across lapses and rejoins, so a
+    person keeps their number for life."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for the first payment")
+        ACTIVE = "active", _("Active")
+        GRACE = "grace", _("In arrears (grace period)")
+        LAPSED = "lapsed", _("Lapsed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    class PaysBy(models.TextChoices):
+        CARD = "card", _("Card")
+        DIRECT_DEBIT = "direct_debit", _("Direct Debit")
+        MANUAL = "manual", _("Paid by hand (cash, cheque, transfer)")
+
+    person = models.OneToOneField(
+        "people.Person", on_delete=models.CASCADE, related_name="membership"
+    )
+    membership_type = models.ForeignKey(
+        MembershipType, on_delete=models.PROTECT, related_name="memberships"
+    )
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    number = models.PositiveBigIntegerField(unique=True)
+    pays_by = models.CharField(max_length=20, choices=PaysBy)
+    joined_on = models.DateField()
+    renews_on = models.DateField(null=True, blank=True)
+    grace_until = models.DateField(null=True, blank=True)
+    lapsed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        indexes = [
+            models.Index(fields=["status", "grace_until"], name="membership_grace_idx"),
+            models.Index(fields=["status", "renews_on"], name="membership_renews_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    status__in=["pending", "active", "grace", "lapsed", "cancelled"]
+                ),
+                name="membership_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(pays_by__in=["card", "direct_debit", "manual"]),
+                name="membership_pays_by_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="grace") | models.Q(grace_until__isnull=False),
+                name="membership_grace_has_end",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"membership {self.number} of person {self.person_id}"
+
+
+class MembershipPayment(models.Model):
+    """One payment outcome a provider told us about. Unique per (provider, reference,
+    outcome), so a repeated webhook is recognised and changes nothing; a payment that
+    failed and was later collected (same reference) is one row of each."""
+
+    class Outcome(models.TextChoices):
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Failed")
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="payments")
+    provider = models.CharField(max_length=30)
+    reference = models.CharField(max_length=200)
+    outcome = models.CharField(max_length=10, choices=Outcome)
+    amount_pence = models.PositiveIntegerField(default=0)
+    at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("membership payment")
+        verbose_name_plural = _("membership payments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "reference", "outcome"], name="membership_payment_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.reference} {self.outcome}"
+
+
+class MembershipChange(models.Model):
+    """The history of a membership, append-only: joins, renewals, failures, lapses,
+    cancellations and staff changes. The staff report counts these per month."""
+
+    class Kind(models.TextChoices):
+        JOINED = "joined", _("Joined")
+        ACTIVATED = "activated", _("First payment received")
+        RENEWED = "renewed", _("Renewed")
+        PAYMENT_FAILED = "payment_failed", _("Payment failed")
+        OVERDUE = "overdue", _("Renewal overdue")
+        LAPSED = "lapsed", _("Lapsed")
+        CANCELLED = "cancelled", _("Cancelled")
+        CHANGED = "changed", _("Changed by staff")
+        IMPORTED = "imported", _("Imported")
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=20, choices=Kind)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        "core.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("membership change")
+        verbose_name_plural = _("membership changes")
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.membership_id})"
+
+
+class MembershipNotice(models.Model):
+    """A renewal reminder or win-back email claimed for one person and one cycle (the
+    renewal date it reminds of, or the day the membership lapsed). The unique row is
+    what makes each go at most once per person per cycle."""
+
+    class Kind(models.TextChoices):
+        REMINDER = "reminder", _("Renewal reminder")
+        WINBACK = "winback", _("Win-back after lapsing")
+
+    person = models.ForeignKey(
+        "people.Person", on_delete=models.CASCADE, related_name="membership_notices"
+    )
+    kind = models.CharField(max_length=10, choices=Kind)
+    cycle = models.DateField()
+    queued = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("membership email")
+        verbose_name_plural = _("membership emails")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "kind", "cycle"], name="membership_notice_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.cycle} for person {self.person_id}"
+
+
+class MembershipMailing(models.Model):
+    """The standing mailing (``mailings.single``) that carries one kind of membership
+    email for one month of cycles. One mailing per month, not one for ever, because
+    the ledger sends a person at most one copy per mailing and a member gets a
+    reminder every cycle."""
+
+    kind = models.CharField(max_length=10, choices=MembershipNotice.Kind)
+    month = models.DateField()
+    mailing = models.OneToOneField(
+        "mailings.Mailing", on_delete=models.CASCADE, related_name="membership_mailing"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "month"], name="membership_mailing_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.month:%Y-%m}"

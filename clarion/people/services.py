@@ -1078,6 +1078,54 @@ def _update_record(
         )
 
 
+@transaction.atomic
+def person_membership_set(
+    *,
+    person: Person,
+    status: str,
+    number: str | None,
+    joined_on=None,
+    renews_on=None,
+    actor=None,
+    summary: str = "",
+) -> list[str]:
+    """Set ``person``'s membership fields (status, number, joined, renews) to exactly
+    these values; returns the names of the fields that changed. The members app calls
+    this so the person's fields follow its membership rows.
+
+    Locks the person row. Raises ValueError for an unknown status; a number another
+    person holds raises IntegrityError from the database (the caller allocates
+    numbers and checks first). A change records one MEMBERSHIP timeline entry, with
+    ``summary`` when given."""
+    if status not in MembershipStatus.values:
+        raise ValueError(f"Unknown membership status {status!r}.")
+    locked = Person.objects.select_for_update().get(pk=person.pk)
+    changed = _update_set(
+        locked,
+        {
+            "membership_status": status,
+            "membership_number": number or None,
+            "joined_on": joined_on,
+            "renews_on": renews_on,
+        },
+    )
+    if not changed:
+        return []
+    locked.modified_at = timezone.now()
+    locked.save(update_fields=[*changed, "modified_at"])
+    activity_record(
+        person=locked,
+        kind=Activity.Kind.MEMBERSHIP,
+        summary=summary
+        or _("Membership: %(status)s") % {"status": locked.get_membership_status_display()},
+        data={"fields": changed, "status": locked.membership_status},
+        actor=actor,
+    )
+    for name in (*changed, "modified_at"):
+        setattr(person, name, getattr(locked, name))
+    return changed
+
+
 # Statuses that record a person's wish (or their mailbox's verdict) to stop mail. When
 # two records merge, these win over "subscribed" so a merge never re-subscribes anyone.
 _STOP_STATUSES = (EmailStatus.UNSUBSCRIBED, EmailStatus.COMPLAINED)

@@ -34,3 +34,19 @@ def member(areas):
 def member_client(client, member):
     sign_in(client, member)
     return client
+
+
+@pytest.fixture
+def standard(db):
+    from clarion.members.models import MembershipType
+
+    return MembershipType.objects.create(
+        name="Standard", rate_pence=500, period="monthly", order=1
+    )
+
+
+@pytest.fixture
+def annual(db):
+    from clarion.members.models import MembershipType
+
+    return MembershipType.objects.create(name="Annual", rate_pence=4800, period="annual", order=2)
