@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 DONATED = {"op": "all", "conditions": [{"type": "donated", "amount": "0.01"}]}
@@ -29,7 +30,8 @@ def _petition_donate(sender: dict) -> dict[str, Any]:
                     "body": (
                         "Dear {{ first_name|default:'friend' }},\n\nThank you for adding your "
                         "name. Every signature makes us harder to ignore.\n\nCould you share "
-                        "the petition? {{ share_link }}"
+                        "the petition? {{ share_link }}\n\n"
+                        f"[See what else you can do]({sender['site_url']}/)"
                     ),
                 },
                 "next": "wait",
@@ -119,7 +121,7 @@ TEMPLATES = {
 
 
 def template_choices() -> list[tuple[str, str]]:
-    sample = {"from_name": "", "from_email": ""}
+    sample = {"from_name": "", "from_email": "", "site_url": ""}
     return [(key, str(build(sample)["name"])) for key, build in TEMPLATES.items()]
 
 
@@ -127,7 +129,11 @@ def template_data(key: str, *, from_name: str, from_email: str) -> dict[str, Any
     build = TEMPLATES.get(key)
     if build is None:
         return None
-    data = build({"from_name": from_name, "from_email": from_email})
+    # The site's address is read when the journey is made (links in emails are tracked).
+    site = settings.SITE_URL.rstrip("/")
+    data = build({"from_name": from_name, "from_email": from_email, "site_url": site})
+    for step in data["steps"]:
+        step.get("config", {}).pop("site_url", None)
     data["name"] = str(data["name"])
     data["description"] = str(data["description"])
     return data
