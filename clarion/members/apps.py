@@ -17,5 +17,9 @@ class MembersConfig(AppConfig):
 
         from . import privacy  # noqa: F401  (registers)
         from .services import expired_rows_delete
+        from .tasks import membership_lifecycle
 
         schedule.register("members.cleanup", expired_rows_delete, every=timedelta(hours=6))
+        # Lapses, renewal reminders and win-back emails; each happens once however
+        # often it runs, so hourly only makes them prompt.
+        schedule.register("members.lifecycle", membership_lifecycle, every=timedelta(hours=1))

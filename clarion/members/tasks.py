@@ -7,6 +7,7 @@ from django_tasks import task
 from clarion.people.models import Person
 
 from .emails import signin_email_send
+from .membership import membership_round
 from .models import SignInLink
 from .services import secret_hash, signin_link_create
 
@@ -27,3 +28,10 @@ def signin_email(person_id: int, browser_hash: str) -> str:
         SignInLink.objects.filter(token_hash=secret_hash(token)).delete()
         raise
     return "sent"
+
+
+@task()
+def membership_lifecycle() -> dict:
+    """The ``members.lifecycle`` job: lapse members whose grace ended, queue renewal
+    reminders and win-back emails. Idempotent (see ``membership.membership_round``)."""
+    return membership_round()
