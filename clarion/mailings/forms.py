@@ -129,6 +129,55 @@ class MailingForm(forms.ModelForm):
                     for part in ("subject", "from_name", "body"):
                         self.fields[f"{part}_{letter}"].initial = getattr(by_index[i], part)
 
+    # The composer's sections (mailings/staff/form.html), in order; the A/B test is an
+    # optional section, folded away unless it is in use or has an error.
+    SECTIONS = (
+        (
+            "audience",
+            _("1. Audience"),
+            ("name", "category", "segment", "exclude_segment", "person_list"),
+        ),
+        ("sender", _("2. From"), ("from_name", "from_email", "reply_to")),
+        ("content", _("3. Content"), ("subject", "preheader", "body_format", "body")),
+        ("pace", _("4. Pace"), ("frequency_cap_hours", "rate_per_second")),
+    )
+    AB_FIELDS = ("ab_variants", "ab_test_percent", "ab_wait_minutes", "ab_metric", "ab_auto")
+
+    def sections(self) -> list[dict]:
+        return [
+            {
+                "key": key,
+                "title": title,
+                "fields": [self[name] for name in names if name in self.fields],
+            }
+            for key, title, names in self.SECTIONS
+        ]
+
+    def ab_settings(self) -> list:
+        return [self[name] for name in self.AB_FIELDS]
+
+    def ab_variant_groups(self) -> list[dict]:
+        return [
+            {
+                "letter": letter.upper(),
+                "fields": [self[f"{part}_{letter}"] for part in ("subject", "from_name", "body")],
+            }
+            for letter in VARIANT_LETTERS
+        ]
+
+    def ab_open(self) -> bool:
+        names = list(self.AB_FIELDS) + [
+            f"{part}_{letter}"
+            for letter in VARIANT_LETTERS
+            for part in ("subject", "from_name", "body")
+        ]
+        if any(self[name].errors for name in names):
+            return True
+        try:
+            return int(self["ab_variants"].value() or 1) > 1
+        except (TypeError, ValueError):
+            return True
+
     def clean_subject(self):
         value = self.cleaned_data["subject"]
         problems = render.template_problems(value)

@@ -67,7 +67,7 @@ def mailing_create(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "mailings/staff/form.html",
-        {"form": form, "mailing": None},
+        {"form": form, "mailing": None, "merge_fields": render_mod.MERGE_FIELDS},
         status=400 if form.errors else 200,
     )
 
@@ -93,7 +93,7 @@ def mailing_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "mailings/staff/form.html",
-        {"form": form, "mailing": mailing},
+        {"form": form, "mailing": mailing, "merge_fields": render_mod.MERGE_FIELDS},
         status=400 if form.errors else 200,
     )
 

@@ -18,6 +18,7 @@ import urllib.request
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from clarion.core.testing.browser import login
 from clarion.core.testing.factories import PASSWORD
@@ -117,11 +118,20 @@ def test_a_mailing_is_sent_tracked_to_an_action_and_a_gift_and_stops_at_unsubscr
     page.locator("#id_subject").fill("{{ first_name }}, save our library")
     page.locator("#id_from_name").fill("Clarion HQ")
     page.locator("#id_from_email").fill("hq@clarion.example.org")
-    page.get_by_role("textbox", name="Body", exact=True).fill(
+    body = page.get_by_role("textbox", name="Body", exact=True)
+    body.fill(
         'Dear {{ first_name|default:"friend" }},\n\n'
         f"[Sign the petition]({site}/act/save-the-library/) and "
-        f"[give what you can]({site}/act/fund-the-fight/) for {{{{ area }}}}."
+        f"[give what you can]({site}/act/fund-the-fight/) for "
     )
+    # The merge-field picker inserts at the cursor of the field last used.
+    body.press("End")
+    page.get_by_role("button", name="Insert Area name").click()
+    page.keyboard.type(".")
+    assert body.input_value().endswith("for {{ area }}.")
+    # The A/B test is folded away until opened.
+    expect(page.locator("#id_ab_variants")).to_be_hidden()
+    page.locator("#section-ab > summary").click()
     page.locator("#id_ab_variants").fill("2")
     page.locator("#id_ab_test_percent").fill("25")
     page.locator("#id_ab_metric").select_option("clicks")
