@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clarion.people.normalise import InvalidEmail, normalise_email
 
+from .models import Membership, MembershipType
 from .services import PHONE_CONSENT_WORDING, SMS_CONSENT_WORDING
 
 
@@ -61,3 +62,68 @@ class PreferencesForm(forms.Form):
     def __init__(self, *args, email_label, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"].label = email_label
+
+
+class MembershipCancelForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why are you leaving? (optional)"),
+        max_length=400,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+# --- Staff ------------------------------------------------------------------------------
+
+
+class MembershipChangeForm(forms.Form):
+    """A staff correction of a membership; the reason is required and audited."""
+
+    status = forms.ChoiceField(label=_("Status"))
+    membership_type = forms.ModelChoiceField(label=_("Type"), queryset=None)
+    renews_on = forms.DateField(
+        label=_("Renews on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Needed for an active membership."),
+    )
+    reason = forms.CharField(
+        label=_("Reason for the change"),
+        max_length=500,
+        help_text=_("Kept in the audit log and the membership's history."),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = Membership.Status.choices
+        self.fields["membership_type"].queryset = MembershipType.objects.order_by("order", "name")
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError(_("Give a reason for the change."))
+        return reason
+
+
+class MembershipTypeForm(forms.ModelForm):
+    class Meta:
+        model = MembershipType
+        fields = ["name", "rate_pence", "period", "active", "order"]
+        help_texts = {
+            "rate_pence": _("In pence: 500 is £5.00."),
+            "order": _("Lower numbers are listed first."),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["order"].required = False
+
+    def clean_order(self) -> int:
+        return self.cleaned_data.get("order") or 0
+
+    def clean_rate_pence(self) -> int:
+        rate = self.cleaned_data["rate_pence"]
+        if rate > 10_000_000:
+            raise forms.ValidationError(_("That rate is too high."))
+        return rate

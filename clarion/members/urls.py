@@ -13,6 +13,7 @@ urlpatterns = [
     path("details/proposal/", views.proposal_decide, name="proposal_decide"),
     path("preferences/", views.preferences, name="preferences"),
     path("membership/", views.membership, name="membership"),
+    path("membership/cancel/", views.membership_cancel, name="membership_cancel"),
     path("membership/card/", views.card, name="card"),
     path("card/<str:token>/", views.card_check, name="card_check"),
     path("events/", views.events, name="events"),

@@ -32,7 +32,10 @@ from clarion.people.selectors import people_for
 from clarion.people.services import person_find
 
 from . import auth, services
-from .forms import DetailsForm, PreferencesForm, SignInForm
+from . import membership as lifecycle
+from .forms import DetailsForm, MembershipCancelForm, PreferencesForm, SignInForm
+from .models import Membership
+from .selectors import membership_of, membership_types_active
 from .tasks import signin_email
 
 # --- Signing in ----------------------------------------------------------------------
@@ -279,15 +282,51 @@ def preferences(request: HttpRequest) -> HttpResponse:
 @auth.member_required
 def membership(request: HttpRequest) -> HttpResponse:
     member = request.member
+    row = membership_of(member)
     return render(
         request,
         "members/membership.html",
         {
             "member": member,
-            "is_member": member.membership_status != MembershipStatus.NONE,
+            "membership": row,
+            "is_member": member.membership_status != MembershipStatus.NONE or row is not None,
             "active": member.membership_status == MembershipStatus.ACTIVE,
+            "can_cancel": row is not None and row.status in CANCELLABLE,
+            "types": membership_types_active(),
             "section": "membership",
         },
+    )
+
+
+# Statuses a member may cancel from their page.
+CANCELLABLE = (Membership.Status.PENDING, Membership.Status.ACTIVE, Membership.Status.GRACE)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@auth.member_required
+def membership_cancel(request: HttpRequest) -> HttpResponse:
+    """Cancel my membership: a confirmation page (GET), then the POST cancels,
+    through ``membership.membership_cancel`` (audited)."""
+    member = request.member
+    row = membership_of(member)
+    if row is None or row.status not in CANCELLABLE:
+        messages.info(request, _("You have no membership to cancel."))
+        return redirect("members:membership")
+    form = MembershipCancelForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        said = form.cleaned_data["reason"]
+        lifecycle.membership_cancel(
+            person=member,
+            reason=_("Cancelled by the member") + (f": {said}" if said else ""),
+            ip=client_ip(request),
+        )
+        messages.success(request, _("Your membership is cancelled."))
+        return redirect("members:membership")
+    return render(
+        request,
+        "members/membership_cancel.html",
+        {"form": form, "membership": row, "member": member, "section": "membership"},
+        status=400 if form.is_bound else 200,
     )
 
 

@@ -60,6 +60,7 @@ NOT_PERSON_FORMS = {
     "members:proposal_decide": "a signed-in member decides a change proposed for them",
     "members:preferences": "a signed-in member's own subscription and consent",
     "members:event_cancel": "a signed-in member cancels their own RSVP",
+    "members:membership_cancel": "a signed-in member cancels their own membership",
 }
 
 STAFF_PREFIXES = ("staff/", "api/", "django-admin/", "media/", "static/")

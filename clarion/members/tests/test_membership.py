@@ -136,3 +136,95 @@ def test_a_member_session_does_not_check_cards(member_client, member):
     _make_member(member)
     text = member_client.get(_card_url(member)).content.decode()
     assert "M-004211" not in text and "Log in to check it" in text
+
+
+# --- Type, renewal, how they pay, cancelling ------------------------------------------
+
+
+def _join(member, kind, pays_by="direct_debit"):
+    from django.utils import timezone
+
+    from clarion.members.membership import membership_join, membership_payment_received
+
+    membership_join(person=member, membership_type=kind, pays_by=pays_by)
+    return membership_payment_received(
+        person=member,
+        amount_pence=kind.rate_pence,
+        paid_at=timezone.now(),
+        provider="gocardless",
+        reference="PM-first",
+    )
+
+
+def test_membership_page_shows_type_rate_renewal_and_how_they_pay(member_client, member, annual):
+    m = _join(member, annual)
+    page = member_client.get("/members/membership/").content.decode()
+    for text in ("Annual", "£48.00", "a year", "Direct Debit", str(m.number), "Active"):
+        assert text in page
+    assert m.renews_on.strftime("%Y") in page
+    assert "Cancel my membership" in page
+
+
+def test_a_pending_member_is_told_it_starts_with_the_first_payment(member_client, member, standard):
+    from clarion.members.membership import membership_join
+
+    membership_join(person=member, membership_type=standard, pays_by="card")
+    page = member_client.get("/members/membership/").content.decode()
+    assert "starts when your first payment arrives" in page
+    assert "Card" in page and "Waiting for the first payment" in page
+
+
+def test_a_supporter_sees_the_types_staff_offer(member_client, standard, annual):
+    from clarion.members.models import MembershipType
+
+    MembershipType.objects.create(name="Retired <b>", rate_pence=1, period="annual", active=False)
+    page = member_client.get("/members/membership/").content.decode()
+    assert "Standard" in page and "£5.00" in page and "a month" in page
+    assert "Annual" in page and "£48.00" in page
+    assert "Retired" not in page
+
+
+def test_cancelling_asks_first_then_cancels_and_is_audited(member_client, member, standard):
+    from clarion.core.models import AuditEntry
+    from clarion.members.models import Membership
+
+    _join(member, standard)
+    confirm = member_client.get("/members/membership/cancel/")
+    assert confirm.status_code == 200
+    assert "Yes, cancel my membership" in confirm.content.decode()
+    assert Membership.objects.get().status == "active"  # a GET changes nothing
+
+    response = member_client.post("/members/membership/cancel/", {"reason": "Too <dear>"})
+    assert response.status_code == 302 and response["Location"] == "/members/membership/"
+    m = Membership.objects.get()
+    assert m.status == "cancelled"
+    assert m.cancel_reason == "Cancelled by the member: Too <dear>"
+    member.refresh_from_db()
+    assert member.membership_status == MembershipStatus.CANCELLED
+    entry = AuditEntry.objects.get(detail__membership="cancelled")
+    assert entry.object_id == str(member.pk) and entry.actor is None
+    page = member_client.get("/members/membership/").content.decode()
+    assert "Cancelled" in page and "Cancel my membership" not in page
+    # Nothing left to cancel: the page says so and changes nothing.
+    again = member_client.post("/members/membership/cancel/", {})
+    assert again.status_code == 302
+    assert AuditEntry.objects.filter(detail__membership="cancelled").count() == 1
+
+
+def test_an_overlong_reason_is_a_form_error_and_changes_nothing(member_client, member, standard):
+    from clarion.members.models import Membership
+
+    _join(member, standard)
+    response = member_client.post("/members/membership/cancel/", {"reason": "x" * 401})
+    assert response.status_code == 400
+    assert "There is a problem" in response.content.decode()
+    assert Membership.objects.get().status == "active"
+
+
+def test_cancel_needs_a_member_session(client, member, standard):
+    from clarion.members.models import Membership
+
+    _join(member, standard)
+    response = client.post("/members/membership/cancel/", {})
+    assert response.status_code == 302 and "/members/sign-in/" in response["Location"]
+    assert Membership.objects.get().status == "active"
