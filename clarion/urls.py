@@ -25,6 +25,7 @@ urlpatterns = [
     path("groups/", include("clarion.groups.urls")),
     path("you/", include("clarion.people.public_urls")),
     path("members/", include("clarion.members.urls")),
+    path("staff/members/", include("clarion.members.staff_urls")),
     path("api/v2/", include("clarion.api.urls")),
     path("staff/api/", include("clarion.api.staff_urls")),
     path("django-admin/", admin.site.urls),

@@ -6,10 +6,15 @@ South person's sign-in link and member session as they were."""
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 URL_KWARGS = {
     "members:sign_in_link": lambda w: [{"token": "bad-token"}, {"token": w.south_link_token}],
     # The South member's card: a North organiser scanning it must learn nothing.
     "members:card_check": lambda w: [{"token": "bad-token"}, {"token": w.south_card_token}],
+    # Staff membership pages: the South member's membership (in arrears), and a type.
+    "members_staff:change": lambda w: {"person_id": w.south.pk},
+    "members_staff:type_edit": lambda w: {"pk": w.membership_type.pk},
 }
 
 # The members' pages are the public's (a member signs in by email link, not as staff).
@@ -17,6 +22,8 @@ PUBLIC_NAMESPACES = ("members",)
 
 
 def extend_world(w) -> None:
+    from clarion.members.membership import membership_join, membership_payment_failed
+    from clarion.members.models import MembershipType
     from clarion.members.services import (
         member_card_get_or_create,
         member_card_token,
@@ -26,6 +33,14 @@ def extend_world(w) -> None:
     )
     from clarion.people.models import Person
 
+    # A South member in arrears (on the organiser's arrears list if scope leaked).
+    w.membership_type = MembershipType.objects.create(
+        name="Walk standard", rate_pence=500, period="monthly"
+    )
+    membership_join(person=w.south, membership_type=w.membership_type, pays_by="manual")
+    membership_payment_failed(
+        person=w.south, provider="walk", reference="walk-1", failed_at=timezone.now()
+    )
     w.south_link_token = signin_link_create(person=w.south, browser_hash=secret_hash("south"))
     w.south_member_key = member_session_start(person=w.south)
     Person.objects.filter(pk=w.south.pk).update(
@@ -36,9 +51,15 @@ def extend_world(w) -> None:
 
 
 def snapshot(person_id: int) -> dict:
-    from clarion.members.models import MemberSession, SignInLink
+    from clarion.members.models import MemberSession, Membership, MembershipType, SignInLink
 
     return {
+        "membership": list(
+            Membership.objects.filter(person_id=person_id).values_list(
+                "status", "membership_type_id", "renews_on", "grace_until", "number"
+            )
+        ),
+        "types": list(MembershipType.objects.order_by("pk").values_list("name", "rate_pence")),
         "links": list(
             SignInLink.objects.filter(person_id=person_id)
             .order_by("pk")
