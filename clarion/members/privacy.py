@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from clarion.core import privacy
 
-from .models import MemberCard, MemberSession, SignInLink
+from .models import (
+    MemberCard,
+    MemberSession,
+    Membership,
+    MembershipChange,
+    MembershipNotice,
+    MembershipPayment,
+    SignInLink,
+)
 
 
 def export(person) -> dict:
@@ -26,6 +34,39 @@ def export(person) -> dict:
         "membership_card": [
             {"created_at": c.created_at} for c in MemberCard.objects.filter(person=person)
         ],
+        "membership": [
+            {
+                "number": m.number,
+                "type": m.membership_type.name,
+                "status": m.status,
+                "pays_by": m.pays_by,
+                "joined_on": m.joined_on,
+                "renews_on": m.renews_on,
+                "grace_until": m.grace_until,
+                "lapsed_at": m.lapsed_at,
+                "cancelled_at": m.cancelled_at,
+                "cancel_reason": m.cancel_reason,
+                "payments": [
+                    {
+                        "provider": p.provider,
+                        "reference": p.reference,
+                        "outcome": p.outcome,
+                        "amount_pence": p.amount_pence,
+                        "at": p.at,
+                    }
+                    for p in MembershipPayment.objects.filter(membership=m).order_by("at")
+                ],
+                "history": [
+                    {"kind": c.kind, "at": c.at, "reason": c.reason}
+                    for c in MembershipChange.objects.filter(membership=m).order_by("at")
+                ],
+            }
+            for m in Membership.objects.filter(person=person).select_related("membership_type")
+        ],
+        "membership_emails": [
+            {"kind": n.kind, "cycle": n.cycle, "created_at": n.created_at}
+            for n in MembershipNotice.objects.filter(person=person).order_by("created_at")
+        ],
     }
 
 
@@ -33,6 +74,10 @@ def erase(person) -> None:
     SignInLink.objects.filter(person=person).delete()
     MemberSession.objects.filter(person=person).delete()
     MemberCard.objects.filter(person=person).delete()
+    # The membership with its payments and history; its number stays used (the
+    # counter never goes back), so it is never given to anyone else.
+    Membership.objects.filter(person=person).delete()
+    MembershipNotice.objects.filter(person=person).delete()
 
 
 def merge(survivor, duplicate) -> None:
@@ -41,6 +86,13 @@ def merge(survivor, duplicate) -> None:
     SignInLink.objects.filter(person=duplicate).delete()
     MemberSession.objects.filter(person=duplicate).delete()
     MemberCard.objects.filter(person=duplicate).delete()
+    # One membership per person: the survivor keeps theirs; if they had none, the
+    # duplicate's (with its number, payments and history) becomes theirs.
+    if Membership.objects.filter(person=survivor).exists():
+        Membership.objects.filter(person=duplicate).delete()
+    else:
+        Membership.objects.filter(person=duplicate).update(person=survivor)
+    MembershipNotice.objects.filter(person=duplicate).delete()
 
 
 privacy.register("members", export=export, erase=erase, merge=merge)
