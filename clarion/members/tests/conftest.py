@@ -40,9 +40,7 @@ def member_client(client, member):
 def standard(db):
     from clarion.members.models import MembershipType
 
-    return MembershipType.objects.create(
-        name="Standard", rate_pence=500, period="monthly", order=1
-    )
+    return MembershipType.objects.create(name="Standard", rate_pence=500, period="monthly", order=1)
 
 
 @pytest.fixture
