@@ -62,3 +62,31 @@ def check_url(page, url: str, name: str) -> None:
         page.set_viewport_size(size)
         page.goto(url)
         check_page(page, name)
+
+
+class Steps:
+    """Counts what a task costs a person in the browser: page loads (top-level GET
+    navigations, redirects included) and form submissions (top-level POSTs). Attach it
+    after logging in; ``reset()`` between tasks; ``(loads, submits)`` is the figure
+    the first-hour tests pin."""
+
+    def __init__(self, page):
+        self.page = page
+        self.loads = 0
+        self.submits = 0
+        page.on("request", self._seen)
+
+    def _seen(self, request) -> None:
+        if not request.is_navigation_request() or request.frame != self.page.main_frame:
+            return
+        if request.method == "POST":
+            self.submits += 1
+        else:
+            self.loads += 1
+
+    def reset(self) -> None:
+        self.loads = self.submits = 0
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        return (self.loads, self.submits)
