@@ -316,6 +316,19 @@ CLARION_STRIPE_WEBHOOK_SECRET = env.text("CLARION_STRIPE_WEBHOOK_SECRET", "")
 CLARION_STRIPE_API_BASE = env.url(
     "CLARION_STRIPE_API_BASE", "https://api.stripe.com", schemes=("https", "http")
 )
+# Membership dues (docs/members.md, "Paying dues"). Card dues use the Stripe key and
+# address above; their webhook endpoint (/members/join/webhooks/stripe/) has its own
+# signing secret, falling back to the donations one when unset.
+CLARION_STRIPE_MEMBERS_WEBHOOK_SECRET = env.text("CLARION_STRIPE_MEMBERS_WEBHOOK_SECRET", "")
+# Direct Debit dues through GoCardless: an access token, "sandbox" or "live", and the
+# webhook endpoint's secret. CLARION_GOCARDLESS_API_BASE overrides the environment's
+# address (tests point it at a loopback stand-in).
+CLARION_GOCARDLESS_ACCESS_TOKEN = env.text("CLARION_GOCARDLESS_ACCESS_TOKEN", "")
+CLARION_GOCARDLESS_ENVIRONMENT = env.choice(
+    "CLARION_GOCARDLESS_ENVIRONMENT", "sandbox", ("sandbox", "live")
+)
+CLARION_GOCARDLESS_WEBHOOK_SECRET = env.text("CLARION_GOCARDLESS_WEBHOOK_SECRET", "")
+CLARION_GOCARDLESS_API_BASE = env.text("CLARION_GOCARDLESS_API_BASE", "")
 # Donations at or above this (in pence), or taking a donor's calendar-year total to it,
 # are flagged for a permissibility check (UK: £500).
 CLARION_PERMISSIBILITY_THRESHOLD_PENCE = env.integer(
