@@ -84,7 +84,7 @@ class MembershipChangeForm(forms.Form):
     renews_on = forms.DateField(
         label=_("Renews on"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
         help_text=_("Needed for an active membership."),
     )
     reason = forms.CharField(
