@@ -20,7 +20,7 @@ class JourneysConfig(AppConfig):
             privacy,  # noqa: F401  (registers export, erase and merge)
             segments,  # noqa: F401  (the "journey" segment condition)
         )
-        from .tasks import journeys_advance
+        from .tasks import journeys_advance, journeys_poll_triggers
         from .triggers import listener
 
         # Timeline entries enter people into journeys (after their commit).
@@ -28,3 +28,5 @@ class JourneysConfig(AppConfig):
             activity_listeners.append(listener)
         # Waits run out with time, not with events: the clock starts the engine.
         schedule.register("journeys.advance", journeys_advance, every=timedelta(seconds=10))
+        # Triggers with no timeline entry to hear (no-shows, clicks, segment entry).
+        schedule.register("journeys.triggers", journeys_poll_triggers, every=timedelta(minutes=1))

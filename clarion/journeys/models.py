@@ -14,6 +14,7 @@
   not allow re-entry (``once``, copied from the journey when the person entered).
 - ``StepRun``: what happened at a step, one row per step run (the per-step figures).
 - ``Todo``: an "ask a human" step's task for an organiser of the person's area.
+- ``SegmentPresence``: who met a segment trigger's definition at its last check.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class Journey(models.Model):
     version = models.PositiveIntegerField(default=1)
     trigger_type = models.CharField(_("trigger"), max_length=40)
     trigger_config = models.JSONField(default=dict, blank=True)
+    # Scheduled triggers' cursor (``triggers.ScheduledTrigger``): how far they have
+    # looked, so each event, click or RSVP is considered once.
+    trigger_state = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -217,3 +221,20 @@ class Todo(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id}: {self.note[:40]}"
+
+
+class SegmentPresence(models.Model):
+    """Who met a "entered a segment" journey's definition at its last check, so the
+    next check enters only those who newly meet it (and, with re-entry allowed, enters
+    again someone who left the segment and came back)."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "person"], name="segment_presence_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey_id}:{self.person_id}"

@@ -31,7 +31,7 @@ from clarion.people.models import Person
 
 from .models import Enrolment, Journey, Step, Todo
 from .steps import step_type
-from .triggers import trigger_type
+from .triggers import listened_forget, trigger_type
 
 EXPORT_FORMAT = "clarion-journey/1"
 MAX_STEPS = 100
@@ -283,6 +283,7 @@ def journey_set_status(*, journey: Journey, actor, move: str) -> Journey:
     locked.status = target
     locked.modified_at = timezone.now()
     locked.save(update_fields=["status", "modified_at"])
+    listened_forget()
     return locked
 
 
@@ -316,6 +317,36 @@ def enrol(*, journey: Journey, person_id: int, source: dict | None = None) -> bo
     except IntegrityError:
         return False
     return True
+
+
+def enrol_many(*, journey: Journey, person_ids: list[int], source: dict | None = None) -> int:
+    """``enrol`` for many people in one statement (scheduled triggers); returns how
+    many were entered. Conflicts with the unique constraints are ignored, as in
+    ``enrol``."""
+    step = first_step(journey)
+    if step is None or not person_ids:
+        return 0
+    now = timezone.now()
+    Enrolment.objects.bulk_create(
+        [
+            Enrolment(
+                journey=journey,
+                person_id=pk,
+                version=journey.version,
+                step=step,
+                once=not journey.reentry_allowed,
+                next_run_at=now,
+                entered_at=now,
+                source=source or {},
+            )
+            for pk in person_ids
+        ],
+        ignore_conflicts=True,
+        batch_size=2000,
+    )
+    return Enrolment.objects.filter(
+        journey=journey, person_id__in=person_ids, entered_at=now
+    ).count()
 
 
 def organiser_for(person: Person) -> User | None:

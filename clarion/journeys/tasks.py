@@ -13,3 +13,13 @@ def journeys_advance(batch: int = 200, seconds: float = 20.0) -> str:
     from .engine import advance_all
 
     return f"advanced {advance_all(batch=batch, seconds=seconds)}"
+
+
+@task()
+def journeys_poll_triggers() -> str:
+    """Run the scheduled triggers (no-show, clicked a mailing, entered a segment) of
+    every published journey once; each keeps a cursor, so a second run finds nothing
+    new."""
+    from .triggers import poll_all
+
+    return f"entered {poll_all()}"

@@ -8,11 +8,21 @@ trigger listens to that kind (one indexed query on a small table), and for those
 whose trigger matches inserts an enrolment. It only inserts rows: the engine does
 the rest. Insertion ignores conflicts, so a person already in the journey (or, without
 re-entry, ever in it) is not entered twice, whatever the number of processes.
+
+*Scheduled* triggers (``ScheduledTrigger``: a no-show after an event, a click on a
+given mailing, entering a segment) have no timeline entry to listen to; the clock runs
+``poll_all`` and each looks at what happened since its cursor (``Journey.trigger_state``),
+under the journey's row lock, so two workers never consider the same rows twice.
+
+Which trigger types published journeys use is kept in the cache (``listened``): a
+timeline entry or a clock tick that no published journey listens to costs no query.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from django import forms
@@ -23,9 +33,10 @@ from django.utils.translation import gettext_lazy
 from clarion.actions.models import ActionPage
 from clarion.core.money import MoneyField
 from clarion.donations.models import Donation
-from clarion.people.models import Activity, Tag
+from clarion.people.models import Activity, PersonList, Tag
 
 from .configs import settings_clean
+from .steps import DefinitionField
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +45,7 @@ class TriggerType:
     name: ClassVar[str] = ""
     label: ClassVar[Any] = ""
     kind: ClassVar[str] = ""
+    scheduled: ClassVar[bool] = False
     Form: ClassVar[type[forms.Form]] = forms.Form
 
     def clean(self, config: Any) -> dict[str, Any]:
@@ -65,7 +77,64 @@ def trigger_types() -> list[TriggerType]:
 
 
 def types_for_kind(kind: str) -> list[str]:
-    return [t.name for t in _REGISTRY.values() if t.kind == kind]
+    return [t.name for t in _REGISTRY.values() if t.kind == kind and not t.scheduled]
+
+
+def scheduled_types() -> list[str]:
+    return [t.name for t in _REGISTRY.values() if t.scheduled]
+
+
+# --- which trigger types published journeys use ---------------------------------------
+
+LISTENED_KEY = "journeys:listened:v1"
+LISTENED_SECONDS = 300
+# Each process keeps the set for a few seconds on top of the shared cache, so a
+# timeline entry costs no round trip at all; a journey published in another process
+# starts entering people at most this long after it was published there. (One tuple,
+# replaced whole: safe to share between threads.)
+LOCAL_SECONDS = 5.0
+_memo: tuple[frozenset[str], float] | None = None
+
+
+def listened() -> frozenset[str]:
+    """The trigger types of published journeys (from this process's copy, the shared
+    cache, or one query on the small journeys table)."""
+    from django.core.cache import cache
+
+    from .models import Journey
+
+    global _memo
+    memo = _memo
+    if memo is not None and time.monotonic() - memo[1] < LOCAL_SECONDS:
+        return memo[0]
+    names = cache.get(LISTENED_KEY)
+    if names is None:
+        names = sorted(
+            set(
+                Journey.objects.filter(status=Journey.Status.PUBLISHED).values_list(
+                    "trigger_type", flat=True
+                )
+            )
+        )
+        cache.set(LISTENED_KEY, names, LISTENED_SECONDS)
+    value = frozenset(names)
+    _memo = (value, time.monotonic())
+    return value
+
+
+def listened_forget() -> None:
+    """Call when a journey's status or trigger changes: now and again after the
+    commit (so no process caches the state from before it)."""
+    from django.core.cache import cache
+    from django.db import transaction
+
+    def forget():
+        global _memo
+        _memo = None
+        cache.delete(LISTENED_KEY)
+
+    forget()
+    transaction.on_commit(forget)
 
 
 class ActionForm(forms.Form):
@@ -205,12 +274,246 @@ class Attended(TriggerType):
         return not config.get("event") or data.get("event") == config["event"]
 
 
+class ListTriggerForm(forms.Form):
+    list = forms.CharField(label=gettext_lazy("List"), max_length=100)
+
+
+@register
+class JoinedList(TriggerType):
+    name = "listed"
+    label = gettext_lazy("Joined a list")
+    kind = Activity.Kind.LISTED
+    Form = ListTriggerForm
+
+    def matches(self, activity, config):
+        return PersonList.objects.filter(
+            pk=activity.data.get("list"), name__iexact=config["list"]
+        ).exists()
+
+
+# --- scheduled triggers -----------------------------------------------------------------
+
+# Rows younger than this are left for the next tick: a row is written with its time
+# before its transaction commits, so the newest ones may still be committing.
+SETTLE = timedelta(seconds=30)
+
+
+class ScheduledTrigger(TriggerType):
+    """A trigger the clock runs (``poll_all``). ``poll`` is called with the journey's
+    row locked, inside a transaction; it enters people with ``services.enrol_many``
+    and returns how many, and keeps its cursor in ``journey.trigger_state`` (saved by
+    the caller)."""
+
+    scheduled = True
+
+    def matches(self, activity, config):
+        return False
+
+    def poll(self, journey, *, now) -> int:
+        raise NotImplementedError
+
+
+def _since(journey, now) -> Any:
+    """The cursor as a time: where the last poll stopped, or when the journey was
+    published (nothing from before it enters anyone)."""
+    from django.utils.dateparse import parse_datetime
+
+    raw = journey.trigger_state.get("until")
+    return parse_datetime(raw) if raw else journey.modified_at
+
+
+class NoShowForm(forms.Form):
+    event = forms.IntegerField(label=gettext_lazy("Event (id)"), min_value=1, required=False)
+    hours_after = forms.IntegerField(
+        label=gettext_lazy("Hours after the event ends"),
+        min_value=0,
+        max_value=72,
+        required=False,
+        help_text=gettext_lazy("Time for late check-ins to be recorded (2 if left empty)."),
+    )
+
+
+@register
+class NoShow(ScheduledTrigger):
+    """RSVP'd with a place, the event is over and they were not checked in. Each RSVP
+    is considered once, ``hours_after`` the event ended."""
+
+    name = "no_show"
+    label = gettext_lazy("Did not come to an event")
+    Form = NoShowForm
+
+    def poll(self, journey, *, now):
+        from django.utils.dateparse import parse_datetime
+
+        from clarion.events.models import Event, Rsvp
+
+        from .services import enrol_many
+
+        hours = journey.trigger_config.get("hours_after")
+        delay = timedelta(hours=2 if hours is None else hours)
+        cutoff = now - delay
+        # The cursor is an event end time: events that ended after it and at least
+        # ``delay`` ago are looked at now, and never again.
+        raw = journey.trigger_state.get("ended_until")
+        since = parse_datetime(raw) if raw else journey.modified_at - delay
+        if cutoff <= since:
+            return 0
+        rsvps = Rsvp.objects.filter(
+            status=Rsvp.Status.GOING,
+            event__status=Event.Status.PUBLISHED,
+            event__ends_at__gt=since,
+            event__ends_at__lte=cutoff,
+        ).exclude(attendance=Rsvp.Attendance.ATTENDED)
+        if journey.trigger_config.get("event"):
+            rsvps = rsvps.filter(event_id=journey.trigger_config["event"])
+        entered = 0
+        for rsvp_id, person_id, event_id in rsvps.values_list("pk", "person_id", "event_id"):
+            entered += enrol_many(
+                journey=journey,
+                person_ids=[person_id],
+                source={"trigger": "no_show", "rsvp": rsvp_id, "event": event_id},
+            )
+        journey.trigger_state["ended_until"] = cutoff.isoformat()
+        return entered
+
+
+class ClickForm(forms.Form):
+    mailing = forms.IntegerField(label=gettext_lazy("Mailing (id)"), min_value=1)
+
+
+@register
+class ClickedMailing(ScheduledTrigger):
+    """A person clicked a link in the given mailing (machine clicks — scanners,
+    proxies — do not count). Each click is considered once."""
+
+    name = "clicked"
+    label = gettext_lazy("Clicked a link in a mailing")
+    Form = ClickForm
+
+    def poll(self, journey, *, now):
+        from clarion.mailings.models import Event
+
+        from .services import enrol_many
+
+        since, until = _since(journey, now), now - SETTLE
+        if until <= since:
+            return 0
+        people = (
+            Event.objects.filter(
+                mailing_id=journey.trigger_config["mailing"],
+                kind=Event.Kind.CLICK,
+                machine=False,
+                created_at__gt=since,
+                created_at__lte=until,
+                recipient__person__isnull=False,
+            )
+            .values_list("recipient__person_id", flat=True)
+            .distinct()
+        )
+        entered = enrol_many(
+            journey=journey,
+            person_ids=list(people),
+            source={"trigger": "clicked", "mailing": journey.trigger_config["mailing"]},
+        )
+        journey.trigger_state["until"] = until.isoformat()
+        return entered
+
+
+class SegmentTriggerForm(forms.Form):
+    definition = DefinitionField(label=gettext_lazy("People who meet"))
+
+
+@register
+class EnteredSegment(ScheduledTrigger):
+    """A person newly meets the definition (checked on the schedule). Who met it at
+    the last check is kept (``SegmentPresence``), so someone is entered when they come
+    in, not at every check; with re-entry allowed, again after leaving and coming
+    back. Everyone who meets it when the journey is published enters at the first
+    check."""
+
+    name = "segment"
+    label = gettext_lazy("Entered a segment")
+    Form = SegmentTriggerForm
+
+    def poll(self, journey, *, now):
+        from clarion.people.models import Person
+        from clarion.people.segments.compiler import compile_definition
+
+        from .models import SegmentPresence
+        from .services import enrol_many
+
+        members = Person.objects.filter(compile_definition(journey.trigger_config["definition"]))
+        present = SegmentPresence.objects.filter(journey=journey)
+        present.exclude(person__in=members.values("pk")).delete()
+        newcomers = members.exclude(pk__in=present.values("person_id")).values_list("pk", flat=True)
+        entered = 0
+        batch: list[int] = []
+        for pk in newcomers.iterator(chunk_size=5000):
+            batch.append(pk)
+            if len(batch) == 5000:
+                entered += _present_and_enrol(journey, batch, SegmentPresence, enrol_many)
+                batch = []
+        if batch:
+            entered += _present_and_enrol(journey, batch, SegmentPresence, enrol_many)
+        return entered
+
+
+def _present_and_enrol(journey, person_ids, model, enrol_many) -> int:
+    model.objects.bulk_create(
+        [model(journey=journey, person_id=pk) for pk in person_ids], ignore_conflicts=True
+    )
+    return enrol_many(journey=journey, person_ids=person_ids, source={"trigger": "segment"})
+
+
+def poll_all(*, now=None) -> int:
+    """Run every published journey's scheduled trigger once; returns how many people
+    were entered. No query at all when no published journey has one."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from .models import Journey
+
+    heard = listened()
+    names = [n for n in scheduled_types() if n in heard]
+    if not names:
+        return 0
+    now = now or timezone.now()
+    entered = 0
+    ids = Journey.objects.filter(
+        status=Journey.Status.PUBLISHED, trigger_type__in=names
+    ).values_list("pk", flat=True)
+    for pk in list(ids):
+        try:
+            with transaction.atomic():
+                journey = (
+                    Journey.objects.select_for_update(skip_locked=True)
+                    .filter(pk=pk, status=Journey.Status.PUBLISHED)
+                    .first()
+                )
+                if journey is None:  # another worker has it, or it was paused
+                    continue
+                ttype = trigger_type(journey.trigger_type)
+                if not isinstance(ttype, ScheduledTrigger):
+                    continue
+                entered += ttype.poll(journey, now=now)
+                Journey.objects.filter(pk=pk).update(trigger_state=journey.trigger_state)
+        except Exception:
+            log.exception("journey %s: scheduled trigger failed; tried again later", pk)
+    if entered:
+        kick()
+    return entered
+
+
 def listener(activity: Activity) -> None:
     """Enter the person into every published journey this entry triggers (after the
     commit that wrote it; see the module docstring)."""
     from .services import enrol
 
     names = types_for_kind(activity.kind)
+    if not names:
+        return
+    heard = listened()
+    names = [n for n in names if n in heard]
     if not names:
         return
     from .models import Journey

@@ -52,6 +52,10 @@ def test_killed_worker_neither_repeats_nor_skips_a_step(sink, tmp_path):
     support = "from clarion.journeys.tests import killsupport as k; "
     try:
         world.migrate()
+        # As `make run` does: the database cache holds which triggers are listened to.
+        world.shell(
+            "from django.core.management import call_command; call_command('createcachetable')"
+        )
         journey_id = int(world.shell(support + f"print(k.seed({N}))"))
         world.shell(support + f"k.advance({BATCH})")
         runs = _counter(world.env)
