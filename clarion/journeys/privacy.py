@@ -1,11 +1,12 @@
-"""What journeys hold about a person (enrolments, step runs, to-dos), for subject
+"""What journeys hold about a person (enrolments, step runs, to-dos, segment triggers
+met), for subject
 access, erasure and merging (invariant 7)."""
 
 from __future__ import annotations
 
 from clarion.core import privacy
 
-from .models import Enrolment, Todo
+from .models import Enrolment, SegmentPresence, Todo
 
 
 def export(person) -> dict:
@@ -44,6 +45,10 @@ def export(person) -> dict:
             }
             for t in Todo.objects.filter(person=person).order_by("created_at", "id")
         ],
+        # Journeys whose segment trigger they met at its last check.
+        "segment_triggers_met": sorted(
+            SegmentPresence.objects.filter(person=person).values_list("journey_id", flat=True)
+        ),
     }
 
 
@@ -51,6 +56,7 @@ def erase(person) -> None:
     # Step runs go with the enrolments (cascade).
     Enrolment.objects.filter(person=person).delete()
     Todo.objects.filter(person=person).delete()
+    SegmentPresence.objects.filter(person=person).delete()
 
 
 def merge(survivor, duplicate) -> None:
@@ -60,6 +66,8 @@ def merge(survivor, duplicate) -> None:
     Enrolment.objects.filter(person=duplicate, journey_id__in=both).delete()
     Enrolment.objects.filter(person=duplicate).update(person=survivor)
     Todo.objects.filter(person=duplicate).update(person=survivor)
+    # Whether the survivor meets a segment is worked out again at the next check.
+    SegmentPresence.objects.filter(person=duplicate).delete()
 
 
 privacy.register("journeys", export=export, erase=erase, merge=merge)

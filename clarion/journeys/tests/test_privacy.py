@@ -81,3 +81,21 @@ def test_the_journey_segment_condition(admin, north_person, south_person):
         validate_definition(
             {"op": "all", "conditions": [{"type": "journey", "journey": 999, "state": "in"}]}
         )
+
+
+def test_segment_trigger_presence_is_exported_and_erased(admin, north_person):
+    from clarion.journeys import triggers
+    from clarion.journeys.models import SegmentPresence
+    from clarion.people.models import Tag
+    from clarion.people.services import tag_add
+
+    vip = Tag.objects.create(name="vip")
+    definition = {"op": "all", "conditions": [{"type": "tag", "tags": [vip.pk], "match": "any"}]}
+    journey = make_journey(
+        admin, STEPS, trigger="segment", trigger_config={"definition": definition}
+    )
+    tag_add(person=north_person, tag=vip)
+    assert triggers.poll_all() == 1
+    assert privacy.export_person(north_person)["journeys"]["segment_triggers_met"] == [journey.pk]
+    person_erase(person=north_person, actor=admin)
+    assert not SegmentPresence.objects.exists()
