@@ -24,6 +24,7 @@ urlpatterns = [
     path("events/", include("clarion.events.urls")),
     path("groups/", include("clarion.groups.urls")),
     path("you/", include("clarion.people.public_urls")),
+    path("members/join/", include("clarion.members.payments.urls")),
     path("members/", include("clarion.members.urls")),
     path("staff/members/", include("clarion.members.staff_urls")),
     path("api/v2/", include("clarion.api.urls")),
