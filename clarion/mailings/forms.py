@@ -323,3 +323,7 @@ class PreferencesForm(forms.Form):
 
 class WinnerForm(forms.Form):
     variant = forms.IntegerField(min_value=0, max_value=3)
+
+
+class TemplateSaveForm(forms.Form):
+    name = forms.CharField(label=_("Template name"), max_length=150)

@@ -340,3 +340,38 @@ class OptOut(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id}:{self.category}"
+
+
+class MailingTemplate(models.Model):
+    """Content kept to start new mailings from: subject, preheader and body (with their
+    merge fields and segment blocks), never an audience. ``area`` is the scope of the
+    organiser who saved it (None: national, offered to everyone); an organiser sees the
+    national templates and their own area's."""
+
+    name = models.CharField(_("template name"), max_length=150)
+    category = models.CharField(
+        _("category"), max_length=20, choices=Mailing.Category, default=Mailing.Category.NEWS
+    )
+    subject = models.CharField(_("subject"), max_length=250)
+    preheader = models.CharField(_("preheader"), max_length=250, blank=True)
+    body_format = models.CharField(
+        _("body format"),
+        max_length=10,
+        choices=Mailing.BodyFormat,
+        default=Mailing.BodyFormat.MARKDOWN,
+    )
+    body = models.TextField(_("body"))
+    area = models.ForeignKey(
+        "areas.Area", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        verbose_name = _("mailing template")
+
+    def __str__(self) -> str:
+        return self.name

@@ -18,7 +18,7 @@ from clarion.areas.selectors import area_subtree_q
 from clarion.core import tokens as core_tokens
 from clarion.core.site import is_own_url, site_url
 
-from .models import Event, FromAddress, Link, Mailing, Recipient
+from .models import Event, FromAddress, Link, Mailing, MailingTemplate, Recipient
 from .sending import render, tokens
 
 
@@ -31,6 +31,35 @@ def mailings_for(user) -> QuerySet[Mailing]:
     if scope is None:
         return Mailing.objects.all()
     return Mailing.objects.filter(area_subtree_q(scope, field="area"))
+
+
+def templates_for(user) -> QuerySet[MailingTemplate]:
+    """The saved templates ``user`` may start from: the national ones and, for an
+    organiser or area analyst, those saved inside their area subtree; national staff
+    see every one."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return MailingTemplate.objects.none()
+    scope = user.scope_area
+    if scope is None:
+        return MailingTemplate.objects.all()
+    return MailingTemplate.objects.filter(
+        Q(area__isnull=True) | area_subtree_q(scope, field="area")
+    )
+
+
+def access_template(user, template_id, *, write: bool = False) -> MailingTemplate:
+    """A template ``user`` may see (404 otherwise). ``write`` (deleting) needs a
+    writing role, and a national template may be removed by national staff only."""
+    try:
+        pk = int(template_id)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    template = templates_for(user).filter(pk=pk).first()
+    if template is None:
+        raise Http404
+    if write and (not user.can_write or (template.area_id is None and user.scope_area is not None)):
+        raise PermissionDenied
+    return template
 
 
 def access_mailing(user, mailing_id, *, write: bool = False) -> Mailing:

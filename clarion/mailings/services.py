@@ -24,7 +24,17 @@ from clarion.people.models import Activity, EmailStatus, Person, Suppression
 from clarion.people.normalise import email_hash
 from clarion.people.services import activity_record, email_status_set
 
-from .models import Event, FromAddress, Link, Mailing, OptOut, Recipient, SendSlot, Variant
+from .models import (
+    Event,
+    FromAddress,
+    Link,
+    Mailing,
+    MailingTemplate,
+    OptOut,
+    Recipient,
+    SendSlot,
+    Variant,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +113,36 @@ def from_address_remove(*, actor, address: FromAddress) -> None:
     if not getattr(actor, "is_admin", False):
         raise PermissionDenied
     address.delete()
+
+
+def template_save(*, mailing: Mailing, name: str, actor) -> MailingTemplate:
+    """Keep ``mailing``'s content (category, subject, preheader, body) as a template
+    named ``name``, owned by the actor's scope (national staff: national). The
+    audience, sender and schedule are not kept: each use chooses its own."""
+    if not getattr(actor, "can_write", False):
+        raise PermissionDenied
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("Give the template a name.")})
+    return MailingTemplate.objects.create(
+        name=name[:150],
+        category=mailing.category,
+        subject=mailing.subject,
+        preheader=mailing.preheader,
+        body_format=mailing.body_format,
+        body=mailing.body,
+        area=actor.scope_area,
+        created_by=actor,
+    )
+
+
+def template_delete(*, template: MailingTemplate, actor) -> None:
+    """Remove a template; mailings started from it keep their own copy of the content."""
+    if not getattr(actor, "can_write", False) or (
+        template.area_id is None and actor.scope_area is not None
+    ):
+        raise PermissionDenied
+    template.delete()
 
 
 def recipients_query(mailing: Mailing, user):

@@ -15,6 +15,9 @@ urlpatterns = [
     path("<int:pk>/unschedule/", views.mailing_unschedule, name="unschedule"),
     path("<int:pk>/control/", views.mailing_control, name="control"),
     path("<int:pk>/winner/", views.mailing_winner, name="winner"),
+    path("<int:pk>/save-template/", views.template_save, name="template_save"),
+    path("templates/", views.template_list, name="templates"),
+    path("templates/<int:pk>/delete/", views.template_delete, name="template_delete"),
     path("from-addresses/", views.from_address_list, name="from_addresses"),
     path("from-addresses/<int:pk>/delete/", views.from_address_delete, name="from_address_delete"),
 ]

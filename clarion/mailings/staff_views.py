@@ -17,7 +17,14 @@ from clarion.core.services import client_ip
 from clarion.people.selectors import access_person
 
 from . import selectors, services
-from .forms import FromAddressForm, MailingForm, SendForm, TestSendForm, WinnerForm
+from .forms import (
+    FromAddressForm,
+    MailingForm,
+    SendForm,
+    TemplateSaveForm,
+    TestSendForm,
+    WinnerForm,
+)
 from .models import Mailing
 from .sending import render as render_mod
 from .sending.compose import CompiledMailing
@@ -51,6 +58,22 @@ def mailing_create(request: HttpRequest) -> HttpResponse:
         initial.update(from_email=allowed.email, from_name=allowed.name or initial["from_name"])
     if request.GET.get("segment", "").isdigit():  # preselected by the dashboard's "email your area"
         initial["segment"] = int(request.GET["segment"])
+    templates = selectors.templates_for(request.user)
+    chosen = None
+    if request.method == "GET" and "template" in request.GET:
+        raw = request.GET["template"]
+        chosen = templates.filter(pk=int(raw)).first() if raw.isdigit() and len(raw) < 12 else None
+        if chosen is None:
+            messages.error(request, _("That template is not available to you."))
+        else:
+            initial.update(
+                name=chosen.name,
+                category=chosen.category,
+                subject=chosen.subject,
+                preheader=chosen.preheader,
+                body_format=chosen.body_format,
+                body=chosen.body,
+            )
     form = MailingForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -67,7 +90,13 @@ def mailing_create(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "mailings/staff/form.html",
-        {"form": form, "mailing": None, "merge_fields": render_mod.MERGE_FIELDS},
+        {
+            "form": form,
+            "mailing": None,
+            "merge_fields": render_mod.MERGE_FIELDS,
+            "templates": list(templates[:200]),
+            "chosen_template": chosen,
+        },
         status=400 if form.errors else 200,
     )
 
@@ -367,3 +396,50 @@ def from_address_delete(request: HttpRequest, pk: int) -> HttpResponse:
     services.from_address_remove(actor=request.user, address=address)
     messages.success(request, _("From address removed."))
     return redirect("mailings_staff:from_addresses")
+
+
+# --- Saved templates ------------------------------------------------------------------
+
+
+@login_required
+def template_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "mailings/staff/templates.html",
+        {"templates": selectors.templates_for(request.user).select_related("area", "created_by")},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def template_save(request: HttpRequest, pk: int) -> HttpResponse:
+    """Keep a mailing's content as a template to start others from."""
+    mailing = selectors.access_mailing(request.user, pk, write=True)
+    form = TemplateSaveForm(request.POST or None, initial={"name": mailing.name})
+    if request.method == "POST" and form.is_valid():
+        template = services.template_save(
+            mailing=mailing, name=form.cleaned_data["name"], actor=request.user
+        )
+        messages.success(
+            request,
+            _("Saved as the template “%(name)s”: choose it when you start a new mailing.")
+            % {"name": template.name},
+        )
+        return redirect("mailings_staff:detail", pk=mailing.pk)
+    return render(
+        request,
+        "mailings/staff/template_save.html",
+        {"form": form, "mailing": mailing},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    template = selectors.access_template(request.user, pk, write=True)
+    if request.method == "POST":
+        services.template_delete(template=template, actor=request.user)
+        messages.success(request, _("Template removed."))
+        return redirect("mailings_staff:templates")
+    return render(request, "mailings/staff/template_delete.html", {"template": template})

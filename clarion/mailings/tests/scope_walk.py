@@ -7,6 +7,9 @@ URL_KWARGS = {
     "mailings_staff:from_address_delete": lambda w: {"pk": w.south_from_address.pk},
     # Cancelling the South mailing's scheduled send.
     "mailings_staff:unschedule": lambda w: {"pk": w.south_mailing.pk},
+    # Saving the South mailing as a template; removing a South template.
+    "mailings_staff:template_save": lambda w: {"pk": w.south_mailing.pk},
+    "mailings_staff:template_delete": lambda w: {"pk": w.south_template.pk},
     # Provider webhooks: the walk's organiser is no provider; none is configured.
     "mailings:esp_tracking": lambda w: [{"esp": "mailgun"}, {"esp": "postmark"}],
     # API messages: the South's mailing.
@@ -18,8 +21,14 @@ URL_KWARGS = {
 
 def extend_world(w) -> None:
     from clarion.core.tests.test_scope_walk import SOUTH_LAST
-    from clarion.mailings.models import FromAddress
+    from clarion.mailings.models import FromAddress, MailingTemplate
 
     w.south_from_address = FromAddress.objects.create(
         area=w.areas.south, email="south-team@example.org", name=f"{SOUTH_LAST} team"
+    )
+    w.south_template = MailingTemplate.objects.create(
+        name=f"{SOUTH_LAST} appeal",
+        subject=f"Dear {SOUTH_LAST}",
+        body=f"Write to {SOUTH_LAST}",
+        area=w.areas.south,
     )

@@ -85,3 +85,23 @@ def test_preview_by_name_fits_and_is_accessible(
     check_url(page, f"{base}?find=nobody%40example.net", "mailing-preview-not-found")
     check_url(page, f"{base}?find=Nora+North", "mailing-preview-person")
     assert "Showing the mailing as Nora North will see it." in page.content()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_saving_and_starting_from_a_template_in_the_browser(
+    page, live_server, admin, subscribed, everyone, mail_settings
+):
+    mailing = make_mailing(admin, everyone)
+    login(page, live_server.url, admin.email, PASSWORD)
+    page.goto(f"{live_server.url}/staff/mailings/{mailing.pk}/")
+    page.get_by_role("link", name="Save as a template").click()
+    check_page(page, "template-save")
+    page.get_by_label("Template name").fill("Library appeal, reusable")
+    page.get_by_role("button", name="Save template").click()
+    assert "Saved as the template" in page.locator(".messages").inner_text()
+    check_url(page, f"{live_server.url}/staff/mailings/templates/", "templates")
+    page.get_by_role("link", name="Use").click()
+    assert page.locator("#id_subject").input_value() == mailing.subject
+    assert page.locator("#id_template").input_value() != ""
+    check_page(page, "composer-from-template")
