@@ -100,6 +100,8 @@ class StepType:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime.datetime):
         return value.isoformat()
+    if isinstance(value, datetime.time):
+        return value.strftime("%H:%M")
     return value
 
 
@@ -186,6 +188,38 @@ class SendEmail(StepType):
         return _("Email: %(subject)s") % {"subject": config.get("subject", "")}
 
 
+WEEKDAYS = [
+    ("monday", gettext_lazy("Monday")),
+    ("tuesday", gettext_lazy("Tuesday")),
+    ("wednesday", gettext_lazy("Wednesday")),
+    ("thursday", gettext_lazy("Thursday")),
+    ("friday", gettext_lazy("Friday")),
+    ("saturday", gettext_lazy("Saturday")),
+    ("sunday", gettext_lazy("Sunday")),
+]
+
+
+def next_local_time(now: datetime.datetime, at: str, weekday: str | None = None):
+    """The first moment after ``now`` when the organisation's clock (``TIME_ZONE``)
+    shows ``at`` ("HH:MM"), on ``weekday`` if given. Worked out on the wall clock, so
+    "Monday 09:00" stays 09:00 across a change to or from summer time; a time that a
+    spring-forward skips is read as the same time before the change."""
+    tz = timezone.get_default_timezone()
+    local = now.astimezone(tz)
+    hour, minute = (int(x) for x in at.split(":")[:2])
+    wanted = datetime.time(hour, minute)
+    day = local.date()
+    if weekday:
+        index = [d for d, _label in WEEKDAYS].index(weekday)
+        day += datetime.timedelta(days=(index - day.weekday()) % 7)
+    step = datetime.timedelta(days=7 if weekday else 1)
+    while True:
+        candidate = datetime.datetime.combine(day, wanted, tzinfo=tz)
+        if candidate > local:
+            return candidate.astimezone(datetime.UTC)
+        day += step
+
+
 class WaitForm(forms.Form):
     days = forms.IntegerField(
         label=gettext_lazy("Days"), min_value=0, max_value=3650, required=False
@@ -197,14 +231,31 @@ class WaitForm(forms.Form):
         label=gettext_lazy("Minutes"), min_value=0, max_value=100_000, required=False
     )
     until = forms.DateTimeField(label=gettext_lazy("Until (date and time)"), required=False)
+    weekday = forms.ChoiceField(
+        label=gettext_lazy("Until the next (day of the week)"),
+        choices=[("", "—")] + [(d, label) for d, label in WEEKDAYS],
+        required=False,
+    )
+    at = forms.TimeField(
+        label=gettext_lazy("At (time of day, the organisation's time zone)"), required=False
+    )
 
     def clean(self):
         data = super().clean()
         span = sum(data.get(k) or 0 for k in ("days", "hours", "minutes"))
-        if data.get("until") and span:
-            raise ValidationError(_("Wait either for a time or until a date, not both."))
-        if not data.get("until") and not span:
+        kinds = [bool(span), bool(data.get("until")), bool(data.get("at") or data.get("weekday"))]
+        if sum(kinds) > 1:
+            raise ValidationError(
+                _("Wait either for a time, until a date, or until a day and time: one of them.")
+            )
+        if data.get("weekday") and not data.get("at"):
+            raise ValidationError(_("Give the time of day to wait until."))
+        if not any(kinds):
             raise ValidationError(_("Say how long to wait, or until when."))
+        if not data.get("weekday"):
+            data.pop("weekday", None)
+        if data.get("at") is None:
+            data.pop("at", None)
         if data.get("until") and timezone.is_naive(data["until"]):
             data["until"] = timezone.make_aware(data["until"])
         return data
@@ -220,6 +271,8 @@ class Wait(StepType):
         config = ctx.step.config
         if config.get("until"):
             until = datetime.datetime.fromisoformat(config["until"])
+        elif config.get("at"):
+            until = next_local_time(ctx.now, config["at"], config.get("weekday"))
         else:
             until = ctx.now + datetime.timedelta(
                 days=config.get("days") or 0,
@@ -231,6 +284,11 @@ class Wait(StepType):
     def describe(self, config):
         if config.get("until"):
             return _("Wait until %(when)s") % {"when": config["until"][:16].replace("T", " ")}
+        if config.get("at"):
+            if config.get("weekday"):
+                day = dict(WEEKDAYS).get(config["weekday"], config["weekday"])
+                return _("Wait until the next %(day)s, %(at)s") % {"day": day, "at": config["at"]}
+            return _("Wait until the next %(at)s") % {"at": config["at"]}
         parts = [
             f"{config[k]} {label}"
             for k, label in (("days", _("days")), ("hours", _("hours")), ("minutes", _("min")))
