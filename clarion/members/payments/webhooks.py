@@ -109,6 +109,9 @@ def stripe_webhook(request):
         return _error("Invalid signature.")
     except (ValueError, UnicodeDecodeError):
         return _error("Invalid payload: not JSON.")
+    except (AttributeError, TypeError):
+        # Signed, but JSON that is not an object: the SDK cannot build an event of it.
+        return _error("Invalid payload: not a Stripe event.")
     if not isinstance(event, dict):
         return _error("Invalid payload: not a Stripe event.")
     try:
