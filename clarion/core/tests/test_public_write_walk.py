@@ -28,6 +28,7 @@ from clarion.core.tests.test_scope_walk import iter_patterns
 from clarion.events.models import Event
 from clarion.events.selectors import host_token
 from clarion.events.services import event_save
+from clarion.members.models import MembershipType
 from clarion.people.models import EmailStatus, Person, ProposedChange
 from clarion.qa.models import Session
 
@@ -37,6 +38,8 @@ NOT_PERSON_FORMS = {
     "donations:test_checkout": "the built-in test gateway's pay button for a started gift",
     "donations:checkout_cancelled": "the gateway's cancel return for a started gift",
     "donations:stripe_webhook": "gateway webhook, authenticated by its signature",
+    "members_join:stripe_webhook": "membership dues webhook, authenticated by its signature",
+    "members_join:gocardless_webhook": "membership dues webhook, authenticated by its signature",
     "qa:vote": "an upvote on a published question",
     "qa:confirm": "confirms a Q&A email address by its emailed, signed token",
     "mailings:unsubscribe": "the mailbox owner's signed unsubscribe link",
@@ -248,7 +251,10 @@ def public_world(areas):
         f"/events/{canvass.pk}/host/{host_token(canvass)}/",
         "/groups/",
         "/qa/walk-qa/",
+        "/members/join/",
     ]
+    # The Join page offers a membership type (joining as someone known only emails them).
+    MembershipType.objects.create(name="Walk membership", rate_pence=500, period="monthly")
     return victim, seeds, areas.postcodes["north"]
 
 
@@ -331,6 +337,7 @@ def test_no_public_form_changes_an_existing_person(public_world, client, setting
         "events:host_canvass",
         "groups:detail",
         "qa:ask",
+        "members_join:join",
     }
     assert expected <= posted, f"not reached: {sorted(expected - posted)}"
     assert expected <= accepted, (

@@ -15,10 +15,12 @@ URL_KWARGS = {
     # Staff membership pages: the South member's membership (in arrears), and a type.
     "members_staff:change": lambda w: {"person_id": w.south.pk},
     "members_staff:type_edit": lambda w: {"pk": w.membership_type.pk},
+    # The return from GoCardless's hosted flow: a signed Billing Request id.
+    "members_join:dd_return": lambda w: [{"token": "bad-token"}],
 }
 
 # The members' pages are the public's (a member signs in by email link, not as staff).
-PUBLIC_NAMESPACES = ("members",)
+PUBLIC_NAMESPACES = ("members", "members_join")
 
 
 def extend_world(w) -> None:
