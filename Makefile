@@ -10,7 +10,7 @@ CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: setup demo-env run test test-sqlite test-postgres browser lint bench-import bench-segments bench-faults \
 	bench-api-paging bench-blast bench-blast-crash bench-events-near bench-qa-live bench-qa-screen \
-	bench-signups bench-engagement clean
+	bench-signups bench-engagement bench-journeys clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Clarion needs Python 3.11 or newer ($(PYTHON) is older)"; exit 1; }
@@ -133,6 +133,10 @@ bench-api-paging: setup
 bench-engagement: setup
 	$(bench_pg)
 	$(BIN)/python bench/engagement.py $(BENCH_ARGS)
+
+bench-journeys: setup
+	$(bench_pg)
+	$(BIN)/python bench/journeys.py $(BENCH_ARGS)
 
 bench-events-near: setup
 	$(bench_pg)

@@ -228,3 +228,14 @@ def test_cancel_needs_a_member_session(client, member, standard):
     response = client.post("/members/membership/cancel/", {})
     assert response.status_code == 302 and "/members/sign-in/" in response["Location"]
     assert Membership.objects.get().status == "active"
+
+
+def test_a_supporter_who_is_not_a_member_is_offered_the_join_page(member_client, member):
+    from clarion.members.models import MembershipType
+
+    MembershipType.objects.create(name="Standard", rate_pence=500, period="monthly")
+    page = member_client.get("/members/membership/").content.decode()
+    assert "Standard" in page
+    assert 'href="/members/join/">Join the party</a>' in page
+    _make_member(member)
+    assert "Join the party" not in member_client.get("/members/membership/").content.decode()

@@ -238,5 +238,7 @@ def test_home_go_to_list_reaches_every_section(client, organiser):
         "qa_staff:list",
         "people:list",
         "reports:funnel",
+        "donations_staff:list",
+        "members_staff:overview",
     ):
         assert f'href="{reverse(name)}"' in go_to, name
