@@ -19,6 +19,7 @@ from clarion.donations.models import Donation
 from clarion.engagement.models import EngagementScore
 from clarion.events.models import Event, Rsvp
 from clarion.mailings.models import Recipient
+from clarion.members.models import MembershipType
 from clarion.people.models import Activity
 from clarion.reports.dashboard import engagement_movers
 from clarion.reports.funnel import STAGES, Period, funnel_figures
@@ -48,8 +49,13 @@ def test_demo_loads_once_with_pages_events_and_group_pages():
     group = client.get(f"/groups/{north.pk}/").content.decode()
     assert "Saturday doorstep in Leeds Central" in group and "every Saturday" in group
 
+    # The Join page offers the demo's membership types.
+    join = client.get("/members/join/").content.decode()
+    assert "Standard" in join and "Reduced" in join and "Annual" in join
+
     call_command("load_demo", people=40)  # a second run changes nothing
     assert Event.objects.filter(starts_at__gt=timezone.now()).count() == 6
+    assert MembershipType.objects.count() == 3
 
 
 def test_demo_organiser_can_email_everyone_from_an_allowed_address():

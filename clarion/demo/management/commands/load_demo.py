@@ -74,9 +74,21 @@ class Command(BaseCommand):
         from clarion.mailings.demo import demo_from_addresses_create
 
         demo_from_addresses_create(actor=admin)
+        self._membership_types()
         # Once: the history's past events are its marker (see demo_history_create).
         if demo_history_create():
             self.stdout.write("Added a year of history (actions, past events, gifts).")
+
+    def _membership_types(self) -> None:
+        """The demo's ways to be a member, so the Join page has something to offer."""
+        from clarion.members.models import MembershipType
+
+        for order, (name, pence, period) in enumerate(
+            (("Standard", 500, "monthly"), ("Reduced", 200, "monthly"), ("Annual", 5000, "annual"))
+        ):
+            MembershipType.objects.get_or_create(
+                name=name, defaults={"rate_pence": pence, "period": period, "order": order}
+            )
 
     def _print_login(self):
         self.stdout.write(
