@@ -52,7 +52,7 @@ from .models import ScheduledJob
 
 logger = logging.getLogger(__name__)
 
-# Jobs due more often than this start too often to announce each start.
+# Jobs due this often or more start too often to announce each start.
 QUIET_BELOW = dt.timedelta(minutes=1)
 
 
@@ -135,7 +135,7 @@ def run_due(*, now: dt.datetime | None = None, claimer: str = "") -> list[str]:
                 continue
         # A job that runs every few seconds would fill the operator's console; its
         # starts are logged at DEBUG (failures are always logged).
-        level = logging.DEBUG if job.every < QUIET_BELOW else logging.INFO
+        level = logging.DEBUG if job.every <= QUIET_BELOW else logging.INFO
         logger.log(level, "periodic job %s started", job.name)
         started.append(job.name)
     return started

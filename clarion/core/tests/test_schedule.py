@@ -196,3 +196,16 @@ def test_a_job_due_every_few_seconds_runs_without_filling_the_console(registry, 
     assert "started test.hourly" in out.getvalue()
     assert "started test.frequent" not in out.getvalue()
     assert "test.hourly" in caplog.text and "test.frequent" not in caplog.text
+
+
+@pytest.mark.django_db
+def test_jobs_due_every_minute_or_more_often_start_quietly(registry, caplog):
+    registry.register("test.minutely", Counter(), every=dt.timedelta(minutes=1))
+    registry.register("test.hourly", Counter(), every=HOUR)
+    with caplog.at_level(logging.DEBUG, logger="clarion.core.schedule"):
+        assert sorted(registry.run_due(now=timezone.now())) == ["test.hourly", "test.minutely"]
+    levels = {r.getMessage(): r.levelno for r in caplog.records if "started" in r.getMessage()}
+    assert levels == {
+        "periodic job test.minutely started": logging.DEBUG,
+        "periodic job test.hourly started": logging.INFO,
+    }

@@ -108,7 +108,7 @@ class Command(BaseCommand):
         claimer = f"{socket.gethostname()}:{os.getpid()}"
         names = ", ".join(job.name for job in schedule.jobs()) or "none"
         self.stdout.write(f"clock: jobs {names}")
-        frequent = {job.name for job in schedule.jobs() if job.every < schedule.QUIET_BELOW}
+        frequent = {job.name for job in schedule.jobs() if job.every <= schedule.QUIET_BELOW}
 
         def announce(name: str) -> None:
             if name not in frequent:
