@@ -294,3 +294,46 @@ class MembershipMailing(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.month:%Y-%m}"
+
+
+# --- Passkeys and the recruiters' table --------------------------------------------------
+
+
+class Passkey(models.Model):
+    """A member's WebAuthn credential (a passkey): the credential id and public key the
+    authenticator gave at registration, and its signature counter. Optional: the emailed
+    sign-in link always works."""
+
+    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="passkeys")
+    credential_id = models.BinaryField(max_length=1023)
+    credential_id_hash = models.CharField(max_length=64, unique=True)
+    public_key = models.BinaryField()
+    sign_count = models.PositiveBigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    name = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("passkey")
+        verbose_name_plural = _("passkeys")
+
+    def __str__(self) -> str:
+        return f"passkey {self.pk} of person {self.person_id}"
+
+
+class RecruitersTableOptIn(models.Model):
+    """A member who chose to appear (first name and initial, count of recruits) in their
+    area's recruiters' table. No row: not shown."""
+
+    person = models.OneToOneField(
+        "people.Person", on_delete=models.CASCADE, related_name="recruiters_table_opt_in"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("recruiters' table opt-in")
+        verbose_name_plural = _("recruiters' table opt-ins")
+
+    def __str__(self) -> str:
+        return f"recruiters' table: person {self.person_id}"

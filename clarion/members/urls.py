@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import local_urls, passkeys_urls, views
 
 app_name = "members"
 
@@ -19,3 +19,6 @@ urlpatterns = [
     path("events/", views.events, name="events"),
     path("events/cancel/", views.event_cancel, name="event_cancel"),
 ]
+
+# The local party, my actions and recruits; passkeys.
+urlpatterns += local_urls.urlpatterns + passkeys_urls.urlpatterns

@@ -1,0 +1,3 @@
+"""URLs of the members' local pages (added to members/urls.py)."""
+
+urlpatterns: list = []
