@@ -1,6 +1,6 @@
 """What the members' home holds about a person, for subject access, erasure and
 merging. Sign-in links and sessions hold only hashes of random values; the card its
-random code."""
+random code; passkeys a public key (the private key never leaves the member's device)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .models import (
     MembershipChange,
     MembershipNotice,
     MembershipPayment,
+    Passkey,
     SignInLink,
 )
 
@@ -30,6 +31,10 @@ def export(person) -> dict:
                 "expires_at": s.expires_at,
             }
             for s in MemberSession.objects.filter(person=person).order_by("created_at")
+        ],
+        "passkeys": [
+            {"name": p.name, "created_at": p.created_at, "last_used_at": p.last_used_at}
+            for p in Passkey.objects.filter(person=person).order_by("created_at")
         ],
         "membership_card": [
             {"created_at": c.created_at} for c in MemberCard.objects.filter(person=person)
@@ -73,6 +78,7 @@ def export(person) -> dict:
 def erase(person) -> None:
     SignInLink.objects.filter(person=person).delete()
     MemberSession.objects.filter(person=person).delete()
+    Passkey.objects.filter(person=person).delete()
     MemberCard.objects.filter(person=person).delete()
     # The membership with its payments and history; its number stays used (the
     # counter never goes back), so it is never given to anyone else.
@@ -81,10 +87,12 @@ def erase(person) -> None:
 
 
 def merge(survivor, duplicate) -> None:
-    # The duplicate's links and sessions end (its holder signs in again, as the
-    # survivor); its card is void, since the survivor keeps or gets their own.
+    # The duplicate's links, sessions and passkeys end (its holder signs in again, as
+    # the survivor, and adds a passkey there); its card is void, since the survivor
+    # keeps or gets their own.
     SignInLink.objects.filter(person=duplicate).delete()
     MemberSession.objects.filter(person=duplicate).delete()
+    Passkey.objects.filter(person=duplicate).delete()
     MemberCard.objects.filter(person=duplicate).delete()
     # One membership per person: the survivor keeps theirs; if they had none, the
     # duplicate's (with its number, payments and history) becomes theirs.

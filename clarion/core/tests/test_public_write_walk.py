@@ -64,6 +64,12 @@ NOT_PERSON_FORMS = {
     "members:preferences": "a signed-in member's own subscription and consent",
     "members:event_cancel": "a signed-in member cancels their own RSVP",
     "members:membership_cancel": "a signed-in member cancels their own membership",
+    "members:passkeys": "a signed-in member names one of their own passkeys",
+    "members:passkey_remove": "a signed-in member removes one of their own passkeys",
+    "members:passkey_add_options": "a challenge for a signed-in member's new passkey",
+    "members:passkey_add": "a signed-in member's new passkey, checked against its challenge",
+    "members:passkey_sign_in_options": "a challenge for signing in with a passkey",
+    "members:passkey_sign_in": "signs in with a passkey's signed answer; no person details",
 }
 
 STAFF_PREFIXES = ("staff/", "api/", "django-admin/", "media/", "static/")
