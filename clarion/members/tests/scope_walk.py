@@ -2,7 +2,7 @@
 
 The walk's organiser holds a staff session only: every member page must send them to
 the members' sign-in, never show the South person's member pages, and leave the
-South person's sign-in link and member session as they were."""
+South person's sign-in link, member session and passkey as they were."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ PUBLIC_NAMESPACES = ("members", "members_join")
 
 def extend_world(w) -> None:
     from clarion.members.membership import membership_join, membership_payment_failed
-    from clarion.members.models import MembershipType
+    from clarion.members.models import MembershipType, Passkey
+    from clarion.members.passkeys import credential_hash
     from clarion.members.services import (
         member_card_get_or_create,
         member_card_token,
@@ -45,6 +46,14 @@ def extend_world(w) -> None:
     )
     w.south_link_token = signin_link_create(person=w.south, browser_hash=secret_hash("south"))
     w.south_member_key = member_session_start(person=w.south)
+    # A South passkey: no URL the organiser reaches may rename, remove or use it.
+    Passkey.objects.create(
+        person=w.south,
+        credential_id=b"south-credential",
+        credential_id_hash=credential_hash(b"south-credential"),
+        public_key=b"south-public-key",
+        name="South phone",
+    )
     Person.objects.filter(pk=w.south.pk).update(
         membership_status="active", membership_number="S-SOUTHWORTHINGTON"
     )
@@ -53,7 +62,13 @@ def extend_world(w) -> None:
 
 
 def snapshot(person_id: int) -> dict:
-    from clarion.members.models import MemberSession, Membership, MembershipType, SignInLink
+    from clarion.members.models import (
+        MemberSession,
+        Membership,
+        MembershipType,
+        Passkey,
+        SignInLink,
+    )
 
     return {
         "membership": list(
@@ -71,5 +86,10 @@ def snapshot(person_id: int) -> dict:
             MemberSession.objects.filter(person_id=person_id)
             .order_by("pk")
             .values_list("pk", "expires_at")
+        ),
+        "passkeys": list(
+            Passkey.objects.filter(person_id=person_id)
+            .order_by("pk")
+            .values_list("pk", "name", "sign_count", "last_used_at")
         ),
     }
