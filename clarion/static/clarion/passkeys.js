@@ -116,6 +116,7 @@
     add.hidden = false;
     var addStatus = add.querySelector(".passkey-status");
     var addButton = add.querySelector("button[type=submit]");
+    var nameField = add.elements.namedItem("name");
     add.addEventListener("submit", function (event) {
       event.preventDefault();
       addButton.disabled = true;
@@ -126,7 +127,7 @@
         })
         .then(function (credential) {
           return post(add, add.dataset.url, {
-            name: add.elements.name ? add.elements.name.value : "",
+            name: nameField ? nameField.value : "",
             credential: credentialJSON(credential)
           });
         })
