@@ -28,6 +28,8 @@ refuses them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -117,6 +119,40 @@ def ledger_add(*, mailing_id: int, person: Person) -> Recipient | None:
             )
     except IntegrityError:
         return None
+
+
+def ledger_add_many(*, mailing_id: int, people: Sequence[Person]) -> dict[int, Recipient]:
+    """``ledger_add`` for many people in one insert: returns person id -> the new ledger
+    row, for those given a row (not those without an address, not subscribed, or with
+    a row in this mailing already). Same rules as ``ledger_add``; if a row appears
+    meanwhile for one of them, it goes person by person."""
+    eligible = {p.pk: p for p in people if p.email and p.email_status == EmailStatus.SUBSCRIBED}
+    if not eligible:
+        return {}
+    had = set(
+        Recipient.objects.filter(mailing_id=mailing_id, person_id__in=list(eligible)).values_list(
+            "person_id", flat=True
+        )
+    )
+    fresh = [p for pk, p in sorted(eligible.items()) if pk not in had]
+    rows = [
+        Recipient(
+            mailing_id=mailing_id,
+            person=p,
+            email=p.email,
+            email_hash=email_hash(p.email),
+            variant=0,
+            status=Recipient.Status.QUEUED,
+        )
+        for p in fresh
+    ]
+    try:
+        with transaction.atomic():
+            Recipient.objects.bulk_create(rows)
+    except IntegrityError:
+        found = {p.pk: ledger_add(mailing_id=mailing_id, person=p) for p in fresh}
+        return {pk: row for pk, row in found.items() if row is not None}
+    return {row.person_id: row for row in rows}
 
 
 def ledger_wake(*, mailing_id: int, added: int) -> None:

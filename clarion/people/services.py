@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ from .normalise import (
     normalise_email,
     normalise_phone,
 )
+
+log = logging.getLogger(__name__)
 
 
 def activity_record(
@@ -784,6 +787,146 @@ def list_remove(*, person: Person, plist: PersonList, actor=None) -> bool:
             actor=actor,
         )
     return bool(deleted)
+
+
+# --- many people at once (automation: the journeys engine) --------------------------
+
+
+def activity_record_many(entries: Sequence[Activity]) -> list[Activity]:
+    """Append many timeline entries (unsaved ``Activity`` objects) in one insert: the
+    set-based form of ``activity_record``, with the same listeners, run entry by entry
+    after the commit (never if it rolls back); one failing listener call is logged and
+    the others still run."""
+    for entry in entries:
+        entry.summary = entry.summary[:500]
+    created = Activity.objects.bulk_create(list(entries), batch_size=1000)
+    if created and activity_listeners:
+        transaction.on_commit(partial(_listeners_run, created))
+    return created
+
+
+def _listeners_run(entries: list[Activity]) -> None:
+    for entry in entries:
+        for listener in activity_listeners:
+            try:
+                listener(entry)
+            except Exception:
+                log.exception("activity listener %r failed on entry %s", listener, entry.pk)
+
+
+def _ids(person_ids: Iterable[int]) -> list[int]:
+    return sorted({int(pk) for pk in person_ids})
+
+
+def tag_add_many(*, person_ids: Iterable[int], tag: Tag, actor=None) -> set[int]:
+    """Tag many people at once (``tag_add`` for each, in a few statements); returns the
+    ids of those newly tagged (the others had the tag). Idempotent. If someone else
+    tags one of them meanwhile, it goes person by person through ``tag_add``."""
+    ids = _ids(person_ids)
+    had = set(
+        Tagging.objects.filter(tag=tag, person_id__in=ids).values_list("person_id", flat=True)
+    )
+    new = [pk for pk in ids if pk not in had]
+    if not new:
+        return set()
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            Tagging.objects.bulk_create(
+                [Tagging(person_id=pk, tag=tag, created_at=now) for pk in new]
+            )
+    except IntegrityError:
+        return {pk for pk in new if tag_add(person=Person(pk=pk), tag=tag, actor=actor)}
+    Person.objects.filter(pk__in=new).update(modified_at=now)
+    summary = _("Tagged %(tag)s") % {"tag": tag.name}
+    actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) else None
+    activity_record_many(
+        [
+            Activity(
+                person_id=pk,
+                kind=Activity.Kind.TAGGED,
+                summary=summary,
+                data={"tag": tag.pk},
+                actor_id=actor_id,
+                created_at=now,
+            )
+            for pk in new
+        ]
+    )
+    return set(new)
+
+
+def tag_remove_many(*, person_ids: Iterable[int], tag: Tag, actor=None) -> set[int]:
+    """Remove ``tag`` from many people at once (``tag_remove`` for each); returns the
+    ids of those who had it. The taggings are locked before they are deleted, so the
+    timeline says "removed" exactly for the rows this call deleted."""
+    ids = _ids(person_ids)
+    rows = list(
+        Tagging.objects.select_for_update()
+        .filter(tag=tag, person_id__in=ids)
+        .values_list("pk", "person_id")
+    )
+    if not rows:
+        return set()
+    Tagging.objects.filter(pk__in=[pk for pk, _pid in rows]).delete()
+    gone = sorted({pid for _pk, pid in rows})
+    now = timezone.now()
+    Person.objects.filter(pk__in=gone).update(modified_at=now)
+    summary = _("Tag removed: %(tag)s") % {"tag": tag.name}
+    actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) else None
+    activity_record_many(
+        [
+            Activity(
+                person_id=pk,
+                kind=Activity.Kind.UNTAGGED,
+                summary=summary,
+                data={"tag": tag.pk},
+                actor_id=actor_id,
+                created_at=now,
+            )
+            for pk in gone
+        ]
+    )
+    return set(gone)
+
+
+def list_add_many(*, person_ids: Iterable[int], plist: PersonList, actor=None) -> set[int]:
+    """Put many people on a list at once (``list_add`` for each); returns the ids of
+    those newly added. If someone else adds one of them meanwhile, it goes person by
+    person through ``list_add``."""
+    ids = _ids(person_ids)
+    had = set(
+        ListMembership.objects.filter(list=plist, person_id__in=ids).values_list(
+            "person_id", flat=True
+        )
+    )
+    new = [pk for pk in ids if pk not in had]
+    if not new:
+        return set()
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            ListMembership.objects.bulk_create(
+                [ListMembership(person_id=pk, list=plist, created_at=now) for pk in new]
+            )
+    except IntegrityError:
+        return {pk for pk in new if list_add(person=Person(pk=pk), plist=plist, actor=actor)}
+    summary = _("Added to list %(name)s") % {"name": plist.name}
+    actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) else None
+    activity_record_many(
+        [
+            Activity(
+                person_id=pk,
+                kind=Activity.Kind.LISTED,
+                summary=summary,
+                data={"list": plist.pk},
+                actor_id=actor_id,
+                created_at=now,
+            )
+            for pk in new
+        ]
+    )
+    return set(new)
 
 
 @transaction.atomic

@@ -242,25 +242,128 @@ def test_a_step_that_fails_is_rolled_back_alone_and_retried_later(
 
     real = steps.ListAdd.run
 
+    def set_down(self, ctxs):
+        raise RuntimeError("list service down for the set")
+
     def flaky(self, ctx):
         if ctx.person.pk == north_person.pk:
             raise RuntimeError("list service down")
         return real(self, ctx)
 
+    # The set form fails, so the engine goes person by person; only north fails there.
+    monkeypatch.setattr(steps.ListAdd, "run_many", set_down)
     monkeypatch.setattr(steps.ListAdd, "run", flaky)
     now = timezone.now()
     engine.advance_due(now=now)
 
     north = Enrolment.objects.get(person=north_person)
-    assert north.state == "active" and north.step.key == "t" and north.seq == 0
+    # The tag step ran and is recorded; the failed list step left no trace.
+    assert north.state == "active" and north.step.key == "l" and north.seq == 1
     assert north.next_run_at == now + engine.RETRY_AFTER
-    assert tags_of(north_person) == set()  # the tag step's effect went with it
-    assert Enrolment.objects.get(person=south_person).state == "completed"
-
-    monkeypatch.setattr(steps.ListAdd, "run", real)
-    engine.advance_due(now=now + engine.RETRY_AFTER)
     assert tags_of(north_person) == {"x"}
+    assert not ListMembership.objects.filter(person=north_person).exists()
+    assert Enrolment.objects.get(person=south_person).state == "completed"
+    assert ListMembership.objects.filter(person=south_person, list__name="L").exists()
+
+    monkeypatch.undo()
+    assert engine.advance_due(now=now + timedelta(minutes=1)) == 0  # not before the retry
+    engine.advance_due(now=now + engine.RETRY_AFTER)
+    assert ListMembership.objects.filter(person=north_person, list__name="L").exists()
     assert outcomes(north_person) == [("t", "done"), ("l", "done")]
+
+
+def test_a_failing_step_holds_back_only_its_person_and_not_the_batch(
+    admin, north_person, south_person, monkeypatch
+):
+    journey = make_journey(
+        admin,
+        [
+            {"key": "call", "type": "human", "config": {"note": "Call"}, "next": "t"},
+            {"key": "t", "type": "tag_add", "config": {"tag": "called"}},
+        ],
+    )
+    for p in (north_person, south_person):
+        services.enrol(journey=journey, person_id=p.pk)
+    from clarion.journeys import steps
+
+    real = steps.AskHuman.run
+
+    def flaky(self, ctx):
+        if ctx.person.pk == south_person.pk:
+            raise RuntimeError("no organiser list")
+        return real(self, ctx)
+
+    monkeypatch.setattr(steps.AskHuman, "run", flaky)
+    assert engine.advance_due() == 2
+    assert list(Todo.objects.values_list("person_id", flat=True)) == [north_person.pk]
+    assert tags_of(north_person) == {"called"} and tags_of(south_person) == set()
+    south = Enrolment.objects.get(person=south_person)
+    assert (south.state, south.step.key, south.seq) == ("active", "call", 0)
+
+
+def test_a_batch_moves_a_crowd_set_based_with_a_timeline_entry_each(
+    admin, areas, django_assert_max_num_queries
+):
+    """Many people at the same steps cost a few statements per step, not per person;
+    each still gets the tag, the list and the timeline entries."""
+    from clarion.people.models import Activity
+
+    in_north = {"op": "all", "conditions": [{"type": "area", "area": "R-N"}]}
+    journey = make_journey(
+        admin,
+        [
+            {"key": "t", "type": "tag_add", "config": {"tag": "crowd"}, "next": "where"},
+            {
+                "key": "where",
+                "type": "decision",
+                "config": {"definition": in_north},
+                "yes": "l",
+                "no": "w",
+            },
+            {"key": "l", "type": "list_add", "config": {"list": "Northerners"}, "next": "w"},
+            {"key": "w", "type": "wait", "config": {"hours": 1}, "next": "u"},
+            {"key": "u", "type": "tag_remove", "config": {"tag": "crowd"}},
+        ],
+    )
+    north = [factories.person(postcode=areas.postcodes["north"]) for _ in range(30)]
+    south = [factories.person(postcode=areas.postcodes["south"]) for _ in range(30)]
+    for p in north + south:
+        services.enrol(journey=journey, person_id=p.pk)
+    now = timezone.now()
+    with django_assert_max_num_queries(40):
+        assert engine.advance_due(batch=100, now=now) == 60
+    assert Tagging.objects.filter(tag__name="crowd").count() == 60
+    assert set(StepRun.objects.values_list("created_at", flat=True)) == {now}
+    listed = set(
+        ListMembership.objects.filter(list__name="Northerners").values_list("person_id", flat=True)
+    )
+    assert listed == {p.pk for p in north}
+    assert Activity.objects.filter(kind="tagged").count() == 60
+    assert Activity.objects.filter(kind="listed").count() == 30
+    assert set(Enrolment.objects.values_list("step__key", "waiting", "seq")) == {
+        ("w", True, 4),
+        ("w", True, 3),
+    }
+    with django_assert_max_num_queries(25):
+        assert engine.advance_due(batch=100, now=now + timedelta(hours=1)) == 60
+    assert not Tagging.objects.filter(tag__name="crowd").exists()
+    assert Activity.objects.filter(kind="untagged").count() == 60
+    assert set(Enrolment.objects.values_list("state", flat=True)) == {"completed"}
+    assert outcomes(north[0]) == [
+        ("t", "done"),
+        ("where", "yes"),
+        ("l", "done"),
+        ("w", "waiting"),
+        ("w", "done"),
+        ("u", "done"),
+    ]
+    assert outcomes(south[0]) == [
+        ("t", "done"),
+        ("where", "no"),
+        ("w", "waiting"),
+        ("w", "done"),
+        ("u", "done"),
+    ]
 
 
 def test_people_waiting_at_a_step_are_counted_there(admin, north_person, south_person):
