@@ -16,6 +16,8 @@ from django.http import JsonResponse
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.views.decorators.http import require_GET
 
+from . import person_extras
+
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 SKIPPED_NAMES = {"unsupported", "openapi"}
 
@@ -287,6 +289,13 @@ ENTRY = {
 }
 
 
+def resources() -> dict[str, dict]:
+    """``RESOURCES`` with the extra person fields other apps registered
+    (``person_extras``, e.g. ``clarion:membership``)."""
+    extras = {extra.name: extra.schema or {"type": "object"} for extra in person_extras.fields()}
+    return {**RESOURCES, "person": _resource({**PERSON_FIELDS, **extras})}
+
+
 def _collection_schema(plural: str, item_ref: str) -> dict:
     return {
         "type": "object",
@@ -451,7 +460,7 @@ def _operation(method: str, path: str, name: str) -> dict:
         if method == "POST":
             ok["201"] = {"description": "Created", "content": _json(item)}
     if method in ("POST", "PUT", "PATCH"):
-        props = dict((RESOURCES.get(singular or "") or {}).get("properties", {}))
+        props = dict((resources().get(singular or "") or {}).get("properties", {}))
         for key in ("identifiers", "_links", "created_date", "modified_date"):
             props.pop(key, None)
         if method == "POST" and singular in (
@@ -463,6 +472,11 @@ def _operation(method: str, path: str, name: str) -> dict:
             "outreach",
         ):
             props.update(HELPER_FIELDS)
+            if singular == "person":
+                props["person"] = {
+                    "type": "object",
+                    "properties": resources()["person"]["properties"],
+                }
             props["remove_tags"] = _s("array", items=STR)
         props.setdefault("identifiers", _s("array", items=STR))
         op["requestBody"] = {
@@ -508,7 +522,7 @@ def _document_cached(site_url: str) -> dict:
             "securitySchemes": {
                 "OSDI-API-Token": {"type": "apiKey", "in": "header", "name": "OSDI-API-Token"}
             },
-            "schemas": {**RESOURCES, "error": ERROR},
+            "schemas": {**resources(), "error": ERROR},
         },
     }
 

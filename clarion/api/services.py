@@ -36,7 +36,7 @@ from clarion.people.services import (
     tag_remove,
 )
 
-from . import background
+from . import background, person_extras
 from .errors import ApiError
 from .models import ApiKey
 from .selectors import api_people
@@ -333,7 +333,12 @@ def person_signup(*, key: ApiKey, data: Any) -> tuple[Person, bool]:
         raise _bad(_("Unknown fields: %(names)s.") % {"names": ", ".join(unknown[:10])})
     if "person" not in data:
         raise _bad(_("Give the person to add as person."))
-    fields = person_fields(data["person"])
+    person_data = data["person"]
+    extras = {}
+    if isinstance(person_data, dict):
+        person_data = dict(person_data)
+        extras = person_extras.values_pop(person_data)
+    fields = person_fields(person_data)
     add_tags = _tag_names(data.get("add_tags"), "add_tags")
     remove_tags = _tag_names(data.get("remove_tags"), "remove_tags")
     identifiers = fields.pop("identifiers", [])
@@ -370,6 +375,7 @@ def person_signup(*, key: ApiKey, data: Any) -> tuple[Person, bool]:
         if tag is not None:
             tag_remove(person=person, tag=tag, actor=key.owner)
     _require_in_scope(key, person)
+    _extras_write(key, person, extras)
     person.refresh_from_db()
     return person, result.created
 
@@ -380,6 +386,8 @@ def person_api_update(*, key: ApiKey, person: Person, data: Any) -> Person:
     already be in the key's reach (the caller fetched it through ``api_person``)."""
     if not isinstance(data, dict):
         raise _bad(_("The body must be a JSON object."))
+    data = dict(data)
+    extras = person_extras.values_pop(data)
     fields = person_fields(data)
     identifiers = fields.pop("identifiers", [])
     person = Person.objects.select_for_update().get(pk=person.pk)
@@ -422,7 +430,21 @@ def person_api_update(*, key: ApiKey, person: Person, data: Any) -> Person:
     person.refresh_from_db()
     _add_identifiers(person=person, identifiers=identifiers, actor=key.owner)
     _require_in_scope(key, person)
+    _extras_write(key, person, extras)
     return person
+
+
+def _extras_write(key: ApiKey, person: Person, values: dict[str, Any]) -> None:
+    """The extra person fields other apps registered (``person_extras``), in the
+    caller's transaction."""
+    if values:
+        person_extras.values_write(
+            person=person,
+            values=values,
+            actor=key.owner,
+            admin=key.owner.is_admin,
+            reason=_("Changed through the API (key %(prefix)s)") % {"prefix": key.prefix},
+        )
 
 
 # --- Tags and taggings --------------------------------------------------------------

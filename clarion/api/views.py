@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from clarion.people.models import PersonIdentifier, Tag
 
-from . import background, documents, hal, selectors, services
+from . import background, documents, hal, person_extras, selectors, services
 from .errors import ApiError
 from .filters import PEOPLE_FIELDS, FilterError, parse_filter
 from .jsonload import load_json
@@ -266,9 +266,7 @@ def people(request, key):
             return background.queue(key=key, name="people.signup", data=data)
         person, created = services.person_signup(key=key, data=data)
         person = _people_prefetch(selectors.api_people(key)).get(pk=person.pk)
-        return hal.hal_response(
-            hal.person_document(request, person), status=201 if created else 200
-        )
+        return hal.hal_response(_person_document(request, person), status=201 if created else 200)
     page, per_page = page_or_400(request)
     condition, text = filter_or_400(request, PEOPLE_FIELDS)
     result = paginate(
@@ -279,6 +277,7 @@ def people(request, key):
     )
     selectors.people_contacts_load(result.rows)
     items = [hal.person_document(request, p) for p in result.rows]
+    person_extras.documents_extend(result.rows, items)
     return hal.hal_response(
         hal.collection_document(
             request, page=result, rel="osdi:people", items=items, url_name="people"
@@ -295,7 +294,14 @@ def person(request, key, person_id):
             return background.queue(key=key, name="people.update", person_id=found.pk, data=data)
         found = services.person_api_update(key=key, person=found, data=data)
     found = _people_prefetch(selectors.api_people(key)).get(pk=found.pk)
-    return hal.hal_response(hal.person_document(request, found))
+    return hal.hal_response(_person_document(request, found))
+
+
+def _person_document(request, person) -> dict:
+    """One person's document with the extra fields other apps add (``person_extras``)."""
+    document = hal.person_document(request, person)
+    person_extras.documents_extend([person], [document])
+    return document
 
 
 def no_filter(request) -> None:

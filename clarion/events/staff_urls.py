@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:pk>/", views.event_detail, name="detail"),
     path("<int:pk>/edit/", views.event_edit, name="edit"),
     path("<int:pk>/check-in/", views.event_checkin, name="checkin"),
+    path("<int:pk>/check-in/find/", views.checkin_find, name="checkin_find"),
     path("<int:pk>/check-in/<int:rsvp_id>/", views.rsvp_attendance, name="attendance"),
     path("<int:pk>/walk-in/", views.walkin, name="walkin"),
     path("<int:pk>/canvass/", views.canvass, name="canvass"),

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,9 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clarion.people.selectors import access_person
+from clarion.people.selectors import access_person, people_for
 
-from . import selectors, services, views
+from . import checkin, selectors, services, views
 from .exports import rsvps_export_stream, rsvps_segment_create
 from .forms import (
     CanvassForm,
@@ -148,22 +150,57 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-def event_checkin(request: HttpRequest, pk: int) -> HttpResponse:
-    """Check-in on a phone: one big button pair per attendee, and a walk-in form."""
-    event = selectors.access_event(request.user, pk)
+def _checkin_page(request: HttpRequest, event: Event, *, status: int = 200, **extra):
+    """The check-in page, its list narrowed by ``?q=`` (a name or an email address)."""
+    q = request.GET.get("q", "")[: checkin.MAX_TEXT]
+    rsvps = selectors.rsvps_visible(request.user, event).exclude(status=Rsvp.Status.CANCELLED)
     return render(
         request,
         "events/staff/checkin.html",
         {
             "event": event,
-            "rsvps": selectors.rsvps_visible(request.user, event).exclude(
-                status=Rsvp.Status.CANCELLED
-            ),
+            "rsvps": checkin.rsvps_matching(rsvps, q),
+            "q": q,
             "counts": selectors.rsvp_counts(event),
             "walkin_form": WalkInForm(),
+            "find_action": reverse("events_staff:checkin_find", kwargs={"pk": event.pk}),
+            **extra,
         },
+        status=status,
     )
+
+
+@login_required
+def event_checkin(request: HttpRequest, pk: int) -> HttpResponse:
+    """Check-in on a phone: a search box that also takes a membership card's code, one
+    big button pair per attendee, and a walk-in form."""
+    return _checkin_page(request, selectors.access_event(request.user, pk))
+
+
+@login_required
+@require_POST
+def checkin_find(request: HttpRequest, pk: int) -> HttpResponse:
+    """The search box, posted: a code that names someone the user reaches
+    (``checkin.checkin_lookups``, e.g. a membership card) checks them in if they have an
+    RSVP, or offers to add them as a walk-in (``walk_in=1`` does it); any other text
+    narrows the list by name."""
+    event = selectors.access_event(request.user, pk, write=True)
+    text = request.POST.get("q", "").strip()[: checkin.MAX_TEXT]
+    page = reverse("events_staff:checkin", kwargs={"pk": event.pk})
+    found = checkin.checkin_find(event=event, text=text, people=people_for(request.user))
+    if found is None:
+        return redirect(f"{page}?{urlencode({'q': text})}" if text else page)
+    name = f"{found.person.first_name} {found.person.last_name}".strip() or _("This person")
+    rsvp = found.rsvp
+    if rsvp is None and request.POST.get("walk_in") == "1":
+        rsvp = checkin.walkin_person_add(event=event, person=found.person, actor=request.user)
+        messages.success(request, _("%(name)s added as a walk-in and checked in.") % {"name": name})
+    elif rsvp is not None:
+        services.checkin_mark(rsvp=rsvp, attendance=Rsvp.Attendance.ATTENDED, actor=request.user)
+        messages.success(request, _("%(name)s is checked in.") % {"name": name})
+    else:
+        return _checkin_page(request, event, offer={"name": name, "code": text})
+    return redirect(f"{page}#rsvp-{rsvp.pk}")
 
 
 @login_required
@@ -194,19 +231,7 @@ def walkin(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Walk-in added and checked in."))
             return redirect("events_staff:checkin", pk=event.pk)
-    return render(
-        request,
-        "events/staff/checkin.html",
-        {
-            "event": event,
-            "rsvps": selectors.rsvps_visible(request.user, event).exclude(
-                status=Rsvp.Status.CANCELLED
-            ),
-            "counts": selectors.rsvp_counts(event),
-            "walkin_form": form.without_rejected_contact(),
-        },
-        status=400,
-    )
+    return _checkin_page(request, event, status=400, walkin_form=form.without_rejected_contact())
 
 
 @login_required

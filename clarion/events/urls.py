@@ -15,6 +15,7 @@ urlpatterns = [
         "<int:pk>/host/<str:token>/checkin/<int:rsvp_id>/", views.host_checkin, name="host_checkin"
     ),
     path("<int:pk>/host/<str:token>/walk-in/", views.host_walkin, name="host_walkin"),
+    path("<int:pk>/host/<str:token>/find/", views.host_find, name="host_find"),
     path("<int:pk>/host/<str:token>/canvass/", views.host_canvass, name="host_canvass"),
     path("<int:pk>/host/<str:token>/message/", views.host_message, name="host_message"),
     path("<int:pk>/host/<str:token>/sign-in-sheet/", views.host_sheet, name="host_sheet"),

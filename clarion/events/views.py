@@ -17,7 +17,7 @@ from clarion.areas.models import Area
 from clarion.core.ratelimit import ratelimit_hit
 from clarion.core.site import site_url
 
-from . import ics, selectors, services
+from . import checkin, ics, selectors, services
 from .forms import (
     CONSENT_WORDING,
     FindForm,
@@ -325,16 +325,21 @@ def _host_event(pk: int, token: str) -> Event:
     return event
 
 
-def _host_context(event: Event, token: str, **extra) -> dict:
+def _host_context(event: Event, token: str, q: str = "", **extra) -> dict:
     rsvps = selectors.with_choices(
-        Rsvp.objects.filter(event=event)
-        .exclude(status=Rsvp.Status.CANCELLED)
-        .select_related("person")
+        checkin.rsvps_matching(
+            Rsvp.objects.filter(event=event)
+            .exclude(status=Rsvp.Status.CANCELLED)
+            .select_related("person"),
+            q,
+        )
     )
     return {
         "event": event,
         "rsvps": rsvps,
         "token": token,
+        "q": q,
+        "find_action": reverse("events:host_find", kwargs={"pk": event.pk, "token": token}),
         "counts": selectors.rsvp_counts(event),
         "shifts": selectors.shifts_with_places(event),
         "walkin_form": WalkInForm(),
@@ -347,7 +352,33 @@ def host(request: HttpRequest, pk: int, token: str) -> HttpResponse:
     """Host tools for a member host: attendee list (with shifts and answers), phone
     check-in, and links to message attendees, the sign-in sheet and the questions."""
     event = _host_event(pk, token)
-    return render(request, "events/host.html", _host_context(event, token))
+    q = request.GET.get("q", "")[: checkin.MAX_TEXT]
+    return render(request, "events/host.html", _host_context(event, token, q))
+
+
+@require_POST
+def host_find(request: HttpRequest, pk: int, token: str) -> HttpResponse:
+    """The host's search box, posted: as the staff check-in's (a membership card's code
+    checks its holder in, or offers them as a walk-in; other text narrows the list)."""
+    event = _host_event(pk, token)
+    text = request.POST.get("q", "").strip()[: checkin.MAX_TEXT]
+    page = reverse("events:host", kwargs={"pk": event.pk, "token": token})
+    found = checkin.checkin_find(event=event, text=text)
+    if found is None:
+        return redirect(f"{page}?{urlencode({'q': text})}" if text else page)
+    name = f"{found.person.first_name} {found.person.last_name}".strip() or _("This person")
+    rsvp = found.rsvp
+    if rsvp is None and request.POST.get("walk_in") == "1":
+        rsvp = checkin.walkin_person_add(event=event, person=found.person)
+    elif rsvp is not None:
+        services.checkin_mark(rsvp=rsvp, attendance=Rsvp.Attendance.ATTENDED)
+    else:
+        return render(
+            request,
+            "events/host.html",
+            _host_context(event, token, offer={"name": name, "code": text}),
+        )
+    return redirect(f"{page}#rsvp-{rsvp.pk}")
 
 
 @require_POST

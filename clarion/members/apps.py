@@ -13,9 +13,11 @@ class MembersConfig(AppConfig):
     verbose_name = "Members"
 
     def ready(self):
+        from clarion.api import person_extras
         from clarion.core import schedule
+        from clarion.events import checkin as events_checkin
 
-        from . import privacy  # noqa: F401  (registers)
+        from . import api_fields, checkin, privacy  # noqa: F401  (privacy registers)
         from .services import expired_rows_delete
         from .tasks import membership_lifecycle
 
@@ -23,3 +25,8 @@ class MembersConfig(AppConfig):
         # Lapses, renewal reminders and win-back emails; each happens once however
         # often it runs, so hourly only makes them prompt.
         schedule.register("members.lifecycle", membership_lifecycle, every=timedelta(hours=1))
+        # clarion:membership on the API's person documents.
+        person_extras.register(api_fields.FIELD)
+        # A membership card's QR code in the event check-in search box.
+        if checkin.card_lookup not in events_checkin.checkin_lookups:
+            events_checkin.checkin_lookups.append(checkin.card_lookup)

@@ -13,6 +13,8 @@ from clarion.actions.tests.conftest import make_page
 from clarion.api.tests.conftest import make_api
 from clarion.core.testing import factories
 from clarion.events.tests.conftest import make_event
+from clarion.members.membership import membership_join
+from clarion.members.models import MembershipType
 from clarion.people.models import (
     ListMembership,
     PersonEmail,
@@ -32,7 +34,9 @@ PEOPLE = 6
 @pytest.fixture
 def world(admin_api, areas):
     """Six people with tags, other emails and phones, foreign ids, addresses and a list;
-    each signed a petition, filled a form, said they would come to an event and gave."""
+    each signed a petition, filled a form, said they would come to an event and gave;
+    half of them are members (``clarion:membership``)."""
+    standard = MembershipType.objects.create(name="Standard", rate_pence=500, period="monthly")
     tags = [Tag.objects.create(name=f"Tag {n}") for n in range(3)]
     plist, *_others = [PersonList.objects.create(name=f"List {n}") for n in range(3)]
     petition, *_others = [make_page(slug=f"petition-{n}") for n in range(3)]
@@ -53,6 +57,8 @@ def world(admin_api, areas):
         for tag in tags:
             Tagging.objects.create(person=person, tag=tag)
         ListMembership.objects.create(person=person, list=plist)
+        if n % 2:
+            membership_join(person=person, membership_type=standard, pays_by="manual")
         who = {"person": {"email_addresses": [{"address": person.email}]}}
         for path in (
             f"petitions/{petition.pk}/signatures",
@@ -137,6 +143,8 @@ def test_a_person_page_still_shows_every_email_phone_and_id(admin_api, world):
         ]
         assert doc["identifiers"][2:] == [f"crm:M-{n}"]
         assert doc["postal_addresses"][0]["address_lines"] == [f"{n} High Street"]
+        membership = doc["clarion:membership"]
+        assert (membership or {}).get("type") == ("Standard" if int(n) % 2 else None)
 
 
 def test_the_rate_limit_still_holds_with_the_database_state(client, admin, settings):

@@ -49,6 +49,7 @@ NOT_PERSON_FORMS = {
     "mailings:esp_tracking": "email provider webhook, authenticated by its secret",
     "events:manage": "changes the RSVP the signed link was sent for; no person details",
     "events:host_checkin": "the host marks an RSVP attended; no person details",
+    "events:host_find": "the host finds an attendee by name or membership card; no person details",
     "events:host_message": "the host messages attendees; no person details",
     "events:host_questions": "the host edits RSVP questions; no person details",
     "events:host": "the host tools page; its forms post to the host_* URLs",

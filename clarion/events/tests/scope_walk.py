@@ -10,11 +10,11 @@ import datetime
 URL_KWARGS = {
     **{
         f"events_staff:{name}": (lambda w: [{"pk": w.south_event.pk}, {"pk": w.north_event.pk}])
-        for name in ("message", "sheet", "export", "segment")
+        for name in ("message", "sheet", "export", "segment", "checkin_find")
     },
     **{
         f"events:{name}": (lambda w: {"pk": w.south_event.pk, "token": "bad-token"})
-        for name in ("host_message", "host_sheet", "host_questions", "host_canvass")
+        for name in ("host_message", "host_sheet", "host_questions", "host_canvass", "host_find")
     },
     "events:manage_ics": lambda w: {"pk": w.south_event.pk, "token": "bad-token"},
     # The API (events and attendances).
