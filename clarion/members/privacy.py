@@ -14,6 +14,7 @@ from .models import (
     MembershipNotice,
     MembershipPayment,
     Passkey,
+    RecruitersTableOptIn,
     SignInLink,
 )
 
@@ -68,6 +69,10 @@ def export(person) -> dict:
             }
             for m in Membership.objects.filter(person=person).select_related("membership_type")
         ],
+        "recruiters_table": [
+            {"shown_since": o.created_at}
+            for o in RecruitersTableOptIn.objects.filter(person=person)
+        ],
         "membership_emails": [
             {"kind": n.kind, "cycle": n.cycle, "created_at": n.created_at}
             for n in MembershipNotice.objects.filter(person=person).order_by("created_at")
@@ -84,6 +89,7 @@ def erase(person) -> None:
     # counter never goes back), so it is never given to anyone else.
     Membership.objects.filter(person=person).delete()
     MembershipNotice.objects.filter(person=person).delete()
+    RecruitersTableOptIn.objects.filter(person=person).delete()
 
 
 def merge(survivor, duplicate) -> None:
@@ -101,6 +107,9 @@ def merge(survivor, duplicate) -> None:
     else:
         Membership.objects.filter(person=duplicate).update(person=survivor)
     MembershipNotice.objects.filter(person=duplicate).delete()
+    # Being shown in the recruiters' table is the person's own choice: the survivor
+    # keeps theirs, the duplicate's is dropped.
+    RecruitersTableOptIn.objects.filter(person=duplicate).delete()
 
 
 privacy.register("members", export=export, erase=erase, merge=merge)
