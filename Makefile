@@ -10,7 +10,7 @@ CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: setup demo-env run test test-sqlite test-postgres browser lint bench-import bench-segments bench-faults \
 	bench-api-paging bench-blast bench-blast-crash bench-events-near bench-qa-live bench-qa-screen \
-	bench-signups bench-engagement bench-journeys clean
+	bench-signups bench-engagement bench-journeys bench-portal clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Clarion needs Python 3.11 or newer ($(PYTHON) is older)"; exit 1; }
@@ -141,6 +141,10 @@ bench-journeys: setup
 bench-events-near: setup
 	$(bench_pg)
 	$(BIN)/python bench/events_near.py $(BENCH_ARGS)
+
+bench-portal: setup
+	$(bench_pg)
+	$(BIN)/python bench/portal.py $(BENCH_ARGS)
 
 # SQLite in a temporary folder unless DATABASE_URL is set: needs nothing else.
 bench-qa-screen: setup
