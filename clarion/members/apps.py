@@ -18,6 +18,8 @@ class MembersConfig(AppConfig):
         from clarion.events import checkin as events_checkin
 
         from . import api_fields, checkin, privacy  # noqa: F401  (privacy registers)
+        from .payments import stops
+        from .payments.tasks import provider_stops_due
         from .services import expired_rows_delete
         from .tasks import membership_lifecycle
 
@@ -25,6 +27,10 @@ class MembersConfig(AppConfig):
         # Lapses, renewal reminders and win-back emails; each happens once however
         # often it runs, so hourly only makes them prompt.
         schedule.register("members.lifecycle", membership_lifecycle, every=timedelta(hours=1))
+        # Cancelling a membership stops its card or Direct Debit subscription at the
+        # provider; a stop that met an outage is tried again when due.
+        stops.register()
+        schedule.register("members.provider_stops", provider_stops_due, every=timedelta(minutes=15))
         # clarion:membership on the API's person documents.
         person_extras.register(api_fields.FIELD)
         # A membership card's QR code in the event check-in search box.

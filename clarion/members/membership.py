@@ -5,9 +5,12 @@ step through ``people.services.person_membership_set`` and records a
 ``MembershipChange`` and an audit entry.
 
 The payment side (card and Direct Debit) calls ``membership_join``,
-``membership_payment_received``, ``membership_payment_failed`` and
-``membership_cancel``; it learns of cancellations made here (the member's "Cancel"
-button, a staff change) through ``cancel_listeners``.
+``membership_provider_set`` (the provider's subscription now paying),
+``membership_payment_received``, ``membership_payment_failed``,
+``membership_type_change`` and ``membership_cancel``. A cancellation made here (the
+member's "Cancel" button, a staff change) queues a ``MembershipProviderStop`` row for
+the stored subscription in the cancelling transaction; after the commit the payment
+side, told through ``cancel_listeners``, stops it at the provider (with retries).
 
 Rules (docs/members.md says the same for people):
 
@@ -63,6 +66,7 @@ from .models import (
     MembershipNotice,
     MembershipNumberCounter,
     MembershipPayment,
+    MembershipProviderStop,
     MembershipType,
 )
 
@@ -84,9 +88,16 @@ PERSON_STATUS: dict[str, str | None] = {
 # feature on never mails everyone who ever lapsed).
 WINBACK_WITHIN = dt.timedelta(days=30)
 
-# Called with the Membership after a cancellation commits (the payment side stops the
-# card subscription or Direct Debit mandate there). Each must be idempotent.
+# Called with the Membership after a cancellation (or a change that leaves a provider
+# subscription to stop) commits: the payment side stops the pending
+# ``MembershipProviderStop`` rows there. Each must be idempotent.
 cancel_listeners: list[Callable[[Membership], None]] = []
+
+# The way of paying each provider collects.
+PROVIDER_PAYS_BY = {
+    Membership.Provider.GOCARDLESS: PaysBy.DIRECT_DEBIT,
+    Membership.Provider.STRIPE: PaysBy.CARD,
+}
 
 
 def grace_days() -> int:
@@ -277,6 +288,19 @@ def _join(*, person, membership_type, pays_by, start, actor, ip) -> Membership:
     detail = {"type": membership_type.name, "pays_by": pays_by}
     if membership is not None and membership.status in (Status.ACTIVE, Status.GRACE):
         raise ValidationError(_("This person is already a member."))
+    if (
+        membership is not None
+        and membership.provider_subscription_id
+        and (
+            membership.status != Status.PENDING
+            or PROVIDER_PAYS_BY.get(membership.provider) != pays_by
+        )
+    ):
+        # Rejoining (or paying another way): the earlier subscription stops, and the
+        # new one is stored when the provider has made it.
+        _stop_provider_subscription(membership)
+        _provider_clear(membership)
+        _save(membership, "provider", "provider_subscription_id", "provider_mandate_id")
     if membership is not None and membership.status == Status.PENDING:
         membership.membership_type, membership.pays_by = membership_type, pays_by
         membership.status, membership.renews_on = status, renews_on
@@ -312,6 +336,106 @@ def _join(*, person, membership_type, pays_by, start, actor, ip) -> Membership:
     membership.person = person
     _record(membership, MembershipChange.Kind.JOINED, actor=actor, detail=detail, ip=ip)
     _sync_person(membership, actor=actor, summary=_("Joined as a member (%(type)s)") % detail)
+    return membership
+
+
+# --- The provider's subscription ---------------------------------------------------------
+
+
+def _provider_clear(membership: Membership) -> None:
+    membership.provider = Membership.Provider.NONE
+    membership.provider_subscription_id = membership.provider_mandate_id = ""
+
+
+def _stop_later(
+    membership: Membership, *, provider: str, subscription_id: str, mandate_id: str = ""
+) -> None:
+    """Queue ``subscription_id`` to be stopped at ``provider`` (once: the row is unique
+    per subscription) and tell ``cancel_listeners`` after the commit."""
+    MembershipProviderStop.objects.get_or_create(
+        provider=provider,
+        subscription_id=subscription_id,
+        defaults={"membership": membership, "mandate_id": mandate_id},
+    )
+    for listener in cancel_listeners:
+        transaction.on_commit(lambda listener=listener: listener(membership), robust=True)
+
+
+def _stop_provider_subscription(membership: Membership) -> None:
+    if membership.provider and membership.provider_subscription_id:
+        _stop_later(
+            membership,
+            provider=membership.provider,
+            subscription_id=membership.provider_subscription_id,
+            mandate_id=membership.provider_mandate_id,
+        )
+
+
+def provider_subscription_stopped(*, provider: str, subscription_id: str) -> bool:
+    """Whether Clarion has queued or finished stopping this subscription (it belonged to
+    a membership since cancelled, or was replaced)."""
+    return MembershipProviderStop.objects.filter(
+        provider=provider, subscription_id=subscription_id
+    ).exists()
+
+
+def provider_subscription_is_old(
+    membership: Membership, *, provider: str, subscription_id: str = "", mandate_id: str = ""
+) -> bool:
+    """Whether an event about ``subscription_id`` (or ``mandate_id``) concerns an
+    earlier subscription than the one paying for ``membership`` now, so must not change
+    it: another subscription (or mandate) is stored as the current one, or none is
+    stored and this one is one Clarion stopped. A membership stored before providers
+    were recorded (nothing stored, nothing stopped) answers False."""
+    if membership.provider == provider and membership.provider_subscription_id:
+        if subscription_id:
+            return subscription_id != membership.provider_subscription_id
+        return bool(mandate_id) and mandate_id != membership.provider_mandate_id
+    stops = MembershipProviderStop.objects.filter(provider=provider)
+    if subscription_id:
+        return stops.filter(subscription_id=subscription_id).exists()
+    return bool(mandate_id) and stops.filter(mandate_id=mandate_id).exists()
+
+
+@transaction.atomic
+def membership_provider_set(
+    *, person: Person, provider: str, subscription_id: str, mandate_id: str = ""
+) -> Membership | None:
+    """Store the provider subscription (and, for GoCardless, its mandate) that pays for
+    ``person``'s membership, once the provider has made it. Idempotent.
+
+    Stored only when the membership is paid the way that provider collects (returns
+    None otherwise). A different subscription stored before is replaced and queued to
+    be stopped, so a member who joined again while pending never pays twice. On a
+    cancelled membership the subscription is not stored but queued to be stopped."""
+    if provider not in PROVIDER_PAYS_BY or not subscription_id or len(subscription_id) > 100:
+        raise ValidationError(_("A provider subscription needs its provider and id."))
+    membership = _locked(person)
+    if membership is None:
+        raise ValidationError(_("This person has no membership."))
+    if membership.status == Status.CANCELLED:
+        _stop_later(
+            membership, provider=provider, subscription_id=subscription_id, mandate_id=mandate_id
+        )
+        return membership
+    if membership.pays_by != PROVIDER_PAYS_BY[provider]:
+        log.warning(
+            "%s subscription for membership %s, which is paid otherwise: not stored",
+            provider,
+            membership.pk,
+        )
+        return None
+    current = (membership.provider, membership.provider_subscription_id)
+    if current == (provider, subscription_id):
+        if mandate_id and membership.provider_mandate_id != mandate_id:
+            membership.provider_mandate_id = mandate_id[:100]
+            _save(membership, "provider_mandate_id")
+        return membership
+    _stop_provider_subscription(membership)
+    membership.provider = provider
+    membership.provider_subscription_id = subscription_id
+    membership.provider_mandate_id = (mandate_id or "")[:100]
+    _save(membership, "provider", "provider_subscription_id", "provider_mandate_id")
     return membership
 
 
@@ -421,16 +545,22 @@ def membership_payment_failed(
 
 
 def _notify_cancelled(membership: Membership) -> None:
-    for listener in cancel_listeners:
-        transaction.on_commit(lambda listener=listener: listener(membership), robust=True)
+    """In the cancelling transaction: queue the stored subscription to be stopped at
+    the provider, and tell ``cancel_listeners`` after the commit."""
+    if membership.provider and membership.provider_subscription_id:
+        _stop_provider_subscription(membership)
+    else:
+        for listener in cancel_listeners:
+            transaction.on_commit(lambda listener=listener: listener(membership), robust=True)
 
 
 @transaction.atomic
 def membership_cancel(*, person: Person, reason: str, by=None, ip: str | None = None) -> Membership:
     """Cancel ``person``'s membership now (``by``: the staff user, or None for the
     member themselves or the payment side). ``reason`` is required. Cancelling a
-    cancelled membership changes nothing. ``cancel_listeners`` run after the commit.
-    Audited."""
+    cancelled membership changes nothing. The stored provider subscription is queued
+    to be stopped (``MembershipProviderStop``, in this transaction) and
+    ``cancel_listeners`` run after the commit. Audited."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("Give a reason.")})
@@ -533,6 +663,78 @@ def membership_staff_change(
     if status == Status.CANCELLED and before["status"] != Status.CANCELLED:
         _notify_cancelled(locked)
     return locked
+
+
+# Statuses from which a member may change their type themselves.
+TYPE_CHANGEABLE = (Status.PENDING, Status.ACTIVE, Status.GRACE)
+
+
+def type_change_refusal(membership: Membership | None, membership_type: MembershipType) -> str:
+    """Why ``membership`` may not change to ``membership_type`` ("" when it may). Card
+    and Direct Debit keep their period: the provider's subscription changes its amount,
+    not how often it collects."""
+    if membership is None or membership.status not in TYPE_CHANGEABLE:
+        return _("Only a current membership can change its type. Join again instead.")
+    if not membership_type.active:
+        return _("That membership type is no longer offered.")
+    if membership_type.pk == membership.membership_type_id:
+        return _("That is already your membership type.")
+    if (
+        membership.pays_by != PaysBy.MANUAL
+        and membership_type.period != membership.membership_type.period
+    ):
+        return _(
+            "Your payments are taken every %(now)s, and that type is paid every "
+            "%(new)s. To change how often you pay, cancel your membership and join "
+            "again with the new type."
+        ) % {
+            "now": _period_word(membership.membership_type.period),
+            "new": _period_word(membership_type.period),
+        }
+    return ""
+
+
+def _period_word(period: str) -> str:
+    return _("year") if period == MembershipType.Period.ANNUAL else _("month")
+
+
+@transaction.atomic
+def membership_type_change(
+    *,
+    person: Person,
+    membership_type: MembershipType,
+    was_type_id: int,
+    provider_detail: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> Membership:
+    """Record the member's change of type, after the payment side changed the
+    provider's subscription (``members.payments.changes.type_change`` calls this; a
+    manual or not yet paying membership has nothing to change there). ``was_type_id``
+    is the type the caller saw: if the membership changed since, ValidationError, and
+    nothing is recorded. Raises ValidationError with ``type_change_refusal``'s reason.
+    The renewal date stays. One ``MembershipChange`` (type_changed) and an audit entry."""
+    membership = _locked(person)
+    if membership is not None and membership.membership_type_id != was_type_id:
+        raise ValidationError(_("Your membership changed meanwhile. Please try again."))
+    refusal = type_change_refusal(membership, membership_type)
+    if refusal:
+        raise ValidationError(refusal)
+    assert membership is not None
+    before = membership.membership_type.name
+    membership.membership_type = membership_type
+    _save(membership, "membership_type")
+    _record(
+        membership,
+        MembershipChange.Kind.TYPE_CHANGED,
+        detail={
+            "before": before,
+            "after": membership_type.name,
+            "pays_by": membership.pays_by,
+            **(provider_detail or {}),
+        },
+        ip=ip,
+    )
+    return membership
 
 
 # --- Import ---------------------------------------------------------------------------

@@ -136,6 +136,11 @@ class Membership(models.Model):
         DIRECT_DEBIT = "direct_debit", _("Direct Debit")
         MANUAL = "manual", _("Paid by hand (cash, cheque, transfer)")
 
+    class Provider(models.TextChoices):
+        NONE = "", _("None")
+        GOCARDLESS = "gocardless", _("GoCardless")
+        STRIPE = "stripe", _("Stripe")
+
     person = models.OneToOneField(
         "people.Person", on_delete=models.CASCADE, related_name="membership"
     )
@@ -151,6 +156,12 @@ class Membership(models.Model):
     lapsed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=500, blank=True)
+    # The provider's subscription paying for the membership now (card: Stripe; Direct
+    # Debit: GoCardless, with the mandate it collects on). Empty for manual payers and
+    # for memberships that joined before these were stored.
+    provider = models.CharField(max_length=20, choices=Provider, blank=True, default="")
+    provider_subscription_id = models.CharField(max_length=100, blank=True, default="")
+    provider_mandate_id = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -175,6 +186,10 @@ class Membership(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(status="grace") | models.Q(grace_until__isnull=False),
                 name="membership_grace_has_end",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(provider__in=["", "gocardless", "stripe"]),
+                name="membership_provider_valid",
             ),
         ]
 
@@ -212,6 +227,53 @@ class MembershipPayment(models.Model):
         return f"{self.provider} {self.reference} {self.outcome}"
 
 
+class MembershipProviderStop(models.Model):
+    """A provider subscription Clarion has to stop: queued in the transaction that
+    cancels the membership (or replaces the subscription), then stopped at the provider
+    by ``members.payments.stops`` with retries until the provider confirms. One row per
+    (provider, subscription), so the row also marks the subscription as stopped: a late
+    webhook about it never touches the membership again."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be stopped at the provider")
+        DONE = "done", _("Stopped at the provider")
+
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="provider_stops"
+    )
+    provider = models.CharField(max_length=20, choices=Membership.Provider)
+    subscription_id = models.CharField(max_length=100)
+    mandate_id = models.CharField(max_length=100, blank=True, default="")
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    outcome = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("provider subscription to stop")
+        verbose_name_plural = _("provider subscriptions to stop")
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="membership_stop_due_idx"),
+            models.Index(fields=["provider", "mandate_id"], name="membership_stop_mandate_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "subscription_id"], name="membership_stop_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(provider__in=["gocardless", "stripe"])
+                & ~models.Q(subscription_id=""),
+                name="membership_stop_names_subscription",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"stop {self.provider} {self.subscription_id} ({self.status})"
+
+
 class MembershipChange(models.Model):
     """The history of a membership, append-only: joins, renewals, failures, lapses,
     cancellations and staff changes. The staff report counts these per month."""
@@ -225,6 +287,7 @@ class MembershipChange(models.Model):
         LAPSED = "lapsed", _("Lapsed")
         CANCELLED = "cancelled", _("Cancelled")
         CHANGED = "changed", _("Changed by staff")
+        TYPE_CHANGED = "type_changed", _("Type changed by the member")
         IMPORTED = "imported", _("Imported")
 
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="changes")

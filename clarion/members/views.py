@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+from urllib.parse import urlencode
 
 import segno
 from django.contrib import messages
@@ -35,6 +36,8 @@ from . import auth, services
 from . import membership as lifecycle
 from .forms import DetailsForm, MembershipCancelForm, PreferencesForm, SignInForm
 from .models import Membership
+from .payments import DuesError, changes
+from .payments.forms import TypeChangeForm
 from .selectors import membership_of, membership_types_active
 from .tasks import signin_email
 
@@ -278,11 +281,65 @@ def preferences(request: HttpRequest) -> HttpResponse:
 # --- Membership ----------------------------------------------------------------------
 
 
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 @auth.member_required
 def membership(request: HttpRequest) -> HttpResponse:
+    """My membership. The POST changes my membership type (``payments.changes``: the
+    card or Direct Debit subscription first, then the record)."""
     member = request.member
     row = membership_of(member)
+    changeable = row is not None and row.status in lifecycle.TYPE_CHANGEABLE
+    other_types = (
+        membership_types_active().exclude(pk=row.membership_type_id) if changeable else None
+    )
+    form = None
+    if changeable and other_types.exists():
+        form = TypeChangeForm(request.POST if request.method == "POST" else None, types=other_types)
+    if request.method == "POST":
+        if form is None:
+            messages.info(request, _("Your membership type cannot be changed now."))
+            return redirect("members:membership")
+        status = 400
+        if form.is_valid():
+            try:
+                changes.type_change(
+                    person=member,
+                    membership_type=form.cleaned_data["membership_type"],
+                    ip=client_ip(request),
+                )
+            except ValidationError as exc:
+                form.add_error("membership_type", exc.messages[0])
+            except DuesError as exc:
+                form.add_error("membership_type", str(exc))
+            else:
+                messages.success(
+                    request,
+                    _("Your membership type is now %(type)s.")
+                    % {"type": form.cleaned_data["membership_type"].name},
+                )
+                return redirect("members:membership")
+    else:
+        status = 200
+    # Card and Direct Debit keep their period: only those types are offered (a POST of
+    # another is refused with the reason by the service).
+    fixed_period = row is not None and row.pays_by != Membership.PaysBy.MANUAL
+    change_types = []
+    if form is not None:
+        change_types = [
+            t
+            for t in form.fields["membership_type"].queryset
+            if not fixed_period or t.period == row.membership_type.period
+        ]
+    renewable = row is not None and row.status in (
+        Membership.Status.LAPSED,
+        Membership.Status.CANCELLED,
+    )
+    renew_query = ""
+    if renewable and row.membership_type.active:
+        renew_query = urlencode(
+            {"type": row.membership_type_id}
+            | ({"pays_by": row.pays_by} if row.pays_by != Membership.PaysBy.MANUAL else {})
+        )
     return render(
         request,
         "members/membership.html",
@@ -293,8 +350,15 @@ def membership(request: HttpRequest) -> HttpResponse:
             "active": member.membership_status == MembershipStatus.ACTIVE,
             "can_cancel": row is not None and row.status in CANCELLABLE,
             "types": membership_types_active(),
+            "changeable": changeable,
+            "change_form": form if change_types or (form is not None and form.is_bound) else None,
+            "change_types": change_types,
+            "fixed_period": fixed_period,
+            "renewable": renewable,
+            "renew_query": renew_query,
             "section": "membership",
         },
+        status=status,
     )
 
 

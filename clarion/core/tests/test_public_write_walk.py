@@ -65,6 +65,7 @@ NOT_PERSON_FORMS = {
     "members:preferences": "a signed-in member's own subscription and consent",
     "members:event_cancel": "a signed-in member cancels their own RSVP",
     "members:membership_cancel": "a signed-in member cancels their own membership",
+    "members:membership": "a signed-in member changes their own membership type",
     "members:local": "a signed-in member writes to their organisers; stores nothing of them",
     "members:recruiters_table": "a signed-in member shows or hides themselves in the table",
     "members:passkeys": "a signed-in member names one of their own passkeys",

@@ -80,3 +80,22 @@ class JoinForm(forms.Form):
 
     def detail_fields(self):
         return [self[name] for name in self.DETAILS if name in self.fields]
+
+
+class TypeChangeForm(forms.Form):
+    """A member's choice of another membership type (offered types but their own)."""
+
+    membership_type = TypeChoice(
+        label=_("New membership type"),
+        queryset=MembershipType.objects.none(),
+        widget=forms.RadioSelect,
+        empty_label=None,
+        error_messages={
+            "required": _("Choose a membership type."),
+            "invalid_choice": _("Choose one of the types offered."),
+        },
+    )
+
+    def __init__(self, *args, types, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["membership_type"].queryset = types

@@ -143,7 +143,6 @@ def billing_request_complete(billing_request_id: str) -> str:
     mandate = getattr(request.links, "mandate_request_mandate", None)
     if person is None or mtype is None or not mandate:
         return "ignored: not a membership billing request"
-    joined = join_if_needed(person=person, membership_type=mtype, pays_by="direct_debit")
     try:
         subscription = gc.subscriptions.create(
             params={
@@ -159,18 +158,81 @@ def billing_request_complete(billing_request_id: str) -> str:
         )
     except _CLIENT_ERRORS as exc:
         raise _dues_error("create subscription", exc) from exc
+    # The idempotency key gives back the first subscription when this Billing Request
+    # is finished again (a redelivered webhook): if Clarion stopped it since, the
+    # member cancelled, and the old request must not make them a member again.
+    if lifecycle.provider_subscription_stopped(provider=PROVIDER, subscription_id=subscription.id):
+        return f"ignored: subscription {subscription.id} was stopped"
+    joined = join_if_needed(person=person, membership_type=mtype, pays_by="direct_debit")
+    lifecycle.membership_provider_set(
+        person=person, provider=PROVIDER, subscription_id=subscription.id, mandate_id=mandate
+    )
     logger.info("GoCardless subscription %s for person %s", subscription.id, person.pk)
     return f"{joined}; subscription {subscription.id}"
 
 
-def subscription_cancel(subscription_id: str) -> None:
-    """Stop ``subscription_id``; one already cancelled is left alone."""
+def subscription_cancel(subscription_id: str) -> str:
+    """Stop ``subscription_id`` (Cancel a subscription: ``POST
+    /subscriptions/{id}/actions/cancel``). Idempotent: one already cancelled or finished
+    (``invalid_state``) or unknown to GoCardless (404) counts as stopped. Returns what
+    happened; raises DuesError when GoCardless refused otherwise or could not be asked
+    (the caller tries again later)."""
     try:
-        client().subscriptions.cancel(subscription_id)
+        client().subscriptions.cancel(
+            subscription_id, params={"metadata": {"clarion_reason": "membership cancelled"}}
+        )
     except gc_errors.InvalidStateError:
-        return  # already cancelled or finished
+        return "already cancelled"
+    except gc_errors.InvalidApiUsageError as exc:
+        if exc.code == 404:
+            return "not found"
+        raise _dues_error("cancel subscription", exc) from exc
     except _CLIENT_ERRORS as exc:
         raise _dues_error("cancel subscription", exc) from exc
+    return "cancelled"
+
+
+def subscription_type_change(
+    *, subscription_id: str, person: Person, membership_type: MembershipType
+) -> dict[str, Any]:
+    """Change the subscription's amount (and its name and metadata) to
+    ``membership_type``'s (Update a subscription: ``PUT /subscriptions/{id}``). Its
+    interval is left alone: the caller checked the type has the same period. Payments
+    already created keep their amount. Returns detail for the history; raises
+    DuesError with a message for the member when GoCardless refuses."""
+    gc = client()
+    try:
+        current = gc.subscriptions.get(subscription_id)
+        if current.status != "active":
+            raise DuesError(
+                _("Your Direct Debit is no longer collecting, so its amount cannot change.")
+            )
+        if current.interval_unit != INTERVAL_UNIT[membership_type.period]:
+            raise DuesError(
+                _("Your Direct Debit collects at another interval; cancel and join again.")
+            )
+        updated = gc.subscriptions.update(
+            subscription_id,
+            params={
+                "amount": membership_type.rate_pence,
+                "name": membership_type.name[:255],
+                "metadata": metadata_for(person=person, membership_type=membership_type),
+            },
+        )
+    except (gc_errors.ValidationFailedError, gc_errors.InvalidStateError) as exc:
+        logger.warning("GoCardless update subscription refused: %s", exc.message)
+        raise DuesError(
+            _(
+                "The Direct Debit service would not change the amount (%(why)s). "
+                "Your membership type is unchanged."
+            )
+            % {"why": exc.message or _("no reason given")}
+        ) from exc
+    except _CLIENT_ERRORS as exc:
+        raise _dues_error("update subscription", exc) from exc
+    if int(updated.amount or 0) != membership_type.rate_pence:
+        raise DuesError(_("The Direct Debit service gave an answer we could not read."))
+    return {"provider": PROVIDER, "subscription": subscription_id, "amount_pence": updated.amount}
 
 
 # --- Webhooks -------------------------------------------------------------------------
@@ -209,22 +271,42 @@ def _payment_failed(gc, event) -> str:
     payment, person = _payment_owner(gc, event.links.payment)
     if person is None:
         return "ignored: not a membership payment"
+    current = Membership.objects.filter(person_id=person.pk).first()
+    if current is not None and lifecycle.provider_subscription_is_old(
+        current,
+        provider=PROVIDER,
+        subscription_id=getattr(payment.links, "subscription", None) or "",
+    ):
+        return "ignored: a payment of an earlier subscription"
     lifecycle.membership_payment_failed(
         person=person, provider=PROVIDER, reference=payment.id, failed_at=_when(event.created_at)
     )
     return "payment failed"
 
 
-def _cancelled(person: Person | None, what: str, cause: str) -> str:
+def _cancelled(
+    person: Person | None,
+    what: str,
+    cause: str,
+    *,
+    action: str = "cancelled",
+    subscription_id: str = "",
+    mandate_id: str = "",
+) -> str:
     if person is None:
         return "ignored: not a membership " + what
     current = Membership.objects.filter(person_id=person.pk).first()
     if current is None or current.pays_by != Membership.PaysBy.DIRECT_DEBIT:
         return "ignored: membership not paid by Direct Debit"
+    if lifecycle.provider_subscription_is_old(
+        current, provider=PROVIDER, subscription_id=subscription_id, mandate_id=mandate_id
+    ):
+        # The member cancelled and joined again since: this is about the old one.
+        return f"ignored: an earlier {what}"
     lifecycle.membership_cancel(
         person=person,
-        reason=_("Direct Debit %(what)s cancelled at GoCardless (%(cause)s)")
-        % {"what": what, "cause": cause or "no reason given"},
+        reason=_("Direct Debit %(what)s %(action)s at GoCardless (%(cause)s)")
+        % {"what": what, "action": action, "cause": cause or "no reason given"},
     )
     return "membership cancelled"
 
@@ -232,13 +314,25 @@ def _cancelled(person: Person | None, what: str, cause: str) -> str:
 def _subscription_cancelled(gc, event) -> str:
     subscription = gc.subscriptions.get(event.links.subscription)
     person, _type = from_metadata(subscription.metadata)
-    return _cancelled(person, "subscription", getattr(event.details, "cause", ""))
+    return _cancelled(
+        person,
+        "subscription",
+        getattr(event.details, "cause", ""),
+        action=event.action,
+        subscription_id=subscription.id,
+    )
 
 
-def _mandate_cancelled(gc, event) -> str:
+def _mandate_ended(gc, event) -> str:
     mandate = gc.mandates.get(event.links.mandate)
     person, _type = from_metadata(mandate.metadata)
-    return _cancelled(person, "mandate", getattr(event.details, "cause", ""))
+    return _cancelled(
+        person,
+        "mandate",
+        getattr(event.details, "cause", ""),
+        action=event.action,
+        mandate_id=mandate.id,
+    )
 
 
 def _billing_request_fulfilled(gc, event) -> str:
@@ -250,7 +344,11 @@ HANDLERS = {
     ("payments", "paid_out"): _payment_paid,
     ("payments", "failed"): _payment_failed,
     ("subscriptions", "cancelled"): _subscription_cancelled,
-    ("mandates", "cancelled"): _mandate_cancelled,
+    # A mandate cancelled, failed or expired collects nothing more: the Direct Debit
+    # has ended, and with it the membership it paid for.
+    ("mandates", "cancelled"): _mandate_ended,
+    ("mandates", "failed"): _mandate_ended,
+    ("mandates", "expired"): _mandate_ended,
     ("billing_requests", "fulfilled"): _billing_request_fulfilled,
 }
 

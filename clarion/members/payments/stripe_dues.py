@@ -117,6 +117,89 @@ def checkout_start(
     return url
 
 
+# --- The member's subscription -----------------------------------------------------------
+
+
+def _refused(what: str, exc: stripe.StripeError) -> DuesError:
+    logger.warning("Stripe %s: %s", what, exc.user_message or exc)
+    if isinstance(exc, stripe.APIConnectionError):
+        return DuesError(_("The payment service is not answering. Please try again in a minute."))
+    return DuesError(_("The payment service turned the request down. Please try again."))
+
+
+def subscription_cancel(subscription_id: str) -> str:
+    """Cancel ``subscription_id`` now (``DELETE /v1/subscriptions/{id}``). Idempotent:
+    Stripe answers 404 for one already cancelled (a cancelled subscription is gone for
+    updates), which counts as stopped. Returns what happened; raises DuesError when
+    Stripe refused otherwise or could not be asked (the caller tries again later)."""
+    client = _client()
+    try:
+        client.v1.subscriptions.cancel(
+            subscription_id,
+            options={"idempotency_key": f"clarion-membership-stop-{subscription_id}"},
+        )
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status == 404:
+            return "already cancelled"
+        raise _refused("cancel subscription", exc) from exc
+    except stripe.StripeError as exc:
+        raise _refused("cancel subscription", exc) from exc
+    return "cancelled"
+
+
+def subscription_type_change(
+    *, subscription_id: str, person: Person, membership_type: MembershipType
+) -> dict[str, Any]:
+    """Move the subscription's one item to a price of ``membership_type``'s rate (inline
+    ``price_data`` on the item's own product, as Checkout made it), from the next
+    invoice on (no proration), and its metadata to the new type. The interval must
+    stay: the caller checked the type has the same period, and Stripe's answer is
+    checked too. Returns detail for the history; raises DuesError when Stripe refuses."""
+    client = _client()
+    interval = INTERVAL[membership_type.period]
+    try:
+        current = client.v1.subscriptions.retrieve(subscription_id).to_dict()
+        items = _dict(current.get("items")).get("data") or []
+        if current.get("status") not in ("active", "past_due", "trialing") or len(items) != 1:
+            raise DuesError(_("Your card subscription cannot be changed; cancel and join again."))
+        item = _dict(items[0])
+        price = _dict(item.get("price"))
+        if _dict(price.get("recurring")).get("interval") != interval:
+            raise DuesError(_("Your card is charged at another interval; cancel and join again."))
+        updated = client.v1.subscriptions.update(
+            subscription_id,
+            params={
+                "items": [
+                    {
+                        "id": _str(item.get("id")),
+                        "price_data": {
+                            "currency": "gbp",
+                            "product": _str(price.get("product")),
+                            "unit_amount": membership_type.rate_pence,
+                            "recurring": {"interval": interval},
+                        },
+                    }
+                ],
+                "proration_behavior": "none",
+                "metadata": metadata_for(person=person, membership_type=membership_type),
+            },  # type: ignore[arg-type]
+            options={
+                "idempotency_key": f"clarion-membership-type-{subscription_id}-{uuid.uuid4().hex}"
+            },
+        ).to_dict()
+    except stripe.StripeError as exc:
+        raise _refused("change subscription", exc) from exc
+    new_items = _dict(updated.get("items")).get("data") or []
+    new_price = _dict(_dict(new_items[0]).get("price")) if new_items else {}
+    if new_price.get("unit_amount") != membership_type.rate_pence:
+        raise DuesError(_("The payment service gave an answer we could not read."))
+    return {
+        "provider": PROVIDER,
+        "subscription": subscription_id,
+        "amount_pence": membership_type.rate_pence,
+    }
+
+
 # --- Webhooks -------------------------------------------------------------------------
 
 
@@ -145,13 +228,39 @@ def _invoice_metadata(invoice: dict) -> dict:
     )
 
 
+def _invoice_subscription(invoice: dict) -> str:
+    """The invoice's subscription id (under ``parent.subscription_details`` from 2025,
+    ``subscription`` before)."""
+    details = _dict(_dict(invoice.get("parent")).get("subscription_details"))
+    return _str(details.get("subscription")) or _str(invoice.get("subscription"))
+
+
+def _stopped(subscription_id: str) -> bool:
+    return bool(subscription_id) and lifecycle.provider_subscription_stopped(
+        provider=PROVIDER, subscription_id=subscription_id
+    )
+
+
+def _join_and_store(person: Person, mtype: MembershipType, subscription_id: str) -> str:
+    joined = join_if_needed(person=person, membership_type=mtype, pays_by="card")
+    if subscription_id:
+        lifecycle.membership_provider_set(
+            person=person, provider=PROVIDER, subscription_id=subscription_id
+        )
+    return joined
+
+
 def _checkout_completed(session: dict, event: dict) -> str:
     if session.get("mode") != "subscription":
         return "ignored: not a subscription"
     person, mtype = from_metadata(session.get("metadata"))
     if person is None or mtype is None:
         return "ignored: not a membership checkout"
-    return join_if_needed(person=person, membership_type=mtype, pays_by="card")
+    subscription_id = _str(session.get("subscription"))
+    if _stopped(subscription_id):
+        # A late or repeated event of a subscription the member has since cancelled.
+        return "ignored: subscription was stopped"
+    return _join_and_store(person, mtype, subscription_id)
 
 
 def _invoice_paid(invoice: dict, event: dict) -> str:
@@ -159,9 +268,10 @@ def _invoice_paid(invoice: dict, event: dict) -> str:
     invoice_id = _str(invoice.get("id"))
     if person is None or mtype is None or not invoice_id:
         return "ignored: not a membership invoice"
-    if invoice.get("billing_reason") == "subscription_create":
+    subscription_id = _invoice_subscription(invoice)
+    if invoice.get("billing_reason") == "subscription_create" and not _stopped(subscription_id):
         # The first invoice.paid may come before checkout.session.completed.
-        join_if_needed(person=person, membership_type=mtype, pays_by="card")
+        _join_and_store(person, mtype, subscription_id)
     amount = invoice.get("amount_paid")
     transitions = _dict(invoice.get("status_transitions"))
     lifecycle.membership_payment_received(
@@ -179,8 +289,13 @@ def _invoice_failed(invoice: dict, event: dict) -> str:
     invoice_id = _str(invoice.get("id"))
     if person is None or not invoice_id:
         return "ignored: not a membership invoice"
-    if not Membership.objects.filter(person_id=person.pk).exists():
+    current = Membership.objects.filter(person_id=person.pk).first()
+    if current is None:
         return "ignored: no membership yet"
+    if lifecycle.provider_subscription_is_old(
+        current, provider=PROVIDER, subscription_id=_invoice_subscription(invoice)
+    ):
+        return "ignored: an invoice of an earlier subscription"
     lifecycle.membership_payment_failed(
         person=person,
         provider=PROVIDER,
@@ -197,6 +312,11 @@ def _subscription_deleted(subscription: dict, event: dict) -> str:
     current = Membership.objects.filter(person_id=person.pk).first()
     if current is None or current.pays_by != Membership.PaysBy.CARD:
         return "ignored: membership not paid by card"
+    if lifecycle.provider_subscription_is_old(
+        current, provider=PROVIDER, subscription_id=_str(subscription.get("id"))
+    ):
+        # The member cancelled and joined again since: this is about the old one.
+        return "ignored: an earlier subscription"
     lifecycle.membership_cancel(person=person, reason=_("Card subscription ended at Stripe"))
     return "membership cancelled"
 

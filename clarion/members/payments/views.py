@@ -28,7 +28,7 @@ from ..models import Membership
 from ..selectors import membership_of, membership_types_active
 from ..tasks import signin_email
 from . import DuesError, gocardless, stripe_dues
-from .forms import JoinForm
+from .forms import PAYS_BY, JoinForm
 
 RETURN_SALT = "members.payments.gocardless-return"
 JOIN_LIMIT_WINDOW = 3600
@@ -83,6 +83,18 @@ def _payment_start(request: HttpRequest, *, person, membership_type, pays_by: st
     )
 
 
+def _preselected(request: HttpRequest, types) -> dict:
+    """``?type=<id>&pays_by=<way>`` (the "Renew" link of a lapsed or cancelled member's
+    page) preselects an offered type and way of paying; anything else is ignored."""
+    initial = {}
+    type_id = request.GET.get("type", "")
+    if type_id.isdigit() and len(type_id) < 19 and types.filter(pk=int(type_id)).exists():
+        initial["membership_type"] = int(type_id)
+    if request.GET.get("pays_by") in dict(PAYS_BY):
+        initial["pays_by"] = request.GET["pays_by"]
+    return initial
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def join(request: HttpRequest) -> HttpResponse:
     member = auth.current_member(request)
@@ -97,6 +109,7 @@ def join(request: HttpRequest) -> HttpResponse:
         request.POST if request.method == "POST" else None,
         types=types,
         signed_in=member is not None,
+        initial=_preselected(request, types),
     )
     context = {"form": form, "types": types}
     if request.method != "POST" or not form.is_valid():

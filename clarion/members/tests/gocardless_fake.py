@@ -22,6 +22,11 @@ class FakeGoCardless:
         self.mandates: dict[str, dict] = {}
         self.created_by_key: dict[str, tuple[str, str]] = {}
         self.fail_with: tuple[int, dict] | None = None
+        # Subscription ids cancelled through the API, and (id, changes) of updates.
+        self.cancelled: list[str] = []
+        self.updated: list[tuple[str, dict]] = []
+        # GoCardless allows ten changes of a subscription's amount.
+        self.amendments_left: dict[str, int] = {}
         self._n = 0
         fake = self
 
@@ -68,9 +73,10 @@ class FakeGoCardless:
                     return self._error(400, "invalid_api_usage", "Missing GoCardless-Version")
                 if fake.fail_with:
                     return self._error(*fake.fail_with)
-                if self.command == "POST":
+                if self.command in ("POST", "PUT"):
                     if self.headers.get("Content-Type") != "application/json":
                         return self._error(415, "invalid_api_usage", "JSON only")
+                if self.command == "POST":
                     key = self.headers.get("Idempotency-Key")
                     if not key:
                         return self._error(400, "invalid_api_usage", "Idempotency-Key required")
@@ -98,6 +104,7 @@ class FakeGoCardless:
 
             do_GET = _handle
             do_POST = _handle
+            do_PUT = _handle
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -170,12 +177,58 @@ class FakeGoCardless:
             and path.startswith("/subscriptions/")
             and path.endswith("/actions/cancel")
         ):
+            # Actions take an optional body in the "data" envelope (only metadata here).
+            if body is not None and (
+                set(body) != {"data"} or not set(body["data"]) <= {"metadata"}
+            ):
+                return h._error(422, "validation_failed", "Actions take data[metadata] only")
             sub = self.subscriptions.get(path.split("/")[2])
             if sub is None:
                 return h._error(404, "invalid_api_usage", "Resource not found")
             if sub["status"] == "cancelled":
-                return h._error(422, "invalid_state", "Subscription already cancelled")
+                return h._error(
+                    422,
+                    "invalid_state",
+                    "This subscription has already been cancelled",
+                    errors=[{"reason": "cancellation_failed", "message": "Already cancelled"}],
+                )
             sub["status"] = "cancelled"
+            self.cancelled.append(sub["id"])
+            return h._answer(200, {"subscriptions": sub})
+        if method == "PUT" and path.startswith("/subscriptions/"):
+            sub = self.subscriptions.get(path.split("/")[2])
+            data = (body or {}).get("subscriptions")
+            if sub is None:
+                return h._error(404, "invalid_api_usage", "Resource not found")
+            allowed = {"amount", "name", "metadata", "payment_reference", "app_fee"}
+            if not isinstance(data, dict) or not set(data) <= allowed:
+                return h._error(422, "validation_failed", "Unknown subscription field")
+            if sub["status"] != "active":
+                return h._error(
+                    422,
+                    "invalid_state",
+                    "Subscription is not active",
+                    errors=[{"reason": "subscription_not_active", "message": "Not active"}],
+                )
+            if "amount" in data:
+                if not isinstance(data["amount"], int) or data["amount"] <= 0:
+                    return h._error(422, "validation_failed", "amount must be positive")
+                left = self.amendments_left.get(sub["id"], 10)
+                if left <= 0:
+                    return h._error(
+                        422,
+                        "validation_failed",
+                        "The subscription amount has already been changed 10 times",
+                        errors=[
+                            {
+                                "reason": "number_of_subscription_amendments_exceeded",
+                                "message": "Amount changed too many times",
+                            }
+                        ],
+                    )
+                self.amendments_left[sub["id"]] = left - 1
+            sub.update(data)
+            self.updated.append((sub["id"], data))
             return h._answer(200, {"subscriptions": sub})
         if method == "GET":
             parts = path.strip("/").split("/")

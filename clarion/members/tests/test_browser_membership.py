@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from clarion.core.models import User
 from clarion.core.testing import factories
-from clarion.core.testing.browser import AXE, check_url, login
+from clarion.core.testing.browser import AXE, check_page, check_url, login
 from clarion.members import auth
 from clarion.members.membership import (
     membership_join,
@@ -30,6 +30,9 @@ def kinds(db):
         MembershipType.objects.create(name="Standard", rate_pence=500, period="monthly", order=1),
         MembershipType.objects.create(name="Concession", rate_pence=100, period="monthly", order=2),
         MembershipType.objects.create(name="Annual", rate_pence=4800, period="annual", order=3),
+        MembershipType.objects.create(
+            name="Annual unwaged", rate_pence=1200, period="annual", order=4
+        ),
     )
 
 
@@ -70,6 +73,19 @@ def test_my_membership_and_cancelling_it(browser, live_server, areas, kinds):
     text = page.content()
     assert "Annual" in text and "Direct Debit" in text and "£48.00" in text
 
+    # Changing type: a yearly Direct Debit is offered the other yearly type only, and
+    # the page says how to pay monthly instead. This membership joined before its
+    # GoCardless subscription was stored, so the change is refused, saying why.
+    assert "To pay monthly instead, cancel your membership and join again" in text
+    assert page.get_by_label("Concession").count() == 0
+    page.get_by_label("Annual unwaged").check()
+    page.get_by_role("button", name="Change my type").click()
+    page.wait_for_load_state()
+    assert "There is a problem" in page.content()
+    assert "Your payments cannot be changed from here" in page.content()
+    check_page(page, "member-membership-type-refused")
+    assert Membership.objects.get(person=ada).membership_type == kinds[2]
+
     page.set_viewport_size({"width": 390, "height": 844})
     page.get_by_role("link", name="Cancel my membership").click()
     page.wait_for_url("**/members/membership/cancel/")
@@ -80,6 +96,12 @@ def test_my_membership_and_cancelling_it(browser, live_server, areas, kinds):
     assert "Your membership is cancelled." in page.content()
     assert Membership.objects.get(person=ada).status == "cancelled"
     check_url(page, f"{live_server.url}/members/membership/", "member-membership-cancelled")
+    # Renewing starts the Join page with the type and way of paying chosen.
+    page.get_by_role("link", name="Renew my membership").click()
+    page.wait_for_url("**/members/join/?type=*")
+    assert page.locator(f'input[name="membership_type"][value="{kinds[2].pk}"]').is_checked()
+    assert page.get_by_label("Direct Debit").is_checked()
+    check_page(page, "member-membership-renew")
     context.close()
 
 
