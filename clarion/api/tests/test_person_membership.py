@@ -233,3 +233,16 @@ def test_the_openapi_document_describes_the_field(client):
         "renews_on",
         "pays_by",
     }
+
+
+def test_a_signup_whose_membership_is_refused_adds_nobody(north_api, admin_api, areas, standard):
+    person = {
+        "email_addresses": [{"address": "refused@example.net"}],
+        "postal_addresses": [{"postal_code": areas.postcodes["north"]}],
+    }
+    refused = north_api.post("people", {"person": {**person, KEY: {"type": "Standard"}}})
+    assert refused.status_code == 403
+    bad = admin_api.post("people", {"person": {**person, KEY: {"type": "Gold"}}})
+    assert bad.status_code == 400 and f"{KEY}.type" in bad.json()["errors"]
+    assert not Person.objects.filter(email="refused@example.net").exists()
+    assert not Membership.objects.exists()
