@@ -177,3 +177,27 @@ def test_browser_check_in_by_card_at_phone_width(browser, live_server, areas, or
     assert "Wen Walker added as a walk-in and checked in." in page.content()
     assert Rsvp.objects.get(event=event, person=walker).attendance == Rsvp.Attendance.ATTENDED
     context.close()
+
+
+@pytest.mark.browser
+def test_browser_host_page_search_box_at_phone_width(browser, live_server, areas):
+    assert AXE.exists(), "run `npm ci` at the repository root to install axe-core"
+    host = factories.person(first_name="Hal", email="hal@example.net", postcode="LS2 7EY")
+    event = make_event(area=areas.leeds_central, title="Street stall", host_person=host)
+    going = factories.person(
+        first_name="Gita", last_name="Going", email="gita@example.net", postcode="LS2 7EY"
+    )
+    rsvp = rsvp_create(event=event, data=RsvpInput(email=going.email)).rsvp
+    token, _address = _card(going)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{live_server.url}/events/{event.pk}/host/{host_token(event)}/")
+    check_page(page, "event-host-find")
+    page.get_by_label("Name, email address or membership card").fill(token)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Find").click()
+    rsvp.refresh_from_db()
+    assert rsvp.attendance == Rsvp.Attendance.ATTENDED
+    check_page(page, "event-host-found")
+    context.close()
