@@ -10,7 +10,8 @@ from clarion.people.models import PersonList
 from clarion.people.selectors import segments_for
 
 from . import selectors
-from .models import FromAddress, Mailing
+from .categories import CATEGORIES_QUESTION, categories, composer_choices
+from .models import EmailCategory, FromAddress, Mailing
 from .sending import render
 
 VARIANT_LETTERS = "bcd"
@@ -89,6 +90,16 @@ class MailingForm(forms.ModelForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        choices = composer_choices()
+        current = self.instance.category
+        if current and current not in dict(choices):
+            choices.append((current, current))  # a category removed since; still valid here
+        self.fields["category"] = forms.ChoiceField(
+            label=_("Category"),
+            choices=choices,
+            required=False,
+            help_text=Mailing._meta.get_field("category").help_text,
+        )
         segments = segments_for(user)
         self.fields["segment"].queryset = segments
         self.fields["exclude_segment"].queryset = segments
@@ -313,12 +324,38 @@ class TestSendForm(forms.Form):
 
 class PreferencesForm(forms.Form):
     categories = forms.MultipleChoiceField(
-        label=_("Send me"),
-        choices=Mailing.Category.choices,
+        label=CATEGORIES_QUESTION,
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
     unsubscribe_all = forms.BooleanField(label=_("Unsubscribe me from all email"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["categories"].choices = category_choices()
+
+
+def category_choices() -> list[tuple[str, str]]:
+    """A preference page's category boxes: each category's name and what it brings."""
+    return [
+        (c.key, f"{c.name} — {c.description}" if c.description else c.name) for c in categories()
+    ]
+
+
+class EmailCategoryForm(forms.ModelForm):
+    class Meta:
+        model = EmailCategory
+        fields = ["name", "key", "description", "order"]
+        help_texts = {"order": _("Lower numbers are listed first.")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["order"].required = False
+        if self.instance.pk:
+            self.fields["key"].disabled = True
+
+    def clean_order(self):
+        return self.cleaned_data.get("order") or 0
 
 
 class WinnerForm(forms.Form):

@@ -44,13 +44,23 @@ class Mailing(models.Model):
         MONEY = "money", _("Money raised")
 
     class Category(models.TextChoices):
+        """The keys of the categories every installation starts with (migration 0005);
+        staff add others as ``EmailCategory`` rows."""
+
         NEWS = "news", _("News and campaign updates")
         FUNDRAISING = "fundraising", _("Fundraising appeals")
         EVENTS = "events", _("Events near me")
 
     name = models.CharField(_("internal name"), max_length=150)
     category = models.CharField(
-        _("category"), max_length=20, choices=Category, default=Category.NEWS
+        _("category"),
+        max_length=20,
+        blank=True,
+        default="",
+        help_text=_(
+            "People may stop one category and keep the rest. None: general mail, "
+            "stopped only by unsubscribing from everything."
+        ),
     )
     subject = models.CharField(_("subject"), max_length=250)
     preheader = models.CharField(_("preheader"), max_length=250, blank=True)
@@ -145,6 +155,9 @@ class Mailing(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.status in (self.Status.DRAFT, self.Status.SCHEDULED)
+
+    def get_category_display(self) -> str:
+        return category_label(self.category)
 
     @property
     def is_ab(self) -> bool:
@@ -328,11 +341,49 @@ class FromAddress(models.Model):
         return f"{self.name} <{self.email}>" if self.name else self.email
 
 
+class EmailCategory(models.Model):
+    """A kind of bulk email that people may stop on its own (news, fundraising, local
+    organising...), defined by staff. Mailings, templates and opt-outs refer to it by
+    ``key``, which does not change once made; a mailing with no category is general
+    mail, which only unsubscribing from everything stops."""
+
+    key = models.SlugField(
+        _("key"),
+        max_length=20,
+        unique=True,
+        help_text=_("Short, lower case, never changed: e.g. local-organising."),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    description = models.CharField(_("what people get"), max_length=250, blank=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["order", "name", "pk"]
+        verbose_name = _("email category")
+        verbose_name_plural = _("email categories")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def category_label(key: str) -> str:
+    """The name staff and people see for a category key ("General" for none)."""
+    if not key:
+        return str(_("General"))
+    name = EmailCategory.objects.filter(key=key).values_list("name", flat=True).first()
+    return name or key
+
+
 class OptOut(models.Model):
-    """A person's choice (preference page) not to receive one category of mail."""
+    """A person's choice not to receive one category of mail, with the words they were
+    shown and where they chose it (the preference pages, the unsubscribe page). Opting
+    back in deletes the row; both are on the person's timeline."""
 
     person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="+")
-    category = models.CharField(max_length=20, choices=Mailing.Category)
+    category = models.CharField(max_length=20)
+    wording = models.TextField(blank=True)
+    source = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -349,9 +400,7 @@ class MailingTemplate(models.Model):
     national templates and their own area's."""
 
     name = models.CharField(_("template name"), max_length=150)
-    category = models.CharField(
-        _("category"), max_length=20, choices=Mailing.Category, default=Mailing.Category.NEWS
-    )
+    category = models.CharField(_("category"), max_length=20, blank=True, default="")
     subject = models.CharField(_("subject"), max_length=250)
     preheader = models.CharField(_("preheader"), max_length=250, blank=True)
     body_format = models.CharField(

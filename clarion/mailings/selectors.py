@@ -691,10 +691,13 @@ def audience_breakdown(mailing: Mailing, user) -> dict:
             hashes = {}
     on_list |= _suppressed(Suppression, hashes)
     step(_("on the suppression list"), left.exclude(pk__in=on_list))
-    step(
-        _("opted out of %(category)s") % {"category": mailing.get_category_display()},
-        left.exclude(pk__in=OptOut.objects.filter(category=mailing.category).values("person_id")),
-    )
+    if mailing.category:  # general mail has no category to opt out of
+        step(
+            _("opted out of %(category)s") % {"category": mailing.get_category_display()},
+            left.exclude(
+                pk__in=OptOut.objects.filter(category=mailing.category).values("person_id")
+            ),
+        )
     if mailing.frequency_cap_hours:
         since = timezone.now() - timedelta(hours=mailing.frequency_cap_hours)
         step(

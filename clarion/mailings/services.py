@@ -24,13 +24,13 @@ from clarion.people.models import Activity, EmailStatus, Person, Suppression
 from clarion.people.normalise import email_hash
 from clarion.people.services import activity_record, email_status_set
 
+from .categories import person_categories_set
 from .models import (
     Event,
     FromAddress,
     Link,
     Mailing,
     MailingTemplate,
-    OptOut,
     Recipient,
     SendSlot,
     Variant,
@@ -630,20 +630,7 @@ def preferences_save(*, recipient: Recipient, unsubscribe_all: bool, categories:
     if unsubscribe_all:
         recipient_unsubscribe(recipient=recipient, how="preferences")
         return
-    with transaction.atomic():
-        wanted = set(categories)
-        for value in Mailing.Category.values:
-            if value in wanted:
-                OptOut.objects.filter(person=person, category=value).delete()
-            else:
-                OptOut.objects.get_or_create(person=person, category=value)
-        activity_record(
-            person=person,
-            kind=Activity.Kind.EMAIL,
-            summary=_("Email preferences changed: %(list)s")
-            % {"list": ", ".join(sorted(wanted)) or _("none")},
-            data={"categories": sorted(wanted)},
-        )
+    person_categories_set(person=person, wanted=categories, source="mailings:preferences")
 
 
 def _suppress_hash(address: str, reason: str) -> None:

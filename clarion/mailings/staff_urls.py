@@ -20,4 +20,7 @@ urlpatterns = [
     path("templates/<int:pk>/delete/", views.template_delete, name="template_delete"),
     path("from-addresses/", views.from_address_list, name="from_addresses"),
     path("from-addresses/<int:pk>/delete/", views.from_address_delete, name="from_address_delete"),
+    path("categories/", views.category_list, name="categories"),
+    path("categories/<int:pk>/", views.category_edit, name="category_edit"),
+    path("categories/<int:pk>/delete/", views.category_delete, name="category_delete"),
 ]

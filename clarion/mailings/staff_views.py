@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_http_methods, require_POST
@@ -16,8 +16,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clarion.core.services import client_ip
 from clarion.people.selectors import access_person
 
-from . import selectors, services
+from . import categories, selectors, services
 from .forms import (
+    EmailCategoryForm,
     FromAddressForm,
     MailingForm,
     SendForm,
@@ -25,7 +26,7 @@ from .forms import (
     TestSendForm,
     WinnerForm,
 )
-from .models import Mailing
+from .models import EmailCategory, Mailing
 from .sending import render as render_mod
 from .sending.compose import CompiledMailing
 
@@ -443,3 +444,56 @@ def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, _("Template removed."))
         return redirect("mailings_staff:templates")
     return render(request, "mailings/staff/template_delete.html", {"template": template})
+
+
+# --- Email categories -----------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def category_list(request: HttpRequest) -> HttpResponse:
+    """The categories people may stop one by one; administrators add them."""
+    form = EmailCategoryForm(request.POST or None) if request.user.is_admin else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied
+        if form.is_valid():
+            categories.category_save(actor=request.user, category=form.instance)
+            messages.success(request, _("Category added."))
+            return redirect("mailings_staff:categories")
+    return render(
+        request,
+        "mailings/staff/categories.html",
+        {"categories": categories.categories(), "form": form},
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def category_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    if not request.user.is_admin:
+        raise PermissionDenied
+    category = get_object_or_404(EmailCategory, pk=pk)
+    form = EmailCategoryForm(request.POST or None, instance=category)
+    if request.method == "POST" and form.is_valid():
+        categories.category_save(actor=request.user, category=form.instance)
+        messages.success(request, _("Category saved."))
+        return redirect("mailings_staff:categories")
+    return render(
+        request,
+        "mailings/staff/category_edit.html",
+        {"category": category, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def category_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    if not request.user.is_admin:
+        raise PermissionDenied
+    category = get_object_or_404(EmailCategory, pk=pk)
+    categories.category_remove(actor=request.user, category=category)
+    messages.success(request, _("Category removed."))
+    return redirect("mailings_staff:categories")

@@ -16,9 +16,9 @@ from django.views.decorators.http import require_http_methods
 
 from clarion.core.site import is_own_url, own_url_on_site
 
-from . import selectors, services
+from . import categories, selectors, services
 from .forms import PreferencesForm
-from .models import Link, OptOut
+from .models import EmailCategory, Link
 from .sending import tokens
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -37,21 +37,42 @@ def unsubscribe(request: HttpRequest) -> HttpResponse:
     recipient = selectors.recipient_from_token(request.GET.get("r") or request.POST.get("r"))
     if recipient is None:
         return _invalid(request)
+    category = _category_of(recipient)
     if request.method == "POST":
         one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        token = tokens.recipient_token(recipient.pk)
+        # "Only stop this kind of email": never for a provider's one-click request,
+        # which means everything (RFC 8058).
+        if not one_click and category is not None and request.POST.get("only") == category.key:
+            categories.category_opt_out(
+                person=recipient.person, key=category.key, source="mailings:unsubscribe"
+            )
+            return render(
+                request,
+                "mailings/public/unsubscribed.html",
+                {"token": token, "category": category},
+            )
         services.recipient_unsubscribe(
             recipient=recipient, how="one-click" if one_click else "link"
         )
-        return render(
-            request,
-            "mailings/public/unsubscribed.html",
-            {"token": tokens.recipient_token(recipient.pk)},
-        )
+        return render(request, "mailings/public/unsubscribed.html", {"token": token})
     return render(
         request,
         "mailings/public/unsubscribe_confirm.html",
-        {"token": tokens.recipient_token(recipient.pk), "recipient": recipient},
+        {
+            "token": tokens.recipient_token(recipient.pk),
+            "recipient": recipient,
+            "category": category,
+        },
     )
+
+
+def _category_of(recipient) -> EmailCategory | None:
+    """The category of the recipient's mailing, if it has one that still exists."""
+    key = recipient.mailing.category
+    if not key or recipient.person_id is None:
+        return None
+    return EmailCategory.objects.filter(key=key).first()
 
 
 @never_cache
@@ -62,8 +83,8 @@ def preferences(request: HttpRequest) -> HttpResponse:
     if recipient is None or recipient.person is None:
         return _invalid(request)
     person = recipient.person
-    opted_out = set(OptOut.objects.filter(person=person).values_list("category", flat=True))
-    initial = {"categories": [c for c in services.Mailing.Category.values if c not in opted_out]}
+    opted_out = categories.opted_out_keys(person)
+    initial = {"categories": [c.key for c in categories.categories() if c.key not in opted_out]}
     form = PreferencesForm(request.POST or None, initial=initial)
     saved = False
     if request.method == "POST" and form.is_valid():

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from clarion.mailings.categories import CATEGORIES_QUESTION
+from clarion.mailings.forms import category_choices
 from clarion.people.normalise import InvalidEmail, normalise_email
 
 from .models import Membership, MembershipType
@@ -56,12 +58,71 @@ class DetailsForm(forms.Form):
 
 class PreferencesForm(forms.Form):
     email = forms.BooleanField(required=False)
+    categories = forms.MultipleChoiceField(
+        label=CATEGORIES_QUESTION,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Untick a kind of email to stop it and keep the rest."),
+    )
     sms = forms.BooleanField(label=SMS_CONSENT_WORDING, required=False)
     phone = forms.BooleanField(label=PHONE_CONSENT_WORDING, required=False)
 
     def __init__(self, *args, email_label, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"].label = email_label
+        self.fields["categories"].choices = category_choices()
+        if not self.fields["categories"].choices:
+            del self.fields["categories"]
+
+
+class VolunteeringForm(forms.Form):
+    """One group of boxes per volunteering list (skills, interests, availability); the
+    values are the ids of the volunteering tags offered."""
+
+    def __init__(self, *args, lists, **kwargs):
+        super().__init__(*args, **kwargs)
+        for vlist, tags in lists:
+            if tags:
+                self.fields[vlist.key] = forms.TypedMultipleChoiceField(
+                    label=vlist.question,
+                    choices=[(t.pk, vlist.choice_label(t)) for t in tags],
+                    coerce=int,
+                    required=False,
+                    widget=forms.CheckboxSelectMultiple,
+                )
+
+    def tag_ids(self) -> set[int]:
+        return {pk for name in self.fields for pk in self.cleaned_data.get(name, [])}
+
+
+class VolunteerChoicesForm(forms.Form):
+    """New volunteering choices for each list, one per line (staff)."""
+
+    EXAMPLES = {
+        "skill": _("e.g. Leafleting, Driving, First aid, Design and social media"),
+        "interest": _("e.g. Campaigning, Events, Fundraising, Standing for election"),
+        "availability": _("e.g. Weekday evenings, Weekends"),
+    }
+
+    def __init__(self, *args, lists, **kwargs):
+        super().__init__(*args, **kwargs)
+        for vlist in lists:
+            self.fields[vlist.key] = forms.CharField(
+                label=_("Add %(list)s (one per line)") % {"list": str(vlist.label).lower()},
+                required=False,
+                max_length=2000,
+                widget=forms.Textarea(attrs={"rows": 3}),
+                help_text=self.EXAMPLES.get(vlist.key, ""),
+            )
+
+    def clean(self):
+        data = super().clean()
+        for name, text in list(data.items()):
+            lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+            if any(len(line) > 80 for line in lines):
+                self.add_error(name, _("Keep each choice to 80 characters."))
+            data[name] = lines
+        return data
 
 
 class MembershipCancelForm(forms.Form):

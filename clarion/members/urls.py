@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import local_urls, passkeys_urls, views
+from . import local_urls, passkeys_urls, views, volunteer_urls
 
 app_name = "members"
 
@@ -22,3 +22,4 @@ urlpatterns = [
 
 # The local party, my actions and recruits; passkeys.
 urlpatterns += local_urls.urlpatterns + passkeys_urls.urlpatterns
+urlpatterns += volunteer_urls.urlpatterns

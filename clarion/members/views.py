@@ -27,6 +27,7 @@ from clarion.core.site import site_url
 from clarion.events.models import Event, Rsvp
 from clarion.events.selectors import host_token, manage_token
 from clarion.events.services import rsvp_cancel
+from clarion.mailings import categories as email_categories
 from clarion.people import proposals
 from clarion.people.models import ConsentRecord, EmailStatus, MembershipStatus, ProposedChange
 from clarion.people.selectors import people_for
@@ -235,8 +236,10 @@ def preferences(request: HttpRequest) -> HttpResponse:
         channel: services.consent_current(member, channel)
         for channel in (ConsentRecord.Channel.SMS, ConsentRecord.Channel.PHONE)
     }
+    stopped = email_categories.opted_out_keys(member)
     initial = {
         "email": member.email_status == EmailStatus.SUBSCRIBED,
+        "categories": [c.key for c in email_categories.categories() if c.key not in stopped],
         "sms": bool(consents["sms"] and consents["sms"].granted),
         "phone": bool(consents["phone"] and consents["phone"].granted),
     }
@@ -252,6 +255,10 @@ def preferences(request: HttpRequest) -> HttpResponse:
                 changed = services.member_email_subscription_set(
                     person=member, subscribe=data["email"]
                 )
+                if "categories" in form.fields:
+                    changed |= email_categories.person_categories_set(
+                        person=member, wanted=data["categories"], source=services.CONSENT_SOURCE
+                    )
                 for channel in ("sms", "phone"):
                     changed |= services.member_consent_set(
                         person=member, channel=channel, granted=data[channel]
@@ -272,6 +279,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
             "member": member,
             "suppressed": suppressed,
             "consents": consents,
+            "stopped_categories": email_categories.opt_outs_of(member),
             "section": "preferences",
         },
         status=400 if form.is_bound else 200,

@@ -68,6 +68,7 @@ NOT_PERSON_FORMS = {
     "members:membership": "a signed-in member changes their own membership type",
     "members:local": "a signed-in member writes to their organisers; stores nothing of them",
     "members:recruiters_table": "a signed-in member shows or hides themselves in the table",
+    "members:volunteering": "a signed-in member's own volunteering choices (their tags)",
     "members:passkeys": "a signed-in member names one of their own passkeys",
     "members:passkey_remove": "a signed-in member removes one of their own passkeys",
     "members:passkey_add_options": "a challenge for a signed-in member's new passkey",

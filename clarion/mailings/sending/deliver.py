@@ -211,9 +211,7 @@ def _in_flight_sql(
         # after a bulk import) statistics say about email_status.
         f"AND (SELECT p.email_status FROM {Person._meta.db_table} p WHERE p.id = {table}.person_id) = %s "
         f"AND NOT EXISTS (SELECT 1 FROM {Suppression._meta.db_table} s "
-        f"WHERE s.email_hash = {table}.email_hash) "
-        f"AND person_id NOT IN (SELECT person_id FROM {OptOut._meta.db_table} WHERE category = %s "
-        f"AND person_id IN ({person_marks}))"
+        f"WHERE s.email_hash = {table}.email_hash)"
     )
     params: list = [
         Recipient.Status.IN_FLIGHT,
@@ -222,9 +220,15 @@ def _in_flight_sql(
         *ids,
         owner,
         EmailStatus.SUBSCRIBED,
-        mailing.category,
-        *person_ids,
     ]
+    if mailing.category:
+        # An anti-join on the (person, category) unique index: one probe per row of
+        # the window. General mail (no category) has no opt-outs to look at.
+        sql += (
+            f" AND NOT EXISTS (SELECT 1 FROM {OptOut._meta.db_table} o "  # noqa: S608
+            f"WHERE o.person_id = {table}.person_id AND o.category = %s)"
+        )
+        params.append(mailing.category)
     if mailing.frequency_cap_hours:
         since = timezone.now() - timedelta(hours=mailing.frequency_cap_hours)
         sql += (

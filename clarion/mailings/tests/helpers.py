@@ -20,6 +20,7 @@ def make_mailing(user, segment, **fields) -> Mailing:
         "from_email": "hq@clarion.example.org",
         "body": BODY,
         "segment": segment,
+        "category": Mailing.Category.NEWS,
     }
     data.update(fields)
     return services.mailing_save(mailing=Mailing(**data), actor=user)

@@ -5,6 +5,9 @@ from __future__ import annotations
 URL_KWARGS = {
     # A from address an administrator allowed for the South only.
     "mailings_staff:from_address_delete": lambda w: {"pk": w.south_from_address.pk},
+    # Email categories are national: only administrators change them.
+    "mailings_staff:category_edit": lambda w: {"pk": w.category.pk},
+    "mailings_staff:category_delete": lambda w: {"pk": w.category.pk},
     # Cancelling the South mailing's scheduled send.
     "mailings_staff:unschedule": lambda w: {"pk": w.south_mailing.pk},
     # Saving the South mailing as a template; removing a South template.
@@ -21,7 +24,7 @@ URL_KWARGS = {
 
 def extend_world(w) -> None:
     from clarion.core.tests.test_scope_walk import SOUTH_LAST
-    from clarion.mailings.models import FromAddress, MailingTemplate
+    from clarion.mailings.models import EmailCategory, FromAddress, MailingTemplate
 
     w.south_from_address = FromAddress.objects.create(
         area=w.areas.south, email="south-team@example.org", name=f"{SOUTH_LAST} team"
@@ -32,3 +35,4 @@ def extend_world(w) -> None:
         body=f"Write to {SOUTH_LAST}",
         area=w.areas.south,
     )
+    w.category = EmailCategory.objects.create(key="walk", name="Walk news")

@@ -132,6 +132,7 @@ def _load_builtins() -> None:
     global _BUILTINS_LOADED
     if not _BUILTINS_LOADED:
         _BUILTINS_LOADED = True
+        from .. import volunteering  # noqa: F401  (registers "volunteer")
         from . import conditions  # noqa: F401  (registers the built-in types)
 
 
