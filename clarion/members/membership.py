@@ -371,6 +371,19 @@ def _stop_provider_subscription(membership: Membership) -> None:
         )
 
 
+def membership_provider_release(membership: Membership) -> list[int]:
+    """Before erasure or a merge deletes ``membership``: queue its provider
+    subscription to be stopped (the stop row outlives the membership), so nobody is
+    charged for a membership Clarion no longer holds. Returns the ids of the
+    membership's pending stops, for the caller to queue after its commit."""
+    _stop_provider_subscription(membership)
+    return list(
+        MembershipProviderStop.objects.filter(
+            membership_id=membership.pk, status=MembershipProviderStop.Status.PENDING
+        ).values_list("pk", flat=True)
+    )
+
+
 def provider_subscription_stopped(*, provider: str, subscription_id: str) -> bool:
     """Whether Clarion has queued or finished stopping this subscription (it belonged to
     a membership since cancelled, or was replaced)."""

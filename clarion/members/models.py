@@ -238,8 +238,14 @@ class MembershipProviderStop(models.Model):
         PENDING = "pending", _("Waiting to be stopped at the provider")
         DONE = "done", _("Stopped at the provider")
 
+    # Kept (naming no membership) when erasure deletes the membership, so an erased
+    # person's subscription is still stopped and a late webhook about it still ignored.
     membership = models.ForeignKey(
-        Membership, on_delete=models.CASCADE, related_name="provider_stops"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="provider_stops",
     )
     provider = models.CharField(max_length=20, choices=Membership.Provider)
     subscription_id = models.CharField(max_length=100)

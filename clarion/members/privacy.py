@@ -4,8 +4,13 @@ random code; passkeys a public key (the private key never leaves the member's de
 
 from __future__ import annotations
 
+from functools import partial
+
+from django.db import transaction
+
 from clarion.core import privacy
 
+from . import membership as lifecycle
 from .models import (
     MemberCard,
     MemberSession,
@@ -17,6 +22,7 @@ from .models import (
     RecruitersTableOptIn,
     SignInLink,
 )
+from .payments import stops
 
 
 def export(person) -> dict:
@@ -80,13 +86,24 @@ def export(person) -> dict:
     }
 
 
+def _release(memberships) -> None:
+    """Queue the provider subscriptions of ``memberships`` (about to be deleted) to be
+    stopped; the stop rows outlive them and are sent to the provider after the commit
+    (and by the ``members.provider_stops`` job if the queue is down)."""
+    for membership in memberships:
+        for stop_id in lifecycle.membership_provider_release(membership):
+            transaction.on_commit(partial(stops.stop_enqueue, stop_id), robust=True)
+
+
 def erase(person) -> None:
     SignInLink.objects.filter(person=person).delete()
     MemberSession.objects.filter(person=person).delete()
     Passkey.objects.filter(person=person).delete()
     MemberCard.objects.filter(person=person).delete()
     # The membership with its payments and history; its number stays used (the
-    # counter never goes back), so it is never given to anyone else.
+    # counter never goes back), so it is never given to anyone else. Its provider
+    # subscription is stopped first: an erased person is never charged again.
+    _release(Membership.objects.filter(person=person))
     Membership.objects.filter(person=person).delete()
     MembershipNotice.objects.filter(person=person).delete()
     RecruitersTableOptIn.objects.filter(person=person).delete()
@@ -103,6 +120,9 @@ def merge(survivor, duplicate) -> None:
     # One membership per person: the survivor keeps theirs; if they had none, the
     # duplicate's (with its number, payments and history) becomes theirs.
     if Membership.objects.filter(person=survivor).exists():
+        # The duplicate's subscription would otherwise go on collecting for a
+        # membership that no longer exists.
+        _release(Membership.objects.filter(person=duplicate))
         Membership.objects.filter(person=duplicate).delete()
     else:
         Membership.objects.filter(person=duplicate).update(person=survivor)

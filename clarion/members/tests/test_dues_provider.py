@@ -525,3 +525,67 @@ def test_a_cancelled_member_renews_with_their_type_preselected(
     # A changing of type is refused for a cancelled membership.
     response = member_client.post("/members/membership/", {"membership_type": annual.pk})
     assert response.status_code == 302
+
+
+# --- Erasure and merging stop the subscription too ----------------------------------------
+
+
+@pytest.mark.django_db
+def test_erasing_a_direct_debit_member_stops_the_subscription_at_gocardless(
+    member, admin, fake_gc, paying, immediate, django_capture_on_commit_callbacks
+):
+    from clarion.people.services import person_erase
+
+    with django_capture_on_commit_callbacks(execute=True):
+        person_erase(person=member, actor=admin)
+    assert not Membership.objects.exists()
+    assert fake_gc.cancelled == [paying["id"]]
+    stop = MembershipProviderStop.objects.get()
+    # The stop outlives the membership (it names none now), so a late event about the
+    # subscription is still recognised as one Clarion stopped.
+    assert (stop.membership_id, stop.status, stop.subscription_id) == (None, "done", paying["id"])
+    assert lifecycle.provider_subscription_stopped(
+        provider="gocardless", subscription_id=paying["id"]
+    )
+
+
+@pytest.mark.django_db
+def test_erasure_while_gocardless_is_down_leaves_the_stop_for_the_job(
+    member, admin, fake_gc, paying, immediate, django_capture_on_commit_callbacks
+):
+    from clarion.people.services import person_erase
+
+    fake_gc.fail_with = (500, "gocardless", "Internal server error")
+    with django_capture_on_commit_callbacks(execute=True):
+        person_erase(person=member, actor=admin)
+    stop = MembershipProviderStop.objects.get()
+    assert (stop.status, stop.membership_id, stop.attempts) == ("pending", None, 1)
+    assert fake_gc.cancelled == []
+    fake_gc.fail_with = None
+    with freeze_time(stop.next_attempt_at + dt.timedelta(seconds=1)):
+        assert stops.stops_due() == 1
+    assert MembershipProviderStop.objects.get().status == "done"
+    assert fake_gc.cancelled == [paying["id"]]
+
+
+@pytest.mark.django_db
+def test_merging_away_a_duplicate_who_pays_stops_the_duplicates_card_subscription(
+    client,
+    member,
+    admin,
+    standard,
+    fake_subs,
+    card_paying,
+    immediate,
+    django_capture_on_commit_callbacks,
+):
+    from clarion.people.models import Person
+    from clarion.people.services import person_merge
+
+    survivor = Person.objects.create(email="keeper@example.org", first_name="Kept")
+    lifecycle.membership_join(person=survivor, membership_type=standard, pays_by="manual")
+    with django_capture_on_commit_callbacks(execute=True):
+        person_merge(survivor=survivor, duplicate=member, actor=admin)
+    assert Membership.objects.get().person_id == survivor.pk
+    assert fake_subs.cancelled == [card_paying]
+    assert MembershipProviderStop.objects.get().status == "done"
