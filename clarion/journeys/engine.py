@@ -90,7 +90,7 @@ def claim(*, batch: int, now) -> list[Enrolment]:
     return list(qs[:batch])
 
 
-def advance_due(*, batch: int = 200, now=None) -> int:
+def advance_due(*, batch: int = 500, now=None) -> int:
     """Claim one batch of due enrolments and advance them; returns how many were
     claimed (0: nothing is due)."""
     now = now or timezone.now()
@@ -116,7 +116,7 @@ def advance_due(*, batch: int = 200, now=None) -> int:
     return len(moves)
 
 
-def advance_all(*, batch: int = 200, seconds: float = 20.0) -> int:
+def advance_all(*, batch: int = 500, seconds: float = 20.0) -> int:
     """Batches until nothing is due or ``seconds`` have passed; returns how many
     enrolments were advanced. Also wakes standing mailings a sender finished early."""
     started = time.monotonic()

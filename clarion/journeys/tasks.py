@@ -7,7 +7,7 @@ from django_tasks import task
 
 
 @task()
-def journeys_advance(batch: int = 200, seconds: float = 20.0) -> str:
+def journeys_advance(batch: int = 500, seconds: float = 20.0) -> str:
     """Advance every due enrolment, in batches of ``batch``, for up to ``seconds``
     (the schedule and the triggers enqueue it again)."""
     from .engine import advance_all

@@ -379,3 +379,42 @@ def test_people_waiting_at_a_step_are_counted_there(admin, north_person, south_p
     engine.advance_due()
     stats = {row["step"].key: row for row in step_stats(journey)}
     assert (stats["wait"]["entered"], stats["wait"]["waiting"], stats["t"]["entered"]) == (2, 2, 0)
+
+
+def test_goals_are_checked_for_the_whole_batch_and_the_first_goal_met_wins(admin, areas):
+    donor = Tag.objects.create(name="donor")
+    member = Tag.objects.create(name="member")
+
+    def has(tag):
+        return {"op": "all", "conditions": [{"type": "tag", "tags": [tag.pk], "match": "any"}]}
+
+    journey = make_journey(
+        admin,
+        [
+            {"key": "ask", "type": "tag_add", "config": {"tag": "asked"}, "next": "end"},
+            {"key": "gave", "type": "goal", "config": {"definition": has(donor)}},
+            {"key": "joined", "type": "goal", "config": {"definition": has(member)}},
+            {"key": "end", "type": "end"},
+        ],
+    )
+    people = [factories.person() for _ in range(6)]
+    for p in people[:2]:
+        tag_add(person=p, tag=donor)
+    for p in people[1:4]:
+        tag_add(person=p, tag=member)
+    for p in people:
+        services.enrol(journey=journey, person_id=p.pk)
+    assert engine.advance_due() == 6
+
+    assert [outcomes(p) for p in people] == [
+        [("gave", "converted")],
+        [("gave", "converted")],  # meets both: the first goal counts
+        [("joined", "converted")],
+        [("joined", "converted")],
+        [("ask", "done"), ("end", "completed")],
+        [("ask", "done"), ("end", "completed")],
+    ]
+    assert [Enrolment.objects.get(person=p).state for p in people] == (
+        ["converted"] * 4 + ["completed"] * 2
+    )
+    assert "asked" not in tags_of(people[0])
