@@ -31,6 +31,16 @@ def export(person) -> dict:
         "opted_out_of": list(
             OptOut.objects.filter(person=person).values_list("category", flat=True)
         ),
+        # The same choices with the words the person was shown, where and when.
+        "opted_out_records": [
+            {
+                "category": o.category,
+                "wording": o.wording,
+                "source": o.source,
+                "at": o.created_at.isoformat(),
+            }
+            for o in OptOut.objects.filter(person=person).order_by("created_at", "pk")
+        ],
     }
 
 

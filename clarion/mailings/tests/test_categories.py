@@ -99,6 +99,18 @@ def test_member_choices_are_recorded_with_wording_source_and_timeline(subscribed
     assert not OptOut.objects.filter(person=nora).exists()
 
 
+def test_subject_access_export_holds_the_words_and_source_of_each_stop(subscribed):
+    from clarion.mailings import privacy
+
+    nora = subscribed["nora"]
+    categories.category_opt_out(person=nora, key="events", source="mailings:unsubscribe")
+    data = privacy.export(nora)
+    assert data["opted_out_of"] == ["events"]
+    [record] = data["opted_out_records"]
+    assert record["source"] == "mailings:unsubscribe"
+    assert record["wording"].startswith("Email I want to receive: Events near me")
+
+
 def test_unsubscribe_page_can_stop_only_the_mailings_category(
     client, admin, subscribed, everyone, smtp_server, django_capture_on_commit_callbacks
 ):
