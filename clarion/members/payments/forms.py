@@ -13,6 +13,13 @@ PAYS_BY = [
 ]
 
 
+# The wording a new member agrees to when they tick the box, stored with their consent.
+JOIN_CONSENT_WORDING = _(
+    "Keep me updated by email: news, campaigns, events near me and reminders about my "
+    "membership. I can unsubscribe at any time."
+)
+
+
 class TypeChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj: MembershipType) -> str:
         return obj.name
@@ -60,11 +67,14 @@ class JoinForm(forms.Form):
         error_messages={"required": _("Enter your postcode.")},
     )
 
-    DETAILS = ("first_name", "last_name", "email", "postcode")
+    email_consent = forms.BooleanField(label="", required=False)
+
+    DETAILS = ("first_name", "last_name", "email", "postcode", "email_consent")
 
     def __init__(self, *args, types, signed_in: bool, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["membership_type"].queryset = types
+        self.fields["email_consent"].label = JOIN_CONSENT_WORDING
         if signed_in:
             for name in self.DETAILS:
                 del self.fields[name]
@@ -99,3 +109,4 @@ class TypeChangeForm(forms.Form):
     def __init__(self, *args, types, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["membership_type"].queryset = types
+        self.fields["email_consent"].label = JOIN_CONSENT_WORDING

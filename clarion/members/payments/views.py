@@ -21,14 +21,15 @@ from django.views.decorators.http import require_http_methods, require_safe
 from clarion.core.ratelimit import ratelimit_hits
 from clarion.core.services import client_ip
 from clarion.core.site import site_url
-from clarion.people.services import person_upsert
+from clarion.people.models import EmailStatus
+from clarion.people.services import ConsentInput, person_upsert
 
 from .. import auth, services
 from ..models import Membership
 from ..selectors import membership_of, membership_types_active
 from ..tasks import signin_email
 from . import DuesError, gocardless, stripe_dues
-from .forms import PAYS_BY, JoinForm
+from .forms import JOIN_CONSENT_WORDING, PAYS_BY, JoinForm
 
 RETURN_SALT = "members.payments.gocardless-return"
 JOIN_LIMIT_WINDOW = 3600
@@ -125,11 +126,20 @@ def join(request: HttpRequest) -> HttpResponse:
             return _page(request, "members/join/join.html", context, member=None, status=429)
         try:
             with transaction.atomic():
+                consent = (
+                    ConsentInput(
+                        channel="email", wording=str(JOIN_CONSENT_WORDING), source="members:join"
+                    )
+                    if data.get("email_consent")
+                    else None
+                )
                 result = person_upsert(
                     email=data["email"],
                     first_name=data["first_name"],
                     last_name=data["last_name"],
                     postcode=data["postcode"],
+                    email_status=EmailStatus.SUBSCRIBED if consent else None,
+                    consent=consent,
                     source_code="members:join",
                     public=True,
                 )

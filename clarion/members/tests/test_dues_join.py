@@ -176,3 +176,66 @@ def test_retired_type_cannot_be_chosen(client, member, standard, providers):
     response = client.post("/members/join/", {"membership_type": standard.pk, "pays_by": "card"})
     assert response.status_code == 400
     assert not providers[1].requests
+
+
+def _join_as_new(client, areas, mtype, email, **extra):
+    data = {
+        "membership_type": mtype.pk,
+        "pays_by": "direct_debit",
+        "first_name": "Cai",
+        "last_name": "Consent",
+        "email": email,
+        "postcode": areas.postcodes["north"],
+        **extra,
+    }
+    return client.post("/members/join/", data)
+
+
+@pytest.mark.django_db
+def test_a_new_member_who_ticks_email_is_subscribed_with_the_wording_they_saw(
+    client, areas, standard, providers
+):
+    from clarion.members.payments.forms import JOIN_CONSENT_WORDING
+
+    page = client.get("/members/join/").content.decode()
+    assert 'name="email_consent"' in page
+    assert 'name="email_consent" checked' not in page  # never ticked for them
+    assert str(JOIN_CONSENT_WORDING) in page
+    assert (
+        _join_as_new(client, areas, standard, "cai@example.net", email_consent="on").status_code
+        == 302
+    )
+    person = Person.objects.get(email="cai@example.net")
+    assert person.email_status == "subscribed"
+    [consent] = person.consents.all()
+    assert (consent.channel, consent.granted, consent.source) == ("email", True, "members:join")
+    assert consent.wording == str(JOIN_CONSENT_WORDING)
+
+
+@pytest.mark.django_db
+def test_a_new_member_who_leaves_email_unticked_is_not_subscribed(
+    client, areas, standard, providers
+):
+    assert _join_as_new(client, areas, standard, "quiet@example.net").status_code == 302
+    person = Person.objects.get(email="quiet@example.net")
+    assert person.email_status != "subscribed"
+    assert not person.consents.exists()
+
+
+@pytest.mark.django_db
+def test_ticking_email_on_join_for_a_known_address_changes_nothing_at_once(
+    client, areas, member, standard, providers
+):
+    Person.objects.filter(pk=member.pk).update(email_status="unsubscribed")
+    response = _join_as_new(client, areas, standard, member.email, email_consent="on")
+    assert response.status_code == 200  # "check your email": the mailbox owner decides
+    member.refresh_from_db()
+    assert member.email_status == "unsubscribed"
+    assert not member.consents.filter(channel="email", granted=True).exists()
+
+
+@pytest.mark.django_db
+def test_every_public_page_offers_join_beside_the_members_sign_in(client, standard):
+    for url in ("/members/sign-in/", "/events/", "/members/join/"):
+        page = client.get(url).content.decode()
+        assert 'href="/members/join/"' in page, url
