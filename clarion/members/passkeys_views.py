@@ -5,6 +5,7 @@ JavaScript, or in a browser without passkeys, the pages offer only the email lin
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from django import forms
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -100,6 +102,8 @@ def passkey_list(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "available": passkeys.relying_party() is not None,
             "full": len(rows) >= passkeys.MAX_PER_MEMBER,
+            "fresh": _fresh(auth.member_session_of(request)),
+            "fresh_minutes": int(FRESH_SIGN_IN.total_seconds() // 60),
             "add_form": PasskeyAddForm(auto_id="id_new_%s"),
             "section": "passkeys",
         },
@@ -122,10 +126,27 @@ def passkey_remove(request: HttpRequest) -> HttpResponse:
     return redirect("members:passkeys")
 
 
+# Adding a passkey needs a sign-in this recent: a borrowed or stolen signed-in browser
+# cannot plant a passkey that outlives its session.
+FRESH_SIGN_IN = timedelta(minutes=30)
+
+
+def _fresh(session) -> bool:
+    return session is not None and session.created_at >= timezone.now() - FRESH_SIGN_IN
+
+
+def _not_fresh() -> JsonResponse:
+    return _refused(
+        _("To add a passkey, sign in again with a link we email you, then add it."), status=403
+    )
+
+
 @require_POST
 @auth.member_required
 def passkey_add_options(request: HttpRequest) -> HttpResponse:
     session = auth.member_session_of(request)
+    if not _fresh(session):
+        return _not_fresh()
     try:
         options = passkeys.passkey_registration_options(
             person=request.member, session_key_hash=session.key_hash
@@ -146,6 +167,8 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _refused(" ".join(form.errors["name"]))
     session = auth.member_session_of(request)
+    if not _fresh(session):
+        return _not_fresh()
     try:
         passkeys.passkey_register(
             person=request.member,

@@ -363,3 +363,31 @@ def test_passkey_pages_need_a_member_session(client, db):
     for url in ("/members/passkeys/", "/members/passkeys/remove/?passkey=1"):
         assert client.get(url)["Location"] == "/members/sign-in/"
     assert client.post("/members/passkeys/add/options/")["Location"] == "/members/sign-in/"
+
+
+def test_adding_a_passkey_needs_a_recent_sign_in(client, member):
+    """A session older than the fresh-sign-in window cannot add a passkey (so a borrowed
+    signed-in browser cannot plant one); it is offered a new emailed link instead, and
+    a new sign-in may add one again."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from clarion.members.passkeys_views import FRESH_SIGN_IN
+
+    sign_in(client, member)
+    MemberSession.objects.filter(person=member).update(
+        created_at=timezone.now() - FRESH_SIGN_IN - timedelta(seconds=1)
+    )
+    page = client.get("/members/passkeys/").content.decode()
+    assert "Email me a sign-in link" in page
+    assert 'data-passkey="add"' not in page
+    for url in ("/members/passkeys/add/options/", "/members/passkeys/add/"):
+        refused = _post_json(client, url, {"name": "Stolen", "credential": {"id": "x"}})
+        assert refused.status_code == 403
+        assert "sign in again" in refused.json()["error"]
+    assert not Passkey.objects.filter(person=member).exists()
+    # Signing in again (a new session) makes adding possible.
+    sign_in(client, member)
+    assert _add(client, SoftAuthenticator()).status_code == 200
+    assert Passkey.objects.filter(person=member).count() == 1
