@@ -54,7 +54,11 @@ def _too_many_response(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD"])
 def find(request: HttpRequest) -> HttpResponse:
     """Find an event near me: a GET form, so results are linkable and need no JS."""
-    form = FindForm(request.GET or None, initial={"radius": 10})
+    data = request.GET.copy() if request.GET else None
+    if data is not None and not data.get("radius"):
+        # A link with only a postcode searches (and shows) the default distance.
+        data["radius"] = "10"
+    form = FindForm(data, initial={"radius": 10})
     results = None
     online = []
     place = None
@@ -72,7 +76,7 @@ def find(request: HttpRequest) -> HttpResponse:
             results = selectors.events_near(
                 latitude=place.latitude,
                 longitude=place.longitude,
-                miles=form.cleaned_data.get("radius") or 10,
+                miles=form.cleaned_data["radius"] or 10,
                 kind=form.cleaned_data.get("kind", ""),
                 start=start,
                 end=end,

@@ -82,3 +82,13 @@ def test_description_markdown_is_sanitised(client, areas):
     )
     html = client.get(f"/events/{event.pk}/").content.decode()
     assert "<script>alert" not in html and "javascript:" not in html
+
+
+def test_a_link_with_only_a_postcode_shows_the_distance_it_searched(client, areas):
+    """``/events/?postcode=…`` (as the members' "Find an event near you" and shared links
+    send) searches the default 10 miles and the form says 10 miles, not its first choice."""
+    make_event(area=areas.leeds_central, postcode="LS2 7EY", title="Campus canvass")
+    html = client.get("/events/", {"postcode": "LS1 4AP"}).content.decode()
+    assert "Campus canvass" in html
+    assert '<option value="10" selected>' in html
+    assert '<option value="1" selected>' not in html
