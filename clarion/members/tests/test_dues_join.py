@@ -239,3 +239,12 @@ def test_every_public_page_offers_join_beside_the_members_sign_in(client, standa
     for url in ("/members/sign-in/", "/events/", "/members/join/"):
         page = client.get(url).content.decode()
         assert 'href="/members/join/"' in page, url
+
+
+@pytest.mark.django_db
+def test_a_signed_in_member_sees_their_page_in_the_public_header(client, member):
+    assert 'href="/members/sign-in/"' in client.get("/events/").content.decode()
+    sign_in(client, member)
+    page = client.get("/events/").content.decode()
+    assert 'href="/members/">My members\' page</a>' in page
+    assert 'href="/members/sign-in/"' not in page
