@@ -85,3 +85,13 @@ def test_events_the_member_hosts_link_to_the_host_tools(member_client, member, a
     host = f"/events/{hosted.pk}/host/"
     link = page.split(host, 1)[1].split('"', 1)[0]
     assert member_client.get(host + link).status_code == 200
+
+
+def test_my_events_offers_to_propose_one_and_to_find_more(member_client, member, areas):
+    page = member_client.get("/members/events/").content.decode()
+    assert 'href="/events/propose/"' in page
+    assert member_client.get("/events/propose/").status_code == 200
+    event = _event(areas, "Leafleting")  # with an RSVP the finder link moves under "More"
+    rsvp_create(event=event, data=RsvpInput(email=member.email, postcode=member.postcode))
+    page = member_client.get("/members/events/").content.decode()
+    assert "Leafleting" in page and "Find an event near you" in page
