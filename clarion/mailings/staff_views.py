@@ -489,11 +489,14 @@ def category_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def category_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Asks first (GET); the POST removes the category."""
     if not request.user.is_admin:
         raise PermissionDenied
     category = get_object_or_404(EmailCategory, pk=pk)
-    categories.category_remove(actor=request.user, category=category)
-    messages.success(request, _("Category removed."))
-    return redirect("mailings_staff:categories")
+    if request.method == "POST":
+        categories.category_remove(actor=request.user, category=category)
+        messages.success(request, _("Category removed."))
+        return redirect("mailings_staff:categories")
+    return render(request, "mailings/staff/category_delete.html", {"category": category})

@@ -198,5 +198,8 @@ def test_admins_define_categories_and_organisers_cannot(client, admin, organiser
     assert client.post(f"/staff/mailings/categories/{category.pk}/delete/").status_code == 403
     assert EmailCategory.objects.filter(pk=category.pk).exists()
     client.force_login(admin)
+    asks = client.get(f"/staff/mailings/categories/{category.pk}/delete/").content.decode()
+    assert "Remove “Local news”?" in asks
+    assert EmailCategory.objects.filter(pk=category.pk).exists()
     client.post(f"/staff/mailings/categories/{category.pk}/delete/")
     assert not EmailCategory.objects.filter(pk=category.pk).exists()
