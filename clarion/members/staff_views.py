@@ -22,6 +22,7 @@ from clarion.core.services import client_ip
 from .forms import MembershipChangeForm, MembershipTypeForm
 from .membership import membership_staff_change
 from .models import MembershipChange, MembershipType
+from .payments import DuesError, changes
 from .selectors import access_membership, membership_report
 
 PICKER_MAX = 300
@@ -78,6 +79,12 @@ def change(request: HttpRequest, person_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
+            # The provider's amount first (as a member's own change does), then the record.
+            changes.staff_type_change_at_provider(
+                membership=membership,
+                membership_type=data["membership_type"],
+                status=data["status"],
+            )
             membership_staff_change(
                 membership=membership,
                 actor=request.user,
@@ -90,6 +97,8 @@ def change(request: HttpRequest, person_id: int) -> HttpResponse:
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
+        except DuesError as exc:
+            form.add_error("membership_type", str(exc))
         else:
             messages.success(
                 request,

@@ -64,3 +64,40 @@ def type_change(
         provider_detail=detail,
         ip=ip,
     )
+
+
+def staff_type_change_at_provider(
+    *, membership: Membership, membership_type: MembershipType, status: str
+) -> dict:
+    """Before a staff correction records a new type for a card or Direct Debit member:
+    change the provider's subscription amount the same way a member's own change does,
+    so the record never states dues the provider does not collect. Returns the
+    provider's detail ({} when nothing at the provider changes: same type, a manual
+    payer, no stored subscription, or the correction cancels). Raises ValidationError
+    on the type field when the period differs, DuesError when the provider refused."""
+    if (
+        membership_type.pk == membership.membership_type_id
+        or membership.pays_by == Membership.PaysBy.MANUAL
+        or status == Membership.Status.CANCELLED
+        or membership.provider not in CHANGERS
+        or not membership.provider_subscription_id
+    ):
+        return {}
+    if membership_type.period != membership.membership_type.period:
+        raise ValidationError(
+            {
+                "membership_type": _(
+                    "This member pays by card or Direct Debit every %(now)s; that type is "
+                    "paid every %(new)s. The member has to cancel and join again with it."
+                )
+                % {
+                    "now": lifecycle._period_word(membership.membership_type.period),
+                    "new": lifecycle._period_word(membership_type.period),
+                }
+            }
+        )
+    return CHANGERS[membership.provider](
+        subscription_id=membership.provider_subscription_id,
+        person=membership.person,
+        membership_type=membership_type,
+    )

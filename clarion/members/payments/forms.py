@@ -109,4 +109,3 @@ class TypeChangeForm(forms.Form):
     def __init__(self, *args, types, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["membership_type"].queryset = types
-        self.fields["email_consent"].label = JOIN_CONSENT_WORDING

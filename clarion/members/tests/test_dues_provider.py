@@ -589,3 +589,53 @@ def test_merging_away_a_duplicate_who_pays_stops_the_duplicates_card_subscriptio
     assert Membership.objects.get().person_id == survivor.pk
     assert fake_subs.cancelled == [card_paying]
     assert MembershipProviderStop.objects.get().status == "done"
+
+
+# --- Staff corrections of the type change the provider's amount too -----------------------
+
+
+def _staff_change(admin_client, member, mtype, status="active"):
+    membership = Membership.objects.get(person=member)
+    return admin_client.post(
+        f"/staff/members/{member.pk}/",
+        {
+            "status": status,
+            "membership_type": mtype.pk,
+            "renews_on": membership.renews_on.isoformat() if membership.renews_on else "",
+            "reason": "Asked on the phone",
+        },
+    )
+
+
+@pytest.mark.django_db
+def test_staff_changing_a_direct_debit_members_type_changes_the_amount_at_gocardless(
+    admin_client, member, supporter, fake_gc, paying
+):
+    response = _staff_change(admin_client, member, supporter)
+    assert response.status_code == 302, response.content.decode()
+    [(sub_id, changes)] = fake_gc.updated
+    assert (sub_id, changes["amount"]) == (paying["id"], 900)
+    assert Membership.objects.get(person=member).membership_type == supporter
+
+
+@pytest.mark.django_db
+def test_staff_cannot_move_a_direct_debit_member_to_another_period(
+    admin_client, member, standard, annual, fake_gc, paying
+):
+    response = _staff_change(admin_client, member, annual)
+    assert response.status_code == 400
+    assert "has to cancel and join again" in response.content.decode()
+    assert not fake_gc.updated
+    assert Membership.objects.get(person=member).membership_type == standard
+
+
+@pytest.mark.django_db
+def test_gocardless_refusing_a_staff_change_leaves_the_record(
+    admin_client, member, standard, supporter, fake_gc, paying
+):
+    fake_gc.amendments_left[paying["id"]] = 0
+    response = _staff_change(admin_client, member, supporter)
+    assert response.status_code == 400
+    assert "would not change the amount" in response.content.decode()
+    assert Membership.objects.get(person=member).membership_type == standard
+    assert not MembershipChange.objects.filter(kind="type_changed").exists()
