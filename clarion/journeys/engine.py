@@ -75,10 +75,17 @@ def _version(cache: dict, journey_id: int, version: int) -> _Version:
 
 
 def claim(*, batch: int, now) -> list[Enrolment]:
-    """Lock and return up to ``batch`` due enrolments (call inside a transaction)."""
+    """Lock and return up to ``batch`` due enrolments (call inside a transaction).
+
+    The running journeys are read first (a small table) and named by id, so the due
+    rows are read in order from ``enrolment_due_order_idx`` and the scan stops at
+    ``batch`` rows, however many are due."""
+    running = list(Journey.objects.filter(status__in=RUNNING).values_list("pk", flat=True))
+    if not running:
+        return []
     qs = (
         Enrolment.objects.filter(
-            state=Enrolment.State.ACTIVE, next_run_at__lte=now, journey__status__in=RUNNING
+            state=Enrolment.State.ACTIVE, next_run_at__lte=now, journey_id__in=running
         )
         .order_by("next_run_at", "id")
         .select_related("person")

@@ -143,10 +143,12 @@ class Enrolment(models.Model):
             ),
         ]
         indexes = [
+            # The engine's claim: due rows in (next_run_at, id) order, read from the
+            # index in order and stopped at the batch size (no sort of all due rows).
             models.Index(
-                fields=["next_run_at"],
+                fields=["next_run_at", "id"],
                 condition=Q(state="active"),
-                name="enrolment_due_idx",
+                name="enrolment_due_order_idx",
             ),
             models.Index(fields=["journey", "state"], name="enrolment_journey_idx"),
         ]
