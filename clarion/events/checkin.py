@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 from clarion.people.models import Person
 
 from .models import Event, Rsvp
-from .services import _lock_event, checkin_mark
+from .services import checkin_mark, event_lock
 
 # Filled by apps above events in their AppConfig.ready(); first match wins.
 checkin_lookups: list[Callable[[str], Person | None]] = []
@@ -89,7 +89,7 @@ def walkin_person_add(*, event: Event, person: Person, actor=None) -> Rsvp:
     """A known person (found by their card) who came without an RSVP: an RSVP marked
     walk-in, going and attended. Capacity does not apply (they are at the door). A
     cancelled RSVP of theirs is revived as going; running it twice changes nothing."""
-    event = _lock_event(event)
+    event = event_lock(event)
     rsvp, _created = Rsvp.objects.get_or_create(
         event=event, person=person, defaults={"walk_in": True}
     )

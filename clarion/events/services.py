@@ -138,7 +138,7 @@ def _queue(task_name: str, **kwargs) -> None:
     transaction.on_commit(lambda: getattr(tasks, task_name).enqueue(**kwargs), robust=True)
 
 
-def _lock_event(event: Event) -> Event:
+def event_lock(event: Event) -> Event:
     """Lock the event row: every change to who holds a place happens under this lock,
     so two requests can never both take the last place."""
     return Event.objects.select_for_update().get(pk=event.pk)
@@ -256,7 +256,7 @@ def rsvp_create(*, event: Event, data: RsvpInput) -> RsvpResult:
     email = _rsvp_email_checked(event=event, data=data)
     answers = _clean_answers(event, data.answers)
     person = _rsvper_upsert(event=event, data=data, email=email)
-    event = _lock_event(event)
+    event = event_lock(event)
     existing = Rsvp.objects.filter(event=event, person=person).first()
     if existing is not None and existing.status != Rsvp.Status.CANCELLED:
         return RsvpResult(rsvp=existing, duplicate=True)
@@ -406,7 +406,7 @@ def _promote_waiting(event: Event) -> list[Rsvp]:
 def rsvp_cancel(*, rsvp: Rsvp, actor=None) -> list[Rsvp]:
     """Cancel ``rsvp`` and promote whoever the freed places now fit; returns those
     promoted (each is emailed on commit). Cancelling twice changes nothing."""
-    event = _lock_event(rsvp.event)
+    event = event_lock(rsvp.event)
     rsvp = Rsvp.objects.select_related("person").get(pk=rsvp.pk)
     if rsvp.status == Rsvp.Status.CANCELLED:
         return []
@@ -441,7 +441,7 @@ def rsvp_change(
         raise ValidationError(
             {"guests": _("Bring between 0 and %(n)s guests.") % {"n": MAX_GUESTS}}
         )
-    event = _lock_event(rsvp.event)
+    event = event_lock(rsvp.event)
     rsvp = Rsvp.objects.select_related("person").get(pk=rsvp.pk)
     if rsvp.status == Rsvp.Status.CANCELLED:
         raise ValidationError({"__all__": _("This RSVP is cancelled. RSVP again to come.")})
@@ -485,7 +485,7 @@ def event_capacity_raise(*, event: Event) -> list[Rsvp]:
     """Promote whoever on the waiting list now fits. ``event_save`` already does this
     when it raises the capacity, so callers need not; calling it again promotes
     nobody twice (it runs under the event lock and finds nobody left who fits)."""
-    return _promote_waiting(_lock_event(event))
+    return _promote_waiting(event_lock(event))
 
 
 @transaction.atomic
@@ -539,7 +539,7 @@ def walkin_add(
         # Through the host link (no staff actor) the host vouches for nobody's record.
         public=actor is None,
     ).person
-    event = _lock_event(event)
+    event = event_lock(event)
     rsvp, _created = Rsvp.objects.get_or_create(
         event=event, person=person, defaults={"walk_in": True}
     )
@@ -738,7 +738,7 @@ def host_message_send(
         errors["body"] = _("Keep the message under 10,000 characters.")
     if errors:
         raise ValidationError(errors)
-    event = _lock_event(event)
+    event = event_lock(event)
     limit = host_message_limit()
     since = timezone.now() - datetime.timedelta(hours=24)
     if HostMessage.objects.filter(event=event, created_at__gte=since).count() >= limit:

@@ -701,13 +701,14 @@ def type_change_refusal(membership: Membership | None, membership_type: Membersh
             "%(new)s. To change how often you pay, cancel your membership and join "
             "again with the new type."
         ) % {
-            "now": _period_word(membership.membership_type.period),
-            "new": _period_word(membership_type.period),
+            "now": period_word(membership.membership_type.period),
+            "new": period_word(membership_type.period),
         }
     return ""
 
 
-def _period_word(period: str) -> str:
+def period_word(period: str) -> str:
+    """"month" or "year": how often a type of ``period`` is paid, for messages."""
     return _("year") if period == MembershipType.Period.ANNUAL else _("month")
 
 

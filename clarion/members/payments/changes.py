@@ -91,8 +91,8 @@ def staff_type_change_at_provider(
                     "paid every %(new)s. The member has to cancel and join again with it."
                 )
                 % {
-                    "now": lifecycle._period_word(membership.membership_type.period),
-                    "new": lifecycle._period_word(membership_type.period),
+                    "now": lifecycle.period_word(membership.membership_type.period),
+                    "new": lifecycle.period_word(membership_type.period),
                 }
             }
         )
