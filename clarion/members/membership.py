@@ -708,7 +708,7 @@ def type_change_refusal(membership: Membership | None, membership_type: Membersh
 
 
 def period_word(period: str) -> str:
-    """"month" or "year": how often a type of ``period`` is paid, for messages."""
+    """The word for how often a type of ``period`` is paid ("month" or "year")."""
     return _("year") if period == MembershipType.Period.ANNUAL else _("month")
 
 
