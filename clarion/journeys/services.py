@@ -170,7 +170,7 @@ def _prepare_emails(journey: Journey, version: int, actor) -> None:
             body=c["body"],
             from_name=c["from_name"],
             from_email=c["from_email"],
-            category=c.get("category") or "news",
+            category=c.get("category", "news"),
             frequency_cap_hours=c.get("frequency_cap_hours") or 0,
             area=journey.area,
             actor=actor,

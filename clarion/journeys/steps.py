@@ -163,12 +163,9 @@ class EmailForm(forms.Form):
     body = forms.CharField(label=gettext_lazy("Body (Markdown)"), max_length=50_000)
     from_name = forms.CharField(label=gettext_lazy("From name"), max_length=100)
     from_email = forms.EmailField(label=gettext_lazy("From address"))
-    category = forms.ChoiceField(
-        label=gettext_lazy("Category"),
-        choices=Mailing.Category.choices,
-        initial="news",
-        required=False,
-    )
+    # Staff's email categories (``mailings.categories``), or none: general mail,
+    # which only unsubscribing stops. The choices are read when the form is made.
+    category = forms.ChoiceField(label=gettext_lazy("Category"), choices=(), required=False)
     frequency_cap_hours = forms.IntegerField(
         label=gettext_lazy("Skip anyone mailed in the last N hours"),
         min_value=0,
@@ -176,8 +173,14 @@ class EmailForm(forms.Form):
         required=False,
     )
 
+    def __init__(self, *args, **kwargs):
+        from clarion.mailings.categories import composer_choices
+
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = composer_choices()
+
     def clean_category(self):
-        return self.cleaned_data.get("category") or Mailing.Category.NEWS
+        return self.cleaned_data.get("category") or ""
 
     def clean_frequency_cap_hours(self):
         return self.cleaned_data.get("frequency_cap_hours") or 0
@@ -192,6 +195,20 @@ class SendEmail(StepType):
     name = "email"
     label = gettext_lazy("Send an email")
     Form = EmailForm
+
+    def clean(self, config):
+        # Settings that name no category at all (written before categories were
+        # staff's) meant news, as they still do while that category exists; an empty
+        # category is general mail.
+        if isinstance(config, dict) and "category" not in config:
+            from clarion.mailings.models import EmailCategory
+
+            news = Mailing.Category.NEWS
+            config = {
+                **config,
+                "category": news if EmailCategory.objects.filter(key=news).exists() else "",
+            }
+        return super().clean(config)
 
     def run(self, ctx: Context) -> Result:
         from clarion.mailings.single import ledger_add

@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy
 from clarion.actions.models import ActionPage
 from clarion.core.money import MoneyField
 from clarion.donations.models import Donation
-from clarion.people.models import Activity, PersonList, Tag
+from clarion.people.models import Activity, MembershipStatus, PersonList, Tag
 
 from .configs import settings_clean
 from .steps import DefinitionField
@@ -56,6 +56,17 @@ class TriggerType:
 
     def matches(self, activity: Activity, config: dict[str, Any]) -> bool:
         raise NotImplementedError
+
+    def describe(self, config: dict[str, Any]) -> str:
+        """The trigger in words, for the journey's page: its label and the settings
+        given (a segment definition is not spelt out)."""
+        form = self.Form()
+        parts = [
+            f"{form.fields[k].label if k in form.fields else k}: {v}"
+            for k, v in (config or {}).items()
+            if v not in (None, "", [], {}) and not isinstance(v, dict)
+        ]
+        return f"{self.label} ({'; '.join(parts)})" if parts else str(self.label)
 
 
 _REGISTRY: dict[str, TriggerType] = {}
@@ -291,6 +302,35 @@ class JoinedList(TriggerType):
         ).exists()
 
 
+class _MembershipStatusBecame(TriggerType):
+    """The person's membership status changed to ``status`` (the timeline entry
+    ``people.services`` writes for a membership change or a staff edit names the
+    fields that changed; a renewal moves ``renews_on`` only, and does not count)."""
+
+    kind = Activity.Kind.MEMBERSHIP
+    status: ClassVar[str] = ""
+
+    def matches(self, activity, config):
+        data = activity.data
+        return "membership_status" in (data.get("fields") or ()) and (
+            data.get("status") == self.status
+        )
+
+
+@register
+class BecameMember(_MembershipStatusBecame):
+    name = "became_member"
+    label = gettext_lazy("Became a member")
+    status = MembershipStatus.ACTIVE
+
+
+@register
+class MembershipLapsed(_MembershipStatusBecame):
+    name = "membership_lapsed"
+    label = gettext_lazy("Membership lapsed")
+    status = MembershipStatus.LAPSED
+
+
 # --- scheduled triggers -----------------------------------------------------------------
 
 # Rows younger than this are left for the next tick: a row is written with its time
@@ -455,6 +495,73 @@ class EnteredSegment(ScheduledTrigger):
                 batch = []
         if batch:
             entered += _present_and_enrol(journey, batch, SegmentPresence, enrol_many)
+        return entered
+
+
+class RenewsForm(forms.Form):
+    days = forms.IntegerField(
+        label=gettext_lazy("Days before the renewal date"), min_value=1, max_value=90
+    )
+
+
+@register
+class RenewsSoon(ScheduledTrigger):
+    """An active member whose membership renews in ``days`` days. The cursor is a
+    renewal date (``renews_until``): each check looks at the renewal dates after it
+    up to ``days`` from today, so each person enters once per renewal date however
+    often the clock runs, and a renewal date that was ``days`` away before the journey
+    was published enters nobody. A member who renews has a later date, considered
+    when it comes near (with re-entry allowed, they go through again then)."""
+
+    name = "renews_soon"
+    label = gettext_lazy("Membership renews in N days")
+    Form = RenewsForm
+
+    def describe(self, config):
+        return _("Membership renews in %(days)s days") % {"days": config.get("days")}
+
+    def poll(self, journey, *, now):
+        from django.utils import timezone
+        from django.utils.dateparse import parse_date
+
+        from clarion.people.models import Person
+
+        from .services import enrol_many
+
+        days = journey.trigger_config["days"]
+        today = timezone.localdate(now)
+        ahead = today + timedelta(days=days)
+        raw = journey.trigger_state.get("renews_until")
+        if raw:
+            since = parse_date(raw)
+        else:  # published today: from the dates that are ``days`` away from now on
+            since = timezone.localdate(journey.modified_at) + timedelta(days=days - 1)
+        if ahead <= since:
+            return 0
+        # ``since`` can be more than ``days`` old when the clock stopped for a while:
+        # a renewal date that has passed meanwhile is no longer "in N days".
+        people = (
+            Person.objects.filter(
+                membership_status=MembershipStatus.ACTIVE,
+                renews_on__gt=since,
+                renews_on__gte=today,
+                renews_on__lte=ahead,
+            )
+            .order_by("renews_on", "pk")
+            .values_list("pk", "renews_on")
+        )
+        by_date: dict[Any, list[int]] = {}
+        for pk, renews_on in people.iterator(chunk_size=5000):
+            by_date.setdefault(renews_on, []).append(pk)
+        entered = 0
+        for renews_on, person_ids in by_date.items():
+            for start in range(0, len(person_ids), 5000):
+                entered += enrol_many(
+                    journey=journey,
+                    person_ids=person_ids[start : start + 5000],
+                    source={"trigger": "renews_soon", "renews_on": renews_on.isoformat()},
+                )
+        journey.trigger_state["renews_until"] = ahead.isoformat()
         return entered
 
 

@@ -80,8 +80,18 @@ def journey_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "stats": stats,
             "drawing": journey_drawing(stats),
             "totals": selectors.journey_totals(journey),
+            "trigger": _trigger_words(journey),
         },
     )
+
+
+def _trigger_words(journey) -> str:
+    from .triggers import trigger_type
+
+    ttype = trigger_type(journey.trigger_type)
+    if ttype is None:  # a trigger no longer shipped
+        return journey.trigger_type
+    return ttype.describe(journey.trigger_config)
 
 
 @login_required

@@ -35,6 +35,16 @@ def make_journey(actor, steps, *, trigger="tag_added", trigger_config=None, publ
 
 
 @pytest.fixture
+def areas(areas):
+    """The area tree, and the starting email categories (email steps name one), which
+    a transactional test's flush removes after the migration made them."""
+    from clarion.mailings.categories import starting_categories_create
+
+    starting_categories_create()
+    return areas
+
+
+@pytest.fixture
 def mail_settings(settings):
     settings.SITE_URL = "https://clarion.example.org"
     settings.CLARION_MAILINGS_VERP_DOMAIN = "bounces.example.org"

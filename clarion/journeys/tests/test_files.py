@@ -87,3 +87,48 @@ def test_every_template_makes_a_valid_draft(admin, key):
     )
     assert journey.status == "draft"
     assert Step.objects.filter(journey=journey).count() >= 2
+
+
+@pytest.mark.parametrize("key", sorted(TEMPLATES))
+def test_every_template_publishes_with_its_emails_in_staffs_categories(admin, from_addresses, key):
+    from clarion.mailings.models import EmailCategory
+
+    journey = services.journey_from_template(
+        key=key, actor=admin, from_name="Clarion HQ", from_email="hq@clarion.example.org"
+    )
+    journey = services.journey_set_status(journey=journey, actor=admin, move="publish")
+    assert journey.status == "published"
+    keys = {"", *EmailCategory.objects.values_list("key", flat=True)}
+    for step in Step.objects.filter(journey=journey, type="email"):
+        assert step.mailing is not None
+        assert step.mailing.category == step.config["category"] in keys
+
+
+def test_a_template_category_staff_removed_becomes_general_mail(admin):
+    from clarion.mailings.models import EmailCategory
+
+    EmailCategory.objects.filter(key="events").delete()
+    journey = services.journey_from_template(
+        key="rsvp_follow_up", actor=admin, from_name="Clarion HQ", from_email="hq@x.example"
+    )
+    categories = {s.config["category"] for s in Step.objects.filter(journey=journey, type="email")}
+    assert categories == {""}
+
+
+def test_the_new_templates_use_the_membership_and_rsvp_triggers(admin):
+    made = {
+        key: services.journey_from_template(
+            key=key, actor=admin, from_name="Clarion HQ", from_email="hq@x.example"
+        )
+        for key in ("rsvp_follow_up", "lapsing_renew", "lapsed_win_back")
+    }
+    assert made["rsvp_follow_up"].trigger_type == "rsvp"
+    assert (made["lapsing_renew"].trigger_type, made["lapsing_renew"].trigger_config) == (
+        "renews_soon",
+        {"days": 30},
+    )
+    assert made["lapsed_win_back"].trigger_type == "membership_lapsed"
+    bodies = " ".join(
+        s.config["body"] for s in Step.objects.filter(journey__in=made.values(), type="email")
+    )
+    assert "/members/membership/" in bodies and "/members/join/" in bodies
