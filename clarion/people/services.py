@@ -818,6 +818,24 @@ def _ids(person_ids: Iterable[int]) -> list[int]:
     return sorted({int(pk) for pk in person_ids})
 
 
+def _record_each(person_ids, *, kind: str, summary: str, data: dict, actor, now) -> None:
+    """One timeline entry of ``kind`` per person, in one insert (the ``_many`` services)."""
+    actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) else None
+    activity_record_many(
+        [
+            Activity(
+                person_id=pk,
+                kind=kind,
+                summary=summary,
+                data=dict(data),
+                actor_id=actor_id,
+                created_at=now,
+            )
+            for pk in person_ids
+        ]
+    )
+
+
 def tag_add_many(*, person_ids: Iterable[int], tag: Tag, actor=None) -> set[int]:
     """Tag many people at once (``tag_add`` for each, in a few statements); returns the
     ids of those newly tagged (the others had the tag). Idempotent. If someone else
@@ -839,19 +857,8 @@ def tag_add_many(*, person_ids: Iterable[int], tag: Tag, actor=None) -> set[int]
         return {pk for pk in new if tag_add(person=Person(pk=pk), tag=tag, actor=actor)}
     Person.objects.filter(pk__in=new).update(modified_at=now)
     summary = _("Tagged %(tag)s") % {"tag": tag.name}
-    actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) else None
-    activity_record_many(
-        [
-            Activity(
-                person_id=pk,
-                kind=Activity.Kind.TAGGED,
-                summary=summary,
-                data={"tag": tag.pk},
-                actor_id=actor_id,
-                created_at=now,
-            )
-            for pk in new
-        ]
+    _record_each(
+        new, kind=Activity.Kind.TAGGED, summary=summary, data={"tag": tag.pk}, actor=actor, now=now
     )
     return set(new)
 
@@ -873,19 +880,13 @@ def tag_remove_many(*, person_ids: Iterable[int], tag: Tag, actor=None) -> set[i
     now = timezone.now()
     Person.objects.filter(pk__in=gone).update(modified_at=now)
     summary = _("Tag removed: %(tag)s") % {"tag": tag.name}
-    actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) else None
-    activity_record_many(
-        [
-            Activity(
-                person_id=pk,
-                kind=Activity.Kind.UNTAGGED,
-                summary=summary,
-                data={"tag": tag.pk},
-                actor_id=actor_id,
-                created_at=now,
-            )
-            for pk in gone
-        ]
+    _record_each(
+        gone,
+        kind=Activity.Kind.UNTAGGED,
+        summary=summary,
+        data={"tag": tag.pk},
+        actor=actor,
+        now=now,
     )
     return set(gone)
 
@@ -912,19 +913,13 @@ def list_add_many(*, person_ids: Iterable[int], plist: PersonList, actor=None) -
     except IntegrityError:
         return {pk for pk in new if list_add(person=Person(pk=pk), plist=plist, actor=actor)}
     summary = _("Added to list %(name)s") % {"name": plist.name}
-    actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) else None
-    activity_record_many(
-        [
-            Activity(
-                person_id=pk,
-                kind=Activity.Kind.LISTED,
-                summary=summary,
-                data={"list": plist.pk},
-                actor_id=actor_id,
-                created_at=now,
-            )
-            for pk in new
-        ]
+    _record_each(
+        new,
+        kind=Activity.Kind.LISTED,
+        summary=summary,
+        data={"list": plist.pk},
+        actor=actor,
+        now=now,
     )
     return set(new)
 
