@@ -115,6 +115,22 @@ def local_events(member: Person, *, limit: int = EVENTS_SHOWN) -> list[LocalEven
 # --- My actions and recruits ---------------------------------------------------------
 
 
+# The columns both halves of ``activity_of``'s union give, in this order.
+_HISTORY_COLUMNS = (
+    "at",
+    "kind",
+    "title",
+    "slug",
+    "page_kind",
+    "state",
+    "amount",
+    "refunded",
+    "money",
+    "monthly",
+    "row",
+)
+
+
 def activity_of(member: Person) -> QuerySet:
     """What the member signed (action pages) and gave (counted or refunded
     donations), newest first, as one query of rows with the same columns: ``at``,
@@ -140,19 +156,7 @@ def activity_of(member: Person) -> QuerySet:
             monthly=Value(False),
             row=F("pk"),
         )
-        .values_list(
-            "at",
-            "kind",
-            "title",
-            "slug",
-            "page_kind",
-            "state",
-            "amount",
-            "refunded",
-            "money",
-            "monthly",
-            "row",
-        )
+        .values_list(*_HISTORY_COLUMNS)
     )
     gifts = (
         Donation.objects.filter(
@@ -172,19 +176,7 @@ def activity_of(member: Person) -> QuerySet:
             monthly=F("recurring"),
             row=F("pk"),
         )
-        .values_list(
-            "at",
-            "kind",
-            "title",
-            "slug",
-            "page_kind",
-            "state",
-            "amount",
-            "refunded",
-            "money",
-            "monthly",
-            "row",
-        )
+        .values_list(*_HISTORY_COLUMNS)
     )
     return actions.union(gifts, all=True).order_by("-at", "-row")
 
