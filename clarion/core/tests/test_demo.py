@@ -53,9 +53,16 @@ def test_demo_loads_once_with_pages_events_and_group_pages():
     join = client.get("/members/join/").content.decode()
     assert "Standard" in join and "Reduced" in join and "Annual" in join
 
+    # Members have volunteering choices to tick.
+    from clarion.people.volunteering import volunteer_choices
+
+    offered = {vlist.key: len(tags) for vlist, tags in volunteer_choices()}
+    assert offered == {"skill": 5, "interest": 4, "availability": 3}
+
     call_command("load_demo", people=40)  # a second run changes nothing
     assert Event.objects.filter(starts_at__gt=timezone.now()).count() == 6
     assert MembershipType.objects.count() == 3
+    assert sum(len(tags) for _vlist, tags in volunteer_choices()) == 12
 
 
 def test_demo_organiser_can_email_everyone_from_an_allowed_address():

@@ -75,6 +75,7 @@ class Command(BaseCommand):
 
         demo_from_addresses_create(actor=admin)
         self._membership_types()
+        self._volunteering_choices()
         # Once: the history's past events are its marker (see demo_history_create).
         if demo_history_create():
             self.stdout.write("Added a year of history (actions, past events, gifts).")
@@ -89,6 +90,17 @@ class Command(BaseCommand):
             MembershipType.objects.get_or_create(
                 name=name, defaults={"rate_pence": pence, "period": period, "order": order}
             )
+
+    def _volunteering_choices(self) -> None:
+        """What members may tick on their Volunteering page (tags; adding twice is harmless)."""
+        from clarion.people.volunteering import volunteer_choices_add
+
+        for key, labels in (
+            ("skill", ("First aid", "Driving", "Design", "Data entry", "Speaking Welsh")),
+            ("interest", ("Door knocking", "Phone banking", "Running events", "Social media")),
+            ("availability", ("Weekday evenings", "Weekends", "Weekday daytime")),
+        ):
+            volunteer_choices_add(list_key=key, labels=labels)
 
     def _print_login(self):
         self.stdout.write(
