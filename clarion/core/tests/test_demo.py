@@ -59,7 +59,22 @@ def test_demo_loads_once_with_pages_events_and_group_pages():
     offered = {vlist.key: len(tags) for vlist, tags in volunteer_choices()}
     assert offered == {"skill": 5, "interest": 4, "availability": 3}
 
+    # Some people are members, a few in arrears or lapsed, for the membership pages.
+    from clarion.members.models import Membership
+
+    by_status = {
+        status: Membership.objects.filter(status=status).count()
+        for status in ("active", "grace", "lapsed")
+    }
+    assert by_status["active"] > 0 and by_status["grace"] > 0 and by_status["lapsed"] > 0
+    staff = Client()
+    staff.force_login(User.objects.get(email="admin@example.org"))
+    report = staff.get("/staff/members/").content.decode()
+    assert "Nobody is in arrears." not in report
+    members_before = Membership.objects.count()
+
     call_command("load_demo", people=40)  # a second run changes nothing
+    assert Membership.objects.count() == members_before
     assert Event.objects.filter(starts_at__gt=timezone.now()).count() == 6
     assert MembershipType.objects.count() == 3
     assert sum(len(tags) for _vlist, tags in volunteer_choices()) == 12

@@ -6,19 +6,24 @@ on purpose; delete ``var/`` to start again).
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from clarion.areas.models import Area
 from clarion.areas.services import areas_load_csv, postcodes_load_csv
 from clarion.core.demo import DEMO_ADMIN, DEMO_PASSWORD
 from clarion.core.models import User
 from clarion.demo.history import demo_history_create
+from clarion.people.models import Person
 
 FIXTURES = Path(__file__).resolve().parents[3] / "areas" / "fixtures"
+# How many of the demo's people are members.
+MEMBERS = 40
 
 
 class Command(BaseCommand):
@@ -76,6 +81,7 @@ class Command(BaseCommand):
         demo_from_addresses_create(actor=admin)
         self._membership_types()
         self._volunteering_choices()
+        self._memberships(admin)
         # Once: the history's past events are its marker (see demo_history_create).
         if demo_history_create():
             self.stdout.write("Added a year of history (actions, past events, gifts).")
@@ -90,6 +96,37 @@ class Command(BaseCommand):
             MembershipType.objects.get_or_create(
                 name=name, defaults={"rate_pence": pence, "period": period, "order": order}
             )
+
+    def _memberships(self, admin: User) -> None:
+        """Once: some of the demo's people are members (paid by hand, so no provider is
+        needed), a few in arrears or lapsed, so the membership pages have something to
+        count. The people with the lowest ids that have an area and an email."""
+        from clarion.members import membership as lifecycle
+        from clarion.members.models import Membership, MembershipType
+
+        if Membership.objects.exists():
+            return
+        types = list(MembershipType.objects.order_by("order"))
+        people = Person.objects.filter(area__isnull=False).exclude(email="").order_by("pk")
+        today = timezone.localdate()
+        for n, person in enumerate(people[:MEMBERS]):
+            started = today - dt.timedelta(days=11 + 9 * n)
+            membership = lifecycle.membership_join(
+                person=person,
+                membership_type=types[n % len(types)],
+                pays_by="manual",
+                started_at=started,
+                actor=admin,
+            )
+            if n % 8 in (3, 6):  # one in four: in arrears, or lapsed
+                lifecycle.membership_staff_change(
+                    membership=membership,
+                    actor=admin,
+                    reason="Demo: a payment did not arrive",
+                    status="grace" if n % 8 == 3 else "lapsed",
+                    membership_type=membership.membership_type,
+                    renews_on=today - dt.timedelta(days=3),
+                )
 
     def _volunteering_choices(self) -> None:
         """What members may tick on their Volunteering page (tags; adding twice is harmless)."""
