@@ -9,7 +9,7 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/clarion
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: setup demo-env run test test-sqlite test-postgres browser lint bench-import bench-segments bench-faults \
-	bench-api-paging bench-blast bench-blast-crash bench-events-near bench-qa-live bench-qa-screen \
+	bench-api-paging bench-blast bench-blast-crash bench-scaleout bench-events-near bench-qa-live bench-qa-screen \
 	bench-signups bench-engagement bench-journeys bench-portal clean
 
 $(BIN)/.installed: pyproject.toml
@@ -171,6 +171,13 @@ bench-blast: setup
 	$(call bench_tool,/usr/sbin/smtp-sink,postfix)
 	$(bench_pg)
 	$(BIN)/python bench/blast.py $(BENCH_ARGS)
+
+# Two web servers on one port, two RQ workers, signatures during a send: correctness.
+bench-scaleout: setup
+	$(call bench_tool,wrk,wrk)
+	$(bench_pg)
+	$(bench_redis)
+	$(BIN)/python bench/scaleout.py $(BENCH_ARGS)
 
 # The sink here is aiosmtpd on purpose (it logs each recipient, so copies are counted).
 bench-blast-crash: setup
