@@ -397,6 +397,12 @@ CLARION_ACTION_EMAIL_LIMIT = env.integer("CLARION_ACTION_EMAIL_LIMIT", 5)
 CLARION_ACTION_EMAIL_WINDOW = env.integer("CLARION_ACTION_EMAIL_WINDOW", 3600)
 CLARION_ACTION_COUNT_SECONDS = env.integer("CLARION_ACTION_COUNT_SECONDS", 2)
 
+# --- Journeys -----------------------------------------------------------------------
+# How long every wait lasts when a journey is tested with one person (seconds).
+CLARION_JOURNEY_TEST_WAIT_SECONDS = env.integer(
+    "CLARION_JOURNEY_TEST_WAIT_SECONDS", 60, unit="seconds"
+)
+
 # --- Membership ---------------------------------------------------------------------
 # Days a member whose payment failed (or is overdue) stays a member before lapsing,
 # and how many days before renews_on the renewal reminder is sent.

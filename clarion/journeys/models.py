@@ -15,6 +15,9 @@
 - ``StepRun``: what happened at a step, one row per step run (the per-step figures).
 - ``Todo``: an "ask a human" step's task for an organiser of the person's area.
 - ``SegmentPresence``: who met a segment trigger's definition at its last check.
+- ``TestRun`` / ``TestRunEntry``: a journey in *test* run for one chosen person, with
+  waits shortened and emails to the staff member (``testing``); kept apart from the
+  enrolments so a test never counts in the journey's figures or its segment condition.
 """
 
 from __future__ import annotations
@@ -240,3 +243,90 @@ class SegmentPresence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.journey_id}:{self.person_id}"
+
+
+class TestRun(models.Model):
+    """One chosen person run through a journey in *test* (``testing``): waits shortened,
+    emails sent to ``send_to`` (the staff member who started it), tags, lists and to-dos
+    only written in the log. ``step``/``waiting``/``seq``/``next_run_at`` mean what they
+    mean on ``Enrolment``. At most one test run of a journey is running at a time."""
+
+    __test__ = False  # not a pytest test class
+
+    class State(models.TextChoices):
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        CONVERTED = "converted", _("Reached the goal")
+        STOPPED = "stopped", _("Stopped")
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="test_runs")
+    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    send_to = models.EmailField()
+    version = models.PositiveIntegerField()
+    step = models.ForeignKey(
+        Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=State, default=State.RUNNING)
+    waiting = models.BooleanField(default=False)
+    seq = models.PositiveIntegerField(default=0)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["journey"], condition=Q(state="running"), name="testrun_one_running"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_run_at"], condition=Q(state="running"), name="testrun_due_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"test {self.journey_id}:{self.person_id}:{self.state}"
+
+
+class TestRunEntry(models.Model):
+    """One line of a test run's log: a step the person passed, when, and what happened
+    (or would have happened, for steps a test only describes). The step is named by
+    key and type, not linked, so the log outlives edits of a draft's steps."""
+
+    __test__ = False
+
+    class Outcome(models.TextChoices):
+        DONE = "done", _("Passed")
+        WAITING = "waiting", _("Started waiting")
+        WAITED = "waited", _("Wait over")
+        YES = "yes", _("Yes")
+        NO = "no", _("No")
+        SENT = "sent", _("Test email sent")
+        FAILED = "failed", _("Test email not sent")
+        SKIPPED = "skipped", _("Skipped")
+        WOULD = "would", _("Not done in a test")
+        CONVERTED = "converted", _("Reached the goal")
+        COMPLETED = "completed", _("Completed the journey")
+        STOPPED = "stopped", _("Stopped")
+
+    run = models.ForeignKey(TestRun, on_delete=models.CASCADE, related_name="entries")
+    seq = models.PositiveIntegerField()
+    step_key = models.CharField(max_length=40, blank=True)
+    step_type = models.CharField(max_length=20, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome)
+    detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "seq"], name="testrunentry_once_per_seq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.seq} {self.outcome}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from clarion.core import privacy
 
-from .models import Enrolment, SegmentPresence, Todo
+from .models import Enrolment, SegmentPresence, TestRun, Todo
 
 
 def export(person) -> dict:
@@ -45,6 +45,26 @@ def export(person) -> dict:
             }
             for t in Todo.objects.filter(person=person).order_by("created_at", "id")
         ],
+        # Staff's test runs of draft journeys with this person (nothing was done to
+        # them; the log says what would have been).
+        "test_runs": [
+            {
+                "journey_id": r.journey_id,
+                "state": r.state,
+                "started_at": r.started_at.isoformat(),
+                "log": [
+                    {
+                        "step": e.step_key,
+                        "type": e.step_type,
+                        "outcome": e.outcome,
+                        "detail": e.detail,
+                        "at": e.created_at.isoformat(),
+                    }
+                    for e in r.entries.order_by("seq")
+                ],
+            }
+            for r in TestRun.objects.filter(person=person).order_by("started_at", "id")
+        ],
         # Journeys whose segment trigger they met at its last check.
         "segment_triggers_met": sorted(
             SegmentPresence.objects.filter(person=person).values_list("journey_id", flat=True)
@@ -56,6 +76,7 @@ def erase(person) -> None:
     # Step runs go with the enrolments (cascade).
     Enrolment.objects.filter(person=person).delete()
     Todo.objects.filter(person=person).delete()
+    TestRun.objects.filter(person=person).delete()  # their log entries go with them
     SegmentPresence.objects.filter(person=person).delete()
 
 
@@ -66,6 +87,7 @@ def merge(survivor, duplicate) -> None:
     Enrolment.objects.filter(person=duplicate, journey_id__in=both).delete()
     Enrolment.objects.filter(person=duplicate).update(person=survivor)
     Todo.objects.filter(person=duplicate).update(person=survivor)
+    TestRun.objects.filter(person=duplicate).update(person=survivor)
     # Whether the survivor meets a segment is worked out again at the next check.
     SegmentPresence.objects.filter(person=duplicate).delete()
 

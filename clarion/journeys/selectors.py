@@ -10,7 +10,7 @@ from clarion.areas.selectors import area_subtree_q
 from clarion.mailings.models import Event, Recipient
 from clarion.people.selectors import people_for
 
-from .models import Enrolment, Journey, Step, StepRun, Todo
+from .models import Enrolment, Journey, Step, StepRun, TestRun, Todo
 
 
 def journeys_for(user) -> QuerySet[Journey]:
@@ -208,3 +208,38 @@ def journey_totals(journey: Journey) -> dict:
         "money_pence": pence,
         "money": format_money(pence),
     }
+
+
+TEST_MATCHES = 10
+
+
+def test_people(user, query: str) -> list:
+    """People ``user`` may test a journey with, matching an email or a name (the
+    staff search's rules), at most ``TEST_MATCHES``. Nobody outside the user's scope
+    is ever found (invariant 4)."""
+    from clarion.people.selectors import people_search
+
+    query = (query or "").strip()[:254]
+    if not query:
+        return []
+    return list(
+        people_search(people_for(user), query)
+        .select_related("area")
+        .order_by("last_name", "first_name", "pk")[:TEST_MATCHES]
+    )
+
+
+def latest_test_run(journey: Journey, user) -> TestRun | None:
+    """The journey's latest test run (None: never tested). Its person and log (which
+    tells what would be done to them) only for a ``user`` who reaches the person
+    (invariant 4): ``run.visible``; others see that a test ran, and its state."""
+    run = (
+        TestRun.objects.filter(journey=journey)
+        .select_related("person", "started_by")
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    if run is not None:
+        run.visible = people_for(user).filter(pk=run.person_id).exists()
+        run.log = list(run.entries.order_by("seq")) if run.visible else []
+    return run

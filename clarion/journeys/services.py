@@ -29,7 +29,7 @@ from clarion.core.models import User
 from clarion.mailings.single import standing_create, standing_problems
 from clarion.people.models import Person
 
-from .models import Enrolment, Journey, Step, Todo
+from .models import Enrolment, Journey, Step, TestRun, TestRunEntry, Todo
 from .steps import step_type
 from .triggers import listened_forget, trigger_type
 
@@ -225,6 +225,10 @@ def journey_steps_replace(*, journey: Journey, actor, steps: list[dict[str, Any]
     """
     _check_writer(actor)
     locked = Journey.objects.select_for_update().get(pk=journey.pk)
+    if locked.status == Journey.Status.TEST:
+        raise ValidationError(
+            _("The journey is being tested: go back to draft to edit its steps (the test stops).")
+        )
     cleaned = _clean_steps(steps, area=locked.area)
     if locked.status == Journey.Status.DRAFT and not locked.enrolments.exists():
         Step.objects.filter(journey=locked, version=locked.version).delete()
@@ -246,6 +250,7 @@ _MOVES = {
         Journey.Status.PUBLISHED,
     ),
     "pause": ({Journey.Status.PUBLISHED}, Journey.Status.PAUSED),
+    "draft": ({Journey.Status.TEST}, Journey.Status.DRAFT),
     "archive": (
         {
             Journey.Status.DRAFT,
@@ -260,10 +265,11 @@ _MOVES = {
 
 @transaction.atomic
 def journey_set_status(*, journey: Journey, actor, move: str) -> Journey:
-    """publish / pause / archive. Publishing prepares the email steps' standing
-    mailings. A paused journey enters nobody and moves nobody on; publishing it again
-    resumes where everyone was. An archived journey is stopped for good: people still
-    in it are left where they are (``left``)."""
+    """publish / pause / archive, or draft (back from test). Publishing prepares the
+    email steps' standing mailings. A paused journey enters nobody and moves nobody on;
+    publishing it again resumes where everyone was. An archived journey is stopped for
+    good: people still in it are left where they are (``left``). Leaving *test* stops
+    its test run."""
     _check_writer(actor)
     if move not in _MOVES:
         raise ValidationError(_("Unknown change."))
@@ -276,6 +282,8 @@ def journey_set_status(*, journey: Journey, actor, move: str) -> Journey:
         )
     if target == Journey.Status.PUBLISHED:
         _prepare_emails(locked, locked.version, actor)
+    if locked.status == Journey.Status.TEST:
+        _test_runs_stop(locked, _("The journey left test (%(move)s).") % {"move": move})
     if target == Journey.Status.ARCHIVED:
         locked.enrolments.filter(state=Enrolment.State.ACTIVE).update(
             state=Enrolment.State.LEFT, done_at=timezone.now(), next_run_at=None
@@ -283,6 +291,118 @@ def journey_set_status(*, journey: Journey, actor, move: str) -> Journey:
     locked.status = target
     locked.modified_at = timezone.now()
     locked.save(update_fields=["status", "modified_at"])
+    listened_forget()
+    return locked
+
+
+def _test_runs_stop(journey: Journey, why: str) -> None:
+    """End ``journey``'s running test run, saying why in its log (journey locked)."""
+    now = timezone.now()
+    for run in TestRun.objects.select_for_update().filter(
+        journey=journey, state=TestRun.State.RUNNING
+    ):
+        TestRunEntry.objects.create(
+            run=run,
+            seq=run.seq + 1,
+            step_key=run.step.key if run.step else "",
+            step_type=run.step.type if run.step else "",
+            outcome=TestRunEntry.Outcome.STOPPED,
+            detail=why[:300],
+            created_at=now,
+        )
+        TestRun.objects.filter(pk=run.pk).update(
+            state=TestRun.State.STOPPED, seq=run.seq + 1, done_at=now, next_run_at=None
+        )
+
+
+@transaction.atomic
+def journey_test_start(*, journey: Journey, actor, person_id: int) -> TestRun:
+    """Put a draft journey (or one in test) in *test* and run ``person_id`` through it
+    from its first step (``testruns``): waits shortened, emails to the actor. The
+    person must be one the actor reaches (invariant 4), checked here, not only in the
+    form. A test run already running is stopped. The caller moves the run on
+    (``testruns.advance``) after the commit; the clock does it after each wait."""
+    from clarion.people.selectors import people_for
+
+    _check_writer(actor)
+    locked = Journey.objects.select_for_update().get(pk=journey.pk)
+    if locked.status not in (Journey.Status.DRAFT, Journey.Status.TEST):
+        raise ValidationError(_("Only a draft journey can be tested."))
+    if not actor.email:
+        raise ValidationError(_("Your account has no email address to send the test emails to."))
+    person = people_for(actor).filter(pk=person_id).first()
+    if person is None:
+        raise ValidationError(_("Choose a person you can reach."))
+    step = first_step(locked)
+    if step is None:
+        raise ValidationError(_("The journey has no steps to test."))
+    _test_runs_stop(locked, _("Another test was started."))
+    run = TestRun.objects.create(
+        journey=locked,
+        person=person,
+        started_by=actor,
+        send_to=actor.email,
+        version=locked.version,
+        step=step,
+        next_run_at=timezone.now(),
+    )
+    if locked.status != Journey.Status.TEST:
+        locked.status = Journey.Status.TEST
+        locked.modified_at = timezone.now()
+        locked.save(update_fields=["status", "modified_at"])
+    journey.status = locked.status
+    return run
+
+
+TRIGGER_CHANGE_STATUSES = (Journey.Status.DRAFT, Journey.Status.TEST, Journey.Status.PAUSED)
+
+
+def trigger_scope_problems(actor, trigger_type_name: str, config: dict[str, Any]) -> list[str]:
+    """What in a trigger's settings the actor may not name: a page, event or mailing
+    outside their scope (invariant 4). Empty: fine."""
+    from clarion.actions.selectors import pages_for
+    from clarion.events.selectors import events_for
+    from clarion.mailings.selectors import mailings_for
+
+    problems = []
+    checks = (
+        ("page", pages_for, _("You cannot choose that page.")),
+        ("event", events_for, _("You cannot choose that event.")),
+        ("mailing", mailings_for, _("You cannot choose that mailing.")),
+    )
+    for key, reachable, message in checks:
+        value = config.get(key)
+        if value and not reachable(actor).filter(pk=value).exists():
+            problems.append(message)
+    return problems
+
+
+@transaction.atomic
+def journey_trigger_set(
+    *, journey: Journey, actor, trigger_type: str, trigger_config: dict[str, Any]
+) -> Journey:
+    """Change what enters people into ``journey`` (a draft, one in test, or a paused
+    one; a published journey is paused first). The settings are checked by the
+    trigger's form and against the actor's scope. A scheduled trigger's cursor and
+    who met a segment trigger are forgotten, so the new trigger starts from now (a
+    segment trigger enters everyone who meets it at its first check, as at
+    publishing)."""
+    from .models import SegmentPresence
+
+    _check_writer(actor)
+    locked = Journey.objects.select_for_update().get(pk=journey.pk)
+    if locked.status not in TRIGGER_CHANGE_STATUSES:
+        raise ValidationError(_("Pause the journey to change its trigger."))
+    config = _clean_trigger(trigger_type, trigger_config)
+    problems = trigger_scope_problems(actor, trigger_type, config)
+    if problems:
+        raise ValidationError(problems)
+    locked.trigger_type = trigger_type
+    locked.trigger_config = config
+    locked.trigger_state = {}
+    locked.modified_at = timezone.now()
+    locked.save(update_fields=["trigger_type", "trigger_config", "trigger_state", "modified_at"])
+    SegmentPresence.objects.filter(journey=locked).delete()
     listened_forget()
     return locked
 

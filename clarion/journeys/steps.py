@@ -18,6 +18,12 @@ run and moves the enrolment on (``engine``), with the enrolment row locked. So a
 must do its work only through the database in that transaction (people services, the
 mailing ledger), never by talking to the outside world: then a worker killed
 mid-step leaves no trace of it, and a committed step is never run again.
+
+``rehearse(ctx)`` is what the step does in a *test run* (``testruns``): it reads but
+never writes what is stored about the person, and says in ``detail`` what it would
+have done ("Would add the tag …"). Its outcome is a ``TestRunEntry.Outcome``. The
+default changes nothing and goes on by ``next``; types whose work is only reading
+(wait, decision, split, goal, end) rehearse by running.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from clarion.people.segments.compiler import compile_definition, validate_defini
 from clarion.people.segments.registry import SegmentDefinitionError
 
 from .configs import settings_clean
-from .models import StepRun
+from .models import StepRun, TestRunEntry
 
 
 class DefinitionField(forms.Field):
@@ -103,6 +109,14 @@ class StepType:
         """``run`` for each of ``ctxs`` (all at the same step); types override it with a
         set-based form."""
         return [self.run(ctx) for ctx in ctxs]
+
+    def rehearse(self, ctx: Context) -> Result:
+        """What a test run records for this step (see the module docstring)."""
+        return Result(
+            TestRunEntry.Outcome.WOULD,
+            follow=self.branches[0] if self.branches else None,
+            detail=_("Not run in a test: %(step)s") % {"step": self.describe(ctx.step.config)},
+        )
 
     def describe(self, config: dict[str, Any]) -> str:
         return str(self.label)
@@ -257,6 +271,20 @@ class SendEmail(StepType):
             results.append(Result(StepRun.Outcome.QUEUED, recipient=row))
         return results
 
+    def rehearse(self, ctx: Context) -> Result:
+        # The test copy is sent by ``testruns`` after the commit; this says what a
+        # real run would have done with the person.
+        person = ctx.person
+        if not person.email:
+            real = _("for real, skipped: no email address")
+        elif person.email_status != "subscribed":
+            real = _("for real, skipped: email status is %(status)s") % {
+                "status": person.email_status
+            }
+        else:
+            real = _("for real, sent to the person")
+        return Result(TestRunEntry.Outcome.SENT, detail=real)
+
     def describe(self, config):
         return _("Email: %(subject)s") % {"subject": config.get("subject", "")}
 
@@ -358,6 +386,10 @@ class Wait(StepType):
         # The same step at the same moment: the same time to wait until, for everyone.
         return [self.run(ctxs[0])] * len(ctxs)
 
+    def rehearse(self, ctx: Context) -> Result:
+        # ``testruns`` shortens the wait; the real end is kept for the log.
+        return self.run(ctx)
+
     def describe(self, config):
         if config.get("until"):
             return _("Wait until %(when)s") % {"when": config["until"][:16].replace("T", " ")}
@@ -402,6 +434,9 @@ class Decision(StepType):
             for c in ctxs
         ]
 
+    def rehearse(self, ctx: Context) -> Result:
+        return self.run(ctx)
+
 
 class SplitForm(forms.Form):
     percent = forms.IntegerField(
@@ -425,6 +460,10 @@ class RandomSplit(StepType):
         if bucket < ctx.step.config["percent"]:
             return Result(StepRun.Outcome.YES, follow="yes")
         return Result(StepRun.Outcome.NO, follow="no")
+
+    def rehearse(self, ctx: Context) -> Result:
+        # The same bucket as for real (by journey, step key and person).
+        return self.run(ctx)
 
 
 class TagForm(forms.Form):
@@ -450,6 +489,16 @@ class TagAdd(StepType):
         added = tag_add_many(person_ids=[c.person.pk for c in ctxs], tag=tag)
         return [_done(c.person.pk in added, "Had the tag already.") for c in ctxs]
 
+    def rehearse(self, ctx: Context) -> Result:
+        tag = ctx.step.config["tag"]
+        has = ctx.person.taggings.filter(tag__name__iexact=tag).exists()
+        words = (
+            _("Would add the tag “%(tag)s” (they have it already)")
+            if has
+            else _("Would add the tag “%(tag)s”")
+        )
+        return Result(TestRunEntry.Outcome.WOULD, detail=words % {"tag": tag})
+
     def describe(self, config):
         return _("Add tag “%(tag)s”") % {"tag": config.get("tag", "")}
 
@@ -473,6 +522,16 @@ class TagRemove(StepType):
         tag = Tag.objects.filter(name__iexact=ctxs[0].step.config["tag"]).first()
         removed = tag_remove_many(person_ids=[c.person.pk for c in ctxs], tag=tag) if tag else set()
         return [_done(c.person.pk in removed, "Did not have the tag.") for c in ctxs]
+
+    def rehearse(self, ctx: Context) -> Result:
+        tag = ctx.step.config["tag"]
+        has = ctx.person.taggings.filter(tag__name__iexact=tag).exists()
+        words = (
+            _("Would remove the tag “%(tag)s”")
+            if has
+            else _("Would remove the tag “%(tag)s” (they do not have it)")
+        )
+        return Result(TestRunEntry.Outcome.WOULD, detail=words % {"tag": tag})
 
     def describe(self, config):
         return _("Remove tag “%(tag)s”") % {"tag": config.get("tag", "")}
@@ -506,6 +565,16 @@ class ListAdd(StepType):
         )
         return [_done(c.person.pk in added, "Was on the list already.") for c in ctxs]
 
+    def rehearse(self, ctx: Context) -> Result:
+        name = ctx.step.config["list"]
+        on = ctx.person.list_memberships.filter(list__name__iexact=name).exists()
+        words = (
+            _("Would add them to the list “%(list)s” (they are on it already)")
+            if on
+            else _("Would add them to the list “%(list)s”")
+        )
+        return Result(TestRunEntry.Outcome.WOULD, detail=words % {"list": name})
+
     def describe(self, config):
         return _("Add to list “%(name)s”") % {"name": config.get("list", "")}
 
@@ -530,6 +599,19 @@ class AskHuman(StepType):
         todo = todo_create(step=ctx.step, person=ctx.person)
         who = todo.assignee.email if todo.assignee_id else "nobody (no organiser for the area)"
         return Result(StepRun.Outcome.DONE, detail=f"To-do {todo.pk} for {who}"[:300])
+
+    def rehearse(self, ctx: Context) -> Result:
+        from .services import organiser_for
+
+        organiser = organiser_for(ctx.person)
+        who = organiser.email if organiser else _("nobody (no organiser for the area)")
+        return Result(
+            TestRunEntry.Outcome.WOULD,
+            detail=(
+                _("Would ask %(who)s: %(note)s")
+                % {"who": who, "note": ctx.step.config.get("note", "")}
+            )[:300],
+        )
 
     def describe(self, config):
         return _("Ask a human: %(note)s") % {"note": config.get("note", "")[:80]}
@@ -563,6 +645,9 @@ class Goal(StepType):
             for c in ctxs
         ]
 
+    def rehearse(self, ctx: Context) -> Result:
+        return self.run(ctx)
+
 
 @register
 class End(StepType):
@@ -572,3 +657,6 @@ class End(StepType):
 
     def run(self, ctx: Context) -> Result:
         return Result(StepRun.Outcome.COMPLETED, follow=None, state="completed")
+
+    def rehearse(self, ctx: Context) -> Result:
+        return self.run(ctx)

@@ -9,10 +9,13 @@ from django_tasks import task
 @task()
 def journeys_advance(batch: int = 500, seconds: float = 20.0) -> str:
     """Advance every due enrolment, in batches of ``batch``, for up to ``seconds``
-    (the schedule and the triggers enqueue it again)."""
+    (the schedule and the triggers enqueue it again), and the test runs whose
+    shortened wait is over (``testruns``)."""
     from .engine import advance_all
+    from .testruns import advance_due
 
-    return f"advanced {advance_all(batch=batch, seconds=seconds)}"
+    advanced = advance_all(batch=batch, seconds=seconds)
+    return f"advanced {advanced}, test runs {advance_due()}"
 
 
 @task()

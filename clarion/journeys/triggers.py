@@ -61,8 +61,14 @@ class TriggerType:
         """The trigger in words, for the journey's page: its label and the settings
         given (a segment definition is not spelt out)."""
         form = self.Form()
+
+        def shown(key, value):
+            # A choice is shown by its label ("A gift of at least an amount").
+            choices = getattr(form.fields.get(key), "choices", None) or ()
+            return dict((str(c), label) for c, label in choices).get(str(value), value)
+
         parts = [
-            f"{form.fields[k].label if k in form.fields else k}: {v}"
+            f"{form.fields[k].label if k in form.fields else k}: {shown(k, v)}"
             for k, v in (config or {}).items()
             if v not in (None, "", [], {}) and not isinstance(v, dict)
         ]

@@ -9,6 +9,8 @@ urlpatterns = [
     path("<int:pk>/status/", views.journey_status, name="status"),
     path("<int:pk>/steps/", views.journey_steps, name="steps"),
     path("<int:pk>/duplicate/", views.journey_duplicate, name="duplicate"),
+    path("<int:pk>/test/", views.journey_test, name="test"),
+    path("<int:pk>/trigger/", views.journey_trigger, name="trigger"),
     path("todos/", views.todo_list, name="todos"),
     path("todos/<int:pk>/", views.todo_mark, name="todo_mark"),
 ]

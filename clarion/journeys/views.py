@@ -22,8 +22,17 @@ from clarion.mailings.selectors import from_addresses_for_area
 
 from . import selectors, services
 from .drawing import journey_drawing
-from .forms import FromTemplateForm, StatusForm, StepsForm, TodoForm
-from .models import Enrolment
+from .forms import (
+    FromTemplateForm,
+    StatusForm,
+    StepsForm,
+    TestSearchForm,
+    TestStartForm,
+    TodoForm,
+    TriggerKindForm,
+    TriggerSettingsForm,
+)
+from .models import Enrolment, Journey
 
 
 @login_required
@@ -81,7 +90,113 @@ def journey_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "drawing": journey_drawing(stats),
             "totals": selectors.journey_totals(journey),
             "trigger": _trigger_words(journey),
+            "test_run": selectors.latest_test_run(journey, request.user),
+            "can_test": journey.status in (Journey.Status.DRAFT, Journey.Status.TEST),
+            "can_change_trigger": journey.status in services.TRIGGER_CHANGE_STATUSES,
         },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def journey_test(request: HttpRequest, pk: int) -> HttpResponse:
+    """Pick a person (searched within the user's scope) and start a test run."""
+    from . import testruns
+
+    journey = selectors.access_journey(request.user, pk, write=True)
+    search = TestSearchForm(request.GET if "q" in request.GET else None)
+    matches = []
+    if search.is_bound and search.is_valid():
+        matches = selectors.test_people(request.user, search.cleaned_data["q"])
+    errors: list[str] = []
+    if request.method == "POST":
+        form = TestStartForm(request.POST)
+        if not form.is_valid():
+            errors.append(_("Choose the person to test with."))
+        else:
+            try:
+                run = services.journey_test_start(
+                    journey=journey, actor=request.user, person_id=form.cleaned_data["person"]
+                )
+            except ValidationError as exc:
+                errors += exc.messages
+            else:
+                testruns.advance(run_id=run.pk)
+                messages.success(
+                    request,
+                    _("Test started: emails go to %(address)s.") % {"address": run.send_to},
+                )
+                return redirect(reverse("journeys_staff:detail", args=[journey.pk]) + "#test-run")
+    return render(
+        request,
+        "journeys/test.html",
+        {
+            "journey": journey,
+            "search": search,
+            "matches": matches,
+            "errors": errors,
+            "can_test": journey.status in (Journey.Status.DRAFT, Journey.Status.TEST),
+            "wait_seconds": int(testruns.test_wait().total_seconds()),
+        },
+        status=400 if errors or (search.is_bound and search.errors) else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def journey_trigger(request: HttpRequest, pk: int) -> HttpResponse:
+    """Choose the trigger: its kind (a GET form), then that kind's settings."""
+    from .triggers import trigger_type
+
+    journey = selectors.access_journey(request.user, pk, write=True)
+    source = request.POST if request.method == "POST" else request.GET
+    kind_form = TriggerKindForm(
+        source if "kind" in source else None, initial={"kind": journey.trigger_type}
+    )
+    kind = journey.trigger_type
+    if kind_form.is_bound:
+        kind = kind_form.cleaned_data["kind"] if kind_form.is_valid() else None
+    ttype = trigger_type(kind)
+    settings_form = None
+    if ttype is not None:
+        initial = journey.trigger_config if kind == journey.trigger_type else {}
+        initial = {k: v for k, v in initial.items() if not isinstance(v, dict)}
+        settings_form = TriggerSettingsForm(
+            request.POST if request.method == "POST" else None,
+            ttype=ttype,
+            user=request.user,
+            initial=initial,
+            prefix="s",
+        )
+        if request.method == "POST" and settings_form.is_valid():
+            try:
+                services.journey_trigger_set(
+                    journey=journey,
+                    actor=request.user,
+                    trigger_type=ttype.name,
+                    trigger_config=settings_form.config(),
+                )
+            except ValidationError as exc:
+                for message in exc.messages:
+                    settings_form.add_error(None, message)
+            else:
+                messages.success(request, _("Trigger saved."))
+                return redirect("journeys_staff:detail", pk=journey.pk)
+    failed = bool(kind_form.is_bound and kind_form.errors) or bool(
+        settings_form is not None and settings_form.errors
+    )
+    return render(
+        request,
+        "journeys/trigger.html",
+        {
+            "journey": journey,
+            "kind_form": kind_form,
+            "settings_form": settings_form,
+            "ttype": ttype,
+            "can_change": journey.status in services.TRIGGER_CHANGE_STATUSES,
+            "current": _trigger_words(journey),
+        },
+        status=400 if failed else 200,
     )
 
 
@@ -100,7 +215,7 @@ def journey_status(request: HttpRequest, pk: int) -> HttpResponse:
     journey = selectors.access_journey(request.user, pk, write=True)
     form = StatusForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Choose publish, pause or archive."))
+        messages.error(request, _("Choose publish, pause, archive or back to draft."))
         return redirect("journeys_staff:detail", pk=journey.pk)
     move = form.cleaned_data["move"]
     if move == "archive" and request.POST.get("confirm") != "yes":

@@ -8,6 +8,8 @@ URL_KWARGS = {
     "journeys_staff:status": lambda w: {"pk": w.south_journey.pk},
     "journeys_staff:steps": lambda w: {"pk": w.south_journey.pk},
     "journeys_staff:duplicate": lambda w: {"pk": w.south_journey.pk},
+    "journeys_staff:test": lambda w: {"pk": w.south_journey.pk},
+    "journeys_staff:trigger": lambda w: {"pk": w.south_journey.pk},
     "journeys_staff:todo_mark": lambda w: {"pk": w.south_todo.pk},
 }
 

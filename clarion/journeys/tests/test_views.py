@@ -89,7 +89,7 @@ def test_a_status_change_that_is_not_allowed_is_a_message_not_an_error(admin_cli
     response = admin_client.post(
         f"/staff/journeys/{journey.pk}/status/", {"move": "explode"}, follow=True
     )
-    assert "Choose publish, pause or archive" in response.content.decode()
+    assert "Choose publish, pause, archive or back to draft" in response.content.decode()
 
 
 def test_organisers_see_only_their_areas_journeys(client, organiser, south_organiser):
