@@ -1,10 +1,13 @@
 """What mailings hold about a person, for subject access, erasure and merging.
 
 Erasure anonymises ledger rows (person and address removed) rather than deleting
-them, so a mailing's report keeps its totals; the events keep no personal data.
+them, so a mailing's report keeps its totals; the events keep no personal data (their
+``person``, a copy of the ledger row's, is cleared with it and follows it on merging).
 """
 
 from __future__ import annotations
+
+from django.db.models import OuterRef, Subquery
 
 from clarion.core import privacy
 
@@ -46,6 +49,7 @@ def export(person) -> dict:
 
 def erase(person) -> None:
     Recipient.objects.filter(person=person).update(person=None, email="", email_hash="", reason="")
+    Event.objects.filter(person=person).update(person=None)
     OptOut.objects.filter(person=person).delete()
 
 
@@ -55,6 +59,10 @@ def merge(survivor, duplicate) -> None:
     both = Recipient.objects.filter(person=survivor).values("mailing_id")
     Recipient.objects.filter(person=duplicate, mailing_id__in=both).update(person=None)
     Recipient.objects.filter(person=duplicate).update(person=survivor)
+    # Each event keeps its ledger row's person: the survivor, or none where anonymised.
+    Event.objects.filter(person=duplicate).update(
+        person=Subquery(Recipient.objects.filter(pk=OuterRef("recipient_id")).values("person_id"))
+    )
     have = OptOut.objects.filter(person=survivor).values("category")
     OptOut.objects.filter(person=duplicate, category__in=have).delete()
     OptOut.objects.filter(person=duplicate).update(person=survivor)

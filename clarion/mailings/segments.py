@@ -97,7 +97,9 @@ class EmailActivity(ConditionType):
             rows = rows.filter(
                 created_at__gte=timezone.now() - datetime.timedelta(days=params["days"])
             )
-        return people_with_rows(rows, "recipient__person_id")
+        # ``Event.person`` is the ledger row's person, copied when the event was
+        # recorded: one index (``event_human_person_idx``) answers who opened when.
+        return people_with_rows(rows, "person_id")
 
     def to_json(self, params):
         data = {"what": params["what"]}

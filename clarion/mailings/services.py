@@ -599,6 +599,7 @@ def _event(recipient: Recipient, kind: str, **fields) -> Event:
     return Event.objects.create(
         mailing_id=recipient.mailing_id,
         recipient=recipient,
+        person_id=recipient.person_id,
         variant=recipient.variant,
         kind=kind,
         **fields,

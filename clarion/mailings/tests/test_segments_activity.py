@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from clarion.core.testing import factories
 from clarion.mailings import services
-from clarion.mailings.models import Event, Mailing, Recipient
+from clarion.mailings.models import Event, Link, Mailing, Recipient
 from clarion.people.models import Person
 from clarion.people.segments.compiler import clean_definition, describe_tree, validate_definition
 from clarion.people.segments.registry import SegmentDefinitionError
@@ -58,9 +58,11 @@ def _sent(mailing, person, days_ago, status=Recipient.Status.SENT, bounced=False
 
 
 def _event(recipient, kind, days_ago, *, machine=False):
+    # As services._event records it: with the ledger row's person.
     return Event.objects.create(
         mailing=recipient.mailing,
         recipient=recipient,
+        person_id=recipient.person_id,
         kind=kind,
         machine=machine,
         created_at=timezone.now() - datetime.timedelta(days=days_ago),
@@ -197,3 +199,72 @@ def test_the_live_count_answers_400_json_for_negative_days(mail, admin_client):
     assert ok.status_code == 200 and ok.json()["count"] == 1
     bad = admin_client.post(url, {**base, "r1-what": "opened", "r1-days": "-14"})
     assert bad.status_code == 400 and bad.json()["errors"]
+
+
+def _recount(what: str, **filters) -> set[str]:
+    """Who opened (or clicked), straight from the tracking rows through their ledger
+    rows, without the person copied onto the event."""
+    kinds = ["open", "click"] if what == "opened" else ["click"]
+    rows = Event.objects.filter(kind__in=kinds, machine=False, **filters)
+    ids = rows.values("recipient__person_id")
+    return set(Person.objects.filter(pk__in=ids).values_list("first_name", flat=True))
+
+
+@pytest.mark.parametrize("what", ["opened", "clicked"])
+def test_opened_and_clicked_equal_a_recount_through_the_ledger(mail, admin, what):
+    dan = Recipient.objects.get(person=mail["Dan"], mailing=mail["old"])
+    _event(dan, Event.Kind.OPEN, 20)
+    _event(dan, Event.Kind.CLICK, 40)
+    assert _names(admin, _all({"type": "email", "what": what})) == _recount(what)
+    for days in (1, 14, 30, 365):
+        since = timezone.now() - datetime.timedelta(days=days)
+        condition = {"type": "email", "what": what, "days": days}
+        assert _names(admin, _all(condition)) == _recount(what, created_at__gte=since), days
+    old = mail["old"].pk
+    assert _names(admin, _all({"type": "email", "what": what, "mailing": old})) == _recount(
+        what, mailing_id=old
+    )
+    assert _recount("opened") == {"Ann", "Cat", "Dan"}
+
+
+def test_tracking_events_carry_the_ledger_rows_person(mail):
+    ann = Recipient.objects.get(person=mail["Ann"])
+    link = Link.objects.create(mailing=ann.mailing, index=0, url="https://example.org/")
+    click = services.click_record(recipient=ann, link=link, user_agent=HUMAN)
+    opened = services.open_record(recipient=ann, user_agent=HUMAN)
+    assert click.person_id == opened.person_id == mail["Ann"].pk
+    # A ledger row without a person (erased) records events without one.
+    ann.person = None
+    assert services.open_record(recipient=ann, user_agent=HUMAN).person_id is None
+
+
+def test_erasure_and_merging_keep_each_events_person_its_ledger_rows(mail, admin):
+    from clarion.people.services import person_erase, person_merge
+
+    # Ann opened last week's mailing; Gus, her duplicate, clicked the old one and was
+    # also sent last week's (that row is anonymised on merging: Ann has her own).
+    gus = factories.person(first_name="Gus")
+    _event(_sent(mail["old"], gus, 30), Event.Kind.CLICK, 5)
+    _event(_sent(mail["last_week"], gus, 7), Event.Kind.OPEN, 3)
+    person_merge(survivor=mail["Ann"], duplicate=gus, actor=admin)
+    for event in Event.objects.filter(kind__in=["open", "click"]).select_related("recipient"):
+        assert event.person_id == event.recipient.person_id, event
+    assert _names(admin, _all({"type": "email", "what": "clicked", "days": 14})) == {"Ann"}
+    person_erase(person=mail["Ann"], actor=admin)
+    assert not Event.objects.filter(person__isnull=False, recipient__person__isnull=True).exists()
+    assert _names(admin, _all({"type": "email", "what": "opened"})) == {"Cat"}
+
+
+def test_the_migration_fills_in_each_events_person_from_its_ledger_row(mail):
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = import_module("clarion.mailings.migrations.0006_event_person")
+    Event.objects.update(person=None)
+    migration.backfill_person(apps, SimpleNamespace(connection=connection))
+    events = Event.objects.select_related("recipient")
+    assert events.count() == 3
+    assert all(e.person_id == e.recipient.person_id is not None for e in events)
