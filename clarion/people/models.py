@@ -147,8 +147,11 @@ class Tag(models.Model):
 
 
 class Tagging(models.Model):
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="taggings")
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="taggings")
+    # No single-column indexes: tagging_person_idx and tagging_unique lead with each.
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="taggings", db_index=False
+    )
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="taggings", db_index=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -176,8 +179,13 @@ class PersonList(models.Model):
 
 
 class ListMembership(models.Model):
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="list_memberships")
-    list = models.ForeignKey(PersonList, on_delete=models.CASCADE, related_name="memberships")
+    # No single-column indexes: listmember_person_idx and list_membership_unique lead with each.
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="list_memberships", db_index=False
+    )
+    list = models.ForeignKey(
+        PersonList, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -263,7 +271,10 @@ class Activity(models.Model):
         PROPOSED = "proposed", _("Change of details proposed")
         OTHER = "other", _("Other")
 
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="activities")
+    # Indexed by activity_person_idx (person, -created_at) alone.
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="activities", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=Kind)
     summary = models.CharField(max_length=500)
     data = models.JSONField(default=dict, blank=True)

@@ -110,20 +110,46 @@ def _temp(cursor, name: str, definition: str) -> None:
 # --- finding who a chunk's keys belong to ----------------------------------------------
 
 
+@contextmanager
+def _index_probes(cur) -> Iterator[None]:
+    """Join the chunk's (sorted) keys to people by probing the people indexes in key
+    order, not by hashing or sorting the whole people table: a chunk has at most
+    ``PG_BATCH`` keys, people may have millions of rows. Measured on 950k people and
+    190k keys: 0.3 s against 2.3 s for the hash join the planner chose (it knows the
+    temporary table's size but, between autovacuum runs, not how many people a big
+    import has just added). Inside the chunk's transaction; the settings are put back
+    after."""
+    cur.execute("SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')")
+    hashjoin, mergejoin = cur.fetchone()
+    cur.execute("SET LOCAL enable_hashjoin = off")
+    cur.execute("SET LOCAL enable_mergejoin = off")
+    yield
+    # (After an error the transaction is rolled back, and SET LOCAL with it.)
+    cur.execute("SELECT set_config('enable_hashjoin', %s, true)", [hashjoin])
+    cur.execute("SELECT set_config('enable_mergejoin', %s, true)", [mergejoin])
+
+
 def lookup(rows) -> tuple[dict, dict, dict, dict, dict]:
     """Existing matches for the chunk's keys, as ``services._lookup`` returns them:
     primary emails, other emails, primary phones (lowest id), other phones (lowest id)
     and (system, value) ids, each mapped to a person id."""
-    emails = {r.email for r in rows if r.email}
-    phones = {r.phone for r in rows if r.phone}
-    idents = {r.identifier for r in rows if r.identifier}
+    # Sorted, so the joins probe the people indexes in key order: each index page is
+    # read once per chunk instead of once per key (the indexes outgrow the cache).
+    emails = sorted({r.email for r in rows if r.email})
+    phones = sorted({r.phone for r in rows if r.phone})
+    idents = sorted({r.identifier for r in rows if r.identifier})
     prim_email: dict[str, int] = {}
     other_email: dict[str, int] = {}
     prim_phone: dict[str, int] = {}
     other_phone: dict[str, int] = {}
     ident: dict[tuple[str, str], int] = {}
     person = _q(Person._meta.db_table)
-    with step("lookup"), connection.wrap_database_errors, connection.cursor() as django_cursor:
+    with (
+        step("lookup"),
+        connection.wrap_database_errors,
+        connection.cursor() as django_cursor,
+        _index_probes(django_cursor.cursor),
+    ):
         cur = django_cursor.cursor
         if emails:
             _temp(cur, "clarion_import_k_email", "email text")

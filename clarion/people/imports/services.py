@@ -30,11 +30,14 @@ So an import can neither read nor overwrite people out of scope.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -675,16 +678,46 @@ def people_import_rows(
     if use_copy and connection.vendor != "postgresql":
         raise ValueError("The COPY path needs PostgreSQL.")
     run = _ImportRun(ctx, use_copy=use_copy, batch_size=batch_size, progress=progress)
-    if dry_run:
-        with transaction.atomic():
+    with _fewer_collections():
+        if dry_run:
+            with transaction.atomic():
+                run.run(rows)
+                transaction.set_rollback(True)
+        elif use_copy and not connection.in_atomic_block:
+            run.run_pipelined(rows)
+        else:
             run.run(rows)
-            transaction.set_rollback(True)
-    elif use_copy and not connection.in_atomic_block:
-        run.run_pipelined(rows)
-    else:
-        run.run(rows)
     run.rejects.sort(key=lambda r: r.line)
     return run.counts, run.rejects, run.warned
+
+
+# A chunk holds a few hundred thousand rows and their states alive, none of them in a
+# reference cycle. With the default thresholds (a collection every 700 allocations) the
+# garbage collector keeps walking them all: reading and cleaning 1M rows took ~22 s of
+# CPU with the defaults against ~15 s with these (bench file, read into one list).
+_GC_THRESHOLDS = (100_000, 50, 100)
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, ...] = ()
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Raise the garbage collector's thresholds while an import runs (process-wide;
+    put back when the last import of the process ends)."""
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(*_GC_THRESHOLDS)
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
 
 
 class _ImportRun:

@@ -558,6 +558,31 @@ def test_import_job_run_records_failure_instead_of_crashing(admin, monkeypatch):
     assert connection.vendor in ("sqlite", "postgresql")
 
 
+@pytest.mark.parametrize("use_copy", WRITE_PATHS)
+def test_garbage_collector_thresholds_are_raised_during_an_import_and_put_back(
+    areas, use_copy, monkeypatch
+):
+    import gc
+
+    before = gc.get_threshold()
+    during = []
+    real = import_services._plan_batch
+
+    def watching(rows, ctx, now):
+        during.append(gc.get_threshold())
+        return real(rows, ctx, now)
+
+    monkeypatch.setattr(import_services, "_plan_batch", watching)
+    _import("Email\na@example.org\nb@example.org\n", use_copy=use_copy, batch_size=1)
+    assert during == [import_services._GC_THRESHOLDS] * 2
+    assert gc.get_threshold() == before
+    # Also when the import fails half-way.
+    monkeypatch.setattr(import_services, "_plan_batch", lambda *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        _import("Email\nc@example.org\n", use_copy=use_copy)
+    assert gc.get_threshold() == before
+
+
 def test_batch_that_meets_a_concurrent_write_is_replayed_row_by_row(areas, monkeypatch):
     from django.db import IntegrityError
 
