@@ -10,8 +10,10 @@ shape the score reads (signatures, RSVPs, attendance, gifts, questions, hosting,
 canvass conversations) and some it ignores (emails), spread over two years. Then
 VACUUM ANALYZE.
 
-It times ``engagement.services.recompute`` (DELETE and one INSERT … SELECT that
-classifies, weighs and decays every entry) ``--repeat`` times, and, in the same run,
+It times ``engagement.services.recompute`` (on PostgreSQL: one CREATE TABLE … AS
+SELECT that classifies, weighs and decays every entry into a fresh table, its
+indexes built once, and the swap for the live table) ``--repeat`` times, printing
+the time of each of its statements, and, in the same run,
 the baseline: a bare set-based statement of the same shape, a plain ``GROUP BY
 person_id`` sum over the timeline into a table of its own (no classification, no
 decay). The last line is ``key=value`` pairs: ``score_people_per_s`` (people scored
@@ -102,6 +104,27 @@ def baseline_once(connection) -> tuple[int, float]:
     return rows, seconds
 
 
+class StatementTimes:
+    """A database execute wrapper: the time of each statement run through it, by its
+    first words (``CREATE TABLE``, ``ANALYZE``…)."""
+
+    def __init__(self) -> None:
+        self.times: list[tuple[str, float]] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            words = " ".join(sql.split()[:3])
+            self.times.append((words[:40], time.perf_counter() - t0))
+
+    def summary(self, *, at_least: float = 0.05) -> str:
+        shown = [f"{words} {seconds:.2f}s" for words, seconds in self.times if seconds >= at_least]
+        rest = sum(seconds for _words, seconds in self.times if seconds < at_least)
+        return " · ".join([*shown, f"{len(self.times) - len(shown)} others {rest:.2f}s"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=500_000)
@@ -142,8 +165,10 @@ def main() -> None:
     score_runs, baseline_runs = [], []
     scored = baseline_rows = 0
     for _ in range(args.repeat):
+        statements = StatementTimes()
         t0 = time.perf_counter()
-        scored = recompute()
+        with connection.execute_wrapper(statements):
+            scored = recompute()
         score_runs.append(time.perf_counter() - t0)
         baseline_rows, seconds = baseline_once(connection)
         baseline_runs.append(seconds)
@@ -152,8 +177,10 @@ def main() -> None:
             f"baseline {seconds:.2f}s ({baseline_rows:,} people)",
             flush=True,
         )
+        print(f"  recompute statements: {statements.summary()}", flush=True)
     score_rate = scored / min(score_runs)
     baseline_rate = baseline_rows / min(baseline_runs)
+    print(f"load average {os.getloadavg()[0]:.2f}")
     print(
         f"people={args.people} activities={activities} scored={scored} "
         f"recompute_s={min(score_runs):.2f} baseline_s={min(baseline_runs):.2f} "
