@@ -58,6 +58,7 @@ def test_staff_test_a_journey_with_one_person_and_read_its_log(
 
     # The trigger: kind first, then its settings; a bad value is a form error.
     page.get_by_role("link", name="Change the trigger").click()
+    _both_widths(page, "jtest-trigger")
     page.get_by_label("What enters people").select_option(label="Gave")
     page.get_by_role("button", name="Show its settings").click()
     page.get_by_label("Which gifts").select_option(label="A gift of at least an amount")
@@ -75,6 +76,7 @@ def test_staff_test_a_journey_with_one_person_and_read_its_log(
 
     # Test it with Ada: find her by name, start, read the log.
     page.get_by_role("link", name="Test this journey").click()
+    _both_widths(page, "jtest-test-page")
     page.get_by_label("Find the person to test with").fill("Lovelace")
     page.get_by_role("button", name="Find").click()
     _both_widths(page, "jtest-pick-person")
