@@ -40,6 +40,17 @@ def _shape() -> tuple:
     return columns, described
 
 
+def _session_settings() -> list:
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, setting FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
+            [list(services.RECOMPUTE_SETTINGS)],
+        )
+        return cursor.fetchall()
+
+
 @pytest.mark.django_db
 def test_recompute_leaves_the_table_as_migrations_made_it(entry):
     person = factories.person()
@@ -47,9 +58,13 @@ def test_recompute_leaves_the_table_as_migrations_made_it(entry):
     before = _shape()
     assert any(name == "engagement_key_idx" for name, *_rest in before[1])
     assert any(primary for _name, _cols, primary, *_rest in before[1])
+    settings = _session_settings()
     services.recompute()
     services.recompute()
     assert _shape() == before
+    # Its planner and memory settings ended with it, though the test's transaction
+    # (like the demo's history) goes on.
+    assert _session_settings() == settings
     # The rebuilt table takes folds (their ON CONFLICT needs the primary key) and
     # segment reads as before.
     entry(person, "question", {"session": "s"}, days=0)
