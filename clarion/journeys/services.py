@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clarion.areas.selectors import area_subtree_q
 from clarion.core.models import User
 from clarion.mailings.single import standing_create, standing_problems
 from clarion.people.models import Person
@@ -415,13 +416,27 @@ def first_step(journey: Journey, version: int | None = None) -> Step | None:
     )
 
 
+def _in_reach(journey: Journey, person_ids: list[int]) -> list[int]:
+    """Those of ``person_ids`` inside the area of the organiser who made ``journey``
+    (invariant 4: an area's journey emails, tags and asks about only its own people,
+    whatever its trigger matched). National journeys reach everyone."""
+    return list(
+        Person.objects.filter(pk__in=person_ids)
+        .filter(area_subtree_q(journey.area, field="area"))
+        .values_list("pk", flat=True)
+    )
+
+
 def enrol(*, journey: Journey, person_id: int, source: dict | None = None) -> bool:
     """Enter ``person_id`` into ``journey`` at its current version's first step, due
     now. Returns False (and writes nothing) when they are in it already, or have been
     and re-entry is not allowed: the database's unique constraints decide, so two
-    processes entering the same person at once enter them once."""
+    processes entering the same person at once enter them once. An area's journey
+    enters only people of that area (``_in_reach``)."""
     step = first_step(journey)
     if step is None:
+        return False
+    if journey.area_id is not None and not _in_reach(journey, [person_id]):
         return False
     try:
         with transaction.atomic():
@@ -446,6 +461,10 @@ def enrol_many(*, journey: Journey, person_ids: list[int], source: dict | None =
     step = first_step(journey)
     if step is None or not person_ids:
         return 0
+    if journey.area_id is not None:
+        person_ids = _in_reach(journey, person_ids)
+        if not person_ids:
+            return 0
     now = timezone.now()
     Enrolment.objects.bulk_create(
         [
