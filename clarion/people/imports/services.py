@@ -767,16 +767,26 @@ class _ImportRun:
                 self.limit = self.size
         yield batch, self.seen, self.read_rejected
 
-    def write_batch(self, batch: list[CleanRow], processed: int, read_rejects: int) -> None:
+    def write_batch(
+        self,
+        batch: list[CleanRow],
+        processed: int,
+        read_rejects: int,
+        planned: threading.Event | None = None,
+    ) -> None:
         """Plan and write ``batch`` in one transaction (committed on return unless the
         caller holds one), replaying it row by row if it met a concurrent write; then
-        report progress."""
+        report progress. ``planned`` is set once the plan is made (or failed)."""
         counts = self.counts
         if batch:
             now = timezone.now()
             with pgwrite.step("chunk (all of it, with commit)"), transaction.atomic():
-                with pgwrite.step("plan"):
-                    plan = _plan_batch(batch, self.ctx, now)
+                try:
+                    with pgwrite.step("plan"):
+                        plan = _plan_batch(batch, self.ctx, now)
+                finally:
+                    if planned is not None:
+                        planned.set()
                 try:
                     with transaction.atomic():
                         (_write_pg if self.use_copy else _write_orm)(plan, self.ctx, now)
@@ -817,13 +827,20 @@ class _ImportRun:
 
     def run_pipelined(self, rows: Iterable[CleanRow | RejectedRow]) -> None:
         """Read and clean the next batch while a second thread (with its own database
-        connection) matches and writes the previous one. Batches still commit in file
-        order: a batch is handed over only when the one before it has committed."""
+        connection) writes the previous one. Batches still commit in file order: a batch
+        is handed over only when the one before it has committed.
 
-        def in_thread(batch: list[CleanRow], processed: int, read_rejects: int) -> None:
+        Reading waits while the writer plans (matching is Python, like reading, and the
+        two would only take turns on the interpreter lock, making the writer, the
+        critical path, wait); it runs while the database writes the plan."""
+
+        def in_thread(
+            batch: list[CleanRow], processed: int, read_rejects: int, planned: threading.Event
+        ) -> None:
             try:
-                self.write_batch(batch, processed, read_rejects)
+                self.write_batch(batch, processed, read_rejects, planned)
             finally:
+                planned.set()
                 connections.close_all()
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clarion-import") as pool:
@@ -831,7 +848,9 @@ class _ImportRun:
             for batch, processed, read_rejects in self.batches(rows):
                 if pending is not None:
                     pending.result()
-                pending = pool.submit(in_thread, batch, processed, read_rejects)
+                planned = threading.Event()
+                pending = pool.submit(in_thread, batch, processed, read_rejects, planned)
+                planned.wait()
             if pending is not None:
                 pending.result()
 

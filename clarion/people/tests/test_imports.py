@@ -1,5 +1,6 @@
 import io
 import random
+import time
 
 import pytest
 from django.conf import settings
@@ -495,6 +496,36 @@ def _queue_big_import(client, areas):
     job.refresh_from_db()
     assert job.status == ImportJob.Status.QUEUED and Person.objects.count() == 0
     return job
+
+
+if ON_POSTGRES:
+    # The pipelined COPY path runs on PostgreSQL only.
+    @pytest.mark.django_db(transaction=True)
+    def test_pipelined_import_reads_the_next_batch_only_while_the_last_one_writes(monkeypatch):
+        events = []
+        real_plan = import_services._plan_batch
+
+        def planning(rows, ctx, now):
+            events.append("plan")
+            time.sleep(0.1)  # time enough for a reader that did not wait to read on
+            plan = real_plan(rows, ctx, now)
+            events.append("planned")
+            return plan
+
+        def reading(rows):
+            for row in rows:
+                time.sleep(0.01)  # a slow reader, still reading when a plan starts
+                events.append("read")
+                yield row
+
+        monkeypatch.setattr(import_services, "_plan_batch", planning)
+        _csv, rows = _rows("Email\n" + "".join(f"p{i}@example.org\n" for i in range(7)))
+        counts, _r, _w = people_import_rows(rows=reading(rows), ctx=ImportContext(), batch_size=3)
+        assert counts.created == 7 and Person.objects.count() == 7
+        assert events.count("plan") == 3
+        # Never a row read between the start and the end of a plan.
+        for start in [i for i, e in enumerate(events) if e == "plan"]:
+            assert events[start + 1] == "planned", events
 
 
 @pytest.mark.django_db(transaction=True)
