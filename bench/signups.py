@@ -8,9 +8,11 @@
 Needs PostgreSQL, wrk and Redis on 127.0.0.1:6379. It runs as production does at
 scale: ``REDIS_URL`` is set, so the cache and the per-IP and per-email rate limits
 live in Redis (with the default database cache every rate-limit hit costs several
-database queries, which is not how a busy site runs). The confirmation email is
-queued with the database task backend, so every acknowledged signature must have a
-task row too.
+database queries, which is not how a busy site runs). A signature is one intake row
+committed before the answer; one ``clarion worker`` (database task backend) runs
+beside the server throughout, processing intake in batches (person, timeline,
+thank-you email queued), so every acknowledged signature must end processed with an
+email task row too.
 
 Creates a fresh database ``clarion_bench_signups``, migrates it and makes two live
 petitions: one to warm up on and the one measured, so no warm-up row is ever counted.
@@ -18,8 +20,8 @@ Starts gunicorn (DEBUG off, persistent database connections: ``CONN_MAX_AGE``) a
 drives it with wrk from another process. Every request is a real petition POST with a
 valid CSRF cookie and token (Django's token is valid for every request that sends the
 same cookie) and a unique email (run, wrk thread and a per-thread counter), so each
-one runs the whole path: rate limits, validation, dedupe, person_upsert, submission
-row, timeline, the queued thank-you email.
+one runs the whole public path: rate limits, validation, dedupe, the intake row; the
+worker then runs person_upsert, the timeline and the queued thank-you email.
 
 Accounting. Each wrk thread stops sending at a shared deadline (``delay()`` holds
 its connections idle afterwards) and wrk keeps running a grace period so requests
@@ -35,7 +37,9 @@ production does); run both to see what keeping the score current costs.
 
 Then, in the same run with the same server, wrk drives a minimal Django view that
 inserts one row (the physical baseline) the same way. The last line is ``key=value``
-pairs: signups_per_s p99_ms committed acknowledged baseline_per_s ratio.
+pairs: signups_per_s p99_ms committed acknowledged processed baseline_per_s ratio;
+processed is how many of the committed intake rows the worker had processed (person
+and timeline entry written) once it drained, which must equal committed.
 """
 
 from __future__ import annotations
@@ -238,8 +242,11 @@ def run_wrk(url: str, script: Path, seconds: float, connections: int, values: di
     }
 
 
-def drained_count(dsn: str, sql: str, params: tuple = (), *, timeout: float = 60.0) -> int:
-    """The row count once it has stopped changing for a second (or at ``timeout``)."""
+def drained_count(
+    dsn: str, sql: str, params: tuple = (), *, timeout: float = 60.0, until: int | None = None
+) -> int:
+    """The row count once it has stopped changing for a second (or at ``timeout``);
+    with ``until``, once it reaches that count (or stops changing for 30 seconds)."""
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -247,9 +254,11 @@ def drained_count(dsn: str, sql: str, params: tuple = (), *, timeout: float = 60
         while True:
             count = conn.execute(sql, params).fetchone()[0]
             now = time.monotonic()
+            if until is not None and count >= until:
+                return count
             if count != last:
                 last, stable_since = count, now
-            elif now - stable_since >= 1.0 or now >= give_up:
+            elif now - stable_since >= (1.0 if until is None else 30.0) or now >= give_up:
                 return count
             time.sleep(0.2)
 
@@ -337,6 +346,12 @@ def main() -> None:
     if args.worker_class == "gthread":
         server_cmd += ["--threads", str(args.threads)]
     server = subprocess.Popen(server_cmd, env=env, start_new_session=True)
+    worker = subprocess.Popen(
+        [str(BIN / "clarion"), "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     dsn = env["DATABASE_URL"]
     try:
@@ -375,6 +390,15 @@ def main() -> None:
             " WHERE p.slug = %s",
             (SLUG,),
         )
+        # The worker drains the intake: every committed row must end processed.
+        processed = drained_count(
+            dsn,
+            "SELECT count(*) FROM actions_submission s JOIN actions_actionpage p ON p.id = s.page_id"
+            " WHERE p.slug = %s AND s.processed_at IS NOT NULL",
+            (SLUG,),
+            timeout=600.0,
+            until=committed,
+        )
         import psycopg
 
         with psycopg.connect(dsn, autocommit=True) as conn:
@@ -395,7 +419,9 @@ def main() -> None:
         )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
+        os.killpg(worker.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        worker.wait(timeout=30)
 
     ratio = signs["per_s"] / baseline["per_s"] if baseline["per_s"] else 0.0
     print(
@@ -410,6 +436,7 @@ def main() -> None:
     print(
         f"server: gunicorn {args.workers} {args.worker_class} workers"
         + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")
+        + ", one clarion worker (database tasks) beside them"
         + f", DEBUG off, CONN_MAX_AGE=600, cache and rate limits on Redis; wrk 2 threads, "
         f"{args.connections} connections, {args.seconds:g}s each after {args.warm_up:g}s warm-up; "
         f"engagement scoring {args.scoring}; "
@@ -417,7 +444,7 @@ def main() -> None:
     )
     print(
         f"signups_per_s={signs['per_s']:.0f} p99_ms={signs['p99_ms']:.1f} committed={committed} "
-        f"acknowledged={signs['acks']} baseline_per_s={baseline['per_s']:.0f} ratio={ratio:.2f} "
+        f"acknowledged={signs['acks']} processed={processed} baseline_per_s={baseline['per_s']:.0f} ratio={ratio:.2f} "
         f"scoring={args.scoring} scored_people={scored}"
     )
 

@@ -35,6 +35,21 @@ def _fresh_cache(request):
             cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _intake_inline(request, monkeypatch):
+    """A public action form's intake row is processed by the request itself in tests,
+    so a test can post the form and look at the person. Tests of the real, queued
+    path ask for the ``intake_async`` fixture instead."""
+    from clarion.actions import services
+
+    monkeypatch.setattr(services, "INTAKE_INLINE", "intake_async" not in request.fixturenames)
+
+
+@pytest.fixture
+def intake_async():
+    """Leave public action forms' intake rows to the workers, as production does."""
+
+
 @pytest.fixture
 def areas(db):
     return factories.area_tree()

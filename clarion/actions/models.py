@@ -158,6 +158,13 @@ class Submission(models.Model):
 
     ``email_canonical`` (see ``people.normalise.canonical_email``) is unique per page,
     so the same mailbox acts once. Only ``confirmed`` rows count.
+
+    A public form writes the row first, as its intake (``services.submission_intake``):
+    ``person`` is empty and ``intake`` holds what the form said until a worker
+    processes it (``services.submissions_process``), which finds or creates the person,
+    records the timeline entry and queues the emails, then sets ``processed_at`` and
+    empties ``intake`` in the same transaction. An intake row counts (and blocks a
+    second signature from the same mailbox) from the moment it commits.
     """
 
     class Status(models.TextChoices):
@@ -169,8 +176,13 @@ class Submission(models.Model):
     # What the form said about the person (name, postcode), as typed: a public form
     # never rewrites a stored person, so this is where the submitter's words are kept.
     submitted = models.JSONField(default=dict, blank=True)
+    # Empty only while the row waits in intake (``processed_at`` is empty).
     person = models.ForeignKey(
-        "people.Person", on_delete=models.CASCADE, related_name="action_submissions"
+        "people.Person",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="action_submissions",
     )
     email_canonical = models.CharField(max_length=254)
     email_domain = models.CharField(max_length=254, db_index=True)
@@ -197,6 +209,14 @@ class Submission(models.Model):
     ip_hash = models.CharField(max_length=32, blank=True, db_index=True)
     user_agent = models.CharField(max_length=300, blank=True)
 
+    # Intake: the form's words for the person (email as typed, names, postcode, custom
+    # fields, share code of the recruiter) until processed, then emptied.
+    intake = models.JSONField(default=dict, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    # Whether processing created the person (only then may the thank-you page show
+    # them their share link: a public form proves nothing about who typed an email).
+    person_created = models.BooleanField(default=False)
+
     created_at = models.DateTimeField(default=timezone.now)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     email_sent_at = models.DateTimeField(null=True, blank=True)
@@ -217,6 +237,12 @@ class Submission(models.Model):
             models.Index(fields=["page", "status", "created_at"], name="submission_count_idx"),
             models.Index(fields=["recruiter", "status"], name="submission_recruiter_idx"),
             models.Index(fields=["person", "created_at"], name="submission_person_idx"),
+            # The workers' claim reads only the rows still in intake, oldest first.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(processed_at__isnull=True),
+                name="submission_intake_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -225,3 +251,7 @@ class Submission(models.Model):
     @property
     def counted(self) -> bool:
         return self.status == self.Status.CONFIRMED
+
+    @property
+    def in_intake(self) -> bool:
+        return self.processed_at is None

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 
 from clarion.core import privacy
+from clarion.people.normalise import canonical_email
 
 from .models import Submission
 
 
+def _addresses(person) -> list[str]:
+    """The canonical forms of every address ``person`` uses."""
+    emails = [person.email, *person.other_emails.values_list("email", flat=True)]
+    return sorted({canonical_email(e) for e in emails if e})
+
+
+def _in_intake(person) -> Q:
+    """Rows still in intake (no person yet) from one of ``person``'s addresses."""
+    return Q(processed_at__isnull=True, email_canonical__in=_addresses(person))
+
+
 def export(person) -> dict:
-    rows = Submission.objects.filter(person=person).select_related("page").order_by("created_at")
+    rows = (
+        Submission.objects.filter(Q(person=person) | _in_intake(person))
+        .select_related("page")
+        .order_by("created_at")
+    )
     return {
         "submissions": [
             {
@@ -36,6 +52,15 @@ def export(person) -> dict:
 
 def erase(person) -> None:
     Submission.objects.filter(person=person).delete()
+    # Their signatures still in intake go too (invariant 7). A row a worker holds is
+    # skipped rather than waited for (the worker may be waiting for this person's
+    # lock): the worker sees the erasure's suppression row and drops it itself.
+    waiting = (
+        Submission.objects.filter(_in_intake(person))
+        .select_for_update(skip_locked=True)
+        .values_list("pk", flat=True)
+    )
+    Submission.objects.filter(pk__in=list(waiting)).delete()
     # Submissions they recruited stay (they belong to other people) but lose the link.
     Submission.objects.filter(recruiter=person).update(recruiter=None)
 

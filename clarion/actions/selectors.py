@@ -50,6 +50,28 @@ def page_count(page: ActionPage) -> int:
     return int(value)
 
 
+def page_count_add(page: ActionPage, n: int) -> None:
+    """Add ``n`` to the cached count, if one is cached: a supporter sees their own
+    signature counted at once, without every signature recounting the page.
+
+    Redis (and the local-memory cache) add atomically and keep the key's expiry, so
+    the count is still recounted every refresh interval. Other caches (the database
+    cache) read and rewrite the value with their default expiry, which would lose
+    concurrent additions and keep the result for minutes: there the cached count is
+    dropped instead, and the next view counts afresh."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+    from django.core.cache.backends.redis import RedisCache
+
+    if not isinstance(caches["default"], (RedisCache, LocMemCache)):
+        page_count_forget(page)
+        return
+    try:
+        cache.incr(_count_key(page.pk), n)
+    except ValueError:  # nothing cached: the next view counts afresh
+        pass
+
+
 def page_count_forget(page: ActionPage) -> None:
     cache.delete(_count_key(page.pk))
 
@@ -82,7 +104,10 @@ def recent_signers(page: ActionPage, *, limit: int = 8) -> list[dict]:
         rows = [
             {"first_name": first, "town": town, "at": at}
             for first, town, at in Submission.objects.filter(
-                page_id=page.pk, status=Submission.Status.CONFIRMED, show_name=True
+                page_id=page.pk,
+                status=Submission.Status.CONFIRMED,
+                show_name=True,
+                person__isnull=False,  # not those still in intake
             )
             .order_by("-created_at")
             .values_list("person__first_name", "person__town", "created_at")[:limit]
@@ -123,6 +148,15 @@ def page_thanks_url(page: ActionPage, person: Person | None = None) -> str:
     if person is not None and person.pk:
         url += "?p=" + thanks_token(person)
     return url
+
+
+def submission_thanks_url(submission: Submission) -> str:
+    """The thank-you page after ``submission`` went into intake: it names the row
+    (``?s=``), not a person, who may not exist yet."""
+    from .services import thanks_submission_token
+
+    url = reverse("actions:thanks", kwargs={"slug": submission.page.slug})
+    return url + "?s=" + thanks_submission_token(submission)
 
 
 def page_public_url(page: ActionPage, *, ref: str = "") -> str:
@@ -385,7 +419,8 @@ def api_submissions(key, **filters) -> QuerySet[Submission]:
 
     from clarion.api.selectors import api_people
 
-    qs = Submission.objects.filter(**filters)
+    # Rows still in intake have no person yet: the API sees them once processed.
+    qs = Submission.objects.filter(person__isnull=False, **filters)
     people = api_people(key)
     if people.query.has_filters():
         # Only a key that reaches everyone (no scope at all) skips the semi-join.

@@ -18,14 +18,15 @@ from django.utils.translation import gettext_noop
 from clarion.core import tokens
 from clarion.core.content import render_markdown
 from clarion.core.services import audit_record
-from clarion.people.models import Activity, EmailStatus, Person
-from clarion.people.normalise import InvalidEmail, canonical_email, normalise_email
+from clarion.people.models import Activity, EmailStatus, Person, Suppression
+from clarion.people.normalise import InvalidEmail, canonical_email, email_hash, normalise_email
 from clarion.people.services import (
     ConsentInput,
     activity_record,
     consent_record,
     email_status_set,
     person_upsert,
+    person_upsert_check,
 )
 
 from .models import ActionPage, Submission
@@ -112,6 +113,25 @@ def thanks_person(token: str) -> Person | None:
     return Person.objects.filter(pk=pk).first() if isinstance(pk, int) else None
 
 
+def thanks_submission_token(submission: Submission) -> str:
+    """The thank-you page's token for a submission still in intake (``?s=``): it names
+    the row, and the page shows its person's share link only once processing has
+    created them (``person_created``)."""
+    return tokens.sign(f"s{submission.pk}", salt=tokens.ACTIONS_THANKS)
+
+
+def thanks_submission(token: str, page: ActionPage) -> Submission | None:
+    """The submission on ``page`` a ``?s=`` thank-you token names (links last 90 days)."""
+    value = tokens.unsign(token, salt=tokens.ACTIONS_THANKS, max_age=90 * 86400)
+    if not isinstance(value, str) or not value.startswith("s") or not value[1:].isdigit():
+        return None
+    return (
+        Submission.objects.select_related("person")
+        .filter(pk=int(value[1:]), page_id=page.pk)
+        .first()
+    )
+
+
 def confirm_token(submission: Submission) -> str:
     return tokens.sign(submission.pk, salt=tokens.ACTIONS_CONFIRM)
 
@@ -137,9 +157,21 @@ class SubmissionInput:
     utm: dict[str, str] = field(default_factory=dict)
     mailing_token: str = ""
     recruiter: Person | None = None
+    # A share code (``?ref=``) still to be looked up: intake keeps the code and the
+    # worker finds the recruiter, so the public request makes no query for it.
+    recruiter_code: str = ""
     embedded: bool = False
     ip_hash: str = ""
     user_agent: str = ""
+
+
+@dataclass
+class IntakeResult:
+    """What ``submission_intake`` committed: the row (``duplicate``: the mailbox's
+    earlier row on the page, processed or still in intake)."""
+
+    submission: Submission
+    duplicate: bool
 
 
 @dataclass
@@ -172,54 +204,224 @@ def _referrer_domain(referrer: str) -> str:
     return host.lower()[:200]
 
 
-class _AlreadyActed(Exception):
-    """The (page, canonical email) row exists: undo this attempt's writes."""
+class _ErasedInIntake(Exception):
+    """The address was erased after the row entered intake: drop it, create nobody."""
 
 
-def submission_record(*, page: ActionPage, data: SubmissionInput) -> SubmissionResult:
-    """Record one action on ``page``: the person (through ``person_upsert``), the
-    submission row, the page's tags and list, and the timeline entry, in one
-    transaction.
-
-    Everything is committed when this returns (the caller answers 2xx only then —
-    invariant 1). The confirmation or thank-you email (and a letter to the target) is
-    queued in the same transaction when tasks live in this database, otherwise on
-    commit. The same mailbox (``canonical_email``) acting again on the page is a
-    duplicate: nothing is written and the first submission is returned.
-    Raises ValidationError (field → message) for bad person details, before writing.
-
-    The first action of a mailbox is the common case under a spike, so there is no
-    look-up before writing: the unique (page, email_canonical) constraint decides,
-    and a duplicate rolls the whole attempt back (person changes included) before the
-    first submission is read. Concurrent duplicates wait on that index entry, never
-    on a page-wide lock.
-    """
+def _email_checked(data: SubmissionInput) -> tuple[str, str]:
+    """The normalised and canonical email of ``data``; ValidationError if bad."""
     try:
         email = normalise_email(data.email)
     except InvalidEmail:
         raise ValidationError({"email": _("Enter a valid email address.")}) from None
     if not email:
         raise ValidationError({"email": _("Enter your email address.")})
-    canon = canonical_email(email)
+    return email, canonical_email(email)
+
+
+def submission_intake(*, page: ActionPage, data: SubmissionInput) -> IntakeResult:
+    """Take one public action on ``page`` into intake: one row, one short transaction.
+
+    The row holds the page, the cleaned fields, the canonical email under the page's
+    uniqueness constraint, the consent wording, the attribution and the IP hash;
+    everything else — matching the person (``person_upsert``), tags, lists, the
+    timeline entry (journeys, engagement, webhooks), emails and letters — is done by
+    the workers (``submissions_process``). The row is committed when this returns, so
+    the caller may answer 2xx (invariant 1), and it counts at once.
+
+    The same mailbox acting again on the page, whether its first row is processed or
+    still in intake, is a duplicate: nothing is written and the first row is returned.
+    Raises ValidationError (field → message) for anything ``person_upsert`` would
+    refuse, before writing: the answer is final, processing cannot fail on input.
+    """
+    email, canon = _email_checked(data)
+    person_upsert_check(
+        email=email, postcode=data.postcode or None, custom_fields=data.custom_fields or None
+    )
+    submission = _submission_build(page=page, data=data, person=None, email=email, canon=canon)
+    submission.intake = {
+        "email": email,
+        "first_name": data.first_name,
+        "last_name": data.last_name,
+        "postcode": data.postcode,
+        "custom_fields": data.custom_fields,
+        "recruiter_code": data.recruiter_code[:16],
+        "recruiter_id": data.recruiter.pk if data.recruiter is not None else None,
+    }
     try:
-        with transaction.atomic():
-            return _submission_write(page=page, data=data, email=email, canon=canon)
-    except _AlreadyActed:
-        existing = Submission.objects.select_related("person").get(page=page, email_canonical=canon)
-        return SubmissionResult(submission=existing, person=existing.person, duplicate=True)
+        if transaction.get_connection().in_atomic_block:
+            # Inside a caller's transaction: a savepoint, so a clash undoes only this.
+            with transaction.atomic():
+                submission.save(force_insert=True)
+        else:
+            # One INSERT in autocommit is the whole transaction: committed when it
+            # returns, without BEGIN and COMMIT round trips of its own.
+            submission.save(force_insert=True)
+    except IntegrityError:
+        existing = Submission.objects.filter(page=page, email_canonical=canon).first()
+        if existing is None:  # pragma: no cover - the clash was with a row since erased
+            raise
+        return IntakeResult(submission=existing, duplicate=True)
+    transaction.on_commit(intake_kick, robust=True)
+    if submission.counted:
+        from .selectors import page_count_add
+
+        page_count_add(page, 1)
+    return IntakeResult(submission=submission, duplicate=False)
 
 
-def _submitter_upsert(*, page: ActionPage, data: SubmissionInput, email: str):
+# Tests that drive the public form and then look at the person set this (see
+# clarion/conftest.py); production never does: the workers process intake.
+INTAKE_INLINE = False
+
+
+def intake_inline() -> bool:
+    """Whether a public form processes its own intake row straight after committing
+    it (tests only; ``INTAKE_INLINE``)."""
+    return INTAKE_INLINE
+
+
+INTAKE_KICK_KEY = "actions:intake:kick"
+
+
+def intake_kick() -> None:
+    """Make sure a worker is coming for the rows in intake: queue the processing task,
+    at most once while one is queued and not yet started (a cache key marks it; the
+    task clears it when it starts). The ``actions.intake`` clock job collects
+    anything a lost queue or key left behind."""
+    from django.core.cache import cache
+
+    from . import tasks
+
+    if cache.add(INTAKE_KICK_KEY, 1, timeout=30):
+        try:
+            tasks.submissions_intake_process.enqueue()
+        except Exception:
+            cache.delete(INTAKE_KICK_KEY)
+            raise
+
+
+def submissions_process(*, limit: int = 100, ids=None) -> int:
+    """Process up to ``limit`` rows still in intake (only ``ids``, when given), oldest
+    first; returns how many rows were claimed.
+
+    The rows are claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (so
+    workers share the queue without waiting on each other; SQLite's one writer needs
+    no claim), and each row's processing and its ``processed_at`` commit in the same
+    transaction: a worker killed at any point leaves its rows in intake for the next
+    one, and a processed row is never claimed again. A row whose processing raises is
+    rolled back alone (its savepoint), logged, and left for a later run.
+    """
+    with transaction.atomic():
+        claim = Submission.objects.filter(processed_at__isnull=True)
+        if ids is not None:
+            claim = claim.filter(pk__in=list(ids))
+        rows = list(
+            claim.select_for_update(skip_locked=True, of=("self",))
+            .select_related("page")
+            .order_by("pk")[:limit]
+        )
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    _intake_process(row)
+            except _ErasedInIntake:
+                Submission.objects.filter(pk=row.pk).delete()
+            except Exception:
+                logger.exception("Submission %s stays in intake: processing failed", row.pk)
+    return len(rows)
+
+
+def _intake_recruiter(intake: dict) -> Person | None:
+    if intake.get("recruiter_id"):
+        return Person.objects.filter(pk=intake["recruiter_id"]).first()
+    code = (intake.get("recruiter_code") or "").strip()
+    return Person.objects.filter(share_code=code).first() if code else None
+
+
+def _erased_since(email: str, since) -> bool:
+    """Whether ``email`` was erased (invariant 7) at or after ``since``."""
+    return Suppression.objects.filter(
+        email_hash=email_hash(email), reason="erased", created_at__gte=since
+    ).exists()
+
+
+def _intake_process(row: Submission) -> None:
+    """Do for one intake row what the form left to the workers (see
+    ``submission_intake``). Runs inside ``submissions_process``'s savepoint."""
+    page = row.page
+    intake = row.intake
+    email = intake["email"]
+    data = SubmissionInput(
+        email=email,
+        first_name=intake.get("first_name") or "",
+        last_name=intake.get("last_name") or "",
+        postcode=intake.get("postcode") or "",
+        custom_fields=intake.get("custom_fields") or {},
+        email_consent=row.consent_given,
+        source=row.source,
+        recruiter=_intake_recruiter(intake),
+    )
+    result = _submitter_upsert(page=page, data=data, email=email, wording=row.consent_wording)
+    # After the upsert: an erasure committed meanwhile (which the upsert's lock on the
+    # person waited for) is seen here, and nobody is made again from this row.
+    if _erased_since(email, row.created_at):
+        raise _ErasedInIntake
+    person = result.person
+    recruiter = (
+        data.recruiter if data.recruiter is not None and data.recruiter.pk != person.pk else None
+    )
+    row.person = person
+    row.recruiter = recruiter
+    row.person_created = result.created
+    row.processed_at = timezone.now()
+    row.intake = {}
+    row.save(update_fields=["person", "recruiter", "person_created", "processed_at", "intake"])
+    _submission_timeline(row)
+    _queue_emails(row)
+
+
+def submission_record(*, page: ActionPage, data: SubmissionInput) -> SubmissionResult:
+    """Record one action on ``page`` and process it at once: the intake row and its
+    processing (``submission_intake``, ``submissions_process``) in one transaction.
+
+    For callers that need the person straight away (the API's record helpers, which
+    answer with the person's documents, and tests); public forms use the intake.
+    Everything is committed when this returns. The same mailbox acting again on the
+    page is a duplicate: nothing is written and the first submission is returned
+    (processed first if it was still in intake). Raises ValidationError (field →
+    message) for bad person details, before writing.
+    """
+    with transaction.atomic():
+        taken = submission_intake(page=page, data=data)
+        submission = taken.submission
+        if submission.processed_at is None:
+            submissions_process(ids=[submission.pk], limit=1)
+            submission = Submission.objects.select_related("person").get(pk=submission.pk)
+        if submission.person is None:
+            raise ValidationError(
+                {"email": _("This action could not be recorded. Please try again later.")}
+            )
+    return SubmissionResult(
+        submission=submission,
+        person=submission.person,
+        duplicate=taken.duplicate,
+        person_created=submission.person_created and not taken.duplicate,
+    )
+
+
+def _submitter_upsert(*, page: ActionPage, data: SubmissionInput, email: str, wording: str = ""):
     """Find or create the person acting on ``page`` through ``person_upsert`` as a
     public write (invariant 8), subscribing them when they consent on a page without
-    double opt-in. Returns person_upsert's result."""
+    double opt-in (``wording``: the consent words they saw, the page's by default).
+    Returns person_upsert's result."""
     pending = page.double_opt_in
     consent = None
     email_status = None
     if data.email_consent and not pending:
         email_status = EmailStatus.SUBSCRIBED
         consent = ConsentInput(
-            channel="email", wording=page.consent_wording, source=f"action:{page.slug}"
+            channel="email", wording=wording or page.consent_wording, source=f"action:{page.slug}"
         )
     result = person_upsert(
         email=email,
@@ -251,14 +453,11 @@ def _submission_answers(page: ActionPage, data: SubmissionInput) -> dict:
 
 
 def _submission_build(
-    *, page: ActionPage, data: SubmissionInput, person: Person, email: str, canon: str
+    *, page: ActionPage, data: SubmissionInput, person: Person | None, email: str, canon: str
 ) -> Submission:
-    """The unsaved Submission of ``person`` on ``page``, pending when the page asks for
-    double opt-in; a recruiter never recruits themselves."""
+    """The unsaved Submission on ``page`` (of ``person``, or None for an intake row),
+    pending when the page asks for double opt-in."""
     pending = page.double_opt_in
-    recruiter = (
-        data.recruiter if data.recruiter is not None and data.recruiter.pk != person.pk else None
-    )
     now = timezone.now()
     return Submission(
         page=page,
@@ -279,7 +478,6 @@ def _submission_build(
         referrer_domain=_referrer_domain(data.referrer),
         utm={k: str(v)[:100] for k, v in list(data.utm.items())[:5]},
         mailing_token=data.mailing_token[:200],
-        recruiter=recruiter,
         embedded=data.embedded,
         ip_hash=data.ip_hash,
         user_agent=data.user_agent[:300],
@@ -288,23 +486,13 @@ def _submission_build(
     )
 
 
-def _submission_write(
-    *, page: ActionPage, data: SubmissionInput, email: str, canon: str
-) -> SubmissionResult:
-    # Runs inside submission_record's transaction; raises _AlreadyActed to undo it.
-    result = _submitter_upsert(page=page, data=data, email=email)
-    person = result.person
-    submission = _submission_build(page=page, data=data, person=person, email=email, canon=canon)
-    try:
-        # No savepoint of its own: a clash undoes the whole attempt (see the caller).
-        submission.save(force_insert=True)
-    except IntegrityError:
-        # The same mailbox acted before (or in a concurrent request); theirs counts.
-        raise _AlreadyActed from None
-
+def _submission_timeline(submission: Submission) -> None:
+    """The person's timeline entry for ``submission`` (its listeners run journeys,
+    the engagement score and webhooks after commit)."""
+    page = submission.page
     summary = _ACTION_SUMMARY.get(page.kind, gettext_noop("Took action on “%(title)s”"))
     activity_record(
-        person=person,
+        person=submission.person,
         kind=Activity.Kind.ACTION,
         summary=_(summary) % {"title": page.title, "target": page.target_name or _("the target")},
         data={
@@ -315,10 +503,6 @@ def _submission_write(
             "status": submission.status,
             **({"letter": submission.answers} if page.kind == ActionPage.Kind.LETTER else {}),
         },
-    )
-    _queue_emails(submission)
-    return SubmissionResult(
-        submission=submission, person=person, duplicate=False, person_created=result.created
     )
 
 

@@ -150,7 +150,7 @@ def _submission_input(
             if data.get(k)
         },
         mailing_token=services.mailing_token_value(data.get("mt", "")),
-        recruiter=selectors.page_by_share_code(data.get("ref", "")),
+        recruiter_code=(data.get("ref") or "").strip()[:16],
         embedded=embed,
         ip_hash=hashing.ip_hash(client_ip(request) or ""),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
@@ -201,18 +201,28 @@ def _act(request: HttpRequest, page: ActionPage, *, embed: bool) -> HttpResponse
         try:
             if page.kind == ActionPage.Kind.DONATION:
                 return _donate(request, page, form, embed=embed)
-            result = services.submission_record(
+            # The intake row is committed before we answer (invariant 1); the workers
+            # find the person, tag, record the timeline and send the email from it.
+            taken = services.submission_intake(
                 page=page, data=_submission_input(request, form, embed=embed)
             )
+            if services.intake_inline():
+                services.submissions_process(ids=[taken.submission.pk], limit=1)
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, messages)
         else:
-            # An existing person's page (share link, recruits) reaches them by email
-            # only; the submitter may have typed somebody else's address.
-            url = _thanks_url(page, result.person if result.person_created else None, embed=embed)
-            if result.duplicate:
-                url += ("&" if "?" in url else "?") + "again=1"
+            if taken.duplicate:
+                # Nothing about the first signature is shown: the submitter may have
+                # typed somebody else's address.
+                url = selectors.page_thanks_url(page) + "?again=1"
+                return redirect(url + ("&embed=1" if embed else ""))
+            # The thank-you page names the row; it shows a share link only once
+            # processing has created the person (an existing person's page reaches
+            # them by email only).
+            url = selectors.submission_thanks_url(taken.submission)
+            if embed:
+                url += "&embed=1"
             return redirect(url)
     if not ip_counted and ratelimit_hits([ip_hit])[0] > limits["ip"]:
         # A refused or invalid POST counts against its IP too.
@@ -285,6 +295,11 @@ def thanks_view(request: HttpRequest, slug: str) -> HttpResponse:
     submission = None
     if person is not None:
         submission = Submission.objects.filter(page=page, person=person).first()
+    elif request.GET.get("s"):
+        # Straight after the form: the row may still be in intake (no person yet).
+        submission = services.thanks_submission(request.GET["s"], page)
+        if submission is not None and submission.person_created:
+            person = submission.person
     count = selectors.page_count(page)
     ref = person.share_code if person and person.share_code else ""
     context = {
@@ -296,7 +311,9 @@ def thanks_view(request: HttpRequest, slug: str) -> HttpResponse:
         "progress": selectors.page_progress(page, count),
         "share": _share_links(request, page, ref=ref),
         "recruits": selectors.recruits_count(person) if person else None,
-        "next_url": _next_link(page, request.GET.get("p", "")),
+        "next_url": _next_link(
+            page, request.GET.get("p", "") or (services.thanks_token(person) if person else "")
+        ),
         "next_event": _nearest_event(person)
         if page.next_step == ActionPage.NextStep.EVENT and not embed
         else None,

@@ -340,6 +340,26 @@ def _upsert_given(
     )
 
 
+def person_upsert_check(
+    *,
+    email: str | None = None,
+    postcode: str | None = None,
+    custom_fields: dict[str, Any] | None = None,
+) -> None:
+    """Raise the ValidationError ``person_upsert`` would raise for this email, postcode
+    and custom fields, writing nothing: a form that records now and upserts later (an
+    action page's intake) refuses bad input before it answers."""
+    _upsert_given(
+        email=email,
+        phone=None,
+        identifier=None,
+        profile=(None, None, None, None, None),
+        postcode=postcode,
+        custom_fields=custom_fields,
+        email_status=None,
+    )
+
+
 @transaction.atomic
 def person_upsert(
     *,
@@ -1492,7 +1512,11 @@ def person_erase(*, person: Person, actor, request=None) -> list[str]:
     hashes = []
     for address in emails:
         digest = email_hash(address)
-        Suppression.objects.update_or_create(email_hash=digest, defaults={"reason": "erased"})
+        # Dated now: a signature still in intake from before this erasure is dropped
+        # by the worker (actions), never made into a new person.
+        Suppression.objects.update_or_create(
+            email_hash=digest, defaults={"reason": "erased", "created_at": timezone.now()}
+        )
         hashes.append(digest)
     audit_record(
         actor=actor,

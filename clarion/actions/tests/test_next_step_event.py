@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -53,6 +54,13 @@ def _act(client, page, **overrides):
     return response["Location"]
 
 
+def _person_token(client, thanks_url):
+    """The person's token in the thank-you page's next-step link (the form's redirect
+    names its submission; the page names the person it created)."""
+    body = client.get(thanks_url).content.decode()
+    return parse_qs(urlsplit(re.search(r'href="([^"]*/next/[^"]*)"', body).group(1)).query)["p"][0]
+
+
 def test_thanks_offers_the_nearest_event_and_next_leads_to_it(client, areas, page):
     near = _event(areas.leeds_central, "LS1 4AP", "City Ward doorstep")
     _event(areas.leeds_central, "LS1 4AP", "Later City Ward doorstep", days=10)
@@ -62,7 +70,7 @@ def test_thanks_offers_the_nearest_event_and_next_leads_to_it(client, areas, pag
     assert "RSVP to the nearest event" in body
     assert "City Ward doorstep" in body
     assert "Easton doorstep" not in body
-    token = parse_qs(urlsplit(thanks_url).query)["p"][0]
+    token = _person_token(client, thanks_url)
     response = client.get(reverse("actions:next", kwargs={"slug": page.slug}), {"p": token})
     assert response.status_code == 302
     target = urlsplit(response["Location"])
@@ -80,7 +88,7 @@ def test_no_event_nearby_offers_the_finder_with_their_postcode(client, areas, pa
     body = client.get(thanks_url).content.decode()
     assert "Find an event near me" in body
     assert "Easton doorstep" not in body
-    token = parse_qs(urlsplit(thanks_url).query)["p"][0]
+    token = _person_token(client, thanks_url)
     response = client.get(reverse("actions:next", kwargs={"slug": page.slug}), {"p": token})
     assert response["Location"] == reverse("events:find") + "?postcode=LS2+7EY"
 
@@ -109,6 +117,6 @@ def test_postcode_missing_from_the_table_is_geocoded(client, areas, page, monkey
 
     monkeypatch.setattr(geocoding, "get_geocoder", lambda: Fake())
     thanks_url = _act(client, page, postcode="LS6 1AA")
-    token = parse_qs(urlsplit(thanks_url).query)["p"][0]
+    token = _person_token(client, thanks_url)
     response = client.get(reverse("actions:next", kwargs={"slug": page.slug}), {"p": token})
     assert urlsplit(response["Location"]).path == reverse("events:detail", kwargs={"pk": near.pk})

@@ -45,7 +45,7 @@ def test_signing_with_an_existing_email_rewrites_nothing_and_moves_no_one(client
 def test_a_new_signer_still_gets_their_personal_thank_you(client, areas):
     page = make_page()
     response = sign(client, page, email="fresh@example.net")
-    assert "?p=" in response["Location"]
+    assert "?s=" in response["Location"]
     thanks = client.get(response["Location"]).content.decode()
     assert "brought in" in thanks
 

@@ -1,0 +1,180 @@
+"""The public form's intake: one committed row answers the supporter, the workers do
+the rest. Every test here leaves the rows to the workers (``intake_async``), as
+production does."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from clarion.actions import services
+from clarion.actions.models import Submission
+from clarion.actions.selectors import page_count, page_count_fresh
+from clarion.core.privacy import export_person
+from clarion.core.testing import factories
+from clarion.people.models import Activity, Person, Suppression
+from clarion.people.normalise import email_hash
+from clarion.people.services import person_erase
+
+from .conftest import make_page
+from .test_submit import sign
+
+pytestmark = pytest.mark.usefixtures("intake_async")
+
+
+def test_the_answer_comes_before_the_work_and_counts_at_once(client, areas):
+    page = make_page()
+    assert page_count(page) == 0  # cached
+    response = sign(client, page, email="new@example.net")
+    assert response.status_code == 302
+    row = Submission.objects.get(page=page)
+    assert row.in_intake and row.person is None
+    assert page_count(page) == 1 and page_count_fresh(page) == 1
+    assert client.get(reverse("actions:count", kwargs={"slug": page.slug})).json()["count"] == 1
+    assert not Person.objects.filter(email="new@example.net").exists()
+    # The thank-you page answers before processing, with no personal share link yet.
+    thanks = client.get(response["Location"]).content.decode()
+    assert "Thank you!" in thanks and "brought in" not in thanks
+    assert services.submissions_process() == 1
+    person = Person.objects.get(email="new@example.net")
+    # Once processed, the page shows the person it created their share link.
+    thanks = client.get(response["Location"]).content.decode()
+    assert "brought in" in thanks and person.share_code in thanks
+
+
+def test_a_duplicate_is_refused_at_once_processed_or_not(client, areas):
+    page = make_page()
+    sign(client, page, email="twice@example.net")
+    again = sign(client, page, email="Twice@Example.net", first_name="Other")
+    assert again.status_code == 302 and "again=1" in again["Location"]
+    assert Submission.objects.filter(page=page).count() == 1
+    services.submissions_process()
+    third = sign(client, page, email="twice@example.net")
+    assert "again=1" in third["Location"]
+    assert Submission.objects.filter(page=page).count() == 1
+    assert page_count_fresh(page) == 1
+
+
+def test_an_existing_persons_thank_you_shows_nothing_of_theirs(client, areas):
+    victim = factories.person(email="vic@example.net", first_name="Vic")
+    page = make_page()
+    response = sign(client, page, email="vic@example.net", first_name="Mallory")
+    services.submissions_process()
+    row = Submission.objects.get(page=page)
+    assert row.person == victim and not row.person_created
+    victim.refresh_from_db()
+    assert victim.first_name == "Vic"  # invariant 8
+    thanks = client.get(response["Location"]).content.decode()
+    assert "brought in" not in thanks and victim.share_code not in thanks
+
+
+def test_bad_details_are_refused_before_the_row_is_written(client, areas):
+    page = make_page()
+    response = sign(client, page, email="pc@example.net", postcode="NOT A POSTCODE 123")
+    assert response.status_code == 400
+    assert not Submission.objects.exists()
+
+
+def test_erasure_takes_rows_still_in_intake_with_it(client, areas, admin):
+    person = factories.person(email="gone@example.net")
+    page = make_page()
+    sign(client, page, email="Gone@example.net")
+    assert Submission.objects.get(page=page).in_intake
+    exported = export_person(person)["actions"]["submissions"]
+    assert [s["page_slug"] for s in exported] == [page.slug]  # subject access sees it
+    person_erase(person=person, actor=admin)
+    assert not Submission.objects.filter(page=page).exists()
+    assert services.submissions_process() == 0
+    assert not Person.objects.filter(email="gone@example.net").exists()
+
+
+def test_a_row_the_erasure_could_not_take_is_dropped_by_the_worker(client, areas):
+    page = make_page()
+    sign(client, page, email="late@example.net")
+    # An erasure that ran while a worker held the row (it skips locked rows) leaves
+    # only its suppression row behind; the worker must not make the person again.
+    Suppression.objects.create(email_hash=email_hash("late@example.net"), reason="erased")
+    assert services.submissions_process() == 1
+    assert not Submission.objects.filter(page=page).exists()
+    assert not Person.objects.filter(email="late@example.net").exists()
+
+
+def test_an_erasure_older_than_the_signature_does_not_drop_it(client, areas):
+    old = Suppression.objects.create(email_hash=email_hash("back@example.net"), reason="erased")
+    Suppression.objects.filter(pk=old.pk).update(created_at=old.created_at.replace(year=2020))
+    page = make_page()
+    sign(client, page, email="back@example.net")
+    services.submissions_process()
+    assert Submission.objects.get(page=page).person.email == "back@example.net"
+
+
+def test_a_row_that_fails_stays_in_intake_and_the_batch_goes_on(client, areas, monkeypatch):
+    page = make_page()
+    sign(client, page, email="one@example.net")
+    sign(client, page, email="two@example.net")
+    first = Submission.objects.get(email_canonical="one@example.net")
+    real = services._intake_process
+
+    def flaky(row):
+        if row.pk == first.pk:
+            raise RuntimeError("boom")
+        real(row)
+
+    monkeypatch.setattr(services, "_intake_process", flaky)
+    assert services.submissions_process() == 2
+    first.refresh_from_db()
+    assert first.in_intake and first.person is None and first.intake["email"]
+    assert not Person.objects.filter(email="one@example.net").exists()
+    assert Person.objects.filter(email="two@example.net").exists()
+    monkeypatch.setattr(services, "_intake_process", real)
+    assert services.submissions_process() == 1
+    assert Activity.objects.filter(kind=Activity.Kind.ACTION).count() == 2
+
+
+def test_the_recruiters_share_code_is_resolved_by_the_worker(client, areas):
+    ada = factories.person(email="ada@example.net")
+    page = make_page()
+    sign(client, page, email="grace@example.net", ref=ada.share_code)
+    row = Submission.objects.get(page=page)
+    assert row.recruiter is None and row.intake["recruiter_code"] == ada.share_code
+    services.submissions_process()
+    row.refresh_from_db()
+    assert row.recruiter == ada and row.person.recruiter == ada
+
+
+def test_the_api_sees_a_signature_once_it_is_processed(client, areas, admin):
+    from types import SimpleNamespace
+
+    from clarion.actions.selectors import api_submissions
+
+    national_key = SimpleNamespace(owner=admin, area_id=None, area=None)
+    page = make_page()
+    sign(client, page, email="api@example.net")
+    assert not api_submissions(national_key, page=page).exists()  # no person yet
+    services.submissions_process()
+    assert api_submissions(national_key, page=page).count() == 1
+
+
+def test_a_burst_queues_one_processing_task_and_the_clock_collects_leftovers(
+    client, areas, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+    from django_tasks_db.models import DBTaskResult
+
+    from clarion.actions.tasks import submissions_intake_process
+    from clarion.core import schedule
+
+    page = make_page()
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(3):
+            sign(client, page, email=f"burst{n}@example.net")
+    queued = DBTaskResult.objects.filter(task_path=submissions_intake_process.module_path)
+    assert queued.count() == 1  # one task for the burst, not one per signature
+    job = {j.name: j for j in schedule.jobs()}["actions.intake"]
+    assert job.target is submissions_intake_process
+    # The task was lost (say Redis went away before a worker saw it): the clock's
+    # run processes everything still in intake, and clears the mark for new kicks.
+    queued.delete()
+    assert submissions_intake_process.call() == 3
+    assert not Submission.objects.filter(processed_at=None).exists()
+    assert cache.get(services.INTAKE_KICK_KEY) is None
