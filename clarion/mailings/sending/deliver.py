@@ -10,26 +10,17 @@ Locking and ordering rules (invariant 2: at most one copy, none silently dropped
   concurrent claimers skip each other's locked rows and no claimer takes more than n;
   on SQLite the statement holds the database write lock, and the outer
   ``status='queued'`` re-check makes a second claimer get nothing it did not win.
-- Before their SMTP transactions rows move ``claimed -> in_flight`` in one statement,
-  committed synchronously, that also re-checks, at that moment, that the person is
-  still subscribed, not on the suppression list, not opted out of the category and
-  not mailed within the frequency cap. So an unsubscribe stops every later message
-  of a running send. The same statement records the 250s received since the last
-  one (``in_flight -> sent``) and renews the heartbeat: one durable commit (one disk
-  flush) per mark, on PostgreSQL on a second connection while earlier messages are
-  on the wire.
-- The window (``CLARION_MAILINGS_WINDOW``, W) is a sliding one: a mark moves at most
-  W minus the rows in flight whose outcome is not yet known, so no more than W rows per
-  sender are ever in flight, and a crash leaves no more than that uncertain. When to
-  mark is chosen from running estimates of a commit's and a message's time: if the
-  server is slow next to a commit, marks are made when the messages on the wire
-  are nearly done (each carries nearly W rows, the connections never wait); if a
-  commit is slow next to W messages, the sender waits for every answer and marks W
-  at once; in between, W/2 rows as soon as W/2 are answered. A mark carries fewer
-  than W/2 rows only when nothing else is on the wire or the batch ends.
-- The messages go out over the process's SMTP pool, pipelined; the loop renders
-  the next messages (before they are in flight: rendering sends nothing) while it
-  waits for the server's answers or the mark's commit.
+- Before their SMTP transactions rows move ``claimed -> in_flight`` (a part of half
+  the window at a time) in one statement, committed synchronously, that also
+  re-checks, at that moment, that the person is still subscribed, not on the
+  suppression list, not opted out of the category and not mailed within the
+  frequency cap. So an unsubscribe stops every later part of a running send.
+- The messages then go out over the process's SMTP pool, pipelined (each message is
+  rendered while the previous one's answer travels). After the server's 250 a row
+  becomes ``sent``; a part's 250s are recorded in the same statement that puts the
+  part after next in flight, while the part between is on the wire. So at most two
+  parts (the window, ``CLARION_MAILINGS_WINDOW``) per sender are ever in flight, and
+  a crash leaves no more than that uncertain.
 - A sender whose heartbeat is older than the lease is dead: its ``claimed`` rows go
   back to ``queued`` (never handed to SMTP), its ``in_flight`` rows become
   ``uncertain`` (maybe delivered; never re-sent automatically). See ``recover``.
@@ -37,9 +28,7 @@ Locking and ordering rules (invariant 2: at most one copy, none silently dropped
 
 from __future__ import annotations
 
-import collections
 import logging
-import socket
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -404,48 +393,6 @@ def _mark_sent(owner: str, ids: list[int]) -> None:
         )
 
 
-def _render(mailing: Mailing, compiled: CompiledMailing, contexts: dict, row: tuple):
-    """(envelope sender, bytes) for a claimed row, or the reason it cannot be rendered.
-    Rendering sends nothing, so it may run before the row is in flight."""
-    rid, pid, email, variant, _attempts = row
-    context = contexts.get(pid)
-    if context is None:
-        return "The person no longer exists."
-    try:
-        return compiled.message(recipient_id=rid, email=email, variant=variant, context=context)
-    except Exception as exc:  # a template that cannot render for this person
-        log.exception("mailing %s: rendering recipient %s failed", mailing.pk, rid)
-        return f"Rendering failed: {exc}"[:300]
-
-
-class _Window:
-    """The state of one batch in ``Sender._send_batch``."""
-
-    def __init__(self, window: int, rows: list[tuple]):
-        self.window = window
-        self.todo = collections.deque(rows)  # claimed, not yet marked in flight
-        self.ready: collections.deque = collections.deque()  # in flight, not yet handed over
-        self.live: list = []  # handed to SMTP, answer not yet known
-        self.unanswered = 0  # in flight (ready or live) with no outcome yet
-        self.rendered: dict = {}  # row id -> rendered message (or why it cannot be)
-        self.fut: Future | None = None  # the mark being committed
-        self.fut_rows: list[tuple] = []
-        self.fut_at = 0.0
-        self.busy_since: float | None = None
-
-    def render_ahead(self, mailing, compiled, contexts, sender) -> bool:
-        """Render one message the loop will hand over soon, while the server answers.
-        Returns False when there is nothing worth rendering yet."""
-        if len(self.rendered) >= 2 * self.window:
-            return False
-        for queue in (self.ready, self.fut_rows if self.fut is not None else (), self.todo):
-            for row in queue:
-                if row[0] not in self.rendered:
-                    self.rendered[row[0]] = _render(mailing, compiled, contexts, row)
-                    return True
-        return False
-
-
 class Sender:
     """Works one slot of one mailing until nothing is left to claim, or until its time
     slice is used up: then it hands the slot to a fresh task at the back of the queue,
@@ -460,12 +407,6 @@ class Sender:
         self.unrecorded: list[int] = []  # 250s not yet written (go with the next window)
         self.started = time.monotonic()
         self.slice = float(getattr(settings, "CLARION_MAILINGS_SLICE_SECONDS", 30) or 0)
-        # Running estimates (seconds) of one mark's commit and one message on the wire.
-        self.commit_s, self.per_msg_s = 0.002, 0.0005
-        # With the helper thread: a socket the loop waits on together with the SMTP
-        # connections, written to when a mark's commit returns.
-        self.wake: socket.socket | None = None
-        self.wake_w: socket.socket | None = None
 
     def run(self) -> str:
         if not slot_take(self.mailing_id, self.slot, self.owner):
@@ -484,8 +425,6 @@ class Sender:
             self.pool = pool
             if connection.vendor == "postgresql":
                 self.helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clarion-window")
-                self.wake, self.wake_w = socket.socketpair()
-                self.wake.setblocking(False)
             again = self._loop(mailing, compiled)
         finally:
             if self.pool is not None:
@@ -495,9 +434,6 @@ class Sender:
                     lambda: connection.close()
                 ).result()  # the helper thread's own connection
                 self.helper.shutdown()
-            for sock in (self.wake, self.wake_w):
-                if sock is not None:
-                    sock.close()
             slot_release(self.mailing_id, self.slot, self.owner)
         if again:
             from ..tasks import mailing_deliver
@@ -560,154 +496,42 @@ class Sender:
         ).update(status=Recipient.Status.QUEUED, claim="")
 
     def _send_batch(self, mailing: Mailing, compiled: CompiledMailing, rows: list[tuple]) -> bool:
-        """Send claimed ``rows``. Returns False if the sender must stop (paused,
-        cancelled, or its slot was taken over).
+        """Send claimed ``rows`` part by part. Returns False if the sender must stop
+        (paused, cancelled, or its slot was taken over).
 
-        A sliding window of W rows (``CLARION_MAILINGS_WINDOW``): each in-flight mark
-        (one statement, one durable commit, carrying the 250s received so far) moves
-        at most W minus the rows still unanswered, so no more than W rows are ever in
-        flight. On PostgreSQL the mark is committed on a second connection while
-        earlier messages are on the wire, and the loop renders the next messages while
-        it waits for the server. When to mark is chosen to spend as few commits as the
-        window allows without leaving the connections idle (see ``_should_mark``).
+        With a window of W >= 2 the rows go in parts of W/2, two parts overlapping:
+        while part k's messages are on the wire, part k-1's 250s and part k+1's
+        in-flight mark are committed together (on PostgreSQL on a second connection,
+        so the commit waits in parallel with the SMTP answers). Part k+1's messages
+        are only handed to SMTP after that commit, and at most two parts (W rows)
+        are ever in flight and unrecorded.
         """
-        w = _Window(max(1, settings.CLARION_MAILINGS_WINDOW), rows)
         contexts = compiled.contexts([r[1] for r in rows if r[1] is not None])
-        stop = False
-        while w.todo or w.ready or w.live or w.fut is not None:
-            if w.fut is not None and w.fut.done():
-                allowed = w.fut.result()
-                self._timing(commit=time.monotonic() - w.fut_at)
-                marked, w.fut, w.fut_rows = w.fut_rows, None, []
-                if allowed is None:
-                    stop = True  # nothing of that part was moved in flight
-                    w.todo.clear()
-                    allowed = set()
-                for row in marked:
-                    if row[0] in allowed:
-                        w.ready.append(row)
-                        w.unanswered += 1
-                    else:  # refused at the mark (now suppressed) or not marked at all
-                        w.rendered.pop(row[0], None)
-                continue
-            if (
-                w.fut is None
-                and w.todo
-                and not stop
-                and self._should_mark(w.window - w.unanswered, w.window, w)
-            ):
-                part = [w.todo.popleft() for _ in range(min(w.window - w.unanswered, len(w.todo)))]
-                w.fut_rows, w.fut_at = part, time.monotonic()
-                w.fut = self._advance(mailing, part)
-                if self.wake is not None:
-                    w.fut.add_done_callback(self._woken)
-                continue
-            if w.ready and self.pool.can_take:
-                self._hand_over(mailing, compiled, contexts, w)
-                continue
-            if w.render_ahead(mailing, compiled, contexts, self):
-                self._collect(w, 0)
-                continue
-            self._collect(w, None)
-        if stop:
-            self._release_claimed()
-            return False
+        window = max(1, settings.CLARION_MAILINGS_WINDOW)
+        size = window // 2 if window >= 2 else 1
+        parts = [rows[i : i + size] for i in range(0, len(rows), size)]
+        fut = self._advance(mailing, parts[0])
+        previous = None
+        for k, part in enumerate(parts):
+            prepared = self._prepare(mailing, compiled, contexts, part)
+            allowed = self._wait(fut)
+            if allowed is None:
+                if previous is not None:
+                    self._settle(*previous)
+                self._release_claimed()
+                return False
+            current = self._start(prepared, allowed)
+            if previous is not None:
+                self._settle(*previous)
+            if window < 2:  # no overlap: one row in flight at a time
+                self._settle(*current)
+                current = None
+            if k + 1 < len(parts):
+                fut = self._advance(mailing, parts[k + 1])
+            previous = current
+        if previous is not None:
+            self._settle(*previous)
         return True
-
-    def _should_mark(self, free: int, window: int, w: _Window) -> bool:
-        """Whether to put the next rows in flight now (``free`` may be marked).
-
-        With ``t`` the time one message takes on the wire and ``c`` the time one
-        mark takes to commit: if ``c`` is under W·t, marking when the messages
-        already in flight will last about ``c`` keeps the connections busy with the
-        fewest commits (each carries between W/2 and W rows); otherwise waiting until
-        every answer is in and marking W rows at once sends the most per second.
-        """
-        if free <= 0:
-            return False
-        if not w.ready and not w.live:
-            return True  # nothing left on the wire: mark what the window allows
-        if free < max(1, window // 2):
-            return False
-        if self.commit_s >= window * self.per_msg_s:
-            return False  # wait for every answer, then mark the whole window
-        left = (len(w.ready) + len(w.live)) * self.per_msg_s
-        return left <= self.commit_s
-
-    def _timing(self, *, commit: float | None = None, per_msg: float | None = None) -> None:
-        if commit is not None:
-            self.commit_s += 0.2 * (commit - self.commit_s)
-        if per_msg is not None:
-            self.per_msg_s += 0.05 * (per_msg - self.per_msg_s)
-
-    def _woken(self, _fut) -> None:
-        try:
-            self.wake_w.send(b"x")
-        except OSError:
-            pass
-
-    def _hand_over(self, mailing, compiled, contexts, w: _Window) -> None:
-        """Hand the next row now committed in flight to SMTP (rendering it if the
-        loop has not yet)."""
-        row = w.ready.popleft()
-        rid, pid, email, variant, attempts = row
-        prepared = w.rendered.pop(rid, None) or _render(mailing, compiled, contexts, row)
-        if isinstance(prepared, str):  # rendering failed: it never reaches SMTP
-            w.unanswered -= 1
-            self._record([], [(rid, prepared)], [])
-            return
-        mail_from, data = prepared
-        job = transport_mod.Job(mail_from=mail_from, rcpt=email, data=data, key=(rid, attempts))
-        if not w.live:
-            w.busy_since = time.monotonic()
-        w.live.append(job)
-        self.pool.submit(job)
-        if job.outcome is not None:
-            self._collect(w, 0)
-
-    def _collect(self, w: _Window, timeout: float | None) -> None:
-        """Wait up to ``timeout`` (None: until something happens) for answers or the
-        mark's commit; record what came back (250s go with the next mark)."""
-        if timeout is None and not any(j.outcome is not None for j in w.live):
-            pending = w.fut is not None and not w.fut.done()
-            self.pool.pump(self.pool.timeout, wake=self.wake if pending else None)
-            if pending and not w.live and not self.pool.busy and not w.fut.done():
-                w.fut.exception()  # nothing on the wire: wait for the commit itself
-        elif timeout == 0:
-            self.pool.pump(0)
-        if self.wake is not None:
-            try:
-                while self.wake.recv(4096):
-                    pass
-            except BlockingIOError:
-                pass
-        if not w.live:
-            return
-        done = [j for j in w.live if j.outcome is not None]
-        if not done:
-            return
-        now = time.monotonic()
-        if w.busy_since is not None:
-            # The connections stayed busy since the last answer (or the first hand-over).
-            self._timing(per_msg=(now - w.busy_since) / len(done))
-        w.live = [j for j in w.live if j.outcome is None]
-        w.busy_since = now if w.live else None
-        retry, failed, uncertain = [], [], []
-        for job in done:
-            w.unanswered -= 1
-            rid, attempts = job.key
-            outcome = job.outcome
-            if outcome.kind == transport_mod.SENT:
-                self.unrecorded.append(rid)
-                self.sent += 1
-            elif outcome.kind == transport_mod.RETRY:
-                retry.append((rid, attempts + 1, outcome.reason))
-            elif outcome.kind == transport_mod.UNCERTAIN:
-                uncertain.append((rid, outcome.reason))
-            else:
-                failed.append((rid, outcome.reason))
-        if retry or failed or uncertain:
-            self._record(retry, failed, uncertain)
 
     def _advance(self, mailing: Mailing, part: list[tuple]):
         sent, self.unrecorded = self.unrecorded, []
@@ -724,6 +548,65 @@ class Sender:
         done: Future = Future()
         done.set_result(window_advance(*args))
         return done
+
+    def _wait(self, fut: Future):
+        """The in-flight mark's result, answering SMTP meanwhile."""
+        while not fut.done() and self.pool.busy:
+            self.pool.pump(0.001)
+        return fut.result()
+
+    def _prepare(
+        self, mailing: Mailing, compiled: CompiledMailing, contexts: dict, part: list[tuple]
+    ):
+        """Render a part's messages (before it is in flight: rendering sends nothing)."""
+        ready, failed = [], []
+        for rid, pid, email, variant, attempts in part:
+            context = contexts.get(pid)
+            if context is None:
+                failed.append((rid, "The person no longer exists."))
+                continue
+            try:
+                mail_from, data = compiled.message(
+                    recipient_id=rid, email=email, variant=variant, context=context
+                )
+            except Exception as exc:  # a template that cannot render for this person
+                log.exception("mailing %s: rendering recipient %s failed", mailing.pk, rid)
+                failed.append((rid, f"Rendering failed: {exc}"[:300]))
+                continue
+            ready.append((rid, attempts, mail_from, email, data))
+        return ready, failed
+
+    def _start(self, prepared, allowed: set[int]):
+        """Hand the allowed rows of a part (now committed in flight) to SMTP."""
+        ready, failed = prepared
+        jobs, attempts_of = [], {}
+        for rid, attempts, mail_from, email, data in ready:
+            if rid not in allowed:
+                continue
+            attempts_of[rid] = attempts
+            job = transport_mod.Job(mail_from=mail_from, rcpt=email, data=data, key=rid)
+            jobs.append(job)
+            self.pool.submit(job)
+        return jobs, attempts_of, [f for f in failed if f[0] in allowed]
+
+    def _settle(self, jobs, attempts_of, failed) -> None:
+        """Wait for a part's answers; 250s are recorded with the next in-flight mark,
+        the rest now."""
+        self.pool.wait_for(jobs)
+        retry, uncertain, failed = [], [], list(failed)
+        for job in jobs:
+            outcome = job.outcome
+            if outcome.kind == transport_mod.SENT:
+                self.unrecorded.append(job.key)
+                self.sent += 1
+            elif outcome.kind == transport_mod.RETRY:
+                retry.append((job.key, attempts_of[job.key] + 1, outcome.reason))
+            elif outcome.kind == transport_mod.UNCERTAIN:
+                uncertain.append((job.key, outcome.reason))
+            else:
+                failed.append((job.key, outcome.reason))
+        if retry or failed or uncertain:
+            self._record(retry, failed, uncertain)
 
     def _record(self, retry, failed, uncertain) -> None:
         now = timezone.now()

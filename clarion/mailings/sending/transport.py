@@ -585,23 +585,17 @@ class Pool:
     def _wait(self) -> None:
         self._poll(self.timeout)
 
-    def _poll(self, timeout: float, wake=None) -> None:
-        """Handle whatever answers have arrived (waiting up to ``timeout`` for one, or
-        until the socket ``wake`` becomes readable)."""
+    def _poll(self, timeout: float) -> None:
+        """Handle whatever answers have arrived (waiting up to ``timeout`` for one)."""
         live = [p for p in self.pipes if p.sock is not None and p.expect]
         if not live:
-            if wake is not None and timeout:
-                select.select([wake], [], [], timeout)
             return
         ready = [p for p in live if isinstance(p.sock, ssl.SSLSocket) and p.sock.pending()]
         if not ready:
-            socks = [p.sock for p in live] + ([wake] if wake is not None else [])
             try:
-                ready, _, _ = select.select(socks, [], [], timeout)
+                ready, _, _ = select.select([p.sock for p in live], [], [], timeout)
             except (OSError, ValueError):
                 ready = []
-            if wake is not None and wake in ready and len(ready) == 1:
-                return  # woken before any answer: not a time-out
             ready = [p for p in live if p.sock in ready]
         if not ready and timeout:
             for p in live:
@@ -611,19 +605,11 @@ class Pool:
         for p in ready:
             p.readable()
 
-    def pump(self, timeout: float, wake=None) -> None:
-        """Serve the priority lane and handle the answers that arrive within ``timeout``
-        (returning early if the socket ``wake`` becomes readable; the caller drains it)."""
+    def pump(self, timeout: float) -> None:
+        """Serve the priority lane and handle the answers that arrive within ``timeout``."""
         while (urgent := self._take_urgent()) is not None:
             self._submit(urgent)
-        self._poll(timeout, wake)
-
-    @property
-    def can_take(self) -> bool:
-        """Whether ``submit`` would hand a message over without waiting for an answer."""
-        if self.backend is not None or self.plain is not None:
-            return True
-        return any(p.can_take for p in self.pipes)
+        self._poll(timeout)
 
     def wait_for(self, jobs: list[Job]) -> None:
         """Wait until each of ``jobs`` has its outcome (later jobs keep moving)."""
