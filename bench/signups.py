@@ -3,7 +3,7 @@
     .venv/bin/python bench/signups.py [--seconds 15] [--connections 64] [--workers 4]
                                       [--worker-class sync] [--threads 1]
                                       [--pg postgres://postgres@127.0.0.1:5432]
-                                      [--scoring on|off]
+                                      [--scoring on|off] [--worker beside|after]
 
 Needs PostgreSQL, wrk and Redis on 127.0.0.1:6379. It runs as production does at
 scale: ``REDIS_URL`` is set, so the cache and the per-IP and per-email rate limits
@@ -30,6 +30,9 @@ over threads in ``done``; committed = rows on the measured page once the server 
 drained (the count is polled until it stops changing, with a timeout). A signature
 still unanswered after the grace period commits without being acknowledged and shows
 as committed > acknowledged; acknowledged > committed would be a lost signature.
+
+``--worker after`` starts the worker only once both measured runs are over (the web
+side alone, then the drain); the default, ``beside``, runs it throughout.
 
 ``--scoring off`` sets ``CLARION_ENGAGEMENT_LIVE = False`` in the server's settings, so
 no engagement score is folded after each signature (the default, ``on``, folds it as
@@ -282,6 +285,13 @@ def main() -> None:
         default="on",
         help="fold the engagement score after each signature (as production does) or not",
     )
+    parser.add_argument(
+        "--worker",
+        choices=["beside", "after"],
+        default="beside",
+        help="run the intake worker beside the server throughout (as production does), or "
+        "start it only after both measured runs (the web side alone, then the drain)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -346,12 +356,41 @@ def main() -> None:
     if args.worker_class == "gthread":
         server_cmd += ["--threads", str(args.threads)]
     server = subprocess.Popen(server_cmd, env=env, start_new_session=True)
-    worker = subprocess.Popen(
-        [str(BIN / "clarion"), "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+
+    def start_worker() -> subprocess.Popen:
+        return subprocess.Popen(
+            [str(BIN / "clarion"), "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    worker = start_worker() if args.worker == "beside" else None
+
+    def drain(committed: int) -> tuple[int, int, int]:
+        """Wait for the worker to process the intake: every committed row must end
+        processed (person and timeline written, thank-you email queued)."""
+        processed = drained_count(
+            dsn,
+            "SELECT count(*) FROM actions_submission s JOIN actions_actionpage p ON p.id = s.page_id"
+            " WHERE p.slug = %s AND s.processed_at IS NOT NULL",
+            (SLUG,),
+            timeout=600.0,
+            until=committed,
+        )
+        import psycopg
+
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            queued = conn.execute(
+                "SELECT count(*) FROM django_tasks_database_dbtaskresult t JOIN actions_submission s"
+                " ON (t.args_kwargs -> 'kwargs' ->> 'submission_id')::bigint = s.id"
+                " JOIN actions_actionpage p ON p.id = s.page_id WHERE p.slug = %s",
+                (SLUG,),
+            ).fetchone()[0]
+            scored = conn.execute("SELECT count(*) FROM engagement_engagementscore").fetchone()[0]
+
+        return processed, queued, scored
+
     base = f"http://127.0.0.1:{port}"
     dsn = env["DATABASE_URL"]
     try:
@@ -390,26 +429,8 @@ def main() -> None:
             " WHERE p.slug = %s",
             (SLUG,),
         )
-        # The worker drains the intake: every committed row must end processed.
-        processed = drained_count(
-            dsn,
-            "SELECT count(*) FROM actions_submission s JOIN actions_actionpage p ON p.id = s.page_id"
-            " WHERE p.slug = %s AND s.processed_at IS NOT NULL",
-            (SLUG,),
-            timeout=600.0,
-            until=committed,
-        )
-        import psycopg
-
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            queued = conn.execute(
-                "SELECT count(*) FROM django_tasks_database_dbtaskresult t JOIN actions_submission s"
-                " ON (t.args_kwargs -> 'kwargs' ->> 'submission_id')::bigint = s.id"
-                " JOIN actions_actionpage p ON p.id = s.page_id WHERE p.slug = %s",
-                (SLUG,),
-            ).fetchone()[0]
-            scored = conn.execute("SELECT count(*) FROM engagement_engagementscore").fetchone()[0]
-
+        if worker is not None:
+            processed, queued, scored = drain(committed)
         run_wrk(
             f"{base}/bench/insert/", lua, args.warm_up, args.connections, {**bare, "RUN": "warm"}
         )
@@ -417,11 +438,15 @@ def main() -> None:
         baseline = run_wrk(
             f"{base}/bench/insert/", lua, args.seconds, args.connections, {**bare, "RUN": "run"}
         )
+        if worker is None:  # --worker after: the intake is processed only now
+            worker = start_worker()
+            processed, queued, scored = drain(committed)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        os.killpg(worker.pid, signal.SIGTERM)
         server.wait(timeout=30)
-        worker.wait(timeout=30)
+        if worker is not None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=30)
 
     ratio = signs["per_s"] / baseline["per_s"] if baseline["per_s"] else 0.0
     print(
@@ -436,7 +461,11 @@ def main() -> None:
     print(
         f"server: gunicorn {args.workers} {args.worker_class} workers"
         + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")
-        + ", one clarion worker (database tasks) beside them"
+        + (
+            ", one clarion worker (database tasks) beside them"
+            if args.worker == "beside"
+            else ", the clarion worker started after both runs"
+        )
         + f", DEBUG off, CONN_MAX_AGE=600, cache and rate limits on Redis; wrk 2 threads, "
         f"{args.connections} connections, {args.seconds:g}s each after {args.warm_up:g}s warm-up; "
         f"engagement scoring {args.scoring}; "
@@ -445,7 +474,7 @@ def main() -> None:
     print(
         f"signups_per_s={signs['per_s']:.0f} p99_ms={signs['p99_ms']:.1f} committed={committed} "
         f"acknowledged={signs['acks']} processed={processed} baseline_per_s={baseline['per_s']:.0f} ratio={ratio:.2f} "
-        f"scoring={args.scoring} scored_people={scored}"
+        f"scoring={args.scoring} scored_people={scored} worker={args.worker}"
     )
 
 

@@ -77,8 +77,9 @@ def submissions_intake_process(batch: int = 100, seconds: float = 30.0) -> int:
     """Process the rows waiting in intake, a batch (one transaction) at a time, until
     none is left or ``seconds`` have passed; returns how many rows were claimed.
 
-    Queued by ``services.intake_kick`` after a public form commits, and every minute
-    by the ``actions.intake`` clock job, which picks up anything left behind."""
+    Queued by ``services.intake_kick`` after a public form commits (and by itself
+    when its time runs out with rows left), and every minute by the
+    ``actions.intake`` clock job, which picks up anything left behind."""
     import time
 
     from django.core.cache import cache
@@ -92,5 +93,10 @@ def submissions_intake_process(batch: int = 100, seconds: float = 30.0) -> int:
     while True:
         claimed = services.submissions_process(limit=batch)
         total += claimed
-        if claimed < batch or time.monotonic() >= deadline:
+        if claimed < batch:
+            return total
+        if time.monotonic() >= deadline:
+            # Out of time with rows left: queue the next run now rather than leave
+            # them for the clock job.
+            services.intake_kick()
             return total

@@ -178,3 +178,19 @@ def test_a_burst_queues_one_processing_task_and_the_clock_collects_leftovers(
     assert submissions_intake_process.call() == 3
     assert not Submission.objects.filter(processed_at=None).exists()
     assert cache.get(services.INTAKE_KICK_KEY) is None
+
+
+def test_a_run_out_of_time_queues_the_next_one(client, areas):
+    from django_tasks_db.models import DBTaskResult
+
+    from clarion.actions.tasks import submissions_intake_process
+
+    page = make_page()
+    for n in range(3):
+        sign(client, page, email=f"slow{n}@example.net")
+    queued = DBTaskResult.objects.filter(task_path=submissions_intake_process.module_path)
+    queued.delete()
+    # One row per batch and no time: the run stops after its first batch.
+    assert submissions_intake_process.call(batch=1, seconds=0) == 1
+    assert queued.count() == 1  # the rest are not left for the clock
+    assert Submission.objects.filter(processed_at=None).count() == 2
