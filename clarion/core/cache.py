@@ -34,6 +34,7 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
         for name, value in POOL_DEFAULTS.items():
             self._pool_options.setdefault(name, value)
         self._pool_options.setdefault("retry", Retry(NoBackoff(), 1))
+        self._hit_script = None
 
     def get_client(self, key=None, *, write=False):
         if redis_breaker.open():
@@ -91,8 +92,46 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
     def clear(self):
         return self._degrade("clear", False, super().clear)
 
+    def count_hits(self, keys_windows):
+        """Add one to each key and give it its window's expiry if it has none, in one
+        round trip (a server-side script, so atomic per key and fine on any Redis
+        version); returns the new totals, or None when Redis is unavailable."""
+        keys = [key for key, _ in keys_windows]
+        windows = [int(window) for _, window in keys_windows]
+        try:
+            client = self.get_client(write=True)
+        except RedisUnavailable:
+            return None
+        if self._hit_script is None:
+            self._hit_script = client.register_script(HIT_SCRIPT)  # no round trip
+        try:
+            return [int(n) for n in self._hit_script(keys=keys, args=windows, client=client)]
+        except REDIS_ERRORS as exc:
+            redis_breaker.failed("cache count_hits", exc)
+            return None
+
+
+# INCR keeps a key's expiry; a key it creates has none, so the script gives it the
+# window. A window therefore starts at its first hit and later hits never extend it.
+HIT_SCRIPT = """
+local totals = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[i]) end
+  totals[i] = n
+end
+return totals
+"""
+
 
 class RedisCache(DjangoRedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ReusedClientRedisCacheClient
+
+    def count_hits(self, keys_windows):
+        """One round trip for several rate-limit hits (``core.ratelimit``): returns
+        the new totals, or None when Redis is unavailable."""
+        return self._cache.count_hits(
+            [(self.make_and_validate_key(key), window) for key, window in keys_windows]
+        )

@@ -54,6 +54,8 @@ def ratelimit_hit(*, scope: str, ident: str, window: int) -> int:
     The window starts at the first hit and lasts ``window`` seconds; later hits do
     not extend it.
     """
+    if getattr(cache, "count_hits", None) is not None:
+        return ratelimit_hits([(scope, ident, window)])[0]
     key = _key(scope, ident)
     now = int(time.time())
     if redis_breaker.open():
@@ -86,5 +88,19 @@ def ratelimit_reset(*, scope: str, ident: str) -> None:
 
 def ratelimit_hits(hits: list[tuple[str, str, int]]) -> list[int]:
     """Count one hit on each ``(scope, ident, window)`` and return the new totals, as
-    ``ratelimit_hit`` does for each (with Redis unreachable, 0s: fail open, logged)."""
+    ``ratelimit_hit`` does for each (with Redis unreachable, 0s: fail open, logged).
+
+    On Redis (``core.cache.RedisCache.count_hits``) every hit is one atomic
+    increment, and all of them go in one round trip; other caches count each hit
+    through the portable steps of ``ratelimit_hit``."""
+    count_hits = getattr(cache, "count_hits", None)
+    if count_hits is not None and hits:
+        if redis_breaker.open():
+            _fail_open(hits[0][0])
+            return [0] * len(hits)
+        totals = count_hits([(_key(scope, ident), window) for scope, ident, window in hits])
+        if totals is None:
+            _fail_open(hits[0][0])
+            return [0] * len(hits)
+        return totals
     return [ratelimit_hit(scope=scope, ident=ident, window=window) for scope, ident, window in hits]
