@@ -3,7 +3,14 @@
     .venv/bin/python bench/signups.py [--seconds 15] [--connections 64] [--workers 4]
                                       [--worker-class sync] [--threads 1]
                                       [--pg postgres://postgres@127.0.0.1:5432]
-                                      [--scoring on|off] [--worker beside|after]
+                                      [--scoring on|off] [--worker beside|after] [--journeys N]
+
+``--journeys N`` (issue: ten published journeys listening must not slow a signature):
+after the measured run, N journeys that every petition signature enters are published
+and a second page is signed the same way; the last line adds the rate with them,
+``entered`` (enrolments made by the worker) and ``journeys_ratio`` (with / without).
+A process notices a journey published elsewhere within 5 s (journeys.triggers), so
+the first few seconds' signatures on the second page may enter none.
 
 Needs PostgreSQL, wrk and Redis on 127.0.0.1:6379. It runs as production does at
 scale: ``REDIS_URL`` is set, so the cache and the per-IP and per-email rate limits
@@ -66,6 +73,7 @@ BIN = Path(sys.executable).parent
 DB_NAME = "clarion_bench_signups"
 SLUG = "bench-petition"
 WARM_SLUG = "bench-warm-up"
+JOURNEYS_SLUG = "bench-journeys"
 GRACE_SECONDS = 10
 
 SETTINGS = """
@@ -292,6 +300,14 @@ def main() -> None:
         help="run the intake worker beside the server throughout (as production does), or "
         "start it only after both measured runs (the web side alone, then the drain)",
     )
+    parser.add_argument(
+        "--journeys",
+        type=int,
+        default=0,
+        help="after the measured run, publish this many journeys listening to petition "
+        "signatures and measure again on a second page (the rate with them is printed "
+        "beside the rate without)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -329,7 +345,7 @@ def main() -> None:
         from django.db import connection
         from clarion.actions.models import ActionPage
         from clarion.actions.services import page_save
-        for slug in ("{WARM_SLUG}", "{SLUG}"):
+        for slug in ("{WARM_SLUG}", "{SLUG}", "{JOURNEYS_SLUG}"):
             page_save(page=ActionPage(kind="petition", slug=slug, title="Bench petition", status="live",
                                       goal=1000000, ask_postcode=False))
         with connection.cursor() as cur:
@@ -391,6 +407,55 @@ def main() -> None:
 
         return processed, queued, scored
 
+    def journeys_run(n: int) -> dict:
+        """Publish ``n`` journeys that every petition signature enters (a tag step, then
+        the end), then sign a second page as the measured run did."""
+        publish = textwrap.dedent(f"""
+            import django; django.setup()
+            from clarion.core.models import User
+            from clarion.journeys import services
+            admin = User.objects.create_user(email="bench@example.org", password="x-bench-pass",
+                                             role="admin")
+            for i in range({n}):
+                j = services.journey_create(
+                    actor=admin, name=f"Bench journey {{i}}", trigger_type="action",
+                    trigger_config={{"page_kind": "petition"}},
+                    steps=[{{"key": "tag", "type": "tag_add", "config": {{"tag": f"bench-{{i}}"}},
+                            "next": "end"}}, {{"key": "end", "type": "end"}}])
+                services.journey_set_status(journey=j, actor=admin, move="publish")
+        """)
+        subprocess.run([str(BIN / "python"), "-c", publish], env=env, check=True)
+        run = run_wrk(
+            f"{base}/act/{JOURNEYS_SLUG}/",
+            lua,
+            args.seconds,
+            args.connections,
+            {**sign, "PATH": f"/act/{JOURNEYS_SLUG}/", "RUN": "journeys"},
+        )
+        run["committed"] = drained_count(
+            dsn,
+            "SELECT count(*) FROM actions_submission s JOIN actions_actionpage p"
+            " ON p.id = s.page_id WHERE p.slug = %s",
+            (JOURNEYS_SLUG,),
+        )
+        run["entered"] = 0
+        if worker is not None:
+            drained_count(
+                dsn,
+                "SELECT count(*) FROM actions_submission s JOIN actions_actionpage p"
+                " ON p.id = s.page_id WHERE p.slug = %s AND s.processed_at IS NOT NULL",
+                (JOURNEYS_SLUG,),
+                timeout=600.0,
+                until=run["committed"],
+            )
+            import psycopg
+
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                run["entered"] = conn.execute("SELECT count(*) FROM journeys_enrolment").fetchone()[
+                    0
+                ]
+        return run
+
     base = f"http://127.0.0.1:{port}"
     dsn = env["DATABASE_URL"]
     try:
@@ -431,6 +496,9 @@ def main() -> None:
         )
         if worker is not None:
             processed, queued, scored = drain(committed)
+        with_journeys = None
+        if args.journeys:
+            with_journeys = journeys_run(args.journeys)
         run_wrk(
             f"{base}/bench/insert/", lua, args.warm_up, args.connections, {**bare, "RUN": "warm"}
         )
@@ -475,6 +543,16 @@ def main() -> None:
         f"signups_per_s={signs['per_s']:.0f} p99_ms={signs['p99_ms']:.1f} committed={committed} "
         f"acknowledged={signs['acks']} processed={processed} baseline_per_s={baseline['per_s']:.0f} ratio={ratio:.2f} "
         f"scoring={args.scoring} scored_people={scored} worker={args.worker}"
+        + (
+            f" journeys={args.journeys} signups_per_s_journeys={with_journeys['per_s']:.0f}"
+            f" p99_ms_journeys={with_journeys['p99_ms']:.1f}"
+            f" committed_journeys={with_journeys['committed']}"
+            f" acknowledged_journeys={with_journeys['acks']}"
+            f" entered={with_journeys['entered']}"
+            f" journeys_ratio={with_journeys['per_s'] / signs['per_s']:.2f}"
+            if with_journeys
+            else ""
+        )
     )
 
 
