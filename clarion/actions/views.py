@@ -314,7 +314,7 @@ def thanks_view(request: HttpRequest, slug: str) -> HttpResponse:
         "next_url": _next_link(
             page, request.GET.get("p", "") or (services.thanks_token(person) if person else "")
         ),
-        "next_event": _nearest_event(person)
+        "next_event": _nearest_event(person, submission)
         if page.next_step == ActionPage.NextStep.EVENT and not embed
         else None,
         "embed": embed,
@@ -337,12 +337,23 @@ def _gift(page: ActionPage, token: str) -> dict | None:
     return plugin.gift(token, page)
 
 
-def _nearest_event(person):
+def _nearest_event(person, submission=None):
     """The nearest upcoming event to ``person``'s postcode (the "RSVP to the nearest
-    event" next step), or None when there is none or no postcode to go on."""
+    event" next step), or None when there is none or no postcode to go on. Without a
+    person to show (a signature still in intake, or a mailbox that existed before), the
+    postcode typed on this very submission is used: it shows the signer an event near
+    what they just typed, and nothing stored about anyone."""
     plugin = plugins.events()
-    if person is None or plugin is None:
+    if plugin is None:
         return None
+    if person is None:
+        typed = (submission.submitted or {}).get("postcode", "") if submission else ""
+        location = geocode(typed) if typed else None
+        if location is None:
+            return None
+        return plugin.nearest(
+            latitude=location.latitude, longitude=location.longitude, miles=NEXT_EVENT_MILES
+        )
     latitude, longitude = person.latitude, person.longitude
     if (latitude is None or longitude is None) and person.postcode:
         location = geocode(person.postcode)

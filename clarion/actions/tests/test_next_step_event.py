@@ -120,3 +120,29 @@ def test_postcode_missing_from_the_table_is_geocoded(client, areas, page, monkey
     token = _person_token(client, thanks_url)
     response = client.get(reverse("actions:next", kwargs={"slug": page.slug}), {"p": token})
     assert urlsplit(response["Location"]).path == reverse("events:detail", kwargs={"pk": near.pk})
+
+
+def test_while_the_signature_waits_in_intake_the_typed_postcode_finds_the_event(
+    client, areas, page, intake_async
+):
+    _event(areas.leeds_central, "LS1 4AP", "City Ward doorstep")
+    _event(areas.bristol_east, "BS5 6XX", "Easton doorstep", days=1)
+    thanks_url = _act(client, page)
+    assert Submission.objects.get(page=page).person_id is None  # not processed yet
+    body = client.get(thanks_url).content.decode()
+    assert "City Ward doorstep" in body
+    assert "Easton doorstep" not in body
+
+
+def test_someone_already_known_sees_the_event_near_what_they_typed_and_nothing_stored(
+    client, areas, page
+):
+    from clarion.people.models import Person
+
+    Person.objects.create(email="ada@example.net", first_name="Ada", postcode="BS5 6XX")
+    _event(areas.leeds_central, "LS1 4AP", "City Ward doorstep")
+    _event(areas.bristol_east, "BS5 6XX", "Easton doorstep", days=1)
+    body = client.get(_act(client, page)).content.decode()
+    # Near the postcode typed on the form, not the one stored about the mailbox.
+    assert "City Ward doorstep" in body
+    assert "Easton doorstep" not in body
