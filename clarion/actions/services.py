@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -310,12 +311,19 @@ def submissions_process(*, limit: int = 100, ids=None) -> int:
     no claim), and each row's processing and its ``processed_at`` commit in the same
     transaction: a worker killed at any point leaves its rows in intake for the next
     one, and a processed row is never claimed again. A row whose processing raises is
-    rolled back alone (its savepoint), logged, and left for a later run.
+    rolled back alone (its savepoint), logged, and tried again after a back-off
+    (``INTAKE_RETRY_MINUTES``: 1, 2, 4… minutes, at most an hour), noted in its
+    ``intake`` as ``failures`` and ``retry_at``: so rows that keep failing never
+    hold the batch's places and stall the signatures behind them.
     """
     with transaction.atomic():
         claim = Submission.objects.filter(processed_at__isnull=True)
         if ids is not None:
             claim = claim.filter(pk__in=list(ids))
+        else:
+            claim = claim.filter(
+                Q(intake__retry_at__isnull=True) | Q(intake__retry_at__lte=int(time.time()))
+            )
         rows = list(
             claim.select_for_update(skip_locked=True, of=("self",))
             .select_related("page")
@@ -328,8 +336,27 @@ def submissions_process(*, limit: int = 100, ids=None) -> int:
             except _ErasedInIntake:
                 Submission.objects.filter(pk=row.pk).delete()
             except Exception:
-                logger.exception("Submission %s stays in intake: processing failed", row.pk)
+                failures = int(row.intake.get("failures") or 0) + 1
+                wait = min(INTAKE_RETRY_MINUTES * 2 ** (failures - 1), INTAKE_RETRY_MAX_MINUTES)
+                Submission.objects.filter(pk=row.pk).update(
+                    intake={
+                        **row.intake,
+                        "failures": failures,
+                        "retry_at": int(time.time()) + wait * 60,
+                    }
+                )
+                logger.exception(
+                    "Submission %s stays in intake: processing failed (%s times; next try in "
+                    "%s minutes)",
+                    row.pk,
+                    failures,
+                    wait,
+                )
     return len(rows)
+
+
+INTAKE_RETRY_MINUTES = 1
+INTAKE_RETRY_MAX_MINUTES = 60
 
 
 def _intake_recruiter(intake: dict) -> Person | None:

@@ -127,6 +127,8 @@ def test_a_row_that_fails_stays_in_intake_and_the_batch_goes_on(client, areas, m
     assert not Person.objects.filter(email="one@example.net").exists()
     assert Person.objects.filter(email="two@example.net").exists()
     monkeypatch.setattr(services, "_intake_process", real)
+    assert services.submissions_process() == 0  # it waits out its back-off first
+    Submission.objects.filter(pk=first.pk).update(intake={**first.intake, "retry_at": 0})
     assert services.submissions_process() == 1
     assert Activity.objects.filter(kind=Activity.Kind.ACTION).count() == 2
 
@@ -194,3 +196,42 @@ def test_a_run_out_of_time_queues_the_next_one(client, areas):
     assert submissions_intake_process.call(batch=1, seconds=0) == 1
     assert queued.count() == 1  # the rest are not left for the clock
     assert Submission.objects.filter(processed_at=None).count() == 2
+
+
+def test_rows_that_keep_failing_back_off_and_never_stall_the_ones_behind(
+    client, areas, monkeypatch
+):
+    page = make_page()
+    for address in ("bad1@example.net", "bad2@example.net", "good@example.net"):
+        sign(client, page, email=address)
+    real = services._intake_process  # noqa: SLF001 - the test breaks two rows on purpose
+
+    def breaking(row):
+        if row.intake["email"].startswith("bad"):
+            raise RuntimeError("the database refused it")
+        real(row)
+
+    monkeypatch.setattr(services, "_intake_process", breaking)
+    clock = [1_000_000_000.0]
+    monkeypatch.setattr(services.time, "time", lambda: clock[0])
+    # The two oldest fill a batch of two and fail: they are put back with a back-off.
+    assert services.submissions_process(limit=2) == 2
+    bad = Submission.objects.filter(email_canonical__startswith="bad")
+    assert [r.intake["failures"] for r in bad.all()] == [1, 1]
+    assert all(r.intake["retry_at"] == 1_000_000_000 + 60 for r in bad.all())
+    # The next batch reaches the signature behind them.
+    assert services.submissions_process(limit=2) == 1
+    assert Person.objects.filter(email="good@example.net").exists()
+    assert services.submissions_process(limit=2) == 0
+    # After the back-off they are tried again, and wait twice as long the next time.
+    clock[0] += 61
+    assert services.submissions_process(limit=2) == 2
+    assert {r.intake["failures"] for r in bad.all()} == {2}
+    assert {r.intake["retry_at"] for r in bad.all()} == {int(clock[0]) + 120}
+    # Once the fault is gone they are processed, and nothing of the back-off is kept.
+    monkeypatch.setattr(services, "_intake_process", real)
+    clock[0] += 121
+    assert services.submissions_process() == 2
+    assert not Submission.objects.filter(processed_at__isnull=True).exists()
+    assert all(r.intake == {} for r in Submission.objects.filter(page=page))
+    assert Person.objects.filter(email__startswith="bad").count() == 2
