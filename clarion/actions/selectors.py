@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -116,18 +118,54 @@ def recent_signers(page: ActionPage, *, limit: int = 8) -> list[dict]:
     return rows
 
 
+def public_page_seconds() -> float:
+    """How long a web process reuses a public page's row without reading it again
+    (default 2 s, setting ``CLARION_PUBLIC_PAGE_SECONDS``; 0 reads it every time)."""
+    return float(getattr(settings, "CLARION_PUBLIC_PAGE_SECONDS", 2))
+
+
+# slug → (monotonic time read, the page as read). Per process, bounded; see public_page.
+_PUBLIC_PAGES: dict[str, tuple[float, ActionPage]] = {}
+_PUBLIC_PAGES_MAX = 512
+
+
+def public_page_forget(slug: str | None = None) -> None:
+    """Drop this process's copy of the page ``slug`` (every page when None): every
+    page when one is saved or deleted, and again when that transaction commits."""
+    if slug is None:
+        _PUBLIC_PAGES.clear()
+    else:
+        _PUBLIC_PAGES.pop(slug, None)
+
+
 def public_page(slug: str) -> ActionPage:
     """A page the public may see (live or closed, not a draft), or 404.
 
-    Every public request starts here, signatures included, so it is one plain
-    look-up on the unique slug: no ordering (there is at most one row) and no join
-    (``next_page`` loads when a view follows it)."""
+    Every public request starts here, signatures included. The row is one plain
+    look-up on the unique slug (no ordering, no join: ``next_page`` loads when a view
+    follows it), and each web process keeps what it read for ``public_page_seconds``
+    (2 s): reading and building the row was about a third of a signature's time in
+    the view. Each caller gets its own copy, so nothing set on one request's page
+    reaches another's. A page saved or deleted in this process is forgotten at once
+    (``public_page_forget``, from the model's signals); other processes see a change,
+    such as closing the page, within those 2 seconds. A draft or a missing slug is
+    read again each time (nothing kept)."""
     if not slug or len(slug) > 80:
         raise Http404
+    seconds = public_page_seconds()
+    now = time.monotonic()
+    held = _PUBLIC_PAGES.get(slug)
+    if held is not None and now - held[0] < seconds:
+        return copy.copy(held[1])
     rows = ActionPage.objects.filter(slug=slug).order_by()[:1]
     page = rows[0] if rows else None
     if page is None or page.status == ActionPage.Status.DRAFT:
+        _PUBLIC_PAGES.pop(slug, None)
         raise Http404
+    if seconds > 0:
+        if len(_PUBLIC_PAGES) >= _PUBLIC_PAGES_MAX:
+            _PUBLIC_PAGES.clear()
+        _PUBLIC_PAGES[slug] = (now, copy.copy(page))
     return page
 
 

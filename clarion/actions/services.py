@@ -26,6 +26,7 @@ from clarion.people.services import (
     activity_record,
     consent_record,
     email_status_set,
+    new_share_code,
     person_upsert,
     person_upsert_check,
 )
@@ -116,8 +117,9 @@ def thanks_person(token: str) -> Person | None:
 
 def thanks_submission_token(submission: Submission) -> str:
     """The thank-you page's token for a submission still in intake (``?s=``): it names
-    the row, and the page shows its person's share link only once processing has
-    created them (``person_created``)."""
+    the row. The page shows the share code the row promises (``intake_share_code``)
+    while it is in intake, and its person's only once processing has created them
+    (``person_created``)."""
     return tokens.sign(f"s{submission.pk}", salt=tokens.ACTIONS_THANKS)
 
 
@@ -131,6 +133,16 @@ def thanks_submission(token: str, page: ActionPage) -> Submission | None:
         .filter(pk=int(value[1:]), page_id=page.pk)
         .first()
     )
+
+
+def intake_share_code(submission: Submission) -> str:
+    """The share code a row still in intake promises its submitter: the person it
+    creates gets it (``person_upsert(share_code=…)``). A row that turns out to be an
+    existing person's never hands it to anyone, so a link carrying it then credits
+    nobody, and nothing of the existing person is shown. Blank once processed."""
+    if submission.processed_at is not None:
+        return ""
+    return str((submission.intake or {}).get("share_code") or "")
 
 
 def confirm_token(submission: Submission) -> str:
@@ -248,6 +260,9 @@ def submission_intake(*, page: ActionPage, data: SubmissionInput) -> IntakeResul
         "custom_fields": data.custom_fields,
         "recruiter_code": data.recruiter_code[:16],
         "recruiter_id": data.recruiter.pk if data.recruiter is not None else None,
+        # The share code the person gets if this row creates them: the thank-you page
+        # shows it at once, before any worker has made the person.
+        "share_code": new_share_code(),
     }
     try:
         if transaction.get_connection().in_atomic_block:
@@ -288,15 +303,24 @@ INTAKE_KICK_KEY = "actions:intake:kick"
 def intake_kick() -> None:
     """Make sure a worker is coming for the rows in intake: queue the processing task,
     at most once while one is queued and not yet started (a cache key marks it; the
-    task clears it when it starts). The ``actions.intake`` clock job collects
-    anything a lost queue or key left behind."""
+    task clears it when it starts), ahead of other queued tasks where the backend
+    orders by priority (the database backend; on RQ, ``OutboxRQBackend`` puts it at
+    the front of the queue). The ``actions.intake`` clock job collects anything a lost
+    queue or key left behind."""
     from django.core.cache import cache
+    from django_tasks.base import TASK_MAX_PRIORITY
 
     from . import tasks
 
     if cache.add(INTAKE_KICK_KEY, 1, timeout=30):
+        task = tasks.submissions_intake_process
+        if task.get_backend().supports_priority:
+            # Ahead of the queue: the thank-you emails, journeys and webhooks of the
+            # rows in intake wait for it, and under a backlog of those emails a run
+            # queued behind them would leave new signatures unprocessed for minutes.
+            task = task.using(priority=TASK_MAX_PRIORITY)
         try:
-            tasks.submissions_intake_process.enqueue()
+            task.enqueue()
         except Exception:
             cache.delete(INTAKE_KICK_KEY)
             raise
@@ -389,7 +413,13 @@ def _intake_process(row: Submission) -> None:
         source=row.source,
         recruiter=_intake_recruiter(intake),
     )
-    result = _submitter_upsert(page=page, data=data, email=email, wording=row.consent_wording)
+    result = _submitter_upsert(
+        page=page,
+        data=data,
+        email=email,
+        wording=row.consent_wording,
+        share_code=intake.get("share_code") or "",
+    )
     # After the upsert: an erasure committed meanwhile (which the upsert's lock on the
     # person waited for) is seen here, and nobody is made again from this row.
     if _erased_since(email, row.created_at):
@@ -437,10 +467,13 @@ def submission_record(*, page: ActionPage, data: SubmissionInput) -> SubmissionR
     )
 
 
-def _submitter_upsert(*, page: ActionPage, data: SubmissionInput, email: str, wording: str = ""):
+def _submitter_upsert(
+    *, page: ActionPage, data: SubmissionInput, email: str, wording: str = "", share_code: str = ""
+):
     """Find or create the person acting on ``page`` through ``person_upsert`` as a
     public write (invariant 8), subscribing them when they consent on a page without
-    double opt-in (``wording``: the consent words they saw, the page's by default).
+    double opt-in (``wording``: the consent words they saw, the page's by default;
+    ``share_code``: the code their thank-you page promised, should they be new).
     Returns person_upsert's result."""
     pending = page.double_opt_in
     consent = None
@@ -464,6 +497,7 @@ def _submitter_upsert(*, page: ActionPage, data: SubmissionInput, email: str, wo
         recruiter=data.recruiter,
         source_code=data.source or f"action:{page.slug}",
         public=True,
+        share_code=share_code,
     )
     return result
 

@@ -301,7 +301,11 @@ def thanks_view(request: HttpRequest, slug: str) -> HttpResponse:
         if submission is not None and submission.person_created:
             person = submission.person
     count = selectors.page_count(page)
-    ref = person.share_code if person and person.share_code else ""
+    if person is not None:
+        ref = person.share_code or ""
+    else:
+        # Still in intake: the code the person will get if the row creates them.
+        ref = services.intake_share_code(submission) if submission is not None else ""
     context = {
         "page": page,
         "person": person,

@@ -30,7 +30,14 @@ DRAIN_BATCH = 100
 
 
 class OutboxRQBackend(RQBackend):
-    """RQ on Redis; while Redis is unreachable, enqueue into the database outbox."""
+    """RQ on Redis; while Redis is unreachable, enqueue into the database outbox.
+
+    ``supports_priority``: RQ's backend puts a task of the highest priority
+    (``TASK_MAX_PRIORITY``) at the front of its queue and keeps the others in order;
+    the outbox (the database backend) orders by priority. No task asks for anything
+    between the default and the highest."""
+
+    supports_priority = True
 
     def enqueue(self, task, args, kwargs):
         if not redis_breaker.open():

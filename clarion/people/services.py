@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -384,6 +384,7 @@ def person_upsert(
     activity_kind: str = Activity.Kind.UPDATED,
     activity_summary: str = "",
     public: bool = False,
+    share_code: str = "",
 ) -> UpsertResult:
     """Create or update the person this input describes, and return them.
 
@@ -398,8 +399,11 @@ def person_upsert(
     Matching and merging follow ``clarion.people.matching`` (the bulk import uses the
     same rules): email (primary or other), then E.164 phone, then ``identifier``
     (system, value); blank inputs never erase stored values; the email subscription
-    status changes only when ``email_status`` is given. ``recruiter`` and
-    ``source_code`` are recorded only when the person is created.
+    status changes only when ``email_status`` is given. ``recruiter``, ``source_code``
+    and ``share_code`` are recorded only when the person is created; ``share_code`` is a
+    code promised to them before they existed (a signature's thank-you page shows it
+    while the row is still in intake), and a fresh one is made without it or if it is
+    taken.
 
     Raises ValidationError (field → message) for an invalid email, phone, postcode or
     custom field value, before anything is written. Safe under concurrency: two calls
@@ -426,6 +430,7 @@ def person_upsert(
         actor=actor,
         activity_kind=activity_kind,
         activity_summary=activity_summary,
+        share_code=share_code,
     )
     if public:
         # A public form never matches by, nor records, an identifier.
@@ -446,6 +451,7 @@ class _UpsertExtras:
     actor: Any
     activity_kind: str
     activity_summary: str
+    share_code: str = ""
 
 
 def _upsert(given: Given, extras: _UpsertExtras, *, public: bool) -> UpsertResult:
@@ -489,9 +495,14 @@ def _person_create_or_find(
     except IntegrityError:
         # Someone else created this person between our look-up and insert.
         person = person_find(email=keys[0], phone=keys[1], identifier=keys[2])
-        if person is None:
+        if person is not None:
+            return UpsertResult(person=person, created=False)
+        if not extras.share_code:
             raise
-        return UpsertResult(person=person, created=False)
+    # The share code promised before the person existed (``share_code``) belongs to
+    # somebody already: the new person gets a fresh one (once; a second clash raises).
+    with transaction.atomic():
+        return _person_create(given, replace(extras, share_code=""))
 
 
 def _person_merge_given(person: Person, given: Given, extras: _UpsertExtras) -> UpsertResult:
@@ -695,7 +706,7 @@ def _person_create(given: Given, extras: _UpsertExtras) -> UpsertResult:
     person = Person(
         recruiter=recruiter,
         source_code=clean_name(source_code),
-        share_code=new_share_code(),
+        share_code=extras.share_code or new_share_code(),
         created_at=now,
         **values,
     )

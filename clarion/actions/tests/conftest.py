@@ -9,10 +9,15 @@ from clarion.core.testing.smtp import smtp_server  # noqa: F401  (fixture)
 
 @pytest.fixture(autouse=True)
 def _fresh_cache(db):
-    # Counts and rate limits live in the cache; each test starts from nothing.
+    # Counts and rate limits live in the cache, public pages in a per-process copy;
+    # each test starts from nothing.
+    from clarion.actions.selectors import public_page_forget
+
     cache.clear()
+    public_page_forget()
     yield
     cache.clear()
+    public_page_forget()
 
 
 def make_page(**fields) -> ActionPage:

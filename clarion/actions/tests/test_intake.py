@@ -32,14 +32,80 @@ def test_the_answer_comes_before_the_work_and_counts_at_once(client, areas):
     assert page_count(page) == 1 and page_count_fresh(page) == 1
     assert client.get(reverse("actions:count", kwargs={"slug": page.slug})).json()["count"] == 1
     assert not Person.objects.filter(email="new@example.net").exists()
-    # The thank-you page answers before processing, with no personal share link yet.
+    # The thank-you page answers before processing, already with the personal share
+    # link the person will own, but nothing stored about anyone (no recruits yet).
+    code = row.intake["share_code"]
     thanks = client.get(response["Location"]).content.decode()
     assert "Thank you!" in thanks and "brought in" not in thanks
+    assert f"ref%3D{code}" in thanks or f"ref={code}" in thanks
     assert services.submissions_process() == 1
     person = Person.objects.get(email="new@example.net")
+    assert person.share_code == code
     # Once processed, the page shows the person it created their share link.
     thanks = client.get(response["Location"]).content.decode()
     assert "brought in" in thanks and person.share_code in thanks
+
+
+def _share_ref(html: str) -> str:
+    """The ``ref`` code in a thank-you page's share URL ("" when the link has none)."""
+    import re
+
+    found = re.search(r"[?&]ref=([A-Za-z0-9_-]+)", html.replace("&amp;", "&"))
+    return found.group(1) if found else ""
+
+
+def test_a_link_shared_before_processing_credits_its_sharer(client, areas):
+    """A new signer shares the link straight from the thank-you page and a friend signs
+    through it, both before any worker has run: the friend is credited to the signer."""
+    page = make_page()
+    first = sign(client, page, email="sharer@example.net", first_name="Sam")
+    code = _share_ref(client.get(first["Location"]).content.decode())
+    assert code
+    sign(client, page, email="friend@example.net", ref=code)
+    assert services.submissions_process() == 2
+    sharer = Person.objects.get(email="sharer@example.net")
+    friend = Person.objects.get(email="friend@example.net")
+    assert sharer.share_code == code
+    assert friend.recruiter == sharer
+    assert Submission.objects.get(person=friend).recruiter == sharer
+
+
+def test_a_code_promised_to_an_existing_persons_mailbox_credits_nobody(client, areas):
+    """Typing somebody's known address shows a share code before processing (nothing
+    is known yet), but that code is never given to them: a link carrying it credits
+    nobody, shows no name, and their own code stays theirs."""
+    victim = factories.person(email="vic2@example.net", first_name="Victoria")
+    own_code = victim.share_code
+    page = make_page()
+    response = sign(client, page, email="vic2@example.net", first_name="Mallory")
+    code = _share_ref(client.get(response["Location"]).content.decode())
+    assert code and code != own_code
+    services.submissions_process()
+    victim.refresh_from_db()
+    assert victim.share_code == own_code
+    assert not Person.objects.filter(share_code=code).exists()
+    # After processing the page shows no personal code at all.
+    assert _share_ref(client.get(response["Location"]).content.decode()) == ""
+    landing = client.get(reverse("actions:page", kwargs={"slug": page.slug}) + f"?ref={code}")
+    assert "Victoria" not in landing.content.decode()
+    sign(client, page, email="stranger@example.net", ref=code)
+    services.submissions_process()
+    assert Person.objects.get(email="stranger@example.net").recruiter is None
+
+
+def test_a_promised_code_someone_already_holds_gives_the_new_person_another(client, areas):
+    holder = factories.person(email="holder@example.net")
+    page = make_page()
+    sign(client, page, email="newcomer@example.net")
+    row = Submission.objects.get(page=page)
+    Submission.objects.filter(pk=row.pk).update(
+        intake={**row.intake, "share_code": holder.share_code}
+    )
+    assert services.submissions_process() == 1
+    newcomer = Person.objects.get(email="newcomer@example.net")
+    assert newcomer.share_code and newcomer.share_code != holder.share_code
+    row.refresh_from_db()
+    assert row.processed_at is not None and row.person == newcomer and row.person_created
 
 
 def test_a_duplicate_is_refused_at_once_processed_or_not(client, areas):
@@ -235,3 +301,55 @@ def test_rows_that_keep_failing_back_off_and_never_stall_the_ones_behind(
     assert not Submission.objects.filter(processed_at__isnull=True).exists()
     assert all(r.intake == {} for r in Submission.objects.filter(page=page))
     assert Person.objects.filter(email__startswith="bad").count() == 2
+
+
+def _queue_a_thank_you_email():
+    """Some ordinary task already waiting (default priority), queued before the kick."""
+    from clarion.actions.tasks import submissions_intake_process
+
+    other = submissions_intake_process.using(priority=0)  # same callable, default priority
+    return other.enqueue(batch=1)
+
+
+def test_the_intake_run_goes_ahead_of_tasks_queued_before_it(client, areas):
+    """On the database backend the worker takes the intake run before the thank-you
+    emails already waiting, so a backlog of email does not hold new signatures."""
+    from django.core.cache import cache
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = [_queue_a_thank_you_email() for _ in range(3)]
+    cache.delete(services.INTAKE_KICK_KEY)
+    services.intake_kick()
+    ready = list(DBTaskResult.objects.ready())
+    assert len(ready) == 4
+    first = ready[0]
+    assert str(first.id) not in {str(w.id) for w in waiting}
+    assert first.priority == 100
+
+
+def test_on_rq_the_intake_run_goes_to_the_front_of_the_queue(areas, settings):
+    import django_rq
+    import redis
+    from django_tasks import task_backends
+
+    url = "redis://127.0.0.1:6379/13"
+    redis.Redis.from_url(url).flushdb()
+    settings.RQ_QUEUES = {"default": {"URL": url, "DEFAULT_TIMEOUT": 60}}
+    settings.TASKS = {
+        "default": {"BACKEND": "clarion.core.outbox.OutboxRQBackend", "QUEUES": ["default"]},
+        "outbox": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []},
+    }
+    try:
+        assert type(task_backends["default"]).__name__ == "OutboxRQBackend"
+        waiting = [_queue_a_thank_you_email() for _ in range(3)]
+        from django.core.cache import cache
+
+        cache.delete(services.INTAKE_KICK_KEY)
+        services.intake_kick()
+        queue = django_rq.get_queue("default")
+        ids = queue.job_ids
+        assert len(ids) == 4
+        assert ids[0] not in {str(w.id) for w in waiting}
+        assert ids[1:] == [str(w.id) for w in waiting]
+    finally:
+        redis.Redis.from_url(url).flushdb()
