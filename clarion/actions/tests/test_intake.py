@@ -304,11 +304,10 @@ def test_rows_that_keep_failing_back_off_and_never_stall_the_ones_behind(
 
 
 def _queue_a_thank_you_email():
-    """Some ordinary task already waiting (default priority), queued before the kick."""
-    from clarion.actions.tasks import submissions_intake_process
+    """A thank-you email task already waiting (default priority), queued before the kick."""
+    from clarion.actions.tasks import submission_email
 
-    other = submissions_intake_process.using(priority=0)  # same callable, default priority
-    return other.enqueue(batch=1)
+    return submission_email.enqueue(submission_id=0)
 
 
 def test_the_intake_run_goes_ahead_of_tasks_queued_before_it(client, areas):
