@@ -171,3 +171,29 @@ def test_donate_through_the_test_gateway_and_see_the_money(page, live_server, ad
     page.goto(f"{live_server.url}/staff/actions/{donate.pk}/")
     money = page.locator(".card", has_text="Money raised").inner_text()
     assert "£10" in money and "1 gift" in money
+
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("intake_async")
+def test_a_new_signer_sees_their_share_link_before_any_worker_runs(browser, live_server, settings):
+    """The thank-you page straight after the form, with the row still in intake (no
+    worker has made the person yet): the personal share link is there at once, and the
+    page fits a phone and is axe clean at phone and desktop width."""
+    from clarion.core.testing.browser import check_url
+
+    settings.CLARION_ACTION_COUNT_SECONDS = 0
+    make_page(goal=10)
+    context = browser.new_context(bypass_csp=True)  # lets the test inject axe itself
+    page = context.new_page()
+    page.goto(f"{live_server.url}/act/save-the-library/")
+    page.get_by_role("textbox", name="First name", exact=True).fill("Ada")
+    page.get_by_role("textbox", name="Email", exact=True).fill("ada@example.net")
+    page.get_by_role("button", name="Sign the petition").click()
+    page.wait_for_url("**/thanks/**")
+    row = Submission.objects.get(email_canonical="ada@example.net")
+    assert row.in_intake and not Person.objects.filter(email="ada@example.net").exists()
+    code = row.intake["share_code"]
+    assert page.locator("#share-url").input_value().endswith(f"?ref={code}")
+    assert page.locator("[data-count]").inner_text() == "1"
+    check_url(page, page.url, "thanks-in-intake")
+    context.close()
