@@ -74,6 +74,21 @@ def page_count_add(page: ActionPage, n: int) -> None:
         pass
 
 
+def page_count_add_and_mark(page: ActionPage, n: int, mark_key: str, timeout: int) -> bool | None:
+    """``page_count_add`` and ``cache.add(mark_key, 1, timeout)`` in one Redis round
+    trip (the intake path's count and kick); returns whether the mark was set, or
+    None when the cache is not Redis (the caller then does the two apart)."""
+    from django.core.cache import caches
+
+    from clarion.core.cache import RedisCache
+
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    _total, added = backend.incr_and_add(_count_key(page.pk), n, mark_key, 1, timeout)
+    return added
+
+
 def page_count_forget(page: ActionPage) -> None:
     cache.delete(_count_key(page.pk))
 

@@ -35,6 +35,8 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
             self._pool_options.setdefault(name, value)
         self._pool_options.setdefault("retry", Retry(NoBackoff(), 1))
         self._hit_script = None
+        self._incr_script = None
+        self._incr_add_script = None
 
     def get_client(self, key=None, *, write=False):
         if redis_breaker.open():
@@ -77,11 +79,22 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
         return self._degrade("has_key", False, super().has_key, key)
 
     def incr(self, key, delta):
+        """Add ``delta`` to an existing key, keeping its expiry; ValueError when there
+        is none (or Redis is unavailable). One round trip, atomic: Django's own
+        ``incr`` asks EXISTS, then INCRBY, and a key that expires between the two is
+        created again by INCRBY with no expiry, so a cached figure (a page's count,
+        say) would never be refreshed."""
         missing = object()
-        total = self._degrade("incr", missing, super().incr, key, delta)
-        if total is missing:
+        total = self._degrade("incr", missing, self._incr_existing, key, delta)
+        if total is missing or total is None:
             raise ValueError(f"Key '{key}' not found.")
         return total
+
+    def _incr_existing(self, key, delta):
+        client = self.get_client(key, write=True)
+        if self._incr_script is None:
+            self._incr_script = client.register_script(INCR_EXISTING_SCRIPT)  # no round trip
+        return self._incr_script(keys=[key], args=[int(delta)], client=client)
 
     def set_many(self, data, timeout):
         return self._degrade("set_many", [], super().set_many, data, timeout)
@@ -91,6 +104,25 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
 
     def clear(self):
         return self._degrade("clear", False, super().clear)
+
+    def incr_and_add(self, incr_key, delta, add_key, value, timeout):
+        """``incr(incr_key, delta)`` and ``add(add_key, value, timeout)`` in one round
+        trip: returns (the new total or None when the key is not there, whether the
+        add set the key); (None, False) when Redis is unavailable, as the two
+        operations would answer apart."""
+        try:
+            client = self.get_client(write=True)
+        except RedisUnavailable:
+            return None, False
+        if self._incr_add_script is None:
+            self._incr_add_script = client.register_script(INCR_AND_ADD_SCRIPT)
+        args = [int(delta), self._serializer.dumps(value), max(int(timeout), 1)]
+        try:
+            total, added = self._incr_add_script(keys=[incr_key, add_key], args=args, client=client)
+        except REDIS_ERRORS as exc:
+            redis_breaker.failed("cache incr_and_add", exc)
+            return None, False
+        return (None if total is None else int(total)), bool(added)
 
     def count_hits(self, keys_windows):
         """Add one to each key and give it its window's expiry if it has none, in one
@@ -124,10 +156,45 @@ return totals
 """
 
 
+# INCRBY only if the key is there (nil otherwise), so it never makes a key without
+# an expiry.
+INCR_EXISTING_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('INCRBY', KEYS[1], ARGV[1])
+end
+return false
+"""
+
+
+# Both of the above: the first key's INCRBY if it is there, and SET NX EX of the
+# second; returns {total or nil, 1 if the second key was set else 0}.
+INCR_AND_ADD_SCRIPT = """
+local total = false
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  total = redis.call('INCRBY', KEYS[1], ARGV[1])
+end
+local added = 0
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[3]) then added = 1 end
+return {total, added}
+"""
+
+
 class RedisCache(DjangoRedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ReusedClientRedisCacheClient
+
+    def incr_and_add(self, incr_key, delta, add_key, value, timeout):
+        """``incr`` of one key (None when it is not there, instead of ValueError) and
+        ``add`` of another with an expiry of ``timeout`` seconds, in one round trip:
+        returns (total or None, added)."""
+        return self._cache.incr_and_add(
+            self.make_and_validate_key(incr_key),
+            delta,
+            self.make_and_validate_key(add_key),
+            value,
+            timeout,
+        )
 
     def count_hits(self, keys_windows):
         """One round trip for several rate-limit hits (``core.ratelimit``): returns

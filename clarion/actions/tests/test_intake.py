@@ -352,3 +352,79 @@ def test_on_rq_the_intake_run_goes_to_the_front_of_the_queue(areas, settings):
         assert ids[1:] == [str(w.id) for w in waiting]
     finally:
         redis.Redis.from_url(url).flushdb()
+
+
+@pytest.fixture
+def redis_default_cache(settings):
+    """The default cache on Redis (db 12), as production runs it."""
+    import redis
+
+    url = "redis://127.0.0.1:6379/12"
+    redis.Redis.from_url(url).ping()  # .ci/run starts Redis: none is a failure here
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "clarion.core.cache.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "clarion-test-intake",
+        },
+    }
+    from django.core.cache import cache
+
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_redis_the_count_and_the_kick_are_one_round_trip(
+    client, areas, redis_default_cache, monkeypatch
+):
+    """A signature's count and the intake run's kick share one Redis command; the
+    count a supporter sees goes up at once, and the run is queued once while it
+    waits, not once per signature."""
+    from django_tasks_db.models import DBTaskResult
+
+    cache = redis_default_cache
+    page = make_page()
+    assert page_count(page) == 0  # now cached
+    redis_client = cache._cache.get_client(write=True)
+    sent = []
+    real = redis_client.execute_command
+
+    def spy(*args, **options):
+        sent.append(args[0])
+        return real(*args, **options)
+
+    monkeypatch.setattr(redis_client, "execute_command", spy)
+    assert sign(client, page, email="one@example.net").status_code == 302
+    assert sign(client, page, email="two@example.net").status_code == 302
+    assert page_count(page) == 2 and page_count_fresh(page) == 2
+    runs = [
+        r
+        for r in DBTaskResult.objects.ready()
+        if r.task_path.endswith("submissions_intake_process")
+    ]
+    assert len(runs) == 1 and runs[0].priority == 100
+    # Per signature: the rate-limit hits, then the count with the kick (scripts);
+    # nothing else reaches Redis (the last GET is page_count above).
+    # A script new to the server answers NOSCRIPT once, then is loaded and sent again.
+    assert [c for c in sent if c not in ("EVALSHA", "SCRIPT LOAD")] == ["GET"], sent
+    assert sent.count("EVALSHA") - sent.count("SCRIPT LOAD") == 4, sent
+    assert services.submissions_process() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_redis_a_failed_queue_leaves_the_row_safe_and_the_answer_a_redirect(
+    client, areas, redis_default_cache, monkeypatch, caplog
+):
+    page = make_page()
+
+    def broken():
+        raise ConnectionError("queue down")
+
+    monkeypatch.setattr(services, "_intake_enqueue", broken)
+    response = sign(client, page, email="three@example.net")
+    assert response.status_code == 302
+    assert Submission.objects.get(page=page).in_intake
+    assert "Could not queue the intake run" in caplog.text

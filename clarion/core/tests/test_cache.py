@@ -51,3 +51,39 @@ def test_the_shared_client_is_safe_across_threads(redis_cache):
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_incr_keeps_the_expiry_and_never_makes_a_key(redis_cache):
+    raw = redis.Redis.from_url(LOCATION)
+    key = redis_cache.make_and_validate_key("n")
+    redis_cache.set("n", 5, timeout=60)
+    assert redis_cache.incr("n", 3) == 8
+    assert redis_cache.get("n") == 8
+    assert 0 < raw.ttl(key) <= 60  # the key's expiry is kept
+    with pytest.raises(ValueError):
+        redis_cache.incr("a")
+    assert not raw.exists(redis_cache.make_and_validate_key("a"))  # not created
+
+
+def test_incr_is_one_atomic_command(redis_cache, monkeypatch):
+    """Django's incr asks EXISTS and then INCRBY: a key expiring between the two
+    came back from INCRBY with no expiry at all. Here the check and the addition are
+    one server-side script, so the client sends nothing else."""
+    client = redis_cache._cache.get_client(write=True)
+    sent = []
+    real = client.execute_command
+
+    def spy(*args, **options):
+        sent.append(args[0])
+        return real(*args, **options)
+
+    monkeypatch.setattr(client, "execute_command", spy)
+    redis_cache.set("n", 1, timeout=60)
+    sent.clear()
+    assert redis_cache.incr("n") == 2
+    with pytest.raises(ValueError):
+        redis_cache.incr("b")
+    # The script is loaded once per server (SCRIPT LOAD after a first NOSCRIPT).
+    assert [c for c in sent if c != "SCRIPT LOAD"] == ["EVALSHA", "EVALSHA"] or [
+        c for c in sent if c != "SCRIPT LOAD"
+    ] == ["EVALSHA", "EVALSHA", "EVALSHA"]
