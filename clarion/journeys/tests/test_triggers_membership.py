@@ -137,7 +137,10 @@ def test_renews_in_n_days_enters_each_active_member_once_per_renewal_date(admin)
     engine.advance_due()
     assert Enrolment.objects.get(journey=journey).state == Enrolment.State.COMPLETED
     assert triggers.poll_all(now=now) == 0
-    assert triggers.poll_all(now=now + datetime.timedelta(hours=3)) == 0
+    # Later the same day (in the organisation's time zone): a later hour that crosses
+    # midnight would be the next day, whose renewal dates are new.
+    later_today = timezone.localtime(now).replace(hour=23, minute=59, second=0, microsecond=0)
+    assert triggers.poll_all(now=max(now, later_today)) == 0
     assert Enrolment.objects.filter(journey=journey).count() == 1
     journey.refresh_from_db()
     assert journey.trigger_state["renews_until"] == (today + 30 * DAY).isoformat()
