@@ -12,6 +12,7 @@ from clarion.actions.models import Submission
 from clarion.actions.selectors import page_count, page_count_fresh
 from clarion.core.privacy import export_person
 from clarion.core.testing import factories
+from clarion.core.testing.redis import commands_sent
 from clarion.people.models import Activity, Person, Suppression
 from clarion.people.normalise import email_hash
 from clarion.people.services import person_erase
@@ -388,15 +389,7 @@ def test_on_redis_the_count_and_the_kick_are_one_round_trip(
     cache = redis_default_cache
     page = make_page()
     assert page_count(page) == 0  # now cached
-    redis_client = cache._cache.get_client(write=True)
-    sent = []
-    real = redis_client.execute_command
-
-    def spy(*args, **options):
-        sent.append(args[0])
-        return real(*args, **options)
-
-    monkeypatch.setattr(redis_client, "execute_command", spy)
+    sent = commands_sent(cache, monkeypatch)
     assert sign(client, page, email="one@example.net").status_code == 302
     assert sign(client, page, email="two@example.net").status_code == 302
     assert page_count(page) == 2 and page_count_fresh(page) == 2

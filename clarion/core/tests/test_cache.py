@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from clarion.core.cache import RedisCache
+from clarion.core.testing.redis import commands_sent
 
 LOCATION = "redis://127.0.0.1:6379/12"
 
@@ -69,15 +70,7 @@ def test_incr_is_one_atomic_command(redis_cache, monkeypatch):
     """Django's incr asks EXISTS and then INCRBY: a key expiring between the two
     came back from INCRBY with no expiry at all. Here the check and the addition are
     one server-side script, so the client sends nothing else."""
-    client = redis_cache._cache.get_client(write=True)
-    sent = []
-    real = client.execute_command
-
-    def spy(*args, **options):
-        sent.append(args[0])
-        return real(*args, **options)
-
-    monkeypatch.setattr(client, "execute_command", spy)
+    sent = commands_sent(redis_cache, monkeypatch)
     redis_cache.set("n", 1, timeout=60)
     sent.clear()
     assert redis_cache.incr("n") == 2
