@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -232,12 +232,16 @@ def _is_share_code_clash(exc: IntegrityError) -> bool:
     return "share_code" in (getattr(diag, "constraint_name", "") or "")
 
 
-def _insert_new_people(cur, plan, ctx, now) -> None:
+def _insert_new_people(cur, plan, ctx, now, staged: Callable[[], None] | None) -> None:
     """Insert the plan's new people and their "joined" timeline entries, and set the
     id of each new person the rest of the plan refers to. Inside the chunk's
-    transaction; a share-code clash is retried (in a savepoint) with fresh codes."""
+    transaction; a share-code clash is retried (in a savepoint) with fresh codes.
+    ``staged`` is called once the Python side of the work is done (the people are
+    staged) and the database's long part begins."""
     with step("stage_new"):
         _stage_new(cur, plan)
+    if staged is not None:
+        staged()
     sql, params = _insert_new_sql(now)
     with step("insert_people"):
         cur.execute("SET LOCAL work_mem = '64MB'")
@@ -288,32 +292,33 @@ def _stage_new(cur, plan) -> None:
         "longitude float8, custom_fields jsonb, email_status text, "
         "email_status_changed_at timestamptz",
     )
-    empty = "{}"
     _copy(
         cur,
         "clarion_import_new",
         ("seq", *NEW_COLUMNS),
-        (
-            (
-                s.seq,
-                v["email"],
-                v["phone"],
-                v["first_name"],
-                v["last_name"],
-                v["address_line1"],
-                v["address_line2"],
-                v["town"],
-                v["postcode"],
-                v["area_id"],
-                v["latitude"],
-                v["longitude"],
-                json.dumps(v["custom_fields"]) if v["custom_fields"] else empty,
-                v["email_status"],
-                v["email_status_changed_at"],
-            )
-            for s in plan.new
-            for v in (s.vals,)
-        ),
+        ((s.seq, *(s.staged or staging_row(s.vals))) for s in plan.new),
+    )
+
+
+def staging_row(vals: dict[str, Any]) -> tuple:
+    """A new person's values (``matching.STATE_FIELDS``) as their ``NEW_COLUMNS`` row
+    of the staging table."""
+    custom = vals["custom_fields"]
+    return (
+        vals["email"],
+        vals["phone"],
+        vals["first_name"],
+        vals["last_name"],
+        vals["address_line1"],
+        vals["address_line2"],
+        vals["town"],
+        vals["postcode"],
+        vals["area_id"],
+        vals["latitude"],
+        vals["longitude"],
+        json.dumps(custom) if custom else "{}",
+        vals["email_status"],
+        vals["email_status_changed_at"],
     )
 
 
@@ -417,12 +422,16 @@ def _insert_identifiers(cur, rows: list[tuple[int, str, str]], *, conflict: bool
     )
 
 
-def write_plan(plan, ctx, now) -> None:
-    """Write ``plan`` (see ``services._Plan``) inside the caller's transaction."""
+def write_plan(plan, ctx, now, staged: Callable[[], None] | None = None) -> None:
+    """Write ``plan`` (see ``services._Plan``) inside the caller's transaction.
+    ``staged``, if given, is called when what is left is mostly the database's work:
+    after the new people are staged, or at once when there are none."""
     with connection.wrap_database_errors, connection.cursor() as django_cursor:
         cur = django_cursor.cursor
         if plan.new:
-            _insert_new_people(cur, plan, ctx, now)
+            _insert_new_people(cur, plan, ctx, now, staged)
+        elif staged is not None:
+            staged()
         if plan.changed:
             with step("update_people"):
                 _update_changed(cur, plan)

@@ -11,6 +11,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from clarion.core.models import AuditEntry
+from clarion.people.imports import pgwrite
 from clarion.people.imports import services as import_services
 from clarion.people.imports.parsing import (
     CleanRow,
@@ -501,16 +502,19 @@ def _queue_big_import(client, areas):
 if ON_POSTGRES:
     # The pipelined COPY path runs on PostgreSQL only.
     @pytest.mark.django_db(transaction=True)
-    def test_pipelined_import_reads_the_next_batch_only_while_the_last_one_writes(monkeypatch):
+    def test_pipelined_import_reads_only_while_the_database_writes(monkeypatch):
         events = []
-        real_plan = import_services._plan_batch
+        real_plan, real_stage = import_services._plan_batch, pgwrite._stage_new
 
-        def planning(rows, ctx, now):
+        def planning(rows, ctx, prepared):
             events.append("plan")
             time.sleep(0.1)  # time enough for a reader that did not wait to read on
-            plan = real_plan(rows, ctx, now)
-            events.append("planned")
-            return plan
+            return real_plan(rows, ctx, prepared)
+
+        def staging(cur, plan):
+            time.sleep(0.05)
+            real_stage(cur, plan)
+            events.append("staged")
 
         def reading(rows):
             for row in rows:
@@ -519,13 +523,51 @@ if ON_POSTGRES:
                 yield row
 
         monkeypatch.setattr(import_services, "_plan_batch", planning)
+        monkeypatch.setattr(pgwrite, "_stage_new", staging)
         _csv, rows = _rows("Email\n" + "".join(f"p{i}@example.org\n" for i in range(7)))
         counts, _r, _w = people_import_rows(rows=reading(rows), ctx=ImportContext(), batch_size=3)
         assert counts.created == 7 and Person.objects.count() == 7
-        assert events.count("plan") == 3
-        # Never a row read between the start and the end of a plan.
+        assert events.count("plan") == 3 and events.count("staged") == 3
+        # Never a row read while the writer runs Python: from the start of a plan to the
+        # end of its staging.
         for start in [i for i, e in enumerate(events) if e == "plan"]:
-            assert events[start + 1] == "planned", events
+            assert events[start + 1] == "staged", events
+
+    @pytest.mark.django_db(transaction=True)
+    @pytest.mark.parametrize("batch_size", [2, 3, 1000])
+    def test_pipelined_import_equals_person_upsert_row_by_row(batch_size):
+        """The pipelined path (values prepared on the reading thread, chunks committed
+        on the writer's connection) gives what person_upsert gives, row by row."""
+        from clarion.core.testing import factories
+
+        factories.area_tree()
+        CustomField.objects.create(key="ward", label="Ward")
+        _csv, rows = _rows(EQUIVALENCE_CSV)
+        _seed_existing()
+        assert not connection.in_atomic_block  # so the import takes the pipelined path
+        counts, rejects, _w = people_import_rows(
+            rows=rows,
+            ctx=ImportContext(tags=["imported"], lists=["Spring drive"]),
+            batch_size=batch_size,
+        )
+        assert rejects == []
+        bulk = _snapshot()
+
+        Person.objects.all().delete()
+        _seed_existing()
+        ctx = ImportContext(tags=["imported"], lists=["Spring drive"])
+        created = 0
+        for row in rows:
+            created += person_upsert_row(row, ctx).created
+        reference = _snapshot()
+        assert counts.created == created
+        assert bulk.keys() == reference.keys()
+        for key in reference:
+            assert bulk[key] == reference[key], key
+        # A person created by one row and changed by a later row of the same chunk is
+        # written with the later values, not with those prepared before the replay.
+        assert bulk["new1@example.org"]["town"] == "Leeds"
+        assert bulk["new1@example.org"]["email_status"] == EmailStatus.SUBSCRIBED
 
 
 @pytest.mark.django_db(transaction=True)
@@ -587,6 +629,23 @@ def test_import_job_run_records_failure_instead_of_crashing(admin, monkeypatch):
     job = import_job_run(job=import_job_claim(job_id=job.pk))
     assert job.status == ImportJob.Status.FAILED and "went away" in job.error
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+def test_copy_path_chunks_start_small_and_grow_to_the_batch_size(monkeypatch):
+    monkeypatch.setattr(import_services, "PG_BATCH", 100)
+    monkeypatch.setattr(import_services, "PG_FIRST_BATCH", 5)
+    rows = [CleanRow(line=i) for i in range(400)]
+    copy_run = import_services._ImportRun(
+        ImportContext(), use_copy=True, batch_size=None, progress=None
+    )
+    sizes = [len(batch) for batch, _seen, _rej in copy_run.batches(rows)]
+    assert sizes == [5, 15, 45, 100, 100, 100, 35]
+    # A size asked for, and the ORM path, are taken as they are from the first row.
+    for use_copy, size, first in ((True, 50, 50), (False, None, import_services.ORM_BATCH)):
+        run = import_services._ImportRun(
+            ImportContext(), use_copy=use_copy, batch_size=size, progress=None
+        )
+        assert len(next(iter(run.batches(rows * 10)))[0]) == first
 
 
 @pytest.mark.parametrize("use_copy", WRITE_PATHS)
