@@ -260,38 +260,41 @@ def _lookup(rows: list[CleanRow]):
 
 @dataclass(slots=True)
 class _Prepared:
-    """What a chunk's replay needs that does not depend on who is in the database: the
-    chunk's time, where its postcodes are, and for each row the stored values (and the
-    staging row) of a person created from it. ``_prepare`` makes it on the reading
-    thread while the writer's database works on the chunk before, so the writer, the
-    critical path, is left with the matching itself."""
+    """What a chunk's replay needs that does not depend on who is in the database:
+    where its postcodes are, and for each row the stored values (and the staging row)
+    of a person created from it. ``_prepare`` makes it on the reading thread while the
+    writer's database works on the chunk before, so the writer, the critical path, is
+    left with the matching itself.
 
-    now: Any
+    The values carry no time: the replay dates them when the chunk is written (so
+    ``modified_at`` is no earlier than it would be without the preparing), and a row
+    with an email status, whose staging row holds that time, gets no staging row."""
+
     places: dict[str, matching.Place]
     fresh: list[tuple[dict[str, Any], tuple | None]]
 
 
 def _prepare(rows: list[CleanRow], *, staging: bool) -> _Prepared:
-    """``_Prepared`` for ``rows``; with ``staging`` (the COPY path) each row's staging
-    row too. A row that turns out to match somebody simply leaves its values unused."""
-    now = timezone.now()
+    """``_Prepared`` for ``rows``; with ``staging`` (the COPY path) staging rows too. A
+    row that turns out to match somebody simply leaves its values unused."""
     places = _load_places(rows)
     new_values, nowhere = matching.new_values, matching.NOWHERE
     stage = pgwrite.staging_row if staging else None
     fresh = []
     for row in rows:
         place = places.get(row.postcode, nowhere) if row.postcode else nowhere
-        vals = new_values(row, place=place, now=now)
-        fresh.append((vals, stage(vals) if stage is not None else None))
-    return _Prepared(now, places, fresh)
+        vals = new_values(row, place=place, now=None)
+        staged = stage(vals) if stage is not None and row.email_status is None else None
+        fresh.append((vals, staged))
+    return _Prepared(places, fresh)
 
 
-def _plan_batch(rows: list[CleanRow], ctx: ImportContext, prepared: _Prepared) -> _Plan:
+def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now, prepared: _Prepared) -> _Plan:
     """Replay ``rows`` in order against the people they match; nothing is written.
 
     On PostgreSQL the matched people's rows are locked (FOR UPDATE) until the caller's
     transaction commits, so nobody changes them under the replay."""
-    return _Replay(rows, ctx, prepared).run()
+    return _Replay(rows, ctx, now, prepared).run()
 
 
 class _Replay:
@@ -303,10 +306,10 @@ class _Replay:
     ``_State`` (created or re-keyed by an earlier row), as ``person_find`` would see
     them after the earlier rows had been written."""
 
-    def __init__(self, rows: list[CleanRow], ctx: ImportContext, prepared: _Prepared) -> None:
+    def __init__(self, rows: list[CleanRow], ctx: ImportContext, now, prepared: _Prepared) -> None:
         self.plan = _Plan(rows=rows)
         self.ctx = ctx
-        self.now = prepared.now
+        self.now = now
         self.fresh = prepared.fresh
         prim_email, other_email, prim_phone, other_phone, ident = _lookup(rows)
         self.prim_email: dict[str, Any] = dict(prim_email)
@@ -376,8 +379,13 @@ class _Replay:
         for it, indexed by their keys so later rows of the chunk find them."""
         plan = self.plan
         self.seq += 1
-        state = _State(None, self.seq, fresh[0], new=True)
-        state.staged = fresh[1]
+        vals, state_staged = fresh
+        # Dated now, as matching.new_values would have (the preparing left them blank).
+        vals["modified_at"] = self.now
+        if row.email_status is not None:
+            vals["email_status_changed_at"] = self.now
+        state = _State(None, self.seq, vals, new=True)
+        state.staged = state_staged
         plan.new.append(state)
         plan.created += 1
         if row.email:
@@ -836,10 +844,10 @@ class _ImportRun:
             if prepared is None:
                 with pgwrite.step("prepare"):
                     prepared = _prepare(batch, staging=self.use_copy)
-            now = prepared.now
+            now = timezone.now()
             with pgwrite.step("chunk (all of it, with commit)"), transaction.atomic():
                 with pgwrite.step("plan"):
-                    plan = _plan_batch(batch, self.ctx, prepared)
+                    plan = _plan_batch(batch, self.ctx, now, prepared)
                 try:
                     with transaction.atomic():
                         if self.use_copy:

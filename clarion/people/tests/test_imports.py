@@ -506,10 +506,10 @@ if ON_POSTGRES:
         events = []
         real_plan, real_stage = import_services._plan_batch, pgwrite._stage_new
 
-        def planning(rows, ctx, prepared):
+        def planning(rows, ctx, now, prepared):
             events.append("plan")
             time.sleep(0.1)  # time enough for a reader that did not wait to read on
-            return real_plan(rows, ctx, prepared)
+            return real_plan(rows, ctx, now, prepared)
 
         def staging(cur, plan):
             time.sleep(0.05)
@@ -568,6 +568,34 @@ if ON_POSTGRES:
         # written with the later values, not with those prepared before the replay.
         assert bulk["new1@example.org"]["town"] == "Leeds"
         assert bulk["new1@example.org"]["email_status"] == EmailStatus.SUBSCRIBED
+
+    @pytest.mark.django_db(transaction=True)
+    def test_pipelined_import_dates_new_people_when_their_chunk_is_written():
+        """Values are prepared ahead on the reading thread, but a new person's
+        modification time and email status time are those of their chunk's write."""
+        _csv, rows = _rows(
+            "Email,Subscribed\n"
+            + "".join(f"d{i}@example.org,{'yes' if i % 2 else ''}\n" for i in range(6))
+        )
+        writes = []
+        real_write = import_services._write_pg
+
+        def writing(plan, ctx, now, staged=None):
+            writes.append(now)
+            return real_write(plan, ctx, now, staged)
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(import_services, "_write_pg", writing)
+            counts, _r, _w = people_import_rows(rows=rows, ctx=ImportContext(), batch_size=2)
+        assert counts.created == 6 and len(writes) == 3
+        for i, person in enumerate(Person.objects.order_by("pk")):
+            chunk_time = writes[i // 2]
+            assert person.modified_at == chunk_time
+            if i % 2:
+                assert person.email_status == EmailStatus.SUBSCRIBED
+                assert person.email_status_changed_at == chunk_time
+            else:
+                assert person.email_status_changed_at is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -658,9 +686,9 @@ def test_garbage_collector_thresholds_are_raised_during_an_import_and_put_back(
     during = []
     real = import_services._plan_batch
 
-    def watching(rows, ctx, now):
+    def watching(*args):
         during.append(gc.get_threshold())
-        return real(rows, ctx, now)
+        return real(*args)
 
     monkeypatch.setattr(import_services, "_plan_batch", watching)
     _import("Email\na@example.org\nb@example.org\n", use_copy=use_copy, batch_size=1)
