@@ -327,6 +327,7 @@ class _Replay:
             "Outside your area: you can only import people whose postcode is in your area."
         )
         self.seq = 0
+        self.summaries: dict[tuple[str, ...], str | None] = {}
         self.plan.joined_summary = _("Joined the database")
         self.plan.joined_data = {"recruiter": None, "import": ctx.job_id}
 
@@ -335,6 +336,8 @@ class _Replay:
         # Bound once: this loop runs for every row of a file of millions.
         match, places = matching.match, self.places
         by_email, by_phone, by_identifier = self._by_email, self._by_phone, self.ident.get
+        # Most files have no tags column and most imports no tag or list to add.
+        every_row_attaches = bool(self.ctx.tags or self.plists)
         for row, fresh in zip(plan.rows, self.fresh, strict=True):
             ref = match(
                 email=row.email,
@@ -349,7 +352,9 @@ class _Replay:
                 if _out_of_scope(self.scope, row, place, stored=None):
                     plan.rejects.append(RejectedRow(row.line, self.outside, []))
                     continue
-                self._attach(self._create(row, fresh), row)
+                state = self._create(row, fresh)
+                if every_row_attaches or row.tags:
+                    self._attach(state, row)
                 continue
             state = self.states[ref] if isinstance(ref, int) else ref
             stored = (state.vals["area_id"], state.vals["postcode"])
@@ -358,7 +363,8 @@ class _Replay:
                 continue
             before = _writes(plan)
             self._merge(state, row)
-            self._attach(state, row)
+            if every_row_attaches or row.tags:
+                self._attach(state, row)
             if _writes(plan) == before:
                 plan.unchanged += 1
             else:
@@ -454,7 +460,12 @@ class _Replay:
             dirty.update(("email_status_reason", "email_status_changed_at"))
         dirty.add("modified_at")
         self._queue(state)
-        summary = matching.details_summary(changed)
+        # The same few lists of fields come back row after row: word each once.
+        key = tuple(changed)
+        if key in self.summaries:
+            summary = self.summaries[key]
+        else:
+            summary = self.summaries[key] = matching.details_summary(changed)
         if summary is not None:
             plan.activities.append((state, Activity.Kind.IMPORTED, summary, {"fields": changed}))
         if "email_status" in changed:
