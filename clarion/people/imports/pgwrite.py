@@ -129,15 +129,35 @@ def _index_probes(cur) -> Iterator[None]:
     cur.execute("SELECT set_config('enable_mergejoin', %s, true)", [mergejoin])
 
 
+def keys_of(rows) -> tuple[set[str], set[str], set[tuple[str, str]]]:
+    """The emails, phones and (system, value) identifiers ``rows`` may match by."""
+    return (
+        {r.email for r in rows if r.email},
+        {r.phone for r in rows if r.phone},
+        {r.identifier for r in rows if r.identifier},
+    )
+
+
 def lookup(rows) -> tuple[dict, dict, dict, dict, dict]:
     """Existing matches for the chunk's keys, as ``services._lookup`` returns them:
     primary emails, other emails, primary phones (lowest id), other phones (lowest id)
     and (system, value) ids, each mapped to a person id."""
+    return lookup_keys(*keys_of(rows))
+
+
+def lookup_keys(
+    emails: Iterable[str],
+    phones: Iterable[str],
+    idents: Iterable[tuple[str, str]],
+    *,
+    step_name: str = "lookup",
+) -> tuple[dict, dict, dict, dict, dict]:
+    """``lookup`` for the given keys (``step_name`` names its time in ``STEP_TIMES``)."""
     # Sorted, so the joins probe the people indexes in key order: each index page is
     # read once per chunk instead of once per key (the indexes outgrow the cache).
-    emails = sorted({r.email for r in rows if r.email})
-    phones = sorted({r.phone for r in rows if r.phone})
-    idents = sorted({r.identifier for r in rows if r.identifier})
+    emails = sorted(emails)
+    phones = sorted(phones)
+    idents = sorted(idents)
     prim_email: dict[str, int] = {}
     other_email: dict[str, int] = {}
     prim_phone: dict[str, int] = {}
@@ -145,7 +165,7 @@ def lookup(rows) -> tuple[dict, dict, dict, dict, dict]:
     ident: dict[tuple[str, str], int] = {}
     person = _q(Person._meta.db_table)
     with (
-        step("lookup"),
+        step(step_name),
         connection.wrap_database_errors,
         connection.cursor() as django_cursor,
         _index_probes(django_cursor.cursor),

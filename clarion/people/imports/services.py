@@ -272,6 +272,64 @@ class _Prepared:
 
     places: dict[str, matching.Place]
     fresh: list[tuple[dict[str, Any], tuple | None]]
+    early: _Early | None = None
+
+
+# The keys (emails, phones, identifiers) of a chunk, as ``pgwrite.keys_of`` gives them.
+Keys = tuple[set[str], set[str], set[tuple[str, str]]]
+NO_KEYS: Keys = (set(), set(), set())
+
+
+@dataclass(slots=True)
+class _Early:
+    """A chunk's look-ups, made on the reading thread's connection while the writer
+    was still writing the chunk before (PostgreSQL, pipelined imports only).
+
+    Every chunk before that one had committed, so the only answers that can be out of
+    date are for keys the chunk being written also has: an import only ever adds a
+    key to somebody (a new person, a blank email or phone filled, another email or
+    phone, an id), never takes one away. The writer looks those keys up again, in its
+    own transaction, before the replay (``_found``). A person who was found early but
+    is gone by then (erased or merged meanwhile) makes the writer look the whole chunk
+    up again."""
+
+    found: tuple[dict, dict, dict, dict, dict]
+    keys: Keys
+
+
+def _early_lookup(rows: list[CleanRow]) -> _Early:
+    keys = pgwrite.keys_of(rows)
+    # A transaction of its own: the look-up's planner settings are SET LOCAL.
+    with transaction.atomic():
+        found = pgwrite.lookup_keys(*keys, step_name="lookup (reading thread)")
+    return _Early(found, keys)
+
+
+def _found(rows: list[CleanRow], early: _Early | None, recent: Keys):
+    """The chunk's matches as ``_lookup`` gives them: looked up now, or taken from
+    ``early`` with the keys the last written chunk (``recent``) shares looked up
+    again."""
+    if early is None:
+        return _lookup(rows)
+    prim_email, other_email, prim_phone, other_phone, ident = (dict(d) for d in early.found)
+    emails, phones, idents = (
+        mine & theirs for mine, theirs in zip(early.keys, recent, strict=True)
+    )
+    if emails or phones or idents:
+        again = pgwrite.lookup_keys(emails, phones, idents)
+        for key in emails:
+            prim_email.pop(key, None)
+            other_email.pop(key, None)
+        for key in phones:
+            prim_phone.pop(key, None)
+            other_phone.pop(key, None)
+        for key in idents:
+            ident.pop(key, None)
+        for mine, fresh in zip(
+            (prim_email, other_email, prim_phone, other_phone, ident), again, strict=True
+        ):
+            mine.update(fresh)
+    return prim_email, other_email, prim_phone, other_phone, ident
 
 
 def _prepare(rows: list[CleanRow], *, staging: bool) -> _Prepared:
@@ -289,12 +347,15 @@ def _prepare(rows: list[CleanRow], *, staging: bool) -> _Prepared:
     return _Prepared(places, fresh)
 
 
-def _plan_batch(rows: list[CleanRow], ctx: ImportContext, now, prepared: _Prepared) -> _Plan:
+def _plan_batch(
+    rows: list[CleanRow], ctx: ImportContext, now, prepared: _Prepared, recent: Keys = NO_KEYS
+) -> _Plan:
     """Replay ``rows`` in order against the people they match; nothing is written.
+    ``recent``: the keys of the chunk written last (see ``_Early``).
 
     On PostgreSQL the matched people's rows are locked (FOR UPDATE) until the caller's
     transaction commits, so nobody changes them under the replay."""
-    return _Replay(rows, ctx, now, prepared).run()
+    return _Replay(rows, ctx, now, prepared, recent).run()
 
 
 class _Replay:
@@ -306,20 +367,32 @@ class _Replay:
     ``_State`` (created or re-keyed by an earlier row), as ``person_find`` would see
     them after the earlier rows had been written."""
 
-    def __init__(self, rows: list[CleanRow], ctx: ImportContext, now, prepared: _Prepared) -> None:
+    def __init__(
+        self,
+        rows: list[CleanRow],
+        ctx: ImportContext,
+        now,
+        prepared: _Prepared,
+        recent: Keys = NO_KEYS,
+    ) -> None:
         self.plan = _Plan(rows=rows)
         self.ctx = ctx
         self.now = now
         self.fresh = prepared.fresh
-        prim_email, other_email, prim_phone, other_phone, ident = _lookup(rows)
+        found = _found(rows, prepared.early, recent)
+        existing = _ids(found)
+        self.states = _load_states(existing)
+        if prepared.early is not None and len(self.states) != len(existing):
+            # Somebody found early is gone (erased or merged meanwhile): start again.
+            found = _lookup(rows)
+            existing = _ids(found)
+            self.states = _load_states(existing)
+        prim_email, other_email, prim_phone, other_phone, ident = found
         self.prim_email: dict[str, Any] = dict(prim_email)
         self.other_email: dict[str, Any] = dict(other_email)
         self.prim_phone: dict[str, Any] = dict(prim_phone)
         self.other_phone: dict[str, Any] = dict(other_phone)
         self.ident: dict[tuple[str, str], Any] = dict(ident)
-        existing = {*prim_email.values(), *other_email.values(), *prim_phone.values()}
-        existing |= {*other_phone.values(), *ident.values()}
-        self.states = _load_states(existing)
         self.tags, self.plists = _load_memberships(self.states, rows, ctx)
         self.places = prepared.places
         self.scope = ctx.scope_ids()
@@ -510,6 +583,11 @@ class _Replay:
             plan.listings.append((state, plist.pk))
             summary = _("Added to list %(name)s") % {"name": plist.name}
             plan.activities.append((state, Activity.Kind.LISTED, summary, {"list": plist.pk}))
+
+
+def _ids(found) -> set[int]:
+    """The person ids a look-up's five maps point at."""
+    return {pid for found_map in found for pid in found_map.values()}
 
 
 def _out_of_scope(
@@ -816,6 +894,8 @@ class _ImportRun:
         # thread) are counted apart so neither thread updates the other's number.
         self.read_rejected = 0
         self.write_rejected = 0
+        # The keys of the chunk written last, for the next chunk's early look-ups.
+        self.recent: Keys = NO_KEYS
 
     def batches(self, rows: Iterable[CleanRow | RejectedRow]) -> Iterator[tuple[list, int, int]]:
         """(batch, rows read so far, rejected while reading so far), the last batch
@@ -858,7 +938,7 @@ class _ImportRun:
             now = timezone.now()
             with pgwrite.step("chunk (all of it, with commit)"), transaction.atomic():
                 with pgwrite.step("plan"):
-                    plan = _plan_batch(batch, self.ctx, now, prepared)
+                    plan = _plan_batch(batch, self.ctx, now, prepared, self.recent)
                 try:
                     with transaction.atomic():
                         if self.use_copy:
@@ -871,6 +951,8 @@ class _ImportRun:
                 else:
                     self._count_plan(plan, batch)
                 written = time.perf_counter()
+            if prepared.early is not None:
+                self.recent = prepared.early.keys
             pgwrite.step_record("commit", time.perf_counter() - written)
         counts.processed = processed
         counts.rejected = read_rejects + self.write_rejected
@@ -929,6 +1011,8 @@ class _ImportRun:
                 # Prepared here, while the writer's database works on the chunk before.
                 with pgwrite.step("prepare (reading thread)"):
                     prepared = _prepare(batch, staging=True) if batch else None
+                    if prepared is not None:
+                        prepared.early = _early_lookup(batch)
                 if pending is not None:
                     pending.result()
                 planned = threading.Event()

@@ -506,10 +506,10 @@ if ON_POSTGRES:
         events = []
         real_plan, real_stage = import_services._plan_batch, pgwrite._stage_new
 
-        def planning(rows, ctx, now, prepared):
+        def planning(*args):
             events.append("plan")
             time.sleep(0.1)  # time enough for a reader that did not wait to read on
-            return real_plan(rows, ctx, now, prepared)
+            return real_plan(*args)
 
         def staging(cur, plan):
             time.sleep(0.05)
@@ -568,6 +568,53 @@ if ON_POSTGRES:
         # written with the later values, not with those prepared before the replay.
         assert bulk["new1@example.org"]["town"] == "Leeds"
         assert bulk["new1@example.org"]["email_status"] == EmailStatus.SUBSCRIBED
+
+    @pytest.mark.django_db(transaction=True)
+    def test_pipelined_import_looks_up_early_but_not_stale(monkeypatch, caplog):
+        """The next chunk is looked up while the one before is still uncommitted. A key
+        both chunks have is looked up again after that write, and a person found early
+        but erased before the write is not written to."""
+        from clarion.people.services import person_erase
+
+        gone = person_upsert(email="gone@example.org", first_name="Gone").person
+        early_calls = []
+        real_early, real_write = import_services._early_lookup, import_services._write_pg
+
+        def early(rows):
+            result = real_early(rows)
+            early_calls.append(Person.objects.count())
+            if any(r.email == "gone@example.org" for r in rows):
+                # Erased after the early look-up found them, before the write.
+                person_erase(person=Person.objects.get(pk=gone.pk), actor=None)
+            return result
+
+        def slow_write(*args, **kwargs):
+            real_write(*args, **kwargs)
+            time.sleep(0.3)  # the next chunk's early look-up runs before this commits
+
+        monkeypatch.setattr(import_services, "_early_lookup", early)
+        monkeypatch.setattr(import_services, "_write_pg", slow_write)
+        _csv, rows = _rows(
+            "Email,Mobile,First name,Town\n"
+            "a@example.org,,Ann,\n"
+            ",07911 000009,Cy,\n"
+            ",07911 000009,,Bath\n"  # chunk 2 finds chunk 1's new person by phone
+            "gone@example.org,,,York\n"
+            "a@example.org,,,Hull\n"  # chunk 3 finds chunk 1's by email
+        )
+        counts, rejects, _w = people_import_rows(rows=rows, ctx=ImportContext(), batch_size=2)
+        # People in the database at each early look-up: chunks 2 and 3 were looked up
+        # while the chunk before was uncommitted (chunk 1 adds two people; the erasure
+        # after chunk 2's look-up takes one away; chunk 2 adds one).
+        assert early_calls == [1, 1, 2]
+        assert rejects == [] and "row by row" not in caplog.text
+        assert (counts.created, counts.updated) == (3, 2)
+        assert Person.objects.get(phone="+447911000009").town == "Bath"
+        assert Person.objects.get(email="a@example.org").town == "Hull"
+        # The erased person is not brought back; the row made a new person.
+        again = Person.objects.get(email="gone@example.org")
+        assert again.pk != gone.pk and again.town == "York" and again.first_name == ""
+        assert Person.objects.count() == 3
 
     @pytest.mark.django_db(transaction=True)
     def test_pipelined_import_dates_new_people_when_their_chunk_is_written():
