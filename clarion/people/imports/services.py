@@ -18,9 +18,10 @@ On PostgreSQL (``pgwrite``) steps 1 and 3 are set-based SQL around COPY, a few
 statements per chunk of 200,000 rows, and only step 2's dictionary work is per row in
 Python; elsewhere bulk ORM calls. There a file is also pipelined
 (``_ImportRun.run_pipelined``): the reading thread reads, prepares and looks up the
-next chunk (``_prepare``, ``_Early``) while the writer's connection writes this one. If a concurrent writer got in first (a unique email
-taken between look-up and write), the batch is rolled back to its savepoint and replayed
-row by row through ``person_upsert``, which handles races.
+next chunk (``_prepare``, ``_Early``) while the writer's connection writes this one.
+If a concurrent writer got in first (a unique email taken between look-up and write),
+the batch is rolled back to its savepoint and replayed row by row through
+``person_upsert``, which handles races.
 
 Organisers import within their area: a row is rejected ("outside your area") when it
 would create a person whose postcode is not inside the organiser's subtree (or who has
